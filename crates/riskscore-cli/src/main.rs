@@ -1,0 +1,79 @@
+//! The `riskscore` binary: argument handling, logging set-up and printing. The work is done by
+//! the library crates.
+
+mod cmd_features;
+mod cmd_synth;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Credit-default scoring: features, training, explanations, serving and drift in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "riskscore", version, about)]
+struct Cli {
+    /// More log output (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
+    Features(cmd_features::Args),
+    /// Generate synthetic data in the Home Credit layout.
+    Synth(cmd_synth::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Features(args) => cmd_features::run(args),
+        Command::Synth(args) => cmd_synth::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 1 for bad input or configuration, 2 for an internal failure.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let internal = err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<riskscore_features::Error>(),
+            Some(riskscore_features::Error::Polars { .. })
+        )
+    });
+    if internal {
+        2
+    } else {
+        1
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}

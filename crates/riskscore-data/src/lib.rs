@@ -1,0 +1,15 @@
+//! Home Credit tables and generic single tables: the layout, typed reading from CSV or Parquet,
+//! integrity checks, the column dictionary and a synthetic generator of full-size data.
+
+pub mod dictionary;
+pub mod error;
+pub mod read;
+pub mod schema;
+mod schema_columns;
+pub mod source;
+pub mod synth;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use schema::{Kind, Table};
+pub use source::{Folder, InMemory, TableSource};

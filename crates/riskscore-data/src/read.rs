@@ -1,0 +1,264 @@
+//! Reading tables from CSV or Parquet into typed polars frames.
+//!
+//! The fast path is polars' multi-threaded CSV reader with a fixed schema. When it fails, the file
+//! is scanned again with the `csv` crate to name the exact line, column and value: users get
+//! `bureau.csv:1234: column "DAYS_CREDIT": cannot parse "abc" as a number`, not a byte offset.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::schema::Kind;
+
+/// What the reader expects of one column.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub kind: Kind,
+}
+
+/// True when the path names a Parquet file.
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// Reads the header line of a CSV file (a UTF-8 byte-order mark is dropped).
+pub fn csv_header(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(BufReader::new(file));
+    let headers = reader.byte_headers().map_err(|e| csv_error(path, e))?;
+    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+        return Err(Error::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut names = Vec::with_capacity(headers.len());
+    for (i, raw) in headers.iter().enumerate() {
+        let raw = if i == 0 {
+            raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+        } else {
+            raw
+        };
+        let name = std::str::from_utf8(raw).map_err(|_| Error::BadLine {
+            path: path.to_owned(),
+            line: 1,
+            message: format!("column {} of the header is not valid UTF-8", i + 1),
+        })?;
+        let name = name.trim().to_owned();
+        if names.contains(&name) {
+            return Err(Error::DuplicateColumn {
+                path: path.to_owned(),
+                column: name,
+            });
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Checks that every expected column is present. Returns the columns of the file that are not
+/// expected (the caller decides whether to warn).
+pub fn check_columns(
+    path: &Path,
+    table: &str,
+    present: &[String],
+    expected: &[ColumnSpec],
+) -> Result<Vec<String>> {
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|c| !present.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingColumns {
+            path: path.to_owned(),
+            table: table.to_owned(),
+            columns: missing,
+        });
+    }
+    Ok(present
+        .iter()
+        .filter(|p| !expected.iter().any(|c| &c.name == *p))
+        .cloned()
+        .collect())
+}
+
+/// Reads the expected columns of a CSV or Parquet file, typed, in the order of `expected`.
+/// Columns of the file that are not expected are skipped with a warning.
+pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
+    if is_parquet(path) {
+        return read_parquet_typed(path, table, expected);
+    }
+    let header = csv_header(path)?;
+    let extra = check_columns(path, table, &header, expected)?;
+    if !extra.is_empty() {
+        tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
+    }
+    let schema: Schema = header
+        .iter()
+        .map(|name| {
+            let dtype = expected
+                .iter()
+                .find(|c| &c.name == name)
+                .map_or(DataType::String, |c| c.kind.dtype());
+            Field::new(name.as_str().into(), dtype)
+        })
+        .collect();
+    let selection: Vec<Expr> = expected.iter().map(|c| col(c.name.as_str())).collect();
+    let result = LazyCsvReader::new(PlRefPath::from(path_str(path)?))
+        .with_has_header(true)
+        .with_schema(Some(Arc::new(schema)))
+        .with_raise_if_empty(true)
+        .finish()
+        .and_then(|lf| lf.select(selection).collect());
+    match result {
+        Ok(df) => Ok(df),
+        Err(err) => Err(diagnose_csv(path, &header, expected)?
+            .unwrap_or_else(|| Error::polars(path.display().to_string())(err))),
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| Error::Invalid {
+        path: path.to_owned(),
+        message: "the path is not valid UTF-8".into(),
+    })
+}
+
+fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
+    let context = path.display().to_string();
+    let mut lf = LazyFrame::scan_parquet(PlRefPath::from(path_str(path)?), Default::default())
+        .map_err(Error::polars(context.clone()))?;
+    let schema = lf
+        .collect_schema()
+        .map_err(Error::polars(context.clone()))?;
+    let present: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    let extra = check_columns(path, table, &present, expected)?;
+    if !extra.is_empty() {
+        tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
+    }
+    for spec in expected {
+        let Some(found) = schema.get(spec.name.as_str()) else {
+            continue;
+        };
+        let ok = match spec.kind {
+            Kind::Cat => matches!(found, DataType::String | DataType::Null),
+            Kind::Id => found.is_integer() || found.is_null(),
+            Kind::Num => found.is_primitive_numeric() || found.is_bool() || found.is_null(),
+        };
+        if !ok {
+            return Err(Error::BadColumnType {
+                path: path.to_owned(),
+                column: spec.name.clone(),
+                found: found.to_string(),
+                expected: spec.kind.dtype().to_string(),
+            });
+        }
+    }
+    let selection: Vec<Expr> = expected
+        .iter()
+        .map(|c| col(c.name.as_str()).strict_cast(c.kind.dtype()))
+        .collect();
+    lf.select(selection)
+        .collect()
+        .map_err(Error::polars(context))
+}
+
+/// Scans a CSV file that polars refused and returns the first precise problem found.
+fn diagnose_csv(path: &Path, header: &[String], expected: &[ColumnSpec]) -> Result<Option<Error>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let kinds: Vec<Option<Kind>> = header
+        .iter()
+        .map(|h| expected.iter().find(|c| &c.name == h).map(|c| c.kind))
+        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(BufReader::new(file));
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => return Ok(Some(csv_error(path, e))),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        for (i, field) in record.iter().enumerate() {
+            let Some(kind) = kinds.get(i).copied().flatten() else {
+                continue;
+            };
+            if let Some(expected) = bad_field(field, kind) {
+                return Ok(Some(Error::BadValue {
+                    path: path.to_owned(),
+                    line,
+                    column: header[i].clone(),
+                    value: String::from_utf8_lossy(field).into_owned(),
+                    expected,
+                }));
+            }
+        }
+    }
+}
+
+/// Why a raw CSV field does not fit its column kind, if it does not.
+fn bad_field(field: &[u8], kind: Kind) -> Option<&'static str> {
+    let Ok(text) = std::str::from_utf8(field) else {
+        return Some("UTF-8 text");
+    };
+    if text.is_empty() {
+        return None;
+    }
+    match kind {
+        Kind::Cat => None,
+        Kind::Id => text.parse::<i64>().is_err().then_some("an integer id"),
+        Kind::Num => text.parse::<f64>().is_err().then_some("a number"),
+    }
+}
+
+fn csv_error(path: &Path, err: csv::Error) -> Error {
+    let line = err.position().map_or(0, |p| p.line());
+    let message = match err.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("found {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not valid UTF-8", err.field() + 1),
+        _ => err.to_string(),
+    };
+    Error::BadLine {
+        path: path.to_owned(),
+        line,
+        message,
+    }
+}
+
+/// Finds `stem.csv` or `stem.parquet` in a folder.
+pub fn find_table_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    ["csv", "parquet", "CSV", "PARQUET"]
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Reads bytes of a whole small file (used for dictionaries and fixtures).
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(bytes)
+}

@@ -1,0 +1,116 @@
+//! Where the Home Credit tables come from: a folder of files, or frames already in memory (one
+//! application with its history, as the server receives it).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+
+use crate::error::{Error, Result};
+use crate::read::{find_table_file, read_typed, ColumnSpec};
+use crate::schema::Table;
+use crate::validate::check_primary_key;
+
+/// Gives typed, validated tables one at a time, so that a pipeline holds one large table in
+/// memory at once.
+pub trait TableSource {
+    /// The table with every column of the layout, typed; `None` when an optional table is absent.
+    fn load(&self, table: Table) -> Result<Option<DataFrame>>;
+}
+
+/// The expected columns of a Home Credit table.
+pub fn specs(table: Table) -> Vec<ColumnSpec> {
+    table
+        .columns()
+        .iter()
+        .map(|(name, kind)| ColumnSpec {
+            name: (*name).to_owned(),
+            kind: *kind,
+        })
+        .collect()
+}
+
+/// A folder holding the Kaggle files (`application_train.csv`, `bureau.parquet`, ...).
+#[derive(Debug, Clone)]
+pub struct Folder {
+    dir: PathBuf,
+}
+
+impl Folder {
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        if !dir.is_dir() {
+            return Err(Error::Invalid {
+                path: dir,
+                message: "not a folder".into(),
+            });
+        }
+        if find_table_file(&dir, Table::ApplicationTrain.stem()).is_none() {
+            return Err(Error::MissingTable {
+                dir,
+                table: Table::ApplicationTrain.stem().into(),
+            });
+        }
+        Ok(Folder { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of a table's file, if present.
+    pub fn path_of(&self, table: Table) -> Option<PathBuf> {
+        find_table_file(&self.dir, table.stem())
+    }
+}
+
+impl TableSource for Folder {
+    fn load(&self, table: Table) -> Result<Option<DataFrame>> {
+        let Some(path) = self.path_of(table) else {
+            if table.is_required() {
+                return Err(Error::MissingTable {
+                    dir: self.dir.clone(),
+                    table: table.stem().into(),
+                });
+            }
+            tracing::warn!(table = table.stem(), dir = %self.dir.display(), "table absent: its features will be missing");
+            return Ok(None);
+        };
+        let started = std::time::Instant::now();
+        let df = read_typed(&path, table.stem(), &specs(table))?;
+        check_primary_key(table, &df)?;
+        tracing::info!(
+            table = table.stem(),
+            rows = df.height(),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "read"
+        );
+        Ok(Some(df))
+    }
+}
+
+/// Tables already in memory, e.g. one application and its history rows.
+#[derive(Debug, Clone, Default)]
+pub struct InMemory {
+    tables: HashMap<Table, DataFrame>,
+}
+
+impl InMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a table; its columns must be those of the layout, with the layout's types.
+    pub fn with(mut self, table: Table, df: DataFrame) -> Result<Self> {
+        crate::validate::check_frame(table, &df)?;
+        check_primary_key(table, &df)?;
+        self.tables.insert(table, df);
+        Ok(self)
+    }
+}
+
+impl TableSource for InMemory {
+    fn load(&self, table: Table) -> Result<Option<DataFrame>> {
+        Ok(self.tables.get(&table).cloned())
+    }
+}

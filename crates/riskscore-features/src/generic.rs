@@ -1,0 +1,240 @@
+//! Any lender's single table: a CSV or Parquet file with an id column and a 0/1 target column.
+//! Numeric columns pass through as floats; text and boolean columns are one-hot encoded with a
+//! vocabulary learned at fit time. Types are inferred and can be overridden.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use riskscore_data::read::{csv_header, is_parquet, read_typed, ColumnSpec};
+use riskscore_data::Kind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::exprs::dummy;
+use crate::vocab::distinct_strings;
+
+/// What a fitted generic pipeline remembers about the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenericSpec {
+    pub id: String,
+    pub target: String,
+    /// Whether the id column holds integers (else text).
+    pub integer_id: bool,
+    /// Numeric columns, in file order.
+    pub numeric: Vec<String>,
+    /// Categorical columns with their sorted vocabularies, in file order.
+    pub categorical: Vec<(String, Vec<String>)>,
+    /// Columns left out (too many categories), with the reason.
+    pub ignored: Vec<(String, String)>,
+}
+
+/// A single-table input and how to read it.
+#[derive(Debug, Clone)]
+pub struct GenericTable {
+    pub path: PathBuf,
+    pub id: String,
+    pub target: String,
+    /// Columns to treat as categorical whatever their inferred type.
+    pub categorical: Vec<String>,
+    /// Columns to treat as numeric whatever their inferred type.
+    pub numeric: Vec<String>,
+    /// A text column with more distinct values than this is left out unless forced categorical.
+    pub max_categories: usize,
+}
+
+impl GenericTable {
+    pub fn new(path: impl Into<PathBuf>, id: &str, target: &str) -> Self {
+        GenericTable {
+            path: path.into(),
+            id: id.into(),
+            target: target.into(),
+            categorical: Vec::new(),
+            numeric: Vec::new(),
+            max_categories: 100,
+        }
+    }
+
+    /// Infers each column's kind from the first 10,000 rows, then applies the overrides.
+    fn infer_specs(&self) -> Result<(Vec<ColumnSpec>, bool)> {
+        let path = self.path.to_str().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: the path is not valid UTF-8",
+                self.path.display()
+            ))
+        })?;
+        let context = self.path.display().to_string();
+        let mut lf = if is_parquet(&self.path) {
+            LazyFrame::scan_parquet(PlRefPath::from(path), Default::default())
+        } else {
+            csv_header(&self.path)?;
+            LazyCsvReader::new(PlRefPath::from(path))
+                .with_has_header(true)
+                .with_infer_schema_length(Some(10_000))
+                .finish()
+        }
+        .map_err(Error::polars(context.clone()))?;
+        let schema = lf.collect_schema().map_err(Error::polars(context))?;
+        for wanted in self.categorical.iter().chain(&self.numeric) {
+            if schema.get(wanted.as_str()).is_none() {
+                return Err(self.missing(wanted));
+            }
+        }
+        let id_dtype = schema
+            .get(self.id.as_str())
+            .ok_or_else(|| self.missing(&self.id))?;
+        let integer_id = id_dtype.is_integer();
+        let mut specs = Vec::new();
+        for (name, dtype) in schema.iter() {
+            let name = name.to_string();
+            let kind = if name == self.id {
+                if integer_id {
+                    Kind::Id
+                } else {
+                    Kind::Cat
+                }
+            } else if self.categorical.contains(&name) {
+                Kind::Cat
+            } else if self.numeric.contains(&name) || name == self.target {
+                Kind::Num
+            } else if dtype.is_primitive_numeric() || dtype.is_null() {
+                Kind::Num
+            } else {
+                Kind::Cat
+            };
+            specs.push(ColumnSpec { name, kind });
+        }
+        Ok((specs, integer_id))
+    }
+
+    fn missing(&self, column: &str) -> Error {
+        Error::Column {
+            column: column.into(),
+            message: format!("not found in {}", self.path.display()),
+        }
+    }
+
+    fn read(&self, specs: &[ColumnSpec]) -> Result<DataFrame> {
+        Ok(read_typed(&self.path, "input", specs)?)
+    }
+
+    /// Learns the spec (kinds and vocabularies) and returns it with the feature matrix.
+    pub fn fit(&self) -> Result<(GenericSpec, DataFrame)> {
+        let (specs, integer_id) = self.infer_specs()?;
+        if !specs.iter().any(|s| s.name == self.target) {
+            return Err(self.missing(&self.target));
+        }
+        let df = self.read(&specs)?;
+        check_target(&df, &self.target, true)?;
+        let mut spec = GenericSpec {
+            id: self.id.clone(),
+            target: self.target.clone(),
+            integer_id,
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            ignored: Vec::new(),
+        };
+        for s in specs
+            .iter()
+            .filter(|s| s.name != self.id && s.name != self.target)
+        {
+            match s.kind {
+                Kind::Cat => {
+                    let values = distinct_strings(&df, &s.name)?;
+                    if values.len() > self.max_categories && !self.categorical.contains(&s.name) {
+                        let why = format!(
+                            "{} distinct values (more than {}); force it with --categorical",
+                            values.len(),
+                            self.max_categories
+                        );
+                        tracing::warn!(column = %s.name, reason = %why, "column left out");
+                        spec.ignored.push((s.name.clone(), why));
+                    } else {
+                        spec.categorical.push((s.name.clone(), values));
+                    }
+                }
+                _ => spec.numeric.push(s.name.clone()),
+            }
+        }
+        let out = apply(&spec, df)?;
+        Ok((spec, out))
+    }
+
+    /// Applies a fitted spec; the target column may be absent (new applications).
+    pub fn transform(&self, spec: &GenericSpec) -> Result<DataFrame> {
+        let header = if is_parquet(&self.path) {
+            None
+        } else {
+            Some(csv_header(&self.path)?)
+        };
+        let has_target = header.as_ref().is_none_or(|h| h.contains(&spec.target));
+        let mut specs = vec![ColumnSpec {
+            name: spec.id.clone(),
+            kind: if spec.integer_id { Kind::Id } else { Kind::Cat },
+        }];
+        if has_target {
+            specs.push(ColumnSpec {
+                name: spec.target.clone(),
+                kind: Kind::Num,
+            });
+        }
+        specs.extend(spec.numeric.iter().map(|n| ColumnSpec {
+            name: n.clone(),
+            kind: Kind::Num,
+        }));
+        specs.extend(spec.categorical.iter().map(|(n, _)| ColumnSpec {
+            name: n.clone(),
+            kind: Kind::Cat,
+        }));
+        let mut df = self.read(&specs)?;
+        if has_target {
+            check_target(&df, &spec.target, false)?;
+        } else {
+            df.with_column(Column::full_null(
+                spec.target.as_str().into(),
+                df.height(),
+                &DataType::Float64,
+            ))
+            .map_err(Error::polars("target"))?;
+        }
+        apply(spec, df)
+    }
+}
+
+/// The feature matrix: id, target, numeric columns, then one-hot columns.
+fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
+    let mut select = vec![col(spec.id.as_str()), col(spec.target.as_str())];
+    select.extend(spec.numeric.iter().map(|n| col(n.as_str())));
+    for (column, values) in &spec.categorical {
+        select.extend(values.iter().map(|v| dummy(column, v)));
+    }
+    df.lazy()
+        .select(select)
+        .collect()
+        .map_err(Error::polars("generic features"))
+}
+
+/// The target must be 0 or 1 (missing allowed only for unlabelled rows outside fitting).
+fn check_target(df: &DataFrame, target: &str, fitting: bool) -> Result<()> {
+    let column = df.column(target).map_err(Error::polars(target))?;
+    let values = column.f64().map_err(Error::polars(target))?;
+    let bad = values.iter().enumerate().find(|(_, v)| match v {
+        Some(x) => *x != 0.0 && *x != 1.0,
+        None => fitting,
+    });
+    if let Some((row, value)) = bad {
+        let shown = value.map_or("a missing value".to_string(), |v| v.to_string());
+        return Err(Error::Column {
+            column: target.into(),
+            message: format!(
+                "the target must be 0 or 1; data row {} has {shown}",
+                row + 1
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// True when the path looks like a single table rather than a Home Credit folder.
+pub fn is_single_table(path: &Path) -> bool {
+    path.is_file()
+}

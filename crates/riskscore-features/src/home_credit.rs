@@ -1,0 +1,487 @@
+//! The feature set of the public kernel "LightGBM with Simple Features" (Aguiar, 2018) over the
+//! seven Home Credit tables, with the names and values of `../shared/bench/fe_pandas.py`.
+//!
+//! Plan: each table is read once, typed, and reduced to one row per applicant by a single
+//! polars group-by (plus one per ACTIVE_/CLOSED_ or APPROVED_/REFUSED_ split); only one large
+//! table is in memory at a time. One-hot columns are never materialised: the mean of a dummy is
+//! the mean of a boolean expression inside the aggregation.
+
+use polars::prelude::*;
+use riskscore_data::validate::count_orphans;
+use riskscore_data::{Table, TableSource};
+
+use crate::error::{Error, Result};
+use crate::exprs::{dummy, dummy_nan, left_join, ratio, Agg};
+use crate::vocab::VocabMode;
+
+const KEY: &str = "SK_ID_CURR";
+/// The code Home Credit uses for "no date" (e.g. DAYS_EMPLOYED of pensioners).
+pub const DAYS_MISSING_CODE: f64 = 365243.0;
+/// Application flags factorized to integer codes instead of one-hot columns.
+const BINARY_FLAGS: [&str; 3] = ["CODE_GENDER", "FLAG_OWN_CAR", "FLAG_OWN_REALTY"];
+
+type Spec = &'static [(&'static str, &'static [Agg])];
+
+use Agg::{Max, Mean, Min, Nunique, Size, Sum, Var};
+
+const BUREAU_NUM: Spec = &[
+    ("DAYS_CREDIT", &[Min, Max, Mean, Var]),
+    ("DAYS_CREDIT_ENDDATE", &[Min, Max, Mean]),
+    ("DAYS_CREDIT_UPDATE", &[Mean]),
+    ("CREDIT_DAY_OVERDUE", &[Max, Mean]),
+    ("AMT_CREDIT_MAX_OVERDUE", &[Mean]),
+    ("AMT_CREDIT_SUM", &[Max, Mean, Sum]),
+    ("AMT_CREDIT_SUM_DEBT", &[Max, Mean, Sum]),
+    ("AMT_CREDIT_SUM_OVERDUE", &[Mean]),
+    ("AMT_CREDIT_SUM_LIMIT", &[Mean, Sum]),
+    ("AMT_ANNUITY", &[Max, Mean]),
+    ("CNT_CREDIT_PROLONG", &[Sum]),
+    ("MONTHS_BALANCE_MIN", &[Min]),
+    ("MONTHS_BALANCE_MAX", &[Max]),
+    ("MONTHS_BALANCE_SIZE", &[Mean, Sum]),
+];
+
+const PREV_NUM: Spec = &[
+    ("AMT_ANNUITY", &[Min, Max, Mean]),
+    ("AMT_APPLICATION", &[Min, Max, Mean]),
+    ("AMT_CREDIT", &[Min, Max, Mean]),
+    ("APP_CREDIT_PERC", &[Min, Max, Mean, Var]),
+    ("AMT_DOWN_PAYMENT", &[Min, Max, Mean]),
+    ("AMT_GOODS_PRICE", &[Min, Max, Mean]),
+    ("HOUR_APPR_PROCESS_START", &[Min, Max, Mean]),
+    ("RATE_DOWN_PAYMENT", &[Min, Max, Mean]),
+    ("DAYS_DECISION", &[Min, Max, Mean]),
+    ("CNT_PAYMENT", &[Mean, Sum]),
+];
+
+const POS_NUM: Spec = &[
+    ("MONTHS_BALANCE", &[Max, Mean, Size]),
+    ("SK_DPD", &[Max, Mean]),
+    ("SK_DPD_DEF", &[Max, Mean]),
+];
+
+const INSTAL_NUM: Spec = &[
+    ("NUM_INSTALMENT_VERSION", &[Nunique]),
+    ("DPD", &[Max, Mean, Sum]),
+    ("DBD", &[Max, Mean, Sum]),
+    ("PAYMENT_PERC", &[Max, Mean, Sum, Var]),
+    ("PAYMENT_DIFF", &[Max, Mean, Sum, Var]),
+    ("AMT_INSTALMENT", &[Max, Mean, Sum]),
+    ("AMT_PAYMENT", &[Min, Max, Mean, Sum]),
+    ("DAYS_ENTRY_PAYMENT", &[Max, Mean, Sum]),
+];
+
+const CC_AGGS: &[Agg] = &[Min, Max, Mean, Sum, Var];
+
+fn spec_exprs(spec: Spec, prefix: &str) -> Vec<Expr> {
+    spec.iter()
+        .flat_map(|(name, aggs)| aggs.iter().map(move |a| a.apply(col(*name), prefix, name)))
+        .collect()
+}
+
+/// Means of the one-hot columns of `cats` (with the `_nan` column), named `{prefix}{dummy}_MEAN`.
+fn dummy_means(
+    vocab: &mut VocabMode,
+    table: &str,
+    cats: &[&str],
+    df: &DataFrame,
+    prefix: &str,
+) -> Result<Vec<Expr>> {
+    let mut out = Vec::new();
+    for column in cats {
+        for value in vocab.values(table, column, df)? {
+            let name = crate::exprs::dummy_name(column, &value);
+            out.push(Agg::Mean.apply(dummy(column, &value), prefix, &name));
+        }
+        out.push(Agg::Mean.apply(dummy_nan(column), prefix, &format!("{column}_nan")));
+    }
+    Ok(out)
+}
+
+/// Progress and integrity notes collected while building.
+#[derive(Debug, Default, Clone)]
+pub struct BuildReport {
+    /// (table, foreign key, number of rows whose key has no parent row)
+    pub orphans: Vec<(String, String, usize)>,
+    /// Application rows dropped because CODE_GENDER is 'XNA' (as the kernel does).
+    pub dropped_xna: usize,
+}
+
+/// Builds the feature matrix: one row per applicant (train then test rows, minus the
+/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features.
+pub(crate) fn build(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let app = application(source, vocab, report)?;
+    let ids = app.column(KEY).map_err(Error::polars(KEY))?.clone();
+    let mut parts = Vec::new();
+    parts.push(bureau(source, vocab, &ids, report)?);
+    let (prev, prev_ids) = previous(source, vocab, &ids, report)?;
+    parts.push(prev);
+    parts.push(pos_cash(source, vocab, &ids, &prev_ids, report)?);
+    parts.push(installments(source, &ids, &prev_ids, report)?);
+    parts.push(credit_card(source, vocab, &ids, &prev_ids, report)?);
+    let mut joined = app.lazy();
+    for part in parts {
+        joined = left_join(joined, part.lazy(), KEY);
+    }
+    joined
+        .collect()
+        .map_err(Error::polars("joining the tables"))
+}
+
+/// Loads a table, or an empty frame with the layout's columns when the source lacks it.
+fn load(source: &dyn TableSource, table: Table) -> Result<DataFrame> {
+    match source.load(table)? {
+        Some(df) => Ok(df),
+        None => Ok(DataFrame::empty_with_schema(&table.schema())),
+    }
+}
+
+fn note_orphans(
+    report: &mut BuildReport,
+    table: Table,
+    df: &DataFrame,
+    column: &str,
+    parents: &Column,
+) -> Result<()> {
+    let n = count_orphans(df, column, parents)?;
+    if n > 0 {
+        tracing::warn!(
+            table = table.stem(),
+            key = column,
+            rows = n,
+            "rows whose key has no parent row"
+        );
+        report.orphans.push((table.stem().into(), column.into(), n));
+    }
+    Ok(())
+}
+
+fn application(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let train = load(source, Table::ApplicationTrain)?;
+    let test = load(source, Table::ApplicationTest)?;
+    let before = train.height() + test.height();
+    let order: Vec<Expr> = Table::ApplicationTrain
+        .columns()
+        .iter()
+        .map(|(n, _)| col(*n))
+        .collect();
+    let test = test
+        .lazy()
+        .with_column(lit(NULL).cast(DataType::Float64).alias("TARGET"))
+        .select(order);
+    let df = concat([train.lazy(), test], UnionArgs::default())
+        .map_err(Error::polars("application"))?
+        .filter(col("CODE_GENDER").neq_missing(lit("XNA")))
+        .collect()
+        .map_err(Error::polars("application"))?;
+    report.dropped_xna = before - df.height();
+
+    let mut select = Vec::new();
+    let mut dummies = Vec::new();
+    for (name, kind) in Table::ApplicationTrain.columns() {
+        if BINARY_FLAGS.contains(name) {
+            let values = vocab.values("application", name, &df)?;
+            select.push(factorize(name, &values));
+        } else if *kind == riskscore_data::Kind::Cat {
+            for value in vocab.values("application", name, &df)? {
+                dummies.push(dummy(name, &value));
+            }
+        } else if *name == "DAYS_EMPLOYED" {
+            select.push(days_code_to_null(name));
+        } else {
+            select.push(col(*name));
+        }
+    }
+    select.extend(dummies);
+    let employed = days_code_to_null("DAYS_EMPLOYED");
+    select.extend([
+        ratio(employed, col("DAYS_BIRTH")).alias("DAYS_EMPLOYED_PERC"),
+        ratio(col("AMT_INCOME_TOTAL"), col("AMT_CREDIT")).alias("INCOME_CREDIT_PERC"),
+        ratio(col("AMT_INCOME_TOTAL"), col("CNT_FAM_MEMBERS")).alias("INCOME_PER_PERSON"),
+        ratio(col("AMT_ANNUITY"), col("AMT_INCOME_TOTAL")).alias("ANNUITY_INCOME_PERC"),
+        ratio(col("AMT_ANNUITY"), col("AMT_CREDIT")).alias("PAYMENT_RATE"),
+    ]);
+    let out = df
+        .lazy()
+        .select(select)
+        .collect()
+        .map_err(Error::polars("application features"))?;
+    tracing::info!(
+        rows = out.height(),
+        columns = out.width(),
+        "application features"
+    );
+    Ok(out)
+}
+
+/// pandas `factorize(sort=True)`: the index of the value in the sorted vocabulary, -1 if missing.
+fn factorize(column: &str, values: &[String]) -> Expr {
+    let mut code = lit(-1i64);
+    for (i, value) in values.iter().enumerate().rev() {
+        code = when(col(column).eq(lit(value.as_str())))
+            .then(lit(i as i64))
+            .otherwise(code);
+    }
+    code.alias(column)
+}
+
+fn days_code_to_null(column: &str) -> Expr {
+    when(col(column).eq(lit(DAYS_MISSING_CODE)))
+        .then(lit(NULL).cast(DataType::Float64))
+        .otherwise(col(column))
+        .alias(column)
+}
+
+fn bureau(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    ids: &Column,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let b = load(source, Table::Bureau)?;
+    note_orphans(report, Table::Bureau, &b, KEY, ids)?;
+    let bb = load(source, Table::BureauBalance)?;
+    let bureau_ids = b
+        .column("SK_ID_BUREAU")
+        .map_err(Error::polars("bureau"))?
+        .clone();
+    note_orphans(
+        report,
+        Table::BureauBalance,
+        &bb,
+        "SK_ID_BUREAU",
+        &bureau_ids,
+    )?;
+
+    let statuses = vocab.values("bureau_balance", "STATUS", &bb)?;
+    let mut per_loan = vec![
+        col("MONTHS_BALANCE").min().alias("MONTHS_BALANCE_MIN"),
+        col("MONTHS_BALANCE").max().alias("MONTHS_BALANCE_MAX"),
+        len().alias("MONTHS_BALANCE_SIZE"),
+    ];
+    let mut status_names: Vec<String> = statuses.iter().map(|v| format!("STATUS_{v}")).collect();
+    status_names.push("STATUS_nan".into());
+    for value in &statuses {
+        per_loan.push(
+            dummy("STATUS", value)
+                .mean()
+                .alias(format!("STATUS_{value}_MEAN")),
+        );
+    }
+    per_loan.push(dummy_nan("STATUS").mean().alias("STATUS_nan_MEAN"));
+    let per_loan = bb.lazy().group_by([col("SK_ID_BUREAU")]).agg(per_loan);
+    let b = left_join(b.lazy(), per_loan, "SK_ID_BUREAU")
+        .collect()
+        .map_err(Error::polars("bureau_balance per loan"))?;
+
+    let cats: Vec<&str> = Table::Bureau.categorical_columns().collect();
+    let mut aggs = spec_exprs(BUREAU_NUM, "BURO_");
+    aggs.extend(dummy_means(vocab, "bureau", &cats, &b, "BURO_")?);
+    for name in &status_names {
+        let mean = format!("{name}_MEAN");
+        aggs.push(Agg::Mean.apply(col(mean.as_str()), "BURO_", &mean));
+    }
+    let split = [("Active", "ACTIVE_"), ("Closed", "CLOSED_")];
+    let out = grouped_with_splits(b, aggs, BUREAU_NUM, "CREDIT_ACTIVE", &split, "bureau")?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "bureau features"
+    );
+    Ok(out)
+}
+
+/// Groups by applicant, then adds the same numeric aggregates over the rows where
+/// `split_column` equals each value, prefixed; applicants with no such row get missing values.
+fn grouped_with_splits(
+    df: DataFrame,
+    aggs: Vec<Expr>,
+    spec: Spec,
+    split_column: &str,
+    splits: &[(&str, &str)],
+    what: &str,
+) -> Result<DataFrame> {
+    let mut out = df.clone().lazy().group_by([col(KEY)]).agg(aggs);
+    for (value, prefix) in splits {
+        let part = df
+            .clone()
+            .lazy()
+            .filter(col(split_column).eq(lit(*value)))
+            .group_by([col(KEY)])
+            .agg(spec_exprs(spec, prefix));
+        out = left_join(out, part, KEY);
+    }
+    out.collect()
+        .map_err(Error::polars(format!("{what} aggregates")))
+}
+
+fn previous(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    ids: &Column,
+    report: &mut BuildReport,
+) -> Result<(DataFrame, Column)> {
+    let p = load(source, Table::PreviousApplication)?;
+    note_orphans(report, Table::PreviousApplication, &p, KEY, ids)?;
+    let prev_ids = p
+        .column("SK_ID_PREV")
+        .map_err(Error::polars("previous_application"))?
+        .clone();
+    let cats: Vec<&str> = Table::PreviousApplication.categorical_columns().collect();
+    let mut aggs = spec_exprs(PREV_NUM, "PREV_");
+    aggs.extend(dummy_means(
+        vocab,
+        "previous_application",
+        &cats,
+        &p,
+        "PREV_",
+    )?);
+    // The kernel also maps 365243 to missing in the DAYS_* columns, but aggregates none of them.
+    let p = p
+        .lazy()
+        .with_column(ratio(col("AMT_APPLICATION"), col("AMT_CREDIT")).alias("APP_CREDIT_PERC"))
+        .collect()
+        .map_err(Error::polars("previous_application"))?;
+    let split = [("Approved", "APPROVED_"), ("Refused", "REFUSED_")];
+    let out = grouped_with_splits(
+        p,
+        aggs,
+        PREV_NUM,
+        "NAME_CONTRACT_STATUS",
+        &split,
+        "previous",
+    )?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "previous application features"
+    );
+    Ok((out, prev_ids))
+}
+
+fn pos_cash(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    ids: &Column,
+    prev_ids: &Column,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let pos = load(source, Table::PosCashBalance)?;
+    note_orphans(report, Table::PosCashBalance, &pos, KEY, ids)?;
+    note_orphans(report, Table::PosCashBalance, &pos, "SK_ID_PREV", prev_ids)?;
+    let cats: Vec<&str> = Table::PosCashBalance.categorical_columns().collect();
+    let mut aggs = spec_exprs(POS_NUM, "POS_");
+    aggs.extend(dummy_means(vocab, "POS_CASH_balance", &cats, &pos, "POS_")?);
+    aggs.push(len().cast(DataType::Int64).alias("POS_COUNT"));
+    let out = pos
+        .lazy()
+        .group_by([col(KEY)])
+        .agg(aggs)
+        .collect()
+        .map_err(Error::polars("POS_CASH_balance aggregates"))?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "POS_CASH features"
+    );
+    Ok(out)
+}
+
+fn installments(
+    source: &dyn TableSource,
+    ids: &Column,
+    prev_ids: &Column,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let ins = load(source, Table::InstallmentsPayments)?;
+    note_orphans(report, Table::InstallmentsPayments, &ins, KEY, ids)?;
+    note_orphans(
+        report,
+        Table::InstallmentsPayments,
+        &ins,
+        "SK_ID_PREV",
+        prev_ids,
+    )?;
+    // Kernel semantics: x if x > 0 else 0, so a missing payment date gives 0.
+    let positive = |e: Expr| when(e.clone().gt(lit(0.0))).then(e).otherwise(lit(0.0));
+    let late = col("DAYS_ENTRY_PAYMENT") - col("DAYS_INSTALMENT");
+    let early = col("DAYS_INSTALMENT") - col("DAYS_ENTRY_PAYMENT");
+    let mut aggs = spec_exprs(INSTAL_NUM, "INSTAL_");
+    aggs.push(len().cast(DataType::Int64).alias("INSTAL_COUNT"));
+    let out = ins
+        .lazy()
+        .with_columns([
+            ratio(col("AMT_PAYMENT"), col("AMT_INSTALMENT")).alias("PAYMENT_PERC"),
+            (col("AMT_INSTALMENT") - col("AMT_PAYMENT")).alias("PAYMENT_DIFF"),
+            positive(late).alias("DPD"),
+            positive(early).alias("DBD"),
+        ])
+        .group_by([col(KEY)])
+        .agg(aggs)
+        .collect()
+        .map_err(Error::polars("installments_payments aggregates"))?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "installments features"
+    );
+    Ok(out)
+}
+
+fn credit_card(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    ids: &Column,
+    prev_ids: &Column,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let cc = load(source, Table::CreditCardBalance)?;
+    note_orphans(report, Table::CreditCardBalance, &cc, KEY, ids)?;
+    note_orphans(
+        report,
+        Table::CreditCardBalance,
+        &cc,
+        "SK_ID_PREV",
+        prev_ids,
+    )?;
+    let mut aggs = Vec::new();
+    let numeric = Table::CreditCardBalance
+        .columns()
+        .iter()
+        .filter(|(n, k)| *k != riskscore_data::Kind::Cat && *n != KEY && *n != "SK_ID_PREV");
+    for (name, _) in numeric {
+        aggs.extend(CC_AGGS.iter().map(|a| a.apply(col(*name), "CC_", name)));
+    }
+    for column in Table::CreditCardBalance.categorical_columns() {
+        let mut columns: Vec<(String, Expr)> = vocab
+            .values("credit_card_balance", column, &cc)?
+            .iter()
+            .map(|v| (crate::exprs::dummy_name(column, v), dummy(column, v)))
+            .collect();
+        columns.push((format!("{column}_nan"), dummy_nan(column)));
+        for (name, expr) in columns {
+            aggs.extend(CC_AGGS.iter().map(|a| a.apply(expr.clone(), "CC_", &name)));
+        }
+    }
+    aggs.push(len().cast(DataType::Int64).alias("CC_COUNT"));
+    let out = cc
+        .lazy()
+        .group_by([col(KEY)])
+        .agg(aggs)
+        .collect()
+        .map_err(Error::polars("credit_card_balance aggregates"))?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "credit card features"
+    );
+    Ok(out)
+}

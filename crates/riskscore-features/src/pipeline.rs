@@ -1,0 +1,147 @@
+//! The fitted feature pipeline: what `features` learned (category vocabularies, feature names)
+//! and what training and serving both apply.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use riskscore_data::TableSource;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::generic::{GenericSpec, GenericTable};
+use crate::home_credit::{self, BuildReport};
+use crate::vocab::{VocabMode, Vocabularies};
+
+/// The file format of a saved pipeline; bumped when the meaning of a field changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Which input layout the pipeline reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Layout {
+    /// The seven Home Credit tables, joined on `SK_ID_CURR`.
+    HomeCredit { vocabularies: Vocabularies },
+    /// One table with an id and a target column.
+    Generic(GenericSpec),
+}
+
+/// A fitted pipeline. Applying it to data gives the columns `id`, `target` and then exactly
+/// `features`, in that order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeaturePipeline {
+    pub format_version: u32,
+    pub riskscore_version: String,
+    pub id: String,
+    pub target: String,
+    pub layout: Layout,
+    pub features: Vec<String>,
+}
+
+impl FeaturePipeline {
+    /// Fits the Home Credit pipeline on a source and returns it with the feature matrix.
+    pub fn fit_home_credit(source: &dyn TableSource) -> Result<(Self, DataFrame, BuildReport)> {
+        let mut vocab = VocabMode::Fit(Vocabularies::default());
+        let mut report = BuildReport::default();
+        let df = home_credit::build(source, &mut vocab, &mut report)?;
+        let vocabularies = vocab.into_fitted().unwrap_or_default();
+        let pipeline = Self::new(
+            "SK_ID_CURR",
+            "TARGET",
+            Layout::HomeCredit { vocabularies },
+            &df,
+        );
+        Ok((pipeline, df, report))
+    }
+
+    /// Fits the generic pipeline on one table.
+    pub fn fit_generic(table: &GenericTable) -> Result<(Self, DataFrame)> {
+        let (spec, df) = table.fit()?;
+        let (id, target) = (spec.id.clone(), spec.target.clone());
+        let pipeline = Self::new(&id, &target, Layout::Generic(spec), &df);
+        Ok((pipeline, df))
+    }
+
+    fn new(id: &str, target: &str, layout: Layout, df: &DataFrame) -> Self {
+        let features = df
+            .get_column_names()
+            .into_iter()
+            .filter(|n| n.as_str() != id && n.as_str() != target)
+            .map(|n| n.to_string())
+            .collect();
+        FeaturePipeline {
+            format_version: FORMAT_VERSION,
+            riskscore_version: env!("CARGO_PKG_VERSION").into(),
+            id: id.into(),
+            target: target.into(),
+            layout,
+            features,
+        }
+    }
+
+    /// Applies the fitted Home Credit pipeline to new tables (one application or many).
+    pub fn transform_home_credit(&self, source: &dyn TableSource) -> Result<DataFrame> {
+        let Layout::HomeCredit { vocabularies } = &self.layout else {
+            return Err(Error::Invalid(
+                "this pipeline was fitted on a single table, not on Home Credit tables".into(),
+            ));
+        };
+        let mut vocab = VocabMode::Use(vocabularies);
+        let df = home_credit::build(source, &mut vocab, &mut BuildReport::default())?;
+        self.conform(df)
+    }
+
+    /// Applies the fitted generic pipeline to a table (the target column may be absent).
+    pub fn transform_generic(&self, table: &GenericTable) -> Result<DataFrame> {
+        let Layout::Generic(spec) = &self.layout else {
+            return Err(Error::Invalid(
+                "this pipeline was fitted on Home Credit tables, not on a single table".into(),
+            ));
+        };
+        self.conform(table.transform(spec)?)
+    }
+
+    /// Puts the columns in the fitted order, failing if any is missing.
+    fn conform(&self, df: DataFrame) -> Result<DataFrame> {
+        let mut names = vec![self.id.as_str(), self.target.as_str()];
+        names.extend(self.features.iter().map(String::as_str));
+        df.select(names)
+            .map_err(Error::polars("columns of the fitted pipeline"))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Pipeline {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(path, json).map_err(|e| Error::Pipeline {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Pipeline {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let pipeline: Self = serde_json::from_slice(&bytes).map_err(|e| Error::Pipeline {
+            path: path.display().to_string(),
+            message: format!("not a riskscore feature pipeline: {e}"),
+        })?;
+        if pipeline.format_version != FORMAT_VERSION {
+            return Err(Error::Pipeline {
+                path: path.display().to_string(),
+                message: format!(
+                    "format version {} is not supported (this riskscore reads {FORMAT_VERSION})",
+                    pipeline.format_version
+                ),
+            });
+        }
+        Ok(pipeline)
+    }
+}
+
+/// The conventional place of the pipeline next to a feature file: `X.parquet` → `X.pipeline.json`.
+pub fn pipeline_path_for(features: &Path) -> std::path::PathBuf {
+    features.with_extension("pipeline.json")
+}

@@ -1,0 +1,57 @@
+//! Category vocabularies: learned when the pipeline is fitted, reused unchanged when it
+//! transforms new data, so that one application gives the columns the batch gave.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Sorted category values per `table.column`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocabularies(pub BTreeMap<String, Vec<String>>);
+
+/// Learns vocabularies (fit) or reads them from a fitted pipeline (transform).
+#[derive(Debug)]
+pub(crate) enum VocabMode<'a> {
+    Fit(Vocabularies),
+    Use(&'a Vocabularies),
+}
+
+impl VocabMode<'_> {
+    /// The sorted distinct non-missing values of `column` in `df` (fit), or the stored ones.
+    pub fn values(&mut self, table: &str, column: &str, df: &DataFrame) -> Result<Vec<String>> {
+        let key = format!("{table}.{column}");
+        match self {
+            VocabMode::Use(v) => v.0.get(&key).cloned().ok_or(Error::NoVocabulary(key)),
+            VocabMode::Fit(v) => {
+                let values = distinct_strings(df, column)?;
+                v.0.insert(key, values.clone());
+                Ok(values)
+            }
+        }
+    }
+
+    pub fn into_fitted(self) -> Option<Vocabularies> {
+        match self {
+            VocabMode::Fit(v) => Some(v),
+            VocabMode::Use(_) => None,
+        }
+    }
+}
+
+/// Sorted distinct non-null strings of a column (byte order, which is pandas' code-point order).
+pub fn distinct_strings(df: &DataFrame, column: &str) -> Result<Vec<String>> {
+    let context = format!("categories of {column}");
+    let unique = df
+        .column(column)
+        .map_err(Error::polars(context.clone()))?
+        .as_materialized_series()
+        .unique()
+        .map_err(Error::polars(context.clone()))?;
+    let strings = unique.str().map_err(Error::polars(context))?;
+    let mut values: Vec<String> = strings.iter().flatten().map(str::to_owned).collect();
+    values.sort_unstable();
+    Ok(values)
+}
