@@ -5,6 +5,10 @@ use polars::prelude::{DataType, Field, Schema};
 
 use crate::schema_columns as cols;
 
+/// The code Home Credit writes in DAYS_* columns for "no date" (e.g. DAYS_EMPLOYED of
+/// pensioners).
+pub const DAYS_MISSING_CODE: f64 = 365243.0;
+
 /// How a column is stored once read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

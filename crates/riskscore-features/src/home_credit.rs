@@ -15,8 +15,8 @@ use crate::exprs::{dummy, dummy_nan, left_join, ratio, Agg};
 use crate::vocab::VocabMode;
 
 const KEY: &str = "SK_ID_CURR";
-/// The code Home Credit uses for "no date" (e.g. DAYS_EMPLOYED of pensioners).
-pub const DAYS_MISSING_CODE: f64 = 365243.0;
+
+pub use riskscore_data::schema::DAYS_MISSING_CODE;
 /// Application flags factorized to integer codes instead of one-hot columns.
 const BINARY_FLAGS: [&str; 3] = ["CODE_GENDER", "FLAG_OWN_CAR", "FLAG_OWN_REALTY"];
 
