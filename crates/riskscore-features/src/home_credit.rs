@@ -89,7 +89,11 @@ fn dummy_means(
 ) -> Result<Vec<Expr>> {
     let mut out = Vec::new();
     for column in cats {
-        for value in vocab.values(table, column, df)? {
+        let values = vocab.values(table, column, df)?;
+        if values.is_empty() {
+            continue; // pandas reads an all-empty column as numbers: no one-hot columns
+        }
+        for value in values {
             let name = crate::exprs::dummy_name(column, &value);
             out.push(Agg::Mean.apply(dummy(column, &value), prefix, &name));
         }
@@ -191,7 +195,12 @@ fn application(
             let values = vocab.values("application", name, &df)?;
             select.push(factorize(name, &values));
         } else if *kind == riskscore_data::Kind::Cat {
-            for value in vocab.values("application", name, &df)? {
+            let values = vocab.values("application", name, &df)?;
+            if values.is_empty() {
+                // pandas reads an all-empty column as numbers and keeps it, all missing.
+                select.push(lit(NULL).cast(DataType::Float64).alias(*name));
+            }
+            for value in values {
                 dummies.push(dummy(name, &value));
             }
         } else if *name == "DAYS_EMPLOYED" {
@@ -268,7 +277,6 @@ fn bureau(
         len().alias("MONTHS_BALANCE_SIZE"),
     ];
     let mut status_names: Vec<String> = statuses.iter().map(|v| format!("STATUS_{v}")).collect();
-    status_names.push("STATUS_nan".into());
     for value in &statuses {
         per_loan.push(
             dummy("STATUS", value)
@@ -276,7 +284,10 @@ fn bureau(
                 .alias(format!("STATUS_{value}_MEAN")),
         );
     }
-    per_loan.push(dummy_nan("STATUS").mean().alias("STATUS_nan_MEAN"));
+    if !statuses.is_empty() {
+        status_names.push("STATUS_nan".into());
+        per_loan.push(dummy_nan("STATUS").mean().alias("STATUS_nan_MEAN"));
+    }
     let per_loan = bb.lazy().group_by([col("SK_ID_BUREAU")]).agg(per_loan);
     let b = left_join(b.lazy(), per_loan, "SK_ID_BUREAU")
         .collect()
@@ -461,8 +472,11 @@ fn credit_card(
         aggs.extend(CC_AGGS.iter().map(|a| a.apply(col(*name), "CC_", name)));
     }
     for column in Table::CreditCardBalance.categorical_columns() {
-        let mut columns: Vec<(String, Expr)> = vocab
-            .values("credit_card_balance", column, &cc)?
+        let values = vocab.values("credit_card_balance", column, &cc)?;
+        if values.is_empty() {
+            continue;
+        }
+        let mut columns: Vec<(String, Expr)> = values
             .iter()
             .map(|v| (crate::exprs::dummy_name(column, v), dummy(column, v)))
             .collect();

@@ -1,0 +1,129 @@
+//! Bad input gets an error naming the file, line and column, never a panic.
+
+use std::path::Path;
+
+use riskscore_data::Folder;
+use riskscore_features::FeaturePipeline;
+
+use crate::common::{edit, tiny_copy};
+
+/// The error message of building features on a folder, with the folder shown as [DIR].
+fn error_of(dir: &Path) -> String {
+    let result = Folder::new(dir).and_then(|f| Ok(FeaturePipeline::fit_home_credit(&f)));
+    let message = match result {
+        Err(e) => e.to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(_)) => panic!("bad input was accepted"),
+    };
+    message.replace(&dir.display().to_string(), "[DIR]")
+}
+
+#[test]
+fn missing_column_is_named() {
+    let dir = tiny_copy();
+    edit(dir.path(), "bureau.csv", "CREDIT_DAY_OVERDUE,", "");
+    insta::assert_snapshot!(error_of(dir.path()), @"[DIR]/bureau.csv: missing column(s) CREDIT_DAY_OVERDUE; expected the bureau columns");
+}
+
+#[test]
+fn unparsable_number_names_line_and_column() {
+    let dir = tiny_copy();
+    edit(dir.path(), "bureau.csv", ",-300,", ",-3OO,");
+    insta::assert_snapshot!(error_of(dir.path()), @r#"[DIR]/bureau.csv:3: column "DAYS_CREDIT": cannot parse "-3OO" as a number"#);
+}
+
+#[test]
+fn ragged_line_is_reported() {
+    let dir = tiny_copy();
+    edit(
+        dir.path(),
+        "bureau_balance.csv",
+        "5000001,-1,0",
+        "5000001,-1,0,7",
+    );
+    insta::assert_snapshot!(error_of(dir.path()), @"[DIR]/bureau_balance.csv:3: found 4 fields, the header has 3");
+}
+
+#[test]
+fn invalid_utf8_is_reported_with_its_place() {
+    let dir = tiny_copy();
+    let path = dir.path().join("bureau.csv");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"Car loan")
+        .expect("Car loan in fixture");
+    bytes[at + 1] = 0xE1; // a lone Latin-1 byte: not UTF-8
+    std::fs::write(&path, bytes).expect("write");
+    insta::assert_snapshot!(error_of(dir.path()), @r#"[DIR]/bureau.csv:4: column "CREDIT_TYPE": cannot parse "C�r loan" as UTF-8 text"#);
+}
+
+#[test]
+fn duplicate_primary_key_is_refused() {
+    let dir = tiny_copy();
+    edit(
+        dir.path(),
+        "application_train.csv",
+        "\n100002,",
+        "\n100001,",
+    );
+    insta::assert_snapshot!(error_of(dir.path()), @"application_train: 1 duplicate value(s) of the key SK_ID_CURR, first 100001");
+}
+
+#[test]
+fn missing_application_table() {
+    let dir = tiny_copy();
+    std::fs::remove_file(dir.path().join("application_train.csv")).expect("rm");
+    insta::assert_snapshot!(error_of(dir.path()), @"no application_train table in [DIR] (looked for application_train.csv and application_train.parquet)");
+}
+
+#[test]
+fn empty_file() {
+    let dir = tiny_copy();
+    std::fs::write(dir.path().join("previous_application.csv"), "").expect("write");
+    insta::assert_snapshot!(error_of(dir.path()), @"[DIR]/previous_application.csv: the file is empty (no header line)");
+}
+
+#[test]
+fn optional_tables_may_be_absent() {
+    let dir = tiny_copy();
+    for t in [
+        "bureau_balance.csv",
+        "credit_card_balance.csv",
+        "application_test.csv",
+    ] {
+        std::fs::remove_file(dir.path().join(t)).expect("rm");
+    }
+    let folder = Folder::new(dir.path()).expect("folder");
+    let (pipeline, df, _) = FeaturePipeline::fit_home_credit(&folder).expect("features");
+    assert_eq!(df.height(), 2);
+    // Aggregates of absent tables exist (all missing); with no category seen, they have no
+    // one-hot columns, as pandas would make none.
+    assert!(pipeline.features.contains(&"CC_COUNT".to_string()));
+    assert!(pipeline
+        .features
+        .contains(&"BURO_MONTHS_BALANCE_SIZE_SUM".to_string()));
+    let status: Vec<_> = pipeline
+        .features
+        .iter()
+        .filter(|f| f.starts_with("BURO_STATUS_"))
+        .collect();
+    assert!(status.is_empty(), "{status:?}");
+    assert!(!pipeline
+        .features
+        .iter()
+        .any(|f| f.starts_with("CC_NAME_CONTRACT_STATUS")));
+}
+
+#[test]
+fn column_dictionary_in_windows_1252() {
+    let path = crate::common::real_sample().join("HomeCredit_columns_description.csv");
+    let rows = riskscore_data::dictionary::read_dictionary(&path).expect("dictionary");
+    assert_eq!(rows.len(), 219);
+    let target = rows.iter().find(|r| r.column == "TARGET").expect("TARGET");
+    assert!(target.description.starts_with("Target variable"));
+    // The file is not UTF-8: at least one description has a Windows-1252 character decoded.
+    assert!(rows
+        .iter()
+        .any(|r| r.description.chars().any(|c| !c.is_ascii())));
+}

@@ -1,0 +1,114 @@
+//! The single-table pipeline: type detection, overrides, target checks, fit/transform.
+
+use std::io::Write;
+
+use riskscore_features::{FeaturePipeline, GenericTable};
+
+fn csv(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new()
+        .suffix(".csv")
+        .tempfile()
+        .expect("tmp");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+const LOANS: &str = "\
+client,income,region,zip,default
+1,1000.5,north,75001,0
+2,,south,13001,1
+3,3000,north,,0
+4,4000,,69001,1
+";
+
+#[test]
+fn detects_numeric_and_categorical_columns() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(
+        pipeline.features,
+        ["income", "zip", "region_north", "region_south"]
+    );
+    assert_eq!(df.height(), 4);
+    let region_south: Vec<Option<i32>> = df
+        .column("region_south")
+        .expect("col")
+        .i32()
+        .expect("i32")
+        .iter()
+        .collect();
+    assert_eq!(region_south, [Some(0), Some(1), Some(0), Some(0)]);
+}
+
+#[test]
+fn overrides_make_a_number_categorical() {
+    let f = csv(LOANS);
+    let mut table = GenericTable::new(f.path(), "client", "default");
+    table.categorical = vec!["zip".into()];
+    let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(
+        pipeline.features,
+        [
+            "income",
+            "region_north",
+            "region_south",
+            "zip_13001",
+            "zip_69001",
+            "zip_75001"
+        ]
+    );
+}
+
+#[test]
+fn target_must_be_zero_or_one() {
+    let f = csv("client,x,default\n1,2,0\n2,3,2\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let err = FeaturePipeline::fit_generic(&table).expect_err("bad target");
+    insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1; data row 2 has 2"#);
+}
+
+#[test]
+fn missing_id_column_is_named() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "customer_id", "default");
+    let err = FeaturePipeline::fit_generic(&table).expect_err("no id");
+    assert!(
+        err.to_string()
+            .starts_with(r#"column "customer_id": not found in "#),
+        "{err}"
+    );
+}
+
+#[test]
+fn transform_without_target_keeps_fitted_columns() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    let new = csv("client,income,region,zip\n9,5000,east,75001\n");
+    let df = pipeline
+        .transform_generic(&GenericTable::new(new.path(), "client", "default"))
+        .expect("transform");
+    assert_eq!(df.width(), pipeline.features.len() + 2);
+    assert_eq!(crate_value(&df, "region_north"), Some(0.0));
+    assert_eq!(crate_value(&df, "income"), Some(5000.0));
+}
+
+#[test]
+fn bad_number_in_a_fitted_numeric_column() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    let new = csv("client,income,region,zip\n9,lots,east,75001\n");
+    let err = pipeline
+        .transform_generic(&GenericTable::new(new.path(), "client", "default"))
+        .expect_err("bad number");
+    let msg = err
+        .to_string()
+        .replace(&new.path().display().to_string(), "[FILE]");
+    insta::assert_snapshot!(msg, @r#"[FILE]:2: column "income": cannot parse "lots" as a number"#);
+}
+
+fn crate_value(df: &polars::prelude::DataFrame, column: &str) -> Option<f64> {
+    df.column(column).ok()?.get(0).ok()?.extract::<f64>()
+}

@@ -1,0 +1,45 @@
+//! Parity with the pandas peer (../shared/bench/fe_pandas.py): same names, order and values.
+
+use std::path::Path;
+
+use riskscore_data::Folder;
+use riskscore_features::{write_parquet, FeaturePipeline};
+
+use crate::common::{python, real_sample, repo_root, run_python, tiny};
+
+fn check_parity(data: &Path) {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let ours = dir.path().join("ours.parquet");
+    let peer = dir.path().join("peer.parquet");
+    let folder = Folder::new(data).expect("folder");
+    let (_, mut df, _) = FeaturePipeline::fit_home_credit(&folder).expect("features");
+    write_parquet(&mut df, &ours).expect("write");
+    let fe = repo_root().join("../shared/bench/fe_pandas.py");
+    run_python(&python, &[&fe, data, &peer]);
+    let compare = repo_root().join("scripts/compare_features.py");
+    let out = run_python(&python, &[&compare, &ours, &peer]);
+    assert!(out.contains("0 problem(s)"), "{out}");
+}
+
+#[test]
+fn parity_with_pandas_on_the_real_sample() {
+    check_parity(&real_sample());
+}
+
+#[test]
+fn parity_with_pandas_on_the_tiny_fixture() {
+    check_parity(&tiny());
+}
+
+#[test]
+fn parity_with_pandas_on_synthetic_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = riskscore_data::synth::SynthConfig {
+        scale: 0.002,
+        seed: 7,
+        out: dir.path().to_owned(),
+    };
+    riskscore_data::synth::generate(&config, &|_, _| {}).expect("synth");
+    check_parity(dir.path());
+}

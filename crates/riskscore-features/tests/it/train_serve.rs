@@ -1,0 +1,120 @@
+//! One application with its history rows, through the saved pipeline, gives exactly the row
+//! the batch gave.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use riskscore_data::{Folder, InMemory, Table, TableSource};
+use riskscore_features::FeaturePipeline;
+
+use crate::common::{real_sample, tiny};
+
+/// The applicant's rows of every table, as the server would receive them.
+fn one_applicant(folder: &Folder, id: i64) -> InMemory {
+    let mut source = InMemory::new();
+    let bureau_ids = folder.load(Table::Bureau).expect("bureau").map(|b| {
+        b.lazy()
+            .filter(col("SK_ID_CURR").eq(lit(id)))
+            .select([col("SK_ID_BUREAU")])
+            .collect()
+            .expect("ids")
+    });
+    for table in Table::ALL {
+        let Some(df) = folder.load(table).expect("load") else {
+            continue;
+        };
+        let rows = if table == Table::BureauBalance {
+            let ids = bureau_ids
+                .as_ref()
+                .expect("bureau ids")
+                .column("SK_ID_BUREAU")
+                .expect("col")
+                .as_materialized_series()
+                .clone();
+            df.lazy()
+                .filter(col("SK_ID_BUREAU").is_in(lit(ids).implode(false), false))
+        } else {
+            df.lazy().filter(col("SK_ID_CURR").eq(lit(id)))
+        };
+        source = source
+            .with(table, rows.collect().expect("filter"))
+            .expect("in memory");
+    }
+    source
+}
+
+fn assert_same_rows(batch: &DataFrame, single: &DataFrame, id: i64) {
+    let row = batch
+        .clone()
+        .lazy()
+        .filter(col("SK_ID_CURR").eq(lit(id)))
+        .collect()
+        .expect("batch row");
+    assert_eq!(single.height(), 1, "applicant {id}");
+    assert_eq!(row.get_column_names(), single.get_column_names());
+    for (a, b) in row.columns().iter().zip(single.columns()) {
+        let (x, y) = (a.get(0).expect("a"), b.get(0).expect("b"));
+        let (fx, fy) = (x.extract::<f64>(), y.extract::<f64>());
+        let same = match (fx, fy) {
+            (Some(p), Some(q)) => p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()),
+            (None, None) => true,
+            _ => false,
+        };
+        assert!(
+            same,
+            "applicant {id}, {}: batch {x:?}, single {y:?}",
+            a.name()
+        );
+    }
+}
+
+fn check(data: &Path, ids: &[i64]) {
+    let folder = Folder::new(data).expect("folder");
+    let (fitted, batch, _) = FeaturePipeline::fit_home_credit(&folder).expect("fit");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("p.json");
+    fitted.save(&path).expect("save");
+    let pipeline = FeaturePipeline::load(&path).expect("load");
+    assert_eq!(pipeline, fitted);
+    for &id in ids {
+        let single = pipeline
+            .transform_home_credit(&one_applicant(&folder, id))
+            .expect("transform");
+        assert_same_rows(&batch, &single, id);
+    }
+}
+
+#[test]
+fn single_application_equals_batch_on_the_fixture() {
+    check(&tiny(), &[100001, 100002, 100004]);
+}
+
+#[test]
+fn single_application_equals_batch_on_the_real_sample() {
+    // 100002 and 100003 open the file; the others have rows in several history tables.
+    check(&real_sample(), &[100002, 100003, 100011, 100031, 100083]);
+}
+
+#[test]
+fn unknown_category_at_serving_gives_zeros() {
+    let folder = Folder::new(tiny()).expect("folder");
+    let (pipeline, _, _) = FeaturePipeline::fit_home_credit(&folder).expect("fit");
+    let source = one_applicant(&folder, 100001);
+    let app = folder
+        .load(Table::ApplicationTrain)
+        .expect("load")
+        .expect("train");
+    let app = app
+        .lazy()
+        .filter(col("SK_ID_CURR").eq(lit(100001)))
+        .with_column(lit("Never seen").alias("NAME_HOUSING_TYPE"))
+        .collect()
+        .expect("edit");
+    let source = source
+        .with(Table::ApplicationTrain, app)
+        .expect("in memory");
+    let df = pipeline.transform_home_credit(&source).expect("transform");
+    assert_eq!(df.width(), pipeline.features.len() + 2);
+    let v = crate::common::value(&df, 100001, "NAME_HOUSING_TYPE_House / apartment");
+    assert_eq!(v, Some(0.0));
+}
