@@ -1,6 +1,7 @@
 //! The `riskscore` binary: argument handling, logging set-up and printing. The work is done by
 //! the library crates.
 
+mod cmd_demo;
 mod cmd_features;
 mod cmd_synth;
 
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole flow on built-in synthetic data (or --data DIR).
+    Demo(cmd_demo::Args),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
     /// Generate synthetic data in the Home Credit layout.
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
+        Command::Demo(args) => cmd_demo::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Synth(args) => cmd_synth::run(args),
     };

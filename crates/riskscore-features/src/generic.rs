@@ -94,9 +94,11 @@ impl GenericTable {
                 }
             } else if self.categorical.contains(&name) {
                 Kind::Cat
-            } else if self.numeric.contains(&name) || name == self.target {
-                Kind::Num
-            } else if dtype.is_primitive_numeric() || dtype.is_null() {
+            } else if self.numeric.contains(&name)
+                || name == self.target
+                || dtype.is_primitive_numeric()
+                || dtype.is_null()
+            {
                 Kind::Num
             } else {
                 Kind::Cat

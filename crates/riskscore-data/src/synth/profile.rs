@@ -2,6 +2,8 @@
 //! per-column aggregates only (missing rate, quantiles, category frequencies, and the
 //! rank correlation with TARGET used as a loading on the latent risk). Do not edit.
 
+#![allow(clippy::approx_constant)]
+
 use super::{ColumnProfile, Dist};
 
 pub(super) const APPLICATION_TRAIN: &[ColumnProfile] = &[

@@ -9,7 +9,7 @@ use crate::common::{edit, tiny_copy};
 
 /// The error message of building features on a folder, with the folder shown as [DIR].
 fn error_of(dir: &Path) -> String {
-    let result = Folder::new(dir).and_then(|f| Ok(FeaturePipeline::fit_home_credit(&f)));
+    let result = Folder::new(dir).map(|f| FeaturePipeline::fit_home_credit(&f));
     let message = match result {
         Err(e) => e.to_string(),
         Ok(Err(e)) => e.to_string(),
@@ -123,7 +123,5 @@ fn column_dictionary_in_windows_1252() {
     let target = rows.iter().find(|r| r.column == "TARGET").expect("TARGET");
     assert!(target.description.starts_with("Target variable"));
     // The file is not UTF-8: at least one description has a Windows-1252 character decoded.
-    assert!(rows
-        .iter()
-        .any(|r| r.description.chars().any(|c| !c.is_ascii())));
+    assert!(rows.iter().any(|r| !r.description.is_ascii()));
 }

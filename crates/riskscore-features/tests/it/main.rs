@@ -1,5 +1,7 @@
 //! Integration tests of the feature pipeline, one binary with modules by area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 mod errors;
 mod generic;

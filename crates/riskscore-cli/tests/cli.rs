@@ -1,0 +1,159 @@
+//! The binary end to end: exit codes, messages, files written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn riskscore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riskscore"))
+        .args(args)
+        .output()
+        .expect("riskscore runs")
+}
+
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../riskscore-features/tests/fixtures/tiny")
+}
+
+fn shared_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/home-credit")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn features_writes_matrix_and_pipeline() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("f.parquet");
+    let o = riskscore(&[
+        "-q",
+        "features",
+        tiny().to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with("3 rows x "),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(out.is_file());
+    let pipeline = dir.path().join("f.pipeline.json");
+    assert!(pipeline.is_file());
+    // Reusing the fitted pipeline gives the same number of features.
+    let again = dir.path().join("g.parquet");
+    let o2 = riskscore(&[
+        "-q",
+        "features",
+        tiny().to_str().expect("utf8"),
+        "--pipeline",
+        pipeline.to_str().expect("utf8"),
+        "--out",
+        again.to_str().expect("utf8"),
+    ]);
+    assert!(o2.status.success(), "{}", text(&o2.stderr));
+    let count = |s: &str| s.split(" features").next().map(str::to_owned);
+    assert_eq!(count(&text(&o.stdout)), count(&text(&o2.stdout)));
+}
+
+#[test]
+fn bad_value_exits_1_with_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for entry in std::fs::read_dir(tiny()).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    let bureau = dir.path().join("bureau.csv");
+    let t = std::fs::read_to_string(&bureau)
+        .expect("read")
+        .replacen(",-300,", ",minus 300,", 1);
+    std::fs::write(&bureau, t).expect("write");
+    let out = dir.path().join("f.parquet");
+    let o = riskscore(&[
+        "-q",
+        "features",
+        dir.path().to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(r#"bureau.csv:3: column "DAYS_CREDIT": cannot parse "minus 300" as a number"#),
+        "{err}"
+    );
+    assert!(!out.exists(), "no output on failure");
+}
+
+#[test]
+fn single_table_needs_id_and_target() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "id,x,y\n1,2,0\n").expect("write");
+    let o = riskscore(&[
+        "features",
+        csv.to_str().expect("utf8"),
+        "--out",
+        "x.parquet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("a single table needs --id and --target"));
+}
+
+#[test]
+fn missing_input_is_named() {
+    let o = riskscore(&["features", "/nonexistent/data", "--out", "x.parquet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("/nonexistent/data: no such file or folder"));
+}
+
+#[test]
+fn synth_is_deterministic_and_has_the_real_headers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = riskscore(&[
+            "-q",
+            "synth",
+            "--scale",
+            "0.001",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().expect("utf8"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        out
+    };
+    let (a, b, c) = (run("a", "5"), run("b", "5"), run("c", "6"));
+    let mut differs = false;
+    for entry in std::fs::read_dir(&a).expect("dir") {
+        let name = entry.expect("entry").file_name();
+        let bytes_a = std::fs::read(a.join(&name)).expect("a");
+        assert_eq!(
+            bytes_a,
+            std::fs::read(b.join(&name)).expect("b"),
+            "{name:?} differs for one seed"
+        );
+        differs |= bytes_a != std::fs::read(c.join(&name)).expect("c");
+        let real = std::fs::read_to_string(shared_sample().join(&name)).expect("real file");
+        let header = |s: &str| s.lines().next().map(str::to_owned);
+        assert_eq!(header(&text(&bytes_a)), header(&real), "{name:?} header");
+    }
+    assert!(differs, "another seed gives other data");
+}
+
+#[test]
+fn synth_rejects_bad_scale() {
+    let o = riskscore(&["synth", "--scale", "0", "--out", "/tmp/never"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("scale must be in (0, 100]"),
+        "{}",
+        text(&o.stderr)
+    );
+}
