@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(path) => Some(FeaturePipeline::load(path)?),
         None => None,
     };
-    let (pipeline, mut df) = if args.data.is_dir() {
+    let (pipeline, rows) = if args.data.is_dir() {
         if args.id.is_some() || args.target.is_some() {
             bail!(
                 "--id and --target are for a single table; {} is a folder",
@@ -48,22 +48,27 @@ pub fn run(args: Args) -> Result<()> {
         }
         let folder = Folder::new(&args.data)?;
         tracing::info!(dir = %args.data.display(), "building Home Credit features");
-        match fitted {
+        let (pipeline, lf) = match fitted {
             Some(p) => {
-                let df = p.transform_home_credit(&folder)?;
-                (p, df)
+                let lf = p.transform_home_credit_lazy(&folder)?;
+                (p, lf)
             }
             None => {
-                let (p, df, report) = FeaturePipeline::fit_home_credit(&folder)?;
+                let (p, lf, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
                 if report.dropped_xna > 0 {
                     tracing::info!(
                         rows = report.dropped_xna,
                         "dropped applications with CODE_GENDER = XNA"
                     );
                 }
-                (p, df)
+                (p, lf)
             }
-        }
+        };
+        tracing::info!(file = %args.out.display(), "joining and writing");
+        let mut df = lf.collect().context("joining the per-table features")?;
+        write_parquet(&mut df, &args.out)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        (pipeline, df.height())
     } else if args.data.is_file() {
         let mut table = match (&args.id, &args.target, &fitted) {
             (_, _, Some(p)) => GenericTable::new(&args.data, &p.id, &p.target),
@@ -75,30 +80,31 @@ pub fn run(args: Args) -> Result<()> {
         table.categorical = args.categorical.clone();
         table.numeric = args.numeric.clone();
         table.max_categories = args.max_categories;
-        match fitted {
+        let (pipeline, mut df) = match fitted {
             Some(p) => {
                 let df = p.transform_generic(&table)?;
                 (p, df)
             }
             None => FeaturePipeline::fit_generic(&table)?,
-        }
+        };
+        write_parquet(&mut df, &args.out)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        (pipeline, df.height())
     } else {
         bail!("{}: no such file or folder", args.data.display());
     };
-    write_parquet(&mut df, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     let pipeline_path = pipeline_path_for(&args.out);
     if args.pipeline.is_none() {
         pipeline.save(&pipeline_path)?;
     }
     tracing::info!(
-        rows = df.height(),
+        rows,
         features = pipeline.features.len(),
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         "done"
     );
     println!(
-        "{} rows x {} features -> {}{}",
-        df.height(),
+        "{rows} rows x {} features -> {}{}",
         pipeline.features.len(),
         args.out.display(),
         if args.pipeline.is_none() {

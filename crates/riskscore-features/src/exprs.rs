@@ -81,3 +81,47 @@ pub fn left_join(left: LazyFrame, right: LazyFrame, key: &str) -> LazyFrame {
     };
     left.join(right, [col(key)], [col(key)], args)
 }
+
+/// `1` where the encoded `column` holds vocabulary index `code` (see [`encode_categories`]).
+pub fn dummy_code(column: &str, code: usize, name: &str) -> Expr {
+    col(column)
+        .eq(lit(code as i32))
+        .fill_null(lit(false))
+        .cast(DataType::Int32)
+        .alias(name)
+}
+
+/// Replaces each categorical string column by its index in the vocabulary (Int32): null when
+/// missing, -1 when present but not in the vocabulary. One hash join per column on a small
+/// vocabulary table, instead of one string comparison per row and category: the side tables
+/// have millions of rows and up to 150 one-hot columns.
+pub fn encode_categories(df: DataFrame, columns: &[(&str, &[String])]) -> PolarsResult<DataFrame> {
+    let names: Vec<Expr> = df
+        .get_column_names()
+        .into_iter()
+        .map(|n| col(n.clone()))
+        .collect();
+    let mut lf = df.lazy();
+    for (column, values) in columns {
+        let code = format!("{column}__code");
+        let codes: Vec<i32> = (0..values.len() as i32).collect();
+        let table = DataFrame::new_infer_height(vec![
+            Column::new((*column).into(), *values),
+            Column::new(code.as_str().into(), codes),
+        ])?;
+        lf = lf
+            .join(
+                table.lazy(),
+                [col(*column)],
+                [col(*column)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_column(
+                when(col(*column).is_not_null().and(col(code.as_str()).is_null()))
+                    .then(lit(-1i32))
+                    .otherwise(col(code.as_str()))
+                    .alias(*column),
+            );
+    }
+    lf.select(names).collect()
+}

@@ -11,7 +11,7 @@ use riskscore_data::validate::count_orphans;
 use riskscore_data::{Table, TableSource};
 
 use crate::error::{Error, Result};
-use crate::exprs::{dummy, dummy_nan, left_join, ratio, Agg};
+use crate::exprs::{dummy, dummy_code, dummy_nan, encode_categories, left_join, ratio, Agg};
 use crate::vocab::VocabMode;
 
 const KEY: &str = "SK_ID_CURR";
@@ -79,27 +79,49 @@ fn spec_exprs(spec: Spec, prefix: &str) -> Vec<Expr> {
         .collect()
 }
 
-/// Means of the one-hot columns of `cats` (with the `_nan` column), named `{prefix}{dummy}_MEAN`.
-fn dummy_means(
+/// Learns (or reads) the vocabularies of `cats` and encodes those columns as integer codes.
+fn encode(
     vocab: &mut VocabMode,
     table: &str,
     cats: &[&str],
-    df: &DataFrame,
-    prefix: &str,
-) -> Result<Vec<Expr>> {
-    let mut out = Vec::new();
+    df: DataFrame,
+) -> Result<(DataFrame, Vec<Vec<String>>)> {
+    let mut vocabs = Vec::with_capacity(cats.len());
     for column in cats {
-        let values = vocab.values(table, column, df)?;
+        vocabs.push(vocab.values(table, column, &df)?);
+    }
+    let pairs: Vec<(&str, &[String])> = cats
+        .iter()
+        .copied()
+        .zip(vocabs.iter().map(Vec::as_slice))
+        .collect();
+    let df = encode_categories(df, &pairs).map_err(Error::polars(format!("{table} categories")))?;
+    Ok((df, vocabs))
+}
+
+/// Means of the one-hot columns of encoded `cats` (with the `_nan` column), named
+/// `{prefix}{dummy}_MEAN`. A column with no category at all gets none, as in pandas.
+fn dummy_means(cats: &[&str], vocabs: &[Vec<String>], prefix: &str) -> Vec<Expr> {
+    let mut out = Vec::new();
+    for (column, values) in cats.iter().zip(vocabs) {
         if values.is_empty() {
             continue; // pandas reads an all-empty column as numbers: no one-hot columns
         }
-        for value in values {
-            let name = crate::exprs::dummy_name(column, &value);
-            out.push(Agg::Mean.apply(dummy(column, &value), prefix, &name));
+        for (code, value) in values.iter().enumerate() {
+            let name = crate::exprs::dummy_name(column, value);
+            out.push(Agg::Mean.apply(dummy_code(column, code, &name), prefix, &name));
         }
         out.push(Agg::Mean.apply(dummy_nan(column), prefix, &format!("{column}_nan")));
     }
-    Ok(out)
+    out
+}
+
+/// The filter "column == value" on an encoded column (nothing when the value is unknown).
+fn code_is(column: &str, vocab: &[String], value: &str) -> Expr {
+    match vocab.iter().position(|v| v == value) {
+        Some(code) => col(column).eq(lit(code as i32)),
+        None => lit(false),
+    }
 }
 
 /// Progress and integrity notes collected while building.
@@ -109,15 +131,18 @@ pub struct BuildReport {
     pub orphans: Vec<(String, String, usize)>,
     /// Application rows dropped because CODE_GENDER is 'XNA' (as the kernel does).
     pub dropped_xna: usize,
+    /// Applicants in the feature matrix.
+    pub rows: usize,
 }
 
 /// Builds the feature matrix: one row per applicant (train then test rows, minus the
-/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features.
-pub(crate) fn build(
+/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features. The per-table
+/// aggregates are computed here; the final join is left lazy so that it can stream to a file.
+pub(crate) fn build_lazy(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
+) -> Result<LazyFrame> {
     let app = application(source, vocab, report)?;
     let ids = app.column(KEY).map_err(Error::polars(KEY))?.clone();
     let mut parts = Vec::new();
@@ -127,13 +152,19 @@ pub(crate) fn build(
     parts.push(pos_cash(source, vocab, &ids, &prev_ids, report)?);
     parts.push(installments(source, &ids, &prev_ids, report)?);
     parts.push(credit_card(source, vocab, &ids, &prev_ids, report)?);
+    report.rows = app.height();
     let mut joined = app.lazy();
     for part in parts {
         joined = left_join(joined, part.lazy(), KEY);
     }
-    joined
-        .collect()
-        .map_err(Error::polars("joining the tables"))
+    Ok(joined)
+}
+
+/// Runs an aggregation on polars' in-memory engine. Not the streaming engine: it merges
+/// partial states in an order that depends on how rows were split, so a variance computed for
+/// one applicant alone could differ in the last bit from the batch (tested).
+fn collect_agg(lf: LazyFrame, what: &str) -> Result<DataFrame> {
+    lf.collect().map_err(Error::polars(what.to_string()))
 }
 
 /// Loads a table, or an empty frame with the layout's columns when the source lacks it.
@@ -270,38 +301,42 @@ fn bureau(
         &bureau_ids,
     )?;
 
-    let statuses = vocab.values("bureau_balance", "STATUS", &bb)?;
+    let (bb, mut status_vocab) = encode(vocab, "bureau_balance", &["STATUS"], bb)?;
+    let statuses = status_vocab.pop().unwrap_or_default();
     let mut per_loan = vec![
         col("MONTHS_BALANCE").min().alias("MONTHS_BALANCE_MIN"),
         col("MONTHS_BALANCE").max().alias("MONTHS_BALANCE_MAX"),
         len().alias("MONTHS_BALANCE_SIZE"),
     ];
     let mut status_names: Vec<String> = statuses.iter().map(|v| format!("STATUS_{v}")).collect();
-    for value in &statuses {
-        per_loan.push(
-            dummy("STATUS", value)
-                .mean()
-                .alias(format!("STATUS_{value}_MEAN")),
-        );
+    for (code, value) in statuses.iter().enumerate() {
+        let name = format!("STATUS_{value}_MEAN");
+        per_loan.push(dummy_code("STATUS", code, &name).mean().alias(name));
     }
     if !statuses.is_empty() {
         status_names.push("STATUS_nan".into());
         per_loan.push(dummy_nan("STATUS").mean().alias("STATUS_nan_MEAN"));
     }
     let per_loan = bb.lazy().group_by([col("SK_ID_BUREAU")]).agg(per_loan);
-    let b = left_join(b.lazy(), per_loan, "SK_ID_BUREAU")
+    let per_loan = collect_agg(per_loan, "bureau_balance per loan")?;
+    let cats: Vec<&str> = Table::Bureau.categorical_columns().collect();
+    let (b, vocabs) = encode(vocab, "bureau", &cats, b)?;
+    let b = left_join(b.lazy(), per_loan.lazy(), "SK_ID_BUREAU")
         .collect()
         .map_err(Error::polars("bureau_balance per loan"))?;
 
-    let cats: Vec<&str> = Table::Bureau.categorical_columns().collect();
     let mut aggs = spec_exprs(BUREAU_NUM, "BURO_");
-    aggs.extend(dummy_means(vocab, "bureau", &cats, &b, "BURO_")?);
+    aggs.extend(dummy_means(&cats, &vocabs, "BURO_"));
     for name in &status_names {
         let mean = format!("{name}_MEAN");
         aggs.push(Agg::Mean.apply(col(mean.as_str()), "BURO_", &mean));
     }
-    let split = [("Active", "ACTIVE_"), ("Closed", "CLOSED_")];
-    let out = grouped_with_splits(b, aggs, BUREAU_NUM, "CREDIT_ACTIVE", &split, "bureau")?;
+    let active = &vocabs[cats.iter().position(|c| *c == "CREDIT_ACTIVE").unwrap_or(0)];
+    let split = [
+        (code_is("CREDIT_ACTIVE", active, "Active"), "ACTIVE_"),
+        (code_is("CREDIT_ACTIVE", active, "Closed"), "CLOSED_"),
+    ];
+    let out = grouped_with_splits(b, aggs, BUREAU_NUM, &split, "bureau")?;
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
@@ -316,22 +351,20 @@ fn grouped_with_splits(
     df: DataFrame,
     aggs: Vec<Expr>,
     spec: Spec,
-    split_column: &str,
-    splits: &[(&str, &str)],
+    splits: &[(Expr, &str)],
     what: &str,
 ) -> Result<DataFrame> {
     let mut out = df.clone().lazy().group_by([col(KEY)]).agg(aggs);
-    for (value, prefix) in splits {
+    for (filter, prefix) in splits {
         let part = df
             .clone()
             .lazy()
-            .filter(col(split_column).eq(lit(*value)))
+            .filter(filter.clone())
             .group_by([col(KEY)])
             .agg(spec_exprs(spec, prefix));
         out = left_join(out, part, KEY);
     }
-    out.collect()
-        .map_err(Error::polars(format!("{what} aggregates")))
+    collect_agg(out, &format!("{what} aggregates"))
 }
 
 fn previous(
@@ -347,29 +380,30 @@ fn previous(
         .map_err(Error::polars("previous_application"))?
         .clone();
     let cats: Vec<&str> = Table::PreviousApplication.categorical_columns().collect();
+    let (p, vocabs) = encode(vocab, "previous_application", &cats, p)?;
     let mut aggs = spec_exprs(PREV_NUM, "PREV_");
-    aggs.extend(dummy_means(
-        vocab,
-        "previous_application",
-        &cats,
-        &p,
-        "PREV_",
-    )?);
+    aggs.extend(dummy_means(&cats, &vocabs, "PREV_"));
     // The kernel also maps 365243 to missing in the DAYS_* columns, but aggregates none of them.
     let p = p
         .lazy()
         .with_column(ratio(col("AMT_APPLICATION"), col("AMT_CREDIT")).alias("APP_CREDIT_PERC"))
         .collect()
         .map_err(Error::polars("previous_application"))?;
-    let split = [("Approved", "APPROVED_"), ("Refused", "REFUSED_")];
-    let out = grouped_with_splits(
-        p,
-        aggs,
-        PREV_NUM,
-        "NAME_CONTRACT_STATUS",
-        &split,
-        "previous",
-    )?;
+    let status = &vocabs[cats
+        .iter()
+        .position(|c| *c == "NAME_CONTRACT_STATUS")
+        .unwrap_or(0)];
+    let split = [
+        (
+            code_is("NAME_CONTRACT_STATUS", status, "Approved"),
+            "APPROVED_",
+        ),
+        (
+            code_is("NAME_CONTRACT_STATUS", status, "Refused"),
+            "REFUSED_",
+        ),
+    ];
+    let out = grouped_with_splits(p, aggs, PREV_NUM, &split, "previous")?;
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
@@ -390,14 +424,11 @@ fn pos_cash(
     note_orphans(report, Table::PosCashBalance, &pos, "SK_ID_PREV", prev_ids)?;
     let cats: Vec<&str> = Table::PosCashBalance.categorical_columns().collect();
     let mut aggs = spec_exprs(POS_NUM, "POS_");
-    aggs.extend(dummy_means(vocab, "POS_CASH_balance", &cats, &pos, "POS_")?);
+    let (pos, vocabs) = encode(vocab, "POS_CASH_balance", &cats, pos)?;
+    aggs.extend(dummy_means(&cats, &vocabs, "POS_"));
     aggs.push(len().cast(DataType::Int64).alias("POS_COUNT"));
-    let out = pos
-        .lazy()
-        .group_by([col(KEY)])
-        .agg(aggs)
-        .collect()
-        .map_err(Error::polars("POS_CASH_balance aggregates"))?;
+    let out = pos.lazy().group_by([col(KEY)]).agg(aggs);
+    let out = collect_agg(out, "POS_CASH_balance aggregates")?;
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
@@ -436,9 +467,8 @@ fn installments(
             positive(early).alias("DBD"),
         ])
         .group_by([col(KEY)])
-        .agg(aggs)
-        .collect()
-        .map_err(Error::polars("installments_payments aggregates"))?;
+        .agg(aggs);
+    let out = collect_agg(out, "installments_payments aggregates")?;
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
@@ -471,14 +501,20 @@ fn credit_card(
     for (name, _) in numeric {
         aggs.extend(CC_AGGS.iter().map(|a| a.apply(col(*name), "CC_", name)));
     }
-    for column in Table::CreditCardBalance.categorical_columns() {
-        let values = vocab.values("credit_card_balance", column, &cc)?;
+    let cats: Vec<&str> = Table::CreditCardBalance.categorical_columns().collect();
+    let (cc, vocabs) = encode(vocab, "credit_card_balance", &cats, cc)?;
+    for (column, values) in cats.iter().zip(&vocabs) {
         if values.is_empty() {
             continue;
         }
         let mut columns: Vec<(String, Expr)> = values
             .iter()
-            .map(|v| (crate::exprs::dummy_name(column, v), dummy(column, v)))
+            .enumerate()
+            .map(|(code, v)| {
+                let name = crate::exprs::dummy_name(column, v);
+                let expr = dummy_code(column, code, &name);
+                (name, expr)
+            })
             .collect();
         columns.push((format!("{column}_nan"), dummy_nan(column)));
         for (name, expr) in columns {
@@ -486,12 +522,8 @@ fn credit_card(
         }
     }
     aggs.push(len().cast(DataType::Int64).alias("CC_COUNT"));
-    let out = cc
-        .lazy()
-        .group_by([col(KEY)])
-        .agg(aggs)
-        .collect()
-        .map_err(Error::polars("credit_card_balance aggregates"))?;
+    let out = cc.lazy().group_by([col(KEY)]).agg(aggs);
+    let out = collect_agg(out, "credit_card_balance aggregates")?;
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,

@@ -17,15 +17,16 @@ pub use vocab::Vocabularies;
 
 use std::path::Path;
 
-use polars::prelude::{DataFrame, ParquetWriter};
+use polars::prelude::*;
 
-/// Writes a feature matrix as Parquet (zstd).
+/// Writes a feature matrix as Parquet (Snappy, as pandas writes it).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::Pipeline {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
     ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Snappy)
         .finish(df)
         .map_err(Error::polars(path.display().to_string()))?;
     Ok(())

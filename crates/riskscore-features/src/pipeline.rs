@@ -40,33 +40,51 @@ pub struct FeaturePipeline {
 impl FeaturePipeline {
     /// Fits the Home Credit pipeline on a source and returns it with the feature matrix.
     pub fn fit_home_credit(source: &dyn TableSource) -> Result<(Self, DataFrame, BuildReport)> {
+        let (pipeline, lf, report) = Self::fit_home_credit_lazy(source)?;
+        let df = lf.collect().map_err(Error::polars("joining the tables"))?;
+        Ok((pipeline, df, report))
+    }
+
+    /// Fits the Home Credit pipeline; the matrix is left as a lazy join of the per-table
+    /// aggregates, collected by the caller.
+    pub fn fit_home_credit_lazy(
+        source: &dyn TableSource,
+    ) -> Result<(Self, LazyFrame, BuildReport)> {
         let mut vocab = VocabMode::Fit(Vocabularies::default());
         let mut report = BuildReport::default();
-        let df = home_credit::build(source, &mut vocab, &mut report)?;
+        let mut lf = home_credit::build_lazy(source, &mut vocab, &mut report)?;
+        let schema = lf
+            .collect_schema()
+            .map_err(Error::polars("feature columns"))?;
+        let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let vocabularies = vocab.into_fitted().unwrap_or_default();
         let pipeline = Self::new(
             "SK_ID_CURR",
             "TARGET",
             Layout::HomeCredit { vocabularies },
-            &df,
+            &names,
         );
-        Ok((pipeline, df, report))
+        Ok((pipeline, lf, report))
     }
 
     /// Fits the generic pipeline on one table.
     pub fn fit_generic(table: &GenericTable) -> Result<(Self, DataFrame)> {
         let (spec, df) = table.fit()?;
         let (id, target) = (spec.id.clone(), spec.target.clone());
-        let pipeline = Self::new(&id, &target, Layout::Generic(spec), &df);
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let pipeline = Self::new(&id, &target, Layout::Generic(spec), &names);
         Ok((pipeline, df))
     }
 
-    fn new(id: &str, target: &str, layout: Layout, df: &DataFrame) -> Self {
-        let features = df
-            .get_column_names()
-            .into_iter()
+    fn new(id: &str, target: &str, layout: Layout, columns: &[String]) -> Self {
+        let features = columns
+            .iter()
             .filter(|n| n.as_str() != id && n.as_str() != target)
-            .map(|n| n.to_string())
+            .cloned()
             .collect();
         FeaturePipeline {
             format_version: FORMAT_VERSION,
@@ -80,14 +98,29 @@ impl FeaturePipeline {
 
     /// Applies the fitted Home Credit pipeline to new tables (one application or many).
     pub fn transform_home_credit(&self, source: &dyn TableSource) -> Result<DataFrame> {
+        self.transform_home_credit_lazy(source)?
+            .collect()
+            .map_err(Error::polars("joining the tables"))
+    }
+
+    /// As `transform_home_credit`, with the final join left lazy.
+    pub fn transform_home_credit_lazy(&self, source: &dyn TableSource) -> Result<LazyFrame> {
         let Layout::HomeCredit { vocabularies } = &self.layout else {
             return Err(Error::Invalid(
                 "this pipeline was fitted on a single table, not on Home Credit tables".into(),
             ));
         };
         let mut vocab = VocabMode::Use(vocabularies);
-        let df = home_credit::build(source, &mut vocab, &mut BuildReport::default())?;
-        self.conform(df)
+        let lf = home_credit::build_lazy(source, &mut vocab, &mut BuildReport::default())?;
+        Ok(lf.select(self.column_exprs()))
+    }
+
+    fn column_exprs(&self) -> Vec<Expr> {
+        std::iter::once(self.id.as_str())
+            .chain(std::iter::once(self.target.as_str()))
+            .chain(self.features.iter().map(String::as_str))
+            .map(col)
+            .collect()
     }
 
     /// Applies the fitted generic pipeline to a table (the target column may be absent).
