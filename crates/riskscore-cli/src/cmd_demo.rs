@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use riskscore_data::synth::{generate, SynthConfig};
 use riskscore_data::Folder;
-use riskscore_features::{pipeline_path_for, write_parquet, FeaturePipeline};
+use riskscore_features::{pipeline_path_for, FeaturePipeline};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,13 +52,13 @@ pub fn run(args: Args) -> Result<()> {
     let features = args.out.join("features.parquet");
     println!("2. features -> {}", features.display());
     let folder = Folder::new(&data)?;
-    let (pipeline, mut df, report) = FeaturePipeline::fit_home_credit(&folder)?;
-    write_parquet(&mut df, &features)?;
+    let (pipeline, matrix, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
+    matrix.write_parquet(&features)?;
     let pipeline_path = pipeline_path_for(&features);
     pipeline.save(&pipeline_path)?;
     println!(
         "   {} applicants x {} features; pipeline {}; {} orphan-key note(s)",
-        df.height(),
+        matrix.rows(),
         pipeline.features.len(),
         pipeline_path.display(),
         report.orphans.len()

@@ -48,27 +48,27 @@ pub fn run(args: Args) -> Result<()> {
         }
         let folder = Folder::new(&args.data)?;
         tracing::info!(dir = %args.data.display(), "building Home Credit features");
-        let (pipeline, lf) = match fitted {
+        let (pipeline, matrix) = match fitted {
             Some(p) => {
-                let lf = p.transform_home_credit_lazy(&folder)?;
-                (p, lf)
+                let matrix = p.transform_home_credit_lazy(&folder)?;
+                (p, matrix)
             }
             None => {
-                let (p, lf, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
+                let (p, matrix, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
                 if report.dropped_xna > 0 {
                     tracing::info!(
                         rows = report.dropped_xna,
                         "dropped applications with CODE_GENDER = XNA"
                     );
                 }
-                (p, lf)
+                (p, matrix)
             }
         };
         tracing::info!(file = %args.out.display(), "joining and writing");
-        let mut df = lf.collect().context("joining the per-table features")?;
-        write_parquet(&mut df, &args.out)
+        matrix
+            .write_parquet(&args.out)
             .with_context(|| format!("writing {}", args.out.display()))?;
-        (pipeline, df.height())
+        (pipeline, matrix.rows())
     } else if args.data.is_file() {
         let mut table = match (&args.id, &args.target, &fitted) {
             (_, _, Some(p)) => GenericTable::new(&args.data, &p.id, &p.target),

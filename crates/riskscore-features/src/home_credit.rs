@@ -137,12 +137,12 @@ pub struct BuildReport {
 
 /// Builds the feature matrix: one row per applicant (train then test rows, minus the
 /// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features. The per-table
-/// aggregates are computed here; the final join is left lazy so that it can stream to a file.
-pub(crate) fn build_lazy(
+/// aggregates are computed here; the final join is left to [`FeatureMatrix`].
+pub(crate) fn build_parts(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
     report: &mut BuildReport,
-) -> Result<LazyFrame> {
+) -> Result<FeatureMatrix> {
     let app = application(source, vocab, report)?;
     let ids = app.column(KEY).map_err(Error::polars(KEY))?.clone();
     let mut parts = Vec::new();
@@ -153,11 +153,93 @@ pub(crate) fn build_lazy(
     parts.push(installments(source, &ids, &prev_ids, report)?);
     parts.push(credit_card(source, vocab, &ids, &prev_ids, report)?);
     report.rows = app.height();
-    let mut joined = app.lazy();
-    for part in parts {
-        joined = left_join(joined, part.lazy(), KEY);
+    Ok(FeatureMatrix {
+        app,
+        parts,
+        columns: None,
+    })
+}
+
+/// The application features and the per-table aggregates, not yet joined. Joining in slices
+/// of applicants and writing each slice as a Parquet row group keeps only one slice of the
+/// wide matrix in memory.
+#[derive(Debug, Clone)]
+pub struct FeatureMatrix {
+    app: DataFrame,
+    parts: Vec<DataFrame>,
+    /// The output columns in order (a fitted pipeline's), or all of them.
+    columns: Option<Vec<String>>,
+}
+
+/// Applicants per joined slice.
+const SLICE_ROWS: usize = 32_768;
+
+impl FeatureMatrix {
+    pub(crate) fn with_columns(mut self, columns: Vec<String>) -> Self {
+        self.columns = Some(columns);
+        self
     }
-    Ok(joined)
+
+    pub fn rows(&self) -> usize {
+        self.app.height()
+    }
+
+    fn join(&self, app: DataFrame) -> Result<DataFrame> {
+        let mut joined = app.lazy();
+        for part in &self.parts {
+            joined = left_join(joined, part.clone().lazy(), KEY);
+        }
+        if let Some(columns) = &self.columns {
+            joined = joined.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+        }
+        joined
+            .collect()
+            .map_err(Error::polars("joining the tables"))
+    }
+
+    /// The whole matrix in memory.
+    pub fn collect(&self) -> Result<DataFrame> {
+        self.join(self.app.clone())
+    }
+
+    /// The column names of the matrix.
+    pub fn column_names(&self) -> Result<Vec<String>> {
+        let head = self.join(self.app.head(Some(0)))?;
+        Ok(head
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect())
+    }
+
+    /// Writes the matrix as Parquet (Snappy), one row group per slice of applicants.
+    pub fn write_parquet(&self, path: &std::path::Path) -> Result<()> {
+        let io = |e: std::io::Error| Error::Pipeline {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let first = self.join(self.app.slice(0, SLICE_ROWS.min(self.rows())))?;
+        let mut writer = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Snappy)
+            .batched(first.schema())
+            .map_err(Error::polars(path.display().to_string()))?;
+        writer
+            .write_batch(&first)
+            .map_err(Error::polars(path.display().to_string()))?;
+        let mut offset = SLICE_ROWS;
+        while offset < self.rows() {
+            let slice = self.join(self.app.slice(offset as i64, SLICE_ROWS))?;
+            writer
+                .write_batch(&slice)
+                .map_err(Error::polars(path.display().to_string()))?;
+            offset += SLICE_ROWS;
+        }
+        writer
+            .finish()
+            .map_err(Error::polars(path.display().to_string()))?;
+        Ok(())
+    }
 }
 
 /// Runs an aggregation on polars' in-memory engine. Not the streaming engine: it merges

@@ -11,7 +11,7 @@ pub mod vocab;
 
 pub use error::{Error, Result};
 pub use generic::{GenericSpec, GenericTable};
-pub use home_credit::BuildReport;
+pub use home_credit::{BuildReport, FeatureMatrix};
 pub use pipeline::{pipeline_path_for, FeaturePipeline, Layout};
 pub use vocab::Vocabularies;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::generic::{GenericSpec, GenericTable};
-use crate::home_credit::{self, BuildReport};
+use crate::home_credit::{self, BuildReport, FeatureMatrix};
 use crate::vocab::{VocabMode, Vocabularies};
 
 /// The file format of a saved pipeline; bumped when the meaning of a field changes.
@@ -40,23 +40,19 @@ pub struct FeaturePipeline {
 impl FeaturePipeline {
     /// Fits the Home Credit pipeline on a source and returns it with the feature matrix.
     pub fn fit_home_credit(source: &dyn TableSource) -> Result<(Self, DataFrame, BuildReport)> {
-        let (pipeline, lf, report) = Self::fit_home_credit_lazy(source)?;
-        let df = lf.collect().map_err(Error::polars("joining the tables"))?;
-        Ok((pipeline, df, report))
+        let (pipeline, matrix, report) = Self::fit_home_credit_lazy(source)?;
+        Ok((pipeline, matrix.collect()?, report))
     }
 
     /// Fits the Home Credit pipeline; the matrix is left as a lazy join of the per-table
     /// aggregates, collected by the caller.
     pub fn fit_home_credit_lazy(
         source: &dyn TableSource,
-    ) -> Result<(Self, LazyFrame, BuildReport)> {
+    ) -> Result<(Self, FeatureMatrix, BuildReport)> {
         let mut vocab = VocabMode::Fit(Vocabularies::default());
         let mut report = BuildReport::default();
-        let mut lf = home_credit::build_lazy(source, &mut vocab, &mut report)?;
-        let schema = lf
-            .collect_schema()
-            .map_err(Error::polars("feature columns"))?;
-        let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let matrix = home_credit::build_parts(source, &mut vocab, &mut report)?;
+        let names = matrix.column_names()?;
         let vocabularies = vocab.into_fitted().unwrap_or_default();
         let pipeline = Self::new(
             "SK_ID_CURR",
@@ -64,7 +60,7 @@ impl FeaturePipeline {
             Layout::HomeCredit { vocabularies },
             &names,
         );
-        Ok((pipeline, lf, report))
+        Ok((pipeline, matrix, report))
     }
 
     /// Fits the generic pipeline on one table.
@@ -98,29 +94,23 @@ impl FeaturePipeline {
 
     /// Applies the fitted Home Credit pipeline to new tables (one application or many).
     pub fn transform_home_credit(&self, source: &dyn TableSource) -> Result<DataFrame> {
-        self.transform_home_credit_lazy(source)?
-            .collect()
-            .map_err(Error::polars("joining the tables"))
+        self.transform_home_credit_lazy(source)?.collect()
     }
 
     /// As `transform_home_credit`, with the final join left lazy.
-    pub fn transform_home_credit_lazy(&self, source: &dyn TableSource) -> Result<LazyFrame> {
+    pub fn transform_home_credit_lazy(&self, source: &dyn TableSource) -> Result<FeatureMatrix> {
         let Layout::HomeCredit { vocabularies } = &self.layout else {
             return Err(Error::Invalid(
                 "this pipeline was fitted on a single table, not on Home Credit tables".into(),
             ));
         };
         let mut vocab = VocabMode::Use(vocabularies);
-        let lf = home_credit::build_lazy(source, &mut vocab, &mut BuildReport::default())?;
-        Ok(lf.select(self.column_exprs()))
-    }
-
-    fn column_exprs(&self) -> Vec<Expr> {
-        std::iter::once(self.id.as_str())
-            .chain(std::iter::once(self.target.as_str()))
-            .chain(self.features.iter().map(String::as_str))
-            .map(col)
-            .collect()
+        let matrix = home_credit::build_parts(source, &mut vocab, &mut BuildReport::default())?;
+        let columns = [self.id.clone(), self.target.clone()]
+            .into_iter()
+            .chain(self.features.iter().cloned())
+            .collect();
+        Ok(matrix.with_columns(columns))
     }
 
     /// Applies the fitted generic pipeline to a table (the target column may be absent).
