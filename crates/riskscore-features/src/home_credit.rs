@@ -494,6 +494,32 @@ fn previous(
     Ok((out, prev_ids))
 }
 
+/// Loads a monthly history table (keyed by SK_ID_CURR and SK_ID_PREV) and notes its orphans.
+fn load_history(
+    source: &dyn TableSource,
+    table: Table,
+    ids: &Column,
+    prev_ids: &Column,
+    report: &mut BuildReport,
+) -> Result<DataFrame> {
+    let df = load(source, table)?;
+    note_orphans(report, table, &df, KEY, ids)?;
+    note_orphans(report, table, &df, "SK_ID_PREV", prev_ids)?;
+    Ok(df)
+}
+
+/// Groups rows by applicant and aggregates them; logs the size of the result.
+fn per_applicant(rows: LazyFrame, aggs: Vec<Expr>, table: Table) -> Result<DataFrame> {
+    let what = format!("{table} aggregates");
+    let out = collect_agg(rows.group_by([col(KEY)]).agg(aggs), &what)?;
+    tracing::info!(
+        applicants = out.height(),
+        columns = out.width() - 1,
+        "{table} features"
+    );
+    Ok(out)
+}
+
 fn pos_cash(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
@@ -501,22 +527,13 @@ fn pos_cash(
     prev_ids: &Column,
     report: &mut BuildReport,
 ) -> Result<DataFrame> {
-    let pos = load(source, Table::PosCashBalance)?;
-    note_orphans(report, Table::PosCashBalance, &pos, KEY, ids)?;
-    note_orphans(report, Table::PosCashBalance, &pos, "SK_ID_PREV", prev_ids)?;
+    let pos = load_history(source, Table::PosCashBalance, ids, prev_ids, report)?;
     let cats: Vec<&str> = Table::PosCashBalance.categorical_columns().collect();
     let mut aggs = spec_exprs(POS_NUM, "POS_");
     let (pos, vocabs) = encode(vocab, "POS_CASH_balance", &cats, pos)?;
     aggs.extend(dummy_means(&cats, &vocabs, "POS_"));
     aggs.push(len().cast(DataType::Int64).alias("POS_COUNT"));
-    let out = pos.lazy().group_by([col(KEY)]).agg(aggs);
-    let out = collect_agg(out, "POS_CASH_balance aggregates")?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        "POS_CASH features"
-    );
-    Ok(out)
+    per_applicant(pos.lazy(), aggs, Table::PosCashBalance)
 }
 
 fn installments(
@@ -525,38 +542,20 @@ fn installments(
     prev_ids: &Column,
     report: &mut BuildReport,
 ) -> Result<DataFrame> {
-    let ins = load(source, Table::InstallmentsPayments)?;
-    note_orphans(report, Table::InstallmentsPayments, &ins, KEY, ids)?;
-    note_orphans(
-        report,
-        Table::InstallmentsPayments,
-        &ins,
-        "SK_ID_PREV",
-        prev_ids,
-    )?;
+    let ins = load_history(source, Table::InstallmentsPayments, ids, prev_ids, report)?;
     // Kernel semantics: x if x > 0 else 0, so a missing payment date gives 0.
     let positive = |e: Expr| when(e.clone().gt(lit(0.0))).then(e).otherwise(lit(0.0));
     let late = col("DAYS_ENTRY_PAYMENT") - col("DAYS_INSTALMENT");
     let early = col("DAYS_INSTALMENT") - col("DAYS_ENTRY_PAYMENT");
     let mut aggs = spec_exprs(INSTAL_NUM, "INSTAL_");
     aggs.push(len().cast(DataType::Int64).alias("INSTAL_COUNT"));
-    let out = ins
-        .lazy()
-        .with_columns([
-            ratio(col("AMT_PAYMENT"), col("AMT_INSTALMENT")).alias("PAYMENT_PERC"),
-            (col("AMT_INSTALMENT") - col("AMT_PAYMENT")).alias("PAYMENT_DIFF"),
-            positive(late).alias("DPD"),
-            positive(early).alias("DBD"),
-        ])
-        .group_by([col(KEY)])
-        .agg(aggs);
-    let out = collect_agg(out, "installments_payments aggregates")?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        "installments features"
-    );
-    Ok(out)
+    let rows = ins.lazy().with_columns([
+        ratio(col("AMT_PAYMENT"), col("AMT_INSTALMENT")).alias("PAYMENT_PERC"),
+        (col("AMT_INSTALMENT") - col("AMT_PAYMENT")).alias("PAYMENT_DIFF"),
+        positive(late).alias("DPD"),
+        positive(early).alias("DBD"),
+    ]);
+    per_applicant(rows, aggs, Table::InstallmentsPayments)
 }
 
 fn credit_card(
@@ -566,15 +565,7 @@ fn credit_card(
     prev_ids: &Column,
     report: &mut BuildReport,
 ) -> Result<DataFrame> {
-    let cc = load(source, Table::CreditCardBalance)?;
-    note_orphans(report, Table::CreditCardBalance, &cc, KEY, ids)?;
-    note_orphans(
-        report,
-        Table::CreditCardBalance,
-        &cc,
-        "SK_ID_PREV",
-        prev_ids,
-    )?;
+    let cc = load_history(source, Table::CreditCardBalance, ids, prev_ids, report)?;
     let mut aggs = Vec::new();
     let numeric = Table::CreditCardBalance
         .columns()
@@ -604,12 +595,5 @@ fn credit_card(
         }
     }
     aggs.push(len().cast(DataType::Int64).alias("CC_COUNT"));
-    let out = cc.lazy().group_by([col(KEY)]).agg(aggs);
-    let out = collect_agg(out, "credit_card_balance aggregates")?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        "credit card features"
-    );
-    Ok(out)
+    per_applicant(cc.lazy(), aggs, Table::CreditCardBalance)
 }
