@@ -125,3 +125,47 @@ fn column_dictionary_in_windows_1252() {
     // The file is not UTF-8: at least one description has a Windows-1252 character decoded.
     assert!(rows.iter().any(|r| !r.description.is_ascii()));
 }
+
+/// Writes every table of the tiny fixture as Parquet (typed as the CSV reader types it).
+fn tiny_as_parquet() -> tempfile::TempDir {
+    use riskscore_data::{Table, TableSource};
+    let csv = Folder::new(crate::common::tiny()).expect("fixture");
+    let dir = tempfile::tempdir().expect("tmp");
+    for table in Table::ALL {
+        let mut df = csv.load(table).expect("load").expect("present");
+        let path = dir.path().join(format!("{}.parquet", table.stem()));
+        riskscore_features::write_parquet(&mut df, &path).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn parquet_input_gives_the_csv_features() {
+    let dir = tiny_as_parquet();
+    let from_parquet = FeaturePipeline::fit_home_credit(&Folder::new(dir.path()).expect("folder"))
+        .expect("parquet features")
+        .1;
+    let from_csv =
+        FeaturePipeline::fit_home_credit(&Folder::new(crate::common::tiny()).expect("csv"))
+            .expect("csv features")
+            .1;
+    assert!(from_parquet.equals_missing(&from_csv));
+}
+
+#[test]
+fn parquet_column_of_the_wrong_type_is_named() {
+    use polars::prelude::*;
+    let dir = tiny_as_parquet();
+    let path = dir.path().join("bureau.parquet");
+    let mut df = ParquetReader::new(std::fs::File::open(&path).expect("open"))
+        .finish()
+        .expect("read");
+    let text = df
+        .column("DAYS_CREDIT")
+        .expect("col")
+        .cast(&DataType::String)
+        .expect("cast");
+    df.with_column(text).expect("replace");
+    riskscore_features::write_parquet(&mut df, &path).expect("write");
+    insta::assert_snapshot!(error_of(dir.path()), @r#"[DIR]/bureau.parquet: column "DAYS_CREDIT" has type str, expected f64"#);
+}
