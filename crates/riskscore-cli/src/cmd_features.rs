@@ -101,6 +101,7 @@ pub fn run(args: Args) -> Result<()> {
         rows,
         features = pipeline.features.len(),
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        cpu = riskscore_data::usage::cpu_label(),
         "done"
     );
     println!(

@@ -8,6 +8,7 @@ pub mod schema;
 mod schema_columns;
 pub mod source;
 pub mod synth;
+pub mod usage;
 pub mod validate;
 
 pub use error::{Error, Result};

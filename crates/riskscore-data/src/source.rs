@@ -83,6 +83,7 @@ impl TableSource for Folder {
             table = table.stem(),
             rows = df.height(),
             seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            cpu = crate::usage::cpu_label(),
             "read"
         );
         Ok(Some(df))

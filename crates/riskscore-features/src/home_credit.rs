@@ -339,6 +339,7 @@ fn application(
     tracing::info!(
         rows = out.height(),
         columns = out.width(),
+        cpu = riskscore_data::usage::cpu_label(),
         "application features"
     );
     Ok(out)
@@ -383,17 +384,17 @@ fn bureau(
         &bureau_ids,
     )?;
 
-    let (bb, mut status_vocab) = encode(vocab, "bureau_balance", &["STATUS"], bb)?;
-    let statuses = status_vocab.pop().unwrap_or_default();
+    // STATUS values are one character: comparing strings is cheaper than encoding 27 M rows.
+    let statuses = vocab.values("bureau_balance", "STATUS", &bb)?;
     let mut per_loan = vec![
         col("MONTHS_BALANCE").min().alias("MONTHS_BALANCE_MIN"),
         col("MONTHS_BALANCE").max().alias("MONTHS_BALANCE_MAX"),
         len().alias("MONTHS_BALANCE_SIZE"),
     ];
     let mut status_names: Vec<String> = statuses.iter().map(|v| format!("STATUS_{v}")).collect();
-    for (code, value) in statuses.iter().enumerate() {
+    for value in &statuses {
         let name = format!("STATUS_{value}_MEAN");
-        per_loan.push(dummy_code("STATUS", code, &name).mean().alias(name));
+        per_loan.push(dummy("STATUS", value).mean().alias(name));
     }
     if !statuses.is_empty() {
         status_names.push("STATUS_nan".into());
@@ -422,6 +423,7 @@ fn bureau(
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
+        cpu = riskscore_data::usage::cpu_label(),
         "bureau features"
     );
     Ok(out)
@@ -489,6 +491,7 @@ fn previous(
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
+        cpu = riskscore_data::usage::cpu_label(),
         "previous application features"
     );
     Ok((out, prev_ids))
@@ -515,6 +518,7 @@ fn per_applicant(rows: LazyFrame, aggs: Vec<Expr>, table: Table) -> Result<DataF
     tracing::info!(
         applicants = out.height(),
         columns = out.width() - 1,
+        cpu = riskscore_data::usage::cpu_label(),
         "{table} features"
     );
     Ok(out)
