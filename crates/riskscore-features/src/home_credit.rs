@@ -438,6 +438,14 @@ fn grouped_with_splits(
     splits: &[(Expr, &str)],
     what: &str,
 ) -> Result<DataFrame> {
+    // Sorted keys let polars aggregate contiguous slices instead of gathering rows by index.
+    // The sort is stable: rows of an applicant keep their order, so sums do not change.
+    let df = df
+        .sort(
+            [KEY],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .map_err(Error::polars(format!("{what} sort")))?;
     let mut out = df.clone().lazy().group_by([col(KEY)]).agg(aggs);
     for (filter, prefix) in splits {
         let part = df
