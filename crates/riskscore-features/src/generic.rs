@@ -2,7 +2,7 @@
 //! Numeric columns pass through as floats; text and boolean columns are one-hot encoded with a
 //! vocabulary learned at fit time. Types are inferred and can be overridden.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::*;
 use riskscore_data::read::{csv_header, is_parquet, read_typed, ColumnSpec};
@@ -234,9 +234,4 @@ fn check_target(df: &DataFrame, target: &str, fitting: bool) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// True when the path looks like a single table rather than a Home Credit folder.
-pub fn is_single_table(path: &Path) -> bool {
-    path.is_file()
 }

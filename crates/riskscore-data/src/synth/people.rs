@@ -371,13 +371,18 @@ impl Plan {
             tally.rows[0] += 1;
             tally.defaults += u64::from(default);
         }
+        let mut out = Sink {
+            bufs,
+            tally,
+            scratch: s,
+        };
         let bureau_ids = self.bureau_start[i as usize]..self.bureau_start[i as usize + 1];
         for id in bureau_ids {
-            self.bureau_loan(&mut rng, curr, FIRST_BUREAU + id, z_hist, bufs, tally, s);
+            self.bureau_loan(&mut rng, curr, FIRST_BUREAU + id, z_hist, &mut out);
         }
         let prev_ids = self.prev_start[i as usize]..self.prev_start[i as usize + 1];
         for id in prev_ids {
-            self.previous(&mut rng, curr, FIRST_PREV + id, z_hist, bufs, tally, s);
+            self.previous(&mut rng, curr, FIRST_PREV + id, z_hist, &mut out);
         }
     }
 
@@ -427,23 +432,14 @@ impl Plan {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn bureau_loan(
-        &self,
-        rng: &mut Rng,
-        curr: u64,
-        id: u64,
-        z: f64,
-        bufs: &mut Chunk,
-        t: &mut Tally,
-        s: &mut Scratch,
-    ) {
-        self.bureau.draw_all(rng, z, &mut s.values);
-        s.values[0] = Value::Num(curr as f64);
-        s.values[1] = Value::Num(id as f64);
-        let closed = s.values[self.idx.credit_active] == Value::Cat("Closed");
-        self.bureau.write(&mut bufs[2], &s.values, None);
-        t.rows[2] += 1;
+    fn bureau_loan(&self, rng: &mut Rng, curr: u64, id: u64, z: f64, out: &mut Sink<'_>) {
+        self.bureau.draw_all(rng, z, &mut out.scratch.values);
+        out.scratch.values[0] = Value::Num(curr as f64);
+        out.scratch.values[1] = Value::Num(id as f64);
+        let closed = out.scratch.values[self.idx.credit_active] == Value::Cat("Closed");
+        self.bureau
+            .write(&mut out.bufs[2], &out.scratch.values, None);
+        out.tally.rows[2] += 1;
         if rng.chance(NO_BALANCE) {
             return;
         }
@@ -462,33 +458,24 @@ impl Plan {
             } else {
                 "0"
             };
-            let mut line = Line::new(&mut bufs[3]);
+            let mut line = Line::new(&mut out.bufs[3]);
             line.int(id as i64).int(-k).text(status).end();
         }
-        t.rows[3] += months as u64;
+        out.tally.rows[3] += months as u64;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn previous(
-        &self,
-        rng: &mut Rng,
-        curr: u64,
-        id: u64,
-        z: f64,
-        bufs: &mut Chunk,
-        t: &mut Tally,
-        s: &mut Scratch,
-    ) {
-        self.prev.draw_all(rng, z, &mut s.values);
-        s.values[0] = Value::Num(id as f64);
-        s.values[1] = Value::Num(curr as f64);
+    fn previous(&self, rng: &mut Rng, curr: u64, id: u64, z: f64, out: &mut Sink<'_>) {
+        self.prev.draw_all(rng, z, &mut out.scratch.values);
+        out.scratch.values[0] = Value::Num(id as f64);
+        out.scratch.values[1] = Value::Num(curr as f64);
         let card = rng.chance(CARD_SHARE);
         if card {
-            s.values[self.idx.prev_contract_type] = Value::Cat("Revolving loans");
-        } else if s.values[self.idx.prev_contract_type] == Value::Cat("Revolving loans") {
-            s.values[self.idx.prev_contract_type] = Value::Cat("Consumer loans");
+            out.scratch.values[self.idx.prev_contract_type] = Value::Cat("Revolving loans");
+        } else if out.scratch.values[self.idx.prev_contract_type] == Value::Cat("Revolving loans") {
+            out.scratch.values[self.idx.prev_contract_type] = Value::Cat("Consumer loans");
         }
-        for (v, (name, _)) in s
+        for (v, (name, _)) in out
+            .scratch
             .values
             .iter_mut()
             .zip(Table::PreviousApplication.columns())
@@ -499,16 +486,16 @@ impl Plan {
                 }
             }
         }
-        self.prev.write(&mut bufs[4], &s.values, None);
-        t.rows[4] += 1;
+        self.prev.write(&mut out.bufs[4], &out.scratch.values, None);
+        out.tally.rows[4] += 1;
         let p_dpd = sigmoid(-4.0 + 1.6 * z);
         if card {
-            self.card_rows(rng, curr, id, z, p_dpd, bufs, t, s);
+            self.card_rows(rng, curr, id, z, p_dpd, out);
         } else if rng.chance(POS_SHARE) {
-            self.pos_rows(rng, curr, id, z, p_dpd, bufs, t, s);
+            self.pos_rows(rng, curr, id, z, p_dpd, out);
         }
         if rng.chance(INSTALMENT_SHARE) {
-            self.instalment_rows(rng, curr, id, z, bufs, t, s);
+            self.instalment_rows(rng, curr, id, z, out);
         }
     }
 
@@ -521,59 +508,38 @@ impl Plan {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn pos_rows(
-        &self,
-        rng: &mut Rng,
-        curr: u64,
-        id: u64,
-        z: f64,
-        p_dpd: f64,
-        bufs: &mut Chunk,
-        t: &mut Tally,
-        s: &mut Scratch,
-    ) {
+    fn pos_rows(&self, rng: &mut Rng, curr: u64, id: u64, z: f64, p_dpd: f64, out: &mut Sink<'_>) {
         let n = 1 + (rng.uniform() * POS_MONTHS_SPAN) as i64;
         let last = -rng.range(1, 90);
         let cols = Table::PosCashBalance.columns().len();
         for k in 0..n {
-            self.pos.draw_all(rng, z, &mut s.values);
-            let cnt = match s.values[self.idx.pos_cnt] {
+            self.pos.draw_all(rng, z, &mut out.scratch.values);
+            let cnt = match out.scratch.values[self.idx.pos_cnt] {
                 Value::Num(c) => c,
                 _ => 12.0,
             };
-            s.values[0] = Value::Num(id as f64);
-            s.values[1] = Value::Num(curr as f64);
-            s.values[2] = Value::Num((last - (n - 1 - k)) as f64);
-            if s.values[self.idx.pos_cnt] != Value::Missing {
-                s.values[self.idx.pos_cnt + 1] = Value::Num((cnt - k as f64).max(0.0));
+            out.scratch.values[0] = Value::Num(id as f64);
+            out.scratch.values[1] = Value::Num(curr as f64);
+            out.scratch.values[2] = Value::Num((last - (n - 1 - k)) as f64);
+            if out.scratch.values[self.idx.pos_cnt] != Value::Missing {
+                out.scratch.values[self.idx.pos_cnt + 1] = Value::Num((cnt - k as f64).max(0.0));
             }
             if k == n - 1 && rng.chance(0.3) {
-                s.values[self.idx.pos_status] = Value::Cat("Completed");
+                out.scratch.values[self.idx.pos_status] = Value::Cat("Completed");
             }
             let (dpd, def) = Self::dpd(rng, p_dpd);
-            s.values[cols - 2] = Value::Num(dpd);
-            s.values[cols - 1] = Value::Num(def);
-            self.pos.write(&mut bufs[5], &s.values, None);
+            out.scratch.values[cols - 2] = Value::Num(dpd);
+            out.scratch.values[cols - 1] = Value::Num(def);
+            self.pos.write(&mut out.bufs[5], &out.scratch.values, None);
         }
-        t.rows[5] += n as u64;
+        out.tally.rows[5] += n as u64;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn instalment_rows(
-        &self,
-        rng: &mut Rng,
-        curr: u64,
-        id: u64,
-        z: f64,
-        bufs: &mut Chunk,
-        t: &mut Tally,
-        s: &mut Scratch,
-    ) {
+    fn instalment_rows(&self, rng: &mut Rng, curr: u64, id: u64, z: f64, out: &mut Sink<'_>) {
         let n = 1 + (rng.uniform() * INSTALMENTS_SPAN) as i64;
-        self.inst.draw_all(rng, 0.0, &mut s.values);
-        let version = s.values[self.idx.inst_version];
-        let amount = match s.values[self.idx.inst_amount] {
+        self.inst.draw_all(rng, 0.0, &mut out.scratch.values);
+        let version = out.scratch.values[self.idx.inst_version];
+        let amount = match out.scratch.values[self.idx.inst_amount] {
             Value::Num(a) => a,
             _ => 10_000.0,
         };
@@ -599,7 +565,7 @@ impl Plan {
                 };
                 (Value::Num(day), Value::Num(amount * share))
             };
-            let mut line = Line::new(&mut bufs[6]);
+            let mut line = Line::new(&mut out.bufs[6]);
             line.int(id as i64)
                 .int(curr as i64)
                 .value(version, 1)
@@ -610,38 +576,35 @@ impl Plan {
                 .value(paid, 3)
                 .end();
         }
-        t.rows[6] += n as u64;
+        out.tally.rows[6] += n as u64;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn card_rows(
-        &self,
-        rng: &mut Rng,
-        curr: u64,
-        id: u64,
-        z: f64,
-        p_dpd: f64,
-        bufs: &mut Chunk,
-        t: &mut Tally,
-        s: &mut Scratch,
-    ) {
+    fn card_rows(&self, rng: &mut Rng, curr: u64, id: u64, z: f64, p_dpd: f64, out: &mut Sink<'_>) {
         let n = 1 + (rng.uniform() * CARD_MONTHS_SPAN) as i64;
-        self.card.draw_all(rng, z, &mut s.values);
-        let limit = s.values[self.idx.card_limit];
+        self.card.draw_all(rng, z, &mut out.scratch.values);
+        let limit = out.scratch.values[self.idx.card_limit];
         let cols = Table::CreditCardBalance.columns().len();
         for k in 0..n {
-            self.card.draw_all(rng, z, &mut s.values);
-            s.values[0] = Value::Num(id as f64);
-            s.values[1] = Value::Num(curr as f64);
-            s.values[2] = Value::Num(-1.0 - k as f64);
-            s.values[self.idx.card_limit] = limit;
+            self.card.draw_all(rng, z, &mut out.scratch.values);
+            out.scratch.values[0] = Value::Num(id as f64);
+            out.scratch.values[1] = Value::Num(curr as f64);
+            out.scratch.values[2] = Value::Num(-1.0 - k as f64);
+            out.scratch.values[self.idx.card_limit] = limit;
             let (dpd, def) = Self::dpd(rng, p_dpd);
-            s.values[cols - 2] = Value::Num(dpd);
-            s.values[cols - 1] = Value::Num(def);
-            self.card.write(&mut bufs[7], &s.values, None);
+            out.scratch.values[cols - 2] = Value::Num(dpd);
+            out.scratch.values[cols - 1] = Value::Num(def);
+            self.card.write(&mut out.bufs[7], &out.scratch.values, None);
         }
-        t.rows[7] += n as u64;
+        out.tally.rows[7] += n as u64;
     }
+}
+
+/// Where the history rows of one applicant go.
+#[derive(Debug)]
+struct Sink<'a> {
+    bufs: &'a mut Chunk,
+    tally: &'a mut Tally,
+    scratch: &'a mut Scratch,
 }
 
 #[derive(Debug, Default)]
