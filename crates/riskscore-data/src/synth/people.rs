@@ -9,8 +9,8 @@ use super::{Chunk, ColumnProfile, Dist, DEFAULT_RATE};
 use crate::schema::{Kind, Table, DAYS_MISSING_CODE};
 
 /// Weight of each latent risk in the log-odds of default.
-const B_APP: f64 = 1.3;
-const B_HIST: f64 = 1.3;
+const B_APP: f64 = 1.7;
+const B_HIST: f64 = 1.1;
 /// Application loadings are the sample's rank correlation with TARGET times this gain.
 const APP_GAIN: f64 = 3.5;
 const MAX_LOADING: f64 = 0.65;

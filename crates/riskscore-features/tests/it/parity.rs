@@ -66,7 +66,7 @@ fn synthetic_history_tables_carry_signal() {
     let out = std::process::Command::new(&python)
         .arg(&script)
         .arg(&features)
-        .args(["--folds", "3", "--rounds", "120", "--min-gain", "0.03"])
+        .args(["--folds", "3", "--rounds", "120", "--min-gain", "0.02"])
         .output()
         .expect("python runs");
     let text = String::from_utf8_lossy(&out.stdout);
