@@ -143,8 +143,8 @@ pub(crate) fn build_parts(
     vocab: &mut VocabMode,
     report: &mut BuildReport,
 ) -> Result<FeatureMatrix> {
-    let app = application(source, vocab, report)?;
-    let ids = app.column(KEY).map_err(Error::polars(KEY))?.clone();
+    // Orphans are checked against every application, the XNA rows the kernel drops included.
+    let (app, ids) = application(source, vocab, report)?;
     let mut parts = Vec::new();
     parts.push(bureau(source, vocab, &ids, report)?);
     let (prev, prev_ids) = previous(source, vocab, &ids, report)?;
@@ -281,7 +281,7 @@ fn application(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
+) -> Result<(DataFrame, Column)> {
     let train = load(source, Table::ApplicationTrain)?;
     let test = load(source, Table::ApplicationTest)?;
     let before = train.height() + test.height();
@@ -294,8 +294,13 @@ fn application(
         .lazy()
         .with_column(lit(NULL).cast(DataType::Float64).alias("TARGET"))
         .select(order);
-    let df = concat([train.lazy(), test], UnionArgs::default())
+    let all = concat([train.lazy(), test], UnionArgs::default())
         .map_err(Error::polars("application"))?
+        .collect()
+        .map_err(Error::polars("application"))?;
+    let ids = all.column(KEY).map_err(Error::polars(KEY))?.clone();
+    let df = all
+        .lazy()
         .filter(col("CODE_GENDER").neq_missing(lit("XNA")))
         .collect()
         .map_err(Error::polars("application"))?;
@@ -342,7 +347,7 @@ fn application(
         cpu = riskscore_data::usage::cpu_label(),
         "application features"
     );
-    Ok(out)
+    Ok((out, ids))
 }
 
 /// pandas `factorize(sort=True)`: the index of the value in the sorted vocabulary, -1 if missing.
