@@ -131,8 +131,6 @@ pub struct BuildReport {
     pub orphans: Vec<(String, String, usize)>,
     /// Application rows dropped because CODE_GENDER is 'XNA' (as the kernel does).
     pub dropped_xna: usize,
-    /// Applicants in the feature matrix.
-    pub rows: usize,
 }
 
 /// Builds the feature matrix: one row per applicant (train then test rows, minus the
@@ -152,7 +150,6 @@ pub(crate) fn build_parts(
     parts.push(pos_cash(source, vocab, &ids, &prev_ids, report)?);
     parts.push(installments(source, &ids, &prev_ids, report)?);
     parts.push(credit_card(source, vocab, &ids, &prev_ids, report)?);
-    report.rows = app.height();
     Ok(FeatureMatrix {
         app,
         parts,
@@ -214,30 +211,28 @@ impl FeatureMatrix {
 
     /// Writes the matrix as Parquet (Snappy), one row group per slice of applicants.
     pub fn write_parquet(&self, path: &std::path::Path) -> Result<()> {
-        let io = |e: std::io::Error| Error::Pipeline {
-            path: path.display().to_string(),
+        self.write_parquet_in_slices(path, SLICE_ROWS)
+    }
+
+    /// As `write_parquet`, with `slice_rows` applicants per row group.
+    pub fn write_parquet_in_slices(&self, path: &std::path::Path, slice_rows: usize) -> Result<()> {
+        let context = path.display().to_string();
+        let file = std::fs::File::create(path).map_err(|e| Error::Pipeline {
+            path: context.clone(),
             message: e.to_string(),
-        };
-        let file = std::fs::File::create(path).map_err(io)?;
-        let first = self.join(self.app.slice(0, SLICE_ROWS.min(self.rows())))?;
+        })?;
+        let schema = self.join(self.app.head(Some(0)))?.schema().clone();
         let mut writer = ParquetWriter::new(file)
             .with_compression(ParquetCompression::Snappy)
-            .batched(first.schema())
-            .map_err(Error::polars(path.display().to_string()))?;
-        writer
-            .write_batch(&first)
-            .map_err(Error::polars(path.display().to_string()))?;
-        let mut offset = SLICE_ROWS;
-        while offset < self.rows() {
-            let slice = self.join(self.app.slice(offset as i64, SLICE_ROWS))?;
+            .batched(&schema)
+            .map_err(Error::polars(context.clone()))?;
+        for offset in (0..self.rows()).step_by(slice_rows.max(1)) {
+            let slice = self.join(self.app.slice(offset as i64, slice_rows.max(1)))?;
             writer
                 .write_batch(&slice)
-                .map_err(Error::polars(path.display().to_string()))?;
-            offset += SLICE_ROWS;
+                .map_err(Error::polars(context.clone()))?;
         }
-        writer
-            .finish()
-            .map_err(Error::polars(path.display().to_string()))?;
+        writer.finish().map_err(Error::polars(context))?;
         Ok(())
     }
 }

@@ -77,3 +77,20 @@ fn synthetic_history_tables_carry_signal() {
     );
     assert!(text.contains("all tables"), "{text}");
 }
+
+/// The matrix written in slices of applicants (one row group each) is the collected matrix.
+#[test]
+fn sliced_parquet_equals_the_whole_matrix() {
+    use polars::prelude::*;
+    let folder = Folder::new(real_sample()).expect("folder");
+    let (_, matrix, _) = FeaturePipeline::fit_home_credit_lazy(&folder).expect("features");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("sliced.parquet");
+    matrix.write_parquet_in_slices(&path, 5_000).expect("write");
+    let back = ParquetReader::new(std::fs::File::open(&path).expect("open"))
+        .finish()
+        .expect("read");
+    let whole = matrix.collect().expect("collect");
+    assert_eq!(back.height(), 26_666);
+    assert!(back.equals_missing(&whole));
+}
