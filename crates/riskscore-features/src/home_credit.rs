@@ -116,9 +116,15 @@ fn dummy_means(cats: &[&str], vocabs: &[Vec<String>], prefix: &str) -> Vec<Expr>
     out
 }
 
-/// The filter "column == value" on an encoded column (nothing when the value is unknown).
-fn code_is(column: &str, vocab: &[String], value: &str) -> Expr {
-    match vocab.iter().position(|v| v == value) {
+/// The filter "column == value" on a column encoded by [`encode`] with `vocabs` (one per
+/// entry of `cats`); nothing matches when the value is not in the column's vocabulary.
+fn code_is(cats: &[&str], vocabs: &[Vec<String>], column: &str, value: &str) -> Expr {
+    let code = cats
+        .iter()
+        .zip(vocabs)
+        .find(|(c, _)| **c == column)
+        .and_then(|(_, vocab)| vocab.iter().position(|v| v == value));
+    match code {
         Some(code) => col(column).eq(lit(code as i32)),
         None => lit(false),
     }
@@ -414,10 +420,15 @@ fn bureau(
         let mean = format!("{name}_MEAN");
         aggs.push(Agg::Mean.apply(col(mean.as_str()), "BURO_", &mean));
     }
-    let active = &vocabs[cats.iter().position(|c| *c == "CREDIT_ACTIVE").unwrap_or(0)];
     let split = [
-        (code_is("CREDIT_ACTIVE", active, "Active"), "ACTIVE_"),
-        (code_is("CREDIT_ACTIVE", active, "Closed"), "CLOSED_"),
+        (
+            code_is(&cats, &vocabs, "CREDIT_ACTIVE", "Active"),
+            "ACTIVE_",
+        ),
+        (
+            code_is(&cats, &vocabs, "CREDIT_ACTIVE", "Closed"),
+            "CLOSED_",
+        ),
     ];
     let out = grouped_with_splits(b, aggs, BUREAU_NUM, &split, "bureau")?;
     tracing::info!(
@@ -481,19 +492,10 @@ fn previous(
         .with_column(ratio(col("AMT_APPLICATION"), col("AMT_CREDIT")).alias("APP_CREDIT_PERC"))
         .collect()
         .map_err(Error::polars("previous_application"))?;
-    let status = &vocabs[cats
-        .iter()
-        .position(|c| *c == "NAME_CONTRACT_STATUS")
-        .unwrap_or(0)];
+    let status = "NAME_CONTRACT_STATUS";
     let split = [
-        (
-            code_is("NAME_CONTRACT_STATUS", status, "Approved"),
-            "APPROVED_",
-        ),
-        (
-            code_is("NAME_CONTRACT_STATUS", status, "Refused"),
-            "REFUSED_",
-        ),
+        (code_is(&cats, &vocabs, status, "Approved"), "APPROVED_"),
+        (code_is(&cats, &vocabs, status, "Refused"), "REFUSED_"),
     ];
     let out = grouped_with_splits(p, aggs, PREV_NUM, &split, "previous")?;
     tracing::info!(
