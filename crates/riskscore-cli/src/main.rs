@@ -3,7 +3,9 @@
 
 mod cmd_demo;
 mod cmd_features;
+mod cmd_predict;
 mod cmd_synth;
+mod cmd_train;
 
 use std::process::ExitCode;
 
@@ -29,8 +31,12 @@ enum Command {
     Demo(cmd_demo::Args),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
+    /// Score raw data with a model bundle (probability, decision, review flag per client).
+    Predict(cmd_predict::Args),
     /// Generate synthetic data in the Home Credit layout.
     Synth(cmd_synth::Args),
+    /// Train LightGBM with cross-validation, a cost-based threshold and a search; write a model bundle.
+    Train(Box<cmd_train::Args>),
 }
 
 fn main() -> ExitCode {
@@ -39,7 +45,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Features(args) => cmd_features::run(args),
+        Command::Predict(args) => cmd_predict::run(args),
         Command::Synth(args) => cmd_synth::run(args),
+        Command::Train(args) => cmd_train::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,7 +64,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         matches!(
             e.downcast_ref::<riskscore_features::Error>(),
             Some(riskscore_features::Error::Polars { .. })
-        )
+        ) || e
+            .downcast_ref::<riskscore_model::Error>()
+            .is_some_and(|m| !m.is_input())
     });
     if internal {
         2

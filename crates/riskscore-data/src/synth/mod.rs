@@ -12,7 +12,7 @@
 mod csvout;
 mod people;
 mod profile;
-mod rng;
+pub mod rng;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -1,0 +1,132 @@
+//! Training settings: one plain struct with documented defaults, checked once before any work.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cost::CostMatrix;
+use crate::error::{Error, Result};
+use crate::imbalance::Strategy;
+use crate::lgbm::LgbmParams;
+use crate::search::{Method, Objective};
+
+/// How probabilities are calibrated on the out-of-fold predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationChoice {
+    /// Calibrate when the imbalance strategy distorts probabilities, with the method of lower
+    /// cross-fitted Brier score.
+    Auto,
+    None,
+    Platt,
+    Isotonic,
+}
+
+impl CalibrationChoice {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "none" => Ok(Self::None),
+            "platt" => Ok(Self::Platt),
+            "isotonic" => Ok(Self::Isotonic),
+            _ => Err(Error::param(
+                "calibration",
+                format!("{s:?} is not one of auto, none, platt, isotonic"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Cross-validation folds (default 5).
+    pub folds: usize,
+    /// Seed of folds, resampling, LightGBM and the search (default 42).
+    pub seed: u64,
+    /// A fixed strategy, or `None` to compare all four and keep the cheapest (default).
+    pub imbalance: Option<Strategy>,
+    /// Defaulters per good client after undersampling or SMOTE (default 0.5).
+    pub resample_ratio: f64,
+    pub cost: CostMatrix,
+    /// Half-width of the review band around the threshold, in probability (default 0.02).
+    pub review_band: f64,
+    pub lgbm: LgbmParams,
+    /// Search trials after the default configuration (default 10; 0 = no search).
+    pub trials: usize,
+    pub search: Method,
+    pub objective: Objective,
+    /// No new trial starts after this much time spent searching.
+    pub time_budget: Option<Duration>,
+    pub calibration: CalibrationChoice,
+    /// Bootstrap resamples for the threshold's interval (default 200).
+    pub bootstrap: usize,
+    /// Skip the logistic-regression baseline (it is the slowest part of a tiny run).
+    pub skip_baseline: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            folds: 5,
+            seed: 42,
+            imbalance: None,
+            resample_ratio: 0.5,
+            cost: CostMatrix::default(),
+            review_band: 0.02,
+            lgbm: LgbmParams::default(),
+            trials: 10,
+            search: Method::Tpe,
+            objective: Objective::Cost,
+            time_budget: None,
+            calibration: CalibrationChoice::Auto,
+            bootstrap: 200,
+            skip_baseline: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting that does not depend on the data.
+    pub fn check(&self) -> Result<()> {
+        if !(2..=20).contains(&self.folds) {
+            return Err(Error::param(
+                "folds",
+                format!("{} is not in 2..=20", self.folds),
+            ));
+        }
+        if !(self.resample_ratio > 0.0 && self.resample_ratio <= 1.0) {
+            return Err(Error::param(
+                "resample-ratio",
+                format!("{} is not in (0, 1]", self.resample_ratio),
+            ));
+        }
+        if !(0.0..0.5).contains(&self.review_band) {
+            return Err(Error::param(
+                "review-band",
+                format!("{} is not in [0, 0.5)", self.review_band),
+            ));
+        }
+        if self.bootstrap > 100_000 {
+            return Err(Error::param("bootstrap", "at most 100,000 resamples"));
+        }
+        self.cost.check()?;
+        self.lgbm.check()
+    }
+
+    /// Checks the settings against the data: every fold needs defaulters and good clients.
+    pub fn check_data(&self, rows: usize, positives: usize) -> Result<()> {
+        let smaller = positives.min(rows - positives);
+        if smaller < self.folds {
+            return Err(Error::param(
+                "folds",
+                format!(
+                    "{} folds need at least {} rows of each class; the data has {positives} defaulters and {} good clients",
+                    self.folds,
+                    self.folds,
+                    rows - positives
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

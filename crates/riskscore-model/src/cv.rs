@@ -1,0 +1,132 @@
+//! Stratified cross-validation of one LightGBM configuration: a booster per fold, trained on the
+//! other folds after the imbalance strategy, stopped early on its own fold, whose rows it then
+//! predicts (the out-of-fold predictions every later step uses).
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::TrainingData;
+use crate::error::Result;
+use crate::folds::split;
+use crate::imbalance::{self, Strategy};
+use crate::lgbm::{self, LgbmParams, Rows};
+use crate::metrics::roc_auc;
+use riskscore_data::synth::rng::seed_of;
+
+/// One fold's booster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoldFit {
+    pub fold: usize,
+    pub auc: f64,
+    pub best_iteration: u32,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CvResult {
+    /// Out-of-fold probabilities (as the model gives them, before calibration).
+    pub oof: Vec<f64>,
+    pub folds: Vec<FoldFit>,
+}
+
+impl CvResult {
+    pub fn auc(&self, y: &[u8]) -> f64 {
+        roc_auc(&self.oof, y)
+    }
+
+    /// Mean and standard deviation of the per-fold AUCs.
+    pub fn fold_auc(&self) -> (f64, f64) {
+        mean_std(&self.folds.iter().map(|f| f.auc).collect::<Vec<_>>())
+    }
+
+    pub fn mean_best_iteration(&self) -> f64 {
+        self.folds
+            .iter()
+            .map(|f| f64::from(f.best_iteration))
+            .sum::<f64>()
+            / self.folds.len().max(1) as f64
+    }
+}
+
+/// Which configuration to cross-validate.
+#[derive(Debug, Clone, Copy)]
+pub struct CvSpec<'a> {
+    pub params: &'a LgbmParams,
+    pub strategy: Strategy,
+    pub ratio: f64,
+    pub seed: u64,
+    /// Shown in progress lines, e.g. "trial 3/10".
+    pub label: &'a str,
+}
+
+pub fn run(
+    data: &TrainingData,
+    folds: &[u8],
+    k: usize,
+    names: &[String],
+    spec: CvSpec,
+) -> Result<CvResult> {
+    let nf = data.n_features();
+    let mut oof = vec![f64::NAN; data.rows()];
+    let mut fits = Vec::with_capacity(k);
+    for f in 0..k {
+        let started = Instant::now();
+        let (train_idx, valid_idx) = split(folds, f as u8);
+        let (tx, ty) = data.take(&train_idx);
+        let (vx, vy) = data.take(&valid_idx);
+        let fold_seed = seed_of(&[spec.seed, f as u64]);
+        let bal = imbalance::apply(spec.strategy, tx, ty, nf, spec.ratio, fold_seed);
+        let params =
+            spec.params
+                .to_lightgbm(spec.seed, bal.scale_pos_weight, spec.params.max_rounds);
+        let booster = lgbm::fit(
+            Rows {
+                x: &bal.x,
+                y: &bal.y,
+                n_features: nf,
+            },
+            Some(Rows {
+                x: &vx,
+                y: &vy,
+                n_features: nf,
+            }),
+            names,
+            &params,
+        )?;
+        let pred = lgbm::predict(&booster, &vx, nf)?;
+        for (&i, &p) in valid_idx.iter().zip(&pred) {
+            oof[i] = p;
+        }
+        let fit = FoldFit {
+            fold: f,
+            auc: roc_auc(&pred, &vy),
+            best_iteration: booster.num_iterations().max(0) as u32,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            "{}: fold {}/{k} AUC {:.4}, {} rounds, {:.1} s",
+            spec.label,
+            f + 1,
+            fit.auc,
+            fit.best_iteration,
+            fit.seconds
+        );
+        fits.push(fit);
+    }
+    Ok(CvResult { oof, folds: fits })
+}
+
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}

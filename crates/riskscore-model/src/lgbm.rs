@@ -1,0 +1,226 @@
+//! LightGBM through `lightgbm3`: the booster parameters riskscore tunes, and fitting with early
+//! stopping on a validation set.
+
+use lightgbm3::{Booster, Dataset};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+
+/// The LightGBM parameters riskscore sets (everything else is LightGBM's default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LgbmParams {
+    /// Leaves per tree (default 31).
+    pub num_leaves: u32,
+    /// Shrinkage (default 0.05).
+    pub learning_rate: f64,
+    /// Minimum rows in a leaf, LightGBM's `min_data_in_leaf` (default 20).
+    pub min_child_samples: u32,
+    /// Share of features tried per tree (default 0.8).
+    pub feature_fraction: f64,
+    /// Share of rows bagged per tree, every round (default 0.8).
+    pub bagging_fraction: f64,
+    /// L1 regularisation (default 0).
+    pub lambda_l1: f64,
+    /// L2 regularisation (default 0).
+    pub lambda_l2: f64,
+    /// Upper bound on boosting rounds (default 1,000).
+    pub max_rounds: u32,
+    /// Stop when the validation AUC has not improved for this many rounds (default 50).
+    pub early_stopping_rounds: u32,
+}
+
+impl Default for LgbmParams {
+    fn default() -> Self {
+        LgbmParams {
+            num_leaves: 31,
+            learning_rate: 0.05,
+            min_child_samples: 20,
+            feature_fraction: 0.8,
+            bagging_fraction: 0.8,
+            lambda_l1: 0.0,
+            lambda_l2: 0.0,
+            max_rounds: 1000,
+            early_stopping_rounds: 50,
+        }
+    }
+}
+
+impl LgbmParams {
+    /// Rejects values LightGBM would refuse or that make no sense, before any work starts.
+    pub fn check(&self) -> Result<()> {
+        let unit = |name: &str, v: f64| {
+            if v > 0.0 && v <= 1.0 {
+                Ok(())
+            } else {
+                Err(Error::param(name, format!("{v} is not in (0, 1]")))
+            }
+        };
+        if self.num_leaves < 2 || self.num_leaves > 131_072 {
+            return Err(Error::param(
+                "num-leaves",
+                format!("{} is not in 2..=131072", self.num_leaves),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return Err(Error::param(
+                "learning-rate",
+                format!("{} is not in (0, 1]", self.learning_rate),
+            ));
+        }
+        if self.min_child_samples == 0 {
+            return Err(Error::param("min-child-samples", "must be at least 1"));
+        }
+        unit("feature-fraction", self.feature_fraction)?;
+        unit("bagging-fraction", self.bagging_fraction)?;
+        for (name, v) in [("lambda-l1", self.lambda_l1), ("lambda-l2", self.lambda_l2)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::param(name, format!("{v} must be >= 0")));
+            }
+        }
+        if self.max_rounds == 0 {
+            return Err(Error::param("max-rounds", "must be at least 1"));
+        }
+        if self.early_stopping_rounds == 0 {
+            return Err(Error::param("early-stopping-rounds", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The parameter object given to LightGBM (and, in the benchmark, to Python `lightgbm.train`).
+    pub fn to_lightgbm(&self, seed: u64, scale_pos_weight: Option<f64>, rounds: u32) -> Value {
+        let mut v = json!({
+            "objective": "binary",
+            "metric": "auc",
+            "verbosity": -1,
+            "seed": seed % (i32::MAX as u64),
+            "deterministic": true,
+            "force_col_wise": true,
+            "num_iterations": rounds,
+            "early_stopping_rounds": self.early_stopping_rounds,
+            "num_leaves": self.num_leaves,
+            "learning_rate": self.learning_rate,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": u32::from(self.bagging_fraction < 1.0),
+            "lambda_l1": self.lambda_l1,
+            "lambda_l2": self.lambda_l2,
+        });
+        if let (Some(w), Some(obj)) = (scale_pos_weight, v.as_object_mut()) {
+            obj.insert("scale_pos_weight".into(), json!(w));
+        }
+        v
+    }
+}
+
+/// Rows for LightGBM: row-major features, 0/1 labels and optional weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub x: &'a [f64],
+    pub y: &'a [u8],
+    pub n_features: usize,
+}
+
+fn dataset(rows: Rows, reference: Option<&Dataset>, names: &[String]) -> Result<Dataset> {
+    let labels: Vec<f32> = rows.y.iter().map(|&v| f32::from(v)).collect();
+    let mut ds = Dataset::from_slice_with_reference(
+        rows.x,
+        &labels,
+        rows.n_features as i32,
+        true,
+        reference,
+    )
+    .map_err(Error::lightgbm("building the dataset"))?;
+    ds.set_feature_names(names)
+        .map_err(Error::lightgbm("naming the features"))?;
+    Ok(ds)
+}
+
+/// Fits a booster. With `valid`, stops early on the validation AUC and keeps the best round.
+pub fn fit(train: Rows, valid: Option<Rows>, names: &[String], params: &Value) -> Result<Booster> {
+    let train_ds = dataset(train, None, names)?;
+    let valid_ds = match valid {
+        Some(v) => Some(dataset(v, Some(&train_ds), names)?),
+        None => None,
+    };
+    let mut params = params.clone();
+    if valid_ds.is_none() {
+        if let Some(obj) = params.as_object_mut() {
+            obj.remove("early_stopping_rounds");
+        }
+    }
+    Booster::train_with_valid(train_ds, valid_ds, &params).map_err(Error::lightgbm("training"))
+}
+
+/// Probabilities of default for row-major rows.
+pub fn predict(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
+    if x.is_empty() {
+        return Ok(Vec::new());
+    }
+    booster
+        .predict(x, n_features as i32, true)
+        .map_err(Error::lightgbm("predicting"))
+}
+
+/// Feature names LightGBM accepts: it refuses JSON punctuation in names and rewrites spaces, and
+/// the kernel's one-hot names carry both (`NAME_TYPE_SUITE_Spouse, partner`). Other characters
+/// become `_`; a clash gets a numeric suffix. The bundle keeps both lists.
+pub fn safe_names(names: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .map(|n| {
+            let base: String = n
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut name = base.clone();
+            let mut k = 2;
+            while !seen.insert(name.clone()) {
+                name = format!("{base}_{k}");
+                k += 1;
+            }
+            name
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_names_are_unique_and_plain() {
+        let names: Vec<String> = ["A, b", "A__b", "ok_1", "é"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(safe_names(&names), ["A__b", "A__b_2", "ok_1", "_"]);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_before_training() {
+        let p = LgbmParams {
+            learning_rate: 0.0,
+            ..LgbmParams::default()
+        };
+        assert!(p.check().unwrap_err().to_string().contains("learning-rate"));
+        let p = LgbmParams {
+            feature_fraction: 1.5,
+            ..LgbmParams::default()
+        };
+        assert!(p
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("feature-fraction"));
+        assert!(LgbmParams::default().check().is_ok());
+    }
+}

@@ -1,0 +1,141 @@
+//! A profile of the training matrix, stored in the bundle so drift checks can compare new
+//! applicants with the population the model learned from without the raw data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::TrainingData;
+
+/// Percentiles kept per feature (0, 1, ..., 100).
+pub const PERCENTILES: usize = 101;
+/// Up to this many distinct values, their frequencies are kept (binary and coded features).
+pub const MAX_DISTINCT: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureProfile {
+    pub name: String,
+    pub count: usize,
+    pub missing: usize,
+    pub mean: f64,
+    pub std: f64,
+    /// Percentiles 0..=100 of the non-missing values (empty when all are missing).
+    pub percentiles: Vec<f64>,
+    /// (value, count) when there are at most `MAX_DISTINCT` distinct values.
+    pub distinct: Option<Vec<(f64, usize)>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub rows: usize,
+    pub positives: usize,
+    pub features: Vec<FeatureProfile>,
+    /// Percentiles of the out-of-fold probability (the score's own reference distribution).
+    pub score_percentiles: Vec<f64>,
+}
+
+pub fn profile(data: &TrainingData, oof: &[f64]) -> Profile {
+    let k = data.n_features();
+    let names = &data.features;
+    let columns: Vec<usize> = (0..k).collect();
+    // Two halves of the columns on the two cores.
+    let mid = k / 2;
+    let (a, b) = columns.split_at(mid);
+    let (mut pa, pb) = std::thread::scope(|s| {
+        let hb = s.spawn(|| {
+            b.iter()
+                .map(|&j| feature(data, j, &names[j]))
+                .collect::<Vec<_>>()
+        });
+        let pa: Vec<_> = a.iter().map(|&j| feature(data, j, &names[j])).collect();
+        (pa, hb.join().unwrap_or_default())
+    });
+    pa.extend(pb);
+    let mut scores: Vec<f64> = oof.iter().copied().filter(|v| v.is_finite()).collect();
+    scores.sort_by(f64::total_cmp);
+    Profile {
+        rows: data.rows(),
+        positives: data.positives(),
+        features: pa,
+        score_percentiles: percentiles(&scores),
+    }
+}
+
+fn feature(data: &TrainingData, j: usize, name: &str) -> FeatureProfile {
+    let k = data.n_features();
+    let mut v: Vec<f64> = (0..data.rows())
+        .map(|i| data.x[i * k + j])
+        .filter(|x| !x.is_nan())
+        .collect();
+    let missing = data.rows() - v.len();
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n.max(1.0);
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let mut distinct: Vec<(f64, usize)> = Vec::new();
+    for &x in &v {
+        match distinct.last_mut() {
+            Some(last) if last.0 == x => last.1 += 1,
+            _ => {
+                if distinct.len() == MAX_DISTINCT {
+                    distinct.clear();
+                    distinct.push((f64::NAN, 0));
+                    break;
+                }
+                distinct.push((x, 1));
+            }
+        }
+    }
+    let distinct = if distinct.first().is_some_and(|d| d.0.is_nan()) {
+        None
+    } else {
+        Some(distinct)
+    };
+    FeatureProfile {
+        name: name.to_string(),
+        count: v.len(),
+        missing,
+        mean: if v.is_empty() { f64::NAN } else { mean },
+        std: var.sqrt(),
+        percentiles: percentiles(&v),
+        distinct,
+    }
+}
+
+/// Percentiles 0..=100 of sorted values, by linear interpolation (numpy's default).
+pub fn percentiles(sorted: &[f64]) -> Vec<f64> {
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    (0..PERCENTILES)
+        .map(|q| {
+            let pos = q as f64 / 100.0 * (sorted.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_like_numpy() {
+        // numpy.percentile([1, 2, 3, 4], [0, 50, 100]) = [1, 2.5, 4].
+        let p = percentiles(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((p[0], p[50], p[100]), (1.0, 2.5, 4.0));
+    }
+
+    #[test]
+    fn binary_features_keep_their_frequencies() {
+        let data = TrainingData {
+            ids: vec![1, 2, 3, 4],
+            y: vec![0, 1, 0, 1],
+            x: vec![0.0, 1.5, 1.0, f64::NAN, 1.0, 2.5, 1.0, 3.5],
+            features: vec!["flag".into(), "amount".into()],
+        };
+        let p = profile(&data, &[0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(p.features[0].distinct, Some(vec![(0.0, 1), (1.0, 3)]));
+        assert_eq!(p.features[1].missing, 1);
+        assert!((p.features[1].mean - 2.5).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,336 @@
+//! The training report: one self-contained HTML file.
+
+use riskscore_report::{esc, kpis, num, table, BarChart, LineChart, Page, Series};
+
+use crate::cost::{cost_curve, CostMatrix};
+use crate::metrics::{order_desc, pr_points, roc_points};
+use crate::train::Trained;
+
+pub fn render(t: &Trained, y: &[u8], cost: &CostMatrix, features: &[String]) -> String {
+    let s = &t.summary;
+    let mut page = Page::new("riskscore training report");
+    let grant_all = s.baselines.first().map_or(f64::NAN, |b| b.cost_per_client);
+    page.raw(&kpis(&[
+        (
+            "CV ROC AUC (mean ± std over folds)",
+            format!("{} ± {}", num(s.cv_auc, 4), num(s.cv_auc_std, 4)),
+        ),
+        (
+            "decision threshold (refuse at or above)",
+            num(s.threshold, 4),
+        ),
+        (
+            "cost per client at the threshold",
+            num(s.cost_per_client, 4),
+        ),
+        ("cost per client, granting everyone", num(grant_all, 4)),
+        ("imbalance strategy", s.strategy.name().to_string()),
+        ("calibration", s.calibration.clone()),
+    ]));
+    page.raw(&format!(
+        "<p class=\"note\">{} labelled applicants ({} defaulters, {:.2} %), {} features, {} stratified folds (seed {}). \
+Final model: {} rounds on all rows. Costs: missed defaulter {}, refused good client {}, refused defaulter {}, granted good client {}. \
+Trained in {:.0} s.</p>",
+        s.n_rows, s.n_positives, 100.0 * s.n_positives as f64 / s.n_rows as f64, s.n_features, s.folds, s.seed,
+        s.rounds, cost.fn_cost, cost.fp_cost, cost.tp_cost, cost.tn_cost, s.seconds
+    ));
+    page.section("Decision threshold", &threshold_section(t, y, cost));
+    page.section("Discrimination", &curves(&t.oof, y));
+    page.section("Calibration", &calibration_section(t, y));
+    page.section(
+        "Confusion matrix at the threshold (out-of-fold)",
+        &confusion(t),
+    );
+    page.section("Metrics per fold", &fold_table(t));
+    page.section("Baselines", &baselines(t));
+    page.section(
+        "Trials: imbalance strategies and hyperparameter search",
+        &trials(t),
+    );
+    page.section(
+        "Feature importance (gain, final model)",
+        &importance(t, features),
+    );
+    page.finish()
+}
+
+fn threshold_section(t: &Trained, y: &[u8], cost: &CostMatrix) -> String {
+    let s = &t.summary;
+    let mut c = LineChart::new(
+        "Mean cost per client against the threshold",
+        "threshold",
+        "cost per client",
+    );
+    let hi = (s.threshold * 3.0).clamp(0.2, 1.0);
+    c.series.push(Series::line(
+        "model (out-of-fold)",
+        cost_curve(&t.oof, y, cost, 201, hi),
+    ));
+    c.markers
+        .push((s.threshold, format!("chosen {}", num(s.threshold, 3))));
+    if s.bayes_threshold <= hi {
+        c.markers.push((s.bayes_threshold, "cost ratio".into()));
+    }
+    c.x_range = Some((0.0, hi));
+    c.description = format!(
+        "Cost per client falls to a minimum of {} at threshold {}, then rises as more good clients are refused.",
+        num(s.cost_per_client, 4),
+        num(s.threshold, 4)
+    );
+    let u = &s.uncertainty;
+    format!(
+        "{}<p>The threshold minimises the mean cost per client on the out-of-fold probabilities. \
+Bootstrap ({} resamples) 95 % intervals: threshold [{}, {}], cost per client at the chosen threshold [{}, {}]. \
+A perfectly calibrated model would refuse at the cost ratio {}. Review band: probabilities within ±{} of the threshold.</p>",
+        c.svg(),
+        u.resamples,
+        num(u.threshold.low, 4),
+        num(u.threshold.high, 4),
+        num(u.cost_per_client.low, 4),
+        num(u.cost_per_client.high, 4),
+        num(s.bayes_threshold, 4),
+        num(s.review_band, 3)
+    )
+}
+
+fn curves(p: &[f64], y: &[u8]) -> String {
+    let mut roc = LineChart::new("ROC curve", "false positive rate", "true positive rate");
+    roc.series
+        .push(Series::line("model (out-of-fold)", roc_points(p, y, 300)));
+    roc.series
+        .push(Series::line("chance", vec![(0.0, 0.0), (1.0, 1.0)]).dashed());
+    roc.x_range = Some((0.0, 1.0));
+    roc.y_range = Some((0.0, 1.0));
+    roc.description =
+        "ROC curve of the out-of-fold probabilities against the chance diagonal.".into();
+    let mut pr = LineChart::new("Precision-recall curve", "recall", "precision");
+    pr.series
+        .push(Series::line("model (out-of-fold)", pr_points(p, y, 300)));
+    let rate = y.iter().filter(|&&v| v == 1).count() as f64 / y.len() as f64;
+    pr.series
+        .push(Series::line("base rate", vec![(0.0, rate), (1.0, rate)]).dashed());
+    pr.x_range = Some((0.0, 1.0));
+    pr.y_range = Some((0.0, 1.0));
+    pr.description = format!(
+        "Precision against recall; the base rate of default is {:.3}.",
+        rate
+    );
+    format!("<div class=\"charts\">{}{}</div>", roc.svg(), pr.svg())
+}
+
+/// Reliability: mean predicted against observed default rate in ten bins of equal count.
+fn reliability(p: &[f64], y: &[u8]) -> Vec<(f64, f64)> {
+    let mut idx = order_desc(p);
+    idx.reverse();
+    let bins = 10.min(idx.len().max(1));
+    idx.chunks(idx.len().div_ceil(bins).max(1))
+        .map(|chunk| {
+            let n = chunk.len() as f64;
+            let mp = chunk.iter().map(|&i| p[i]).sum::<f64>() / n;
+            let my = chunk.iter().map(|&i| f64::from(y[i])).sum::<f64>() / n;
+            (mp, my)
+        })
+        .collect()
+}
+
+fn calibration_section(t: &Trained, y: &[u8]) -> String {
+    let s = &t.summary;
+    let before = reliability(&t.oof_raw, y);
+    let after = reliability(&t.oof, y);
+    let hi = before
+        .iter()
+        .chain(&after)
+        .flat_map(|p| [p.0, p.1])
+        .fold(0.05, f64::max)
+        .min(1.0);
+    let mut c = LineChart::new(
+        "Reliability diagram",
+        "mean predicted probability",
+        "observed default rate",
+    );
+    c.series
+        .push(Series::line("before calibration", before).dots());
+    c.series
+        .push(Series::line(&format!("after ({})", s.calibration), after).dots());
+    c.series
+        .push(Series::line("perfect", vec![(0.0, 0.0), (hi, hi)]).dashed());
+    c.x_range = Some((0.0, hi));
+    c.y_range = Some((0.0, hi));
+    c.description = "Ten bins of equal count; points on the diagonal are well calibrated.".into();
+    format!(
+        "{}<p>Brier score before calibration {}, after {} (cross-fitted: the calibration is fitted on one half of the \
+out-of-fold rows and measured on the other). Method: {}.</p>",
+        c.svg(),
+        num(s.calibration_check.brier_before, 5),
+        num(s.calibration_check.brier_after, 5),
+        esc(&s.calibration)
+    )
+}
+
+fn confusion(t: &Trained) -> String {
+    let c = t.summary.confusion;
+    table(
+        &["", "refused", "granted"],
+        &[
+            vec![
+                "defaulted".into(),
+                format!("{} (TP)", c.tp),
+                format!("{} (FN)", c.fn_),
+            ],
+            vec![
+                "repaid".into(),
+                format!("{} (FP)", c.fp),
+                format!("{} (TN)", c.tn),
+            ],
+        ],
+        &[],
+    )
+}
+
+fn fold_table(t: &Trained) -> String {
+    let s = &t.summary;
+    let mut rows: Vec<Vec<String>> = s
+        .fold_metrics
+        .iter()
+        .map(|f| {
+            vec![
+                format!("fold {}", f.fold + 1),
+                f.rows.to_string(),
+                num(f.auc, 4),
+                num(f.pr_auc, 4),
+                num(f.cost_per_client, 4),
+                num(f.recall, 3),
+                num(f.precision, 3),
+                num(f.f2, 3),
+                num(f.brier, 5),
+                num(f.ks, 3),
+                f.best_iteration.to_string(),
+            ]
+        })
+        .collect();
+    let mut mean = vec!["mean ± std".to_string(), String::new()];
+    for (_, m) in &s.mean {
+        mean.push(format!("{} ± {}", num(m.mean, 4), num(m.std, 4)));
+    }
+    mean.push(String::new());
+    rows.push(mean);
+    let n = rows.len() - 1;
+    table(
+        &[
+            "fold",
+            "rows",
+            "ROC AUC",
+            "PR AUC",
+            "cost/client",
+            "recall",
+            "precision",
+            "F2",
+            "Brier",
+            "KS",
+            "rounds",
+        ],
+        &rows,
+        &[n],
+    )
+}
+
+fn baselines(t: &Trained) -> String {
+    let s = &t.summary;
+    let mut rows: Vec<Vec<String>> = s
+        .baselines
+        .iter()
+        .map(|b| {
+            vec![
+                b.name.clone(),
+                num(b.auc, 4),
+                num(b.threshold, 4),
+                num(b.cost_per_client, 4),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "riskscore (LightGBM)".into(),
+        num(s.oof_auc, 4),
+        num(s.threshold, 4),
+        num(s.cost_per_client, 4),
+    ]);
+    let n = rows.len() - 1;
+    format!(
+        "{}<p class=\"note\">Out-of-fold, same folds; each model at its own cost-minimising threshold. The logistic \
+regression uses standardised features with missing values at the mean, fitted on at most {} rows per fold.</p>",
+        table(&["model", "ROC AUC", "threshold", "cost/client"], &rows, &[n]),
+        crate::logistic::MAX_ROWS
+    )
+}
+
+fn trials(t: &Trained) -> String {
+    let s = &t.summary;
+    let chosen = s
+        .trials
+        .iter()
+        .position(|tr| tr.params == s.params && tr.strategy == s.strategy);
+    let rows: Vec<Vec<String>> = s
+        .trials
+        .iter()
+        .map(|tr| {
+            let p = &tr.params;
+            vec![
+                tr.number.to_string(),
+                tr.kind.clone(),
+                tr.strategy.name().into(),
+                format!("{} ± {}", num(tr.cv_auc, 4), num(tr.cv_auc_std, 4)),
+                num(tr.cost_per_client, 4),
+                p.num_leaves.to_string(),
+                num(p.learning_rate, 4),
+                p.min_child_samples.to_string(),
+                num(p.feature_fraction, 2),
+                num(p.bagging_fraction, 2),
+                format!("{:.2e}", p.lambda_l1),
+                format!("{:.2e}", p.lambda_l2),
+                num(tr.mean_best_iteration, 0),
+                num(tr.seconds, 1),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "#",
+            "kind",
+            "imbalance",
+            "CV AUC",
+            "cost/client",
+            "leaves",
+            "learning rate",
+            "min child",
+            "feature frac.",
+            "bagging frac.",
+            "L1",
+            "L2",
+            "rounds",
+            "seconds",
+        ],
+        &rows,
+        &chosen.into_iter().collect::<Vec<_>>(),
+    )
+}
+
+fn importance(t: &Trained, features: &[String]) -> String {
+    let mut pairs: Vec<(String, f64)> = features
+        .iter()
+        .cloned()
+        .zip(t.gain.iter().copied())
+        .collect();
+    pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    pairs.truncate(20);
+    let chart = BarChart {
+        title: "Top 20 features by total gain".into(),
+        value_label: "total gain".into(),
+        description: format!(
+            "The largest is {} ({}).",
+            pairs.first().map_or("", |p| p.0.as_str()),
+            pairs.first().map_or(String::new(), |p| num(p.1, 1))
+        ),
+        bars: pairs,
+    };
+    chart.svg()
+}

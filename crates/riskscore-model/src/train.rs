@@ -1,0 +1,501 @@
+//! The training run: compare imbalance strategies, search hyperparameters, calibrate, choose the
+//! cost-minimising threshold, measure against baselines, then fit the final booster on all rows.
+
+use std::time::Instant;
+
+use lightgbm3::{Booster, ImportanceType};
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::{self, Calibration, CalibrationCheck};
+use crate::config::{CalibrationChoice, TrainConfig};
+use crate::cost::{self, Optimum, ThresholdUncertainty};
+use crate::cv::{self, mean_std, CvResult, CvSpec, FoldFit};
+use crate::data::TrainingData;
+use crate::error::{Error, Result};
+use crate::folds;
+use crate::imbalance::{self, Strategy};
+use crate::lgbm::{self, LgbmParams, Rows};
+use crate::logistic::Logistic;
+use crate::metrics::{self, Confusion};
+use crate::search::{self, Objective, Proposer};
+
+/// One cross-validated configuration (a strategy comparison or a search trial).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trial {
+    pub number: usize,
+    /// "strategy" for the imbalance comparison, "random" or "tpe" for search trials.
+    pub kind: String,
+    pub strategy: Strategy,
+    pub params: LgbmParams,
+    pub cv_auc: f64,
+    pub cv_auc_std: f64,
+    /// Out-of-fold cost per client at that trial's own best threshold.
+    pub cost_per_client: f64,
+    pub mean_best_iteration: f64,
+    pub seconds: f64,
+}
+
+/// Metrics of one fold at the chosen threshold (on calibrated probabilities).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoldMetrics {
+    pub fold: usize,
+    pub rows: usize,
+    pub auc: f64,
+    pub pr_auc: f64,
+    pub brier: f64,
+    pub ks: f64,
+    pub cost_per_client: f64,
+    pub recall: f64,
+    pub precision: f64,
+    pub f2: f64,
+    pub confusion: Confusion,
+    pub best_iteration: u32,
+}
+
+/// Mean and standard deviation over folds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Baseline {
+    pub name: String,
+    pub auc: f64,
+    pub threshold: f64,
+    pub cost_per_client: f64,
+}
+
+/// Everything the report and the manifest say about a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub n_rows: usize,
+    pub n_positives: usize,
+    pub n_features: usize,
+    pub folds: usize,
+    pub seed: u64,
+    pub strategy: Strategy,
+    pub params: LgbmParams,
+    pub rounds: u32,
+    pub cv_auc: f64,
+    pub cv_auc_std: f64,
+    pub oof_auc: f64,
+    pub threshold: f64,
+    pub cost_per_client: f64,
+    pub uncertainty: ThresholdUncertainty,
+    pub bayes_threshold: f64,
+    pub review_band: f64,
+    pub calibration: String,
+    pub calibration_check: CalibrationCheck,
+    pub fold_metrics: Vec<FoldMetrics>,
+    pub mean: Vec<(String, MeanStd)>,
+    pub confusion: Confusion,
+    pub baselines: Vec<Baseline>,
+    pub trials: Vec<Trial>,
+    pub seconds: f64,
+}
+
+/// What a run produces: the final booster and what is needed to report on and reuse it.
+pub struct Trained {
+    pub booster: Booster,
+    pub lightgbm_names: Vec<String>,
+    pub calibration: Calibration,
+    pub summary: TrainSummary,
+    /// Calibrated out-of-fold probabilities, row for row with the data.
+    pub oof: Vec<f64>,
+    /// Out-of-fold probabilities before calibration.
+    pub oof_raw: Vec<f64>,
+    /// Gain importance of the final booster, one per feature.
+    pub gain: Vec<f64>,
+    /// The cross-validation fold of every row.
+    pub folds: Vec<u8>,
+}
+
+impl std::fmt::Debug for Trained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trained")
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
+    cfg.check()?;
+    cfg.check_data(data.rows(), data.positives())?;
+    let started = Instant::now();
+    let names = lgbm::safe_names(&data.features);
+    let fold_of = folds::stratified(&data.y, cfg.folds, cfg.seed);
+    tracing::info!(
+        rows = data.rows(),
+        defaulters = data.positives(),
+        features = data.n_features(),
+        folds = cfg.folds,
+        "training"
+    );
+
+    let mut trials: Vec<Trial> = Vec::new();
+    let mut best: Option<(f64, CvResult)> = None;
+    let strategies: Vec<Strategy> = match cfg.imbalance {
+        Some(s) => vec![s],
+        None => Strategy::ALL.to_vec(),
+    };
+    for (i, &strategy) in strategies.iter().enumerate() {
+        let label = format!(
+            "strategy {} ({}/{})",
+            strategy.name(),
+            i + 1,
+            strategies.len()
+        );
+        let result = run_trial(
+            data,
+            &fold_of,
+            &names,
+            cfg,
+            &cfg.lgbm,
+            strategy,
+            "strategy",
+            &label,
+            &mut trials,
+        )?;
+        keep_best(&mut best, result, &trials, cfg.objective);
+    }
+    // The search tunes the booster for the strategy the comparison kept.
+    let strategy = best_trial(&trials, cfg.objective).strategy;
+    search(
+        data,
+        &fold_of,
+        &names,
+        cfg,
+        strategy,
+        &mut trials,
+        &mut best,
+    )?;
+    let chosen = best_trial(&trials, cfg.objective).clone();
+    let Some((_, cvr)) = best else {
+        return Err(Error::Data("no configuration was trained".into()));
+    };
+
+    let (calibration, check) = calibrate(cfg.calibration, chosen.strategy, &cvr.oof, &data.y);
+    let oof = calibration.apply_all(&cvr.oof);
+    let optimum = cost::best_threshold(&oof, &data.y, &cfg.cost);
+    let uncertainty = cost::bootstrap(
+        &oof,
+        &data.y,
+        &cfg.cost,
+        optimum.threshold,
+        cfg.bootstrap,
+        cfg.seed,
+    );
+    let fold_metrics = per_fold(&oof, &data.y, &fold_of, cfg, optimum.threshold, &cvr.folds);
+    let baselines = baselines(data, &fold_of, cfg)?;
+
+    let rounds = (chosen.mean_best_iteration.round() as u32).max(1);
+    tracing::info!(
+        rounds,
+        strategy = chosen.strategy.name(),
+        "fitting the final model on all rows"
+    );
+    let bal = imbalance::apply(
+        chosen.strategy,
+        data.x.clone(),
+        data.y.clone(),
+        data.n_features(),
+        cfg.resample_ratio,
+        cfg.seed,
+    );
+    let params = chosen
+        .params
+        .to_lightgbm(cfg.seed, bal.scale_pos_weight, rounds);
+    let booster = lgbm::fit(
+        Rows {
+            x: &bal.x,
+            y: &bal.y,
+            n_features: data.n_features(),
+        },
+        None,
+        &names,
+        &params,
+    )?;
+    let gain = booster
+        .feature_importance(ImportanceType::Gain)
+        .map_err(Error::lightgbm("reading gain importance"))?;
+
+    let (cv_auc, cv_auc_std) = cvr.fold_auc();
+    let summary = TrainSummary {
+        n_rows: data.rows(),
+        n_positives: data.positives(),
+        n_features: data.n_features(),
+        folds: cfg.folds,
+        seed: cfg.seed,
+        strategy: chosen.strategy,
+        params: chosen.params.clone(),
+        rounds,
+        cv_auc,
+        cv_auc_std,
+        oof_auc: metrics::roc_auc(&oof, &data.y),
+        threshold: optimum.threshold,
+        cost_per_client: optimum.cost_per_client,
+        uncertainty,
+        bayes_threshold: cfg.cost.bayes_threshold(),
+        review_band: cfg.review_band,
+        calibration: calibration.name().to_string(),
+        calibration_check: check,
+        mean: summarise(&fold_metrics),
+        confusion: Confusion::at(&oof, &data.y, optimum.threshold),
+        fold_metrics,
+        baselines,
+        trials,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Trained {
+        booster,
+        lightgbm_names: names,
+        calibration,
+        summary,
+        oof,
+        oof_raw: cvr.oof,
+        gain,
+        folds: fold_of,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_trial(
+    data: &TrainingData,
+    fold_of: &[u8],
+    names: &[String],
+    cfg: &TrainConfig,
+    params: &LgbmParams,
+    strategy: Strategy,
+    kind: &str,
+    label: &str,
+    trials: &mut Vec<Trial>,
+) -> Result<CvResult> {
+    let started = Instant::now();
+    let spec = CvSpec {
+        params,
+        strategy,
+        ratio: cfg.resample_ratio,
+        seed: cfg.seed,
+        label,
+    };
+    let result = cv::run(data, fold_of, cfg.folds, names, spec)?;
+    // Cost is compared on calibrated probabilities where the strategy distorts them, as the
+    // served model will be.
+    let (cal, _) = calibrate(cfg.calibration, strategy, &result.oof, &data.y);
+    let Optimum {
+        cost_per_client, ..
+    } = cost::best_threshold(&cal.apply_all(&result.oof), &data.y, &cfg.cost);
+    let (cv_auc, cv_auc_std) = result.fold_auc();
+    let trial = Trial {
+        number: trials.len(),
+        kind: kind.to_string(),
+        strategy,
+        params: params.clone(),
+        cv_auc,
+        cv_auc_std,
+        cost_per_client,
+        mean_best_iteration: result.mean_best_iteration(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    tracing::info!(
+        "{label}: CV AUC {:.4} ± {:.4}, cost per client {:.4}, {:.0} s",
+        trial.cv_auc,
+        trial.cv_auc_std,
+        trial.cost_per_client,
+        trial.seconds
+    );
+    trials.push(trial);
+    Ok(result)
+}
+
+fn loss(t: &Trial, objective: Objective) -> f64 {
+    match objective {
+        Objective::Cost => t.cost_per_client,
+        Objective::Auc => -t.cv_auc,
+    }
+}
+
+fn best_trial(trials: &[Trial], objective: Objective) -> &Trial {
+    let mut best = &trials[0];
+    for t in trials {
+        if loss(t, objective) < loss(best, objective) {
+            best = t;
+        }
+    }
+    best
+}
+
+fn keep_best(
+    best: &mut Option<(f64, CvResult)>,
+    result: CvResult,
+    trials: &[Trial],
+    objective: Objective,
+) {
+    let Some(last) = trials.last() else { return };
+    let l = loss(last, objective);
+    if best.as_ref().is_none_or(|(b, _)| l < *b) {
+        *best = Some((l, result));
+    }
+}
+
+fn search(
+    data: &TrainingData,
+    fold_of: &[u8],
+    names: &[String],
+    cfg: &TrainConfig,
+    strategy: Strategy,
+    trials: &mut Vec<Trial>,
+    best: &mut Option<(f64, CvResult)>,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut proposer = Proposer::new(cfg.search, cfg.trials, cfg.seed);
+    let mut history: Vec<(Vec<f64>, f64)> = Vec::new();
+    let kind = match cfg.search {
+        search::Method::Random => "random",
+        search::Method::Tpe => "tpe",
+    };
+    for t in 0..cfg.trials {
+        if let Some(budget) = cfg.time_budget {
+            if started.elapsed() >= budget {
+                tracing::info!(done = t, planned = cfg.trials, "search time budget spent");
+                break;
+            }
+        }
+        let u = proposer.next(&history);
+        let params = search::params_at(&u, &cfg.lgbm);
+        let label = format!("trial {}/{}", t + 1, cfg.trials);
+        let result = run_trial(
+            data, fold_of, names, cfg, &params, strategy, kind, &label, trials,
+        )?;
+        if let Some(last) = trials.last() {
+            history.push((u, loss(last, cfg.objective)));
+        }
+        keep_best(best, result, trials, cfg.objective);
+    }
+    Ok(())
+}
+
+fn calibrate(
+    choice: CalibrationChoice,
+    strategy: Strategy,
+    p: &[f64],
+    y: &[u8],
+) -> (Calibration, CalibrationCheck) {
+    let before = metrics::brier(p, y);
+    let fixed = |cal: Calibration, fit: fn(&[f64], &[u8]) -> Calibration| {
+        let after = calibration::cross_fitted_brier(p, y, fit);
+        (
+            cal,
+            CalibrationCheck {
+                brier_before: before,
+                brier_after: after,
+            },
+        )
+    };
+    match choice {
+        CalibrationChoice::None => (
+            Calibration::None,
+            CalibrationCheck {
+                brier_before: before,
+                brier_after: before,
+            },
+        ),
+        CalibrationChoice::Platt => fixed(calibration::fit_platt(p, y), calibration::fit_platt),
+        CalibrationChoice::Isotonic => {
+            fixed(calibration::fit_isotonic(p, y), calibration::fit_isotonic)
+        }
+        CalibrationChoice::Auto if strategy.distorts() => calibration::choose(p, y),
+        CalibrationChoice::Auto => (
+            Calibration::None,
+            CalibrationCheck {
+                brier_before: before,
+                brier_after: before,
+            },
+        ),
+    }
+}
+
+fn per_fold(
+    p: &[f64],
+    y: &[u8],
+    fold_of: &[u8],
+    cfg: &TrainConfig,
+    threshold: f64,
+    fits: &[FoldFit],
+) -> Vec<FoldMetrics> {
+    (0..cfg.folds)
+        .map(|f| {
+            let (_, idx) = folds::split(fold_of, f as u8);
+            let fp: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
+            let fy: Vec<u8> = idx.iter().map(|&i| y[i]).collect();
+            let c = Confusion::at(&fp, &fy, threshold);
+            FoldMetrics {
+                fold: f,
+                rows: idx.len(),
+                auc: metrics::roc_auc(&fp, &fy),
+                pr_auc: metrics::average_precision(&fp, &fy),
+                brier: metrics::brier(&fp, &fy),
+                ks: metrics::ks(&fp, &fy),
+                cost_per_client: cfg.cost.total(&c) / idx.len() as f64,
+                recall: c.recall(),
+                precision: c.precision(),
+                f2: c.f_beta(2.0),
+                confusion: c,
+                best_iteration: fits.get(f).map_or(0, |x| x.best_iteration),
+            }
+        })
+        .collect()
+}
+
+fn summarise(folds: &[FoldMetrics]) -> Vec<(String, MeanStd)> {
+    let metric = |name: &str, get: fn(&FoldMetrics) -> f64| {
+        let (mean, std) = mean_std(&folds.iter().map(get).collect::<Vec<_>>());
+        (name.to_string(), MeanStd { mean, std })
+    };
+    vec![
+        metric("roc_auc", |f| f.auc),
+        metric("pr_auc", |f| f.pr_auc),
+        metric("cost_per_client", |f| f.cost_per_client),
+        metric("recall", |f| f.recall),
+        metric("precision", |f| f.precision),
+        metric("f2", |f| f.f2),
+        metric("brier", |f| f.brier),
+        metric("ks", |f| f.ks),
+    ]
+}
+
+fn baselines(data: &TrainingData, fold_of: &[u8], cfg: &TrainConfig) -> Result<Vec<Baseline>> {
+    let n = data.rows() as f64;
+    let pos = data.positives() as f64;
+    let mut out = vec![Baseline {
+        name: "grant everyone".into(),
+        auc: 0.5,
+        threshold: 1.0,
+        cost_per_client: (cfg.cost.fn_cost * pos + cfg.cost.tn_cost * (n - pos)) / n,
+    }];
+    if cfg.skip_baseline {
+        return Ok(out);
+    }
+    let k = data.n_features();
+    let mut oof = vec![f64::NAN; data.rows()];
+    for f in 0..cfg.folds {
+        tracing::info!("logistic regression baseline: fold {}/{}", f + 1, cfg.folds);
+        let (train_idx, valid_idx) = folds::split(fold_of, f as u8);
+        let (tx, ty) = data.take(&train_idx);
+        let (vx, _) = data.take(&valid_idx);
+        let model = Logistic::fit(&tx, &ty, k, cfg.seed);
+        for (&i, p) in valid_idx.iter().zip(model.predict(&vx)) {
+            oof[i] = p;
+        }
+    }
+    let best = cost::best_threshold(&oof, &data.y, &cfg.cost);
+    out.push(Baseline {
+        name: "logistic regression".into(),
+        auc: metrics::roc_auc(&oof, &data.y),
+        threshold: best.threshold,
+        cost_per_client: best.cost_per_client,
+    });
+    Ok(out)
+}
