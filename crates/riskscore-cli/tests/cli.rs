@@ -157,3 +157,138 @@ fn synth_rejects_bad_scale() {
         text(&o.stderr)
     );
 }
+
+/// A single table with a signal: default more likely when `ratio` is high.
+fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
+    let mut s = String::from("client_id,defaulted,ratio,age,region\n");
+    for i in 0..rows {
+        let ratio = ((i * 37) % 100) as f64 / 10.0;
+        let age = 20 + (i * 13) % 45;
+        let region = ["north", "south"][i % 2];
+        let y = u8::from((i * 7919) % 100 < (ratio * 3.0) as usize);
+        s.push_str(&format!("{},{y},{ratio},{age},{region}\n", 1000 + i));
+    }
+    let path = dir.join("loans.csv");
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+const QUICK: [&str; 8] = [
+    "--folds",
+    "3",
+    "--trials",
+    "1",
+    "--max-rounds",
+    "60",
+    "--bootstrap",
+    "20",
+];
+
+#[test]
+fn train_json_summary_then_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 400);
+    let model = dir.path().join("model");
+    let mut args = vec![
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        model.to_str().unwrap(),
+        "--json",
+        "--imbalance",
+        "class_weight",
+        "--no-baseline",
+    ];
+    args.extend(QUICK);
+    let out = riskscore(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    for key in [
+        "cv_auc",
+        "cv_auc_std",
+        "threshold",
+        "cost_per_client",
+        "n_features",
+        "n_rows",
+    ] {
+        assert!(v[key].is_number(), "{key} missing in {v}");
+    }
+    assert_eq!(v["n_rows"], 400);
+    // Progress goes to stderr, per fold.
+    assert!(
+        text(&out.stderr).contains("fold 3/3"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let scores = dir.path().join("scores.csv");
+    let out = riskscore(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(written.lines().count(), 401);
+    assert!(written.starts_with("client_id,probability_raw,probability,decision,review\n"));
+}
+
+#[test]
+fn train_checks_parameters_before_reading_data() {
+    // The data does not exist: the parameter error must come first.
+    let out = riskscore(&[
+        "train",
+        "--data",
+        "/nonexistent/data.csv",
+        "--out",
+        "/nonexistent/model",
+        "--learning-rate",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: invalid parameter learning-rate: 0 is not in (0, 1]"
+    );
+    let out = riskscore(&[
+        "train",
+        "--data",
+        "x",
+        "--out",
+        "y",
+        "--imbalance",
+        "oversample",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr)
+        .contains("\"oversample\" is not one of auto, none, class_weight, undersample, smote"));
+}
+
+#[test]
+fn predict_refuses_a_directory_that_is_not_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = riskscore(&[
+        "predict",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--data",
+        "x.csv",
+        "--out",
+        "y.csv",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("checksums.sha256 is missing; not a model bundle"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -153,6 +153,15 @@ pub fn fit(train: Rows, valid: Option<Rows>, names: &[String], params: &Value) -
     Booster::train_with_valid(train_ds, valid_ds, &params).map_err(Error::lightgbm("training"))
 }
 
+/// The booster as it reads back from its text model (LightGBM's in-memory and reloaded models
+/// can differ in the last bit of a prediction).
+pub fn reload(booster: &Booster) -> Result<Booster> {
+    let text = booster
+        .save_string()
+        .map_err(Error::lightgbm("writing the model text"))?;
+    Booster::from_string(&text).map_err(Error::lightgbm("reading the model text back"))
+}
+
 /// Probabilities of default for row-major rows.
 pub fn predict(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
     if x.is_empty() {

@@ -217,6 +217,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
         &names,
         &params,
     )?;
+    // Keep the booster as it reads back from its text form: what is reported on is exactly the
+    // model that ships.
+    let booster = lgbm::reload(&booster)?;
     let gain = booster
         .feature_importance(ImportanceType::Gain)
         .map_err(Error::lightgbm("reading gain importance"))?;

@@ -1,0 +1,8 @@
+//! Integration tests of training, the bundle and the Python oracles.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bundle;
+mod common;
+mod oracle;
+mod train;

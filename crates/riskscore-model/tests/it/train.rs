@@ -1,0 +1,220 @@
+//! The training run: metrics, threshold, trials, out-of-fold predictions, refusals.
+
+use riskscore_model::cost::CostMatrix;
+use riskscore_model::data::TrainingData;
+use riskscore_model::lgbm::LgbmParams;
+use riskscore_model::run::train_to_bundle;
+use riskscore_model::{Error, Strategy, TrainConfig};
+
+use crate::common::*;
+
+#[test]
+fn summary_agrees_with_the_out_of_fold_file() {
+    let run = train_quick(900, &quick_config());
+    let s = &run.trained.summary;
+    // The table has a real signal; grant-everyone is the ceiling on cost.
+    assert!(s.cv_auc > 0.65, "CV AUC {}", s.cv_auc);
+    let grant_all = s.baselines[0].cost_per_client;
+    assert!(s.cost_per_client < grant_all);
+    assert!(s.threshold > 0.0 && s.threshold < 1.0);
+    // Strategy comparison (one) + two search trials.
+    assert_eq!(s.trials.len(), 3);
+    assert_eq!(s.trials[0].kind, "strategy");
+    // Recompute the cost at the threshold from oof.csv: it must be the reported one.
+    let text = std::fs::read_to_string(run.bundle().join("oof.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("client_id,defaulted,fold,probability_raw,probability")
+    );
+    let (mut cost, mut n) = (0.0, 0.0);
+    let mut per_fold = [(0usize, 0usize); 3];
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let y: u8 = f[1].parse().unwrap();
+        let fold: usize = f[2].parse().unwrap();
+        let p: f64 = f[4].parse().unwrap();
+        per_fold[fold].0 += 1;
+        per_fold[fold].1 += usize::from(y);
+        let refused = p >= s.threshold;
+        cost += match (refused, y == 1) {
+            (false, true) => 10.0,
+            (true, false) => 1.0,
+            _ => 0.0,
+        };
+        n += 1.0;
+    }
+    assert_eq!(n as usize, s.n_rows);
+    assert!((cost / n - s.cost_per_client).abs() < 1e-12);
+    // Stratified: fold default counts differ by at most one.
+    let counts: Vec<usize> = per_fold.iter().map(|f| f.1).collect();
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{counts:?}"
+    );
+    // The bootstrap interval brackets the estimate.
+    let u = &s.uncertainty;
+    assert!(
+        u.cost_per_client.low <= s.cost_per_client && s.cost_per_client <= u.cost_per_client.high
+    );
+}
+
+#[test]
+fn auto_compares_the_four_strategies_and_keeps_the_cheapest() {
+    let cfg = TrainConfig {
+        imbalance: None,
+        trials: 0,
+        skip_baseline: true,
+        ..quick_config()
+    };
+    let run = train_quick(700, &cfg);
+    let s = &run.trained.summary;
+    let names: Vec<&str> = s.trials.iter().map(|t| t.strategy.name()).collect();
+    assert_eq!(names, ["none", "class_weight", "undersample", "smote"]);
+    let cheapest = s
+        .trials
+        .iter()
+        .min_by(|a, b| a.cost_per_client.total_cmp(&b.cost_per_client))
+        .unwrap();
+    assert_eq!(s.strategy, cheapest.strategy);
+    // Distorting strategies get a calibration unless none helps; `none` never does under auto.
+    if s.strategy == Strategy::None {
+        assert_eq!(s.calibration, "none");
+    }
+}
+
+#[test]
+fn a_different_cost_matrix_moves_the_threshold() {
+    // Missed defaulters four times as expensive -> refuse more -> lower threshold.
+    let base = train_quick(
+        1500,
+        &TrainConfig {
+            trials: 0,
+            skip_baseline: true,
+            ..quick_config()
+        },
+    );
+    let dearer = TrainConfig {
+        trials: 0,
+        skip_baseline: true,
+        cost: CostMatrix {
+            fn_cost: 40.0,
+            ..CostMatrix::default()
+        },
+        ..quick_config()
+    };
+    let (_, s2) = train_to_bundle(
+        &base.frame,
+        &base.pipeline,
+        &dearer,
+        &base.dir.path().join("m2"),
+    )
+    .unwrap();
+    assert!(
+        s2.threshold < base.summary.threshold,
+        "{} vs {}",
+        s2.threshold,
+        base.summary.threshold
+    );
+}
+
+#[test]
+fn invalid_parameters_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_table(dir.path(), 300, 1);
+    let (pipeline, frame) = load(&path);
+    let out = dir.path().join("never");
+    for (cfg, what) in [
+        (
+            TrainConfig {
+                folds: 1,
+                ..quick_config()
+            },
+            "folds",
+        ),
+        (
+            TrainConfig {
+                resample_ratio: 0.0,
+                ..quick_config()
+            },
+            "resample-ratio",
+        ),
+        (
+            TrainConfig {
+                cost: CostMatrix {
+                    fn_cost: -1.0,
+                    ..CostMatrix::default()
+                },
+                ..quick_config()
+            },
+            "cost",
+        ),
+        (
+            TrainConfig {
+                lgbm: LgbmParams {
+                    num_leaves: 1,
+                    ..LgbmParams::default()
+                },
+                ..quick_config()
+            },
+            "num-leaves",
+        ),
+        (
+            TrainConfig {
+                review_band: 0.7,
+                ..quick_config()
+            },
+            "review-band",
+        ),
+    ] {
+        let err = train_to_bundle(&frame, &pipeline, &cfg, &out).unwrap_err();
+        assert!(matches!(err, Error::Param { .. }), "{err}");
+        assert!(err.to_string().contains(what), "{err}");
+        assert!(!out.exists(), "nothing is written for {what}");
+    }
+}
+
+#[test]
+fn more_folds_than_defaulters_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("few.csv");
+    std::fs::write(
+        &path,
+        "id,y,x\n1,1,0.5\n2,0,0.1\n3,0,0.2\n4,1,0.9\n5,0,0.3\n6,0,0.4\n",
+    )
+    .unwrap();
+    let opts = riskscore_model::input::TableOptions {
+        id: Some("id".into()),
+        target: Some("y".into()),
+        ..Default::default()
+    };
+    let (pipeline, frame) = riskscore_model::input::load(&path, &opts).unwrap();
+    let err =
+        train_to_bundle(&frame, &pipeline, &quick_config(), &dir.path().join("m")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("3 folds need at least 3 rows of each class; the data has 2 defaulters"),
+        "{err}"
+    );
+}
+
+#[test]
+fn targets_must_be_zero_or_one_with_both_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "id,y,x\n1,0,0.5\n2,2,0.1\n").unwrap();
+    let opts = riskscore_model::input::TableOptions {
+        id: Some("id".into()),
+        target: Some("y".into()),
+        ..Default::default()
+    };
+    let err = riskscore_model::input::load(&path, &opts).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "column \"y\": the target must be 0 or 1; data row 2 has 2"
+    );
+    std::fs::write(&path, "id,y,x\n1,0,0.5\n2,0,0.1\n").unwrap();
+    let (pipeline, frame) = riskscore_model::input::load(&path, &opts).unwrap();
+    let err = TrainingData::from_frame(&frame, "id", "y", &pipeline.features).unwrap_err();
+    assert!(err.to_string().contains("single class"), "{err}");
+}
