@@ -172,6 +172,13 @@ pub fn predict(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f6
         .map_err(Error::lightgbm("predicting"))
 }
 
+/// LightGBM's own SHAP values (`pred_contrib`): n_features + 1 per row, the base value last.
+pub fn contrib(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
+    booster
+        .predict_contrib(x, n_features as i32, true)
+        .map_err(Error::lightgbm("computing pred_contrib"))
+}
+
 /// Feature names LightGBM accepts: it refuses JSON punctuation in names and rewrites spaces, and
 /// the kernel's one-hot names carry both (`NAME_TYPE_SUITE_Spouse, partner`). Other characters
 /// become `_`; a clash gets a numeric suffix. The bundle keeps both lists.

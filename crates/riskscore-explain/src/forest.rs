@@ -1,0 +1,249 @@
+//! LightGBM's text model format, read into arrays per tree, and its decision rule.
+
+use crate::{Error, Result};
+
+/// One regression tree. Children are node indices when >= 0 and `!leaf` when negative, as in
+/// LightGBM's own arrays.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tree {
+    pub split_feature: Vec<usize>,
+    pub threshold: Vec<f64>,
+    pub decision_type: Vec<u8>,
+    pub left: Vec<i32>,
+    pub right: Vec<i32>,
+    pub leaf_value: Vec<f64>,
+    pub leaf_count: Vec<f64>,
+    pub internal_count: Vec<f64>,
+}
+
+/// LightGBM's kZeroThreshold.
+const ZERO: f64 = 1e-35;
+
+impl Tree {
+    pub fn num_leaves(&self) -> usize {
+        self.leaf_value.len()
+    }
+
+    /// Whether row `x` goes left at internal node `n` (LightGBM's NumericalDecision).
+    #[inline]
+    pub fn goes_left(&self, n: usize, x: &[f64]) -> bool {
+        let dt = self.decision_type[n];
+        let missing = (dt >> 2) & 3;
+        let mut v = x[self.split_feature[n]];
+        if v.is_nan() && missing != 2 {
+            v = 0.0;
+        }
+        if (missing == 1 && v.abs() <= ZERO) || (missing == 2 && v.is_nan()) {
+            dt & 2 != 0
+        } else {
+            v <= self.threshold[n]
+        }
+    }
+
+    /// The leaf reached by row `x`.
+    pub fn leaf(&self, x: &[f64]) -> usize {
+        if self.left.is_empty() {
+            return 0;
+        }
+        let mut n = 0usize;
+        loop {
+            let next = if self.goes_left(n, x) {
+                self.left[n]
+            } else {
+                self.right[n]
+            };
+            if next < 0 {
+                return (!next) as usize;
+            }
+            n = next as usize;
+        }
+    }
+
+    /// The mean output over the training rows (LightGBM's ExpectedValue).
+    pub fn expected_value(&self) -> f64 {
+        if self.num_leaves() == 1 {
+            return self.leaf_value[0];
+        }
+        let total = self.internal_count[0];
+        self.leaf_value
+            .iter()
+            .zip(&self.leaf_count)
+            .map(|(v, c)| v * c / total)
+            .sum()
+    }
+}
+
+/// A binary-classification model: the sum of the trees is the log-odds of default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    pub trees: Vec<Tree>,
+    pub n_features: usize,
+    pub feature_names: Vec<String>,
+}
+
+impl Forest {
+    /// Parses LightGBM's text model (`model.txt`, `save_model`, `model_to_string`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut n_features = None;
+        let mut feature_names = Vec::new();
+        let mut trees = Vec::new();
+        let mut current: Option<(usize, Vec<(&str, &str)>)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("Tree=") {
+                if let Some((i, fields)) = current.take() {
+                    trees.push(tree(i, &fields)?);
+                }
+                let i = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::Model(format!("bad tree header {line:?}")))?;
+                current = Some((i, Vec::new()));
+            } else if line.starts_with("end of trees") {
+                if let Some((i, fields)) = current.take() {
+                    trees.push(tree(i, &fields)?);
+                }
+                break;
+            } else if let Some((k, v)) = line.split_once('=') {
+                match &mut current {
+                    Some((_, fields)) => fields.push((k, v)),
+                    None => match k {
+                        "max_feature_idx" => {
+                            let m: usize = v
+                                .trim()
+                                .parse()
+                                .map_err(|_| Error::Model(format!("bad max_feature_idx {v:?}")))?;
+                            n_features = Some(m + 1);
+                        }
+                        "feature_names" => {
+                            feature_names = v.split(' ').map(str::to_string).collect();
+                        }
+                        "num_class" if v.trim() != "1" => {
+                            return Err(Error::Model(format!(
+                                "{v} classes; only binary models are explained"
+                            )));
+                        }
+                        "objective" if !v.starts_with("binary") => {
+                            return Err(Error::Model(format!(
+                                "objective {v:?}; only binary models are explained"
+                            )));
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+        if let Some((i, fields)) = current.take() {
+            trees.push(tree(i, &fields)?);
+        }
+        let n_features = n_features.ok_or_else(|| Error::Model("no max_feature_idx".into()))?;
+        for (i, t) in trees.iter().enumerate() {
+            if t.split_feature.iter().any(|&f| f >= n_features) {
+                return Err(Error::Tree {
+                    tree: i,
+                    message: "split on a feature beyond max_feature_idx".into(),
+                });
+            }
+        }
+        Ok(Forest {
+            trees,
+            n_features,
+            feature_names,
+        })
+    }
+
+    /// The raw score (log-odds) of a row.
+    pub fn raw(&self, x: &[f64]) -> f64 {
+        self.trees.iter().map(|t| t.leaf_value[t.leaf(x)]).sum()
+    }
+
+    /// The mean raw score over the training data (the SHAP base value).
+    pub fn expected_value(&self) -> f64 {
+        self.trees.iter().map(Tree::expected_value).sum()
+    }
+}
+
+fn tree(index: usize, fields: &[(&str, &str)]) -> Result<Tree> {
+    let err = |message: String| Error::Tree {
+        tree: index,
+        message,
+    };
+    let get = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let nums = |name: &str| -> Result<Vec<f64>> {
+        match get(name) {
+            None => Ok(Vec::new()),
+            Some("") => Ok(Vec::new()),
+            Some(v) => v
+                .split(' ')
+                .map(|s| {
+                    s.parse::<f64>()
+                        .map_err(|_| err(format!("{name}: cannot read {s:?}")))
+                })
+                .collect(),
+        }
+    };
+    if get("num_cat").is_some_and(|v| v.trim() != "0") {
+        return Err(err("categorical splits are not supported".into()));
+    }
+    if get("is_linear").is_some_and(|v| v.trim() != "0") {
+        return Err(err("linear trees are not supported".into()));
+    }
+    let leaf_value = nums("leaf_value")?;
+    let num_leaves: usize = get("num_leaves")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| err("no num_leaves".into()))?;
+    if leaf_value.len() != num_leaves {
+        return Err(err(format!(
+            "{} leaf values for {num_leaves} leaves",
+            leaf_value.len()
+        )));
+    }
+    let ints = |name: &str| -> Result<Vec<i32>> {
+        Ok(nums(name)?.into_iter().map(|v| v as i32).collect())
+    };
+    let t = Tree {
+        split_feature: nums("split_feature")?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect(),
+        threshold: nums("threshold")?,
+        decision_type: nums("decision_type")?
+            .into_iter()
+            .map(|v| v as u8)
+            .collect(),
+        left: ints("left_child")?,
+        right: ints("right_child")?,
+        leaf_count: nums("leaf_count")?,
+        internal_count: nums("internal_count")?,
+        leaf_value,
+    };
+    let internal = num_leaves - 1;
+    for (name, len) in [
+        ("split_feature", t.split_feature.len()),
+        ("threshold", t.threshold.len()),
+        ("decision_type", t.decision_type.len()),
+        ("left_child", t.left.len()),
+        ("right_child", t.right.len()),
+        ("internal_count", t.internal_count.len()),
+    ] {
+        if len != internal {
+            return Err(err(format!("{name} has {len} values for {internal} nodes")));
+        }
+    }
+    if num_leaves > 1 && t.leaf_count.len() != num_leaves {
+        return Err(err("leaf_count does not match num_leaves".into()));
+    }
+    for &c in t.left.iter().chain(&t.right) {
+        let ok = if c >= 0 {
+            (c as usize) < internal
+        } else {
+            ((!c) as usize) < num_leaves
+        };
+        if !ok {
+            return Err(err(format!("child {c} out of range")));
+        }
+    }
+    if t.decision_type.iter().any(|d| d & 1 != 0) {
+        return Err(err("categorical splits are not supported".into()));
+    }
+    Ok(t)
+}

@@ -1,0 +1,373 @@
+//! Exact path-dependent TreeSHAP with per-leaf precomputation (the idea of Fast TreeSHAP v2,
+//! Yang 2021).
+//!
+//! For a leaf with value v whose path splits on the distinct features D (d = |D|), let z_j be
+//! the share of training rows that follow the path at the splits on j (the product of
+//! child/parent counts) and P the features whose every split on the path the row satisfies.
+//! The leaf adds to feature i:
+//!
+//!   i in P:     v (1 - z_i) Z(P) B(P \ {i})
+//!   i not in P: -v Z(P) B(P)
+//!
+//! with Z(P) the product of z_j over D \ P and B(Q) = sum_k k!(d-k-1)!/d! e_{|Q|-k}(z_Q), e the
+//! elementary symmetric polynomials. B depends only on the subset, so it is tabulated once per
+//! leaf for all 2^d subsets (d <= `TABLE_DEPTH`); a row then costs O(d) per leaf instead of
+//! the O(d^2) of the recursive algorithm. Deeper leaves compute B from the polynomial of P,
+//! removing one factor at a time by synthetic division, in O(d^2).
+
+use crate::forest::{Forest, Tree};
+use crate::{Error, Result};
+
+/// Leaves with more distinct path features than this are not tabulated (2^d entries each).
+pub const TABLE_DEPTH: usize = 10;
+
+#[derive(Debug, Clone)]
+struct Leaf {
+    value: f64,
+    /// Distinct features of the path, and their z.
+    features: Vec<usize>,
+    z: Vec<f64>,
+    /// (internal node, goes left on the path, slot in `features`).
+    path: Vec<(u32, bool, u8)>,
+    /// B for every subset mask, when d <= TABLE_DEPTH.
+    table: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Clone)]
+struct PreparedTree {
+    tree: Tree,
+    leaves: Vec<Leaf>,
+}
+
+/// A model ready to explain: trees with their per-leaf tables.
+#[derive(Debug, Clone)]
+pub struct Explainer {
+    trees: Vec<PreparedTree>,
+    n_features: usize,
+    base: f64,
+}
+
+impl Explainer {
+    pub fn new(forest: &Forest) -> Result<Self> {
+        let trees = forest
+            .trees
+            .iter()
+            .enumerate()
+            .map(|(i, t)| prepare(t).map_err(|message| Error::Tree { tree: i, message }))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Explainer {
+            trees,
+            n_features: forest.n_features,
+            base: forest.expected_value(),
+        })
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// (leaves, leaves too deep to tabulate): the second are explained in O(d^2).
+    pub fn leaf_counts(&self) -> (usize, usize) {
+        let all = self.trees.iter().map(|t| t.leaves.len()).sum();
+        let deep = self
+            .trees
+            .iter()
+            .flat_map(|t| &t.leaves)
+            .filter(|l| l.table.is_none())
+            .count();
+        (all, deep)
+    }
+
+    /// The base value: the mean log-odds over the training rows.
+    pub fn base_value(&self) -> f64 {
+        self.base
+    }
+
+    /// SHAP values of one row into `out` (n_features + 1 values, the base value last, as
+    /// LightGBM's `pred_contrib`). Their sum is the row's log-odds.
+    pub fn explain_into(&self, x: &[f64], out: &mut [f64]) -> Result<()> {
+        if x.len() != self.n_features {
+            return Err(Error::Width {
+                got: x.len(),
+                expected: self.n_features,
+            });
+        }
+        if out.len() != self.n_features + 1 {
+            return Err(Error::Width {
+                got: out.len(),
+                expected: self.n_features + 1,
+            });
+        }
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let mut left = Vec::new();
+        for t in &self.trees {
+            tree_shap(t, x, out, &mut left);
+        }
+        out[self.n_features] = self.base;
+        Ok(())
+    }
+
+    pub fn explain(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; self.n_features + 1];
+        self.explain_into(x, &mut out)?;
+        Ok(out)
+    }
+
+    /// SHAP values of row-major rows, on `threads` threads; (n_features + 1) per row.
+    pub fn explain_batch(&self, x: &[f64], threads: usize) -> Result<Vec<f64>> {
+        let k = self.n_features;
+        if k == 0 || x.len() % k != 0 {
+            return Err(Error::Width {
+                got: x.len(),
+                expected: k,
+            });
+        }
+        let rows = x.len() / k;
+        let mut out = vec![0.0; rows * (k + 1)];
+        let threads = threads.clamp(1, rows.max(1));
+        let per = rows.div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = x
+                .chunks(per * k)
+                .zip(out.chunks_mut(per * (k + 1)))
+                .map(|(xc, oc)| {
+                    s.spawn(move || -> Result<()> {
+                        for (row, o) in xc.chunks(k).zip(oc.chunks_mut(k + 1)) {
+                            self.explain_into(row, o)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| Error::Model("a SHAP worker failed".into()))??;
+            }
+            Ok::<(), Error>(())
+        })?;
+        Ok(out)
+    }
+}
+
+fn cover(t: &Tree, child: i32) -> f64 {
+    if child >= 0 {
+        t.internal_count[child as usize]
+    } else {
+        t.leaf_count[(!child) as usize]
+    }
+}
+
+fn prepare(t: &Tree) -> std::result::Result<PreparedTree, String> {
+    let mut leaves: Vec<Option<Leaf>> = vec![None; t.num_leaves()];
+    if t.num_leaves() > 1 {
+        let mut stack: Vec<(i32, Vec<(u32, bool)>)> = vec![(0, Vec::new())];
+        while let Some((node, path)) = stack.pop() {
+            if node < 0 {
+                let l = (!node) as usize;
+                leaves[l] = Some(leaf(t, l, &path)?);
+                continue;
+            }
+            let n = node as usize;
+            for (child, left) in [(t.left[n], true), (t.right[n], false)] {
+                let mut p = path.clone();
+                p.push((n as u32, left));
+                if p.len() > t.num_leaves() {
+                    return Err("the tree has a cycle".into());
+                }
+                stack.push((child, p));
+            }
+        }
+    }
+    let leaves = leaves
+        .into_iter()
+        .enumerate()
+        .map(|(l, v)| {
+            v.ok_or_else(|| format!("leaf {l} is not reachable"))
+                .or_else(|e| {
+                    if t.num_leaves() == 1 {
+                        Ok(single(t))
+                    } else {
+                        Err(e)
+                    }
+                })
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(PreparedTree {
+        tree: t.clone(),
+        leaves,
+    })
+}
+
+fn single(t: &Tree) -> Leaf {
+    Leaf {
+        value: t.leaf_value[0],
+        features: Vec::new(),
+        z: Vec::new(),
+        path: Vec::new(),
+        table: Some(vec![0.0]),
+    }
+}
+
+fn leaf(t: &Tree, l: usize, path: &[(u32, bool)]) -> std::result::Result<Leaf, String> {
+    let mut features: Vec<usize> = Vec::new();
+    let mut z: Vec<f64> = Vec::new();
+    let mut steps = Vec::with_capacity(path.len());
+    for &(n, left) in path {
+        let n_us = n as usize;
+        let f = t.split_feature[n_us];
+        let child = if left { t.left[n_us] } else { t.right[n_us] };
+        let parent = t.internal_count[n_us];
+        if parent <= 0.0 {
+            return Err(format!("node {n} has no training rows"));
+        }
+        let share = cover(t, child) / parent;
+        let slot = match features.iter().position(|&g| g == f) {
+            Some(s) => {
+                z[s] *= share;
+                s
+            }
+            None => {
+                features.push(f);
+                z.push(share);
+                features.len() - 1
+            }
+        };
+        if slot > u8::MAX as usize {
+            return Err("a path splits on more than 255 features".into());
+        }
+        steps.push((n, left, slot as u8));
+    }
+    let table = (features.len() <= TABLE_DEPTH).then(|| tabulate(&z));
+    Ok(Leaf {
+        value: t.leaf_value[l],
+        features,
+        z,
+        path: steps,
+        table,
+    })
+}
+
+/// w(k, d) = k! (d-k-1)! / d!
+fn weights(d: usize) -> Vec<f64> {
+    let mut w = vec![0.0; d];
+    // w(0, d) = 1/d; w(k+1) = w(k) * (k+1) / (d-k-1).
+    if d > 0 {
+        w[0] = 1.0 / d as f64;
+        for k in 0..d - 1 {
+            w[k + 1] = w[k] * (k + 1) as f64 / (d - k - 1) as f64;
+        }
+    }
+    w
+}
+
+/// B(Q) for every subset mask Q of the leaf's features.
+fn tabulate(z: &[f64]) -> Vec<f64> {
+    let d = z.len();
+    let w = weights(d);
+    let size = 1usize << d;
+    // poly[mask] = coefficients of prod_{j in mask} (t + z_j), lowest degree first.
+    let mut poly = vec![0.0; size * (d + 1)];
+    poly[0] = 1.0;
+    let mut table = vec![0.0; size];
+    for mask in 1..size {
+        let h = usize::BITS as usize - 1 - mask.leading_zeros() as usize;
+        let prev = mask & !(1 << h);
+        let (done, rest) = poly.split_at_mut(mask * (d + 1));
+        let src = &done[prev * (d + 1)..(prev + 1) * (d + 1)];
+        let dst = &mut rest[..d + 1];
+        for k in 0..=d {
+            let shifted = if k > 0 { src[k - 1] } else { 0.0 };
+            dst[k] = shifted + z[h] * src[k];
+        }
+    }
+    for (mask, b) in table.iter_mut().enumerate() {
+        let q = mask.count_ones() as usize;
+        let c = &poly[mask * (d + 1)..(mask + 1) * (d + 1)];
+        *b = (0..=q.min(d.saturating_sub(1))).map(|k| w[k] * c[k]).sum();
+    }
+    table
+}
+
+fn tree_shap(pt: &PreparedTree, x: &[f64], out: &mut [f64], left: &mut Vec<bool>) {
+    let t = &pt.tree;
+    left.clear();
+    left.extend((0..t.split_feature.len()).map(|n| t.goes_left(n, x)));
+    for lf in &pt.leaves {
+        let d = lf.features.len();
+        if d == 0 {
+            continue;
+        }
+        let mut p: usize = (1usize << d) - 1;
+        for &(n, l, slot) in &lf.path {
+            if left[n as usize] != l {
+                p &= !(1usize << slot);
+            }
+        }
+        let mut z_out = 1.0;
+        for i in 0..d {
+            if p & (1 << i) == 0 {
+                z_out *= lf.z[i];
+            }
+        }
+        let vz = lf.value * z_out;
+        match &lf.table {
+            Some(table) => {
+                let b_p = table[p];
+                for i in 0..d {
+                    let f = lf.features[i];
+                    if p & (1 << i) != 0 {
+                        out[f] += vz * (1.0 - lf.z[i]) * table[p & !(1 << i)];
+                    } else {
+                        out[f] -= vz * b_p;
+                    }
+                }
+            }
+            None => untabulated(lf, p, vz, out),
+        }
+    }
+}
+
+/// B from the polynomial of P, for leaves too deep to tabulate.
+fn untabulated(lf: &Leaf, p: usize, vz: f64, out: &mut [f64]) {
+    let d = lf.features.len();
+    let w = weights(d);
+    let mut c = vec![0.0; d + 1];
+    c[0] = 1.0;
+    let mut deg = 0;
+    for i in 0..d {
+        if p & (1 << i) != 0 {
+            for k in (0..=deg).rev() {
+                c[k + 1] += c[k];
+                c[k] *= lf.z[i];
+            }
+            deg += 1;
+        }
+    }
+    let b = |coef: &[f64], q: usize| -> f64 { (0..=q.min(d - 1)).map(|k| w[k] * coef[k]).sum() };
+    let b_p = b(&c, deg);
+    let mut q = vec![0.0; d + 1];
+    for i in 0..d {
+        let f = lf.features[i];
+        if p & (1 << i) == 0 {
+            out[f] -= vz * b_p;
+            continue;
+        }
+        // Divide prod (t + z_j) by (t + z_i): from the top, q_{k-1} = c_k - z_i q_k ... or
+        // from the bottom when z_i is not small (both exact in exact arithmetic).
+        let zi = lf.z[i];
+        q.iter_mut().for_each(|v| *v = 0.0);
+        if zi > 0.5 {
+            // Bottom-up: c_0 = z q_0, c_k = q_{k-1} + z q_k.
+            q[0] = c[0] / zi;
+            for k in 1..deg {
+                q[k] = (c[k] - q[k - 1]) / zi;
+            }
+        } else {
+            q[deg - 1] = c[deg];
+            for k in (1..deg).rev() {
+                q[k - 1] = c[k] - zi * q[k];
+            }
+        }
+        out[f] += vz * (1.0 - zi) * b(&q, deg - 1);
+    }
+}
