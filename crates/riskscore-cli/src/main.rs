@@ -1,7 +1,9 @@
 //! The `riskscore` binary: argument handling, logging set-up and printing. The work is done by
 //! the library crates.
 
+mod cmd_bench_explain;
 mod cmd_demo;
+mod cmd_explain;
 mod cmd_features;
 mod cmd_predict;
 mod cmd_synth;
@@ -27,8 +29,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Benchmark: TreeSHAP against LightGBM's pred_contrib on the same model and rows.
+    BenchExplain(cmd_bench_explain::Args),
     /// Run the whole flow on built-in synthetic data (or --data DIR).
     Demo(cmd_demo::Args),
+    /// Explain decisions with exact SHAP values: one client's reasons, or a whole portfolio.
+    Explain(cmd_explain::Args),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
@@ -43,7 +49,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
+        Command::BenchExplain(args) => cmd_bench_explain::run(args),
         Command::Demo(args) => cmd_demo::run(args),
+        Command::Explain(args) => cmd_explain::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Synth(args) => cmd_synth::run(args),

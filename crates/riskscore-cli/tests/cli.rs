@@ -292,3 +292,51 @@ fn predict_refuses_a_directory_that_is_not_a_bundle() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn explain_a_client_and_refuse_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 300);
+    let model = dir.path().join("model");
+    let mut args = vec![
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        model.to_str().unwrap(),
+        "--imbalance",
+        "none",
+        "--no-baseline",
+        "--trials",
+        "0",
+    ];
+    args.extend(&QUICK[..2]);
+    assert!(riskscore(&args).status.success());
+    let base = [
+        "explain",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+    ];
+    let mut json = base.to_vec();
+    json.extend(["--client", "1007", "--json"]);
+    let out = riskscore(&json);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], 1007);
+    assert!(v["contributions"].as_array().is_some_and(|c| !c.is_empty()));
+    assert!(v["base_value"].is_number() && v["reasons"].is_array());
+    let mut unknown = base.to_vec();
+    unknown.extend(["--client", "999999"]);
+    let out = riskscore(&unknown);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: unknown client 999999: no such id in the data"
+    );
+}

@@ -2,8 +2,10 @@
 //! (log-odds) computed with per-leaf precomputed weights, which is O(leaves x depth) per tree
 //! and row instead of the O(leaves x depth^2) of the recursive algorithm.
 
+pub mod client;
 pub mod forest;
 pub mod shap;
+pub mod wording;
 
 pub use forest::{Forest, Tree};
 pub use shap::Explainer;
@@ -15,6 +17,8 @@ pub enum Error {
     Tree { tree: usize, message: String },
     #[error("LightGBM model: {0}")]
     Model(String),
+    #[error("unknown client {0}: no such id in the data")]
+    UnknownClient(i64),
     #[error("row has {got} values, the model {expected} features")]
     Width { got: usize, expected: usize },
 }

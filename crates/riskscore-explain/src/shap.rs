@@ -29,8 +29,10 @@ struct Leaf {
     z: Vec<f64>,
     /// (internal node, goes left on the path, slot in `features`).
     path: Vec<(u32, bool, u8)>,
-    /// B for every subset mask, when d <= TABLE_DEPTH.
+    /// B for every subset mask, when d <= the table depth.
     table: Option<Vec<f64>>,
+    /// k! (d-k-1)! / d! for k < d.
+    weights: Vec<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,11 +51,18 @@ pub struct Explainer {
 
 impl Explainer {
     pub fn new(forest: &Forest) -> Result<Self> {
+        Self::with_table_depth(forest, TABLE_DEPTH)
+    }
+
+    /// As `new`, tabulating leaves with at most `depth` distinct path features (0: none, every
+    /// leaf is then explained from its polynomial in O(d^2)).
+    pub fn with_table_depth(forest: &Forest, depth: usize) -> Result<Self> {
+        let depth = depth.min(20);
         let trees = forest
             .trees
             .iter()
             .enumerate()
-            .map(|(i, t)| prepare(t).map_err(|message| Error::Tree { tree: i, message }))
+            .map(|(i, t)| prepare(t, depth).map_err(|message| Error::Tree { tree: i, message }))
             .collect::<Result<Vec<_>>>()?;
         Ok(Explainer {
             trees,
@@ -157,14 +166,14 @@ fn cover(t: &Tree, child: i32) -> f64 {
     }
 }
 
-fn prepare(t: &Tree) -> std::result::Result<PreparedTree, String> {
+fn prepare(t: &Tree, table_depth: usize) -> std::result::Result<PreparedTree, String> {
     let mut leaves: Vec<Option<Leaf>> = vec![None; t.num_leaves()];
     if t.num_leaves() > 1 {
         let mut stack: Vec<(i32, Vec<(u32, bool)>)> = vec![(0, Vec::new())];
         while let Some((node, path)) = stack.pop() {
             if node < 0 {
                 let l = (!node) as usize;
-                leaves[l] = Some(leaf(t, l, &path)?);
+                leaves[l] = Some(leaf(t, l, &path, table_depth)?);
                 continue;
             }
             let n = node as usize;
@@ -205,10 +214,16 @@ fn single(t: &Tree) -> Leaf {
         z: Vec::new(),
         path: Vec::new(),
         table: Some(vec![0.0]),
+        weights: Vec::new(),
     }
 }
 
-fn leaf(t: &Tree, l: usize, path: &[(u32, bool)]) -> std::result::Result<Leaf, String> {
+fn leaf(
+    t: &Tree,
+    l: usize,
+    path: &[(u32, bool)],
+    table_depth: usize,
+) -> std::result::Result<Leaf, String> {
     let mut features: Vec<usize> = Vec::new();
     let mut z: Vec<f64> = Vec::new();
     let mut steps = Vec::with_capacity(path.len());
@@ -237,9 +252,10 @@ fn leaf(t: &Tree, l: usize, path: &[(u32, bool)]) -> std::result::Result<Leaf, S
         }
         steps.push((n, left, slot as u8));
     }
-    let table = (features.len() <= TABLE_DEPTH).then(|| tabulate(&z));
+    let table = (features.len() <= table_depth).then(|| tabulate(&z));
     Ok(Leaf {
         value: t.leaf_value[l],
+        weights: weights(features.len()),
         features,
         z,
         path: steps,
@@ -330,8 +346,20 @@ fn tree_shap(pt: &PreparedTree, x: &[f64], out: &mut [f64], left: &mut Vec<bool>
 /// B from the polynomial of P, for leaves too deep to tabulate.
 fn untabulated(lf: &Leaf, p: usize, vz: f64, out: &mut [f64]) {
     let d = lf.features.len();
-    let w = weights(d);
-    let mut c = vec![0.0; d + 1];
+    if d > MAX_STACK {
+        let (mut c, mut q) = (vec![0.0; d + 1], vec![0.0; d + 1]);
+        return untabulated_with(lf, p, vz, out, &mut c, &mut q);
+    }
+    let (mut c, mut q) = ([0.0; MAX_STACK + 1], [0.0; MAX_STACK + 1]);
+    untabulated_with(lf, p, vz, out, &mut c[..=d], &mut q[..=d]);
+}
+
+const MAX_STACK: usize = 48;
+
+fn untabulated_with(lf: &Leaf, p: usize, vz: f64, out: &mut [f64], c: &mut [f64], q: &mut [f64]) {
+    let d = lf.features.len();
+    let w = &lf.weights;
+    c.iter_mut().for_each(|v| *v = 0.0);
     c[0] = 1.0;
     let mut deg = 0;
     for i in 0..d {
@@ -343,19 +371,17 @@ fn untabulated(lf: &Leaf, p: usize, vz: f64, out: &mut [f64]) {
             deg += 1;
         }
     }
-    let b = |coef: &[f64], q: usize| -> f64 { (0..=q.min(d - 1)).map(|k| w[k] * coef[k]).sum() };
-    let b_p = b(&c, deg);
-    let mut q = vec![0.0; d + 1];
+    let b =
+        |coef: &[f64], top: usize| -> f64 { (0..=top.min(d - 1)).map(|k| w[k] * coef[k]).sum() };
+    let b_p = b(c, deg);
     for i in 0..d {
         let f = lf.features[i];
         if p & (1 << i) == 0 {
             out[f] -= vz * b_p;
             continue;
         }
-        // Divide prod (t + z_j) by (t + z_i): from the top, q_{k-1} = c_k - z_i q_k ... or
-        // from the bottom when z_i is not small (both exact in exact arithmetic).
+        // Divide prod (t + z_j) by (t + z_i), from the end where the division is stable.
         let zi = lf.z[i];
-        q.iter_mut().for_each(|v| *v = 0.0);
         if zi > 0.5 {
             // Bottom-up: c_0 = z q_0, c_k = q_{k-1} + z q_k.
             q[0] = c[0] / zi;
@@ -368,6 +394,6 @@ fn untabulated(lf: &Leaf, p: usize, vz: f64, out: &mut [f64]) {
                 q[k - 1] = c[k] - zi * q[k];
             }
         }
-        out[f] += vz * (1.0 - zi) * b(&q, deg - 1);
+        out[f] += vz * (1.0 - zi) * b(q, deg - 1);
     }
 }

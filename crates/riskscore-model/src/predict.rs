@@ -24,8 +24,32 @@ pub struct Scored {
 /// Applies the bundle's pipeline to `path` (a Home Credit folder or a single table, as at
 /// training) and scores every row.
 pub fn score_path(bundle: &ModelBundle, path: &Path) -> Result<Vec<Scored>> {
+    score_frame(bundle, &frame_for(bundle, path)?)
+}
+
+/// The feature frame of `path`: a feature matrix already built with this bundle's pipeline
+/// (Parquet with an identical `X.pipeline.json` beside it) is read as is; raw data goes through
+/// the bundle's pipeline.
+pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
     let pipeline = &bundle.pipeline;
-    let frame = match &pipeline.layout {
+    let beside = riskscore_features::pipeline_path_for(path);
+    if path.is_file() && beside.is_file() {
+        let theirs = riskscore_features::FeaturePipeline::load(&beside)?;
+        if &theirs != pipeline {
+            return Err(Error::Data(format!(
+                "{} was built with another feature pipeline than the model's",
+                path.display()
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(Error::io(path))?;
+        return ParquetReader::new(file).finish().map_err(|e| {
+            Error::Data(format!(
+                "{}: not a readable Parquet feature matrix: {e}",
+                path.display()
+            ))
+        });
+    }
+    Ok(match &pipeline.layout {
         Layout::HomeCredit { .. } => {
             let folder = Folder::new(path).map_err(riskscore_features::Error::from)?;
             pipeline.transform_home_credit(&folder)?
@@ -40,8 +64,7 @@ pub fn score_path(bundle: &ModelBundle, path: &Path) -> Result<Vec<Scored>> {
             let table = GenericTable::new(path, &pipeline.id, &pipeline.target);
             pipeline.transform_generic(&table)?
         }
-    };
-    score_frame(bundle, &frame)
+    })
 }
 
 /// Scores the rows of a feature frame with the bundle's feature columns.

@@ -1,0 +1,258 @@
+//! Explanations of a model bundle's decisions: per client (top contributions, reason codes in
+//! words) and for a whole portfolio.
+//!
+//! Probability view: SHAP values are additive in log-odds. For display they are rescaled to
+//! the probability the client is shown: each contribution gets the share phi_i / sum(phi) of
+//! the gap between the client's probability and the base probability (both after the bundle's
+//! calibration). The shares add up exactly to that gap and keep each value's sign and rank.
+
+use polars::prelude::*;
+use riskscore_model::bundle::{Decision, ModelBundle};
+use riskscore_model::data::matrix;
+use riskscore_model::profile::Profile;
+use serde::Serialize;
+
+use crate::shap::Explainer;
+use crate::wording::Wording;
+use crate::{Error, Forest, Result};
+
+/// Reasons given to a refused applicant.
+pub const REASONS: usize = 4;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Contribution {
+    pub feature: String,
+    pub text: String,
+    /// The client's value (None when missing).
+    pub value: Option<f64>,
+    /// SHAP value in log-odds.
+    pub shap: f64,
+    /// Share of the probability gap to the base (see the module documentation).
+    pub probability: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    pub rank: usize,
+    pub feature: String,
+    pub text: String,
+    pub value: Option<f64>,
+    /// The median over the training population.
+    pub typical: Option<f64>,
+    pub shap: f64,
+    /// One sentence a credit officer can read out.
+    pub sentence: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientExplanation {
+    pub id: i64,
+    pub probability: f64,
+    pub decision: Decision,
+    pub threshold: f64,
+    pub review: bool,
+    /// Log-odds of the model and of the base value.
+    pub raw_score: f64,
+    pub base_value: f64,
+    pub base_probability: f64,
+    pub contributions: Vec<Contribution>,
+    /// The features pushing most towards default (for a refusal, the principal reasons).
+    pub reasons: Vec<Reason>,
+    pub wording_version: String,
+}
+
+/// A bundle with its explainer, wording and training profile.
+#[derive(Debug)]
+pub struct BundleExplainer<'a> {
+    pub bundle: &'a ModelBundle,
+    pub explainer: Explainer,
+    pub wording: Wording,
+    profile: Profile,
+}
+
+impl<'a> BundleExplainer<'a> {
+    pub fn new(bundle: &'a ModelBundle, wording: Wording) -> Result<Self> {
+        let path = bundle.dir.join(riskscore_model::bundle::MODEL_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let forest = Forest::parse(&text)?;
+        if forest.n_features != bundle.n_features() {
+            return Err(Error::Model(format!(
+                "model.txt has {} features, the manifest {}",
+                forest.n_features,
+                bundle.n_features()
+            )));
+        }
+        let profile = bundle.profile().map_err(|e| Error::Model(e.to_string()))?;
+        Ok(BundleExplainer {
+            bundle,
+            explainer: Explainer::new(&forest)?,
+            wording,
+            profile,
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.bundle
+            .manifest
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
+    /// Explains one row of features (in the manifest's order).
+    pub fn explain_row(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {
+        let phi = self.explainer.explain(x)?;
+        let k = x.len();
+        let base = phi[k];
+        let raw: f64 = phi.iter().sum();
+        let cal = &self.bundle.manifest.calibration;
+        // The probability is the served one (the booster's own sum), not sigmoid of the SHAP
+        // total, which can differ in the last bit and must never flip a decision.
+        let probability = self
+            .bundle
+            .predict(x)
+            .map_err(|e| Error::Model(e.to_string()))?
+            .first()
+            .copied()
+            .unwrap_or(f64::NAN);
+        let base_probability = cal.apply(sigmoid(base));
+        let total: f64 = phi[..k].iter().sum();
+        let gap = probability - base_probability;
+        let share = |v: f64| {
+            if total.abs() > 1e-300 {
+                v / total * gap
+            } else {
+                0.0
+            }
+        };
+        let names = &self.bundle.manifest.features;
+        let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
+        let contributions = order
+            .iter()
+            .take(top)
+            .map(|&j| Contribution {
+                feature: names[j].name.clone(),
+                text: self.wording.describe(&names[j].name),
+                value: value(j),
+                shap: phi[j],
+                probability: share(phi[j]),
+            })
+            .collect();
+        let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
+        up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+        let reasons = up
+            .iter()
+            .take(REASONS)
+            .enumerate()
+            .map(|(r, &j)| {
+                let text = self.wording.describe(&names[j].name);
+                let typical = self
+                    .profile
+                    .features
+                    .get(j)
+                    .and_then(|f| f.percentiles.get(50).copied());
+                let sentence = format!(
+                    "{}: {} (typical applicant: {})",
+                    capitalise(&text),
+                    show(value(j)),
+                    show(typical)
+                );
+                Reason {
+                    rank: r + 1,
+                    feature: names[j].name.clone(),
+                    text,
+                    value: value(j),
+                    typical,
+                    shap: phi[j],
+                    sentence,
+                }
+            })
+            .collect();
+        Ok(ClientExplanation {
+            id,
+            probability,
+            decision: self.bundle.decide(probability),
+            threshold: self.bundle.manifest.threshold,
+            review: self.bundle.in_review_band(probability),
+            raw_score: raw,
+            base_value: base,
+            base_probability,
+            contributions,
+            reasons,
+            wording_version: self.wording.version.clone(),
+        })
+    }
+
+    /// Explains the client `id` of a feature frame.
+    pub fn explain_client(
+        &self,
+        frame: &DataFrame,
+        id: i64,
+        top: usize,
+    ) -> Result<ClientExplanation> {
+        let id_col = &self.bundle.pipeline.id;
+        let ids = frame
+            .column(id_col)
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(|e| Error::Model(format!("column {id_col}: {e}")))?;
+        let ids = ids.i64().map_err(|e| Error::Model(e.to_string()))?;
+        let row = ids
+            .iter()
+            .position(|v| v == Some(id))
+            .ok_or(Error::UnknownClient(id))?;
+        let one = frame.slice(row as i64, 1);
+        let (_, x) =
+            matrix(&one, id_col, &self.names()).map_err(|e| Error::Model(e.to_string()))?;
+        self.explain_row(id, &x, top)
+    }
+
+    /// SHAP values of every row: a frame with the id, the probability, one column per feature
+    /// (log-odds) and the base value.
+    pub fn explain_all(&self, frame: &DataFrame, threads: usize) -> Result<DataFrame> {
+        let names = self.names();
+        let id_col = &self.bundle.pipeline.id;
+        let (ids, x) = matrix(frame, id_col, &names).map_err(|e| Error::Model(e.to_string()))?;
+        let k = names.len();
+        let phi = self.explainer.explain_batch(&x, threads)?;
+        let prob = self
+            .bundle
+            .predict(&x)
+            .map_err(|e| Error::Model(e.to_string()))?;
+        let mut cols: Vec<Column> = vec![
+            Column::new(id_col.as_str().into(), ids),
+            Column::new("probability".into(), prob),
+        ];
+        for (j, name) in names.iter().enumerate() {
+            let v: Vec<f64> = phi.chunks(k + 1).map(|r| r[j]).collect();
+            cols.push(Column::new(name.as_str().into(), v));
+        }
+        let base: Vec<f64> = phi.chunks(k + 1).map(|r| r[k]).collect();
+        cols.push(Column::new("base_value".into(), base));
+        DataFrame::new_infer_height(cols).map_err(|e| Error::Model(e.to_string()))
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn show(v: Option<f64>) -> String {
+    match v {
+        None => "not known".into(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}"),
+    }
+}

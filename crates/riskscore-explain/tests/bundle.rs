@@ -1,0 +1,164 @@
+//! Explaining a trained bundle: additivity with the served probability, reason codes, unknown
+//! clients, and the Python oracles (shap.TreeExplainer and pred_contrib).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use riskscore_explain::client::BundleExplainer;
+use riskscore_explain::wording::Wording;
+use riskscore_features::{pipeline_path_for, write_parquet};
+use riskscore_model::input::{self, TableOptions};
+use riskscore_model::lgbm::LgbmParams;
+use riskscore_model::predict::score_frame;
+use riskscore_model::run::train_to_bundle;
+use riskscore_model::{ModelBundle, Strategy, TrainConfig};
+
+/// Applicants whose risk grows with debt and shrinks with a score; `flag` is missing at times.
+fn table(dir: &Path) -> PathBuf {
+    let mut s = String::from("id,bad,debt,score,flag,months\n");
+    for i in 0..1200u64 {
+        let h = i.wrapping_mul(2_654_435_761) % 10_007;
+        let debt = (h % 97) as f64 * 10.0;
+        let score = ((h / 97) % 100) as f64 / 100.0;
+        let flag = if i % 5 == 0 {
+            String::new()
+        } else {
+            ((h / 7) % 2).to_string()
+        };
+        let months = (h % 37) as f64;
+        let z = -2.0 + debt / 400.0 - 2.0 * score;
+        let bad = u8::from(((h * 31 + i) % 1000) as f64 / 1000.0 < 1.0 / (1.0 + (-z).exp()));
+        s.push_str(&format!(
+            "{},{bad},{debt},{score},{flag},{months}\n",
+            5000 + i
+        ));
+    }
+    let p = dir.join("t.csv");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    model: PathBuf,
+    features: PathBuf,
+    frame: polars::prelude::DataFrame,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = table(dir.path());
+    let opts = TableOptions {
+        id: Some("id".into()),
+        target: Some("bad".into()),
+        ..Default::default()
+    };
+    let (pipeline, mut frame) = input::load(&csv, &opts).unwrap();
+    let features = dir.path().join("X.parquet");
+    write_parquet(&mut frame, &features).unwrap();
+    pipeline.save(&pipeline_path_for(&features)).unwrap();
+    let cfg = TrainConfig {
+        folds: 3,
+        imbalance: Some(Strategy::ClassWeight),
+        trials: 0,
+        skip_baseline: true,
+        bootstrap: 10,
+        lgbm: LgbmParams {
+            max_rounds: 80,
+            early_stopping_rounds: 10,
+            ..LgbmParams::default()
+        },
+        ..TrainConfig::default()
+    };
+    let model = dir.path().join("model");
+    train_to_bundle(&frame, &pipeline, &cfg, &model).unwrap();
+    Fixture {
+        _dir: dir,
+        model,
+        features,
+        frame,
+    }
+}
+
+#[test]
+fn explanations_add_up_to_the_served_probability() {
+    let f = fixture();
+    let bundle = ModelBundle::load(&f.model).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let scored = score_frame(&bundle, &f.frame).unwrap();
+    for s in scored.iter().take(50) {
+        let e = ex.explain_client(&f.frame, s.id, 100).unwrap();
+        // Log-odds: contributions + base = the booster's raw score.
+        let logit = (s.probability_raw / (1.0 - s.probability_raw)).ln();
+        assert!((e.raw_score - logit).abs() < 1e-9, "client {}", s.id);
+        let sum: f64 = e.contributions.iter().map(|c| c.shap).sum::<f64>() + e.base_value;
+        assert!((sum - e.raw_score).abs() < 1e-9);
+        // Probability view: the shares add up to the gap to the base probability.
+        let shares: f64 = e.contributions.iter().map(|c| c.probability).sum();
+        assert!((shares - (e.probability - e.base_probability)).abs() < 1e-9);
+        assert_eq!(e.probability, s.probability);
+        assert_eq!(e.decision, s.decision);
+        // Reasons push towards default, strongest first, at most four.
+        assert!(e.reasons.len() <= 4);
+        assert!(e.reasons.windows(2).all(|w| w[0].shap >= w[1].shap));
+        assert!(e
+            .reasons
+            .iter()
+            .all(|r| r.shap > 0.0 && r.sentence.contains("typical applicant")));
+    }
+}
+
+#[test]
+fn unknown_client_is_a_clear_error() {
+    let f = fixture();
+    let bundle = ModelBundle::load(&f.model).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let err = ex.explain_client(&f.frame, 42, 5).unwrap_err();
+    assert_eq!(err.to_string(), "unknown client 42: no such id in the data");
+}
+
+#[test]
+fn python_shap_and_pred_contrib_agree() {
+    let Some(py) = std::env::var_os("RISKSCORE_PYTHON") else {
+        assert!(
+            std::env::var_os("RISKSCORE_REQUIRE_ORACLES").is_none(),
+            "RISKSCORE_PYTHON is not set but oracles are required"
+        );
+        eprintln!("skipped: set RISKSCORE_PYTHON to a python with shap and lightgbm");
+        return;
+    };
+    let f = fixture();
+    let bundle = ModelBundle::load(&f.model).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let mut all = ex.explain_all(&f.frame, 2).unwrap();
+    let ours = f.model.parent().unwrap().join("shap.parquet");
+    write_parquet(&mut all, &ours).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/shap_oracle.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg("--bundle")
+        .arg(&f.model)
+        .arg("--features")
+        .arg(&f.features)
+        .arg("--ours")
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 1200);
+    for key in [
+        "max_abs_diff_pred_contrib",
+        "max_abs_diff_pred_contrib_base",
+        "max_abs_diff_shap",
+        "max_abs_diff_shap_base",
+    ] {
+        assert!(v[key].as_f64().unwrap() <= 1e-6, "{key}: {v}");
+    }
+}
