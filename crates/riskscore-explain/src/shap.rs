@@ -19,7 +19,7 @@ use crate::forest::{Forest, Tree};
 use crate::{Error, Result};
 
 /// Leaves with more distinct path features than this are not tabulated (2^d entries each).
-pub const TABLE_DEPTH: usize = 10;
+pub const TABLE_DEPTH: usize = 12;
 
 #[derive(Debug, Clone)]
 struct Leaf {
@@ -39,6 +39,100 @@ struct Leaf {
 struct PreparedTree {
     tree: Tree,
     leaves: Vec<Leaf>,
+    /// The same leaves in flat arrays, for trees of at most 64 internal nodes.
+    flat: Option<Flat>,
+}
+
+/// Leaves laid out contiguously; a path condition per distinct feature is a pair of node
+/// bitmasks, so a row's pattern P is found with one mask test per feature.
+#[derive(Debug, Clone, Default)]
+struct Flat {
+    /// Per leaf: first slot, number of slots (d), offset of its table (u32::MAX: none).
+    leaf: Vec<(u32, u32, u32)>,
+    value: Vec<f64>,
+    /// Per slot (distinct path feature): feature, z, nodes on the path splitting on it, and
+    /// which of those the path leaves by the left.
+    feature: Vec<u32>,
+    z: Vec<f64>,
+    nodes: Vec<u64>,
+    lefts: Vec<u64>,
+    tables: Vec<f64>,
+}
+
+fn flatten(t: &Tree, leaves: &[Leaf]) -> Option<Flat> {
+    if t.split_feature.len() > 64 {
+        return None;
+    }
+    let mut f = Flat::default();
+    for lf in leaves {
+        let d = lf.features.len();
+        let table_at = match &lf.table {
+            Some(tb) if d > 0 => {
+                let at = f.tables.len() as u32;
+                f.tables.extend_from_slice(tb);
+                at
+            }
+            _ => u32::MAX,
+        };
+        f.leaf.push((f.feature.len() as u32, d as u32, table_at));
+        f.value.push(lf.value);
+        for slot in 0..d {
+            let (mut nodes, mut lefts) = (0u64, 0u64);
+            for &(n, left, s) in &lf.path {
+                if s as usize == slot {
+                    nodes |= 1 << n;
+                    if left {
+                        lefts |= 1 << n;
+                    }
+                }
+            }
+            f.feature.push(lf.features[slot] as u32);
+            f.z.push(lf.z[slot]);
+            f.nodes.push(nodes);
+            f.lefts.push(lefts);
+        }
+    }
+    Some(f)
+}
+
+fn flat_shap(pt: &PreparedTree, f: &Flat, x: &[f64], out: &mut [f64]) {
+    let t = &pt.tree;
+    let mut bits = 0u64;
+    for n in 0..t.split_feature.len() {
+        if t.goes_left(n, x) {
+            bits |= 1 << n;
+        }
+    }
+    for (l, &(start, d, table_at)) in f.leaf.iter().enumerate() {
+        let (s, d) = (start as usize, d as usize);
+        if d == 0 {
+            continue;
+        }
+        let mut p = 0usize;
+        let mut z_out = 1.0;
+        for i in 0..d {
+            if (bits ^ f.lefts[s + i]) & f.nodes[s + i] == 0 {
+                p |= 1 << i;
+            } else {
+                z_out *= f.z[s + i];
+            }
+        }
+        let vz = f.value[l] * z_out;
+        if table_at == u32::MAX {
+            untabulated(&pt.leaves[l], p, vz, out);
+            continue;
+        }
+        let tb = &f.tables[table_at as usize..table_at as usize + (1 << d)];
+        let b_p = tb[p];
+        for i in 0..d {
+            let feature = f.feature[s + i] as usize;
+            if p & (1 << i) != 0 {
+                out[feature] += vz * (1.0 - f.z[s + i]) * tb[p & !(1 << i)];
+            } else {
+                out[feature] -= vz * b_p;
+            }
+        }
+    }
 }
 
 /// A model ready to explain: trees with their per-leaf tables.
@@ -203,6 +297,7 @@ fn prepare(t: &Tree, table_depth: usize) -> std::result::Result<PreparedTree, St
         .collect::<std::result::Result<Vec<_>, String>>()?;
     Ok(PreparedTree {
         tree: t.clone(),
+        flat: flatten(t, &leaves),
         leaves,
     })
 }
@@ -251,6 +346,12 @@ fn leaf(
             return Err("a path splits on more than 255 features".into());
         }
         steps.push((n, left, slot as u8));
+    }
+    if features.len() > 63 {
+        return Err(format!(
+            "leaf {l}: {} distinct features on one path (at most 63 are supported)",
+            features.len()
+        ));
     }
     let table = (features.len() <= table_depth).then(|| tabulate(&z));
     Ok(Leaf {
@@ -305,6 +406,9 @@ fn tabulate(z: &[f64]) -> Vec<f64> {
 }
 
 fn tree_shap(pt: &PreparedTree, x: &[f64], out: &mut [f64], left: &mut Vec<bool>) {
+    if let Some(f) = &pt.flat {
+        return flat_shap(pt, f, x, out);
+    }
     let t = &pt.tree;
     left.clear();
     left.extend((0..t.split_feature.len()).map(|n| t.goes_left(n, x)));
