@@ -22,7 +22,10 @@ pub struct Args {
     /// SHAP values of every client, written to --out as Parquet.
     #[arg(long)]
     all: bool,
-    /// Output file for --all.
+    /// The global report (importance, beeswarm, dependence), written to --out as HTML.
+    #[arg(long)]
+    global: bool,
+    /// Output file for --all (Parquet) or --global (HTML).
     #[arg(long, short)]
     out: Option<PathBuf>,
     /// JSON on stdout instead of text.
@@ -37,11 +40,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.client.is_none() && !args.all {
-        bail!("say what to explain: --client ID, or --all --out FILE.parquet");
+    if args.client.is_none() && !args.all && !args.global {
+        bail!("say what to explain: --client ID, --all --out FILE.parquet or --global --out FILE.html");
     }
-    if args.all && args.out.is_none() {
-        bail!("--all needs --out FILE.parquet");
+    if args.all && args.global {
+        bail!("--all and --global each write --out; run them one at a time");
+    }
+    if (args.all || args.global) && args.out.is_none() {
+        bail!("--all and --global need --out FILE");
     }
     let bundle = ModelBundle::load(&args.model)?;
     let wording = match &args.wording {
@@ -95,6 +101,17 @@ pub fn run(args: Args) -> Result<()> {
         let mut df = explainer.explain_all(&frame, threads)?;
         write_parquet(&mut df, out).with_context(|| format!("writing {}", out.display()))?;
         println!("{} clients explained -> {}", df.height(), out.display());
+    }
+    if args.global {
+        let out = args.out.as_ref().context("--global needs --out")?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let html = explainer.global_report(&frame, threads)?;
+        std::fs::write(out, html).with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "global explanation of {} clients -> {}",
+            frame.height(),
+            out.display()
+        );
     }
     Ok(())
 }

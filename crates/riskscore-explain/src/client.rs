@@ -236,6 +236,30 @@ impl<'a> BundleExplainer<'a> {
     }
 }
 
+impl BundleExplainer<'_> {
+    /// The global report (importance, beeswarm, dependence) over the rows of a frame.
+    pub fn global_report(&self, frame: &DataFrame, threads: usize) -> Result<String> {
+        let names = self.names();
+        let (_, x) = matrix(frame, &self.bundle.pipeline.id, &names)
+            .map_err(|e| Error::Model(e.to_string()))?;
+        let shap = self.explainer.explain_batch(&x, threads)?;
+        let gain: Vec<f64> = self
+            .bundle
+            .manifest
+            .features
+            .iter()
+            .map(|f| f.gain)
+            .collect();
+        Ok(crate::global::render(&crate::global::GlobalInput {
+            names: &names,
+            x: &x,
+            shap: &shap,
+            gain: &gain,
+            wording: &self.wording,
+        }))
+    }
+}
+
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }

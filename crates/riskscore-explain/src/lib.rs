@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod forest;
+pub mod global;
 pub mod shap;
 pub mod wording;
 

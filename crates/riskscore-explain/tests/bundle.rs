@@ -162,3 +162,46 @@ fn python_shap_and_pred_contrib_agree() {
         assert!(v[key].as_f64().unwrap() <= 1e-6, "{key}: {v}");
     }
 }
+
+#[test]
+fn the_global_report_ranks_by_mean_absolute_shap() {
+    let f = fixture();
+    let bundle = ModelBundle::load(&f.model).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let html = ex.global_report(&f.frame, 2).unwrap();
+    for needle in [
+        "Mean |SHAP| (top 20)",
+        "Gain importance (top 20)",
+        "Summary (beeswarm)",
+        "Dependence: ",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    // The table's first row is the feature with the largest mean |SHAP|.
+    let all = ex.explain_all(&f.frame, 2).unwrap();
+    let names: Vec<String> = bundle
+        .manifest
+        .features
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let best = names
+        .iter()
+        .max_by(|a, b| {
+            let m = |n: &str| {
+                all.column(n)
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.unwrap().abs())
+                    .sum::<f64>()
+            };
+            m(a).total_cmp(&m(b))
+        })
+        .unwrap();
+    assert!(
+        html.contains(&format!("<td>1</td><td>{best}</td>")),
+        "top feature {best}"
+    );
+}
