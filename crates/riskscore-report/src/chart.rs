@@ -128,15 +128,16 @@ impl LineChart {
                 esc(&series.name)
             );
         }
-        for (x, label) in &self.markers {
+        for (m, (x, label)) in self.markers.iter().enumerate() {
             let px = sx(*x);
+            let ty = T + 12.0 + 14.0 * m as f64;
             let _ = write!(
                 s,
                 "<line x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{T}\" y2=\"{:.1}\" stroke=\"#000\" stroke-dasharray=\"2 3\"/>\
 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
                 H - B,
                 px + 4.0,
-                T + 12.0,
+                ty,
                 esc(label)
             );
         }
@@ -183,7 +184,7 @@ impl BarChart {
 <rect x=\"{label_w:.0}\" y=\"{:.0}\" width=\"{w:.1}\" height=\"{:.0}\" fill=\"{}\"><title>{}: {}</title></rect>",
                 label_w - 6.0,
                 y + 14.0,
-                esc(&truncate(label, 46)),
+                esc(&truncate(label, 40)),
                 y + 3.0,
                 row - 6.0,
                 PALETTE[0],
