@@ -76,25 +76,10 @@ pub fn brier(p: &[f64], y: &[u8]) -> f64 {
 /// Kolmogorov-Smirnov statistic: the largest gap between the score distributions of
 /// defaulters and non-defaulters (max over thresholds of TPR - FPR).
 pub fn ks(p: &[f64], y: &[u8]) -> f64 {
-    let idx = order_desc(p);
-    let pos = y.iter().filter(|&&v| v == 1).count() as f64;
-    let neg = p.len() as f64 - pos;
-    let (mut tp, mut fp, mut best) = (0.0, 0.0, 0.0f64);
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            if y[idx[j]] == 1 {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            j += 1;
-        }
-        best = best.max(tp / pos - fp / neg);
-        i = j;
-    }
-    best
+    roc_points(p, y, usize::MAX)
+        .into_iter()
+        .map(|(fpr, tpr)| tpr - fpr)
+        .fold(0.0, f64::max)
 }
 
 /// Counts at a threshold: refused = probability >= threshold.

@@ -11,6 +11,21 @@ use riskscore_model::{ModelBundle, Strategy, TrainConfig};
 
 use crate::common::*;
 
+/// Runs scripts/train_peer.py with `args`; its stdout.
+fn peer(py: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(py)
+        .arg(script("train_peer.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn json_field(out: &str, key: &str) -> f64 {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     v[key].as_f64().unwrap_or_else(|| panic!("{key} in {out}"))
@@ -37,39 +52,31 @@ fn python_lightgbm_agrees_with_the_bundle() {
     let bundle = ModelBundle::load(&model).unwrap();
     let scores = dir.path().join("scores.csv");
     write_csv(&score_path(&bundle, &csv).unwrap(), "client_id", &scores).unwrap();
-    let out = Command::new(&py)
-        .arg(script("train_peer.py"))
-        .args(["predict", "--bundle"])
-        .arg(&model)
-        .arg("--features")
-        .arg(&features)
-        .arg("--scores")
-        .arg(&scores)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = peer(
+        &py,
+        &[
+            "predict".as_ref(),
+            "--bundle".as_ref(),
+            model.as_os_str(),
+            "--features".as_ref(),
+            features.as_os_str(),
+            "--scores".as_ref(),
+            scores.as_os_str(),
+        ],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(json_field(&text, "rows"), 1000.0);
     assert!(json_field(&text, "max_abs_diff") < 1e-12, "{text}");
 
-    let out = Command::new(&py)
-        .arg(script("train_peer.py"))
-        .args(["cv", "--bundle"])
-        .arg(&model)
-        .arg("--features")
-        .arg(&features)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = peer(
+        &py,
+        &[
+            "cv".as_ref(),
+            "--bundle".as_ref(),
+            model.as_os_str(),
+            "--features".as_ref(),
+            features.as_os_str(),
+        ],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let ours = bundle.manifest.metrics.cv_auc;
     assert!(
         (json_field(&text, "cv_auc") - ours).abs() < 1e-9,
