@@ -16,18 +16,8 @@ pub struct Args {
     /// Apply this fitted pipeline instead of fitting a new one (same columns as at training).
     #[arg(long)]
     pipeline: Option<PathBuf>,
-    /// Single table: the id column.
-    #[arg(long)]
-    id: Option<String>,
-    /// Single table: the 0/1 target column.
-    #[arg(long)]
-    target: Option<String>,
-    /// Single table: columns to one-hot encode whatever their type (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    categorical: Vec<String>,
-    /// Single table: columns to read as numbers whatever their inferred type (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    numeric: Vec<String>,
+    #[command(flatten)]
+    table: crate::table_args::TableArgs,
     /// Single table: text columns with more distinct values are left out.
     #[arg(long, default_value_t = 100)]
     max_categories: usize,
@@ -40,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
         None => None,
     };
     let (pipeline, rows) = if args.data.is_dir() {
-        if args.id.is_some() || args.target.is_some() {
+        if args.table.id.is_some() || args.table.target.is_some() {
             bail!(
                 "--id and --target are for a single table; {} is a folder",
                 args.data.display()
@@ -70,15 +60,15 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("writing {}", args.out.display()))?;
         (pipeline, matrix.rows())
     } else if args.data.is_file() {
-        let mut table = match (&args.id, &args.target, &fitted) {
+        let mut table = match (&args.table.id, &args.table.target, &fitted) {
             (_, _, Some(p)) => GenericTable::new(&args.data, &p.id, &p.target),
             (Some(id), Some(target), None) => GenericTable::new(&args.data, id, target),
             _ => bail!(
                 "a single table needs --id and --target (e.g. --id client_id --target default)"
             ),
         };
-        table.categorical = args.categorical.clone();
-        table.numeric = args.numeric.clone();
+        table.categorical = args.table.categorical.clone();
+        table.numeric = args.table.numeric.clone();
         table.max_categories = args.max_categories;
         let (pipeline, mut df) = match fitted {
             Some(p) => {

@@ -70,18 +70,8 @@ pub struct Args {
     no_baseline: bool,
     #[command(flatten)]
     lgbm: LgbmArgs,
-    /// Single table: the id column.
-    #[arg(long)]
-    id: Option<String>,
-    /// Single table: the 0/1 target column.
-    #[arg(long)]
-    target: Option<String>,
-    /// Single table: columns to one-hot encode (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    categorical: Vec<String>,
-    /// Single table: columns to read as numbers (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    numeric: Vec<String>,
+    #[command(flatten)]
+    table: crate::table_args::TableArgs,
 }
 
 /// The default LightGBM configuration (the starting point of the search).
@@ -155,10 +145,10 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = args.config()?;
     cfg.check()?;
     let opts = TableOptions {
-        id: args.id.clone(),
-        target: args.target.clone(),
-        categorical: args.categorical.clone(),
-        numeric: args.numeric.clone(),
+        id: args.table.id.clone(),
+        target: args.table.target.clone(),
+        categorical: args.table.categorical.clone(),
+        numeric: args.table.numeric.clone(),
         max_categories: None,
     };
     let (pipeline, frame) = input::load(&args.data, &opts)

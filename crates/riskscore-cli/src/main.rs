@@ -8,6 +8,7 @@ mod cmd_features;
 mod cmd_predict;
 mod cmd_synth;
 mod cmd_train;
+mod table_args;
 
 use std::process::ExitCode;
 
