@@ -94,10 +94,6 @@ impl LgbmParams {
             "metric": "auc",
             "verbosity": -1,
             "seed": seed % (i32::MAX as u64),
-            // lightgbm3 builds datasets with LightGBM's default parameters, so bin boundaries
-            // (sampled from 200,000 rows on larger data) use the default data seed; saying so
-            // lets Python `lightgbm.train` given this object build the same bins.
-            "data_random_seed": 1,
             "deterministic": true,
             "force_col_wise": true,
             "num_iterations": rounds,
