@@ -24,6 +24,9 @@ pub struct Args {
     /// Rows explained: the unlabelled ones (application_test), up to this many.
     #[arg(long, default_value_t = 48_744)]
     rows: usize,
+    /// Leaves with at most this many distinct path features get a table of Shapley weights.
+    #[arg(long, default_value_t = riskscore_explain::shap::TABLE_DEPTH)]
+    table_depth: usize,
     /// Also time riskscore without its per-leaf tables.
     #[arg(long)]
     compare_plain: bool,
@@ -84,7 +87,7 @@ pub fn run(args: Args) -> Result<()> {
     let booster = lgbm::reload(&booster)?;
     let forest = Forest::parse(&booster.save_string()?)?;
     let started = Instant::now();
-    let explainer = Explainer::new(&forest)?;
+    let explainer = Explainer::with_table_depth(&forest, args.table_depth)?;
     let prep = started.elapsed().as_secs_f64();
     let (leaves, deep) = explainer.leaf_counts();
 

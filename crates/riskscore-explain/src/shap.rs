@@ -18,6 +18,9 @@
 use crate::forest::{Forest, Tree};
 use crate::{Error, Result};
 
+/// Rows explained together, tree by tree, in batches.
+const BLOCK: usize = 128;
+
 /// Leaves with more distinct path features than this are not tabulated (2^d entries each).
 pub const TABLE_DEPTH: usize = 12;
 
@@ -216,6 +219,24 @@ impl Explainer {
         Ok(out)
     }
 
+    /// Rows in blocks, tree by tree: a tree's tables stay in cache while a block of rows uses
+    /// them (row by row, every row would walk all the tables of the model).
+    fn explain_block(&self, x: &[f64], out: &mut [f64]) {
+        let k = self.n_features;
+        let mut left = Vec::new();
+        for (xb, ob) in x.chunks(BLOCK * k).zip(out.chunks_mut(BLOCK * (k + 1))) {
+            ob.iter_mut().for_each(|v| *v = 0.0);
+            for t in &self.trees {
+                for (row, o) in xb.chunks(k).zip(ob.chunks_mut(k + 1)) {
+                    tree_shap(t, row, o, &mut left);
+                }
+            }
+            for o in ob.chunks_mut(k + 1) {
+                o[k] = self.base;
+            }
+        }
+    }
+
     /// SHAP values of row-major rows, on `threads` threads; (n_features + 1) per row.
     pub fn explain_batch(&self, x: &[f64], threads: usize) -> Result<Vec<f64>> {
         let k = self.n_features;
@@ -235,9 +256,7 @@ impl Explainer {
                 .zip(out.chunks_mut(per * (k + 1)))
                 .map(|(xc, oc)| {
                     s.spawn(move || -> Result<()> {
-                        for (row, o) in xc.chunks(k).zip(oc.chunks_mut(k + 1)) {
-                            self.explain_into(row, o)?;
-                        }
+                        self.explain_block(xc, oc);
                         Ok(())
                     })
                 })
