@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use polars::prelude::*;
 use riskscore_explain::{Explainer, Forest};
 use riskscore_model::data::matrix;
@@ -36,9 +36,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let file = std::fs::File::open(&args.features)
-        .with_context(|| format!("opening {}", args.features.display()))?;
-    let df = ParquetReader::new(file).finish()?;
+    let df = riskscore_model::input::read_parquet(&args.features)?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()

@@ -31,10 +31,6 @@ pub struct CvResult {
 }
 
 impl CvResult {
-    pub fn auc(&self, y: &[u8]) -> f64 {
-        roc_auc(&self.oof, y)
-    }
-
     /// Mean and standard deviation of the per-fold AUCs.
     pub fn fold_auc(&self) -> (f64, f64) {
         mean_std(&self.folds.iter().map(|f| f.auc).collect::<Vec<_>>())

@@ -58,6 +58,12 @@ impl Strategy {
     }
 }
 
+/// LightGBM's `scale_pos_weight` for class weights: good clients per defaulter.
+pub fn class_weight(y: &[u8]) -> f64 {
+    let pos = y.iter().filter(|&&v| v == 1).count();
+    (y.len() - pos) as f64 / pos.max(1) as f64
+}
+
 /// The training rows after a strategy is applied.
 #[derive(Debug)]
 pub struct Balanced {
@@ -77,8 +83,6 @@ pub fn apply(
     ratio: f64,
     seed: u64,
 ) -> Balanced {
-    let pos = y.iter().filter(|&&v| v == 1).count();
-    let neg = y.len() - pos;
     match strategy {
         Strategy::None => Balanced {
             x,
@@ -86,9 +90,9 @@ pub fn apply(
             scale_pos_weight: None,
         },
         Strategy::ClassWeight => Balanced {
+            scale_pos_weight: Some(class_weight(&y)),
             x,
             y,
-            scale_pos_weight: Some(neg as f64 / pos.max(1) as f64),
         },
         Strategy::Undersample => undersample(x, y, n_features, ratio, seed),
         Strategy::Smote => smote(x, y, n_features, ratio, seed),
@@ -163,25 +167,7 @@ fn smote(mut x: Vec<f64>, mut y: Vec<u8>, k: usize, ratio: f64, seed: u64) -> Ba
 }
 
 fn project(x: &[f64], k: usize, rows: &[usize], seed: u64) -> Vec<[f64; PROJECTED]> {
-    let (mut mean, mut sq, mut cnt) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
-    for &r in rows {
-        for j in 0..k {
-            let v = x[r * k + j];
-            if v.is_finite() {
-                mean[j] += v;
-                sq[j] += v * v;
-                cnt[j] += 1.0;
-            }
-        }
-    }
-    let mut scale = vec![0.0; k];
-    for j in 0..k {
-        if cnt[j] > 0.0 {
-            mean[j] /= cnt[j];
-            let var = (sq[j] / cnt[j] - mean[j] * mean[j]).max(0.0);
-            scale[j] = if var > 0.0 { 1.0 / var.sqrt() } else { 0.0 };
-        }
-    }
+    let (mean, scale) = crate::logistic::standardise(x, k, rows, 0.0);
     let mut rng = Rng::new(seed_of(&[seed, 23]));
     let dirs: Vec<f64> = (0..k * PROJECTED).map(|_| rng.normal()).collect();
     rows.iter()

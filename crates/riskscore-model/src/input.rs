@@ -62,7 +62,8 @@ pub fn load(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFr
     Ok(FeaturePipeline::fit_generic(&table)?)
 }
 
-fn read_parquet(path: &Path) -> Result<DataFrame> {
+/// Reads a feature matrix written as Parquet.
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(Error::io(path))?;
     ParquetReader::new(file).finish().map_err(|e| {
         Error::Data(format!(

@@ -25,7 +25,7 @@ impl Logistic {
             shuffle(&mut rows, seed);
             rows.truncate(MAX_ROWS);
         }
-        let (mean, scale) = standardise(x, k, &rows);
+        let (mean, scale) = standardise(x, k, &rows, 1e-24);
         let n = rows.len();
         let mut z = vec![0.0; n * k];
         for (r, &i) in rows.iter().enumerate() {
@@ -83,7 +83,14 @@ impl Logistic {
     }
 }
 
-fn standardise(x: &[f64], k: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
+/// Per-feature mean and 1/std over `rows` of row-major `x`, ignoring missing values; a feature
+/// whose variance is not above `min_var` (or that has no value) gets scale 0.
+pub(crate) fn standardise(
+    x: &[f64],
+    k: usize,
+    rows: &[usize],
+    min_var: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let (mut sum, mut sq, mut cnt) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
     for &i in rows {
         for j in 0..k {
@@ -101,7 +108,7 @@ fn standardise(x: &[f64], k: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
         if cnt[j] > 0.0 {
             mean[j] = sum[j] / cnt[j];
             let var = (sq[j] / cnt[j] - mean[j] * mean[j]).max(0.0);
-            scale[j] = if var > 1e-24 { 1.0 / var.sqrt() } else { 0.0 };
+            scale[j] = if var > min_var { 1.0 / var.sqrt() } else { 0.0 };
         }
     }
     (mean, scale)

@@ -41,24 +41,14 @@ pub fn roc_auc(p: &[f64], y: &[u8]) -> f64 {
 /// Area under the precision-recall curve as average precision (scikit-learn's definition:
 /// the sum over thresholds of precision times the gain in recall).
 pub fn average_precision(p: &[f64], y: &[u8]) -> f64 {
-    let idx = order_desc(p);
-    let total_pos = y.iter().filter(|&&v| v == 1).count() as f64;
-    if total_pos == 0.0 {
+    if !y.contains(&1) {
         return f64::NAN;
     }
-    let (mut tp, mut seen, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            tp += f64::from(y[idx[j]]);
-            seen += 1.0;
-            j += 1;
-        }
-        let recall = tp / total_pos;
-        ap += (recall - last_recall) * (tp / seen);
+    let mut last_recall = 0.0;
+    let mut ap = 0.0;
+    for (recall, precision) in pr_points(p, y, usize::MAX) {
+        ap += (recall - last_recall) * precision;
         last_recall = recall;
-        i = j;
     }
     ap
 }

@@ -41,13 +41,7 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
                 path.display()
             )));
         }
-        let file = std::fs::File::open(path).map_err(Error::io(path))?;
-        return ParquetReader::new(file).finish().map_err(|e| {
-            Error::Data(format!(
-                "{}: not a readable Parquet feature matrix: {e}",
-                path.display()
-            ))
-        });
+        return crate::input::read_parquet(path);
     }
     Ok(match &pipeline.layout {
         Layout::HomeCredit { .. } => {

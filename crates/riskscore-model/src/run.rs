@@ -56,13 +56,8 @@ pub fn train_to_bundle(
         .booster
         .save_string()
         .map_err(Error::lightgbm("writing the model text"))?;
-    let bal_weight = match trained.summary.strategy {
-        imbalance::Strategy::ClassWeight => {
-            let pos = data.positives() as f64;
-            Some((data.rows() as f64 - pos) / pos)
-        }
-        _ => None,
-    };
+    let bal_weight = (trained.summary.strategy == imbalance::Strategy::ClassWeight)
+        .then(|| imbalance::class_weight(&data.y));
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         riskscore_version: env!("CARGO_PKG_VERSION").into(),
