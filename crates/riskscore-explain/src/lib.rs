@@ -1,10 +1,12 @@
 //! Explanations of LightGBM models: the text model parsed into trees, and exact TreeSHAP values
 //! (log-odds) computed with per-leaf precomputed weights, which is O(leaves x depth) per tree
-//! and row instead of the O(leaves x depth^2) of the recursive algorithm.
+//! and row instead of the O(leaves x depth^2) of the recursive algorithm, and for one row at a
+//! time in O(nodes x depth) with no tables (`linear.rs`).
 
 pub mod client;
 pub mod forest;
 pub mod global;
+mod linear;
 pub mod shap;
 pub mod wording;
 

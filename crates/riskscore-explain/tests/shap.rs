@@ -252,8 +252,11 @@ fn train_and_compare(num_leaves: u32, rounds: u32, k: usize, seed: u64) -> f64 {
             "additivity, row {r}"
         );
         assert!((forest.raw(&x[r * k..(r + 1) * k]) - raw[r]).abs() < 1e-9);
+        // One row alone goes through the linear method, the batch through the tables.
+        let single = e.explain(&x[r * k..(r + 1) * k]).unwrap();
         for j in 0..=k {
             worst = worst.max((row[j] - theirs[r * (k + 1) + j]).abs());
+            worst = worst.max((single[j] - theirs[r * (k + 1) + j]).abs());
         }
     }
     worst

@@ -153,6 +153,11 @@ pub fn fit(train: Rows, valid: Option<Rows>, names: &[String], params: &Value) -
     Booster::train_with_valid(train_ds, valid_ds, &params).map_err(Error::lightgbm("training"))
 }
 
+/// A booster from LightGBM's text model.
+pub fn from_text(text: &str) -> Result<Booster> {
+    Booster::from_string(text).map_err(Error::lightgbm("reading a model text"))
+}
+
 /// The booster as it reads back from its text model (LightGBM's in-memory and reloaded models
 /// can differ in the last bit of a prediction).
 pub fn reload(booster: &Booster) -> Result<Booster> {
