@@ -15,11 +15,16 @@ pub struct FeatureProfile {
     pub name: String,
     pub count: usize,
     pub missing: usize,
+    /// Non-finite values (a column with infinities) are written as null and read as NaN.
+    #[serde(deserialize_with = "nullable::f64")]
     pub mean: f64,
+    #[serde(deserialize_with = "nullable::f64")]
     pub std: f64,
     /// Percentiles 0..=100 of the non-missing values (empty when all are missing).
+    #[serde(deserialize_with = "nullable::vec")]
     pub percentiles: Vec<f64>,
     /// (value, count) when there are at most `MAX_DISTINCT` distinct values.
+    #[serde(deserialize_with = "nullable::distinct")]
     pub distinct: Option<Vec<(f64, usize)>>,
 }
 
@@ -30,6 +35,35 @@ pub struct Profile {
     pub features: Vec<FeatureProfile>,
     /// Percentiles of the out-of-fold probability (the score's own reference distribution).
     pub score_percentiles: Vec<f64>,
+}
+
+/// JSON has no NaN or infinity: serde_json writes them as null; these read null back as NaN.
+mod nullable {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn distinct<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<(f64, usize)>>, D::Error> {
+        Ok(
+            Option::<Vec<(Option<f64>, usize)>>::deserialize(d)?.map(|v| {
+                v.into_iter()
+                    .map(|(x, n)| (x.unwrap_or(f64::NAN), n))
+                    .collect()
+            }),
+        )
+    }
+
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    }
 }
 
 pub fn profile(data: &TrainingData, oof: &[f64]) -> Profile {
@@ -137,5 +171,23 @@ mod tests {
         assert_eq!(p.features[0].distinct, Some(vec![(0.0, 1), (1.0, 3)]));
         assert_eq!(p.features[1].missing, 1);
         assert!((p.features[1].mean - 2.5).abs() < 1e-12);
+    }
+
+    /// A column with an infinity (a ratio over a zero, as the kernel's features have) has an
+    /// infinite mean; the profile must still read back (regression: the server refused such
+    /// bundles).
+    #[test]
+    fn infinite_values_read_back() {
+        let data = TrainingData {
+            ids: vec![1, 2, 3],
+            y: vec![0, 1, 0],
+            x: vec![1.0, f64::INFINITY, 2.0],
+            features: vec!["ratio".into()],
+        };
+        let p = profile(&data, &[0.1, 0.2, 0.3]);
+        let text = serde_json::to_string(&p).unwrap();
+        let back: Profile = serde_json::from_str(&text).unwrap();
+        assert!(back.features[0].mean.is_nan());
+        assert_eq!(back.features[0].percentiles[0], 1.0);
     }
 }
