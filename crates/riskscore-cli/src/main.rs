@@ -5,7 +5,9 @@ mod cmd_bench_explain;
 mod cmd_demo;
 mod cmd_explain;
 mod cmd_features;
+mod cmd_journal;
 mod cmd_predict;
+mod cmd_serve;
 mod cmd_synth;
 mod cmd_train;
 mod table_args;
@@ -36,10 +38,14 @@ enum Command {
     Demo(cmd_demo::Args),
     /// Explain decisions with exact SHAP values: one client's reasons, or a whole portfolio.
     Explain(cmd_explain::Args),
+    /// Check the decision journal's hash chain.
+    Journal(cmd_journal::Args),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
     Predict(cmd_predict::Args),
+    /// Serve the scoring API (clients, scores, explanations, new applications, journal).
+    Serve(cmd_serve::Args),
     /// Generate synthetic data in the Home Credit layout.
     Synth(cmd_synth::Args),
     /// Train LightGBM with cross-validation, a cost-based threshold and a search; write a model bundle.
@@ -54,7 +60,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Explain(args) => cmd_explain::run(args),
         Command::Features(args) => cmd_features::run(args),
+        Command::Journal(args) => cmd_journal::run(args),
         Command::Predict(args) => cmd_predict::run(args),
+        Command::Serve(args) => cmd_serve::run(args),
         Command::Synth(args) => cmd_synth::run(args),
         Command::Train(args) => cmd_train::run(*args),
     };
@@ -76,6 +84,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         ) || e
             .downcast_ref::<riskscore_model::Error>()
             .is_some_and(|m| !m.is_input())
+            || e.downcast_ref::<riskscore_server::Error>()
+                .is_some_and(|s| !s.is_input())
     });
     if internal {
         2

@@ -7,7 +7,7 @@
 //! calibration). The shares add up exactly to that gap and keep each value's sign and rank.
 
 use polars::prelude::*;
-use riskscore_model::bundle::{Decision, ModelBundle};
+use riskscore_model::bundle::{Decision, Manifest, ModelBundle};
 use riskscore_model::data::matrix;
 use riskscore_model::profile::Profile;
 use serde::Serialize;
@@ -104,10 +104,6 @@ impl<'a> BundleExplainer<'a> {
     /// Explains one row of features (in the manifest's order).
     pub fn explain_row(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {
         let phi = self.explainer.explain(x)?;
-        let k = x.len();
-        let base = phi[k];
-        let raw: f64 = phi.iter().sum();
-        let cal = &self.bundle.manifest.calibration;
         // The probability is the served one (the booster's own sum), not sigmoid of the SHAP
         // total, which can differ in the last bit and must never flip a decision.
         let probability = self
@@ -117,74 +113,18 @@ impl<'a> BundleExplainer<'a> {
             .first()
             .copied()
             .unwrap_or(f64::NAN);
-        let base_probability = cal.apply(sigmoid(base));
-        let total: f64 = phi[..k].iter().sum();
-        let gap = probability - base_probability;
-        let share = |v: f64| {
-            if total.abs() > 1e-300 {
-                v / total * gap
-            } else {
-                0.0
-            }
-        };
-        let names = &self.bundle.manifest.features;
-        let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
-        let mut order: Vec<usize> = (0..k).collect();
-        order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
-        let contributions = order
-            .iter()
-            .take(top)
-            .map(|&j| Contribution {
-                feature: names[j].name.clone(),
-                text: self.wording.describe(&names[j].name),
-                value: value(j),
-                shap: phi[j],
-                probability: share(phi[j]),
-            })
-            .collect();
-        let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
-        up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
-        let reasons = up
-            .iter()
-            .take(REASONS)
-            .enumerate()
-            .map(|(r, &j)| {
-                let text = self.wording.describe(&names[j].name);
-                let typical = self
-                    .profile
-                    .features
-                    .get(j)
-                    .and_then(|f| f.percentiles.get(50).copied());
-                let sentence = format!(
-                    "{}: {} (typical applicant: {})",
-                    capitalise(&text),
-                    show(value(j)),
-                    show(typical)
-                );
-                Reason {
-                    rank: r + 1,
-                    feature: names[j].name.clone(),
-                    text,
-                    value: value(j),
-                    typical,
-                    shap: phi[j],
-                    sentence,
-                }
-            })
-            .collect();
-        Ok(ClientExplanation {
+        Ok(explanation(
+            &Parts {
+                manifest: &self.bundle.manifest,
+                wording: &self.wording,
+                profile: &self.profile,
+            },
             id,
+            x,
+            &phi,
             probability,
-            decision: self.bundle.decide(probability),
-            threshold: self.bundle.manifest.threshold,
-            review: self.bundle.in_review_band(probability),
-            raw_score: raw,
-            base_value: base,
-            base_probability,
-            contributions,
-            reasons,
-            wording_version: self.wording.version.clone(),
-        })
+            top,
+        ))
     }
 
     /// Explains the client `id` of a feature frame.
@@ -260,6 +200,188 @@ impl BundleExplainer<'_> {
     }
 }
 
+/// An explainer that owns what it needs of a bundle and scores with the parsed trees, so that
+/// it can be shared between threads (LightGBM's booster handle cannot). Its raw score sums the
+/// same leaf values in the same order as LightGBM; `check_against` verifies that on rows.
+#[derive(Debug, Clone)]
+pub struct ServingExplainer {
+    pub manifest: Manifest,
+    pub forest: Forest,
+    pub explainer: Explainer,
+    pub wording: Wording,
+    pub profile: Profile,
+}
+
+impl ServingExplainer {
+    pub fn new(bundle: &ModelBundle, wording: Wording) -> Result<Self> {
+        let path = bundle.dir.join(riskscore_model::bundle::MODEL_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let forest = Forest::parse(&text)?;
+        if forest.n_features != bundle.n_features() {
+            return Err(Error::Model(format!(
+                "model.txt has {} features, the manifest {}",
+                forest.n_features,
+                bundle.n_features()
+            )));
+        }
+        let profile = bundle.profile().map_err(|e| Error::Model(e.to_string()))?;
+        Ok(ServingExplainer {
+            manifest: bundle.manifest.clone(),
+            explainer: Explainer::new(&forest)?,
+            forest,
+            wording,
+            profile,
+        })
+    }
+
+    /// The calibrated probability of default of one row.
+    pub fn probability(&self, x: &[f64]) -> f64 {
+        self.manifest.calibration.apply(sigmoid(self.forest.raw(x)))
+    }
+
+    pub fn decide(&self, p: f64) -> Decision {
+        decide(&self.manifest, p)
+    }
+
+    pub fn in_review_band(&self, p: f64) -> bool {
+        (p - self.manifest.threshold).abs() <= self.manifest.review_band
+    }
+
+    /// Explains one row; `threads` > 1 splits its trees over threads.
+    pub fn explain(
+        &self,
+        id: i64,
+        x: &[f64],
+        top: usize,
+        threads: usize,
+    ) -> Result<ClientExplanation> {
+        let phi = self.explainer.explain_parallel(x, threads)?;
+        Ok(explanation(
+            &Parts {
+                manifest: &self.manifest,
+                wording: &self.wording,
+                profile: &self.profile,
+            },
+            id,
+            x,
+            &phi,
+            self.probability(x),
+            top,
+        ))
+    }
+
+    /// Checks that the parsed trees give the booster's probabilities bit for bit on `x`
+    /// (row-major), returning the number of rows that differ.
+    pub fn check_against(&self, bundle: &ModelBundle, x: &[f64]) -> Result<usize> {
+        let k = self.manifest.features.len();
+        let theirs = bundle.predict(x).map_err(|e| Error::Model(e.to_string()))?;
+        Ok(x.chunks(k)
+            .zip(theirs)
+            .filter(|(row, p)| self.probability(row).to_bits() != p.to_bits())
+            .count())
+    }
+}
+
+/// What an explanation needs of a bundle besides the SHAP values.
+struct Parts<'p> {
+    manifest: &'p Manifest,
+    wording: &'p Wording,
+    profile: &'p Profile,
+}
+
+fn decide(m: &Manifest, p: f64) -> Decision {
+    if p >= m.threshold {
+        Decision::Refused
+    } else {
+        Decision::Granted
+    }
+}
+
+/// One client's explanation from its SHAP values `phi` (base value last) and the probability
+/// served for it.
+fn explanation(
+    p: &Parts,
+    id: i64,
+    x: &[f64],
+    phi: &[f64],
+    probability: f64,
+    top: usize,
+) -> ClientExplanation {
+    let k = x.len();
+    let base = phi[k];
+    let raw: f64 = phi.iter().sum();
+    let base_probability = p.manifest.calibration.apply(sigmoid(base));
+    let total: f64 = phi[..k].iter().sum();
+    let gap = probability - base_probability;
+    let share = |v: f64| {
+        if total.abs() > 1e-300 {
+            v / total * gap
+        } else {
+            0.0
+        }
+    };
+    let names = &p.manifest.features;
+    let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
+    let contributions = order
+        .iter()
+        .take(top)
+        .map(|&j| Contribution {
+            feature: names[j].name.clone(),
+            text: p.wording.describe(&names[j].name),
+            value: value(j),
+            shap: phi[j],
+            probability: share(phi[j]),
+        })
+        .collect();
+    let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
+    up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+    let reasons = up
+        .iter()
+        .take(REASONS)
+        .enumerate()
+        .map(|(r, &j)| {
+            let text = p.wording.describe(&names[j].name);
+            let typical = p
+                .profile
+                .features
+                .get(j)
+                .and_then(|f| f.percentiles.get(50).copied());
+            let sentence = format!(
+                "{}: {} (typical applicant: {})",
+                capitalise(&text),
+                show(value(j)),
+                show(typical)
+            );
+            Reason {
+                rank: r + 1,
+                feature: names[j].name.clone(),
+                text,
+                value: value(j),
+                typical,
+                shap: phi[j],
+                sentence,
+            }
+        })
+        .collect();
+    ClientExplanation {
+        id,
+        probability,
+        decision: decide(p.manifest, probability),
+        threshold: p.manifest.threshold,
+        review: (probability - p.manifest.threshold).abs() <= p.manifest.review_band,
+        raw_score: raw,
+        base_value: base,
+        base_probability,
+        contributions,
+        reasons,
+        wording_version: p.wording.version.clone(),
+    }
+}
+
+/// LightGBM's binary output transform (sigmoid parameter 1).
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }

@@ -202,6 +202,20 @@ impl GenericTable {
     }
 }
 
+/// Applies a fitted spec to rows already in memory (a new application): the id, numeric
+/// columns as Float64 and categorical ones as strings; the target may be absent.
+pub fn transform_frame(spec: &GenericSpec, mut df: DataFrame) -> Result<DataFrame> {
+    if df.column(&spec.target).is_err() {
+        df.with_column(Column::full_null(
+            spec.target.as_str().into(),
+            df.height(),
+            &DataType::Float64,
+        ))
+        .map_err(Error::polars("target"))?;
+    }
+    apply(spec, df)
+}
+
 /// The feature matrix: id, target, numeric columns, then one-hot columns.
 fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
     let mut select = vec![col(spec.id.as_str()), col(spec.target.as_str())];

@@ -1,0 +1,81 @@
+//! `riskscore serve`: the scoring API on `$PORT`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use riskscore_server::{AppState, Journal, Location, Scorer, Settings};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The model bundle directory written by `riskscore train`.
+    #[arg(long, env = "RISKSCORE_MODEL")]
+    model: PathBuf,
+    /// The clients: a Home Credit folder, a single CSV/Parquet table, or a feature matrix built
+    /// with the model's pipeline.
+    #[arg(long, env = "RISKSCORE_DATA")]
+    data: PathBuf,
+    /// Port to listen on (the platform's $PORT).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    port: u16,
+    /// Address to bind (0.0.0.0 in a container).
+    #[arg(long, env = "RISKSCORE_HOST", default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// The decision journal: a SQLite file, or postgres://user:password@host/db.
+    #[arg(
+        long,
+        env = "RISKSCORE_JOURNAL",
+        default_value = "riskscore-journal.sqlite"
+    )]
+    journal: String,
+    /// Threads one explanation's trees are split over.
+    #[arg(long, default_value_t = 2)]
+    explain_threads: usize,
+    /// Most applications in one batch request.
+    #[arg(long, default_value_t = 100)]
+    batch_max: usize,
+    /// Time limit of one request, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let settings = Settings {
+        api_keys: std::env::var("RISKSCORE_API_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
+        journal_key: std::env::var("RISKSCORE_JOURNAL_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(String::into_bytes),
+        batch_max: args.batch_max.max(1),
+        timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+    };
+    if settings.api_keys.is_empty() {
+        tracing::warn!("RISKSCORE_API_KEYS is not set: the API is open");
+    }
+    let location = Location::parse(&args.journal);
+    let journal = Journal::open(&location)?;
+    tracing::info!(journal = %journal.location(), "decision journal open");
+    let scorer =
+        Scorer::load(&args.model, &args.data, args.explain_threads.max(1)).with_context(|| {
+            format!(
+                "loading {} with {}",
+                args.model.display(),
+                args.data.display()
+            )
+        })?;
+    let state = AppState::new(scorer, journal, settings);
+    let addr = SocketAddr::new(args.host, args.port);
+    eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(riskscore_server::serve(state, addr))?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Errors: the crate's `Error` (start-up and journal), and `ApiError`, the one JSON shape of
+//! every 4xx/5xx answer: `{"error": {"status", "code", "message", "fields"?}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("journal {location}: {message}")]
+    Journal { location: String, message: String },
+    #[error(transparent)]
+    Model(#[from] riskscore_model::Error),
+    #[error(transparent)]
+    Explain(#[from] riskscore_explain::Error),
+    #[error(transparent)]
+    Features(#[from] riskscore_features::Error),
+    #[error(transparent)]
+    Data(#[from] riskscore_data::Error),
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        source: polars::error::PolarsError,
+    },
+    #[error("{0}")]
+    Input(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the cause is the user's input or configuration (exit code 1) rather than ours.
+    pub fn is_input(&self) -> bool {
+        match self {
+            Error::Model(e) => e.is_input(),
+            Error::Polars { .. } => false,
+            _ => true,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_request", message)
+    }
+
+    pub fn invalid(fields: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = fields.iter().take(5).map(|f| f.field.as_str()).collect();
+        let more = match fields.len().saturating_sub(5) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_fields",
+            message: format!("invalid fields: {}{more}", names.join(", ")),
+            fields,
+        }
+    }
+
+    /// A failure of ours: the cause is logged, the answer stays generic.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the cause is in the server log",
+        )
+    }
+
+    /// The journal could not commit: no decision is given without its record.
+    pub fn journal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "journal unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "journal_unavailable",
+            "the decision journal is unavailable; no decision was given",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = serde_json::json!({
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "message": self.message,
+        });
+        if !self.fields.is_empty() {
+            error["fields"] = serde_json::to_value(&self.fields).unwrap_or_default();
+        }
+        let body = serde_json::json!({ "error": error });
+        (self.status, axum::Json(body)).into_response()
+    }
+}

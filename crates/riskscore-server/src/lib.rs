@@ -1,0 +1,81 @@
+//! The scoring service: a JSON API over a model bundle and its clients' data (`api.rs`), with
+//! a decision journal (`journal.rs`) that commits every decision before its answer is sent.
+
+pub mod api;
+pub mod application;
+pub mod error;
+pub mod journal;
+pub mod metrics;
+pub mod openapi;
+pub mod scorer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use api::{router, AppState, Settings};
+pub use error::{ApiError, Error, Result};
+pub use journal::{Journal, Location};
+pub use scorer::Scorer;
+
+impl AppState {
+    pub fn new(scorer: Scorer, journal: Journal, settings: Settings) -> Self {
+        Self::new_shared(Arc::new(scorer), journal, settings)
+    }
+
+    /// As `new`, with a scorer already shared (several states over one loaded model).
+    pub fn new_shared(scorer: Arc<Scorer>, journal: Journal, settings: Settings) -> Self {
+        AppState {
+            scorer,
+            journal,
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::new()),
+        }
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then stops accepting, finishes the requests in flight
+/// (their decisions are journaled) and returns.
+pub async fn serve(state: AppState, addr: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Io {
+            context: format!("listening on {addr}"),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| Error::Io {
+        context: "local address".into(),
+        source,
+    })?;
+    tracing::info!(address = %local, "serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|source| Error::Io {
+            context: "serving".into(),
+            source,
+        })?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,206 @@
+//! The OpenAPI 3.0 document of the API and a browsable page rendered from it (no script, no
+//! network).
+
+use serde_json::{json, Value};
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "description": "Client id (SK_ID_CURR or the table's id)",
+           "schema": {"type": "integer", "format": "int64"}})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn err(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn client_responses(schema: &str, description: &str) -> Value {
+    json!({
+        "200": ok(description, json!({"$ref": format!("#/components/schemas/{schema}")})),
+        "401": err("Missing or unknown API key"),
+        "404": err("Unknown client"),
+        "422": err("The id is not an integer"),
+        "503": err("The decision journal is unavailable, or the request timed out"),
+    })
+}
+
+pub fn document() -> Value {
+    let secured = json!([{"ApiKey": []}, {"Bearer": []}]);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "riskscore scoring API",
+            "version": "1",
+            "description": "Probability of default, decision (granted / refused against a cost-minimising threshold), exact SHAP explanations and reason codes. Every decision is committed to a hash-chained journal before it is answered."
+        },
+        "paths": {
+            "/v1/clients/{id}": {"get": {
+                "summary": "Whether the client is known, and descriptive information",
+                "operationId": "getClient", "security": secured, "parameters": [id_param()],
+                "responses": client_responses("Client", "The client's information")}},
+            "/v1/clients/{id}/score": {"get": {
+                "summary": "Default probability, decision, threshold, distance and band",
+                "operationId": "getScore", "security": secured, "parameters": [id_param()],
+                "responses": client_responses("ScoreAnswer", "The decision (journaled)")}},
+            "/v1/clients/{id}/explanation": {"get": {
+                "summary": "Top SHAP contributions, base value and reason codes",
+                "operationId": "getExplanation", "security": secured,
+                "parameters": [id_param(), {"name": "top", "in": "query", "required": false,
+                    "description": "Contributions returned (1-100, default 10)", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": client_responses("Explanation", "The explanation (journaled)")}},
+            "/v1/clients/{id}/similar": {"get": {
+                "summary": "Nearest labelled clients in a standardised feature space, with their outcomes",
+                "operationId": "getSimilar", "security": secured,
+                "parameters": [id_param(), {"name": "k", "in": "query", "required": false,
+                    "description": "Neighbours (1-100, default 10)", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": client_responses("Similar", "The neighbours")}},
+            "/v1/score": {"post": {
+                "summary": "Score and explain a new application through the model's fitted pipeline",
+                "operationId": "scoreApplication", "security": secured,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Application"}}}},
+                "responses": {
+                    "200": ok("The decision (journaled)", json!({"$ref": "#/components/schemas/NewScore"})),
+                    "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
+                    "413": err("Body too large"), "422": err("Invalid fields, each named"),
+                    "503": err("Journal unavailable or timeout")}}},
+            "/v1/score/batch": {"post": {
+                "summary": "Score a bounded batch of new applications",
+                "operationId": "scoreBatch", "security": secured,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["applications"],
+                    "properties": {"applications": {"type": "array", "minItems": 1, "maxItems": 100,
+                        "items": {"$ref": "#/components/schemas/Application"}}}}}}},
+                "responses": {
+                    "200": ok("The decisions (journaled)", json!({"type": "object", "properties": {
+                        "results": {"type": "array", "items": {"type": "object"}},
+                        "model_version": {"type": "string"}, "request_id": {"type": "string"}}})),
+                    "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
+                    "413": err("Body too large"), "422": err("Invalid fields, each named"),
+                    "503": err("Journal unavailable or timeout")}}},
+            "/v1/model": {"get": {
+                "summary": "Model metadata, metrics, threshold, cost matrix and global importance",
+                "operationId": "getModel", "security": secured,
+                "responses": {"200": ok("The model", json!({"type": "object"})), "401": err("Missing or unknown API key")}}},
+            "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
+                "responses": {"200": ok("Alive", json!({"type": "object"}))}}},
+            "/readyz": {"get": {"summary": "Readiness (model loaded, journal writer running)", "operationId": "readyz",
+                "responses": {"200": ok("Ready", json!({"type": "object"})), "503": err("Not ready")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics",
+                "responses": {"200": {"description": "Text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+        },
+        "components": {
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "Bearer": {"type": "http", "scheme": "bearer"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["status", "code", "message"],
+                    "properties": {
+                        "status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"},
+                        "fields": {"type": "array", "nullable": true, "items": {"type": "object",
+                            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}}},
+                "Score": {"type": "object", "required": ["probability", "decision", "threshold", "distance", "band"],
+                    "properties": {
+                        "probability": {"type": "number"}, "decision": {"type": "string", "enum": ["granted", "refused"]},
+                        "threshold": {"type": "number"}, "distance": {"type": "number", "description": "probability - threshold"},
+                        "band": {"type": "string", "enum": ["clear", "review"]}}},
+                "Reason": {"type": "object", "properties": {
+                    "rank": {"type": "integer"}, "feature": {"type": "string"}, "text": {"type": "string"},
+                    "value": {"type": "number", "nullable": true}, "typical": {"type": "number", "nullable": true},
+                    "shap": {"type": "number"}, "sentence": {"type": "string"}}},
+                "Client": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "known": {"type": "boolean"}, "fields": {"type": "object"},
+                    "age_years": {"type": "number"}, "years_employed": {"type": "number", "nullable": true},
+                    "history_records": {"type": "object"}, "outcome": {"type": "integer", "nullable": true}}},
+                "ScoreAnswer": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "score": {"$ref": "#/components/schemas/Score"},
+                    "model_version": {"type": "string"}, "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}},
+                    "journal_entry": {"type": "integer"}, "request_id": {"type": "string"}}},
+                "Explanation": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "probability": {"type": "number"},
+                    "decision": {"type": "string"}, "threshold": {"type": "number"},
+                    "raw_score": {"type": "number"}, "base_value": {"type": "number"},
+                    "base_probability": {"type": "number"},
+                    "contributions": {"type": "array", "items": {"type": "object"}},
+                    "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}},
+                    "score": {"$ref": "#/components/schemas/Score"}, "journal_entry": {"type": "integer"}}},
+                "Similar": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "k": {"type": "integer"}, "default_rate": {"type": "number"},
+                    "neighbours": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "distance": {"type": "number"},
+                        "probability": {"type": "number"}, "target": {"type": "integer"}}}}}},
+                "Application": {"type": "object", "required": ["application"], "properties": {
+                    "application": {"type": "object", "description": "The application's fields (columns of application_test, or of the single table)"},
+                    "bureau": {"type": "array", "items": {"type": "object"}},
+                    "bureau_balance": {"type": "array", "items": {"type": "object"}},
+                    "previous_application": {"type": "array", "items": {"type": "object"}},
+                    "POS_CASH_balance": {"type": "array", "items": {"type": "object"}},
+                    "installments_payments": {"type": "array", "items": {"type": "object"}},
+                    "credit_card_balance": {"type": "array", "items": {"type": "object"}}}},
+                "NewScore": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "score": {"$ref": "#/components/schemas/Score"},
+                    "explanation": {"$ref": "#/components/schemas/Explanation"},
+                    "model_version": {"type": "string"}, "journal_entry": {"type": "integer"}}}
+            }
+        }
+    })
+}
+
+/// The API reference as one HTML page, rendered from the document.
+pub fn docs_page() -> String {
+    let doc = document();
+    let mut rows = String::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, ops) in paths {
+            let Some(ops) = ops.as_object() else { continue };
+            for (method, op) in ops {
+                let params: Vec<String> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .map(|p| {
+                                format!(
+                                    "{} ({})",
+                                    esc(p["name"].as_str().unwrap_or("")),
+                                    esc(p["in"].as_str().unwrap_or(""))
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let codes: Vec<String> = op["responses"]
+                    .as_object()
+                    .map(|r| r.keys().cloned().collect())
+                    .unwrap_or_default();
+                rows.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                    method.to_uppercase(),
+                    esc(path),
+                    esc(op["summary"].as_str().unwrap_or("")),
+                    params.join(", "),
+                    codes.join(" ")
+                ));
+            }
+        }
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>riskscore API</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;color:#1a1a1a}}\
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.4rem;text-align:left;vertical-align:top}}</style>\
+</head><body><main><h1>riskscore scoring API</h1><p>{}</p>\
+<p>The machine-readable document is <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.0). \
+Endpoints under <code>/v1</code> need an API key (header <code>X-API-Key</code> or <code>Authorization: Bearer</code>) when the server has keys. \
+Errors share one shape: <code>{{\"error\": {{\"status\", \"code\", \"message\", \"fields\"}}}}</code>.</p>\
+<table><caption>Endpoints</caption><thead><tr><th scope=\"col\">Method</th><th scope=\"col\">Path</th><th scope=\"col\">What</th><th scope=\"col\">Parameters</th><th scope=\"col\">Answers</th></tr></thead><tbody>\n{rows}</tbody></table></main></body></html>",
+        esc(doc["info"]["description"].as_str().unwrap_or(""))
+    )
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

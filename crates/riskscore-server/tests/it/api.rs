@@ -1,0 +1,363 @@
+//! Every endpoint and error through the router with `oneshot`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use riskscore_server::journal::{read_entries, verify};
+use riskscore_server::{router, AppState, Settings};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::common::{application_body, fixture, state};
+
+async fn call(st: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = router(st.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+/// A test applicant (no outcome) and a training one.
+fn ids() -> (i64, i64) {
+    let p = &fixture().scorer.population;
+    let test = p.ids[p.target.iter().position(Option::is_none).unwrap()];
+    let train = p.ids[p.target.iter().position(Option::is_some).unwrap()];
+    (test, train)
+}
+
+fn assert_error(v: &Value, status: u16, code: &str) {
+    assert_eq!(v["error"]["status"], status, "{v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_information_and_unknown_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (id, train) = ids();
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["known"], true);
+    assert!(v["fields"]["AMT_CREDIT"].as_f64().unwrap() > 0.0);
+    assert!(v["age_years"].as_f64().unwrap() >= 18.0);
+    assert!(v["history_records"]["bureau"].is_u64());
+    assert_eq!(v["outcome"], Value::Null);
+    let (_, v) = call(&st, get(&format!("/v1/clients/{train}"))).await;
+    assert!(v["outcome"] == 0 || v["outcome"] == 1);
+    let (s, v) = call(&st, get("/v1/clients/42")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, 404, "not_found");
+    assert!(v["error"]["message"].as_str().unwrap().contains("42"));
+    let (s, v) = call(&st, get("/v1/clients/abc/score")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "id");
+    let (s, v) = call(&st, get("/v2/nothing")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, 404, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn score_equals_batch_scoring_and_is_journaled_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let f = fixture();
+    let bundle = riskscore_model::ModelBundle::load(&f.model).unwrap();
+    let batch = riskscore_model::predict::score_path(&bundle, &f.data).unwrap();
+    let threshold = bundle.manifest.threshold;
+    // A granted and a refused client when the data has both.
+    let mut picked = vec![batch[0].clone()];
+    if let Some(r) = batch
+        .iter()
+        .find(|s| s.decision == riskscore_model::Decision::Refused)
+    {
+        picked.push(r.clone());
+    }
+    for (n, want) in picked.iter().enumerate() {
+        let (s, v) = call(&st, get(&format!("/v1/clients/{}/score", want.id))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let p = v["score"]["probability"].as_f64().unwrap();
+        assert_eq!(
+            p.to_bits(),
+            want.probability.to_bits(),
+            "client {}",
+            want.id
+        );
+        let refused = want.decision == riskscore_model::Decision::Refused;
+        assert_eq!(
+            v["score"]["decision"],
+            if refused { "refused" } else { "granted" }
+        );
+        assert!((v["score"]["distance"].as_f64().unwrap() - (p - threshold)).abs() < 1e-15);
+        assert_eq!(v["score"]["threshold"].as_f64().unwrap(), threshold);
+        assert_eq!(v["reasons"].as_array().unwrap().is_empty(), !refused);
+        // The entry exists once the answer is out.
+        let entries = read_entries(&loc).unwrap();
+        assert_eq!(entries.len(), n + 1);
+        let e = entries.last().unwrap();
+        assert_eq!(v["journal_entry"], e.seq);
+        assert_eq!(e.decided.client, want.id.to_string());
+        assert_eq!(e.decided.probability.to_bits(), p.to_bits());
+        assert_eq!(e.decided.request_id, v["request_id"].as_str().unwrap());
+    }
+    assert!(verify(&loc).unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explanation_adds_up_and_names_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (id, _) = ids();
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/explanation?top=1000"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let contributions = v["contributions"].as_array().unwrap();
+    assert_eq!(contributions.len(), 100, "top is capped at 100");
+    let (_, all) = call(&st, get(&format!("/v1/clients/{id}/score"))).await;
+    assert_eq!(v["probability"], all["score"]["probability"]);
+    assert!(v["reasons"].as_array().unwrap().len() <= 4);
+    for r in v["reasons"].as_array().unwrap() {
+        assert!(r["shap"].as_f64().unwrap() > 0.0);
+        assert!(!r["sentence"].as_str().unwrap().is_empty());
+    }
+    // Additivity over every feature: base + sum(SHAP) = raw score.
+    let x = fixture().scorer.row(id).unwrap().1.to_vec();
+    let phi = fixture().scorer.explainer.explainer.explain(&x).unwrap();
+    let raw = v["raw_score"].as_f64().unwrap();
+    assert!((phi.iter().sum::<f64>() - raw).abs() < 1e-9);
+    assert_eq!(v["base_value"].as_f64().unwrap(), phi[phi.len() - 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn similar_clients_are_labelled_nearest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (_, id) = ids();
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/similar?k=5"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let n = v["neighbours"].as_array().unwrap();
+    assert_eq!(n.len(), 5);
+    let d: Vec<f64> = n.iter().map(|x| x["distance"].as_f64().unwrap()).collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
+    assert!(
+        n.iter().all(|x| x["id"] != id),
+        "the client is not its own neighbour"
+    );
+    assert!(n.iter().all(|x| x["target"] == 0 || x["target"] == 1));
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/similar?k=0"))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "k");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posted_application_scores_as_the_batch_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let f = fixture();
+    for id in [ids().0, ids().1] {
+        let body = application_body(&f.data, id);
+        let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (_, known) = call(&st, get(&format!("/v1/clients/{id}/score"))).await;
+        assert_eq!(
+            v["score"]["probability"].as_f64().unwrap().to_bits(),
+            known["score"]["probability"].as_f64().unwrap().to_bits(),
+            "client {id}: one application through the pipeline gives the batch's score"
+        );
+        assert_eq!(v["explanation"]["id"], id);
+    }
+    let kinds: Vec<String> = read_entries(&loc)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.decided.kind)
+        .collect();
+    assert_eq!(kinds, ["new", "known", "new", "known"]);
+    // An application without id nor history is scored too.
+    let mut body = application_body(&f.data, ids().0);
+    let app = body["application"].as_object().unwrap().clone();
+    body = json!({ "application": app });
+    body["application"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SK_ID_CURR");
+    let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], -1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_one_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let (s, v) = call(&st, post("/v1/score", "{not json")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, 400, "malformed_request");
+    let bad = json!({
+        "application": {"AMT_CREDIT": "a lot", "NAME_CONTRACT_TYPE": 3.5, "COLOUR": "red"},
+        "bureau": [{"SK_ID_BUREAU": "x"}],
+        "pets": []
+    });
+    let (s, v) = call(&st, post("/v1/score", bad.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&v, 422, "invalid_fields");
+    let fields: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    for want in [
+        "application.AMT_CREDIT",
+        "application.NAME_CONTRACT_TYPE",
+        "application.COLOUR",
+        "bureau[0].SK_ID_BUREAU",
+        "pets",
+    ] {
+        assert!(fields.contains(&want), "{want} not in {fields:?}");
+    }
+    let (s, v) = call(&st, post("/v1/score", json!({"no": 1}).to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "application");
+    let big = format!("{{\"application\": \"{}\"}}", "a".repeat(2 << 20));
+    let (s, v) = call(&st, post("/v1/score", big)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&v, 413, "body_too_large");
+    // No decision was given, so nothing was journaled.
+    assert!(read_entries(&loc).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        batch_max: 2,
+        ..Settings::default()
+    };
+    let (st, loc) = state(dir.path(), settings);
+    let f = fixture();
+    let (a, b) = ids();
+    let apps =
+        json!({"applications": [application_body(&f.data, a), application_body(&f.data, b)]});
+    let (s, v) = call(&st, post("/v1/score/batch", apps.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert_eq!(read_entries(&loc).unwrap().len(), 2);
+    let three = json!({"applications": [application_body(&f.data, a), application_body(&f.data, a), application_body(&f.data, b)]});
+    let (s, v) = call(&st, post("/v1/score/batch", three.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "applications");
+    let one_bad = json!({"applications": [application_body(&f.data, a), {"application": {"AMT_CREDIT": "x"}}]});
+    let (s, v) = call(&st, post("/v1/score/batch", one_bad.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["error"]["fields"][0]["field"],
+        "applications[1].application.AMT_CREDIT"
+    );
+    assert_eq!(
+        read_entries(&loc).unwrap().len(),
+        2,
+        "a refused batch journals nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_guard_the_v1_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        api_keys: vec!["k-one".into(), "k-two".into()],
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), settings);
+    let (id, _) = ids();
+    let uri = format!("/v1/clients/{id}");
+    let (s, v) = call(&st, get(&uri)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_error(&v, 401, "unauthorized");
+    let wrong = Request::get(&uri)
+        .header("x-api-key", "k-three")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, wrong).await.0, StatusCode::UNAUTHORIZED);
+    let right = Request::get(&uri)
+        .header("x-api-key", "k-two")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, right).await.0, StatusCode::OK);
+    let bearer = Request::get(&uri)
+        .header("authorization", "Bearer k-one")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, bearer).await.0, StatusCode::OK);
+    // Health stays open for the platform's probes.
+    assert_eq!(call(&st, get("/healthz")).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_health_metrics_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (s, v) = call(&st, get("/v1/model")).await;
+    assert_eq!(s, StatusCode::OK);
+    let bundle = riskscore_model::ModelBundle::load(&fixture().model).unwrap();
+    assert_eq!(v["threshold"].as_f64().unwrap(), bundle.manifest.threshold);
+    assert_eq!(
+        v["cost"]["fn_cost"].as_f64().unwrap(),
+        bundle.manifest.cost.fn_cost
+    );
+    assert_eq!(
+        v["cost"]["fp_cost"].as_f64().unwrap(),
+        bundle.manifest.cost.fp_cost
+    );
+    let imp = v["global_importance"].as_array().unwrap();
+    assert!(imp
+        .windows(2)
+        .all(|w| w[0]["gain"].as_f64() >= w[1]["gain"].as_f64()));
+    assert_eq!(call(&st, get("/readyz")).await.0, StatusCode::OK);
+    let (_, m) = call(&st, get("/metrics")).await;
+    let text = m.as_str().unwrap();
+    assert!(
+        text.contains("riskscore_requests_total{route=\"/v1/model\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("riskscore_request_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
+    let (s, doc) = call(&st, get("/openapi.json")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/v1/clients/{id}",
+        "/v1/clients/{id}/score",
+        "/v1/clients/{id}/explanation",
+        "/v1/clients/{id}/similar",
+        "/v1/score",
+        "/v1/score/batch",
+        "/v1/model",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let (s, page) = call(&st, get("/docs")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page
+        .as_str()
+        .unwrap()
+        .contains("/v1/clients/{id}/explanation"));
+}

@@ -1,0 +1,130 @@
+//! One small Home Credit model shared by the tests: synthetic data (scale 0.004, about 1,200
+//! training applicants), its features and a bundle trained with a short configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use riskscore_data::synth::{generate, SynthConfig};
+use riskscore_model::input::{self, TableOptions};
+use riskscore_model::lgbm::LgbmParams;
+use riskscore_model::run::train_to_bundle;
+use riskscore_model::{Strategy, TrainConfig};
+use riskscore_server::{AppState, Journal, Location, Scorer, Settings};
+
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub model: PathBuf,
+    pub scorer: Arc<Scorer>,
+}
+
+pub fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let data = dir.path().join("data");
+        generate(
+            &SynthConfig {
+                scale: 0.004,
+                seed: 3,
+                out: data.clone(),
+            },
+            &|_, _| {},
+        )
+        .expect("synth");
+        let (pipeline, frame) = input::load(&data, &TableOptions::default()).expect("features");
+        let cfg = TrainConfig {
+            folds: 3,
+            imbalance: Some(Strategy::ClassWeight),
+            trials: 0,
+            skip_baseline: true,
+            bootstrap: 10,
+            lgbm: LgbmParams {
+                max_rounds: 60,
+                early_stopping_rounds: 10,
+                ..LgbmParams::default()
+            },
+            ..TrainConfig::default()
+        };
+        let model = dir.path().join("model");
+        train_to_bundle(&frame, &pipeline, &cfg, &model).expect("train");
+        let scorer = Arc::new(Scorer::load(&model, &data, 2).expect("scorer"));
+        Fixture {
+            _dir: dir,
+            data,
+            model,
+            scorer,
+        }
+    })
+}
+
+/// A state over the shared model with its own SQLite journal in `dir`.
+pub fn state(dir: &Path, settings: Settings) -> (AppState, Location) {
+    let loc = Location::Sqlite(dir.join("journal.sqlite"));
+    let journal = Journal::open(&loc).expect("journal");
+    (
+        AppState::new_shared(fixture().scorer.clone(), journal, settings),
+        loc,
+    )
+}
+
+/// One applicant's rows of every table as the JSON body of `POST /v1/score`.
+pub fn application_body(data: &Path, id: i64) -> serde_json::Value {
+    use polars::prelude::*;
+    use riskscore_data::{Folder, Table, TableSource};
+    use riskscore_server::scorer::any_to_json;
+    let folder = Folder::new(data).expect("folder");
+    let records = |df: &DataFrame| -> Vec<serde_json::Value> {
+        (0..df.height())
+            .map(|i| {
+                let mut m = serde_json::Map::new();
+                for c in df.columns() {
+                    let v = any_to_json(&c.get(i).expect("value"));
+                    if !v.is_null() {
+                        m.insert(c.name().to_string(), v);
+                    }
+                }
+                serde_json::Value::Object(m)
+            })
+            .collect()
+    };
+    let mut body = serde_json::Map::new();
+    let mut bureau_ids: Vec<i64> = Vec::new();
+    for table in Table::ALL {
+        let Some(df) = folder.load(table).expect("load") else {
+            continue;
+        };
+        let rows = if table == Table::BureauBalance {
+            let ids = Series::new("ids".into(), bureau_ids.clone());
+            df.lazy()
+                .filter(col("SK_ID_BUREAU").is_in(lit(ids).implode(false), false))
+                .collect()
+        } else {
+            df.lazy().filter(col("SK_ID_CURR").eq(lit(id))).collect()
+        }
+        .expect("filter");
+        if table == Table::Bureau {
+            bureau_ids = rows
+                .column("SK_ID_BUREAU")
+                .expect("col")
+                .i64()
+                .expect("i64")
+                .into_no_null_iter()
+                .collect();
+        }
+        match table {
+            Table::ApplicationTrain | Table::ApplicationTest => {
+                if let Some(mut app) = records(&rows).into_iter().next() {
+                    if let Some(o) = app.as_object_mut() {
+                        o.remove("TARGET");
+                    }
+                    body.insert("application".into(), app);
+                }
+            }
+            t => {
+                body.insert(t.stem().into(), records(&rows).into());
+            }
+        }
+    }
+    serde_json::Value::Object(body)
+}
