@@ -361,3 +361,31 @@ async fn model_health_metrics_and_openapi() {
         .unwrap()
         .contains("/v1/clients/{id}/explanation"));
 }
+
+/// The OpenAPI document passes Python's openapi-spec-validator (RISKSCORE_PYTHON, a venv with
+/// it; required when RISKSCORE_REQUIRE_ORACLES=1).
+#[test]
+fn openapi_document_is_valid() {
+    let Some(python) = std::env::var_os("RISKSCORE_PYTHON") else {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "RISKSCORE_PYTHON is not set but the oracles are required"
+        );
+        eprintln!("skipped: RISKSCORE_PYTHON is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, riskscore_server::openapi::document().to_string()).unwrap();
+    let o = std::process::Command::new(python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -97,3 +97,77 @@ async fn removing_the_last_entries_is_found() {
         v.problems
     );
 }
+
+/// The PostgreSQL journal against a real server: `RISKSCORE_TEST_POSTGRES` is its address
+/// (`.ci/run` starts one); required when `RISKSCORE_REQUIRE_ORACLES=1`, else skipped.
+#[test]
+fn postgres_journal_chains_and_detects_edits() {
+    let Ok(url) = std::env::var("RISKSCORE_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "RISKSCORE_TEST_POSTGRES is not set but the oracles are required"
+        );
+        eprintln!("skipped: RISKSCORE_TEST_POSTGRES is not set");
+        return;
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute("DROP TABLE IF EXISTS journal; DROP TABLE IF EXISTS journal_head;")
+        .unwrap();
+    let loc = riskscore_server::Location::parse(&url);
+    let journal = riskscore_server::Journal::open(&loc).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seqs: Vec<i64> = rt.block_on(async {
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let j = journal.clone();
+                tokio::spawn(async move {
+                    j.record(riskscore_server::journal::Decided {
+                        time: riskscore_server::journal::now_rfc3339(),
+                        request_id: format!("pg-{i}"),
+                        client: (100_000 + i).to_string(),
+                        kind: "known".into(),
+                        model_version: "test".into(),
+                        probability: f64::from(i) / 50.0,
+                        decision: "granted".into(),
+                        reasons: vec!["EXT_SOURCE_2".into()],
+                        input_hash: "0".into(),
+                    })
+                    .await
+                    .unwrap()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    drop(rt);
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=50).collect::<Vec<i64>>());
+    let v = verify(&loc).unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert_eq!(v.entries, 50);
+    assert_eq!(
+        read_entries(&loc).unwrap()[9].decided.reasons,
+        ["EXT_SOURCE_2"]
+    );
+    admin
+        .execute(
+            "UPDATE journal SET decision = 'refused' WHERE seq = 10",
+            &[],
+        )
+        .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(
+        v.problems,
+        ["entry 10: its content does not match its hash (edited?)"]
+    );
+}

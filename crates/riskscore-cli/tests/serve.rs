@@ -1,0 +1,220 @@
+//! `riskscore serve` on a real socket: a lender's single table, scores over HTTP, a graceful
+//! stop on SIGTERM, and no decision lost when the process is killed with SIGKILL under load.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use riskscore_server::journal::{read_entries, Location};
+
+fn riskscore() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_riskscore"))
+}
+
+/// A lender's table: default more likely when `ratio` is high.
+fn trained(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut s = String::from("client_id,defaulted,ratio,age,region\n");
+    for i in 0..400 {
+        let ratio = ((i * 37) % 100) as f64 / 10.0;
+        let age = 20 + (i * 13) % 45;
+        let region = ["north", "south"][i % 2];
+        let y = u8::from((i * 7919) % 100 < (ratio * 3.0) as usize);
+        s.push_str(&format!("{},{y},{ratio},{age},{region}\n", 1000 + i));
+    }
+    let csv = dir.join("loans.csv");
+    std::fs::write(&csv, s).unwrap();
+    let model = dir.join("model");
+    let o = riskscore()
+        .args([
+            "-q",
+            "train",
+            "--data",
+            csv.to_str().unwrap(),
+            "--id",
+            "client_id",
+        ])
+        .args(["--target", "defaulted", "--out", model.to_str().unwrap()])
+        .args([
+            "--folds",
+            "3",
+            "--trials",
+            "1",
+            "--max-rounds",
+            "40",
+            "--bootstrap",
+            "10",
+        ])
+        .args(["--imbalance", "class_weight"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (csv, model)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(csv: &Path, model: &Path, journal: &Path, port: u16) -> Child {
+    riskscore()
+        .args(["-q", "serve", "--model", model.to_str().unwrap()])
+        .args(["--data", csv.to_str().unwrap()])
+        .args(["--journal", journal.to_str().unwrap()])
+        .env("PORT", port.to_string())
+        .env_remove("RISKSCORE_API_KEYS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// One HTTP/1.1 request on a new connection: (status, headers and body as text).
+fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: {rid}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((status, out))
+}
+
+fn wait_ready(port: u16, child: &mut Child) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Some((200, _)) = http(port, "GET", "/readyz", "", "ready") {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("the server exited ({status}): {err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server was not ready within 60 s");
+}
+
+#[test]
+fn serves_a_single_table_model_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, model) = trained(dir.path());
+    let journal = dir.path().join("j.sqlite");
+    let port = free_port();
+    let mut child = start(&csv, &model, &journal, port);
+    wait_ready(port, &mut child);
+    let (status, text) = http(port, "GET", "/v1/clients/1010/score", "", "a-1").unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"request_id\":\"a-1\""));
+    // A new applicant of the same table, scored through the same pipeline.
+    let body = r#"{"application": {"ratio": 9.5, "age": 30, "region": "north"}}"#;
+    let (status, text) = http(port, "POST", "/v1/score", body, "a-2").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = http(
+        port,
+        "POST",
+        "/v1/score",
+        r#"{"application": {"ratio": "high"}}"#,
+        "a-3",
+    )
+    .unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("application.ratio"));
+    // SIGTERM: the server finishes and exits 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no graceful stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let o = riskscore()
+        .args(["journal", "verify", "--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 entries, chain intact"));
+}
+
+#[test]
+fn no_answered_decision_is_lost_on_kill_9_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, model) = trained(dir.path());
+    let journal = dir.path().join("j.sqlite");
+    let port = free_port();
+    let mut child = start(&csv, &model, &journal, port);
+    wait_ready(port, &mut child);
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (answered, stop) = (answered.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let rid = format!("w{w}-{n}");
+                    let path = format!("/v1/clients/{}/score", 1000 + (n * 7 + w) % 400);
+                    if let Some((200, _)) = http(port, "GET", &path, "", &rid) {
+                        answered.lock().unwrap().push(rid);
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    // Load until a few hundred decisions were answered, then SIGKILL mid-flight.
+    let t = Instant::now();
+    while answered.lock().unwrap().len() < 300 && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() >= 300, "only {} answers", answered.len());
+    let o = riskscore()
+        .args(["journal", "verify", "--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let entries = read_entries(&Location::Sqlite(journal)).unwrap();
+    let journaled: std::collections::HashSet<&str> = entries
+        .iter()
+        .map(|e| e.decided.request_id.as_str())
+        .collect();
+    let lost: Vec<&String> = answered
+        .iter()
+        .filter(|r| !journaled.contains(r.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "answered but not journaled: {lost:?}");
+}
