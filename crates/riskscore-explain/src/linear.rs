@@ -37,8 +37,6 @@ pub(crate) struct LinearTree {
     m: usize,
     t: Points,
     w: Points,
-    /// 1 / (1 - t) at the points.
-    inv_1mt: Points,
 }
 
 impl LinearTree {
@@ -67,12 +65,7 @@ impl LinearTree {
             return None;
         }
         let (t, w) = gauss_legendre(m);
-        let mut inv_1mt = [0.0; MAX_POINTS];
-        for k in 0..m {
-            inv_1mt[k] = 1.0 / (1.0 - t[k]);
-        }
         Some(LinearTree {
-            inv_1mt,
             feature: tree.split_feature.iter().map(|&f| f as u32).collect(),
             left: tree.left.clone(),
             right: tree.right.clone(),
@@ -88,23 +81,46 @@ impl LinearTree {
     /// Adds the tree's SHAP values for row `x` to `out`; `state` holds (o, z) per feature, all
     /// (1, 1), and is left so.
     pub(crate) fn shap(&self, tree: &Tree, x: &[f64], state: &mut [(f64, f64)], out: &mut [f64]) {
-        let mut g = [0.0; MAX_POINTS];
-        g[..self.m].iter_mut().for_each(|v| *v = 1.0);
-        let mut h = [0.0; MAX_POINTS];
-        self.node(tree, 0, &g, x, state, out, &mut h);
+        // Arrays of the tree's own M: the loops unroll and vectorise. A larger M is also exact
+        // (the padding points have weight 0), so the last arm takes any M.
+        macro_rules! dispatch {
+            ($($m:literal)*) => {
+                match self.m {
+                    $($m => self.run::<$m>(tree, x, state, out),)*
+                    _ => self.run::<MAX_POINTS>(tree, x, state, out),
+                }
+            };
+        }
+        dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
+    }
+
+    fn run<const M: usize>(&self, tree: &Tree, x: &[f64], state: &mut [(f64, f64)], out: &mut [f64]) {
+        let mut rule = Rule::<M> {
+            t: [0.0; M],
+            w: [0.0; M],
+            inv_1mt: [0.0; M],
+        };
+        for k in 0..M.min(MAX_POINTS) {
+            rule.t[k] = self.t[k];
+            rule.w[k] = self.w[k];
+            rule.inv_1mt[k] = 1.0 / (1.0 - self.t[k]);
+        }
+        let mut h = [0.0; M];
+        self.node(&rule, tree, 0, &[1.0; M], x, state, out, &mut h);
     }
 
     /// Visits internal node `n` reached with G = `g`; adds H of its subtree to `h`.
     #[allow(clippy::too_many_arguments)]
-    fn node(
+    fn node<const M: usize>(
         &self,
+        rule: &Rule<M>,
         tree: &Tree,
         n: usize,
-        g: &Points,
+        g: &[f64; M],
         x: &[f64],
         state: &mut [(f64, f64)],
         out: &mut [f64],
-        h: &mut Points,
+        h: &mut [f64; M],
     ) {
         let left = tree.goes_left(n, x);
         let f = self.feature[n] as usize;
@@ -112,55 +128,61 @@ impl LinearTree {
             (self.left[n], self.z_left[n], f64::from(u8::from(left))),
             (self.right[n], self.z_right[n], f64::from(u8::from(!left))),
         ] {
-            let m = self.m;
             let (o0, z0) = state[f];
             let (o1, z1) = (o0 * o_e, z0 * z_e);
             // gc: G of the child; r: the child's term (o-z)/F minus the previous one.
-            let (mut gc, mut r) = ([0.0; MAX_POINTS], [0.0; MAX_POINTS]);
+            let (mut gc, mut r) = ([0.0; M], [0.0; M]);
             if o0 == 1.0 && z0 == 1.0 {
                 // First split on f along the path (z < 1 after any split): F before is 1.
                 if o_e == 1.0 {
-                    for k in 0..m {
-                        let f1 = z1 + self.t[k] * (1.0 - z1);
+                    for k in 0..M {
+                        let f1 = z1 + rule.t[k] * (1.0 - z1);
                         gc[k] = g[k] * f1;
                         r[k] = (1.0 - z1) / f1;
                     }
                 } else {
                     // F = z (1 - t), so (o - z)/F = -1/(1 - t) whatever z.
-                    for k in 0..m {
-                        gc[k] = g[k] * z1 * (1.0 - self.t[k]);
-                        r[k] = -self.inv_1mt[k];
+                    for k in 0..M {
+                        gc[k] = g[k] * z1 * (1.0 - rule.t[k]);
+                        r[k] = -rule.inv_1mt[k];
                     }
                 }
             } else {
                 let (d1, d0) = (o1 - z1, o0 - z0);
-                for k in 0..m {
-                    let f0 = z0 + self.t[k] * d0;
-                    let f1 = z1 + self.t[k] * d1;
+                for k in 0..M {
+                    let f0 = z0 + rule.t[k] * d0;
+                    let f1 = z1 + rule.t[k] * d1;
                     let (i0, i1) = (1.0 / f0, 1.0 / f1);
                     gc[k] = g[k] * f1 * i0;
                     r[k] = d1 * i1 - d0 * i0;
                 }
             }
-            let mut hc = [0.0; MAX_POINTS];
+            let mut hc = [0.0; M];
             if child < 0 {
                 let v = self.leaf_value[(!child) as usize];
-                for k in 0..m {
+                for k in 0..M {
                     hc[k] = v * gc[k];
                 }
             } else {
                 state[f] = (o1, z1);
-                self.node(tree, child as usize, &gc, x, state, out, &mut hc);
+                self.node(rule, tree, child as usize, &gc, x, state, out, &mut hc);
                 state[f] = (o0, z0);
             }
             let mut s = 0.0;
-            for k in 0..m {
-                s += self.w[k] * hc[k] * r[k];
+            for k in 0..M {
+                s += rule.w[k] * hc[k] * r[k];
                 h[k] += hc[k];
             }
             out[f] += s;
         }
     }
+}
+
+/// A quadrature rule of M points (weights 0 past the tree's own M).
+struct Rule<const M: usize> {
+    t: [f64; M],
+    w: [f64; M],
+    inv_1mt: [f64; M],
 }
 
 fn cover(t: &Tree, child: i32) -> f64 {
