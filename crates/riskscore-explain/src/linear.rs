@@ -94,7 +94,13 @@ impl LinearTree {
         dispatch!(1 2 3 4 5 6 7 8 9 10 11 12)
     }
 
-    fn run<const M: usize>(&self, tree: &Tree, x: &[f64], state: &mut [(f64, f64)], out: &mut [f64]) {
+    fn run<const M: usize>(
+        &self,
+        tree: &Tree,
+        x: &[f64],
+        state: &mut [(f64, f64)],
+        out: &mut [f64],
+    ) {
         let mut rule = Rule::<M> {
             t: [0.0; M],
             w: [0.0; M],

@@ -14,6 +14,9 @@
 //! leaf for all 2^d subsets (d <= `TABLE_DEPTH`); a row then costs O(d) per leaf instead of
 //! the O(d^2) of the recursive algorithm. Deeper leaves compute B from the polynomial of P,
 //! removing one factor at a time by synthetic division, in O(d^2).
+//!
+//! `Explainer::new` uses the tables only for trees the linear method (`linear.rs`, no tables,
+//! O(nodes x depth) per row) does not take; `with_table_depth` uses them everywhere.
 
 use crate::forest::{Forest, Tree};
 use crate::linear::LinearTree;
@@ -150,19 +153,27 @@ pub struct Explainer {
 }
 
 impl Explainer {
+    /// The linear method (`linear.rs`) for every tree that suits it; per-leaf tables for the
+    /// others (a child without training rows, or paths with over 32 distinct features).
     pub fn new(forest: &Forest) -> Result<Self> {
-        Self::with_table_depth(forest, TABLE_DEPTH)
+        Self::build(forest, TABLE_DEPTH, true)
     }
 
-    /// As `new`, tabulating leaves with at most `depth` distinct path features (0: none, every
-    /// leaf is then explained from its polynomial in O(d^2)).
+    /// The tabulated method only, tabulating leaves with at most `depth` distinct path features
+    /// (0: none, every leaf is then explained from its polynomial in O(d^2)). For comparisons.
     pub fn with_table_depth(forest: &Forest, depth: usize) -> Result<Self> {
+        Self::build(forest, depth, false)
+    }
+
+    fn build(forest: &Forest, depth: usize, linear: bool) -> Result<Self> {
         let depth = depth.min(20);
         let trees = forest
             .trees
             .iter()
             .enumerate()
-            .map(|(i, t)| prepare(t, depth).map_err(|message| Error::Tree { tree: i, message }))
+            .map(|(i, t)| {
+                prepare(t, depth, linear).map_err(|message| Error::Tree { tree: i, message })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Explainer {
             trees,
@@ -175,12 +186,13 @@ impl Explainer {
         self.n_features
     }
 
-    /// (leaves, leaves too deep to tabulate): the second are explained in O(d^2).
+    /// (leaves, leaves explained in O(d^2): neither linear nor tabulated).
     pub fn leaf_counts(&self) -> (usize, usize) {
         let all = self.trees.iter().map(|t| t.leaves.len()).sum();
         let deep = self
             .trees
             .iter()
+            .filter(|t| t.linear.is_none())
             .flat_map(|t| &t.leaves)
             .filter(|l| l.table.is_none())
             .count();
@@ -280,11 +292,15 @@ impl Explainer {
     fn explain_block(&self, x: &[f64], out: &mut [f64]) {
         let k = self.n_features;
         let mut left = Vec::new();
+        let mut state = vec![(1.0, 1.0); k];
         for (xb, ob) in x.chunks(BLOCK * k).zip(out.chunks_mut(BLOCK * (k + 1))) {
             ob.iter_mut().for_each(|v| *v = 0.0);
             for t in &self.trees {
                 for (row, o) in xb.chunks(k).zip(ob.chunks_mut(k + 1)) {
-                    tree_shap(t, row, o, &mut left);
+                    match &t.linear {
+                        Some(lin) => lin.shap(&t.tree, row, &mut state, o),
+                        None => tree_shap(t, row, o, &mut left),
+                    }
                 }
             }
             for o in ob.chunks_mut(k + 1) {
@@ -335,7 +351,14 @@ fn cover(t: &Tree, child: i32) -> f64 {
     }
 }
 
-fn prepare(t: &Tree, table_depth: usize) -> std::result::Result<PreparedTree, String> {
+fn prepare(
+    t: &Tree,
+    table_depth: usize,
+    linear: bool,
+) -> std::result::Result<PreparedTree, String> {
+    let linear = if linear { LinearTree::new(t) } else { None };
+    // A tree explained by the linear method needs no tables.
+    let table_depth = if linear.is_some() { 0 } else { table_depth };
     let mut leaves: Vec<Option<Leaf>> = vec![None; t.num_leaves()];
     if t.num_leaves() > 1 {
         let mut stack: Vec<(i32, Vec<(u32, bool)>)> = vec![(0, Vec::new())];
@@ -371,7 +394,7 @@ fn prepare(t: &Tree, table_depth: usize) -> std::result::Result<PreparedTree, St
         })
         .collect::<std::result::Result<Vec<_>, String>>()?;
     Ok(PreparedTree {
-        linear: LinearTree::new(t),
+        linear,
         tree: t.clone(),
         flat: flatten(t, &leaves),
         leaves,
