@@ -389,3 +389,17 @@ fn openapi_document_is_valid() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_time_out_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        timeout: std::time::Duration::from_nanos(1),
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), settings);
+    let (id, _) = ids();
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/explanation"))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_error(&v, 503, "timeout");
+}
