@@ -61,49 +61,29 @@ pub struct ClientExplanation {
     pub wording_version: String,
 }
 
-/// A bundle with its explainer, wording and training profile.
+/// A bundle with its explainer: explanations show the booster's own probability.
 #[derive(Debug)]
 pub struct BundleExplainer<'a> {
     pub bundle: &'a ModelBundle,
-    pub explainer: Explainer,
-    pub wording: Wording,
-    profile: Profile,
+    /// The parsed trees, explainer, wording and training profile.
+    pub serving: ServingExplainer,
 }
 
 impl<'a> BundleExplainer<'a> {
     pub fn new(bundle: &'a ModelBundle, wording: Wording) -> Result<Self> {
-        let path = bundle.dir.join(riskscore_model::bundle::MODEL_FILE);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
-        let forest = Forest::parse(&text)?;
-        if forest.n_features != bundle.n_features() {
-            return Err(Error::Model(format!(
-                "model.txt has {} features, the manifest {}",
-                forest.n_features,
-                bundle.n_features()
-            )));
-        }
-        let profile = bundle.profile().map_err(|e| Error::Model(e.to_string()))?;
         Ok(BundleExplainer {
             bundle,
-            explainer: Explainer::new(&forest)?,
-            wording,
-            profile,
+            serving: ServingExplainer::new(bundle, wording)?,
         })
     }
 
     fn names(&self) -> Vec<String> {
-        self.bundle
-            .manifest
-            .features
-            .iter()
-            .map(|f| f.name.clone())
-            .collect()
+        self.bundle.manifest.feature_names()
     }
 
     /// Explains one row of features (in the manifest's order).
     pub fn explain_row(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {
-        let phi = self.explainer.explain(x)?;
+        let phi = self.serving.explainer.explain(x)?;
         // The probability is the served one (the booster's own sum), not sigmoid of the SHAP
         // total, which can differ in the last bit and must never flip a decision.
         let probability = self
@@ -113,18 +93,7 @@ impl<'a> BundleExplainer<'a> {
             .first()
             .copied()
             .unwrap_or(f64::NAN);
-        Ok(explanation(
-            &Parts {
-                manifest: &self.bundle.manifest,
-                wording: &self.wording,
-                profile: &self.profile,
-            },
-            id,
-            x,
-            &phi,
-            probability,
-            top,
-        ))
+        Ok(self.serving.explanation(id, x, &phi, probability, top))
     }
 
     /// Explains the client `id` of a feature frame.
@@ -157,7 +126,7 @@ impl<'a> BundleExplainer<'a> {
         let id_col = &self.bundle.pipeline.id;
         let (ids, x) = matrix(frame, id_col, &names).map_err(|e| Error::Model(e.to_string()))?;
         let k = names.len();
-        let phi = self.explainer.explain_batch(&x, threads)?;
+        let phi = self.serving.explainer.explain_batch(&x, threads)?;
         let prob = self
             .bundle
             .predict(&x)
@@ -182,7 +151,7 @@ impl BundleExplainer<'_> {
         let names = self.names();
         let (_, x) = matrix(frame, &self.bundle.pipeline.id, &names)
             .map_err(|e| Error::Model(e.to_string()))?;
-        let shap = self.explainer.explain_batch(&x, threads)?;
+        let shap = self.serving.explainer.explain_batch(&x, threads)?;
         let gain: Vec<f64> = self
             .bundle
             .manifest
@@ -195,14 +164,14 @@ impl BundleExplainer<'_> {
             x: &x,
             shap: &shap,
             gain: &gain,
-            wording: &self.wording,
+            wording: &self.serving.wording,
         }))
     }
 }
 
 /// An explainer that owns what it needs of a bundle and scores with the parsed trees, so that
 /// it can be shared between threads (LightGBM's booster handle cannot). Its raw score sums the
-/// same leaf values in the same order as LightGBM; `check_against` verifies that on rows.
+/// same leaf values in the same order as LightGBM; `differences` checks that on rows.
 #[derive(Debug, Clone)]
 pub struct ServingExplainer {
     pub manifest: Manifest,
@@ -240,14 +209,6 @@ impl ServingExplainer {
         self.manifest.calibration.apply(sigmoid(self.forest.raw(x)))
     }
 
-    pub fn decide(&self, p: f64) -> Decision {
-        decide(&self.manifest, p)
-    }
-
-    pub fn in_review_band(&self, p: f64) -> bool {
-        (p - self.manifest.threshold).abs() <= self.manifest.review_band
-    }
-
     /// Explains one row; `threads` > 1 splits its trees over threads.
     pub fn explain(
         &self,
@@ -257,127 +218,102 @@ impl ServingExplainer {
         threads: usize,
     ) -> Result<ClientExplanation> {
         let phi = self.explainer.explain_parallel(x, threads)?;
-        Ok(explanation(
-            &Parts {
-                manifest: &self.manifest,
-                wording: &self.wording,
-                profile: &self.profile,
-            },
-            id,
-            x,
-            &phi,
-            self.probability(x),
-            top,
-        ))
+        Ok(self.explanation(id, x, &phi, self.probability(x), top))
     }
 
-    /// Checks that the parsed trees give the booster's probabilities bit for bit on `x`
-    /// (row-major), returning the number of rows that differ.
-    pub fn check_against(&self, bundle: &ModelBundle, x: &[f64]) -> Result<usize> {
+    /// How many rows of `x` (row-major) the parsed trees score differently, in any bit, from
+    /// `booster` (the booster's probabilities of the same rows).
+    pub fn differences(&self, x: &[f64], booster: &[f64]) -> usize {
         let k = self.manifest.features.len();
-        let theirs = bundle.predict(x).map_err(|e| Error::Model(e.to_string()))?;
-        Ok(x.chunks(k)
-            .zip(theirs)
+        x.chunks(k)
+            .zip(booster)
             .filter(|(row, p)| self.probability(row).to_bits() != p.to_bits())
-            .count())
+            .count()
     }
 }
 
-/// What an explanation needs of a bundle besides the SHAP values.
-struct Parts<'p> {
-    manifest: &'p Manifest,
-    wording: &'p Wording,
-    profile: &'p Profile,
-}
-
-fn decide(m: &Manifest, p: f64) -> Decision {
-    if p >= m.threshold {
-        Decision::Refused
-    } else {
-        Decision::Granted
-    }
-}
-
-/// One client's explanation from its SHAP values `phi` (base value last) and the probability
-/// served for it.
-fn explanation(
-    p: &Parts,
-    id: i64,
-    x: &[f64],
-    phi: &[f64],
-    probability: f64,
-    top: usize,
-) -> ClientExplanation {
-    let k = x.len();
-    let base = phi[k];
-    let raw: f64 = phi.iter().sum();
-    let base_probability = p.manifest.calibration.apply(sigmoid(base));
-    let total: f64 = phi[..k].iter().sum();
-    let gap = probability - base_probability;
-    let share = |v: f64| {
-        if total.abs() > 1e-300 {
-            v / total * gap
-        } else {
-            0.0
-        }
-    };
-    let names = &p.manifest.features;
-    let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
-    let contributions = order
-        .iter()
-        .take(top)
-        .map(|&j| Contribution {
-            feature: names[j].name.clone(),
-            text: p.wording.describe(&names[j].name),
-            value: value(j),
-            shap: phi[j],
-            probability: share(phi[j]),
-        })
-        .collect();
-    let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
-    up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
-    let reasons = up
-        .iter()
-        .take(REASONS)
-        .enumerate()
-        .map(|(r, &j)| {
-            let text = p.wording.describe(&names[j].name);
-            let typical = p
-                .profile
-                .features
-                .get(j)
-                .and_then(|f| f.percentiles.get(50).copied());
-            let sentence = format!(
-                "{}: {} (typical applicant: {})",
-                capitalise(&text),
-                show(value(j)),
-                show(typical)
-            );
-            Reason {
-                rank: r + 1,
-                feature: names[j].name.clone(),
-                text,
-                value: value(j),
-                typical,
-                shap: phi[j],
-                sentence,
+impl ServingExplainer {
+    /// One client's explanation from its SHAP values `phi` (base value last) and the
+    /// probability served for it.
+    pub fn explanation(
+        &self,
+        id: i64,
+        x: &[f64],
+        phi: &[f64],
+        probability: f64,
+        top: usize,
+    ) -> ClientExplanation {
+        let k = x.len();
+        let base = phi[k];
+        let raw: f64 = phi.iter().sum();
+        let base_probability = self.manifest.calibration.apply(sigmoid(base));
+        let total: f64 = phi[..k].iter().sum();
+        let gap = probability - base_probability;
+        let share = |v: f64| {
+            if total.abs() > 1e-300 {
+                v / total * gap
+            } else {
+                0.0
             }
-        })
-        .collect();
-    ClientExplanation {
-        id,
-        probability,
-        decision: decide(p.manifest, probability),
-        threshold: p.manifest.threshold,
-        review: (probability - p.manifest.threshold).abs() <= p.manifest.review_band,
-        raw_score: raw,
-        base_value: base,
-        base_probability,
-        contributions,
-        reasons,
-        wording_version: p.wording.version.clone(),
+        };
+        let names = &self.manifest.features;
+        let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
+        let contributions = order
+            .iter()
+            .take(top)
+            .map(|&j| Contribution {
+                feature: names[j].name.clone(),
+                text: self.wording.describe(&names[j].name),
+                value: value(j),
+                shap: phi[j],
+                probability: share(phi[j]),
+            })
+            .collect();
+        let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
+        up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+        let reasons = up
+            .iter()
+            .take(REASONS)
+            .enumerate()
+            .map(|(r, &j)| {
+                let text = self.wording.describe(&names[j].name);
+                let typical = self
+                    .profile
+                    .features
+                    .get(j)
+                    .and_then(|f| f.percentiles.get(50).copied());
+                let sentence = format!(
+                    "{}: {} (typical applicant: {})",
+                    capitalise(&text),
+                    show(value(j)),
+                    show(typical)
+                );
+                Reason {
+                    rank: r + 1,
+                    feature: names[j].name.clone(),
+                    text,
+                    value: value(j),
+                    typical,
+                    shap: phi[j],
+                    sentence,
+                }
+            })
+            .collect();
+        ClientExplanation {
+            id,
+            probability,
+            decision: self.manifest.decide(probability),
+            threshold: self.manifest.threshold,
+            review: self.manifest.in_review_band(probability),
+            raw_score: raw,
+            base_value: base,
+            base_probability,
+            contributions,
+            reasons,
+            wording_version: self.wording.version.clone(),
+        }
     }
 }
 

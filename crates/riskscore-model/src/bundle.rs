@@ -142,7 +142,23 @@ impl ModelBundle {
     }
 
     pub fn decide(&self, p: f64) -> Decision {
-        if p >= self.manifest.threshold {
+        self.manifest.decide(p)
+    }
+
+    pub fn in_review_band(&self, p: f64) -> bool {
+        self.manifest.in_review_band(p)
+    }
+}
+
+impl Manifest {
+    /// The feature names in the model's column order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().map(|f| f.name.clone()).collect()
+    }
+
+    /// The decision rule: refused when the probability is at or above the threshold.
+    pub fn decide(&self, p: f64) -> Decision {
+        if p >= self.threshold {
             Decision::Refused
         } else {
             Decision::Granted
@@ -151,7 +167,7 @@ impl ModelBundle {
 
     /// Whether a probability falls in the review band around the threshold.
     pub fn in_review_band(&self, p: f64) -> bool {
-        (p - self.manifest.threshold).abs() <= self.manifest.review_band
+        (p - self.threshold).abs() <= self.review_band
     }
 }
 

@@ -63,12 +63,7 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
 
 /// Scores the rows of a feature frame with the bundle's feature columns.
 pub fn score_frame(bundle: &ModelBundle, frame: &DataFrame) -> Result<Vec<Scored>> {
-    let names: Vec<String> = bundle
-        .manifest
-        .features
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
+    let names = bundle.manifest.feature_names();
     let (ids, x) = matrix(frame, &bundle.pipeline.id, &names)?;
     let raw = crate::lgbm::predict(&bundle.booster, &x, names.len())?;
     Ok(ids

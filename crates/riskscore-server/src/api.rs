@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use riskscore_explain::client::Reason;
+
 use crate::error::ApiError;
 use crate::journal::{hmac_sha256, now_rfc3339, Decided, Journal};
 use crate::metrics::Metrics;
@@ -179,12 +181,8 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn parse_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().map_err(|_| {
-        ApiError::invalid(vec![crate::error::FieldError {
-            field: "id".into(),
-            message: format!("`{raw}` is not an integer client id"),
-        }])
-    })
+    raw.parse::<i64>()
+        .map_err(|_| ApiError::invalid_field("id", format!("`{raw}` is not an integer client id")))
 }
 
 fn known(scorer: &Scorer, id: i64) -> ApiResult<(usize, &[f64])> {
@@ -206,7 +204,7 @@ async fn record(
     client: i64,
     kind: &str,
     p: f64,
-    reasons: Vec<String>,
+    reasons: &[Reason],
     x: &[f64],
 ) -> ApiResult<i64> {
     let client = match &s.settings.journal_key {
@@ -220,11 +218,11 @@ async fn record(
         kind: kind.to_owned(),
         model_version: s.scorer.model_version.clone(),
         probability: p,
-        decision: match s.scorer.explainer.decide(p) {
+        decision: match s.scorer.explainer.manifest.decide(p) {
             riskscore_model::bundle::Decision::Granted => "granted".into(),
             riskscore_model::bundle::Decision::Refused => "refused".into(),
         },
-        reasons,
+        reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
         input_hash: input_hash(x),
     };
     s.journal.record(d).await.map_err(|e| ApiError::journal(&e))
@@ -258,8 +256,7 @@ async fn client_score(
     } else {
         Vec::new()
     };
-    let names = reasons.iter().map(|r| r.feature.clone()).collect();
-    let seq = record(&s, &rid.0, id, "known", p, names, x).await?;
+    let seq = record(&s, &rid.0, id, "known", p, &reasons, x).await?;
     Ok(Json(json!({
         "id": id, "score": score, "model_version": s.scorer.model_version,
         "reasons": reasons, "journal_entry": seq, "request_id": rid.0,
@@ -287,8 +284,7 @@ async fn client_explanation(
             .map_err(|e| ApiError::internal(&e))
     })
     .await?;
-    let names = e.reasons.iter().map(|r| r.feature.clone()).collect();
-    let seq = record(&s, &rid.0, id, "explanation", e.probability, names, x).await?;
+    let seq = record(&s, &rid.0, id, "explanation", e.probability, &e.reasons, x).await?;
     let mut v = serde_json::to_value(&e).map_err(|e| ApiError::internal(&e))?;
     v["score"] = serde_json::to_value(s.scorer.score_of(e.probability)).unwrap_or_default();
     v["model_version"] = s.scorer.model_version.clone().into();
@@ -313,10 +309,10 @@ async fn client_similar(
         Some(v) => match v.parse::<usize>() {
             Ok(k) if (1..=100).contains(&k) => k,
             _ => {
-                return Err(ApiError::invalid(vec![crate::error::FieldError {
-                    field: "k".into(),
-                    message: "must be an integer from 1 to 100".into(),
-                }]))
+                return Err(ApiError::invalid_field(
+                    "k",
+                    "must be an integer from 1 to 100",
+                ))
             }
         },
     };
@@ -373,8 +369,7 @@ async fn score_new(
     let body = parse_body(body)?;
     let sc = s.scorer.clone();
     let (id, x, e) = blocking(move || score_one(&sc, &body)).await?;
-    let names = e.reasons.iter().map(|r| r.feature.clone()).collect();
-    let seq = record(&s, &rid.0, id, "new", e.probability, names, &x).await?;
+    let seq = record(&s, &rid.0, id, "new", e.probability, &e.reasons, &x).await?;
     Ok(Json(json!({
         "id": id, "score": s.scorer.score_of(e.probability), "explanation": e,
         "model_version": s.scorer.model_version, "journal_entry": seq, "request_id": rid.0,
@@ -388,20 +383,20 @@ async fn score_batch(
 ) -> ApiResult<Json<Value>> {
     let body = parse_body(body)?;
     let Some(apps) = body.get("applications").and_then(Value::as_array).cloned() else {
-        return Err(ApiError::invalid(vec![crate::error::FieldError {
-            field: "applications".into(),
-            message: "required: an array of applications".into(),
-        }]));
+        return Err(ApiError::invalid_field(
+            "applications",
+            "required: an array of applications",
+        ));
     };
     let max = s.settings.batch_max;
     if apps.len() > max || apps.is_empty() {
-        return Err(ApiError::invalid(vec![crate::error::FieldError {
-            field: "applications".into(),
-            message: format!(
+        return Err(ApiError::invalid_field(
+            "applications",
+            format!(
                 "between 1 and {max} applications per batch (got {})",
                 apps.len()
             ),
-        }]));
+        ));
     }
     let sc = s.scorer.clone();
     let scored = blocking(move || {
@@ -434,14 +429,13 @@ async fn score_batch(
     .await?;
     let mut results = Vec::with_capacity(scored.len());
     for (n, (id, x, e)) in scored.into_iter().enumerate() {
-        let names = e.reasons.iter().map(|r| r.feature.clone()).collect();
         let seq = record(
             &s,
             &format!("{}#{n}", rid.0),
             id,
             "new",
             e.probability,
-            names,
+            &e.reasons,
             &x,
         )
         .await?;

@@ -93,6 +93,14 @@ impl ApiError {
         }
     }
 
+    /// One invalid field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::invalid(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
     /// A failure of ours: the cause is logged, the answer stays generic.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

@@ -122,18 +122,13 @@ impl Scorer {
     pub fn load(model: &Path, data: &Path, threads: usize) -> Result<Self> {
         let bundle = ModelBundle::load(model)?;
         let explainer = ServingExplainer::new(&bundle, Wording::home_credit())?;
-        let names: Vec<String> = bundle
-            .manifest
-            .features
-            .iter()
-            .map(|f| f.name.clone())
-            .collect();
+        let names = bundle.manifest.feature_names();
         tracing::info!(data = %data.display(), "building the clients' features");
         let frame = riskscore_model::predict::frame_for(&bundle, data)?;
         let id_col = bundle.pipeline.id.clone();
         let (ids, x) = matrix(&frame, &id_col, &names)?;
         let booster_p = bundle.predict(&x)?;
-        let differ = explainer.check_against(&bundle, &x)?;
+        let differ = explainer.differences(&x, &booster_p);
         if differ > 0 {
             return Err(Error::Input(format!(
                 "the parsed model disagrees with LightGBM on {differ} of {} clients; refusing to serve",
@@ -188,10 +183,10 @@ impl Scorer {
         let t = self.explainer.manifest.threshold;
         Score {
             probability: p,
-            decision: self.explainer.decide(p),
+            decision: self.explainer.manifest.decide(p),
             threshold: t,
             distance: p - t,
-            band: if self.explainer.in_review_band(p) {
+            band: if self.explainer.manifest.in_review_band(p) {
                 "review"
             } else {
                 "clear"
