@@ -187,18 +187,11 @@ impl GenericTable {
             name: n.clone(),
             kind: Kind::Cat,
         }));
-        let mut df = self.read(&specs)?;
+        let df = self.read(&specs)?;
         if has_target {
             check_target(&df, &spec.target, false)?;
-        } else {
-            df.with_column(Column::full_null(
-                spec.target.as_str().into(),
-                df.height(),
-                &DataType::Float64,
-            ))
-            .map_err(Error::polars("target"))?;
         }
-        apply(spec, df)
+        transform_frame(spec, df)
     }
 }
 
