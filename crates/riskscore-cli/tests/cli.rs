@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::loans_csv;
+
 fn riskscore(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_riskscore"))
         .args(args)
@@ -156,21 +159,6 @@ fn synth_rejects_bad_scale() {
         "{}",
         text(&o.stderr)
     );
-}
-
-/// A single table with a signal: default more likely when `ratio` is high.
-fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
-    let mut s = String::from("client_id,defaulted,ratio,age,region\n");
-    for i in 0..rows {
-        let ratio = ((i * 37) % 100) as f64 / 10.0;
-        let age = 20 + (i * 13) % 45;
-        let region = ["north", "south"][i % 2];
-        let y = u8::from((i * 7919) % 100 < (ratio * 3.0) as usize);
-        s.push_str(&format!("{},{y},{ratio},{age},{region}\n", 1000 + i));
-    }
-    let path = dir.join("loans.csv");
-    std::fs::write(&path, s).unwrap();
-    path
 }
 
 const QUICK: [&str; 8] = [

@@ -13,22 +13,16 @@ use std::time::{Duration, Instant};
 
 use riskscore_server::journal::{read_entries, Location};
 
+mod common;
+use common::loans_csv;
+
 fn riskscore() -> Command {
     Command::new(env!("CARGO_BIN_EXE_riskscore"))
 }
 
 /// A lender's table: default more likely when `ratio` is high.
 fn trained(dir: &Path) -> (PathBuf, PathBuf) {
-    let mut s = String::from("client_id,defaulted,ratio,age,region\n");
-    for i in 0..400 {
-        let ratio = ((i * 37) % 100) as f64 / 10.0;
-        let age = 20 + (i * 13) % 45;
-        let region = ["north", "south"][i % 2];
-        let y = u8::from((i * 7919) % 100 < (ratio * 3.0) as usize);
-        s.push_str(&format!("{},{y},{ratio},{age},{region}\n", 1000 + i));
-    }
-    let csv = dir.join("loans.csv");
-    std::fs::write(&csv, s).unwrap();
+    let csv = loans_csv(dir, 400);
     let model = dir.join("model");
     let o = riskscore()
         .args([
