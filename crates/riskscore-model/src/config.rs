@@ -62,6 +62,9 @@ pub struct TrainConfig {
     pub bootstrap: usize,
     /// Skip the logistic-regression baseline (it is the slowest part of a tiny run).
     pub skip_baseline: bool,
+    /// Learning-curve points per fold recorded for every trial (default 0: none; experiment
+    /// tracking asks for them).
+    pub curve_points: usize,
 }
 
 impl Default for TrainConfig {
@@ -81,6 +84,7 @@ impl Default for TrainConfig {
             calibration: CalibrationChoice::Auto,
             bootstrap: 200,
             skip_baseline: false,
+            curve_points: 0,
         }
     }
 }
@@ -104,6 +108,12 @@ impl TrainConfig {
             return Err(Error::param(
                 "review-band",
                 format!("{} is not in [0, 0.5)", self.review_band),
+            ));
+        }
+        if self.curve_points > 10_000 {
+            return Err(Error::param(
+                "curve-points",
+                "at most 10,000 points per fold",
             ));
         }
         if self.bootstrap > 100_000 {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::TrainingData;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::folds::split;
 use crate::imbalance::{self, Strategy};
 use crate::lgbm::{self, LgbmParams, Rows};
@@ -21,6 +21,17 @@ pub struct FoldFit {
     pub auc: f64,
     pub best_iteration: u32,
     pub seconds: f64,
+    /// The validation fold's AUC and log-loss by boosting round (empty unless asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
+}
+
+/// One point of a learning curve: the fold's booster cut at `round` trees.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub round: u32,
+    pub auc: f64,
+    pub logloss: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +65,8 @@ pub struct CvSpec<'a> {
     pub seed: u64,
     /// Shown in progress lines, e.g. "trial 3/10".
     pub label: &'a str,
+    /// Learning-curve points per fold (0 = none; every round when the booster has fewer).
+    pub curve_points: usize,
 }
 
 pub fn run(
@@ -76,7 +89,7 @@ pub fn run(
         let params =
             spec.params
                 .to_lightgbm(spec.seed, bal.scale_pos_weight, spec.params.max_rounds);
-        let booster = lgbm::fit(
+        let mut booster = lgbm::fit(
             Rows {
                 x: &bal.x,
                 y: &bal.y,
@@ -94,11 +107,13 @@ pub fn run(
         for (&i, &p) in valid_idx.iter().zip(&pred) {
             oof[i] = p;
         }
+        let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
         let fit = FoldFit {
             fold: f,
             auc: roc_auc(&pred, &vy),
             best_iteration: booster.num_iterations().max(0) as u32,
             seconds: started.elapsed().as_secs_f64(),
+            curve,
         };
         tracing::info!(
             "{}: fold {}/{k} AUC {:.4}, {} rounds, {:.1} s",
@@ -111,6 +126,47 @@ pub fn run(
         fits.push(fit);
     }
     Ok(CvResult { oof, folds: fits })
+}
+
+/// AUC and log-loss of the booster cut at evenly spaced rounds, on the validation rows. Every
+/// point predicts with the first `round` trees, so `points` bounds the cost (about `points / 2`
+/// full predictions).
+fn learning_curve(
+    booster: &mut lightgbm3::Booster,
+    x: &[f64],
+    y: &[u8],
+    nf: usize,
+    points: usize,
+) -> Result<Vec<CurvePoint>> {
+    let n = booster.num_iterations().max(0) as usize;
+    if points == 0 || n == 0 || y.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stride = n.div_ceil(points);
+    let mut rounds: Vec<usize> = (1..=n).step_by(stride).collect();
+    if rounds.last() != Some(&n) {
+        rounds.push(n);
+    }
+    let mut curve = Vec::with_capacity(rounds.len());
+    for r in rounds {
+        booster
+            .set_max_iterations(r as i32)
+            .map_err(Error::lightgbm(
+                "cutting the booster for its learning curve",
+            ))?;
+        let p = lgbm::predict(booster, x, nf)?;
+        curve.push(CurvePoint {
+            round: r as u32,
+            auc: roc_auc(&p, y),
+            logloss: crate::metrics::log_loss(&p, y),
+        });
+    }
+    booster
+        .set_max_iterations(n as i32)
+        .map_err(Error::lightgbm(
+            "restoring the booster after its learning curve",
+        ))?;
+    Ok(curve)
 }
 
 pub fn mean_std(v: &[f64]) -> (f64, f64) {

@@ -63,6 +63,26 @@ pub fn brier(p: &[f64], y: &[u8]) -> f64 {
     s / p.len() as f64
 }
 
+/// Mean binary log-loss, probabilities clipped to [1e-15, 1 - 1e-15] as scikit-learn does.
+pub fn log_loss(p: &[f64], y: &[u8]) -> f64 {
+    if p.is_empty() {
+        return f64::NAN;
+    }
+    let sum: f64 = p
+        .iter()
+        .zip(y)
+        .map(|(&p, &y)| {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            if y == 1 {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
+        })
+        .sum();
+    sum / p.len() as f64
+}
+
 /// Kolmogorov-Smirnov statistic: the largest gap between the score distributions of
 /// defaulters and non-defaulters (max over thresholds of TPR - FPR).
 pub fn ks(p: &[f64], y: &[u8]) -> f64 {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::imbalance;
 use crate::profile;
 use crate::report;
-use crate::train::{train, Trained};
+use crate::train::{train_observed, Observer, Trained, Unobserved};
 
 pub const REPORT_FILE: &str = "report.html";
 
@@ -47,9 +47,20 @@ pub fn train_to_bundle(
     cfg: &TrainConfig,
     out: &Path,
 ) -> Result<(Trained, Summary)> {
+    train_to_bundle_observed(frame, pipeline, cfg, out, &mut Unobserved)
+}
+
+/// [`train_to_bundle`], telling `observer` about each trial as it ends.
+pub fn train_to_bundle_observed(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    cfg: &TrainConfig,
+    out: &Path,
+    observer: &mut dyn Observer,
+) -> Result<(Trained, Summary)> {
     cfg.check()?;
     let data = TrainingData::from_frame(frame, &pipeline.id, &pipeline.target, &pipeline.features)?;
-    let trained = train(&data, cfg)?;
+    let trained = train_observed(&data, cfg, observer)?;
     let prof = profile::profile(&data, &trained.oof);
     let html = report::render(&trained, &data.y, &cfg.cost, &data.features);
     let model_text = trained

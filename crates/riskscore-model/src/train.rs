@@ -120,7 +120,31 @@ impl std::fmt::Debug for Trained {
     }
 }
 
+/// Told about every cross-validated configuration as it ends, e.g. to track it as a run.
+pub trait Observer {
+    /// `folds` are the trial's fold fits, with learning curves when the configuration asks
+    /// for them.
+    fn trial_done(&mut self, trial: &Trial, folds: &[FoldFit]);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
+
+impl Observer for Unobserved {
+    fn trial_done(&mut self, _: &Trial, _: &[FoldFit]) {}
+}
+
 pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
+    train_observed(data, cfg, &mut Unobserved)
+}
+
+/// [`train`], telling `observer` about each trial as it ends.
+pub fn train_observed(
+    data: &TrainingData,
+    cfg: &TrainConfig,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
     cfg.check()?;
     cfg.check_data(data.rows(), data.positives())?;
     let started = Instant::now();
@@ -157,6 +181,7 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
             "strategy",
             &label,
             &mut trials,
+            observer,
         )?;
         keep_best(&mut best, result, &trials, cfg.objective);
     }
@@ -170,6 +195,7 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
         strategy,
         &mut trials,
         &mut best,
+        observer,
     )?;
     let chosen = best_trial(&trials, cfg.objective).clone();
     let Some((_, cvr)) = best else {
@@ -274,6 +300,7 @@ fn run_trial(
     kind: &str,
     label: &str,
     trials: &mut Vec<Trial>,
+    observer: &mut dyn Observer,
 ) -> Result<CvResult> {
     let started = Instant::now();
     let spec = CvSpec {
@@ -282,6 +309,7 @@ fn run_trial(
         ratio: cfg.resample_ratio,
         seed: cfg.seed,
         label,
+        curve_points: cfg.curve_points,
     };
     let result = cv::run(data, fold_of, cfg.folds, names, spec)?;
     // Cost is compared on calibrated probabilities where the strategy distorts them, as the
@@ -309,6 +337,7 @@ fn run_trial(
         trial.cost_per_client,
         trial.seconds
     );
+    observer.trial_done(&trial, &result.folds);
     trials.push(trial);
     Ok(result)
 }
@@ -343,6 +372,7 @@ fn keep_best(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn search(
     data: &TrainingData,
     fold_of: &[u8],
@@ -351,6 +381,7 @@ fn search(
     strategy: Strategy,
     trials: &mut Vec<Trial>,
     best: &mut Option<(f64, CvResult)>,
+    observer: &mut dyn Observer,
 ) -> Result<()> {
     let started = Instant::now();
     let mut proposer = Proposer::new(cfg.search, cfg.trials, cfg.seed);
@@ -370,7 +401,7 @@ fn search(
         let params = search::params_at(&u, &cfg.lgbm);
         let label = format!("trial {}/{}", t + 1, cfg.trials);
         let result = run_trial(
-            data, fold_of, names, cfg, &params, strategy, kind, &label, trials,
+            data, fold_of, names, cfg, &params, strategy, kind, &label, trials, observer,
         )?;
         if let Some(last) = trials.last() {
             history.push((u, loss(last, cfg.objective)));

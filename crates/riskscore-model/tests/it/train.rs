@@ -218,3 +218,81 @@ fn targets_must_be_zero_or_one_with_both_classes() {
     let err = TrainingData::from_frame(&frame, "id", "y", &pipeline.features).unwrap_err();
     assert!(err.to_string().contains("single class"), "{err}");
 }
+
+/// Records what an observer is told.
+#[derive(Default)]
+struct Recorder(
+    Vec<(
+        riskscore_model::train::Trial,
+        Vec<riskscore_model::cv::FoldFit>,
+    )>,
+);
+
+impl riskscore_model::train::Observer for Recorder {
+    fn trial_done(
+        &mut self,
+        t: &riskscore_model::train::Trial,
+        f: &[riskscore_model::cv::FoldFit],
+    ) {
+        self.0.push((t.clone(), f.to_vec()));
+    }
+}
+
+#[test]
+fn the_observer_sees_every_trial_with_learning_curves_ending_at_the_fold_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, frame) = load(&write_table(dir.path(), 900, 7));
+    let cfg = TrainConfig {
+        curve_points: 8,
+        ..quick_config()
+    };
+    let mut rec = Recorder::default();
+    let (trained, _) = riskscore_model::run::train_to_bundle_observed(
+        &frame,
+        &pipeline,
+        &cfg,
+        &dir.path().join("m"),
+        &mut rec,
+    )
+    .unwrap();
+    let trials = &trained.summary.trials;
+    assert_eq!(rec.0.len(), trials.len());
+    for ((seen, folds), t) in rec.0.iter().zip(trials) {
+        assert_eq!(seen.number, t.number);
+        assert_eq!(folds.len(), cfg.folds);
+        for f in folds {
+            // At most 8 points plus the last round, increasing, ending at the fold's booster.
+            let rounds: Vec<u32> = f.curve.iter().map(|p| p.round).collect();
+            let min = (f.best_iteration as usize).min(2);
+            assert!(rounds.len() >= min && rounds.len() <= 9, "{rounds:?}");
+            assert!(rounds.windows(2).all(|w| w[0] < w[1]), "{rounds:?}");
+            assert_eq!(rounds[0], 1);
+            let last = f.curve.last().unwrap();
+            assert_eq!(last.round, f.best_iteration);
+            assert!(
+                (last.auc - f.auc).abs() < 1e-12,
+                "{} vs {}",
+                last.auc,
+                f.auc
+            );
+            assert!(f
+                .curve
+                .iter()
+                .all(|p| p.logloss > 0.0 && p.logloss.is_finite()));
+        }
+    }
+    // Without curve points asked for, none are computed.
+    let mut rec = Recorder::default();
+    riskscore_model::run::train_to_bundle_observed(
+        &frame,
+        &pipeline,
+        &quick_config(),
+        &dir.path().join("m2"),
+        &mut rec,
+    )
+    .unwrap();
+    assert!(rec
+        .0
+        .iter()
+        .all(|(_, f)| f.iter().all(|f| f.curve.is_empty())));
+}
