@@ -9,9 +9,11 @@ use riskscore_server::{AppState, Journal, Location, Scorer, Settings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The model bundle directory written by `riskscore train`.
+    /// The model bundle directory written by `riskscore train`, or a registered model:
+    /// models:/NAME@ALIAS or models:/NAME/VERSION (from the MLflow server of
+    /// MLFLOW_TRACKING_URI).
     #[arg(long, env = "RISKSCORE_MODEL")]
-    model: PathBuf,
+    model: String,
     /// The clients: a Home Credit folder, a single CSV/Parquet table, or a feature matrix built
     /// with the model's pipeline.
     #[arg(long, env = "RISKSCORE_DATA")]
@@ -40,6 +42,47 @@ pub struct Args {
     timeout: f64,
 }
 
+/// The bundle directory of `--model`: the path itself, or a registered model's bundle
+/// downloaded from the MLflow server into a fresh directory under the system's temp dir (its
+/// checksums are verified when it loads).
+fn model_dir(model: &str) -> Result<PathBuf> {
+    if !model.starts_with("models:/") {
+        return Ok(PathBuf::from(model));
+    }
+    let uri = std::env::var("MLFLOW_TRACKING_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .with_context(|| {
+            format!("--model {model} needs MLFLOW_TRACKING_URI (the MLflow server)")
+        })?;
+    let rest = riskscore_tracking::rest::Rest::new(&uri)?;
+    let mv = riskscore_tracking::registry::resolve(&rest, model)
+        .with_context(|| format!("resolving {model}"))?;
+    let dest = std::env::temp_dir().join(format!(
+        "riskscore-model-{}-v{}-{}",
+        mv.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        mv.version,
+        std::process::id()
+    ));
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).with_context(|| format!("clearing {}", dest.display()))?;
+    }
+    riskscore_tracking::registry::download(
+        &rest,
+        &mv,
+        riskscore_tracking::mlmodel::BUNDLE_DIR,
+        &dest,
+    )
+    .with_context(|| format!("downloading {model} (version {})", mv.version))?;
+    eprintln!(
+        "model {model}: version {} of run {}, downloaded to {}",
+        mv.version,
+        mv.run_id,
+        dest.display()
+    );
+    Ok(dest)
+}
+
 pub fn run(args: Args) -> Result<()> {
     let settings = Settings {
         api_keys: std::env::var("RISKSCORE_API_KEYS")
@@ -61,14 +104,9 @@ pub fn run(args: Args) -> Result<()> {
     let location = Location::parse(&args.journal);
     let journal = Journal::open(&location)?;
     tracing::info!(journal = %journal.location(), "decision journal open");
-    let scorer =
-        Scorer::load(&args.model, &args.data, args.explain_threads.max(1)).with_context(|| {
-            format!(
-                "loading {} with {}",
-                args.model.display(),
-                args.data.display()
-            )
-        })?;
+    let model = model_dir(&args.model)?;
+    let scorer = Scorer::load(&model, &args.data, args.explain_threads.max(1))
+        .with_context(|| format!("loading {} with {}", args.model, args.data.display()))?;
     let state = AppState::new(scorer, journal, settings);
     let addr = SocketAddr::new(args.host, args.port);
     eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");

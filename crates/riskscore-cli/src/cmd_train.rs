@@ -2,9 +2,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+
+use crate::tracking::Session;
 use riskscore_model::input::{self, TableOptions};
-use riskscore_model::run::train_to_bundle;
+use riskscore_model::run::train_to_bundle_observed;
 use riskscore_model::search::{Method, Objective};
+use riskscore_model::train::{Observer, Unobserved};
 use riskscore_model::{CalibrationChoice, CostMatrix, LgbmParams, Strategy, TrainConfig};
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +75,20 @@ pub struct Args {
     lgbm: LgbmArgs,
     #[command(flatten)]
     table: crate::table_args::TableArgs,
+    #[command(flatten)]
+    tracking: crate::tracking::TrackingArgs,
+    /// Track nothing (no MLflow server, no local run directory).
+    #[arg(long, conflicts_with = "register")]
+    no_tracking: bool,
+    /// Register the model under this name in the MLflow model registry (needs a server).
+    #[arg(long)]
+    register: Option<String>,
+    /// The alias the registered version gets.
+    #[arg(long, default_value = "champion", requires = "register")]
+    alias: String,
+    /// Learning-curve points per fold logged for every trial.
+    #[arg(long, default_value_t = 50)]
+    curve_points: usize,
 }
 
 /// The default LightGBM configuration (the starting point of the search).
@@ -136,6 +153,11 @@ impl Args {
             calibration: CalibrationChoice::parse(&self.calibration)?,
             bootstrap: self.bootstrap,
             skip_baseline: self.no_baseline,
+            curve_points: if self.no_tracking {
+                0
+            } else {
+                self.curve_points
+            },
         })
     }
 }
@@ -151,10 +173,55 @@ pub fn run(args: Args) -> Result<()> {
         numeric: args.table.numeric.clone(),
         max_categories: None,
     };
-    let (pipeline, frame) = input::load(&args.data, &opts)
-        .with_context(|| format!("reading {}", args.data.display()))?;
-    let (_, summary) = train_to_bundle(&frame, &pipeline, &cfg, &args.out)
-        .with_context(|| format!("training on {}", args.data.display()))?;
+    if args.register.is_some() && args.tracking.tracking_uri.is_none() {
+        anyhow::bail!(
+            "--register needs an MLflow server: set --tracking-uri or MLFLOW_TRACKING_URI"
+        );
+    }
+    // The tracking server is reached before the data is read: a wrong address fails at once.
+    let mut session = if args.no_tracking {
+        None
+    } else {
+        Some(Session::start(&args.tracking, &args.data, &cfg)?)
+    };
+    if let Some(s) = &session {
+        s.end_on_signal();
+    }
+    let trained = input::load(&args.data, &opts)
+        .with_context(|| format!("reading {}", args.data.display()))
+        .and_then(|(pipeline, frame)| {
+            let observer: &mut dyn Observer = match session.as_mut() {
+                Some(s) => s,
+                None => &mut Unobserved,
+            };
+            train_to_bundle_observed(&frame, &pipeline, &cfg, &args.out, observer)
+                .with_context(|| format!("training on {}", args.data.display()))
+        });
+    let summary = match trained {
+        Ok((_, summary)) => summary,
+        Err(e) => {
+            if let Some(s) = &session {
+                s.fail(&format!("{e:#}"));
+            }
+            return Err(e);
+        }
+    };
+    let outcome = match &session {
+        Some(s) => {
+            let register = args.register.as_deref().map(|n| (n, args.alias.as_str()));
+            match s.finish(&summary, &args.out, register) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    s.fail(&format!("{e:#}"));
+                    return Err(e.context(format!(
+                        "tracking the run (the model bundle is kept in {})",
+                        args.out.display()
+                    )));
+                }
+            }
+        }
+        None => None,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -173,6 +240,26 @@ pub fn run(args: Args) -> Result<()> {
         );
         println!("model bundle: {}", summary.bundle);
         println!("report: {}", summary.report);
+    }
+    if let Some(o) = &outcome {
+        eprintln!("MLflow run {} on {}: {}", o.run_id, o.location, o.run_link);
+        if o.location.starts_with("local run directory") {
+            eprintln!(
+                "  view it with: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {}",
+                args.tracking.local_runs.display()
+            );
+        }
+        if let Some(r) = &o.registered {
+            eprintln!("registered {r} with alias {:?}", args.alias);
+        }
+        if let Some(why) = &o.failure {
+            anyhow::bail!(
+                "the MLflow server failed during the run ({why}); the runs were written to {} \
+                 and the model bundle to {}",
+                o.location,
+                summary.bundle
+            );
+        }
     }
     tracing::info!(cpu = riskscore_data::usage::cpu_label(), "done");
     Ok(())

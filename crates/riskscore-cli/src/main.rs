@@ -7,10 +7,12 @@ mod cmd_explain;
 mod cmd_features;
 mod cmd_journal;
 mod cmd_predict;
+mod cmd_register;
 mod cmd_serve;
 mod cmd_synth;
 mod cmd_train;
 mod table_args;
+mod tracking;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,8 @@ enum Command {
     Features(cmd_features::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
     Predict(cmd_predict::Args),
+    /// Register a tracked run's model in the MLflow model registry and set an alias.
+    Register(cmd_register::Args),
     /// Serve the scoring API (clients, scores, explanations, new applications, journal).
     Serve(cmd_serve::Args),
     /// Generate synthetic data in the Home Credit layout.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),
         Command::Predict(args) => cmd_predict::run(args),
+        Command::Register(args) => cmd_register::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Synth(args) => cmd_synth::run(args),
         Command::Train(args) => cmd_train::run(*args),

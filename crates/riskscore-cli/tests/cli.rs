@@ -3,13 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 use common::loans_csv;
 
 fn riskscore(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_riskscore"))
+    common::command()
         .args(args)
         .output()
         .expect("riskscore runs")

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,10 +12,10 @@ use std::time::{Duration, Instant};
 use riskscore_server::journal::{read_entries, Location};
 
 mod common;
-use common::loans_csv;
+use common::{free_port, http, loans_csv, wait_ready};
 
 fn riskscore() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_riskscore"))
+    common::command()
 }
 
 /// A lender's table: default more likely when `ratio` is high.
@@ -51,14 +49,6 @@ fn trained(dir: &Path) -> (PathBuf, PathBuf) {
     (csv, model)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(csv: &Path, model: &Path, journal: &Path, port: u16) -> Child {
     riskscore()
         .args(["-q", "serve", "--model", model.to_str().unwrap()])
@@ -70,43 +60,6 @@ fn start(csv: &Path, model: &Path, journal: &Path, port: u16) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// One HTTP/1.1 request on a new connection: (status, headers and body as text).
-fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: {rid}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    Some((status, out))
-}
-
-fn wait_ready(port: u16, child: &mut Child) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        if let Some((200, _)) = http(port, "GET", "/readyz", "", "ready") {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("the server exited ({status}): {err}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the server was not ready within 60 s");
 }
 
 #[test]

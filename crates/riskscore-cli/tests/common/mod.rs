@@ -1,8 +1,25 @@
 //! Fixtures shared by the CLI test binaries.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic, dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The binary, with its tracking kept out of the source tree: no MLflow server from the
+/// environment, local runs under the temp dir.
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_riskscore"));
+    c.env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_TOKEN")
+        .env(
+            "RISKSCORE_LOCAL_RUNS",
+            std::env::temp_dir().join("riskscore-test-mlruns"),
+        );
+    c
+}
 
 /// A single table with a signal: default more likely when `ratio` is high.
 pub fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
@@ -17,4 +34,49 @@ pub fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
     let path = dir.join("loans.csv");
     std::fs::write(&path, s).unwrap();
     path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request on a new connection: (status, headers and body as text).
+pub fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: {rid}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((status, out))
+}
+
+pub fn wait_ready(port: u16, child: &mut Child) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Some((200, _)) = http(port, "GET", "/readyz", "", "ready") {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("the server exited ({status}): {err}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server was not ready within 60 s");
 }
