@@ -630,3 +630,60 @@ fn an_interrupted_training_ends_its_runs_failed() {
         .iter()
         .any(|m| m.contains("run_name: \"train\"") && m.contains("status: 4\n")));
 }
+
+#[test]
+fn a_training_error_ends_the_run_failed_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 200);
+    let local = dir.path().join("runs");
+    // The target column is missing: training fails after the run started.
+    let o = common::command()
+        .args(["train", "--data", csv.to_str().unwrap()])
+        .args(["--id", "client_id", "--target", "no_such_column"])
+        .args(["--out", dir.path().join("model").to_str().unwrap()])
+        .args(["--local-runs", local.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no_such_column"), "{stderr}");
+    let exp = std::fs::read_dir(&local)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name() != "0")
+        .unwrap()
+        .path();
+    let run = std::fs::read_dir(&exp)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    let meta = std::fs::read_to_string(run.join("meta.yaml")).unwrap();
+    assert!(meta.contains("status: 4\n"), "{meta}");
+    let why = std::fs::read_to_string(run.join("tags/riskscore.error")).unwrap();
+    assert!(why.contains("no_such_column"), "{why}");
+}
+
+#[test]
+fn serving_a_registered_model_needs_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 50);
+    let o = common::command()
+        .args(["serve", "--model", "models:/credit@champion"])
+        .args(["--data", csv.to_str().unwrap()])
+        .args(["--journal", dir.path().join("j.sqlite").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("MLFLOW_TRACKING_URI"), "{stderr}");
+    let o = common::command()
+        .args(["register", "--run-id", "abc", "--name", "credit"])
+        .args(["--tracking-uri", "databricks://profile"])
+        .output()
+        .unwrap();
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("databricks://profile"), "{stderr}");
+}
