@@ -86,8 +86,9 @@ pub struct Args {
     /// The alias the registered version gets.
     #[arg(long, default_value = "champion", requires = "register")]
     alias: String,
-    /// Learning-curve points per fold logged for every trial.
-    #[arg(long, default_value_t = 50)]
+    /// Learning-curve points per fold logged for every trial (each point predicts the
+    /// validation fold once; 0 for none).
+    #[arg(long, default_value_t = 20)]
     curve_points: usize,
 }
 
