@@ -134,48 +134,57 @@ impl Session {
         })
     }
 
-    /// Ends the open runs FAILED and exits 130 on Ctrl-C or SIGTERM.
+    /// Ends the open runs FAILED and exits 130 on Ctrl-C or SIGTERM. The handlers are in place
+    /// when this returns.
+    #[cfg(unix)]
     pub fn end_on_signal(&self) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!("no signal handler for the tracking runs: {e}");
+                return;
+            }
+        };
+        let streams = {
+            let _in_runtime = rt.enter();
+            signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)))
+        };
+        let (mut interrupt, mut terminate) = match streams {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("no signal handler for the tracking runs: {e}");
+                return;
+            }
+        };
         let tracker = Arc::clone(&self.tracker);
         let spawned = std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
                 let which = rt.block_on(async {
-                    #[cfg(unix)]
-                    {
-                        use tokio::signal::unix::{signal, SignalKind};
-                        let Ok(mut term) = signal(SignalKind::terminate()) else {
-                            return tokio::signal::ctrl_c().await.map(|()| "interrupt").ok();
-                        };
-                        tokio::select! {
-                            r = tokio::signal::ctrl_c() => r.map(|()| "interrupt").ok(),
-                            _ = term.recv() => Some("terminate"),
-                        }
-                    }
-                    #[cfg(not(unix))]
-                    {
-                        tokio::signal::ctrl_c().await.map(|()| "interrupt").ok()
+                    tokio::select! {
+                        _ = interrupt.recv() => "interrupt",
+                        _ = terminate.recv() => "terminate",
                     }
                 });
-                if let Some(which) = which {
-                    eprintln!("riskscore train: {which} signal; marking the MLflow runs FAILED");
-                    let mut t = lock(&tracker);
-                    if let Err(e) = t.end_open(Status::Failed) {
-                        eprintln!("error: ending the runs: {e}");
-                    }
-                    std::process::exit(130);
+                eprintln!("riskscore train: {which} signal; marking the MLflow runs FAILED");
+                let mut t = lock(&tracker);
+                if let Err(e) = t.end_open(Status::Failed) {
+                    eprintln!("error: ending the runs: {e}");
                 }
+                std::process::exit(130);
             });
         if let Err(e) = spawned {
             tracing::warn!("no signal handler for the tracking runs: {e}");
         }
     }
+
+    /// Signals end the process without marking the runs (no Unix signals here).
+    #[cfg(not(unix))]
+    pub fn end_on_signal(&self) {}
 
     /// After an error: every open run ends FAILED.
     pub fn fail(&self, why: &str) {
@@ -303,8 +312,8 @@ impl Session {
             p("data_hash", &manifest.data_hash),
             p(
                 "probability",
-                "pyfunc and mlflow.lightgbm predict the booster's probability, riskscore's \
-                 probability_raw; riskscore serves it after the bundle's calibration (riskscore/)",
+                "mlflow.pyfunc predicts the probability riskscore serves (booster, then the \
+                 calibration); mlflow.lightgbm gives the booster alone (probability_raw)",
             ),
         ];
         mlmodel::write(

@@ -3,15 +3,17 @@
 //!
 //! ```text
 //! model/MLmodel            flavours lightgbm (lightgbm.basic.Booster, data model.lgb) and
-//!                          python_function (loader_module mlflow.lightgbm), the signature
+//!                          python_function (loader_module riskscore_mlflow from code/, data
+//!                          riskscore), the signature
 //! model/model.lgb          LightGBM's text model (the bundle's model.txt)
+//! model/code/riskscore_mlflow.py   the pyfunc loader: booster, then the bundle's calibration
 //! model/conda.yaml, python_env.yaml, requirements.txt
 //! model/riskscore/         the whole riskscore bundle (what `riskscore serve` loads)
 //! ```
 //!
-//! `mlflow.pyfunc.load_model` and `mlflow.lightgbm.load_model` give the booster, whose
-//! probability is riskscore's `probability_raw`: the probability before the bundle's
-//! calibration (the same as `probability` when the run kept no calibration).
+//! `mlflow.pyfunc.load_model(...).predict` gives riskscore's `probability` (calibrated as the
+//! server serves it); `mlflow.lightgbm.load_model` gives the booster, riskscore's
+//! `probability_raw` (the same when the run kept no calibration).
 
 use std::fs;
 use std::path::Path;
@@ -25,6 +27,8 @@ pub const LIGHTGBM_VERSION: &str = "4.7.0";
 pub const MLFLOW_VERSION: &str = "3.17.2";
 /// The directory the bundle goes to inside the MLflow model.
 pub const BUNDLE_DIR: &str = "riskscore";
+/// The pyfunc loader module, shipped in the model's `code/`.
+const LOADER: &str = include_str!("../python/riskscore_mlflow.py");
 const PYTHON_VERSION: &str = "3.11";
 
 /// What goes into the MLflow model.
@@ -51,6 +55,9 @@ pub fn write(dest: &Path, spec: &ModelSpec) -> Result<()> {
     put(&dest.join("model.lgb"), &text)?;
     let bundle_copy = dest.join(BUNDLE_DIR);
     copy_dir(spec.bundle, &bundle_copy)?;
+    let code = dest.join("code");
+    fs::create_dir_all(&code).map_err(Error::io(&code))?;
+    put(&code.join("riskscore_mlflow.py"), LOADER.as_bytes())?;
 
     let inputs: Vec<serde_json::Value> = spec
         .features
@@ -71,11 +78,12 @@ pub fn write(dest: &Path, spec: &ModelSpec) -> Result<()> {
         \x20   lgb_version: {LIGHTGBM_VERSION}\n\
         \x20   model_class: lightgbm.basic.Booster\n\
         \x20 python_function:\n\
-        \x20   data: model.lgb\n\
+        \x20   code: code\n\
+        \x20   data: {BUNDLE_DIR}\n\
         \x20   env:\n\
         \x20     conda: conda.yaml\n\
         \x20     virtualenv: python_env.yaml\n\
-        \x20   loader_module: mlflow.lightgbm\n\
+        \x20   loader_module: riskscore_mlflow\n\
         \x20   python_version: \"{PYTHON_VERSION}\"\n\
          metadata:\n{metadata}\
          mlflow_version: {MLFLOW_VERSION}\n\
