@@ -3,6 +3,7 @@
 
 mod cmd_bench_explain;
 mod cmd_demo;
+mod cmd_drift;
 mod cmd_explain;
 mod cmd_features;
 mod cmd_journal;
@@ -38,6 +39,8 @@ enum Command {
     BenchExplain(cmd_bench_explain::Args),
     /// Run the whole flow on built-in synthetic data (or --data DIR).
     Demo(cmd_demo::Args),
+    /// Data drift between a reference and a current data set (Evidently's tests, PSI).
+    Drift(cmd_drift::Args),
     /// Explain decisions with exact SHAP values: one client's reasons, or a whole portfolio.
     Explain(cmd_explain::Args),
     /// Check the decision journal's hash chain.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::BenchExplain(args) => cmd_bench_explain::run(args),
         Command::Demo(args) => cmd_demo::run(args),
+        Command::Drift(args) => cmd_drift::run(args),
         Command::Explain(args) => cmd_explain::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),

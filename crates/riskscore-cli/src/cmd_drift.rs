@@ -1,0 +1,187 @@
+//! `riskscore drift`: data drift between a reference and a current data set (CSV or Parquet),
+//! with Evidently's default tests, PSI, an HTML report and a JSON file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, Series};
+use riskscore_drift::{column_drift, dataset_drift, ColumnData, ColumnDrift, Kind};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The reference data: a CSV or Parquet table (e.g. the training feature matrix).
+    #[arg(long)]
+    reference: PathBuf,
+    /// The current data, with the reference's columns.
+    #[arg(long)]
+    current: PathBuf,
+    /// The HTML report to write.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// The JSON file to write (the same numbers as the report).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Columns not tested (ids, the target), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "SK_ID_CURR,TARGET")]
+    exclude: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<DataFrame> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => {
+            let f =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            ParquetReader::new(f)
+                .finish()
+                .with_context(|| format!("{}: not a readable Parquet file", path.display()))
+        }
+        "csv" => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(10_000))
+            .try_into_reader_with_file_path(Some(path.to_owned()))
+            .and_then(|r| r.finish())
+            .with_context(|| format!("{}: not a readable CSV file", path.display())),
+        _ => bail!("{}: give a .csv or .parquet file", path.display()),
+    }
+}
+
+/// Evidently's `infer_column_type`, on the reference column: floats are numerical; integers
+/// categorical with at most 10 distinct values (numerical when they have missing values, which
+/// pandas reads as floats); strings categorical unless more than half are distinct (text, not
+/// tested); booleans categorical.
+fn kind_of(s: &Series) -> Option<Kind> {
+    let dt = s.dtype();
+    if dt.is_float() {
+        return Some(Kind::Numerical);
+    }
+    if dt.is_integer() {
+        if s.null_count() > 0 {
+            return Some(Kind::Numerical);
+        }
+        let distinct = s.n_unique().unwrap_or(usize::MAX);
+        return Some(if distinct <= 10 {
+            Kind::Categorical
+        } else {
+            Kind::Numerical
+        });
+    }
+    if matches!(dt, DataType::String) {
+        let count = s.len() - s.null_count();
+        let distinct = s.drop_nulls().n_unique().unwrap_or(0);
+        return (distinct as f64 <= count as f64 * 0.5).then_some(Kind::Categorical);
+    }
+    if matches!(dt, DataType::Boolean) {
+        return Some(Kind::Categorical);
+    }
+    None
+}
+
+fn values(s: &Series, kind: Kind, file: &Path) -> Result<ColumnData> {
+    let name = s.name().to_string();
+    let as_f64 = || -> Result<Vec<f64>> {
+        let f = s
+            .cast(&DataType::Float64)
+            .with_context(|| format!("{}: column {name:?} is not numeric", file.display()))?;
+        Ok(f.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    };
+    match (kind, s.dtype()) {
+        (Kind::Numerical, _) => Ok(ColumnData::Numeric(as_f64()?)),
+        (Kind::Categorical, dt) if dt.is_primitive_numeric() => {
+            // Integers (or numbers) as categories: labelled like the numeric path.
+            let v = as_f64()?;
+            Ok(ColumnData::Category(
+                v.into_iter()
+                    .map(|x| {
+                        x.is_finite().then(|| {
+                            if x == 0.0 {
+                                "0".to_string()
+                            } else {
+                                x.to_string()
+                            }
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        (Kind::Categorical, _) => {
+            let t = s.cast(&DataType::String)?;
+            Ok(ColumnData::Category(
+                t.str()?.iter().map(|v| v.map(str::to_owned)).collect(),
+            ))
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let reference = read(&args.reference)?;
+    let current = read(&args.current)?;
+    let mut columns: Vec<ColumnDrift> = Vec::new();
+    let names: Vec<String> = reference
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| !args.exclude.contains(n))
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let r = reference.column(name)?.as_materialized_series();
+        let c = current
+            .column(name)
+            .with_context(|| {
+                format!(
+                    "{}: no column {name:?} (the reference {} has it)",
+                    args.current.display(),
+                    args.reference.display()
+                )
+            })?
+            .as_materialized_series();
+        let Some(kind) = kind_of(r) else {
+            tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
+            continue;
+        };
+        let rv = values(r, kind, &args.reference)?;
+        let cv = values(c, kind, &args.current)?;
+        columns.push(column_drift(name, kind, &rv, &cv));
+        if (i + 1) % 100 == 0 {
+            tracing::info!(done = i + 1, of = names.len(), "columns tested");
+        }
+    }
+    let drift = dataset_drift(columns, reference.height(), current.height());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&drift)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.out {
+        let html = riskscore_drift::report::render(
+            &drift,
+            &args.reference.display().to_string(),
+            &args.current.display().to_string(),
+        );
+        std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "{} of {} columns drifted ({:.1} %): data set drift {}",
+        drift.drifted,
+        drift.tested,
+        100.0 * drift.share,
+        if drift.dataset_drift { "yes" } else { "no" }
+    );
+    for c in riskscore_drift::report::ranked(&drift)
+        .iter()
+        .take(10)
+        .filter(|c| c.drifted)
+    {
+        println!(
+            "  {}: {} {:.6} (PSI {:.4})",
+            c.column,
+            c.test,
+            c.score.unwrap_or(f64::NAN),
+            c.psi.unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! `riskscore drift` against Python Evidently 0.7.23 (`RISKSCORE_EVIDENTLY_PYTHON`, a venv of
+//! its own; required when `RISKSCORE_REQUIRE_ORACLES=1`): on two pairs of data sets with drift
+//! planted in some columns, one small (Evidently's tests) and one large (its distances), every
+//! column's type, test name, score (within 1e-6) and verdict, its PSI, and the data set's
+//! verdict must be Evidently's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polars::prelude::{Column, DataFrame, ParquetWriter};
+use serde_json::Value;
+
+mod common;
+
+/// A small deterministic generator (splitmix64, numbers in [0, 1)).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.next().max(1e-12), self.next());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// A table with every kind of column; `shift` moves some of them.
+fn table(rows: usize, seed: u64, shift: f64) -> DataFrame {
+    let mut g = Lcg(seed);
+    let mut id = Vec::new();
+    let (mut income, mut score, mut flag, mut kids, mut region, mut steady) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let (mut rating, mut sparse, mut constant, mut gone) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rows {
+        id.push(100_000 + i as i64);
+        income.push((10.0 + g.normal() + shift).exp());
+        score.push((g.next() * 1000.0).round() / 1000.0);
+        flag.push(f64::from(u8::from(g.next() < 0.3 + shift / 4.0)));
+        kids.push((g.next() * 4.0) as i64);
+        let r = g.next() + shift / 3.0;
+        region.push(
+            if r < 0.5 {
+                "north"
+            } else if r < 0.8 {
+                "south"
+            } else {
+                "east"
+            }
+            .to_string(),
+        );
+        steady.push(g.normal());
+        rating.push(((g.next() * 5.0) as i64) as f64);
+        sparse.push(if g.next() < 0.4 {
+            f64::NAN
+        } else {
+            g.normal() * 3.0
+        });
+        constant.push(1.0);
+        gone.push(if shift > 0.0 { f64::NAN } else { g.next() });
+    }
+    DataFrame::new_infer_height(vec![
+        Column::new("SK_ID_CURR".into(), id),
+        Column::new("income".into(), income),
+        Column::new("score".into(), score),
+        Column::new("flag".into(), flag),
+        Column::new("kids".into(), kids),
+        Column::new("region".into(), region),
+        Column::new("steady".into(), steady),
+        Column::new("rating".into(), rating),
+        Column::new("sparse".into(), sparse),
+        Column::new("constant".into(), constant),
+        Column::new("gone".into(), gone),
+    ])
+    .unwrap()
+}
+
+fn write(df: &mut DataFrame, path: &Path) {
+    let f = std::fs::File::create(path).unwrap();
+    ParquetWriter::new(f).finish(df).unwrap();
+}
+
+fn evidently(reference: &Path, current: &Path) -> Option<Value> {
+    let Ok(py) = std::env::var("RISKSCORE_EVIDENTLY_PYTHON") else {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "RISKSCORE_EVIDENTLY_PYTHON is not set but the oracles are required"
+        );
+        eprintln!("skipped: RISKSCORE_EVIDENTLY_PYTHON is not set");
+        return None;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/drift_oracle.py");
+    let o = Command::new(py)
+        .arg(script)
+        .args([
+            reference.to_str().unwrap(),
+            current.to_str().unwrap(),
+            "SK_ID_CURR,TARGET",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "drift_oracle.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+fn drift(dir: &Path, reference: &Path, current: &Path) -> (Value, PathBuf) {
+    let json = dir.join("drift.json");
+    let html = dir.join("drift.html");
+    let o = common::command()
+        .args(["-q", "drift", "--reference", reference.to_str().unwrap()])
+        .args(["--current", current.to_str().unwrap()])
+        .args([
+            "--json",
+            json.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap(),
+        html,
+    )
+}
+
+fn compare(ref_rows: usize, cur_rows: usize, tests: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, c) = (
+        dir.path().join("ref.parquet"),
+        dir.path().join("cur.parquet"),
+    );
+    write(&mut table(ref_rows, 1, 0.0), &r);
+    write(&mut table(cur_rows, 2, 0.6), &c);
+    let (ours, html) = drift(dir.path(), &r, &c);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("<svg") && html.contains("income"));
+    let cols = ours["columns"].as_array().unwrap();
+    let by_name = |n: &str| cols.iter().find(|c| c["column"] == n).unwrap();
+    // Planted shifts are found, a column that did not move is not.
+    assert_eq!(by_name("income")["drifted"], true);
+    assert_eq!(by_name("region")["drifted"], true);
+    assert_eq!(by_name("steady")["drifted"], false, "{}", by_name("steady"));
+    // Empty in the current data: reported, not tested, no error.
+    assert!(by_name("gone")["score"].is_null());
+    let used: Vec<&str> = cols.iter().filter_map(|c| c["test"].as_str()).collect();
+    for t in tests {
+        assert!(used.contains(t), "{t} not used: {used:?}");
+    }
+    let Some(ev) = evidently(&r, &c) else { return };
+    let theirs = ev["columns"].as_object().unwrap();
+    assert_eq!(ev["empty"], serde_json::json!(["gone"]));
+    let tested: Vec<&Value> = cols.iter().filter(|c| !c["score"].is_null()).collect();
+    assert_eq!(tested.len(), theirs.len(), "{ours} vs {ev}");
+    for c in tested {
+        let name = c["column"].as_str().unwrap();
+        let t = &theirs[name];
+        assert_eq!(c["kind"], t["kind"], "{name}");
+        assert_eq!(c["test"], t["test"], "{name}");
+        let (a, b) = (c["score"].as_f64().unwrap(), t["score"].as_f64().unwrap());
+        assert!(
+            (a - b).abs() < 1e-6,
+            "{name}: {} {a} vs Evidently {b}",
+            c["test"]
+        );
+        let th = t["threshold"].as_f64().unwrap();
+        let theirs_drift = if t["test"].as_str().unwrap().contains("p_value") {
+            if t["test"] == "K-S p_value" {
+                b <= th
+            } else {
+                b < th
+            }
+        } else {
+            b >= th
+        };
+        assert_eq!(c["drifted"].as_bool().unwrap(), theirs_drift, "{name}");
+        let (pa, pb) = (c["psi"].as_f64().unwrap(), t["psi"].as_f64().unwrap());
+        assert!((pa - pb).abs() < 1e-6, "{name}: PSI {pa} vs Evidently {pb}");
+    }
+    let count = ev["summary"]["count"].as_f64().unwrap();
+    assert_eq!(ours["drifted"].as_f64().unwrap(), count);
+}
+
+#[test]
+fn small_samples_match_evidentlys_tests() {
+    compare(
+        600,
+        450,
+        &["K-S p_value", "chi-square p_value", "Z-test p_value"],
+    );
+}
+
+#[test]
+fn large_samples_match_evidentlys_distances() {
+    compare(
+        4000,
+        2500,
+        &["Wasserstein distance (normed)", "Jensen-Shannon distance"],
+    );
+}
+
+#[test]
+fn identical_data_does_not_drift_and_a_missing_column_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("ref.parquet");
+    write(&mut table(700, 3, 0.0), &r);
+    let (ours, _) = drift(dir.path(), &r, &r);
+    assert_eq!(ours["drifted"], 0);
+    assert_eq!(ours["dataset_drift"], false);
+    let mut cur = table(300, 4, 0.0);
+    let _ = cur.drop_in_place("region").unwrap();
+    let c = dir.path().join("cur.parquet");
+    write(&mut cur, &c);
+    let o = common::command()
+        .args([
+            "drift",
+            "--reference",
+            r.to_str().unwrap(),
+            "--current",
+            c.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("region") && err.contains("cur.parquet"),
+        "{err}"
+    );
+}

@@ -1,0 +1,449 @@
+//! The statistics behind the drift tests, computed as SciPy and NumPy compute them (the
+//! functions Evidently calls): two-sample Kolmogorov-Smirnov with SciPy's exact p-value,
+//! chi-square and normal tail probabilities, the 1-Wasserstein distance, NumPy's Sturges
+//! histogram, the Jensen-Shannon distance and the population stability index.
+
+/// Two-sample Kolmogorov-Smirnov on sorted samples: the statistic D and its two-sided p-value.
+/// Like `scipy.stats.ks_2samp(method="auto")`: exact when both samples have at most 10,000
+/// values, else Kolmogorov's limiting distribution (SciPy uses the finite-n distribution
+/// there; the two agree to about 1e-3 at that size).
+pub fn ks_2samp(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let (n1, n2) = (a.len(), b.len());
+    if n1 == 0 || n2 == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    // The largest gap between the two empirical CDFs, evaluated after each distinct value.
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut d: f64 = 0.0;
+    while i < n1 || j < n2 {
+        let v = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => break,
+        };
+        while i < n1 && a[i] <= v {
+            i += 1;
+        }
+        while j < n2 && b[j] <= v {
+            j += 1;
+        }
+        let gap = (i as f64 / n1 as f64 - j as f64 / n2 as f64).abs();
+        d = d.max(gap);
+    }
+    if n1.max(n2) <= 10_000 {
+        if let Some((d_exact, p)) = ks_exact(n1 as u64, n2 as u64, d) {
+            return (d_exact, p.clamp(0.0, 1.0));
+        }
+    }
+    let en = (n1 as f64 * n2 as f64 / (n1 + n2) as f64).round();
+    (d, kolmogorov_sf(en.sqrt() * d).clamp(0.0, 1.0))
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// SciPy's `_attempt_exact_2kssamp` (two-sided): D rounded to the lattice of the two sample
+/// sizes, then the exact tail probability; `None` when it is not a probability.
+fn ks_exact(n1: u64, n2: u64, d: f64) -> Option<(f64, f64)> {
+    let g = gcd(n1, n2);
+    let lcm = (n1 / g) * n2;
+    let h = (d * lcm as f64).round_ties_even() as u64;
+    let d = h as f64 / lcm as f64;
+    if h == 0 {
+        return Some((d, 1.0));
+    }
+    let p = if n1 == n2 {
+        prob_outside_square(n1, h)
+    } else {
+        outer_prob_inside(n1, n2, g, h)
+    };
+    (p.is_finite() && (0.0..=1.0).contains(&p)).then_some((d, p))
+}
+
+/// Pr(D_{n,n} >= h/n), by a Horner-like sum of ratios of binomial coefficients.
+fn prob_outside_square(n: u64, h: u64) -> f64 {
+    let mut p = 0.0;
+    let mut k = (n / h) as i64;
+    while k >= 0 {
+        let kh = k as f64 * h as f64;
+        let mut p1 = 1.0;
+        for j in 0..h {
+            let j = j as f64;
+            p1 = (n as f64 - kh - j) * p1 / (n as f64 + kh + j + 1.0);
+        }
+        p = p1 * (1.0 - p);
+        k -= 1;
+    }
+    2.0 * p
+}
+
+/// The share of lattice paths from (0, 0) to (m, n) that leave the band
+/// |x/m - y/n| < h / lcm(m, n), computed directly as 1 - p (Hodges' inside method with
+/// Viehmann's recursion), one sliding column at a time.
+fn outer_prob_inside(m: u64, n: u64, g: u64, h: u64) -> f64 {
+    let (m, n) = if m < n { (n, m) } else { (m, n) };
+    let (mg, ng) = ((m / g) as i64, (n / g) as i64);
+    let (n, h) = (n as i64, h as i64);
+    let ceil_div = |a: i64, b: i64| (a as f64 / b as f64).ceil() as i64;
+    let floor_div = |a: i64, b: i64| (a as f64 / b as f64).floor() as i64;
+    let mut minj: i64 = 0;
+    let mut maxj: i64 = ceil_div(h, mg).min(n + 1);
+    let mut curlen = maxj - minj;
+    let len_a = (2 * maxj + 2).min(n + 1) as usize;
+    let mut a = vec![1.0f64; len_a.max(1)];
+    for v in a.iter_mut().take(maxj as usize) {
+        *v = 0.0;
+    }
+    for i in 1..=(m as i64) {
+        let (lastminj, lastlen) = (minj, curlen);
+        minj = (floor_div(ng * i - h, mg) + 1).max(0).min(n);
+        maxj = ceil_div(ng * i + h, mg).min(n + 1);
+        if maxj <= minj {
+            return 1.0;
+        }
+        let mut val = if minj == 0 { 0.0 } else { 1.0 };
+        for jj in 0..(maxj - minj) {
+            let j = (jj + minj) as f64;
+            let fi = i as f64;
+            val = (a[(jj + minj - lastminj) as usize] * fi + val * j) / (fi + j);
+            a[jj as usize] = val;
+        }
+        curlen = maxj - minj;
+        if lastlen > curlen {
+            let from = (maxj - minj) as usize;
+            let to = (from + (lastlen - curlen) as usize).min(a.len());
+            for v in &mut a[from..to] {
+                *v = 1.0;
+            }
+        }
+    }
+    a[(maxj - minj - 1) as usize]
+}
+
+/// Survival function of Kolmogorov's limiting distribution.
+fn kolmogorov_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    let mut s = 0.0;
+    for k in 1..=100 {
+        let k = f64::from(k);
+        let term = (-2.0 * k * k * x * x).exp();
+        s += if k as i64 % 2 == 1 { term } else { -term };
+        if term < 1e-18 {
+            break;
+        }
+    }
+    2.0 * s
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; relative error about 1e-15).
+pub fn ln_gamma(x: f64) -> f64 {
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection.
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut s = C[0];
+    for (i, c) in C.iter().enumerate().skip(1) {
+        s += c / (x + i as f64);
+    }
+    let t = x + 7.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + s.ln()
+}
+
+/// The regularised upper incomplete gamma function Q(a, x).
+pub fn gamma_q(a: f64, x: f64) -> f64 {
+    if x.is_nan() || a <= 0.0 {
+        return f64::NAN;
+    }
+    if x <= 0.0 {
+        return 1.0;
+    }
+    let lead = -x + a * x.ln() - ln_gamma(a);
+    if x < a + 1.0 {
+        // Series for P, then Q = 1 - P.
+        let (mut ap, mut sum, mut del) = (a, 1.0 / a, 1.0 / a);
+        for _ in 0..10_000 {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * 1e-17 {
+                break;
+            }
+        }
+        1.0 - sum * lead.exp()
+    } else {
+        // Continued fraction (modified Lentz).
+        let tiny = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / tiny;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..10_000 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < tiny {
+                d = tiny;
+            }
+            c = b + an / c;
+            if c.abs() < tiny {
+                c = tiny;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < 1e-17 {
+                break;
+            }
+        }
+        lead.exp() * h
+    }
+}
+
+/// Pr(chi-square with `dof` degrees of freedom >= `stat`).
+pub fn chi2_sf(stat: f64, dof: f64) -> f64 {
+    if stat == f64::INFINITY {
+        return 0.0;
+    }
+    gamma_q(dof / 2.0, stat / 2.0)
+}
+
+/// `scipy.stats.chisquare(f_obs, f_exp)`'s p-value.
+pub fn chisquare_p(observed: &[f64], expected: &[f64]) -> f64 {
+    let stat: f64 = observed
+        .iter()
+        .zip(expected)
+        .map(|(o, e)| (o - e) * (o - e) / e)
+        .sum();
+    chi2_sf(stat, observed.len() as f64 - 1.0)
+}
+
+/// erfc(x) for x >= 0, as Q(1/2, x^2).
+pub fn erfc(x: f64) -> f64 {
+    if x < 0.0 {
+        return 2.0 - erfc(-x);
+    }
+    gamma_q(0.5, x * x)
+}
+
+/// Evidently's Z-test for two proportions (`proportions_diff_z_test`, two-sided): `ones` of
+/// `n` in each sample.
+pub fn z_test_p(ones1: f64, n1: f64, ones2: f64, n2: f64) -> f64 {
+    let (p1, p2) = (ones1 / n1, ones2 / n2);
+    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    erfc(z.abs() / std::f64::consts::SQRT_2)
+}
+
+/// `scipy.stats.wasserstein_distance` of two sorted samples: the area between their CDFs.
+pub fn wasserstein(u: &[f64], v: &[f64]) -> f64 {
+    let mut all: Vec<f64> = u.iter().chain(v).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (nu, nv) = (u.len() as f64, v.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut total = 0.0;
+    for w in all.windows(2) {
+        let x = w[0];
+        while i < u.len() && u[i] <= x {
+            i += 1;
+        }
+        while j < v.len() && v[j] <= x {
+            j += 1;
+        }
+        total += (i as f64 / nu - j as f64 / nv).abs() * (w[1] - w[0]);
+    }
+    total
+}
+
+/// NumPy's `np.std` (population standard deviation).
+pub fn std_pop(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt()
+}
+
+/// NumPy's `histogram_bin_edges(data, bins="sturges")` for data spanning [min, max] with `n`
+/// values.
+pub fn sturges_edges(min: f64, max: f64, n: usize) -> Vec<f64> {
+    let (mut first, mut last) = (min, max);
+    let width = (max - min) / ((n as f64).log2() + 1.0);
+    let bins = if width > 0.0 {
+        ((max - min) / width).ceil() as usize
+    } else {
+        1
+    };
+    if first == last {
+        first -= 0.5;
+        last += 0.5;
+    }
+    // np.linspace(first, last, bins + 1).
+    let step = (last - first) / bins as f64;
+    let mut edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step + first).collect();
+    if let Some(e) = edges.last_mut() {
+        *e = last;
+    }
+    edges
+}
+
+/// NumPy's `np.histogram(x, edges)` counts for equal-width edges (the last bin is closed).
+pub fn histogram(x: &[f64], edges: &[f64]) -> Vec<f64> {
+    let nb = edges.len() - 1;
+    let (first, last) = (edges[0], edges[nb]);
+    let denom = last - first;
+    let mut counts = vec![0.0; nb];
+    for &v in x {
+        if !(v >= first && v <= last) {
+            continue;
+        }
+        let mut k = ((v - first) / denom * nb as f64) as usize;
+        if k == nb {
+            k -= 1;
+        }
+        if v < edges[k] {
+            k -= 1;
+        } else if k != nb - 1 && v >= edges[k + 1] {
+            k += 1;
+        }
+        counts[k] += 1.0;
+    }
+    counts
+}
+
+/// `scipy.spatial.distance.jensenshannon(p, q)` (natural log): both normalised to sum 1.
+pub fn jensenshannon(p: &[f64], q: &[f64]) -> f64 {
+    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
+    let rel_entr = |x: f64, y: f64| {
+        if x > 0.0 && y > 0.0 {
+            x * (x / y).ln()
+        } else if x == 0.0 && y >= 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    };
+    let (mut left, mut right) = (0.0, 0.0);
+    for (&a, &b) in p.iter().zip(q) {
+        let (a, b) = (a / sp, b / sq);
+        let m = (a + b) / 2.0;
+        left += rel_entr(a, m);
+        right += rel_entr(b, m);
+    }
+    ((left + right) / 2.0).sqrt()
+}
+
+/// Evidently's zero filling before PSI: empty buckets get a small share (a millionth of the
+/// smallest non-zero share when that is at most 0.0001, else 0.0001).
+pub fn fill_zeroes(shares: &mut [f64]) {
+    let min = shares
+        .iter()
+        .copied()
+        .filter(|&s| s != 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if !min.is_finite() {
+        return;
+    }
+    let fill = if min <= 0.0001 { min / 1e6 } else { 0.0001 };
+    for s in shares.iter_mut().filter(|s| **s == 0.0) {
+        *s = fill;
+    }
+}
+
+/// Population stability index of two share vectors (zero-filled first).
+pub fn psi(reference: &[f64], current: &[f64]) -> f64 {
+    let (mut r, mut c) = (reference.to_vec(), current.to_vec());
+    fill_zeroes(&mut r);
+    fill_zeroes(&mut c);
+    r.iter()
+        .zip(&c)
+        .map(|(&a, &b)| (a - b) * (a / b).ln())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn gamma_and_tails_match_known_values() {
+        // Γ(5) = 24, Γ(0.5) = √π.
+        assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-13));
+        assert!(close(
+            ln_gamma(0.5),
+            std::f64::consts::PI.sqrt().ln(),
+            1e-13
+        ));
+        // chi2.sf(3.84145882, 1) = 0.05; chi2.sf(10, 4) = 0.040427681994512805.
+        assert!(close(chi2_sf(3.841_458_820_694_124, 1.0), 0.05, 1e-12));
+        assert!(close(chi2_sf(10.0, 4.0), 0.040_427_681_994_512_805, 1e-13));
+        // erfc(1) = 0.15729920705028513.
+        assert!(close(erfc(1.0), 0.157_299_207_050_285_13, 1e-14));
+    }
+
+    #[test]
+    fn ks_matches_hand_computed_cases() {
+        // Identical samples: D = 0, p = 1.
+        let a = [1.0, 2.0, 3.0];
+        assert_eq!(ks_2samp(&a, &a), (0.0, 1.0));
+        // Disjoint samples of 3 and 3: D = 1, p = 2 / C(6, 3) = 0.1.
+        let (d, p) = ks_2samp(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        assert_eq!(d, 1.0);
+        assert!(close(p, 0.1, 1e-15), "{p}");
+        // Disjoint samples of 2 and 4: D = 1, p = 2 / C(6, 2) = 2/15.
+        let (d, p) = ks_2samp(&[1.0, 2.0], &[3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(d, 1.0);
+        assert!(close(p, 2.0 / 15.0, 1e-15), "{p}");
+    }
+
+    #[test]
+    fn wasserstein_is_the_area_between_cdfs() {
+        // Shifting a sample by 2 moves it by 2.
+        assert!(close(
+            wasserstein(&[0.0, 1.0, 2.0], &[2.0, 3.0, 4.0]),
+            2.0,
+            1e-15
+        ));
+        assert!(close(wasserstein(&[0.0], &[0.0, 1.0]), 0.5, 1e-15));
+    }
+
+    #[test]
+    fn sturges_histogram_like_numpy() {
+        // 8 values on [0, 7]: log2(8) + 1 = 4 bins of width 1.75.
+        let edges = sturges_edges(0.0, 7.0, 8);
+        assert_eq!(edges, vec![0.0, 1.75, 3.5, 5.25, 7.0]);
+        let c = histogram(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], &edges);
+        assert_eq!(c, vec![2.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn psi_and_js_are_zero_for_equal_shares() {
+        let s = [0.2, 0.3, 0.5];
+        assert_eq!(psi(&s, &s), 0.0);
+        assert_eq!(jensenshannon(&s, &s), 0.0);
+        // PSI of (0.5, 0.5) vs (0.25, 0.75): 0.25 ln 2 + 0.25 ln 1.5.
+        let v = psi(&[0.5, 0.5], &[0.25, 0.75]);
+        assert!(close(v, 0.25 * 2f64.ln() + 0.25 * 1.5f64.ln(), 1e-15));
+    }
+}
