@@ -120,35 +120,64 @@ fn values(s: &Series, kind: Kind, file: &Path) -> Result<ColumnData> {
 pub fn run(args: Args) -> Result<()> {
     let reference = read(&args.reference)?;
     let current = read(&args.current)?;
-    let mut columns: Vec<ColumnDrift> = Vec::new();
     let names: Vec<String> = reference
         .get_column_names()
         .iter()
         .map(|n| n.to_string())
         .filter(|n| !args.exclude.contains(n))
         .collect();
-    for (i, name) in names.iter().enumerate() {
-        let r = reference.column(name)?.as_materialized_series();
-        let c = current
-            .column(name)
-            .with_context(|| {
-                format!(
-                    "{}: no column {name:?} (the reference {} has it)",
-                    args.current.display(),
-                    args.reference.display()
-                )
-            })?
-            .as_materialized_series();
-        let Some(kind) = kind_of(r) else {
-            tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
-            continue;
-        };
-        let rv = values(r, kind, &args.reference)?;
-        let cv = values(c, kind, &args.current)?;
-        columns.push(column_drift(name, kind, &rv, &cv));
-        if (i + 1) % 100 == 0 {
-            tracing::info!(done = i + 1, of = names.len(), "columns tested");
+    // Every column the reference has must be in the current data.
+    for name in &names {
+        if current.column(name).is_err() {
+            bail!(
+                "{}: no column {name:?} (the reference {} has it)",
+                args.current.display(),
+                args.reference.display()
+            );
         }
+    }
+    // Columns are independent: split them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = names.len().div_ceil(threads).max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = names.len();
+    let results: Vec<Result<Vec<ColumnDrift>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                let (reference, current, args, done) = (&reference, &current, &args, &done);
+                scope.spawn(move || -> Result<Vec<ColumnDrift>> {
+                    let mut out = Vec::with_capacity(part.len());
+                    for name in part {
+                        let r = reference.column(name)?.as_materialized_series();
+                        let c = current.column(name)?.as_materialized_series();
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n % 100 == 0 {
+                            tracing::info!(done = n, of = total, "columns tested");
+                        }
+                        let Some(kind) = kind_of(r) else {
+                            tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
+                            continue;
+                        };
+                        let rv = values(r, kind, &args.reference)?;
+                        let cv = values(c, kind, &args.current)?;
+                        out.push(column_drift(name, kind, &rv, &cv));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a drift worker failed")))
+            })
+            .collect()
+    });
+    let mut columns: Vec<ColumnDrift> = Vec::with_capacity(names.len());
+    for r in results {
+        columns.extend(r?);
     }
     let drift = dataset_drift(columns, reference.height(), current.height());
     if let Some(path) = &args.json {

@@ -1,6 +1,6 @@
 //! Per-column drift with Evidently's default test choice, PSI, and the data set's verdict.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -111,13 +111,58 @@ impl Clean {
         }
     }
 
-    /// Values as labels (numbers by their shortest exact text).
-    fn labels(&self) -> Vec<String> {
+    /// Each distinct value's label (numbers by their shortest exact text) and count.
+    fn value_counts(&self) -> BTreeMap<String, f64> {
+        let mut m: BTreeMap<String, f64> = BTreeMap::new();
         match self {
-            Clean::Num(v) => v.iter().map(|&x| label(x)).collect(),
-            Clean::Cat(v) => v.clone(),
+            // Sorted: one label per run of equal values.
+            Clean::Num(v) => {
+                let mut i = 0;
+                while i < v.len() {
+                    let mut j = i + 1;
+                    while j < v.len() && v[j] == v[i] {
+                        j += 1;
+                    }
+                    *m.entry(label(v[i])).or_default() += (j - i) as f64;
+                    i = j;
+                }
+            }
+            Clean::Cat(v) => {
+                for k in v {
+                    *m.entry(k.clone()).or_default() += 1.0;
+                }
+            }
+        }
+        m
+    }
+}
+
+/// Distinct values of two sorted samples together, counted up to `cap`.
+fn distinct_sorted(a: &[f64], b: &[f64], cap: usize) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    let mut last: Option<f64> = None;
+    while (i < a.len() || j < b.len()) && n <= cap {
+        let v = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x <= y => {
+                i += 1;
+                x
+            }
+            (_, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => break,
+        };
+        if last != Some(v) {
+            n += 1;
+            last = Some(v);
         }
     }
+    n
 }
 
 fn clean(d: &ColumnData) -> Clean {
@@ -131,14 +176,14 @@ fn clean(d: &ColumnData) -> Clean {
     }
 }
 
-/// Counts of each label, over the union of keys of both sets.
-fn counts(r: &[String], c: &[String]) -> BTreeMap<String, (f64, f64)> {
+/// Counts of each label in both sets, over the union of their labels.
+fn counts(r: &Clean, c: &Clean) -> BTreeMap<String, (f64, f64)> {
     let mut m: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for k in r {
-        m.entry(k.clone()).or_default().0 += 1.0;
+    for (k, n) in r.value_counts() {
+        m.entry(k).or_default().0 += n;
     }
-    for k in c {
-        m.entry(k.clone()).or_default().1 += 1.0;
+    for (k, n) in c.value_counts() {
+        m.entry(k).or_default().1 += n;
     }
     m
 }
@@ -166,7 +211,7 @@ fn binned(kind: Kind, r: &Clean, c: &Clean) -> Vec<(String, f64, f64)> {
         }
     }
     let (nr, nc) = (r.len() as f64, c.len() as f64);
-    counts(&r.labels(), &c.labels())
+    counts(r, c)
         .into_iter()
         .map(|(k, (a, b))| (k, a / nr, b / nc))
         .collect()
@@ -201,8 +246,10 @@ pub fn column_drift(
         ));
         return out;
     }
-    let (rl, cl) = (r.labels(), c.labels());
-    let n_values = rl.iter().chain(&cl).collect::<HashSet<_>>().len();
+    let n_values = match (&r, &c) {
+        (Clean::Num(a), Clean::Num(b)) => distinct_sorted(a, b, 6),
+        _ => counts(&r, &c).len(),
+    };
     let small = r.len() <= SMALL_SAMPLE;
     let numeric = kind == Kind::Numerical;
     let (test, threshold, score, drifted): (&str, f64, f64, bool) = if small {
@@ -214,23 +261,24 @@ pub fn column_drift(
             let (_, p) = stats::ks_2samp(rv, cv);
             ("K-S p_value", 0.05, p, p <= 0.05)
         } else if n_values > 2 {
-            let table = counts(&rl, &cl);
-            let k_norm = cl.len() as f64 / rl.len() as f64;
+            let table = counts(&r, &c);
+            let k_norm = c.len() as f64 / r.len() as f64;
             let exp: Vec<f64> = table.values().map(|(a, _)| a * k_norm).collect();
             let obs: Vec<f64> = table.values().map(|(_, b)| *b).collect();
             let p = stats::chisquare_p(&obs, &exp);
             ("chi-square p_value", 0.05, p, p < 0.05)
         } else {
-            let rs: HashSet<&String> = rl.iter().collect();
-            let cs: HashSet<&String> = cl.iter().collect();
-            let p = if rs.len() == 1 && cs.len() == 1 && rs == cs {
+            let table = counts(&r, &c);
+            let in_r = table.values().filter(|v| v.0 > 0.0).count();
+            let in_c = table.values().filter(|v| v.1 > 0.0).count();
+            let p = if table.len() == 1 && in_r == 1 && in_c == 1 {
                 1.0
             } else {
-                let mut keys: Vec<&String> = rs.union(&cs).copied().collect();
-                keys.sort();
-                let first = keys[0];
-                let ones = |v: &[String]| v.iter().filter(|x| *x != first).count() as f64;
-                stats::z_test_p(ones(&rl), rl.len() as f64, ones(&cl), cl.len() as f64)
+                // The first key in sorted order is 0, the other 1 (only the sign of z depends
+                // on which).
+                let (n_r, n_c) = (r.len() as f64, c.len() as f64);
+                let (first_r, first_c) = table.values().next().copied().unwrap_or_default();
+                stats::z_test_p(n_r - first_r, n_r, n_c - first_c, n_c)
             };
             ("Z-test p_value", 0.05, p, p < 0.05)
         }
