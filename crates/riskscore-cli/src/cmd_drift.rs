@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use polars::prelude::{CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, Series};
+use polars::prelude::{
+    Column, CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, Series,
+};
 use riskscore_drift::{column_drift, dataset_drift, ColumnData, ColumnDrift, Kind};
 
 #[derive(Debug, clap::Args)]
@@ -21,6 +23,10 @@ pub struct Args {
     /// The JSON file to write (the same numbers as the report).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// A model bundle: both data sets go through its feature pipeline (raw data such as a Home
+    /// Credit folder is accepted), are scored, and the predicted probability is tested too.
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Columns not tested (ids, the target), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "SK_ID_CURR,TARGET")]
     exclude: Vec<String>,
@@ -117,9 +123,34 @@ fn values(s: &Series, kind: Kind, file: &Path) -> Result<ColumnData> {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let reference = read(&args.reference)?;
-    let current = read(&args.current)?;
+/// The column of the predicted probability added with `--model`.
+pub const PROBABILITY: &str = "predicted_probability";
+
+/// The data set through the model's pipeline, with its predicted probability.
+fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFrame> {
+    let mut frame = riskscore_model::predict::frame_for(bundle, path)
+        .with_context(|| format!("building the model's features of {}", path.display()))?;
+    let scores = riskscore_model::predict::score_frame(bundle, &frame)
+        .with_context(|| format!("scoring {}", path.display()))?;
+    let p: Vec<f64> = scores.iter().map(|s| s.probability).collect();
+    frame.with_column(Column::new(PROBABILITY.into(), p))?;
+    Ok(frame)
+}
+
+pub fn run(mut args: Args) -> Result<()> {
+    let (reference, current) = match args.model.clone() {
+        Some(model) => {
+            let bundle = riskscore_model::ModelBundle::load(&model)
+                .with_context(|| format!("loading the model {}", model.display()))?;
+            args.exclude.push(bundle.pipeline.id.clone());
+            args.exclude.push(bundle.pipeline.target.clone());
+            (
+                scored(&bundle, &args.reference)?,
+                scored(&bundle, &args.current)?,
+            )
+        }
+        None => (read(&args.reference)?, read(&args.current)?),
+    };
     let names: Vec<String> = reference
         .get_column_names()
         .iter()

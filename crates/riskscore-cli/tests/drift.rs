@@ -247,3 +247,85 @@ fn identical_data_does_not_drift_and_a_missing_column_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = common::loans_csv(dir.path(), 600);
+    let model = dir.path().join("model");
+    let o = common::command()
+        .args([
+            "-q",
+            "train",
+            "--data",
+            csv.to_str().unwrap(),
+            "--id",
+            "client_id",
+        ])
+        .args(["--target", "defaulted", "--out", model.to_str().unwrap()])
+        .args([
+            "--folds",
+            "3",
+            "--trials",
+            "0",
+            "--bootstrap",
+            "10",
+            "--no-baseline",
+        ])
+        .args(["--imbalance", "none", "--no-tracking"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // New applicants with a much higher ratio, the model's strongest input.
+    let shifted_dir = dir.path().join("new");
+    std::fs::create_dir_all(&shifted_dir).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let mut f: Vec<String> = l.split(',').map(str::to_owned).collect();
+        let ratio: f64 = f[2].parse().unwrap();
+        f[2] = format!("{}", (ratio + 6.0).min(9.9));
+        out.push_str(&f.join(","));
+        out.push('\n');
+    }
+    let shifted = shifted_dir.join("loans.csv");
+    std::fs::write(&shifted, out).unwrap();
+    let run = |cur: &Path| -> Value {
+        let json = dir.path().join("d.json");
+        let o = common::command()
+            .args(["-q", "drift", "--model", model.to_str().unwrap()])
+            .args([
+                "--reference",
+                csv.to_str().unwrap(),
+                "--current",
+                cur.to_str().unwrap(),
+            ])
+            .args(["--json", json.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+    };
+    let col = |v: &Value, n: &str| {
+        v["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["column"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {n} in {v}"))
+    };
+    let same = run(&csv);
+    assert_eq!(col(&same, "predicted_probability")["drifted"], false);
+    let moved = run(&shifted);
+    assert_eq!(col(&moved, "predicted_probability")["drifted"], true);
+    assert_eq!(col(&moved, "ratio")["drifted"], true);
+    assert_eq!(col(&moved, "age")["drifted"], false);
+    // The id and target are not tested.
+    assert!(moved["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["column"] != "client_id" && c["column"] != "defaulted"));
+}
