@@ -11,7 +11,9 @@ use riskscore_drift::{column_drift, dataset_drift, ColumnData, ColumnDrift, Kind
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The reference data: a CSV or Parquet table (e.g. the training feature matrix).
+    /// The reference data: a CSV or Parquet table (e.g. the training feature matrix), or a
+    /// model bundle (its sample of the training rows, with their out-of-fold probability; the
+    /// current data then goes through the bundle's pipeline and is scored).
     #[arg(long)]
     reference: PathBuf,
     /// The current data, with the reference's columns.
@@ -123,9 +125,6 @@ fn values(s: &Series, kind: Kind, file: &Path) -> Result<ColumnData> {
     }
 }
 
-/// The column of the predicted probability added with `--model`.
-pub const PROBABILITY: &str = "predicted_probability";
-
 /// The data set through the model's pipeline, with its predicted probability.
 fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFrame> {
     let mut frame = riskscore_model::predict::frame_for(bundle, path)
@@ -133,11 +132,36 @@ fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFram
     let scores = riskscore_model::predict::score_frame(bundle, &frame)
         .with_context(|| format!("scoring {}", path.display()))?;
     let p: Vec<f64> = scores.iter().map(|s| s.probability).collect();
-    frame.with_column(Column::new(PROBABILITY.into(), p))?;
+    frame.with_column(Column::new(
+        riskscore_model::run::PROBABILITY_COLUMN.into(),
+        p,
+    ))?;
     Ok(frame)
 }
 
 pub fn run(mut args: Args) -> Result<()> {
+    let manifest = args.reference.join(riskscore_model::bundle::MANIFEST_FILE);
+    if args.reference.is_dir() && manifest.is_file() {
+        if args.model.as_ref().is_some_and(|m| m != &args.reference) {
+            bail!("--reference is a model bundle: --model must be the same bundle or left out");
+        }
+        let bundle = riskscore_model::ModelBundle::load(&args.reference)
+            .with_context(|| format!("loading the model {}", args.reference.display()))?;
+        let sample = args.reference.join(riskscore_model::run::REFERENCE_FILE);
+        if !sample.is_file() {
+            bail!(
+                "{}: this bundle has no reference sample ({}); retrain it, or give the training \
+                 data as --reference and the bundle as --model",
+                args.reference.display(),
+                riskscore_model::run::REFERENCE_FILE
+            );
+        }
+        args.exclude.push(bundle.pipeline.id.clone());
+        args.exclude.push(bundle.pipeline.target.clone());
+        let reference = read(&sample)?;
+        let current = scored(&bundle, &args.current)?;
+        return report(&args, reference, current);
+    }
     let (reference, current) = match args.model.clone() {
         Some(model) => {
             let bundle = riskscore_model::ModelBundle::load(&model)
@@ -151,6 +175,11 @@ pub fn run(mut args: Args) -> Result<()> {
         }
         None => (read(&args.reference)?, read(&args.current)?),
     };
+    report(&args, reference, current)
+}
+
+/// Tests every column of the reference, writes the JSON and HTML, prints the verdict.
+fn report(args: &Args, reference: DataFrame, current: DataFrame) -> Result<()> {
     let names: Vec<String> = reference
         .get_column_names()
         .iter()

@@ -291,21 +291,21 @@ fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
     }
     let shifted = shifted_dir.join("loans.csv");
     std::fs::write(&shifted, out).unwrap();
-    let run = |cur: &Path| -> Value {
+    let drift_json = |args: &[&str]| -> Value {
         let json = dir.path().join("d.json");
         let o = common::command()
-            .args(["-q", "drift", "--model", model.to_str().unwrap()])
-            .args([
-                "--reference",
-                csv.to_str().unwrap(),
-                "--current",
-                cur.to_str().unwrap(),
-            ])
+            .args(["-q", "drift"])
+            .args(args)
             .args(["--json", json.to_str().unwrap()])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+    };
+    let m = model.to_str().unwrap();
+    let run = |cur: &Path| -> Value {
+        let (r, c) = (csv.to_str().unwrap(), cur.to_str().unwrap());
+        drift_json(&["--model", m, "--reference", r, "--current", c])
     };
     let col = |v: &Value, n: &str| {
         v["columns"]
@@ -322,6 +322,15 @@ fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
     assert_eq!(col(&moved, "predicted_probability")["drifted"], true);
     assert_eq!(col(&moved, "ratio")["drifted"], true);
     assert_eq!(col(&moved, "age")["drifted"], false);
+    // The bundle as reference: its sample of training rows and out-of-fold probabilities.
+    assert!(dir.path().join("model/reference.parquet").is_file());
+    let vs_bundle = drift_json(&["--reference", m, "--current", shifted.to_str().unwrap()]);
+    assert_eq!(vs_bundle["reference_rows"], 600);
+    assert_eq!(col(&vs_bundle, "predicted_probability")["drifted"], true);
+    assert_eq!(col(&vs_bundle, "ratio")["drifted"], true);
+    let calm = drift_json(&["--reference", m, "--current", csv.to_str().unwrap()]);
+    assert_eq!(col(&calm, "ratio")["drifted"], false);
+    assert_eq!(col(&calm, "ratio")["score"], 1.0);
     // The id and target are not tested.
     assert!(moved["columns"]
         .as_array()

@@ -17,6 +17,13 @@ use crate::report;
 use crate::train::{train_observed, Observer, Trained, Unobserved};
 
 pub const REPORT_FILE: &str = "report.html";
+/// A sample of the training rows (features and out-of-fold probability), the reference of
+/// drift checks against the bundle.
+pub const REFERENCE_FILE: &str = "reference.parquet";
+/// Rows kept in the reference sample.
+pub const REFERENCE_ROWS: usize = 10_000;
+/// The reference sample's column of the (calibrated, out-of-fold) predicted probability.
+pub const PROBABILITY_COLUMN: &str = "predicted_probability";
 
 /// The `--json` summary of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +130,10 @@ pub fn train_to_bundle_observed(
                     bundle::OOF_FILE,
                     oof_csv(&data, &trained, &pipeline.id, &pipeline.target),
                 ),
+                (
+                    REFERENCE_FILE,
+                    reference_sample(&data, &trained.oof, &pipeline.id, cfg.seed)?,
+                ),
             ],
         },
     )?;
@@ -150,6 +161,45 @@ pub fn train_to_bundle_observed(
         seconds: s.seconds,
     };
     Ok((trained, summary))
+}
+
+/// Up to [`REFERENCE_ROWS`] training rows, chosen by the seed, in their order: the id, the
+/// features and the out-of-fold probability, as Parquet.
+fn reference_sample(data: &TrainingData, oof: &[f64], id: &str, seed: u64) -> Result<Vec<u8>> {
+    use polars::prelude::{Column, DataFrame, ParquetWriter};
+    let n = data.rows();
+    let mut rows: Vec<usize> = (0..n).collect();
+    if n > REFERENCE_ROWS {
+        let key = |i: usize| riskscore_data::synth::rng::seed_of(&[seed, i as u64]);
+        rows.sort_by_key(|&i| key(i));
+        rows.truncate(REFERENCE_ROWS);
+        rows.sort_unstable();
+    }
+    let nf = data.n_features();
+    let mut cols = Vec::with_capacity(nf + 2);
+    cols.push(Column::new(
+        id.into(),
+        rows.iter().map(|&i| data.ids[i]).collect::<Vec<i64>>(),
+    ));
+    for (j, name) in data.features.iter().enumerate() {
+        cols.push(Column::new(
+            name.as_str().into(),
+            rows.iter()
+                .map(|&i| data.x[i * nf + j])
+                .collect::<Vec<f64>>(),
+        ));
+    }
+    cols.push(Column::new(
+        PROBABILITY_COLUMN.into(),
+        rows.iter().map(|&i| oof[i]).collect::<Vec<f64>>(),
+    ));
+    let mut df = DataFrame::new_infer_height(cols)
+        .map_err(|e| Error::Data(format!("building the reference sample: {e}")))?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .finish(&mut df)
+        .map_err(|e| Error::Data(format!("writing the reference sample: {e}")))?;
+    Ok(bytes)
 }
 
 fn oof_csv(data: &TrainingData, t: &Trained, id: &str, target: &str) -> Vec<u8> {
