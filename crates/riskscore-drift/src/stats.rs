@@ -256,8 +256,18 @@ pub fn z_test_p(ones1: f64, n1: f64, ones2: f64, n2: f64) -> f64 {
 
 /// `scipy.stats.wasserstein_distance` of two sorted samples: the area between their CDFs.
 pub fn wasserstein(u: &[f64], v: &[f64]) -> f64 {
-    let mut all: Vec<f64> = u.iter().chain(v).copied().collect();
-    all.sort_by(f64::total_cmp);
+    // Both are sorted: merge them.
+    let mut all: Vec<f64> = Vec::with_capacity(u.len() + v.len());
+    let (mut a, mut b) = (0usize, 0usize);
+    while a < u.len() || b < v.len() {
+        if b >= v.len() || (a < u.len() && u[a] <= v[b]) {
+            all.push(u[a]);
+            a += 1;
+        } else {
+            all.push(v[b]);
+            b += 1;
+        }
+    }
     let (nu, nv) = (u.len() as f64, v.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut total = 0.0;
