@@ -1,6 +1,7 @@
 //! Home Credit tables and generic single tables: the layout, typed reading from CSV or Parquet,
 //! integrity checks, the column dictionary and a synthetic generator of full-size data.
 
+pub mod clock;
 pub mod dictionary;
 pub mod error;
 pub mod read;
