@@ -11,7 +11,7 @@ use riskscore_model::bundle::Manifest;
 use riskscore_model::cv::FoldFit;
 use riskscore_model::run::Summary;
 use riskscore_model::train::{Observer, Trial};
-use riskscore_model::TrainConfig;
+use riskscore_model::{LgbmParams, TrainConfig};
 use riskscore_report::chart::{LineChart, Series};
 use riskscore_tracking::{mlmodel, registry, Metric, RunKey, Status, Target, Tracker};
 
@@ -66,6 +66,20 @@ fn p(k: &str, v: impl ToString) -> (String, String) {
     (k.to_owned(), v.to_string())
 }
 
+/// The booster parameters the search tunes, as params named `{prefix}num_leaves`, ...
+fn booster_params(prefix: &str, l: &LgbmParams) -> Vec<(String, String)> {
+    let k = |name: &str| format!("{prefix}{name}");
+    vec![
+        p(&k("num_leaves"), l.num_leaves),
+        p(&k("learning_rate"), l.learning_rate),
+        p(&k("min_child_samples"), l.min_child_samples),
+        p(&k("feature_fraction"), l.feature_fraction),
+        p(&k("bagging_fraction"), l.bagging_fraction),
+        p(&k("lambda_l1"), l.lambda_l1),
+        p(&k("lambda_l2"), l.lambda_l2),
+    ]
+}
+
 impl Session {
     /// Opens the experiment (a server that cannot be reached fails here, before training) and
     /// starts the parent run with the settings as params.
@@ -110,16 +124,10 @@ impl Session {
                 format!("{:?}", cfg.calibration).to_lowercase(),
             ),
             p("bootstrap", cfg.bootstrap),
-            p("start.num_leaves", l.num_leaves),
-            p("start.learning_rate", l.learning_rate),
-            p("start.min_child_samples", l.min_child_samples),
-            p("start.feature_fraction", l.feature_fraction),
-            p("start.bagging_fraction", l.bagging_fraction),
-            p("start.lambda_l1", l.lambda_l1),
-            p("start.lambda_l2", l.lambda_l2),
             p("max_rounds", l.max_rounds),
             p("early_stopping_rounds", l.early_stopping_rounds),
         ];
+        let params = [params, booster_params("start.", l)].concat();
         tracker.log(parent, vec![], params, vec![])?;
         eprintln!(
             "tracking: experiment {:?} on {}, run {}",
@@ -274,18 +282,14 @@ impl Session {
                 0,
             ));
         }
-        let pr = &m.params;
-        let params = vec![
-            p("strategy", m.strategy.name()),
-            p("calibration", &m.calibration),
-            p("num_leaves", pr.num_leaves),
-            p("learning_rate", pr.learning_rate),
-            p("min_child_samples", pr.min_child_samples),
-            p("feature_fraction", pr.feature_fraction),
-            p("bagging_fraction", pr.bagging_fraction),
-            p("lambda_l1", pr.lambda_l1),
-            p("lambda_l2", pr.lambda_l2),
-        ];
+        let params = [
+            vec![
+                p("strategy", m.strategy.name()),
+                p("calibration", &m.calibration),
+            ],
+            booster_params("", &m.params),
+        ]
+        .concat();
         let tags = vec![
             p("riskscore.data_hash", &manifest.data_hash),
             p("riskscore.bundle", bundle.display()),
@@ -440,19 +444,16 @@ impl Observer for Session {
             let start = riskscore_tracking::now_ms() - (trial.seconds * 1000.0) as i64;
             let child = t.start_run_at(&name, Some(parent), vec![], start)?;
             let pr = &trial.params;
-            let params = vec![
-                p("kind", &trial.kind),
-                p("strategy", trial.strategy.name()),
-                p("num_leaves", pr.num_leaves),
-                p("learning_rate", pr.learning_rate),
-                p("min_child_samples", pr.min_child_samples),
-                p("feature_fraction", pr.feature_fraction),
-                p("bagging_fraction", pr.bagging_fraction),
-                p("lambda_l1", pr.lambda_l1),
-                p("lambda_l2", pr.lambda_l2),
-                p("max_rounds", pr.max_rounds),
-                p("early_stopping_rounds", pr.early_stopping_rounds),
-            ];
+            let params = [
+                vec![
+                    p("kind", &trial.kind),
+                    p("strategy", trial.strategy.name()),
+                    p("max_rounds", pr.max_rounds),
+                    p("early_stopping_rounds", pr.early_stopping_rounds),
+                ],
+                booster_params("", pr),
+            ]
+            .concat();
             let mut metrics = vec![
                 Metric::new("cv_auc", trial.cv_auc, 0),
                 Metric::new("cv_auc_std", trial.cv_auc_std, 0),
