@@ -176,9 +176,12 @@ fn clean(d: &ColumnData) -> Clean {
     }
 }
 
+/// Each label's count in the reference and in the current set.
+type Table = BTreeMap<String, (f64, f64)>;
+
 /// Counts of each label in both sets, over the union of their labels.
-fn counts(r: &Clean, c: &Clean) -> BTreeMap<String, (f64, f64)> {
-    let mut m: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+fn counts(r: &Clean, c: &Clean) -> Table {
+    let mut m = Table::new();
     for (k, n) in r.value_counts() {
         m.entry(k).or_default().0 += n;
     }
@@ -190,7 +193,13 @@ fn counts(r: &Clean, c: &Clean) -> BTreeMap<String, (f64, f64)> {
 
 /// Evidently's `get_binned_data` without zero filling: Sturges bins over both sets for
 /// numerical columns with more than 20 distinct reference values, else one bucket per value.
-fn binned(kind: Kind, r: &Clean, c: &Clean) -> Vec<(String, f64, f64)> {
+/// `table` gives the per-value counts of both sets (computed once, when needed).
+fn binned<'a>(
+    kind: Kind,
+    r: &Clean,
+    c: &Clean,
+    table: &dyn Fn() -> &'a Table,
+) -> Vec<(String, f64, f64)> {
     if let (Kind::Numerical, Clean::Num(rv), Clean::Num(cv)) = (kind, r, c) {
         let distinct = rv.windows(2).filter(|w| w[0] != w[1]).count() + 1;
         if distinct > 20 {
@@ -211,9 +220,9 @@ fn binned(kind: Kind, r: &Clean, c: &Clean) -> Vec<(String, f64, f64)> {
         }
     }
     let (nr, nc) = (r.len() as f64, c.len() as f64);
-    counts(r, c)
-        .into_iter()
-        .map(|(k, (a, b))| (k, a / nr, b / nc))
+    table()
+        .iter()
+        .map(|(k, (a, b))| (k.clone(), a / nr, b / nc))
         .collect()
 }
 
@@ -246,9 +255,12 @@ pub fn column_drift(
         ));
         return out;
     }
+    let cell = std::cell::OnceCell::new();
+    let table = || cell.get_or_init(|| counts(&r, &c));
+    let buckets = binned(kind, &r, &c, &table);
     let n_values = match (&r, &c) {
         (Clean::Num(a), Clean::Num(b)) => distinct_sorted(a, b, 6),
-        _ => counts(&r, &c).len(),
+        _ => table().len(),
     };
     let small = r.len() <= SMALL_SAMPLE;
     let numeric = kind == Kind::Numerical;
@@ -261,14 +273,14 @@ pub fn column_drift(
             let (_, p) = stats::ks_2samp(rv, cv);
             ("K-S p_value", 0.05, p, p <= 0.05)
         } else if n_values > 2 {
-            let table = counts(&r, &c);
+            let table = table();
             let k_norm = c.len() as f64 / r.len() as f64;
             let exp: Vec<f64> = table.values().map(|(a, _)| a * k_norm).collect();
             let obs: Vec<f64> = table.values().map(|(_, b)| *b).collect();
             let p = stats::chisquare_p(&obs, &exp);
             ("chi-square p_value", 0.05, p, p < 0.05)
         } else {
-            let table = counts(&r, &c);
+            let table = table();
             let in_r = table.values().filter(|v| v.0 > 0.0).count();
             let in_c = table.values().filter(|v| v.1 > 0.0).count();
             let p = if table.len() == 1 && in_r == 1 && in_c == 1 {
@@ -291,9 +303,8 @@ pub fn column_drift(
         let d = stats::wasserstein(rv, cv) / norm;
         ("Wasserstein distance (normed)", 0.1, d, d >= 0.1)
     } else {
-        let b = binned(kind, &r, &c);
-        let p: Vec<f64> = b.iter().map(|x| x.1).collect();
-        let q: Vec<f64> = b.iter().map(|x| x.2).collect();
+        let p: Vec<f64> = buckets.iter().map(|x| x.1).collect();
+        let q: Vec<f64> = buckets.iter().map(|x| x.2).collect();
         let d = stats::jensenshannon(&p, &q);
         ("Jensen-Shannon distance", 0.1, d, d >= 0.1)
     };
@@ -301,7 +312,6 @@ pub fn column_drift(
     out.threshold = threshold;
     out.score = Some(score);
     out.drifted = drifted;
-    let buckets = binned(kind, &r, &c);
     let rp: Vec<f64> = buckets.iter().map(|x| x.1).collect();
     let cp: Vec<f64> = buckets.iter().map(|x| x.2).collect();
     let psi = stats::psi(&rp, &cp);
