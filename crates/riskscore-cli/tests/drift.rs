@@ -253,16 +253,8 @@ fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let csv = common::loans_csv(dir.path(), 600);
     let model = dir.path().join("model");
-    let o = common::command()
-        .args([
-            "-q",
-            "train",
-            "--data",
-            csv.to_str().unwrap(),
-            "--id",
-            "client_id",
-        ])
-        .args(["--target", "defaulted", "--out", model.to_str().unwrap()])
+    let o = common::train_loans(&csv, &model)
+        .arg("-q")
         .args([
             "--folds",
             "3",

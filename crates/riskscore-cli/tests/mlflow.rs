@@ -60,11 +60,8 @@ fn text(b: &[u8]) -> String {
 /// `riskscore train` on the loans table with a small search.
 fn train(dir: &Path, csv: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Output, PathBuf) {
     let model = dir.join("model");
-    let mut c = common::command();
-    c.args(["train", "--data", csv.to_str().unwrap()])
-        .args(["--id", "client_id", "--target", "defaulted"])
-        .args(["--out", model.to_str().unwrap()])
-        .args(["--folds", "3", "--trials", "2", "--max-rounds", "60"])
+    let mut c = common::train_loans(csv, &model);
+    c.args(["--folds", "3", "--trials", "2", "--max-rounds", "60"])
         .args(["--bootstrap", "10", "--no-baseline"])
         .args(extra);
     if !extra.contains(&"--imbalance") {
@@ -596,10 +593,7 @@ fn an_interrupted_training_ends_its_runs_failed() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 600);
     let local = dir.path().join("runs");
-    let mut child = common::command()
-        .args(["train", "--data", csv.to_str().unwrap()])
-        .args(["--id", "client_id", "--target", "defaulted"])
-        .args(["--out", dir.path().join("model").to_str().unwrap()])
+    let mut child = common::train_loans(&csv, &dir.path().join("model"))
         .args(["--folds", "3", "--trials", "500", "--imbalance", "none"])
         .args(["--local-runs", local.to_str().unwrap()])
         .stdout(Stdio::null())

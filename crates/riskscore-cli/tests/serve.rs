@@ -22,16 +22,8 @@ fn riskscore() -> Command {
 fn trained(dir: &Path) -> (PathBuf, PathBuf) {
     let csv = loans_csv(dir, 400);
     let model = dir.join("model");
-    let o = riskscore()
-        .args([
-            "-q",
-            "train",
-            "--data",
-            csv.to_str().unwrap(),
-            "--id",
-            "client_id",
-        ])
-        .args(["--target", "defaulted", "--out", model.to_str().unwrap()])
+    let o = common::train_loans(&csv, &model)
+        .arg("-q")
         .args([
             "--folds",
             "3",

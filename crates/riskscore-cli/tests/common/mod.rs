@@ -21,6 +21,16 @@ pub fn command() -> Command {
     c
 }
 
+/// `riskscore train` on a table of [`loans_csv`] (its id and target), writing `model`; the
+/// caller adds the settings.
+pub fn train_loans(csv: &Path, model: &Path) -> Command {
+    let mut c = command();
+    c.args(["train", "--data", csv.to_str().unwrap()])
+        .args(["--id", "client_id", "--target", "defaulted"])
+        .args(["--out", model.to_str().unwrap()]);
+    c
+}
+
 /// A single table with a signal: default more likely when `ratio` is high.
 pub fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
     let mut s = String::from("client_id,defaulted,ratio,age,region\n");
