@@ -1,13 +1,18 @@
-//! `riskscore drift`: data drift between a reference and a current data set (CSV or Parquet),
+//! `riskscore drift`: data drift between a reference (a data set or a model bundle's training
+//! sample) and a current data set (CSV or Parquet) or the decision journal over a time window,
 //! with Evidently's default tests, PSI, an HTML report and a JSON file.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use polars::prelude::{
-    Column, CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, Series,
-};
-use riskscore_drift::{column_drift, dataset_drift, ColumnData, ColumnDrift, Kind};
+use polars::prelude::{Column, CsvReadOptions, DataFrame, ParquetReader, SerReader};
+use riskscore_drift::{drift_frames, DataDrift};
+use riskscore_model::bundle::MANIFEST_FILE;
+use riskscore_model::run::REFERENCE_FILE;
+use riskscore_model::ModelBundle;
+use riskscore_server::drift::journal_drift;
+use riskscore_server::journal::{instant, Filter};
+use riskscore_server::Location;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,8 +22,23 @@ pub struct Args {
     #[arg(long)]
     reference: PathBuf,
     /// The current data, with the reference's columns.
+    #[arg(long, required_unless_present = "journal", conflicts_with = "journal")]
+    current: Option<PathBuf>,
+    /// The decision journal as the current data (a SQLite file or postgres://...): the feature
+    /// rows the model scored (the latest of a repeated application), with their probability.
+    /// Needs the model: its bundle as --reference or --model.
     #[arg(long)]
-    current: PathBuf,
+    journal: Option<String>,
+    /// With --journal: scores from this time on: a date (2026-11-28), a UTC time
+    /// (2026-11-28T14:30:00Z) or a span before now (90m, 24h, 7d).
+    #[arg(long, requires = "journal")]
+    since: Option<String>,
+    /// With --journal: scores before this time (same forms as --since).
+    #[arg(long, requires = "journal")]
+    until: Option<String>,
+    /// With --journal: only the most recent N scores of the window.
+    #[arg(long, requires = "journal")]
+    last: Option<usize>,
     /// The HTML report to write.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -58,73 +78,6 @@ fn read(path: &Path) -> Result<DataFrame> {
     }
 }
 
-/// Evidently's `infer_column_type`, on the reference column: floats are numerical; integers
-/// categorical with at most 10 distinct values (numerical when they have missing values, which
-/// pandas reads as floats); strings categorical unless more than half are distinct (text, not
-/// tested); booleans categorical.
-fn kind_of(s: &Series) -> Option<Kind> {
-    let dt = s.dtype();
-    if dt.is_float() {
-        return Some(Kind::Numerical);
-    }
-    if dt.is_integer() {
-        if s.null_count() > 0 {
-            return Some(Kind::Numerical);
-        }
-        let distinct = s.n_unique().unwrap_or(usize::MAX);
-        return Some(if distinct <= 10 {
-            Kind::Categorical
-        } else {
-            Kind::Numerical
-        });
-    }
-    if matches!(dt, DataType::String) {
-        let count = s.len() - s.null_count();
-        let distinct = s.drop_nulls().n_unique().unwrap_or(0);
-        return (distinct as f64 <= count as f64 * 0.5).then_some(Kind::Categorical);
-    }
-    if matches!(dt, DataType::Boolean) {
-        return Some(Kind::Categorical);
-    }
-    None
-}
-
-fn values(s: &Series, kind: Kind, file: &Path) -> Result<ColumnData> {
-    let name = s.name().to_string();
-    let as_f64 = || -> Result<Vec<f64>> {
-        let f = s
-            .cast(&DataType::Float64)
-            .with_context(|| format!("{}: column {name:?} is not numeric", file.display()))?;
-        Ok(f.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-    };
-    match (kind, s.dtype()) {
-        (Kind::Numerical, _) => Ok(ColumnData::Numeric(as_f64()?)),
-        (Kind::Categorical, dt) if dt.is_primitive_numeric() => {
-            // Integers (or numbers) as categories: labelled like the numeric path.
-            let v = as_f64()?;
-            Ok(ColumnData::Category(
-                v.into_iter()
-                    .map(|x| {
-                        x.is_finite().then(|| {
-                            if x == 0.0 {
-                                "0".to_string()
-                            } else {
-                                x.to_string()
-                            }
-                        })
-                    })
-                    .collect(),
-            ))
-        }
-        (Kind::Categorical, _) => {
-            let t = s.cast(&DataType::String)?;
-            Ok(ColumnData::Category(
-                t.str()?.iter().map(|v| v.map(str::to_owned)).collect(),
-            ))
-        }
-    }
-}
-
 /// The data set through the model's pipeline, with its predicted probability.
 fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFrame> {
     let mut frame = riskscore_model::predict::frame_for(bundle, path)
@@ -139,116 +92,130 @@ fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFram
     Ok(frame)
 }
 
+fn is_bundle(path: &Path) -> bool {
+    path.is_dir() && path.join(MANIFEST_FILE).is_file()
+}
+
+fn load(path: &Path) -> Result<ModelBundle> {
+    ModelBundle::load(path).with_context(|| format!("loading the model {}", path.display()))
+}
+
 pub fn run(mut args: Args) -> Result<()> {
-    let manifest = args.reference.join(riskscore_model::bundle::MANIFEST_FILE);
-    if args.reference.is_dir() && manifest.is_file() {
+    let reference_is_bundle = is_bundle(&args.reference);
+    let bundle = if reference_is_bundle {
         if args.model.as_ref().is_some_and(|m| m != &args.reference) {
             bail!("--reference is a model bundle: --model must be the same bundle or left out");
         }
-        let bundle = riskscore_model::ModelBundle::load(&args.reference)
-            .with_context(|| format!("loading the model {}", args.reference.display()))?;
-        let sample = args.reference.join(riskscore_model::run::REFERENCE_FILE);
-        if !sample.is_file() {
-            bail!(
-                "{}: this bundle has no reference sample ({}); retrain it, or give the training \
-                 data as --reference and the bundle as --model",
-                args.reference.display(),
-                riskscore_model::run::REFERENCE_FILE
-            );
+        Some(load(&args.reference)?)
+    } else {
+        args.model.as_deref().map(load).transpose()?
+    };
+    if let Some(b) = &bundle {
+        args.exclude.push(b.pipeline.id.clone());
+        args.exclude.push(b.pipeline.target.clone());
+    }
+    let reference = match &bundle {
+        Some(_) if reference_is_bundle => {
+            let sample = args.reference.join(REFERENCE_FILE);
+            if !sample.is_file() {
+                bail!(
+                    "{}: this bundle has no reference sample ({REFERENCE_FILE}); retrain it, or \
+                     give the training data as --reference and the bundle as --model",
+                    args.reference.display()
+                );
+            }
+            read(&sample)?
         }
-        args.exclude.push(bundle.pipeline.id.clone());
-        args.exclude.push(bundle.pipeline.target.clone());
-        let reference = read(&sample)?;
-        let current = scored(&bundle, &args.current)?;
+        Some(b) => scored(b, &args.reference)?,
+        None => read(&args.reference)?,
+    };
+    if let Some(current) = &args.current {
+        let current = match &bundle {
+            Some(b) => scored(b, current)?,
+            None => read(current)?,
+        };
         return report(&args, reference, current);
     }
-    let (reference, current) = match args.model.clone() {
-        Some(model) => {
-            let bundle = riskscore_model::ModelBundle::load(&model)
-                .with_context(|| format!("loading the model {}", model.display()))?;
-            args.exclude.push(bundle.pipeline.id.clone());
-            args.exclude.push(bundle.pipeline.target.clone());
-            (
-                scored(&bundle, &args.reference)?,
-                scored(&bundle, &args.current)?,
-            )
-        }
-        None => (read(&args.reference)?, read(&args.current)?),
+    let Some(journal) = &args.journal else {
+        bail!("give the current data (--current) or the decision journal (--journal)");
     };
-    report(&args, reference, current)
+    let Some(bundle) = &bundle else {
+        bail!(
+            "--journal stores the model's feature rows without their names: give the model's \
+             bundle as --reference or --model"
+        );
+    };
+    let bound = |flag: &str, v: &Option<String>| -> Result<Option<String>> {
+        v.as_deref()
+            .map(|t| instant(t).map_err(|m| anyhow::anyhow!("{flag}: {m}")))
+            .transpose()
+    };
+    let filter = Filter {
+        since: bound("--since", &args.since)?,
+        until: bound("--until", &args.until)?,
+        last: args.last,
+        ..Filter::default()
+    };
+    let location = Location::parse(journal);
+    if let Location::Sqlite(p) = &location {
+        if !p.is_file() {
+            bail!("--journal {}: no such journal file", p.display());
+        }
+    }
+    let version = riskscore_server::scorer::model_version(bundle);
+    let (drift, window) = journal_drift(
+        &location,
+        filter,
+        &reference,
+        &bundle.manifest.feature_names(),
+        &version,
+    )?;
+    eprintln!(
+        "journal {}: {} scores read, {} applications of model {version} tested ({} repeated, \
+         {} of other models, {} without rows), from {} to {}",
+        location.display(),
+        window.read,
+        window.used,
+        window.repeated,
+        window.other_models,
+        window.without_row,
+        window.first_time.as_deref().unwrap_or("-"),
+        window.last_time.as_deref().unwrap_or("-"),
+    );
+    write(&args, &drift)
 }
 
 /// Tests every column of the reference, writes the JSON and HTML, prints the verdict.
 fn report(args: &Args, reference: DataFrame, current: DataFrame) -> Result<()> {
-    let names: Vec<String> = reference
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .filter(|n| !args.exclude.contains(n))
-        .collect();
-    // Every column the reference has must be in the current data.
-    for name in &names {
-        if current.column(name).is_err() {
-            bail!(
-                "{}: no column {name:?} (the reference {} has it)",
-                args.current.display(),
-                args.reference.display()
-            );
-        }
+    let drift = drift_frames(
+        &reference,
+        &current,
+        &args.exclude,
+        &args.reference.display().to_string(),
+        &current_name(args),
+    )?;
+    write(args, &drift)
+}
+
+fn current_name(args: &Args) -> String {
+    match (&args.current, &args.journal) {
+        (Some(c), _) => c.display().to_string(),
+        (None, Some(j)) => format!("journal {}", Location::parse(j).display()),
+        (None, None) => String::new(),
     }
-    // Columns are independent: split them over the cores.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = names.len().div_ceil(threads).max(1);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let total = names.len();
-    let results: Vec<Result<Vec<ColumnDrift>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|part| {
-                let (reference, current, args, done) = (&reference, &current, &args, &done);
-                scope.spawn(move || -> Result<Vec<ColumnDrift>> {
-                    let mut out = Vec::with_capacity(part.len());
-                    for name in part {
-                        let r = reference.column(name)?.as_materialized_series();
-                        let c = current.column(name)?.as_materialized_series();
-                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        if n % 100 == 0 {
-                            tracing::info!(done = n, of = total, "columns tested");
-                        }
-                        let Some(kind) = kind_of(r) else {
-                            tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
-                            continue;
-                        };
-                        let rv = values(r, kind, &args.reference)?;
-                        let cv = values(c, kind, &args.current)?;
-                        out.push(column_drift(name, kind, &rv, &cv));
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a drift worker failed")))
-            })
-            .collect()
-    });
-    let mut columns: Vec<ColumnDrift> = Vec::with_capacity(names.len());
-    for r in results {
-        columns.extend(r?);
-    }
-    let drift = dataset_drift(columns, reference.height(), current.height());
+}
+
+/// Writes the JSON and HTML, prints the verdict.
+fn write(args: &Args, drift: &DataDrift) -> Result<()> {
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&drift)?)
+        std::fs::write(path, serde_json::to_vec_pretty(drift)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.out {
         let html = riskscore_drift::report::render(
-            &drift,
+            drift,
             &args.reference.display().to_string(),
-            &args.current.display().to_string(),
+            &current_name(args),
         );
         std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -259,7 +226,7 @@ fn report(args: &Args, reference: DataFrame, current: DataFrame) -> Result<()> {
         100.0 * drift.share,
         if drift.dataset_drift { "yes" } else { "no" }
     );
-    for c in riskscore_drift::report::ranked(&drift)
+    for c in riskscore_drift::report::ranked(drift)
         .iter()
         .take(10)
         .filter(|c| c.drifted)

@@ -157,3 +157,130 @@ fn no_answered_decision_is_lost_on_kill_9_under_load() {
         .collect();
     assert!(lost.is_empty(), "answered but not journaled: {lost:?}");
 }
+
+fn body_json(text: &str) -> serde_json::Value {
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn column<'a>(drift: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    drift["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {drift}"))
+}
+
+/// The journal's scores over a time window as the current data: `GET /v1/drift` and
+/// `riskscore drift --journal` find the shift of the applications scored after a moment, and
+/// none in the ones scored before (the training clients themselves).
+#[test]
+fn drift_of_the_journal_over_a_window_on_the_server_and_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, model) = trained(dir.path());
+    let journal = dir.path().join("j.sqlite");
+    let port = free_port();
+    let mut child = start(&csv, &model, &journal, port);
+    wait_ready(port, &mut child);
+    let get = |path: &str| http(port, "GET", path, "", "d").unwrap();
+    // Before: every client of the training data, once.
+    for i in 0..400 {
+        let (status, text) = get(&format!("/v1/clients/{}/score", 1000 + i));
+        assert_eq!(status, 200, "{text}");
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let moment = riskscore_server::journal::now_rfc3339();
+    std::thread::sleep(Duration::from_millis(20));
+    // After: only clients with a high ratio (the model's strongest input), ten of them twice,
+    // one new application, and an explanation (not a score: not counted).
+    let high: Vec<usize> = (0..400).filter(|i| (i * 37) % 100 >= 70).collect();
+    for i in high.iter().chain(&high[..10]) {
+        assert_eq!(get(&format!("/v1/clients/{}/score", 1000 + i)).0, 200);
+    }
+    let app = r#"{"application": {"ratio": 9.5, "age": 30, "region": "north"}}"#;
+    assert_eq!(http(port, "POST", "/v1/score", app, "n").unwrap().0, 200);
+    assert_eq!(get("/v1/clients/1010/explanation").0, 200);
+
+    let (status, text) = get(&format!("/v1/drift?since={moment}"));
+    assert_eq!(status, 200, "{text}");
+    let after = body_json(&text);
+    let w = &after["window"];
+    assert_eq!(w["read"], high.len() + 10 + 1);
+    assert_eq!(w["used"], high.len() + 1);
+    assert_eq!(w["repeated"], 10);
+    assert_eq!(w["other_models"], 0);
+    let d = &after["drift"];
+    assert_eq!(d["reference_rows"], 400);
+    assert_eq!(d["current_rows"], high.len() + 1);
+    assert_eq!(
+        column(d, "ratio")["drifted"],
+        true,
+        "{}",
+        column(d, "ratio")
+    );
+    assert_eq!(column(d, "predicted_probability")["drifted"], true);
+
+    let (status, text) = get(&format!("/v1/drift?until={moment}"));
+    assert_eq!(status, 200, "{text}");
+    let before = body_json(&text);
+    assert_eq!(before["window"]["used"], 400);
+    // The same rows as the training sample: nothing moved.
+    assert_eq!(column(&before["drift"], "ratio")["score"], 1.0);
+    assert_eq!(column(&before["drift"], "ratio")["drifted"], false);
+    // Without a window: the most recent scores, each application once (the high-ratio
+    // clients' rows repeat their earlier ones).
+    let all = body_json(&get("/v1/drift").1);
+    assert_eq!(all["window"]["used"], 401);
+
+    // The CLI reads the same window and finds the same numbers.
+    let out = dir.path().join("journal-drift.json");
+    let o = riskscore()
+        .args(["-q", "drift", "--reference", model.to_str().unwrap()])
+        .args(["--journal", journal.to_str().unwrap(), "--since", &moment])
+        .args(["--json", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(cli["current_rows"], d["current_rows"]);
+    assert_eq!(
+        cli["columns"].as_array().unwrap().len(),
+        d["columns"].as_array().unwrap().len()
+    );
+    for c in cli["columns"].as_array().unwrap() {
+        let s = column(d, c["column"].as_str().unwrap());
+        assert_eq!(
+            (&c["test"], &c["score"], &c["drifted"]),
+            (&s["test"], &s["score"], &s["drifted"])
+        );
+    }
+    assert!(String::from_utf8_lossy(&o.stderr).contains("applications of model"));
+
+    // The HTML report, and the errors.
+    let (status, text) = get(&format!("/v1/drift?since={moment}&format=html"));
+    assert_eq!(status, 200);
+    assert!(text.contains("text/html") && text.contains("predicted_probability"));
+    let (status, text) = get("/v1/drift?since=yesterday");
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("\"field\":\"since\""), "{text}");
+    let (status, text) = get("/v1/drift?since=2099-01-01");
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("no scored applications"), "{text}");
+    assert_eq!(get("/v1/drift?last=0").0, 422);
+    let o = riskscore()
+        .args(["-q", "drift", "--reference", csv.to_str().unwrap()])
+        .args(["--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give the model's bundle"));
+
+    child.kill().unwrap();
+    let _ = child.wait();
+    let o = riskscore()
+        .args(["journal", "verify", "--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}

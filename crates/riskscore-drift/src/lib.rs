@@ -22,7 +22,9 @@
 //! - the data set drifts when at least half the tested columns drift.
 
 pub mod detect;
+pub mod frame;
 pub mod report;
 pub mod stats;
 
 pub use detect::{column_drift, dataset_drift, ColumnData, ColumnDrift, DataDrift, Kind};
+pub use frame::{drift_frames, FrameError};

@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 use riskscore_explain::client::Reason;
 
 use crate::error::ApiError;
-use crate::journal::{hmac_sha256, now_rfc3339, Decided, Journal};
+use crate::journal::{hmac_sha256, input_hash, now_rfc3339, Decided, Journal};
 use crate::metrics::Metrics;
-use crate::scorer::{input_hash, Scorer};
+use crate::scorer::Scorer;
 
 /// Largest accepted body.
 pub const MAX_BODY: usize = 1 << 20;
@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/score", post(score_new))
         .route("/v1/score/batch", post(score_batch))
         .route("/v1/model", get(model))
+        .route("/v1/drift", get(drift))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .merge(v1)
@@ -225,7 +226,10 @@ async fn record(
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
         input_hash: input_hash(x),
     };
-    s.journal.record(d).await.map_err(|e| ApiError::journal(&e))
+    s.journal
+        .record(d, x)
+        .await
+        .map_err(|e| ApiError::journal(&e))
 }
 
 /// CPU-bound work off the async threads.
@@ -476,6 +480,109 @@ async fn model(State(s): State<AppState>) -> Json<Value> {
         "global_importance": importance,
         "clients": s.scorer.n_clients(),
     }))
+}
+
+#[derive(Debug, Deserialize)]
+struct DriftQuery {
+    since: Option<String>,
+    until: Option<String>,
+    last: Option<String>,
+    format: Option<String>,
+}
+
+/// The journal's recent scores against the model's training sample: Evidently's tests per
+/// feature and for the predicted probability, PSI, the verdict; JSON, or the HTML report.
+async fn drift(State(s): State<AppState>, Query(q): Query<DriftQuery>) -> ApiResult<Response> {
+    use crate::drift::{journal_drift, DEFAULT_LAST, MAX_LAST};
+    use crate::journal::{instant, Filter};
+    let html = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "format",
+                format!("`{other}`: json or html"),
+            ))
+        }
+    };
+    let bound = |field: &str, v: &Option<String>| -> ApiResult<Option<String>> {
+        v.as_deref()
+            .map(|t| instant(t).map_err(|m| ApiError::invalid_field(field, m)))
+            .transpose()
+    };
+    let since = bound("since", &q.since)?;
+    let until = bound("until", &q.until)?;
+    if let (Some(a), Some(b)) = (&since, &until) {
+        if a >= b {
+            return Err(ApiError::invalid_field("until", "must be after since"));
+        }
+    }
+    let last = match q.last.as_deref() {
+        // Without a start, the most recent scores; with one, the whole window up to the cap.
+        None => Some(if since.is_some() {
+            MAX_LAST
+        } else {
+            DEFAULT_LAST
+        }),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_LAST).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "last",
+                    format!("must be an integer from 1 to {MAX_LAST}"),
+                ))
+            }
+        },
+    };
+    let Some(_) = s.scorer.reference else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_reference",
+            "the model bundle has no training sample (reference.parquet); retrain it to \
+             analyse drift",
+        ));
+    };
+    let sc = s.scorer.clone();
+    let store = s.journal.store().clone();
+    let filter = Filter {
+        since,
+        until,
+        last,
+        ..Filter::default()
+    };
+    let (report, window) = blocking(move || {
+        let reference = sc
+            .reference
+            .as_ref()
+            .ok_or_else(|| ApiError::internal(&"no reference"))?;
+        journal_drift(&store, filter, reference, &sc.names, &sc.model_version).map_err(
+            |e| match e {
+                crate::Error::NoData(m) => ApiError::new(StatusCode::CONFLICT, "no_data", m),
+                crate::Error::Journal { .. } => ApiError::journal(&e),
+                e => ApiError::internal(&e),
+            },
+        )
+    })
+    .await?;
+    if html {
+        let page = riskscore_drift::report::render(
+            &report,
+            &format!("training sample of model {}", s.scorer.model_version),
+            &format!(
+                "journal: {} applications scored from {} to {}",
+                window.used,
+                window.first_time.as_deref().unwrap_or("?"),
+                window.last_time.as_deref().unwrap_or("?")
+            ),
+        );
+        return Ok(Html(page).into_response());
+    }
+    Ok(Json(json!({
+        "model_version": s.scorer.model_version,
+        "window": window,
+        "drift": report,
+    }))
+    .into_response())
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {

@@ -24,6 +24,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Input(String),
+    /// Nothing to compute on (an empty journal window).
+    #[error("{0}")]
+    NoData(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -6,6 +6,11 @@
 //! the decisions waiting at that moment in one transaction (group commit): each request waits
 //! for its own commit, and a burst costs one sync, not one per decision.
 //!
+//! Each entry also stores the feature row that was scored (little-endian f64 bits, whose
+//! SHA-256 is the entry's `input_hash`, so the chain covers it too): drift analysis reads the
+//! recent rows back ([`read_window`]). Journals written before rows were stored are upgraded
+//! in place; their old entries have no row.
+//!
 //! Stores: SQLite (the embedded default; WAL, synchronous=FULL) or PostgreSQL.
 
 use std::path::{Path, PathBuf};
@@ -48,6 +53,37 @@ pub struct Entry {
     pub decided: Decided,
     pub prev_hash: String,
     pub hash: String,
+    /// The scored feature row as stored ([`row_bytes`]), in the model's feature order (None
+    /// for entries written before rows were stored).
+    #[serde(skip)]
+    pub row: Option<Vec<u8>>,
+}
+
+impl Entry {
+    /// The scored feature row (None when not stored or not a whole number of values).
+    pub fn features(&self) -> Option<Vec<f64>> {
+        self.row.as_deref().and_then(row_of)
+    }
+}
+
+/// SHA-256 of a feature row's little-endian f64 bits: the entry's `input_hash`.
+pub fn input_hash(x: &[f64]) -> String {
+    hex(&Sha256::digest(row_bytes(x)))
+}
+
+/// A feature row as stored: little-endian f64 bits.
+pub fn row_bytes(x: &[f64]) -> Vec<u8> {
+    x.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect()
+}
+
+/// The row of stored bytes (None when the length is not a multiple of 8).
+pub fn row_of(bytes: &[u8]) -> Option<Vec<f64>> {
+    (bytes.len() % 8 == 0).then(|| {
+        bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_bits(u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))))
+            .collect()
+    })
 }
 
 /// The hash of an entry: its sequence number, fields and the previous hash.
@@ -139,18 +175,24 @@ CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
-  seq INTEGER NOT NULL, hash TEXT NOT NULL);";
+  seq INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
+
+/// Adds the feature-row column to a SQLite journal written before it existed.
+const SQLITE_UPGRADE: &str = "ALTER TABLE journal ADD COLUMN features BLOB";
 
 const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
   seq BIGINT PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA);
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS features BYTEA;
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
-  seq BIGINT NOT NULL, hash TEXT NOT NULL);";
+  seq BIGINT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
 
 impl Store {
     fn open(loc: &Location) -> Result<Self> {
@@ -170,6 +212,19 @@ impl Store {
                     .map_err(|e| fail(&e))?;
                 c.busy_timeout(std::time::Duration::from_secs(5))
                     .map_err(|e| fail(&e))?;
+                // An older journal: add the row column before the schema's index.
+                let old: i64 = c
+                    .query_row(
+                        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE name = 'journal') \
+                         - (SELECT COUNT(*) FROM pragma_table_info('journal') \
+                         WHERE name = 'features')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| fail(&e))?;
+                if old > 0 {
+                    c.execute_batch(SQLITE_UPGRADE).map_err(|e| fail(&e))?;
+                }
                 c.execute_batch(SQLITE_SCHEMA).map_err(|e| fail(&e))?;
                 Ok(Store::Sqlite(c))
             }
@@ -213,8 +268,8 @@ impl Store {
             return Ok(());
         };
         let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
-                   probability, decision, reasons, input_hash, prev_hash, hash) VALUES \
-                   ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                   probability, decision, reasons, input_hash, prev_hash, hash, features) VALUES \
+                   ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         match self {
@@ -236,7 +291,8 @@ impl Store {
                             reasons_text(&d.reasons),
                             d.input_hash,
                             e.prev_hash,
-                            e.hash
+                            e.hash,
+                            e.row
                         ])
                         .map_err(|e| e.to_string())?;
                     }
@@ -265,6 +321,7 @@ impl Store {
                             &d.input_hash,
                             &e.prev_hash,
                             &e.hash,
+                            &e.row,
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -276,16 +333,44 @@ impl Store {
         }
     }
 
-    /// Every entry in order, and the head record.
-    fn read_all(&mut self) -> std::result::Result<(Vec<Entry>, Head), String> {
-        let q = "SELECT seq, time, request_id, client, kind, model_version, probability, \
-                 decision, reasons, input_hash, prev_hash, hash FROM journal ORDER BY seq";
-        let hq = "SELECT seq, hash FROM journal_head WHERE one = 1";
-        match self {
+    /// The entries `filter` selects, in order of their sequence numbers.
+    fn read(&mut self, filter: &Filter) -> std::result::Result<Vec<Entry>, String> {
+        // Parameters are bound, never spliced: `time` bounds are text, the limit a number.
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(t) = &filter.since {
+            args.push(t.clone());
+            clauses.push(format!("time >= ${}", args.len()));
+        }
+        if let Some(t) = &filter.until {
+            args.push(t.clone());
+            clauses.push(format!("time < ${}", args.len()));
+        }
+        if let Some(seq) = filter.after {
+            clauses.push(format!("seq > {seq}"));
+        }
+        if filter.scores_only {
+            clauses.push("kind IN ('known', 'new')".into());
+        }
+        let mut q = format!(
+            "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
+             reasons, input_hash, prev_hash, hash, {} FROM journal",
+            if filter.rows { "features" } else { "NULL" }
+        );
+        if !clauses.is_empty() {
+            q += &format!(" WHERE {}", clauses.join(" AND "));
+        }
+        // The most recent `last` entries, put back in order below.
+        match (filter.last, filter.first) {
+            (Some(n), _) => q += &format!(" ORDER BY seq DESC LIMIT {n}"),
+            (None, Some(n)) => q += &format!(" ORDER BY seq LIMIT {n}"),
+            (None, None) => q += " ORDER BY seq",
+        }
+        let mut entries = match self {
             Store::Sqlite(c) => {
-                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
+                let mut st = c.prepare(&q).map_err(|e| e.to_string())?;
                 let rows = st
-                    .query_map([], |r| {
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
                         Ok(Entry {
                             seq: r.get(0)?,
                             decided: Decided {
@@ -301,26 +386,21 @@ impl Store {
                             },
                             prev_hash: r.get(10)?,
                             hash: r.get(11)?,
+                            row: r.get(12)?,
                         })
                     })
                     .map_err(|e| e.to_string())?;
-                let entries = rows
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?;
-                let mut hs = c.prepare(hq).map_err(|e| e.to_string())?;
-                let mut h = hs.query([]).map_err(|e| e.to_string())?;
-                let head = match h.next().map_err(|e| e.to_string())? {
-                    Some(r) => Some((
-                        r.get(0).map_err(|e| e.to_string())?,
-                        r.get(1).map_err(|e| e.to_string())?,
-                    )),
-                    None => None,
-                };
-                Ok((entries, head))
+                rows.collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?
             }
             Store::Postgres(c) => {
-                let entries = c
-                    .query(q, &[])
+                // PostgreSQL types the NULL placeholder as text: cast it.
+                let q = q.replace(" NULL FROM", " NULL::BYTEA FROM");
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+                    .iter()
+                    .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                c.query(&q, &params)
                     .map_err(|e| e.to_string())?
                     .iter()
                     .map(|r| Entry {
@@ -338,17 +418,58 @@ impl Store {
                         },
                         prev_hash: r.get(10),
                         hash: r.get(11),
+                        row: r.get(12),
                     })
-                    .collect();
-                let head = c
-                    .query(hq, &[])
-                    .map_err(|e| e.to_string())?
-                    .first()
-                    .map(|r| (r.get(0), r.get(1)));
-                Ok((entries, head))
+                    .collect()
             }
+        };
+        if filter.last.is_some() {
+            entries.reverse();
+        }
+        Ok(entries)
+    }
+
+    /// The head record.
+    fn head_record(&mut self) -> std::result::Result<Head, String> {
+        let hq = "SELECT seq, hash FROM journal_head WHERE one = 1";
+        match self {
+            Store::Sqlite(c) => {
+                let mut hs = c.prepare(hq).map_err(|e| e.to_string())?;
+                let mut h = hs.query([]).map_err(|e| e.to_string())?;
+                match h.next().map_err(|e| e.to_string())? {
+                    Some(r) => Ok(Some((
+                        r.get(0).map_err(|e| e.to_string())?,
+                        r.get(1).map_err(|e| e.to_string())?,
+                    ))),
+                    None => Ok(None),
+                }
+            }
+            Store::Postgres(c) => Ok(c
+                .query(hq, &[])
+                .map_err(|e| e.to_string())?
+                .first()
+                .map(|r| (r.get(0), r.get(1)))),
         }
     }
+}
+
+/// Which entries to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// From this time on (RFC 3339 UTC as stored, see [`instant`]).
+    pub since: Option<String>,
+    /// Before this time.
+    pub until: Option<String>,
+    /// Only the most recent entries selected.
+    pub last: Option<usize>,
+    /// Only entries after this sequence number.
+    pub after: Option<i64>,
+    /// Only the first entries selected (when `last` is not set).
+    pub first: Option<usize>,
+    /// Only scores (`known` and `new`), not explanations.
+    pub scores_only: bool,
+    /// Read the feature rows too.
+    pub rows: bool,
 }
 
 fn reasons_text(r: &[String]) -> String {
@@ -364,8 +485,9 @@ type Reply = oneshot::Sender<std::result::Result<i64, String>>;
 /// The handle the server holds: sends decisions to the writer thread.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    tx: mpsc::UnboundedSender<(Decided, Reply)>,
+    tx: mpsc::UnboundedSender<(Decided, Vec<u8>, Reply)>,
     location: String,
+    store: Location,
 }
 
 impl Journal {
@@ -376,7 +498,7 @@ impl Journal {
             location: loc.display(),
             message,
         })?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Decided, Reply)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Decided, Vec<u8>, Reply)>();
         let location = loc.display();
         let name = location.clone();
         std::thread::Builder::new()
@@ -391,30 +513,32 @@ impl Journal {
                         }
                     }
                     let (mut s, mut p) = (seq, prev.clone());
-                    let entries: Vec<Entry> = batch
-                        .iter()
-                        .map(|(d, _)| {
+                    let (entries, replies): (Vec<Entry>, Vec<Reply>) = batch
+                        .into_iter()
+                        .map(|(d, row, reply)| {
                             s += 1;
-                            let hash = entry_hash(s, d, &p);
-                            Entry {
+                            let hash = entry_hash(s, &d, &p);
+                            let e = Entry {
                                 seq: s,
-                                decided: d.clone(),
+                                decided: d,
                                 prev_hash: std::mem::replace(&mut p, hash.clone()),
                                 hash,
-                            }
+                                row: Some(row),
+                            };
+                            (e, reply)
                         })
-                        .collect();
+                        .unzip();
                     match store.append(&entries) {
                         Ok(()) => {
                             seq = s;
                             prev = p;
-                            for ((_, reply), e) in batch.into_iter().zip(&entries) {
+                            for (reply, e) in replies.into_iter().zip(&entries) {
                                 let _ = reply.send(Ok(e.seq));
                             }
                         }
                         Err(message) => {
                             tracing::error!(journal = %name, %message, "journal write failed");
-                            for (_, reply) in batch {
+                            for reply in replies {
                                 let _ = reply.send(Err(message.clone()));
                             }
                         }
@@ -425,22 +549,32 @@ impl Journal {
                 location: loc.display(),
                 message: e.to_string(),
             })?;
-        Ok(Journal { tx, location })
+        Ok(Journal {
+            tx,
+            location,
+            store: loc.clone(),
+        })
     }
 
     pub fn location(&self) -> &str {
         &self.location
     }
 
-    /// Commits a decision; returns its sequence number once it is durable.
-    pub async fn record(&self, d: Decided) -> Result<i64> {
+    /// Where the journal lives (readers open their own connection).
+    pub fn store(&self) -> &Location {
+        &self.store
+    }
+
+    /// Commits a decision with the feature row it scored (whose hash must be the decision's
+    /// `input_hash`); returns its sequence number once it is durable.
+    pub async fn record(&self, d: Decided, features: &[f64]) -> Result<i64> {
         let (reply, wait) = oneshot::channel();
         let fail = |message: String| Error::Journal {
             location: self.location.clone(),
             message,
         };
         self.tx
-            .send((d, reply))
+            .send((d, row_bytes(features), reply))
             .map_err(|_| fail("the journal writer has stopped".into()))?;
         wait.await
             .map_err(|_| fail("the journal writer has stopped".into()))?
@@ -461,8 +595,12 @@ pub struct Verdict {
     pub problems: Vec<String>,
 }
 
+/// Entries read at a time by `verify`.
+const PAGE: usize = 10_000;
+
 /// Checks the whole chain: contiguous sequence numbers from 1, each entry's hash, each link,
-/// and the head record (which catches removed last entries).
+/// each stored feature row against its input hash, and the head record (which catches removed
+/// last entries). Reads the journal a page at a time.
 pub fn verify(loc: &Location) -> Result<Verdict> {
     if let Location::Sqlite(p) = loc {
         if !p.is_file() {
@@ -472,27 +610,73 @@ pub fn verify(loc: &Location) -> Result<Verdict> {
             });
         }
     }
-    let mut store = Store::open(loc)?;
-    let (entries, head) = store.read_all().map_err(|message| Error::Journal {
+    let fail = |message| Error::Journal {
         location: loc.display(),
         message,
-    })?;
-    Ok(check_chain(&entries, head.as_ref()))
+    };
+    let mut store = Store::open(loc)?;
+    let head = store.head_record().map_err(fail)?;
+    let mut check = ChainCheck::default();
+    let mut after = None;
+    loop {
+        let page = store
+            .read(&Filter {
+                after,
+                first: Some(PAGE),
+                rows: true,
+                ..Filter::default()
+            })
+            .map_err(fail)?;
+        for e in &page {
+            check.feed(e);
+        }
+        match page.last() {
+            Some(e) if page.len() == PAGE => after = Some(e.seq),
+            _ => break,
+        }
+    }
+    Ok(check.finish(head.as_ref()))
 }
 
 /// The chain checks of `verify`, on entries in memory.
 pub fn check_chain(entries: &[Entry], head: Option<&(i64, String)>) -> Verdict {
-    let mut problems = Vec::new();
-    let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1;
+    let mut check = ChainCheck::default();
     for e in entries {
-        if e.seq != expected_seq {
+        check.feed(e);
+    }
+    check.finish(head)
+}
+
+/// The chain checks, fed one entry at a time in order.
+#[derive(Debug)]
+struct ChainCheck {
+    problems: Vec<String>,
+    prev: String,
+    expected_seq: i64,
+    entries: usize,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        ChainCheck {
+            problems: Vec::new(),
+            prev: GENESIS.to_owned(),
+            expected_seq: 1,
+            entries: 0,
+        }
+    }
+}
+
+impl ChainCheck {
+    fn feed(&mut self, e: &Entry) {
+        let problems = &mut self.problems;
+        if e.seq != self.expected_seq {
             problems.push(format!(
-                "entry {}: expected sequence number {expected_seq} (entries removed?)",
-                e.seq
+                "entry {}: expected sequence number {} (entries removed?)",
+                e.seq, self.expected_seq
             ));
         }
-        if e.prev_hash != prev {
+        if e.prev_hash != self.prev {
             problems.push(format!(
                 "entry {}: its link does not match the previous entry's hash",
                 e.seq
@@ -504,39 +688,122 @@ pub fn check_chain(entries: &[Entry], head: Option<&(i64, String)>) -> Verdict {
                 e.seq
             ));
         }
-        prev = e.hash.clone();
-        expected_seq = e.seq + 1;
-    }
-    let last = entries.last().map(|e| (e.seq, e.hash.clone()));
-    match (head, last) {
-        (Some((hs, hh)), Some((ls, lh))) if (*hs, hh.as_str()) != (ls, lh.as_str()) => {
-            problems.push(format!(
-                "the head records entry {hs} but the last entry is {ls} (entries removed at the end?)"
-            ));
+        if let Some(row) = &e.row {
+            if hex(&Sha256::digest(row)) != e.decided.input_hash {
+                problems.push(format!(
+                    "entry {}: its stored feature row does not match its input hash (edited?)",
+                    e.seq
+                ));
+            }
         }
-        (Some((hs, _)), None) => problems.push(format!(
-            "the head records entry {hs} but the journal is empty (entries removed?)"
-        )),
-        (None, Some((ls, _))) => problems.push(format!("entries up to {ls} but no head record")),
-        _ => {}
+        self.prev = e.hash.clone();
+        self.expected_seq = e.seq + 1;
+        self.entries += 1;
     }
-    Verdict {
-        entries: entries.len(),
-        ok: problems.is_empty(),
-        problems,
+
+    fn finish(mut self, head: Option<&(i64, String)>) -> Verdict {
+        let last = (self.entries > 0).then(|| (self.expected_seq - 1, self.prev.clone()));
+        match (head, last) {
+            (Some((hs, hh)), Some((ls, lh))) if (*hs, hh.as_str()) != (ls, lh.as_str()) => {
+                self.problems.push(format!(
+                    "the head records entry {hs} but the last entry is {ls} (entries removed at the end?)"
+                ));
+            }
+            (Some((hs, _)), None) => self.problems.push(format!(
+                "the head records entry {hs} but the journal is empty (entries removed?)"
+            )),
+            (None, Some((ls, _))) => self
+                .problems
+                .push(format!("entries up to {ls} but no head record")),
+            _ => {}
+        }
+        Verdict {
+            entries: self.entries,
+            ok: self.problems.is_empty(),
+            problems: self.problems,
+        }
     }
 }
 
-/// Reads every entry (for tests and `GET /v1/drift`-like readers).
+/// Reads every entry, without the feature rows (for tests and audits).
 pub fn read_entries(loc: &Location) -> Result<Vec<Entry>> {
+    read_window(loc, &Filter::default())
+}
+
+/// Reads the entries `filter` selects (a time window, the most recent ones, with their rows).
+pub fn read_window(loc: &Location, filter: &Filter) -> Result<Vec<Entry>> {
     let mut store = Store::open(loc)?;
-    store
-        .read_all()
-        .map(|(e, _)| e)
-        .map_err(|message| Error::Journal {
-            location: loc.display(),
-            message,
-        })
+    store.read(filter).map_err(|message| Error::Journal {
+        location: loc.display(),
+        message,
+    })
+}
+
+/// A time bound for [`Filter`], as the journal stores times (`YYYY-MM-DDTHH:MM:SS.mmmZ`, which
+/// sort as text): a date (`2026-11-28`, midnight UTC), an RFC 3339 time in UTC (`Z` or
+/// `+00:00`, seconds and fraction optional), or a span before now (`90m`, `24h`, `7d`).
+pub fn instant(text: &str) -> std::result::Result<String, String> {
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "`{text}` is not a time: give a date (2026-11-28), a UTC time \
+             (2026-11-28T14:30:00Z) or a span before now (90m, 24h, 7d)"
+        )
+    };
+    if let Some(unit) = t.chars().last().filter(|c| matches!(c, 'm' | 'h' | 'd')) {
+        let n: u64 = t[..t.len() - 1].parse().map_err(|_| bad())?;
+        let secs = n.saturating_mul(match unit {
+            'm' => 60,
+            'h' => 3600,
+            _ => 86_400,
+        });
+        let then = std::time::SystemTime::now()
+            .checked_sub(std::time::Duration::from_secs(secs))
+            .unwrap_or(std::time::UNIX_EPOCH);
+        return Ok(stamp(riskscore_data::clock::Utc::at(then)));
+    }
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (date, time) = match t.split_once(['T', 't', ' ']) {
+        Some((d, rest)) => (d, Some(rest)),
+        None => (t, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let [y, mo, d] = parts[..] else {
+        return Err(bad());
+    };
+    if !(digits(y, 4) && digits(mo, 2) && digits(d, 2)) {
+        return Err(bad());
+    }
+    let (mo_n, d_n): (u32, u32) = (
+        mo.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&mo_n) || !(1..=31).contains(&d_n) {
+        return Err(bad());
+    }
+    let Some(time) = time else {
+        return Ok(format!("{date}T00:00:00.000Z"));
+    };
+    let clock = time
+        .strip_suffix(['Z', 'z'])
+        .or_else(|| time.strip_suffix("+00:00"))
+        .ok_or_else(|| format!("`{text}`: give the time in UTC (ending in Z or +00:00)"))?;
+    let (hms, frac) = match clock.split_once('.') {
+        Some((a, f)) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => (a, f),
+        Some(_) => return Err(bad()),
+        None => (clock, ""),
+    };
+    let f: Vec<&str> = hms.split(':').collect();
+    let (h, mi, s) = match f[..] {
+        [h, mi] => (h, mi, "00"),
+        [h, mi, s] => (h, mi, s),
+        _ => return Err(bad()),
+    };
+    if !(digits(h, 2) && digits(mi, 2) && digits(s, 2)) || h > "23" || mi > "59" || s > "60" {
+        return Err(bad());
+    }
+    let ms: String = frac.chars().chain("000".chars()).take(3).collect();
+    Ok(format!("{date}T{h}:{mi}:{s}.{ms}Z"))
 }
 
 /// The SQLite file of a location, if it is one.
@@ -549,7 +816,11 @@ pub fn sqlite_path(loc: &Location) -> Option<&Path> {
 
 /// Now in UTC as RFC 3339 with milliseconds.
 pub fn now_rfc3339() -> String {
-    let t = riskscore_data::clock::Utc::now();
+    stamp(riskscore_data::clock::Utc::now())
+}
+
+/// An instant as the journal writes it.
+fn stamp(t: riskscore_data::clock::Utc) -> String {
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year,
@@ -591,6 +862,7 @@ mod tests {
                     decided: d,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
+                    row: None,
                 };
                 prev = hash;
                 e
@@ -625,6 +897,53 @@ mod tests {
             hmac_sha256(b"Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn times_are_read_as_the_journal_writes_them() {
+        assert_eq!(instant("2026-11-28").unwrap(), "2026-11-28T00:00:00.000Z");
+        assert_eq!(
+            instant("2026-11-28T14:30Z").unwrap(),
+            "2026-11-28T14:30:00.000Z"
+        );
+        assert_eq!(
+            instant("2026-11-28T14:30:05.25+00:00").unwrap(),
+            "2026-11-28T14:30:05.250Z"
+        );
+        assert_eq!(
+            instant("2026-11-28T14:30:05.123456Z").unwrap(),
+            "2026-11-28T14:30:05.123Z"
+        );
+        let day_ago = instant("1d").unwrap();
+        let now = now_rfc3339();
+        assert!(
+            day_ago < now && day_ago.len() == now.len(),
+            "{day_ago} {now}"
+        );
+        assert!(instant("25h").unwrap() < day_ago);
+        for bad in [
+            "yesterday",
+            "2026-13-01",
+            "2026-11-28T25:00Z",
+            "2026-11-28T10:00+01:00",
+            "28/11/2026",
+            "-3d",
+            "",
+        ] {
+            assert!(instant(bad).is_err(), "{bad}");
+        }
+        assert!(instant("2026-11-28T10:00+01:00")
+            .unwrap_err()
+            .contains("UTC"));
+    }
+
+    #[test]
+    fn rows_round_trip_bit_for_bit() {
+        let x = [0.0, -0.0, f64::NAN, 1e-300, -7.5, f64::INFINITY];
+        let back = row_of(&row_bytes(&x)).unwrap();
+        assert!(x.iter().zip(&back).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(input_hash(&back), input_hash(&x));
+        assert!(row_of(&[0u8; 7]).is_none());
     }
 
     #[test]

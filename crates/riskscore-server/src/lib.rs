@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod application;
+pub mod drift;
 pub mod error;
 pub mod journal;
 pub mod metrics;

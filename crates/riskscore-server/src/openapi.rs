@@ -83,6 +83,27 @@ pub fn document() -> Value {
                 "summary": "Model metadata, metrics, threshold, cost matrix and global importance",
                 "operationId": "getModel", "security": secured,
                 "responses": {"200": ok("The model", json!({"type": "object"})), "401": err("Missing or unknown API key")}}},
+            "/v1/drift": {"get": {
+                "summary": "Drift of the journal's recent scores against the model's training sample",
+                "description": "The feature rows the model scored (known clients and new applications, each (client, row) once, the latest kept) in the window, against the bundle's reference.parquet (training rows with their out-of-fold probability): Evidently's DataDriftPreset tests per feature and for the predicted probability, PSI, the share of drifted columns and the verdict.",
+                "operationId": "getDrift", "security": secured,
+                "parameters": [
+                    {"name": "since", "in": "query", "required": false, "description": "From this time: a date (2026-11-28), a UTC time (2026-11-28T14:30:00Z) or a span before now (90m, 24h, 7d)", "schema": {"type": "string"}},
+                    {"name": "until", "in": "query", "required": false, "description": "Before this time (same forms)", "schema": {"type": "string"}},
+                    {"name": "last", "in": "query", "required": false, "description": "The most recent N scores of the window (1-100000; default 10000 without since, 100000 with it)", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
+                    {"name": "format", "in": "query", "required": false, "description": "json (default) or html (the self-contained report)", "schema": {"type": "string", "enum": ["json", "html"]}}],
+                "responses": {
+                    "200": ok("The window and the drift", json!({"type": "object", "properties": {
+                        "model_version": {"type": "string"},
+                        "window": {"type": "object", "properties": {
+                            "read": {"type": "integer"}, "used": {"type": "integer"}, "repeated": {"type": "integer"},
+                            "without_row": {"type": "integer"}, "other_models": {"type": "integer"},
+                            "first_time": {"type": "string", "nullable": true}, "last_time": {"type": "string", "nullable": true}}},
+                        "drift": {"type": "object", "description": "As `riskscore drift --json`: columns (test, score, threshold, drifted, psi, psi_band, buckets), tested, drifted, share, dataset_drift"}}})),
+                    "401": err("Missing or unknown API key"),
+                    "409": err("No scored applications of this model with rows in the window, or a bundle without a training sample"),
+                    "422": err("A parameter is invalid, named in fields"),
+                    "503": err("The journal is unavailable, or the request timed out")}}},
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
                 "responses": {"200": ok("Alive", json!({"type": "object"}))}}},
             "/readyz": {"get": {"summary": "Readiness (model loaded, journal writer running)", "operationId": "readyz",

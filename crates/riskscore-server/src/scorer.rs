@@ -16,10 +16,8 @@ use riskscore_features::{FeaturePipeline, Layout};
 use riskscore_model::bundle::{Decision, ModelBundle};
 use riskscore_model::data::matrix;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::journal::hex;
 
 /// Features used to find similar clients (the most important by gain).
 const SIMILAR_FEATURES: usize = 20;
@@ -114,6 +112,39 @@ pub struct Scorer {
     pub model_version: String,
     pub names: Vec<String>,
     pub threads: usize,
+    /// The bundle's sample of training rows with their out-of-fold probability, the drift
+    /// reference (None for bundles written before it existed).
+    pub reference: Option<DataFrame>,
+}
+
+/// The model's version in answers and the journal: its creation time and the start of the
+/// training data's hash.
+pub fn model_version(bundle: &ModelBundle) -> String {
+    let m = &bundle.manifest;
+    format!(
+        "{}-{}",
+        m.created_unix,
+        m.data_hash.chars().take(12).collect::<String>()
+    )
+}
+
+/// The bundle's `reference.parquet`, if it has one.
+pub fn read_reference(model: &Path) -> Result<Option<DataFrame>> {
+    let path = model.join(riskscore_model::run::REFERENCE_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(&path).map_err(|source| Error::Io {
+        context: format!("opening {}", path.display()),
+        source,
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map(Some)
+        .map_err(|source| Error::Polars {
+            context: format!("reading {}", path.display()),
+            source,
+        })
 }
 
 impl Scorer {
@@ -146,12 +177,8 @@ impl Scorer {
         for (i, id) in ids.iter().enumerate() {
             index.insert(*id, i);
         }
-        let m = &bundle.manifest;
-        let model_version = format!(
-            "{}-{}",
-            m.created_unix,
-            m.data_hash.chars().take(12).collect::<String>()
-        );
+        let model_version = model_version(&bundle);
+        let reference = read_reference(model)?;
         tracing::info!(clients = ids.len(), features = k, model = %model_version, "ready");
         Ok(Scorer {
             explainer,
@@ -170,6 +197,7 @@ impl Scorer {
             model_version,
             names,
             threads,
+            reference,
         })
     }
 
@@ -304,14 +332,6 @@ pub enum NewApplication {
 }
 
 /// SHA-256 of a feature row (its values' bits), for the journal.
-pub fn input_hash(x: &[f64]) -> String {
-    let mut h = Sha256::new();
-    for v in x {
-        h.update(v.to_bits().to_le_bytes());
-    }
-    hex(&h.finalize())
-}
-
 fn standardise(v: f64, mean: f64, std: f64) -> f64 {
     if v.is_nan() {
         0.0

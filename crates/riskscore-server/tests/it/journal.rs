@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use riskscore_server::journal::{read_entries, verify};
+use riskscore_server::journal::{input_hash, read_entries, read_window, verify, Filter};
 use riskscore_server::{router, Settings};
 use tower::ServiceExt;
 
@@ -126,17 +126,21 @@ fn postgres_journal_chains_and_detects_edits() {
             .map(|i| {
                 let j = journal.clone();
                 tokio::spawn(async move {
-                    j.record(riskscore_server::journal::Decided {
-                        time: riskscore_server::journal::now_rfc3339(),
-                        request_id: format!("pg-{i}"),
-                        client: (100_000 + i).to_string(),
-                        kind: "known".into(),
-                        model_version: "test".into(),
-                        probability: f64::from(i) / 50.0,
-                        decision: "granted".into(),
-                        reasons: vec!["EXT_SOURCE_2".into()],
-                        input_hash: "0".into(),
-                    })
+                    let row = [f64::from(i), f64::NAN, -0.5];
+                    j.record(
+                        riskscore_server::journal::Decided {
+                            time: riskscore_server::journal::now_rfc3339(),
+                            request_id: format!("pg-{i}"),
+                            client: (100_000 + i).to_string(),
+                            kind: "known".into(),
+                            model_version: "test".into(),
+                            probability: f64::from(i) / 50.0,
+                            decision: "granted".into(),
+                            reasons: vec!["EXT_SOURCE_2".into()],
+                            input_hash: input_hash(&row),
+                        },
+                        &row,
+                    )
                     .await
                     .unwrap()
                 })
@@ -170,4 +174,137 @@ fn postgres_journal_chains_and_detects_edits() {
         v.problems,
         ["entry 10: its content does not match its hash (edited?)"]
     );
+    // The rows come back bit for bit, and an edited row is found.
+    let window = read_window(
+        &loc,
+        &Filter {
+            last: Some(5),
+            rows: true,
+            ..Filter::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        window.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [46, 47, 48, 49, 50]
+    );
+    for e in &window {
+        let row = e.features().unwrap();
+        assert_eq!(row.len(), 3);
+        assert!(row[1].is_nan() && row[2] == -0.5);
+        assert_eq!(input_hash(&row), e.decided.input_hash);
+    }
+    admin
+        .execute(
+            "UPDATE journal SET decision = 'granted' WHERE seq = 10",
+            &[],
+        )
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE journal SET features = '\\x0000000000000000' WHERE seq = 20",
+            &[],
+        )
+        .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(
+        v.problems,
+        ["entry 20: its stored feature row does not match its input hash (edited?)"]
+    );
+}
+
+/// A journal written before feature rows were stored is upgraded in place: its chain still
+/// verifies, its old entries read without rows, new entries carry theirs.
+#[test]
+fn a_journal_without_rows_is_upgraded_in_place() {
+    use riskscore_server::journal::{entry_hash, Decided, GENESIS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE journal (
+  seq INTEGER PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
+  kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
+  decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
+  seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+    )
+    .unwrap();
+    let decided = |i: i64| Decided {
+        time: format!("2026-11-0{i}T09:00:00.000Z"),
+        request_id: format!("old-{i}"),
+        client: format!("{}", 100_000 + i),
+        kind: "known".into(),
+        model_version: "m".into(),
+        probability: 0.25,
+        decision: "granted".into(),
+        reasons: Vec::new(),
+        input_hash: "abc".into(),
+    };
+    let mut prev = GENESIS.to_string();
+    for i in 1..=2 {
+        let d = decided(i);
+        let hash = entry_hash(i, &d, &prev);
+        db.execute(
+            "INSERT INTO journal VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '[]', ?9, ?10, ?11)",
+            rusqlite::params![
+                i,
+                d.time,
+                d.request_id,
+                d.client,
+                d.kind,
+                d.model_version,
+                d.probability,
+                d.decision,
+                d.input_hash,
+                prev,
+                hash
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT OR REPLACE INTO journal_head VALUES (1, ?1, ?2)",
+            rusqlite::params![i, hash],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    drop(db);
+    let loc = riskscore_server::Location::Sqlite(path);
+    let journal = riskscore_server::Journal::open(&loc).unwrap();
+    let row = [1.5, f64::NAN];
+    let d = Decided {
+        time: riskscore_server::journal::now_rfc3339(),
+        input_hash: input_hash(&row),
+        ..decided(3)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(journal.record(d, &row)).unwrap(), 3);
+    let v = verify(&loc).unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert_eq!(v.entries, 3);
+    let all = read_window(
+        &loc,
+        &Filter {
+            rows: true,
+            ..Filter::default()
+        },
+    )
+    .unwrap();
+    assert!(all[0].row.is_none() && all[1].row.is_none());
+    assert_eq!(all[2].features().unwrap()[0], 1.5);
+    // A window by time: only the second old entry.
+    let window = read_window(
+        &loc,
+        &Filter {
+            since: Some("2026-11-02T00:00:00.000Z".into()),
+            until: Some("2026-11-03T00:00:00.000Z".into()),
+            ..Filter::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
 }

@@ -1,0 +1,190 @@
+//! Drift between two tables: Evidently's column type inference on the reference, each column's
+//! values, and the columns tested in parallel (they are independent).
+
+use polars::prelude::{DataFrame, DataType, Series};
+
+use crate::detect::{column_drift, dataset_drift, ColumnData, ColumnDrift, DataDrift, Kind};
+
+/// What stops a comparison, naming the table and the column.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("{current}: no column {column:?} (the reference {reference} has it)")]
+    MissingColumn {
+        current: String,
+        reference: String,
+        column: String,
+    },
+    #[error("{table}: column {column:?} is not numeric like the reference's ({message})")]
+    NotNumeric {
+        table: String,
+        column: String,
+        message: String,
+    },
+    #[error("{table}: column {column:?}: {message}")]
+    Column {
+        table: String,
+        column: String,
+        message: String,
+    },
+}
+
+/// Evidently's `infer_column_type`, on the reference column: floats are numerical; integers
+/// categorical with at most 10 distinct values (numerical when they have missing values, which
+/// pandas reads as floats); strings categorical unless more than half are distinct (text, not
+/// tested); booleans categorical.
+pub fn kind_of(s: &Series) -> Option<Kind> {
+    let dt = s.dtype();
+    if dt.is_float() {
+        return Some(Kind::Numerical);
+    }
+    if dt.is_integer() {
+        if s.null_count() > 0 {
+            return Some(Kind::Numerical);
+        }
+        let distinct = s.n_unique().unwrap_or(usize::MAX);
+        return Some(if distinct <= 10 {
+            Kind::Categorical
+        } else {
+            Kind::Numerical
+        });
+    }
+    if matches!(dt, DataType::String) {
+        let count = s.len() - s.null_count();
+        let distinct = s.drop_nulls().n_unique().unwrap_or(0);
+        return (distinct as f64 <= count as f64 * 0.5).then_some(Kind::Categorical);
+    }
+    if matches!(dt, DataType::Boolean) {
+        return Some(Kind::Categorical);
+    }
+    None
+}
+
+/// A column's values for a test of `kind` (missing values as NaN or None).
+pub fn values(s: &Series, kind: Kind, table: &str) -> Result<ColumnData, FrameError> {
+    let name = s.name().to_string();
+    let other = |e: polars::error::PolarsError| FrameError::Column {
+        table: table.to_owned(),
+        column: name.clone(),
+        message: e.to_string(),
+    };
+    let as_f64 = || -> Result<Vec<f64>, FrameError> {
+        let f = s
+            .cast(&DataType::Float64)
+            .map_err(|e| FrameError::NotNumeric {
+                table: table.to_owned(),
+                column: name.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(f.f64()
+            .map_err(other)?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    match (kind, s.dtype()) {
+        (Kind::Numerical, _) => Ok(ColumnData::Numeric(as_f64()?)),
+        (Kind::Categorical, dt) if dt.is_primitive_numeric() => {
+            // Integers (or numbers) as categories: labelled like the numeric path.
+            let v = as_f64()?;
+            Ok(ColumnData::Category(
+                v.into_iter()
+                    .map(|x| {
+                        x.is_finite().then(|| {
+                            if x == 0.0 {
+                                "0".to_string()
+                            } else {
+                                x.to_string()
+                            }
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        (Kind::Categorical, _) => {
+            let t = s.cast(&DataType::String).map_err(other)?;
+            Ok(ColumnData::Category(
+                t.str()
+                    .map_err(other)?
+                    .iter()
+                    .map(|v| v.map(str::to_owned))
+                    .collect(),
+            ))
+        }
+    }
+}
+
+/// Tests every column of the reference but `exclude` against the current table (which must
+/// have them all), on all cores; `reference_name` and `current_name` name the tables in errors.
+pub fn drift_frames(
+    reference: &DataFrame,
+    current: &DataFrame,
+    exclude: &[String],
+    reference_name: &str,
+    current_name: &str,
+) -> Result<DataDrift, FrameError> {
+    let names: Vec<String> = reference
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| !exclude.contains(n))
+        .collect();
+    if let Some(column) = names.iter().find(|n| current.column(n).is_err()) {
+        return Err(FrameError::MissingColumn {
+            current: current_name.to_owned(),
+            reference: reference_name.to_owned(),
+            column: column.clone(),
+        });
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = names.len().div_ceil(threads).max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = names.len();
+    let results: Vec<Result<Vec<ColumnDrift>, FrameError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                scope.spawn(move || -> Result<Vec<ColumnDrift>, FrameError> {
+                    let mut out = Vec::with_capacity(part.len());
+                    for name in part {
+                        // Both columns exist: checked above.
+                        let (Ok(r), Ok(c)) = (reference.column(name), current.column(name))
+                        else {
+                            continue;
+                        };
+                        let (r, c) = (r.as_materialized_series(), c.as_materialized_series());
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if n % 100 == 0 {
+                            tracing::info!(done = n, of = total, "columns tested");
+                        }
+                        let Some(kind) = kind_of(r) else {
+                            tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
+                            continue;
+                        };
+                        let rv = values(r, kind, reference_name)?;
+                        let cv = values(c, kind, current_name)?;
+                        out.push(column_drift(name, kind, &rv, &cv));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(FrameError::Column {
+                        table: current_name.to_owned(),
+                        column: String::new(),
+                        message: "a drift worker failed".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut columns: Vec<ColumnDrift> = Vec::with_capacity(names.len());
+    for r in results {
+        columns.extend(r?);
+    }
+    Ok(dataset_drift(columns, reference.height(), current.height()))
+}
