@@ -14,6 +14,8 @@
 //!   values (reference and current together) get the two-sample Kolmogorov-Smirnov test, the
 //!   others and categorical columns the chi-square test, or the Z-test for proportions when
 //!   there are at most 2 distinct values; drift when the p-value is below 0.05 (KS: at most);
+//!   the KS p-value is SciPy's `ks_2samp(method="auto")`: the exact sum when neither sample
+//!   exceeds 10,000 values, else `kstwo.sf` (see `stats::kolmogn_sf`);
 //! - with more reference rows: numerical columns with more than 5 distinct values get the
 //!   Wasserstein distance divided by the reference's standard deviation (at least 0.001), the
 //!   others and categorical columns the Jensen-Shannon distance (natural log) between the
