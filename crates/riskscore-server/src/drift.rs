@@ -143,7 +143,7 @@ pub fn journal_drift(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::{input_hash, row_bytes, Decided};
+    use crate::journal::{encode_row, input_hash, Decided};
 
     fn entry(seq: i64, client: &str, model: &str, row: Option<&[f64]>, p: f64) -> Entry {
         Entry {
@@ -161,7 +161,7 @@ mod tests {
             },
             prev_hash: String::new(),
             hash: String::new(),
-            row: row.map(row_bytes),
+            row: row.map(encode_row),
         }
     }
 
