@@ -7,16 +7,24 @@ use riskscore_report::{esc, kpis, num, table, Page};
 use crate::detect::{ColumnDrift, DataDrift};
 
 /// How far a column moved, for sorting: drifted first, then by PSI.
-fn severity(c: &ColumnDrift) -> (bool, f64) {
-    (c.drifted, c.psi.unwrap_or(-1.0))
+/// How far a column moved by its test's score: a p-value the smaller the further, a distance
+/// the larger (negated p-values, so that larger is always further); untested columns last.
+fn strength(c: &ColumnDrift) -> f64 {
+    match c.score {
+        Some(s) if c.test.contains("p_value") => -s,
+        Some(s) => s,
+        None => f64::NEG_INFINITY,
+    }
 }
 
-/// The columns, most drifted first.
+/// The columns, drifted first, then by score (most moved first), then by PSI.
 pub fn ranked(d: &DataDrift) -> Vec<&ColumnDrift> {
     let mut cols: Vec<&ColumnDrift> = d.columns.iter().collect();
     cols.sort_by(|a, b| {
-        let (sa, sb) = (severity(a), severity(b));
-        sb.0.cmp(&sa.0).then(sb.1.total_cmp(&sa.1))
+        b.drifted
+            .cmp(&a.drifted)
+            .then(strength(b).total_cmp(&strength(a)))
+            .then(b.psi.unwrap_or(-1.0).total_cmp(&a.psi.unwrap_or(-1.0)))
     });
     cols
 }
@@ -115,4 +123,58 @@ pub fn render(d: &DataDrift, reference: &str, current: &str) -> String {
     }
     page.section("Distributions of the columns that moved most", &charts);
     page.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{dataset_drift, Kind};
+
+    fn col(name: &str, test: &str, score: Option<f64>, drifted: bool) -> ColumnDrift {
+        ColumnDrift {
+            column: name.into(),
+            kind: Kind::Numerical,
+            test: test.into(),
+            score,
+            threshold: 0.1,
+            drifted,
+            psi: Some(0.0),
+            psi_band: None,
+            reference_values: 1,
+            current_values: 1,
+            buckets: Vec::new(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn drifted_first_then_by_score() {
+        let w = "Wasserstein distance (normed)";
+        let d = dataset_drift(
+            vec![
+                col("calm", w, Some(0.05), false),
+                col("none", "not tested", None, false),
+                col("some", w, Some(0.2), true),
+                col("most", w, Some(0.9), true),
+            ],
+            10,
+            10,
+        );
+        let order: Vec<&str> = ranked(&d).iter().map(|c| c.column.as_str()).collect();
+        assert_eq!(order, ["most", "some", "calm", "none"]);
+        // p-values: the smaller, the further.
+        let p = "K-S p_value";
+        let d = dataset_drift(
+            vec![
+                col("a", p, Some(0.04), true),
+                col("b", p, Some(1e-9), true),
+                col("c", p, Some(0.9), false),
+                col("d", p, Some(0.3), false),
+            ],
+            10,
+            10,
+        );
+        let order: Vec<&str> = ranked(&d).iter().map(|c| c.column.as_str()).collect();
+        assert_eq!(order, ["b", "a", "d", "c"]);
+    }
 }
