@@ -5,6 +5,7 @@ mod cmd_bench_explain;
 mod cmd_demo;
 mod cmd_drift;
 mod cmd_explain;
+mod cmd_explore;
 mod cmd_features;
 mod cmd_journal;
 mod cmd_predict;
@@ -41,6 +42,9 @@ enum Command {
     Demo(cmd_demo::Args),
     /// Data drift between a reference and a current data set (Evidently's tests, PSI).
     Drift(cmd_drift::Args),
+    /// Exploratory report of raw data: missing values, anomalies, class balance, default rates,
+    /// information values.
+    Explore(cmd_explore::Args),
     /// Explain decisions with exact SHAP values: one client's reasons, or a whole portfolio.
     Explain(cmd_explain::Args),
     /// Check the decision journal's hash chain.
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Drift(args) => cmd_drift::run(args),
         Command::Explain(args) => cmd_explain::run(args),
+        Command::Explore(args) => cmd_explore::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),
         Command::Predict(args) => cmd_predict::run(args),

@@ -328,3 +328,229 @@ fn explain_a_client_and_refuse_an_unknown_one() {
         "error: unknown client 999999: no such id in the data"
     );
 }
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The exploratory report of the tiny fixture, whose figures its README states: 3 training
+/// applicants (100001 defaulted), a pensioner's DAYS_EMPLOYED = 365243, an XNA gender, and two
+/// credit card rows of an SK_ID_PREV without a previous application.
+#[test]
+fn explore_reports_the_tiny_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        tiny().to_str().unwrap(),
+        "--out",
+        html.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let e = json(&js);
+    let rows: Vec<(String, u64)> = e["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("application_train", 3),
+        ("application_test", 1),
+        ("bureau", 4),
+        ("bureau_balance", 4),
+        ("previous_application", 2),
+        ("POS_CASH_balance", 3),
+        ("installments_payments", 3),
+        ("credit_card_balance", 2),
+    ];
+    assert_eq!(rows, expected.map(|(n, r)| (n.to_owned(), r)).to_vec());
+    assert_eq!(e["target"]["positives"], 1);
+    assert_eq!(e["target"]["negatives"], 2);
+    let anomaly = |table: &str, column: &str, kind: &str| {
+        e["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["table"] == table && a["column"] == column && a["kind"] == kind)
+            .map(|a| a["count"].as_u64().unwrap())
+    };
+    assert_eq!(
+        anomaly("credit_card_balance", "SK_ID_PREV", "orphan keys"),
+        Some(2)
+    );
+    assert_eq!(
+        anomaly("application_train", "DAYS_EMPLOYED", "sentinel"),
+        Some(1)
+    );
+    assert_eq!(
+        anomaly("application_train", "CODE_GENDER", "placeholder category"),
+        Some(1)
+    );
+    // CODE_GENDER: F (defaulted), M and XNA (repaid), one client each. With 0.5 added to each
+    // count and 3 bins, the shares of the repaid are 0.5/3.5, 1.5/3.5, 1.5/3.5 and of the
+    // defaulted 1.5/2.5, 0.5/2.5, 0.5/2.5: IV = 1.00445.
+    let gender = e["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "CODE_GENDER")
+        .unwrap();
+    let (g, d): ([f64; 3], [f64; 3]) = (
+        [0.5 / 3.5, 1.5 / 3.5, 1.5 / 3.5],
+        [1.5 / 2.5, 0.5 / 2.5, 0.5 / 2.5],
+    );
+    let iv: f64 = g.iter().zip(&d).map(|(g, d)| (g - d) * (g / d).ln()).sum();
+    assert!(
+        (gender["iv"].as_f64().unwrap() - iv).abs() < 1e-12,
+        "{gender}"
+    );
+    assert!((iv - 1.00445).abs() < 1e-5);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for section in [
+        "Tables",
+        "Class balance",
+        "Missing values (sorted)",
+        "Anomalies",
+        "Information value ranking",
+        "Correlations with the target",
+        "Distributions by target and default rates",
+        "Columns",
+    ] {
+        assert!(
+            page.contains(&format!("<h2>{section}")),
+            "no section {section}"
+        );
+    }
+    assert!(page.contains("<svg") && page.contains("<desc>"));
+    // Self-contained: no script, no stylesheet or image fetched from elsewhere.
+    assert!(!page.contains("<script") && !page.contains("<link") && !page.contains("src="));
+}
+
+/// The real sample: descriptions from the Windows-1252 column dictionary, and the figures of
+/// pandas on the same file (computed here from the CSV with the csv crate).
+#[test]
+fn explore_describes_columns_from_the_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        shared_sample().to_str().unwrap(),
+        "--out",
+        html.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let e = json(&js);
+    let train = &e["tables"][0];
+    let col = |n: &str| {
+        train["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert!(col("EXT_SOURCE_3")["description"]
+        .as_str()
+        .unwrap()
+        .contains("Normalized score from external data source"));
+    // Count the training file's defaults and pensioners directly.
+    let mut r = csv::Reader::from_path(shared_sample().join("application_train.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let (t, d) = (
+        h.iter().position(|c| c == "TARGET").unwrap(),
+        h.iter().position(|c| c == "DAYS_EMPLOYED").unwrap(),
+    );
+    let (mut n, mut pos, mut code) = (0u64, 0u64, 0u64);
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        n += 1;
+        pos += u64::from(&rec[t] == "1");
+        code += u64::from(&rec[d] == "365243");
+    }
+    assert_eq!(e["target"]["rows"], n);
+    assert_eq!(e["target"]["positives"], pos);
+    let sentinel = e["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["table"] == "application_train" && a["column"] == "DAYS_EMPLOYED")
+        .unwrap();
+    assert_eq!(sentinel["count"], code);
+    assert!(sentinel["note"].as_str().unwrap().contains("default rate"));
+}
+
+#[test]
+fn explore_a_single_table_and_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 300);
+    let html = dir.path().join("eda.html");
+    let (c, h) = (csv.to_str().unwrap(), html.to_str().unwrap());
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        c,
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        h,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // `ratio` carries the signal of the generator: it ranks first.
+    assert!(
+        text(&o.stdout).lines().nth(1).unwrap().contains("ratio"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = riskscore(&["-q", "explore", c, "--out", h]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("needs --id and --target"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        c,
+        "--id",
+        "client_id",
+        "--target",
+        "nope",
+        "--out",
+        h,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no column \"nope\""),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        c,
+        "--id",
+        "client_id",
+        "--target",
+        "age",
+        "--out",
+        h,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("must be 0 or 1"),
+        "{}",
+        text(&o.stderr)
+    );
+}
