@@ -1,5 +1,7 @@
 //! `riskscore demo`: the whole flow on built-in synthetic data (or on a given folder), so that
-//! a newcomer sees every stage run once.
+//! a newcomer sees every stage run once: data, the exploratory report, features, training with
+//! a short search and its report, the drift of the new applicants against the training sample,
+//! then the scoring server on the model.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,6 +29,12 @@ pub struct Args {
     scale: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Port of the server started at the end (the platform's $PORT).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    port: u16,
+    /// Stop after the reports, without starting the server.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -54,8 +62,19 @@ pub fn run(args: Args) -> Result<()> {
             dir
         }
     };
+    let eda = args.out.join("eda.html");
+    println!("2. exploratory report -> {}", eda.display());
+    let explored = riskscore_explore::explore_home_credit(&data, &|_, _, _| {})?;
+    std::fs::write(&eda, riskscore_explore::report::render(&explored))
+        .with_context(|| format!("writing {}", eda.display()))?;
+    println!(
+        "   {} tables, {} anomalies, default rate {:.2} %",
+        explored.tables.len(),
+        explored.anomalies.len(),
+        100.0 * explored.target.as_ref().map_or(0.0, |t| t.rate)
+    );
     let features = args.out.join("features.parquet");
-    println!("2. features -> {}", features.display());
+    println!("3. features -> {}", features.display());
     let folder = Folder::new(&data)?;
     let (pipeline, matrix, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
     matrix.write_parquet(&features)?;
@@ -70,14 +89,26 @@ pub fn run(args: Args) -> Result<()> {
     );
     let model = args.out.join("model");
     println!(
-        "3. training: 4 imbalance strategies compared, {} search trials -> {}",
+        "4. training: class weights, 3 folds, {} search trials -> {}",
         args.trials,
         model.display()
     );
     let frame = matrix.collect()?;
+    // Short on purpose: ready in about two minutes on two cores. A real run compares the four
+    // imbalance strategies, uses 5 folds, a smaller learning rate and the logistic baseline.
     let cfg = TrainConfig {
+        folds: 3,
+        imbalance: Some(riskscore_model::Strategy::ClassWeight),
+        lgbm: riskscore_model::LgbmParams {
+            learning_rate: 0.1,
+            max_rounds: 300,
+            early_stopping_rounds: 30,
+            ..riskscore_model::LgbmParams::default()
+        },
         trials: args.trials,
-        time_budget: Some(std::time::Duration::from_secs(90)),
+        time_budget: Some(std::time::Duration::from_secs(45)),
+        bootstrap: 50,
+        skip_baseline: true,
         ..TrainConfig::default()
     };
     let (_, s) = train_to_bundle(&frame, &pipeline, &cfg, &model)?;
@@ -86,6 +117,91 @@ pub fn run(args: Args) -> Result<()> {
         s.cv_auc, s.cv_auc_std, s.threshold, s.cost_per_client, s.strategy, s.calibration
     );
     println!("   training report: {}", s.report);
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    let drift = args.out.join("drift.html");
+    println!(
+        "5. drift of the new applicants (application_test) against the training sample -> {}",
+        drift.display()
+    );
+    let d = drift_of_new_applicants(&frame, &model)?;
+    std::fs::write(
+        &drift,
+        riskscore_drift::report::render(
+            &d,
+            "the model's training sample",
+            "application_test, scored by the model",
+        ),
+    )
+    .with_context(|| format!("writing {}", drift.display()))?;
+    println!(
+        "   {} of {} columns drifted; data set drift {}",
+        d.drifted,
+        d.tested,
+        if d.dataset_drift { "yes" } else { "no" }
+    );
+    println!(
+        "reports ready in {:.1} s: {}, {}, {}",
+        started.elapsed().as_secs_f64(),
+        eda.display(),
+        s.report,
+        drift.display()
+    );
+    if args.no_serve {
+        return Ok(());
+    }
+    serve(&args, &data, &model)
+}
+
+/// The rows without a label (the new applicants), scored, against the bundle's training sample.
+fn drift_of_new_applicants(
+    frame: &polars::prelude::DataFrame,
+    model: &std::path::Path,
+) -> Result<riskscore_drift::DataDrift> {
+    use polars::prelude::{col, Column, IntoLazy, ParquetReader, SerReader};
+    let bundle = riskscore_model::ModelBundle::load(model)?;
+    let target = bundle.pipeline.target.clone();
+    let mut new = frame
+        .clone()
+        .lazy()
+        .filter(col(target.as_str()).is_null())
+        .collect()?;
+    if new.height() == 0 {
+        anyhow::bail!("the data has no new applicants (rows without {target}) to compare");
+    }
+    let scores = riskscore_model::predict::score_frame(&bundle, &new)?;
+    new.with_column(Column::new(
+        riskscore_model::run::PROBABILITY_COLUMN.into(),
+        scores.iter().map(|s| s.probability).collect::<Vec<f64>>(),
+    ))?;
+    let sample = model.join(riskscore_model::run::REFERENCE_FILE);
+    let reference = ParquetReader::new(
+        std::fs::File::open(&sample).with_context(|| format!("opening {}", sample.display()))?,
+    )
+    .finish()?;
+    Ok(riskscore_drift::drift_frames(
+        &reference,
+        &new,
+        &[bundle.pipeline.id.clone(), target],
+        "the model's training sample",
+        "application_test",
+    )?)
+}
+
+/// The scoring server on the model and the data, until Ctrl-C.
+fn serve(args: &Args, data: &std::path::Path, model: &std::path::Path) -> Result<()> {
+    use riskscore_server::{AppState, Journal, Location, Scorer, Settings};
+    let journal = Journal::open(&Location::Sqlite(args.out.join("journal.sqlite")))?;
+    let scorer = Scorer::load(model, data, 2)?;
+    let some_client = scorer.population.ids.first().copied().unwrap_or_default();
+    let state = AppState::new(scorer, journal, Settings::default());
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    println!("6. serving on http://{addr}/ (Ctrl-C to stop)");
+    println!("   API documentation: http://{addr}/docs");
+    println!("   a score:           http://{addr}/v1/clients/{some_client}/score");
+    println!("   drift of the scores journaled: http://{addr}/v1/drift?format=html");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(riskscore_server::serve(state, addr))?;
     Ok(())
 }

@@ -284,3 +284,61 @@ fn drift_of_the_journal_over_a_window_on_the_server_and_the_cli() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// `riskscore demo` end to end on a tiny synthetic data set: the three reports are written and
+/// the server it starts answers a score request.
+#[test]
+fn the_demo_writes_its_reports_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let port = free_port();
+    let mut child = riskscore()
+        .args(["-q", "demo", "--scale", "0.004", "--trials", "1"])
+        .args(["--out", out.to_str().unwrap(), "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while http(port, "GET", "/readyz", "", "ready").map(|r| r.0) != Some(200) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "the demo exited ({status}): {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "the demo was not ready"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, text) = http(port, "GET", "/v1/clients/100001/score", "", "demo").unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"probability\""), "{text}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for step in [
+        "exploratory report",
+        "training",
+        "drift of the new applicants",
+        "serving on",
+    ] {
+        assert!(stdout.contains(step), "no {step} in {stdout}");
+    }
+    for (file, heading) in [
+        ("eda.html", "Information value ranking"),
+        ("model/report.html", "<svg"),
+        ("drift.html", "Data drift"),
+    ] {
+        let page = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(page.contains(heading), "{file}");
+    }
+}
