@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod application;
+pub mod dashboard;
 pub mod drift;
 pub mod error;
 pub mod journal;

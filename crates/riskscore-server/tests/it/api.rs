@@ -403,3 +403,47 @@ async fn slow_requests_time_out_with_503() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_error(&v, 503, "timeout");
 }
+
+/// The dashboard's page and assets: served without an API key (the page's API calls carry
+/// it), with their content types and a policy that allows this server only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        api_keys: vec!["k".into()],
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), settings);
+    for (uri, kind, needle) in [
+        (
+            "/",
+            "text/html",
+            "<label for=\"client-id\">Client id</label>",
+        ),
+        ("/assets/app.js", "text/javascript", "/v1/clients/"),
+        ("/assets/style.css", "text/css", "focus-visible"),
+    ] {
+        let resp = router(st.clone()).oneshot(get(uri)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+        let h = resp.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{uri}"
+        );
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'"));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains(needle), "{uri}");
+        // Nothing fetched from elsewhere (the SVG namespace is a name, not a fetch).
+        let outside = text
+            .replace("http://www.w3.org/2000/svg", "")
+            .contains("http");
+        assert!(!outside, "{uri} refers to another origin");
+    }
+    // The API itself still needs the key.
+    let (status, _) = call(&st, get("/v1/model")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
