@@ -1,0 +1,101 @@
+// End-to-end test of the dashboard in Debian's Chromium, driven by playwright-core:
+//   node e2e/dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID]
+// Searches a client and checks the page shows the API's probability and decision, uses the
+// page with the keyboard only, scans both views with axe-core (WCAG 2.1 A/AA; no serious or
+// critical violation allowed) and saves screenshots in $RISKSCORE_E2E_ARTIFACTS (default
+// target/e2e). Prints one line per check; exits 1 on the first failure.
+import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, id, unknown = "1"] = process.argv.slice(2);
+if (!base || !id) {
+  console.error("usage: node dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID]");
+  process.exit(2);
+}
+const artifacts = process.env.RISKSCORE_E2E_ARTIFACTS || "target/e2e";
+mkdirSync(artifacts, { recursive: true });
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+function check(ok, what) {
+  if (!ok) throw new Error("failed: " + what);
+  console.log("ok: " + what);
+}
+const pct = (p) => (100 * p).toFixed(1) + " %";
+
+const browser = await chromium.launch({
+  executablePath: process.env.RISKSCORE_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  // axe is injected as a script: the page's policy allows this server's scripts only.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 1000 } });
+  const page = await context.newPage();
+  const failed = [];
+  page.on("requestfailed", (r) => failed.push(r.url()));
+  page.on("pageerror", (e) => failed.push("script error: " + e.message));
+
+  async function axe(view) {
+    await page.addScriptTag({ path: axePath });
+    const r = await page.evaluate(() => window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    }));
+    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    for (const v of r.violations) console.log(`axe ${view}: ${v.impact} ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target.join(" ") + " " + (n.failureSummary || "").split("\n").slice(1).join(" ")).join("; ")}`);
+    check(bad.length === 0, `axe on the ${view} view: no serious or critical violation (${r.passes.length} rules pass)`);
+  }
+
+  // 1. Search with the mouse: the page shows what the API answers.
+  await page.goto(base + "/");
+  await page.fill("#client-id", id);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#result:not([hidden])");
+  const api = await (await page.request.get(`${base}/v1/clients/${id}/score`)).json();
+  const shown = await page.textContent("#probability");
+  check(shown === pct(api.score.probability), `probability shown ${shown} = the API's ${pct(api.score.probability)}`);
+  const badge = (await page.textContent("#decision-badge")).toLowerCase();
+  check(badge.includes(api.score.decision), `decision shown "${badge}" = the API's ${api.score.decision}`);
+  check(await page.locator("#waterfall svg title").count() >= 1, "the waterfall chart has a title");
+  check((await page.locator("#reasons li").count()) >= 1, "reasons in words are listed");
+  await page.screenshot({ path: join(artifacts, "client.png"), fullPage: true });
+  await axe("client");
+
+  // 2. An unknown client: a message in the alert region, no result.
+  await page.fill("#client-id", unknown);
+  await page.press("#client-id", "Enter");
+  await page.waitForSelector("#error:not([hidden])");
+  check((await page.textContent("#error")).includes("No client"), "an unknown client is announced");
+
+  // 3. Keyboard only, from a fresh page: Tab to the search field, type, Enter; then Tab to the
+  // model view's link and Enter.
+  await page.goto(base + "/");
+  let focused = "";
+  for (let i = 0; i < 6 && focused !== "client-id"; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+  }
+  check(focused === "client-id", "the search field is reached with Tab");
+  await page.keyboard.type(id);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#result:not([hidden])");
+  check((await page.textContent("#probability")) === pct(api.score.probability), "searched with the keyboard only");
+  await page.keyboard.press("Shift+Tab");
+  let onModel = false;
+  await page.focus("body");
+  for (let i = 0; i < 8 && !onModel; i++) {
+    await page.keyboard.press("Tab");
+    onModel = await page.evaluate(() => document.activeElement && document.activeElement.id === "nav-model");
+  }
+  check(onModel, "the model view's link is reached with Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#view-model:not([hidden]) #importance svg");
+  check((await page.textContent("#model-facts")).includes("Decision threshold"), "the model view opens from the keyboard");
+  await page.screenshot({ path: join(artifacts, "model.png"), fullPage: true });
+  await axe("model");
+
+  check(failed.length === 0, "no failed request or script error" + (failed.length ? ": " + failed.join(", ") : ""));
+} finally {
+  await browser.close();
+}
