@@ -59,7 +59,37 @@ try {
   check(badge.includes(api.score.decision), `decision shown "${badge}" = the API's ${api.score.decision}`);
   check(await page.locator("#waterfall svg title").count() >= 1, "the waterfall chart has a title");
   check((await page.locator("#reasons li").count()) >= 1, "reasons in words are listed");
+
+  // What-if: each editable figure doubled in turn (the others as they are) until one moves the
+  // probability; the page shows the API's answer every time.
+  const inputs = page.locator("#whatif-fields input");
+  let moved = false;
+  for (let k = 0; k < await inputs.count() && !moved; k++) {
+    const input = inputs.nth(k);
+    const field = await input.getAttribute("name");
+    const original = await input.inputValue();
+    const doubled = 2 * Number(original);
+    await input.fill(String(doubled));
+    await page.click("#whatif button[type=submit]");
+    await page.waitForFunction((v) => document.querySelector("#whatif-probability").dataset.changes === v,
+      JSON.stringify({ [field]: doubled }));
+    const wi = await (await page.request.post(`${base}/v1/clients/${id}/whatif`,
+      { data: { changes: { [field]: doubled } } })).json();
+    const wiShown = await page.textContent("#whatif-probability");
+    check(wiShown === pct(wi.after.probability), `what-if ${field} = ${doubled}: ${wiShown} = the API's ${pct(wi.after.probability)}`);
+    moved = wi.after.probability !== api.score.probability;
+    await input.fill(original);
+  }
+  check(moved, "a what-if moves the probability");
+
+  // Comparison: the histogram and the scatter with the client, and their summary.
+  await page.waitForSelector("#compare-result:not([hidden]) #compare-hist svg");
+  check(await page.locator("#compare-scatter svg path").count() >= 1, "the scatter plot highlights the client");
+  check((await page.textContent("#compare-summary")).includes("Median: granted"), "the comparison is summarised in words");
   await page.screenshot({ path: join(artifacts, "client.png"), fullPage: true });
+  await page.locator("#compare-result").screenshot({ path: join(artifacts, "compare.png") });
+  // Every section of the client view rendered (decision, reasons, waterfall, what-if,
+  // comparison, information): scanned together.
   await axe("client");
 
   // 2. An unknown client: a message in the alert region, no result.
@@ -81,11 +111,10 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForSelector("#result:not([hidden])");
   check((await page.textContent("#probability")) === pct(api.score.probability), "searched with the keyboard only");
-  await page.keyboard.press("Shift+Tab");
+  // Back from the search field to the navigation.
   let onModel = false;
-  await page.focus("body");
   for (let i = 0; i < 8 && !onModel; i++) {
-    await page.keyboard.press("Tab");
+    await page.keyboard.press("Shift+Tab");
     onModel = await page.evaluate(() => document.activeElement && document.activeElement.id === "nav-model");
   }
   check(onModel, "the model view's link is reached with Tab");

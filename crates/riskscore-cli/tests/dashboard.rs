@@ -82,6 +82,8 @@ fn the_dashboard_in_a_real_browser() {
         "= the API's",
         "axe on the client view",
         "searched with the keyboard only",
+        "a what-if moves the probability",
+        "the scatter plot highlights the client",
         "axe on the model view",
     ] {
         assert!(out.contains(check), "{out}");

@@ -20,6 +20,26 @@ pub use riskscore_data::schema::DAYS_MISSING_CODE;
 /// Application flags factorized to integer codes instead of one-hot columns.
 const BINARY_FLAGS: [&str; 3] = ["CODE_GENDER", "FLAG_OWN_CAR", "FLAG_OWN_REALTY"];
 
+/// The prefixes of the features aggregated from the history tables (bureau and its balances,
+/// previous applications, POS/cash, instalments, credit cards); every other feature comes from
+/// the application row alone.
+pub const HISTORY_PREFIXES: [&str; 9] = [
+    "BURO_",
+    "ACTIVE_",
+    "CLOSED_",
+    "PREV_",
+    "APPROVED_",
+    "REFUSED_",
+    "POS_",
+    "INSTAL_",
+    "CC_",
+];
+
+/// Whether a feature is aggregated from the history tables (see [`HISTORY_PREFIXES`]).
+pub fn from_history(feature: &str) -> bool {
+    HISTORY_PREFIXES.iter().any(|p| feature.starts_with(p))
+}
+
 type Spec = &'static [(&'static str, &'static [Agg])];
 
 use Agg::{Max, Mean, Min, Nunique, Size, Sum, Var};

@@ -64,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/clients/{id}/score", get(client_score))
         .route("/v1/clients/{id}/explanation", get(client_explanation))
         .route("/v1/clients/{id}/similar", get(client_similar))
+        .route("/v1/clients/{id}/compare", get(crate::desk::compare))
+        .route("/v1/clients/{id}/whatif", post(crate::desk::what_if))
         .route("/v1/score", post(score_new))
         .route("/v1/score/batch", post(score_batch))
         .route("/v1/model", get(model))
@@ -182,12 +184,12 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn parse_id(raw: &str) -> ApiResult<i64> {
+pub(crate) fn parse_id(raw: &str) -> ApiResult<i64> {
     raw.parse::<i64>()
         .map_err(|_| ApiError::invalid_field("id", format!("`{raw}` is not an integer client id")))
 }
 
-fn known(scorer: &Scorer, id: i64) -> ApiResult<(usize, &[f64])> {
+pub(crate) fn known(scorer: &Scorer, id: i64) -> ApiResult<(usize, &[f64])> {
     scorer
         .row(id)
         .ok_or_else(|| ApiError::not_found(format!("unknown client {id}")))
@@ -234,7 +236,7 @@ async fn record(
 }
 
 /// CPU-bound work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
@@ -333,7 +335,7 @@ async fn client_similar(
     })))
 }
 
-fn parse_body(body: std::result::Result<Bytes, BytesRejection>) -> ApiResult<Value> {
+pub(crate) fn parse_body(body: std::result::Result<Bytes, BytesRejection>) -> ApiResult<Value> {
     let bytes = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod application;
 pub mod dashboard;
+pub mod desk;
 pub mod drift;
 pub mod error;
 pub mod journal;

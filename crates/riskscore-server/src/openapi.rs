@@ -56,6 +56,27 @@ pub fn document() -> Value {
                 "parameters": [id_param(), {"name": "k", "in": "query", "required": false,
                     "description": "Neighbours (1-100, default 10)", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
                 "responses": client_responses("Similar", "The neighbours")}},
+            "/v1/clients/{id}/compare": {"get": {
+                "summary": "The client's value of a feature among all clients, the granted, the refused and the 50 most similar; optionally a scatter of two features",
+                "operationId": "compareClient", "security": secured,
+                "parameters": [id_param(),
+                    {"name": "feature", "in": "query", "required": true, "description": "A feature of the model", "schema": {"type": "string"}},
+                    {"name": "other", "in": "query", "required": false, "description": "A second feature: adds a scatter of up to 1,000 clients with their decision", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": ok("Histograms over 20 equal bins between the 1st and 99th percentiles (and the client's value), medians, the client's percentile", json!({"type": "object"})),
+                    "401": err("Missing or unknown API key"), "404": err("Unknown client"),
+                    "422": err("Unknown feature, named in fields")}}},
+            "/v1/clients/{id}/whatif": {"post": {
+                "summary": "Re-score the client's application with some fields changed, through the model's fitted pipeline (not journaled)",
+                "operationId": "whatIf", "security": secured, "parameters": [id_param()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["changes"],
+                    "properties": {"changes": {"type": "object", "description": "Application fields and their new values, e.g. {\"AMT_CREDIT\": 400000}"}}}}}},
+                "responses": {
+                    "200": ok("The score before and after, the change, the features that moved, the reasons after", json!({"type": "object"})),
+                    "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
+                    "404": err("Unknown client"), "409": err("The server has no raw applications (started on a feature matrix)"),
+                    "422": err("Unknown fields or wrong types, each named (changes.FIELD)")}}},
             "/v1/score": {"post": {
                 "summary": "Score and explain a new application through the model's fitted pipeline",
                 "operationId": "scoreApplication", "security": secured,

@@ -85,6 +85,9 @@ pub struct Population {
     pub target: Vec<Option<u8>>,
     /// Descriptive columns (the id first), one row per client in `ids` order.
     info: DataFrame,
+    /// Every application column of a Home Credit client, in `ids` order (for what-if); a
+    /// single table's raw columns are `info`.
+    raw: Option<DataFrame>,
     /// History record counts per client (table stem -> count), Home Credit only.
     history: HashMap<&'static str, HashMap<i64, u32>>,
     similar: Similar,
@@ -167,9 +170,16 @@ impl Scorer {
             )));
         }
         let target = targets(&frame, &bundle.pipeline.target)?;
-        let (info, history) = match &bundle.pipeline.layout {
-            Layout::HomeCredit { .. } => home_credit_info(data, &ids)?,
-            Layout::Generic(_) => (generic_info(data, &bundle.pipeline, &ids)?, HashMap::new()),
+        let (info, history, raw) = match &bundle.pipeline.layout {
+            Layout::HomeCredit { .. } => {
+                let (info, history) = home_credit_info(data, &ids)?;
+                (info, history, home_credit_raw(data, &ids)?)
+            }
+            Layout::Generic(_) => (
+                generic_info(data, &bundle.pipeline, &ids)?,
+                HashMap::new(),
+                None,
+            ),
         };
         let k = names.len();
         let similar = Similar::build(&bundle, &x, k, &target);
@@ -191,6 +201,7 @@ impl Scorer {
                 probability: booster_p,
                 target,
                 info,
+                raw,
                 history,
                 similar,
             },
@@ -317,6 +328,37 @@ impl Scorer {
         }
         let (_, x) = matrix(&frame, &self.pipeline.id, &self.names)?;
         Ok(x)
+    }
+
+    /// Client `i`'s application as JSON fields (every column but the target), the input of a
+    /// what-if; None when the data has no raw application (a prebuilt feature matrix).
+    pub fn application_of(&self, i: usize) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let p = &self.population;
+        let frame = p.raw.as_ref().unwrap_or(&p.info);
+        if frame.width() < 2 {
+            return None;
+        }
+        Some(
+            frame
+                .columns()
+                .iter()
+                .map(|c| {
+                    let v = c.get(i).map(|v| any_to_json(&v)).unwrap_or_default();
+                    (c.name().to_string(), v)
+                })
+                .collect(),
+        )
+    }
+
+    /// Feature `j` of client row `r`.
+    pub fn population_value(&self, r: usize, j: usize) -> f64 {
+        self.population.x[r * self.population.k + j]
+    }
+
+    /// Feature `j` of every client.
+    pub fn feature_values(&self, j: usize) -> Vec<f64> {
+        let p = &self.population;
+        p.x.chunks(p.k.max(1)).map(|row| row[j]).collect()
     }
 
     pub fn n_clients(&self) -> usize {
@@ -460,6 +502,45 @@ fn home_credit_info(
         history.insert(table.stem(), map);
     }
     Ok((info, history))
+}
+
+/// Every column of the clients' applications (as in application_test), typed by the layout and
+/// aligned on `ids`; None without a data folder.
+fn home_credit_raw(data: &Path, ids: &[i64]) -> Result<Option<DataFrame>> {
+    if !data.is_dir() {
+        return Ok(None);
+    }
+    let folder = Folder::new(data)?;
+    let cols: Vec<Expr> = Table::ApplicationTest
+        .columns()
+        .iter()
+        .map(|(n, _)| col(*n))
+        .collect();
+    let mut parts = Vec::new();
+    for table in [Table::ApplicationTrain, Table::ApplicationTest] {
+        if let Some(path) = folder.path_of(table) {
+            let df = riskscore_data::read::read_typed(
+                &path,
+                table.stem(),
+                &riskscore_data::source::specs(table),
+            )?;
+            parts.push(df.lazy().select(cols.clone()));
+        }
+    }
+    let apps = concat(parts, UnionArgs::default()).map_err(polars_err("applications"))?;
+    let order = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
+        .map_err(polars_err("applications"))?;
+    order
+        .lazy()
+        .join(
+            apps,
+            [col("SK_ID_CURR")],
+            [col("SK_ID_CURR")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()
+        .map(Some)
+        .map_err(polars_err("applications"))
 }
 
 /// A table scanned lazily (CSV or Parquet), ids as Int64.

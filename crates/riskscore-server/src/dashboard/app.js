@@ -10,20 +10,26 @@ const BLUE = "#0072B2", VERMILLION = "#D55E00", INK = "#1a1a1a", GREY = "#6b6b6b
 function pct(p) { return (100 * p).toFixed(1) + " %"; }
 function points(d) { return (d >= 0 ? "+" : "−") + Math.abs(100 * d).toFixed(1) + " points"; }
 
-async function api(path) {
+async function api(path, body) {
   const headers = {};
   const key = $("api-key").value.trim();
   if (key) headers["X-API-Key"] = key;
-  const r = await fetch(path, { headers });
-  let body = null;
-  try { body = await r.json(); } catch (_) { /* not JSON */ }
+  const init = { headers };
+  if (body !== undefined) {
+    init.method = "POST";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, init);
+  let answer = null;
+  try { answer = await r.json(); } catch (_) { /* not JSON */ }
   if (!r.ok) {
-    const msg = body && body.error ? body.error.message : "the server answered " + r.status;
+    const msg = answer && answer.error ? answer.error.message : "the server answered " + r.status;
     const err = new Error(msg);
     err.status = r.status;
     throw err;
   }
-  return body;
+  return answer;
 }
 
 function el(tag, attrs, text) {
@@ -146,7 +152,137 @@ async function lookUp(id) {
   if (info.age_years !== undefined) pairs.unshift(["Age (years)", String(info.age_years)]);
   if (info.years_employed !== undefined) pairs.unshift(["Years employed", info.years_employed === null ? "not employed" : String(info.years_employed)]);
   facts($("info"), pairs);
+  whatIfForm(info);
+  $("whatif-result").hidden = true;
+  $("whatif-error").hidden = true;
+  $("compare-result").hidden = true;
   $("result").hidden = false;
+  current = id;
+  await fillFeatureChoices();
+  await compare();
+}
+
+let current = null;
+const WHAT_IF = ["AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE"];
+
+// The editable figures: the Home Credit amounts, or a single table's first numeric fields.
+function whatIfForm(info) {
+  const fields = info.fields || {};
+  let names = WHAT_IF.filter((n) => typeof fields[n] === "number");
+  if (!names.length) names = Object.keys(fields).filter((n) => typeof fields[n] === "number").slice(0, 6);
+  $("whatif-fields").replaceChildren(...names.map((n) => {
+    const div = el("div");
+    div.appendChild(el("label", { for: "whatif-" + n }, n));
+    const input = el("input", { id: "whatif-" + n, name: n, inputmode: "decimal", "data-original": String(fields[n]) });
+    input.value = String(fields[n]);
+    div.appendChild(input);
+    return div;
+  }));
+}
+
+async function whatIf() {
+  $("whatif-error").hidden = true;
+  const changes = {};
+  for (const input of $("whatif-fields").querySelectorAll("input")) {
+    const v = input.value.trim();
+    if (v === input.dataset.original) continue;
+    const n = Number(v);
+    if (v === "" || !Number.isFinite(n)) {
+      showError("whatif-error", `${input.name}: "${v}" is not a number.`);
+      input.focus();
+      return;
+    }
+    changes[input.name] = n;
+  }
+  let r;
+  try { r = await api(`/v1/clients/${current}/whatif`, { changes }); } catch (err) { showError("whatif-error", err.message); return; }
+  $("whatif-probability").textContent = pct(r.after.probability);
+  $("whatif-probability").dataset.changes = JSON.stringify(changes);
+  $("whatif-decision").textContent = r.after.decision === "refused" ? "✗ Refused" : "✓ Granted";
+  $("whatif-change").textContent = points(r.change) + (r.after.decision !== r.before.decision ? " — the decision changes" : " — same decision");
+  $("whatif-result").hidden = false;
+}
+
+let choices = null;
+async function fillFeatureChoices() {
+  if (choices) return;
+  let m;
+  try { m = await api("/v1/model"); } catch (err) { showError("compare-error", err.message); return; }
+  choices = m.global_importance.slice(0, 30);
+  for (const [sel, pick] of [["compare-feature", 0], ["compare-other", 1]]) {
+    $(sel).replaceChildren(...choices.map((c, k) => {
+      const o = el("option", { value: c.feature }, c.text || c.feature);
+      if (k === pick) o.selected = true;
+      return o;
+    }));
+  }
+}
+
+function histogram(c) {
+  const W = 520, H = 300, L = 50, R = 14, T = 24, B = 42, n = c.edges.length - 1;
+  const share = (k) => c.counts[k].map((v) => v / Math.max(1, c.clients[k]));
+  const series = [["all", "all clients", INK, ""], ["granted", "granted", BLUE, "6 3"], ["refused", "refused", VERMILLION, "2 3"], ["similar", "similar clients", "#009E73", "8 3 2 3"]];
+  const top = Math.max(...series.flatMap(([k]) => share(k)), 1e-9);
+  const x = (v) => L + (W - L - R) * (v - c.edges[0]) / (c.edges[n] - c.edges[0]);
+  const y = (v) => H - B - (H - B - T) * v / top;
+  const desc = `Share of clients in each range of ${c.text}: ` + series.map(([k, name]) =>
+    `${name} (${c.clients[k]} clients, median ${c.medians[k] === null ? "–" : c.medians[k].toPrecision(4)})`).join("; ") +
+    (c.value === null ? "; the client has no value." : `; the client's value is ${c.value.toPrecision(4)}.`);
+  const s = svg(W, H, `Where the client stands on ${c.text}`, desc);
+  series.forEach(([k, name, colour, dash], idx) => {
+    const pts = share(k).map((v, b) => `${x((c.edges[b] + c.edges[b + 1]) / 2).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    s.appendChild(el("svg:polyline", { points: pts, fill: "none", stroke: colour, "stroke-width": 2, "stroke-dasharray": dash }));
+    s.appendChild(el("svg:line", { x1: L + 110 * idx, x2: L + 110 * idx + 22, y1: 12, y2: 12, stroke: colour, "stroke-width": 2, "stroke-dasharray": dash }));
+    s.appendChild(el("svg:text", { x: L + 110 * idx + 26, y: 16, "font-size": 11 }, name));
+  });
+  if (c.value !== null) {
+    s.appendChild(el("svg:line", { x1: x(c.value), x2: x(c.value), y1: T, y2: H - B, stroke: INK, "stroke-width": 2 }));
+    s.appendChild(el("svg:text", { x: x(c.value), y: H - B + 28, "text-anchor": "middle", "font-size": 11, "font-weight": "bold" }, "this client"));
+  }
+  s.appendChild(el("svg:text", { x: L, y: H - B + 14, "font-size": 10, fill: GREY }, c.edges[0].toPrecision(3)));
+  s.appendChild(el("svg:text", { x: W - R, y: H - B + 14, "font-size": 10, fill: GREY, "text-anchor": "end" }, c.edges[n].toPrecision(3)));
+  return s;
+}
+
+function scatter(c) {
+  const sc = c.scatter, W = 520, H = 300, L = 50, R = 14, T = 24, B = 42;
+  const xs = sc.points.map((p) => p[0]).concat(sc.client[0] ?? []), ys = sc.points.map((p) => p[1]).concat(sc.client[1] ?? []);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const x = (v) => L + (W - L - R) * (v - x0) / ((x1 - x0) || 1);
+  const y = (v) => H - B - (H - B - T) * (v - y0) / ((y1 - y0) || 1);
+  const refused = sc.points.filter((p) => p[2] === 1).length;
+  const desc = `${sc.points.length} clients by ${c.text} (across) and ${sc.text} (up): ${sc.points.length - refused} granted as circles, ` +
+    `${refused} refused as crosses; the client ` + (sc.client[0] === null || sc.client[1] === null ? "has no value on one of them." : `is at ${sc.client[0].toPrecision(4)}, ${sc.client[1].toPrecision(4)} (black diamond).`);
+  const s = svg(W, H, `${c.text} against ${sc.text}`, desc);
+  for (const [a, b, r] of sc.points) {
+    if (r === 1) s.appendChild(el("svg:path", { d: `M${x(a) - 3},${y(b) - 3}l6,6m0,-6l-6,6`, stroke: VERMILLION, "stroke-width": 1.3 }));
+    else s.appendChild(el("svg:circle", { cx: x(a), cy: y(b), r: 2.6, fill: "none", stroke: BLUE }));
+  }
+  if (sc.client[0] !== null && sc.client[1] !== null) {
+    s.appendChild(el("svg:path", { d: `M${x(sc.client[0])},${y(sc.client[1]) - 8}l8,8l-8,8l-8,-8z`, fill: INK, stroke: "#fff", "stroke-width": 1.5 }));
+  }
+  s.appendChild(el("svg:text", { x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", "font-size": 11 }, c.text.slice(0, 60)));
+  s.appendChild(el("svg:text", { x: 12, y: T - 8, "font-size": 11 }, "↑ " + sc.text.slice(0, 60)));
+  return s;
+}
+
+async function compare() {
+  $("compare-error").hidden = true;
+  if (!choices || current === null) return;
+  const f = encodeURIComponent($("compare-feature").value), o = encodeURIComponent($("compare-other").value);
+  let c;
+  try { c = await api(`/v1/clients/${current}/compare?feature=${f}&other=${o}`); } catch (err) { showError("compare-error", err.message); return; }
+  const med = (k) => (c.medians[k] === null ? "–" : c.medians[k].toPrecision(4));
+  $("compare-summary").textContent = (c.value === null
+    ? `The client has no value for ${c.text}.`
+    : `The client's ${c.text} is ${c.value.toPrecision(4)}: higher than or equal to ${pct(c.percentile)} of clients.`) +
+    ` Median: granted ${med("granted")}, refused ${med("refused")}, similar clients ${med("similar")}.`;
+  $("compare-hist").replaceChildren(histogram(c));
+  $("compare-scatter").replaceChildren(c.scatter ? scatter(c) : "");
+  fill($("compare-table").querySelector("tbody"), c.counts.all.map((_, b) => [
+    c.edges[b].toPrecision(4), c.edges[b + 1].toPrecision(4),
+    String(c.counts.all[b]), String(c.counts.granted[b]), String(c.counts.refused[b]), String(c.counts.similar[b])]));
+  $("compare-result").hidden = false;
 }
 
 async function loadModel() {
@@ -197,6 +333,8 @@ $("search").addEventListener("submit", (ev) => {
   history.replaceState(null, "", `#client-${id}`);
   lookUp(id);
 });
+$("whatif").addEventListener("submit", (ev) => { ev.preventDefault(); whatIf(); });
+$("compare").addEventListener("submit", (ev) => { ev.preventDefault(); compare(); });
 window.addEventListener("hashchange", route);
 route();
 const m = /^#client-([0-9]+)$/.exec(location.hash);

@@ -447,3 +447,135 @@ async fn the_dashboard_is_served_from_the_binary() {
     let (status, _) = call(&st, get("/v1/model")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// What-if: no change gives the served probability bit for bit (the application's features
+/// recomputed by the fitted pipeline, the history aggregates kept); changes are re-scored;
+/// unknown fields and wrong types are named; nothing is journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_if_rescoring_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let p = &fixture().scorer.population;
+    for &id in p.ids.iter().take(5) {
+        let (status, v) = call(
+            &st,
+            post(&format!("/v1/clients/{id}/whatif"), r#"{"changes": {}}"#),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let i = p.ids.iter().position(|x| *x == id).unwrap();
+        // The recomputed row is the served row, bit for bit.
+        assert_eq!(v["features_changed"], json!([]), "{id}");
+        // (serde_json's default float parser may be off by one unit in the last place.)
+        let after = v["after"]["probability"].as_f64().unwrap();
+        assert!((after - p.probability[i]).abs() <= 1e-16, "{after}");
+        assert_eq!(v["change"], 0.0);
+    }
+    let id = p.ids[0];
+    let (status, v) = call(
+        &st,
+        post(
+            &format!("/v1/clients/{id}/whatif"),
+            r#"{"changes": {"AMT_ANNUITY": 1000.0, "AMT_CREDIT": 2000000.0}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["journaled"], false);
+    // The amounts and the ratios built from them are recomputed; history aggregates are not.
+    let changed: Vec<&str> = v["features_changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for f in [
+        "AMT_ANNUITY",
+        "AMT_CREDIT",
+        "PAYMENT_RATE",
+        "INCOME_CREDIT_PERC",
+    ] {
+        assert!(changed.contains(&f), "{f} not in {changed:?}");
+    }
+    assert!(changed
+        .iter()
+        .all(|f| !riskscore_features::home_credit::from_history(f)));
+    let (status, v) = call(
+        &st,
+        post(
+            &format!("/v1/clients/{id}/whatif"),
+            r#"{"changes": {"NOPE": 1, "SK_ID_CURR": 5}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["changes.NOPE", "changes.SK_ID_CURR"]);
+    let (status, v) = call(
+        &st,
+        post(
+            &format!("/v1/clients/{id}/whatif"),
+            r#"{"changes": {"AMT_CREDIT": "lots"}}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        v["error"]["fields"][0]["field"], "changes.AMT_CREDIT",
+        "{v}"
+    );
+    let (status, _) = call(&st, post(&format!("/v1/clients/{id}/whatif"), "{}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = call(&st, post("/v1/clients/1/whatif", r#"{"changes": {}}"#)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        read_entries(&loc).unwrap().is_empty(),
+        "a what-if is not a decision"
+    );
+}
+
+/// The comparison's histograms count every client once, split by decision, and the scatter
+/// holds at most 1,000 points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparison_with_other_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let sc = &fixture().scorer;
+    let (id, f, g) = (sc.population.ids[3], &sc.names[0], &sc.names[1]);
+    let (status, v) = call(
+        &st,
+        get(&format!("/v1/clients/{id}/compare?feature={f}&other={g}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sum = |k: &str| -> u64 {
+        v["counts"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("all"), v["clients"]["all"].as_u64().unwrap());
+    assert_eq!(sum("granted") + sum("refused"), sum("all"));
+    let finite = sc
+        .feature_values(0)
+        .iter()
+        .filter(|x| x.is_finite())
+        .count() as u64;
+    assert_eq!(sum("all"), finite);
+    assert!(sum("similar") <= 50);
+    assert_eq!(v["edges"].as_array().unwrap().len(), 21);
+    if let Some(p) = v["percentile"].as_f64() {
+        assert!((0.0..=1.0).contains(&p));
+    }
+    assert!(v["scatter"]["points"].as_array().unwrap().len() <= 1000);
+    let (status, v) = call(&st, get(&format!("/v1/clients/{id}/compare?feature=NOPE"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "feature");
+}
