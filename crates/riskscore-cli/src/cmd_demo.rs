@@ -195,6 +195,7 @@ fn serve(args: &Args, data: &std::path::Path, model: &std::path::Path) -> Result
     let state = AppState::new(scorer, journal, Settings::default());
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     println!("6. serving on http://{addr}/ (Ctrl-C to stop)");
+    println!("   dashboard:         http://{addr}/");
     println!("   API documentation: http://{addr}/docs");
     println!("   a score:           http://{addr}/v1/clients/{some_client}/score");
     println!("   drift of the scores journaled: http://{addr}/v1/drift?format=html");

@@ -318,6 +318,9 @@ fn the_demo_writes_its_reports_and_serves() {
     let (status, text) = http(port, "GET", "/v1/clients/100001/score", "", "demo").unwrap();
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"probability\""), "{text}");
+    let (status, text) = http(port, "GET", "/", "", "dashboard").unwrap();
+    assert_eq!(status, 200);
+    assert!(text.contains("Client decision"), "{text}");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -329,7 +332,7 @@ fn the_demo_writes_its_reports_and_serves() {
         "exploratory report",
         "training",
         "drift of the new applicants",
-        "serving on",
+        "dashboard:",
     ] {
         assert!(stdout.contains(step), "no {step} in {stdout}");
     }

@@ -297,6 +297,10 @@ async function loadModel() {
     ["Imbalance strategy", String(m.strategy)],
     ["Clients in the data", String(m.clients)],
   ]);
+  const names = { roc_auc: "AUC", pr_auc: "Precision-recall AUC", cost_per_client: "Cost per client",
+    recall: "Recall (defaulters refused)", precision: "Precision (refused who default)", f2: "F2", brier: "Brier score", ks: "Kolmogorov-Smirnov" };
+  fill($("metrics").querySelector("tbody"), ((m.metrics && m.metrics.mean) || []).map(([k, v]) =>
+    [names[k] || k, v.mean.toFixed(4), v.std.toFixed(4)]));
   const c = m.cost || {};
   fill($("cost").querySelector("tbody"), [
     ["A defaulter granted a loan (missed default)", String(c.fn_cost)],
