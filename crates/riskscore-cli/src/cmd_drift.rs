@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use polars::prelude::{Column, CsvReadOptions, DataFrame, ParquetReader, SerReader};
+use polars::prelude::{Column, DataFrame};
 use riskscore_drift::{drift_frames, DataDrift};
 use riskscore_model::bundle::MANIFEST_FILE;
 use riskscore_model::run::REFERENCE_FILE;
@@ -55,27 +55,7 @@ pub struct Args {
 }
 
 fn read(path: &Path) -> Result<DataFrame> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "parquet" => {
-            let f =
-                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            ParquetReader::new(f)
-                .finish()
-                .with_context(|| format!("{}: not a readable Parquet file", path.display()))
-        }
-        "csv" => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .try_into_reader_with_file_path(Some(path.to_owned()))
-            .and_then(|r| r.finish())
-            .with_context(|| format!("{}: not a readable CSV file", path.display())),
-        _ => bail!("{}: give a .csv or .parquet file", path.display()),
-    }
+    Ok(riskscore_data::read::read_inferred(path)?)
 }
 
 /// The data set through the model's pipeline, with its predicted probability.

@@ -27,6 +27,38 @@ pub fn is_parquet(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
+/// Reads any CSV or Parquet table with the types the file gives (Parquet) or that the first
+/// 10,000 rows suggest (CSV): for tables without a known layout (drift inputs, exploration).
+pub fn read_inferred(path: &Path) -> Result<DataFrame> {
+    let invalid = |message: String| Error::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => {
+            let f = File::open(path).map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            ParquetReader::new(f)
+                .finish()
+                .map_err(|e| invalid(format!("not a readable Parquet file: {e}")))
+        }
+        "csv" => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(10_000))
+            .try_into_reader_with_file_path(Some(path.to_owned()))
+            .and_then(|r| r.finish())
+            .map_err(|e| invalid(format!("not a readable CSV file: {e}"))),
+        _ => Err(invalid("give a .csv or .parquet file".into())),
+    }
+}
+
 /// Reads the header line of a CSV file (a UTF-8 byte-order mark is dropped).
 pub fn csv_header(path: &Path) -> Result<Vec<String>> {
     let file = File::open(path).map_err(|source| Error::Io {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use polars::prelude::{CsvReadOptions, DataFrame, ParquetReader, SerReader};
+use polars::prelude::DataFrame;
 use riskscore_data::read::{find_table_file, read_typed};
 use riskscore_data::source::specs;
 use riskscore_data::Table;
@@ -245,32 +245,11 @@ pub fn explore_table(path: &Path, id: &str, target_column: &str) -> Result<Eda> 
 }
 
 fn read_any(path: &Path) -> Result<DataFrame> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "parquet" => {
-            let f = std::fs::File::open(path)
-                .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-            ParquetReader::new(f).finish().map_err(polars_err(format!(
-                "{}: not a readable Parquet file",
-                path.display()
-            )))
-        }
-        "csv" => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .try_into_reader_with_file_path(Some(path.to_owned()))
-            .and_then(|r| r.finish())
-            .map_err(polars_err(format!(
-                "{}: not a readable CSV file",
-                path.display()
-            ))),
-        _ => Err(Error::Input(format!(
-            "{}: give a Home Credit folder, or a .csv or .parquet table",
+    if path.is_dir() {
+        return Err(Error::Input(format!(
+            "{}: not a Home Credit folder (no application_train table)",
             path.display()
-        ))),
+        )));
     }
+    Ok(riskscore_data::read::read_inferred(path)?)
 }

@@ -347,23 +347,26 @@ pub(crate) fn parse_body(body: std::result::Result<Bytes, BytesRejection>) -> Ap
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
 }
 
+/// An application the pipeline cannot take is the caller's (422); anything else is ours.
+pub(crate) fn transform_error(e: crate::Error) -> ApiError {
+    if e.is_input() {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_application",
+            e.to_string(),
+        )
+    } else {
+        ApiError::internal(&e)
+    }
+}
+
 /// Scores and explains one posted application (CPU work, run blocking).
 fn score_one(
     sc: &Scorer,
     body: &Value,
 ) -> ApiResult<(i64, Vec<f64>, riskscore_explain::client::ClientExplanation)> {
     let (id, app) = crate::application::parse(&sc.pipeline, body).map_err(ApiError::invalid)?;
-    let x = sc.transform(app).map_err(|e| {
-        if e.is_input() {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_application",
-                e.to_string(),
-            )
-        } else {
-            ApiError::internal(&e)
-        }
-    })?;
+    let x = sc.transform(app).map_err(transform_error)?;
     let e = sc.explain(id, &x, 10).map_err(|e| ApiError::internal(&e))?;
     Ok((id, x, e))
 }

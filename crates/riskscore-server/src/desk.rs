@@ -12,7 +12,7 @@ use riskscore_features::Layout;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, known, parse_body, parse_id, AppState};
+use crate::api::{blocking, known, parse_body, parse_id, transform_error, AppState};
 use crate::error::{ApiError, FieldError};
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
@@ -214,17 +214,7 @@ pub(crate) async fn what_if(
                     .collect(),
             )
         })?;
-        let fresh = sc.transform(parsed).map_err(|e| {
-            if e.is_input() {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_application",
-                    e.to_string(),
-                )
-            } else {
-                ApiError::internal(&e)
-            }
-        })?;
+        let fresh = sc.transform(parsed).map_err(transform_error)?;
         let row: Vec<f64> = match &sc.pipeline.layout {
             Layout::HomeCredit { .. } => sc
                 .names

@@ -461,19 +461,7 @@ fn home_credit_info(
             parts.push(scan(&path)?.select(select.clone()));
         }
     }
-    let apps = concat(parts, UnionArgs::default()).map_err(polars_err("applications"))?;
-    let order = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
-        .map_err(polars_err("info"))?;
-    let info = order
-        .lazy()
-        .join(
-            apps,
-            [col("SK_ID_CURR")],
-            [col("SK_ID_CURR")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()
-        .map_err(polars_err("client information"))?;
+    let info = aligned(ids, parts, "client information")?;
     let mut history = HashMap::new();
     for table in HISTORY {
         let Some(path) = folder.path_of(table) else {
@@ -527,9 +515,14 @@ fn home_credit_raw(data: &Path, ids: &[i64]) -> Result<Option<DataFrame>> {
             parts.push(df.lazy().select(cols.clone()));
         }
     }
-    let apps = concat(parts, UnionArgs::default()).map_err(polars_err("applications"))?;
+    aligned(ids, parts, "applications").map(Some)
+}
+
+/// The application rows of `parts` (train and test) in the order of `ids`, one per id.
+fn aligned(ids: &[i64], parts: Vec<LazyFrame>, what: &str) -> Result<DataFrame> {
+    let apps = concat(parts, UnionArgs::default()).map_err(polars_err(what))?;
     let order = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
-        .map_err(polars_err("applications"))?;
+        .map_err(polars_err(what))?;
     order
         .lazy()
         .join(
@@ -539,8 +532,7 @@ fn home_credit_raw(data: &Path, ids: &[i64]) -> Result<Option<DataFrame>> {
             JoinArgs::new(JoinType::Left),
         )
         .collect()
-        .map(Some)
-        .map_err(polars_err("applications"))
+        .map_err(polars_err(what))
 }
 
 /// A table scanned lazily (CSV or Parquet), ids as Int64.
