@@ -329,8 +329,22 @@ fn explain_a_client_and_refuse_an_unknown_one() {
     );
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+/// `riskscore explore DIR`: the JSON numbers and the HTML page.
+fn explore(data: &Path) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        data.to_str().unwrap(),
+        "--out",
+        html.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let e = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    (e, std::fs::read_to_string(&html).unwrap())
 }
 
 /// The exploratory report of the tiny fixture, whose figures its README states: 3 training
@@ -338,19 +352,7 @@ fn json(path: &Path) -> serde_json::Value {
 /// credit card rows of an SK_ID_PREV without a previous application.
 #[test]
 fn explore_reports_the_tiny_fixture() {
-    let dir = tempfile::tempdir().unwrap();
-    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        tiny().to_str().unwrap(),
-        "--out",
-        html.to_str().unwrap(),
-        "--json",
-        js.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let e = json(&js);
+    let (e, page) = explore(&tiny());
     let rows: Vec<(String, u64)> = e["tables"]
         .as_array()
         .unwrap()
@@ -414,7 +416,6 @@ fn explore_reports_the_tiny_fixture() {
         "{gender}"
     );
     assert!((iv - 1.00445).abs() < 1e-5);
-    let page = std::fs::read_to_string(&html).unwrap();
     for section in [
         "Tables",
         "Class balance",
@@ -439,19 +440,7 @@ fn explore_reports_the_tiny_fixture() {
 /// pandas on the same file (computed here from the CSV with the csv crate).
 #[test]
 fn explore_describes_columns_from_the_dictionary() {
-    let dir = tempfile::tempdir().unwrap();
-    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        shared_sample().to_str().unwrap(),
-        "--out",
-        html.to_str().unwrap(),
-        "--json",
-        js.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let e = json(&js);
+    let (e, _) = explore(&shared_sample());
     let train = &e["tables"][0];
     let col = |n: &str| {
         train["columns"]
