@@ -117,12 +117,12 @@ pub fn profile_table(
     describe: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<(TableProfile, Vec<Anomaly>)> {
     let rows = df.height();
-    let columns: Vec<ColumnProfile> = par_map(df.columns(), |c| profile_column(c, describe))
-        .into_iter()
-        .collect::<Result<_>>()?;
+    let mut columns = Vec::with_capacity(df.width());
     let mut anomalies = Vec::new();
-    for (c, col) in columns.iter().zip(df.columns()) {
-        anomalies.extend(column_anomalies(name, c, col, rows)?);
+    for r in par_map(df.columns(), |c| profile_column(name, c, describe)) {
+        let (profile, found) = r?;
+        columns.push(profile);
+        anomalies.extend(found);
     }
     let cells = (rows * columns.len()).max(1);
     let missing: usize = columns.iter().map(|c| c.missing).sum();
@@ -250,10 +250,13 @@ pub(crate) fn is_numeric(dt: &DataType) -> bool {
     dt.is_primitive_numeric() || matches!(dt, DataType::Boolean)
 }
 
+/// A column's summary and its anomalies (sentinel day counts, placeholder categories, far
+/// outliers), both from one pass over its values.
 fn profile_column(
+    table: &str,
     c: &Column,
     describe: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<ColumnProfile> {
+) -> Result<(ColumnProfile, Vec<Anomaly>)> {
     let rows = c.len();
     let missing = c.null_count();
     let dt = c.dtype().clone();
@@ -275,6 +278,15 @@ fn profile_column(
         top: Vec::new(),
         description: describe(c.name()),
     };
+    let mut anomalies = Vec::new();
+    let anomaly = |kind: &str, count: usize, note: String| Anomaly {
+        table: table.into(),
+        column: c.name().to_string(),
+        kind: kind.into(),
+        count,
+        share: count as f64 / rows.max(1) as f64,
+        note,
+    };
     if is_numeric(&dt) {
         p.kind = "numeric".into();
         let mut v = finite_values(c)?;
@@ -282,7 +294,7 @@ fn profile_column(
         p.missing = rows - v.len();
         p.missing_rate = p.missing as f64 / rows.max(1) as f64;
         if v.is_empty() {
-            return Ok(p);
+            return Ok((p, anomalies));
         }
         v.sort_unstable_by(f64::total_cmp);
         p.distinct = 1 + v.windows(2).filter(|w| w[0] != w[1]).count();
@@ -291,9 +303,12 @@ fn profile_column(
         let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0).max(1.0);
         let (q1, q3) = (quantile(&v, 0.25), quantile(&v, 0.75));
         let iqr = q3 - q1;
+        // Values outside [lo, hi], counted on the sorted values.
+        let outside = |lo: f64, hi: f64| {
+            v.partition_point(|x| *x < lo) + (v.len() - v.partition_point(|x| *x <= hi))
+        };
         if iqr > 0.0 {
-            let (lo, hi) = (q1 - OUTLIER_IQR * iqr, q3 + OUTLIER_IQR * iqr);
-            p.outliers = v.iter().filter(|x| **x < lo || **x > hi).count();
+            p.outliers = outside(q1 - OUTLIER_IQR * iqr, q3 + OUTLIER_IQR * iqr);
         }
         (p.min, p.q1, p.median, p.q3, p.max) = (
             Some(v[0]),
@@ -303,6 +318,32 @@ fn profile_column(
             v.last().copied(),
         );
         (p.mean, p.std) = (Some(mean), Some(var.sqrt()));
+        let days = p.name.starts_with("DAYS_");
+        let coded =
+            v.partition_point(|x| *x <= DAYS_SENTINEL) - v.partition_point(|x| *x < DAYS_SENTINEL);
+        if days && p.max == Some(DAYS_SENTINEL) {
+            anomalies.push(anomaly(
+                "sentinel",
+                coded,
+                "365243 days (1,000 years) codes \"not applicable\"; treat it as missing".into(),
+            ));
+        }
+        let (lo, hi) = (q1 - FAR_IQR * iqr, q3 + FAR_IQR * iqr);
+        // The sentinel code of a day count is not an outlier.
+        let far = outside(lo, hi) - if days && DAYS_SENTINEL > hi { coded } else { 0 };
+        if iqr > 0.0 && far > 0 {
+            anomalies.push(anomaly(
+                "far outliers",
+                far,
+                format!(
+                    "beyond {FAR_IQR} interquartile ranges of the quartiles [{}, {}]; range [{}, {}]",
+                    riskscore_report::num(q1, 4),
+                    riskscore_report::num(q3, 4),
+                    riskscore_report::num(v[0], 4),
+                    riskscore_report::num(v[v.len() - 1], 4)
+                ),
+            ));
+        }
     } else if matches!(dt, DataType::String) {
         p.kind = "categorical".into();
         let s = c
@@ -312,6 +353,13 @@ fn profile_column(
         for v in s.iter().flatten() {
             *counts.entry(v).or_default() += 1;
         }
+        if let Some(&n) = counts.get("XNA") {
+            anomalies.push(anomaly(
+                "placeholder category",
+                n,
+                "\"XNA\" means not available: a missing value spelled as a category".into(),
+            ));
+        }
         p.distinct = counts.len();
         let mut top: Vec<(String, usize)> =
             counts.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
@@ -319,74 +367,7 @@ fn profile_column(
         top.truncate(5);
         p.top = top;
     }
-    Ok(p)
-}
-
-/// Sentinel day counts, placeholder categories and far outliers of one column.
-fn column_anomalies(
-    table: &str,
-    p: &ColumnProfile,
-    c: &Column,
-    rows: usize,
-) -> Result<Vec<Anomaly>> {
-    let mut out = Vec::new();
-    let share = |n: usize| n as f64 / rows.max(1) as f64;
-    if p.kind == "numeric" && p.name.starts_with("DAYS_") && p.max == Some(DAYS_SENTINEL) {
-        let n = finite_values(c)?
-            .iter()
-            .filter(|v| **v == DAYS_SENTINEL)
-            .count();
-        out.push(Anomaly {
-            table: table.into(),
-            column: p.name.clone(),
-            kind: "sentinel".into(),
-            count: n,
-            share: share(n),
-            note: "365243 days (1,000 years) codes \"not applicable\"; treat it as missing".into(),
-        });
-    }
-    if p.kind == "categorical" {
-        let s = c.str().map_err(polars_err(format!("column {}", p.name)))?;
-        let n = s.iter().flatten().filter(|v| *v == "XNA").count();
-        if n > 0 {
-            out.push(Anomaly {
-                table: table.into(),
-                column: p.name.clone(),
-                kind: "placeholder category".into(),
-                count: n,
-                share: share(n),
-                note: "\"XNA\" means not available: a missing value spelled as a category".into(),
-            });
-        }
-    }
-    if let (Some(q1), Some(q3), Some(min), Some(max)) = (p.q1, p.q3, p.min, p.max) {
-        let iqr = q3 - q1;
-        let (lo, hi) = (q1 - FAR_IQR * iqr, q3 + FAR_IQR * iqr);
-        let sentinel = p.name.starts_with("DAYS_");
-        if iqr > 0.0 && (min < lo || (max > hi && !(sentinel && max == DAYS_SENTINEL))) {
-            let far = finite_values(c)?
-                .iter()
-                .filter(|v| (**v < lo || **v > hi) && !(sentinel && **v == DAYS_SENTINEL))
-                .count();
-            if far > 0 {
-                out.push(Anomaly {
-                    table: table.into(),
-                    column: p.name.clone(),
-                    kind: "far outliers".into(),
-                    count: far,
-                    share: share(far),
-                    note: format!(
-                        "beyond {FAR_IQR} interquartile ranges of the quartiles [{}, {}]; range [{}, {}]",
-                        riskscore_report::num(q1, 4),
-                        riskscore_report::num(q3, 4),
-                        riskscore_report::num(min, 4),
-                        riskscore_report::num(max, 4)
-                    ),
-                });
-            }
-        }
-    }
-    Ok(out)
+    Ok((p, anomalies))
 }
 
 /// Rows equal in every column to an earlier row, by 64-bit hashes of the rows.
