@@ -540,14 +540,6 @@ async fn drift(State(s): State<AppState>, Query(q): Query<DriftQuery>) -> ApiRes
             }
         },
     };
-    let Some(_) = s.scorer.reference else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_reference",
-            "the model bundle has no training sample (reference.parquet); retrain it to \
-             analyse drift",
-        ));
-    };
     let sc = s.scorer.clone();
     let store = s.journal.store().clone();
     let filter = Filter {
@@ -557,10 +549,14 @@ async fn drift(State(s): State<AppState>, Query(q): Query<DriftQuery>) -> ApiRes
         ..Filter::default()
     };
     let (report, window) = blocking(move || {
-        let reference = sc
-            .reference
-            .as_ref()
-            .ok_or_else(|| ApiError::internal(&"no reference"))?;
+        let reference = sc.reference.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_reference",
+                "the model bundle has no training sample (reference.parquet); retrain it to \
+                 analyse drift",
+            )
+        })?;
         journal_drift(&store, filter, reference, &sc.names, &sc.model_version).map_err(
             |e| match e {
                 crate::Error::NoData(m) => ApiError::new(StatusCode::CONFLICT, "no_data", m),

@@ -524,7 +524,6 @@ type Reply = oneshot::Sender<std::result::Result<i64, String>>;
 #[derive(Debug, Clone)]
 pub struct Journal {
     tx: mpsc::UnboundedSender<(Decided, Vec<u8>, Reply)>,
-    location: String,
     store: Location,
 }
 
@@ -537,8 +536,7 @@ impl Journal {
             message,
         })?;
         let (tx, mut rx) = mpsc::unbounded_channel::<(Decided, Vec<u8>, Reply)>();
-        let location = loc.display();
-        let name = location.clone();
+        let name = loc.display();
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || {
@@ -589,13 +587,13 @@ impl Journal {
             })?;
         Ok(Journal {
             tx,
-            location,
             store: loc.clone(),
         })
     }
 
-    pub fn location(&self) -> &str {
-        &self.location
+    /// For messages: the SQLite path, or the PostgreSQL address without its password.
+    pub fn location(&self) -> String {
+        self.store.display()
     }
 
     /// Where the journal lives (readers open their own connection).
@@ -608,7 +606,7 @@ impl Journal {
     pub async fn record(&self, d: Decided, features: &[f64]) -> Result<i64> {
         let (reply, wait) = oneshot::channel();
         let fail = |message: String| Error::Journal {
-            location: self.location.clone(),
+            location: self.location(),
             message,
         };
         self.tx

@@ -373,7 +373,6 @@ pub enum NewApplication {
     Generic(DataFrame),
 }
 
-/// SHA-256 of a feature row (its values' bits), for the journal.
 fn standardise(v: f64, mean: f64, std: f64) -> f64 {
     if v.is_nan() {
         0.0
