@@ -156,10 +156,10 @@ fn drift_of_new_applicants(
     frame: &polars::prelude::DataFrame,
     model: &std::path::Path,
 ) -> Result<riskscore_drift::DataDrift> {
-    use polars::prelude::{col, Column, IntoLazy, ParquetReader, SerReader};
+    use polars::prelude::{col, IntoLazy};
     let bundle = riskscore_model::ModelBundle::load(model)?;
     let target = bundle.pipeline.target.clone();
-    let mut new = frame
+    let new = frame
         .clone()
         .lazy()
         .filter(col(target.as_str()).is_null())
@@ -167,16 +167,8 @@ fn drift_of_new_applicants(
     if new.height() == 0 {
         anyhow::bail!("the data has no new applicants (rows without {target}) to compare");
     }
-    let scores = riskscore_model::predict::score_frame(&bundle, &new)?;
-    new.with_column(Column::new(
-        riskscore_model::run::PROBABILITY_COLUMN.into(),
-        scores.iter().map(|s| s.probability).collect::<Vec<f64>>(),
-    ))?;
-    let sample = model.join(riskscore_model::run::REFERENCE_FILE);
-    let reference = ParquetReader::new(
-        std::fs::File::open(&sample).with_context(|| format!("opening {}", sample.display()))?,
-    )
-    .finish()?;
+    let new = crate::cmd_drift::with_probability(&bundle, new)?;
+    let reference = crate::cmd_drift::training_sample(model)?;
     Ok(riskscore_drift::drift_frames(
         &reference,
         &new,

@@ -59,17 +59,34 @@ fn read(path: &Path) -> Result<DataFrame> {
 }
 
 /// The data set through the model's pipeline, with its predicted probability.
-fn scored(bundle: &riskscore_model::ModelBundle, path: &Path) -> Result<DataFrame> {
-    let mut frame = riskscore_model::predict::frame_for(bundle, path)
+fn scored(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
+    let frame = riskscore_model::predict::frame_for(bundle, path)
         .with_context(|| format!("building the model's features of {}", path.display()))?;
-    let scores = riskscore_model::predict::score_frame(bundle, &frame)
-        .with_context(|| format!("scoring {}", path.display()))?;
+    with_probability(bundle, frame).with_context(|| format!("scoring {}", path.display()))
+}
+
+/// A feature frame of the bundle's pipeline with the model's probability added, as the
+/// bundle's training sample has it.
+pub(crate) fn with_probability(bundle: &ModelBundle, mut frame: DataFrame) -> Result<DataFrame> {
+    let scores = riskscore_model::predict::score_frame(bundle, &frame)?;
     let p: Vec<f64> = scores.iter().map(|s| s.probability).collect();
     frame.with_column(Column::new(
         riskscore_model::run::PROBABILITY_COLUMN.into(),
         p,
     ))?;
     Ok(frame)
+}
+
+/// The bundle's training sample (`reference.parquet`), which bundles written before it existed
+/// lack.
+pub(crate) fn training_sample(bundle: &Path) -> Result<DataFrame> {
+    riskscore_server::scorer::read_reference(bundle)?.with_context(|| {
+        format!(
+            "{}: this bundle has no reference sample ({REFERENCE_FILE}); retrain it, or give \
+             the training data as --reference and the bundle as --model",
+            bundle.display()
+        )
+    })
 }
 
 fn is_bundle(path: &Path) -> bool {
@@ -95,17 +112,7 @@ pub fn run(mut args: Args) -> Result<()> {
         args.exclude.push(b.pipeline.target.clone());
     }
     let reference = match &bundle {
-        Some(_) if reference_is_bundle => {
-            let sample = args.reference.join(REFERENCE_FILE);
-            if !sample.is_file() {
-                bail!(
-                    "{}: this bundle has no reference sample ({REFERENCE_FILE}); retrain it, or \
-                     give the training data as --reference and the bundle as --model",
-                    args.reference.display()
-                );
-            }
-            read(&sample)?
-        }
+        Some(_) if reference_is_bundle => training_sample(&args.reference)?,
         Some(b) => scored(b, &args.reference)?,
         None => read(&args.reference)?,
     };
