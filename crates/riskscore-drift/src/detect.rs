@@ -89,7 +89,8 @@ pub fn dataset_drift(
     }
 }
 
-fn label(v: f64) -> String {
+/// A number as a category label.
+pub(crate) fn label(v: f64) -> String {
     // -0.0 and 0.0 are one value, as in pandas.
     if v == 0.0 {
         "0".into()

@@ -3,7 +3,7 @@
 
 use polars::prelude::{DataFrame, DataType, Series};
 
-use crate::detect::{column_drift, dataset_drift, ColumnData, ColumnDrift, DataDrift, Kind};
+use crate::detect::{column_drift, dataset_drift, label, ColumnData, ColumnDrift, DataDrift, Kind};
 
 /// What stops a comparison, naming the table and the column.
 #[derive(Debug, thiserror::Error)]
@@ -88,15 +88,7 @@ pub fn values(s: &Series, kind: Kind, table: &str) -> Result<ColumnData, FrameEr
             let v = as_f64()?;
             Ok(ColumnData::Category(
                 v.into_iter()
-                    .map(|x| {
-                        x.is_finite().then(|| {
-                            if x == 0.0 {
-                                "0".to_string()
-                            } else {
-                                x.to_string()
-                            }
-                        })
-                    })
+                    .map(|x| x.is_finite().then(|| label(x)))
                     .collect(),
             ))
         }
