@@ -76,13 +76,12 @@ pub fn run(args: Args) -> Result<()> {
     let features = args.out.join("features.parquet");
     println!("3. features -> {}", features.display());
     let folder = Folder::new(&data)?;
-    let (pipeline, matrix, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
-    matrix.write_parquet(&features)?;
+    let (pipeline, rows, report) = FeaturePipeline::fit_home_credit_to_parquet(&folder, &features)?;
     let pipeline_path = pipeline_path_for(&features);
     pipeline.save(&pipeline_path)?;
     println!(
         "   {} applicants x {} features; pipeline {}; {} orphan-key note(s)",
-        matrix.rows(),
+        rows,
         pipeline.features.len(),
         pipeline_path.display(),
         report.orphans.len()
@@ -93,7 +92,7 @@ pub fn run(args: Args) -> Result<()> {
         args.trials,
         model.display()
     );
-    let frame = matrix.collect()?;
+    let frame = riskscore_data::read::read_inferred(&features)?;
     // Short on purpose: ready in about two minutes on two cores. A real run compares the four
     // imbalance strategies, uses 5 folds, a smaller learning rate and the logistic baseline.
     let cfg = TrainConfig {

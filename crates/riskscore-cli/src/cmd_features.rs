@@ -38,27 +38,31 @@ pub fn run(args: Args) -> Result<()> {
         }
         let folder = Folder::new(&args.data)?;
         tracing::info!(dir = %args.data.display(), "building Home Credit features");
-        let (pipeline, matrix) = match fitted {
+        tracing::info!(file = %args.out.display(), "features to");
+        let written = |e: riskscore_features::Error| {
+            anyhow::Error::new(e).context(format!("writing {}", args.out.display()))
+        };
+        let (pipeline, rows) = match fitted {
             Some(p) => {
-                let matrix = p.transform_home_credit_lazy(&folder)?;
-                (p, matrix)
+                let rows = p
+                    .transform_home_credit_to_parquet(&folder, &args.out)
+                    .map_err(written)?;
+                (p, rows)
             }
             None => {
-                let (p, matrix, report) = FeaturePipeline::fit_home_credit_lazy(&folder)?;
+                let (p, rows, report) =
+                    FeaturePipeline::fit_home_credit_to_parquet(&folder, &args.out)
+                        .map_err(written)?;
                 if report.dropped_xna > 0 {
                     tracing::info!(
                         rows = report.dropped_xna,
                         "dropped applications with CODE_GENDER = XNA"
                     );
                 }
-                (p, matrix)
+                (p, rows)
             }
         };
-        tracing::info!(file = %args.out.display(), "joining and writing");
-        matrix
-            .write_parquet(&args.out)
-            .with_context(|| format!("writing {}", args.out.display()))?;
-        (pipeline, matrix.rows())
+        (pipeline, rows)
     } else if args.data.is_file() {
         let mut table = match (&args.table.id, &args.table.target, &fitted) {
             (_, _, Some(p)) => GenericTable::new(&args.data, &p.id, &p.target),

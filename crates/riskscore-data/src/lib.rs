@@ -5,6 +5,7 @@ pub mod clock;
 pub mod dictionary;
 pub mod error;
 pub mod read;
+pub mod scan;
 pub mod schema;
 mod schema_columns;
 pub mod source;

@@ -207,7 +207,11 @@ fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Resu
 }
 
 /// Scans a CSV file that polars refused and returns the first precise problem found.
-fn diagnose_csv(path: &Path, header: &[String], expected: &[ColumnSpec]) -> Result<Option<Error>> {
+pub(crate) fn diagnose_csv(
+    path: &Path,
+    header: &[String],
+    expected: &[ColumnSpec],
+) -> Result<Option<Error>> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::DataFrame;
 
 use crate::error::{Error, Result};
-use crate::read::{find_table_file, read_typed, ColumnSpec};
+use crate::read::{find_table_file, is_parquet, read_typed, ColumnSpec};
+use crate::scan::{scan_csv, Batch};
 use crate::schema::Table;
 use crate::validate::check_primary_key;
 
@@ -16,6 +17,21 @@ use crate::validate::check_primary_key;
 pub trait TableSource {
     /// The table with every column of the layout, typed; `None` when an optional table is absent.
     fn load(&self, table: Table) -> Result<Option<DataFrame>>;
+
+    /// Streams the columns `names` of a table to `sink` in batches, in row order; `false` when
+    /// an optional table is absent. By default one batch of the loaded table.
+    fn scan(
+        &self,
+        table: Table,
+        names: &[&str],
+        sink: &mut dyn FnMut(&Batch) -> Result<()>,
+    ) -> Result<bool> {
+        let Some(df) = self.load(table)? else {
+            return Ok(false);
+        };
+        sink(&Batch::from_frame(table, &df, names)?)?;
+        Ok(true)
+    }
 }
 
 /// The expected columns of a Home Credit table.
@@ -64,16 +80,60 @@ impl Folder {
     }
 }
 
-impl TableSource for Folder {
-    fn load(&self, table: Table) -> Result<Option<DataFrame>> {
-        let Some(path) = self.path_of(table) else {
-            if table.is_required() {
-                return Err(Error::MissingTable {
-                    dir: self.dir.clone(),
-                    table: table.stem().into(),
-                });
+impl Folder {
+    /// The path of a table's file; `None` (with a warning) when an optional table is absent.
+    fn existing(&self, table: Table) -> Result<Option<PathBuf>> {
+        match self.path_of(table) {
+            Some(path) => Ok(Some(path)),
+            None if table.is_required() => Err(Error::MissingTable {
+                dir: self.dir.clone(),
+                table: table.stem().into(),
+            }),
+            None => {
+                tracing::warn!(table = table.stem(), dir = %self.dir.display(), "table absent: its features will be missing");
+                Ok(None)
             }
-            tracing::warn!(table = table.stem(), dir = %self.dir.display(), "table absent: its features will be missing");
+        }
+    }
+}
+
+impl TableSource for Folder {
+    /// CSV files are parsed in blocks on every core and streamed; Parquet files are loaded.
+    fn scan(
+        &self,
+        table: Table,
+        names: &[&str],
+        sink: &mut dyn FnMut(&Batch) -> Result<()>,
+    ) -> Result<bool> {
+        let Some(path) = self.existing(table)? else {
+            return Ok(false);
+        };
+        if is_parquet(&path) {
+            let Some(df) = self.load(table)? else {
+                return Ok(false);
+            };
+            sink(&Batch::from_frame(table, &df, names)?)?;
+            return Ok(true);
+        }
+        let started = std::time::Instant::now();
+        let mut rows = 0;
+        scan_csv(&path, table, names, &mut |batch: &Batch| {
+            rows += batch.rows;
+            sink(batch)
+        })?;
+        tracing::info!(
+            table = table.stem(),
+            rows,
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            cpu = crate::usage::cpu_label(),
+            memory = crate::usage::memory_label(),
+            "scanned"
+        );
+        Ok(true)
+    }
+
+    fn load(&self, table: Table) -> Result<Option<DataFrame>> {
+        let Some(path) = self.existing(table)? else {
             return Ok(None);
         };
         let started = std::time::Instant::now();

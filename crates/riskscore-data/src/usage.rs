@@ -17,6 +17,23 @@ pub fn cpu_label() -> String {
     cpu_seconds().map_or_else(|| "?".into(), |s| format!("{s:.1}"))
 }
 
+/// Resident and peak resident memory of this process in MB ("?" when unknown), from
+/// `/proc/self/status`.
+pub fn memory_label() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return "?".into();
+    };
+    let field = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or_else(|| "?".to_owned(), |kb| format!("{:.0}", kb / 1024.0))
+    };
+    format!("{} MB (peak {} MB)", field("VmRSS:"), field("VmHWM:"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -41,30 +41,6 @@ pub fn check_primary_key(table: Table, df: &DataFrame) -> Result<()> {
     })
 }
 
-/// Counts rows of `child` whose `column` is null or not among `parent_keys`.
-pub fn count_orphans(child: &DataFrame, column: &str, parent_keys: &Column) -> Result<usize> {
-    let context = format!("foreign key {column}");
-    let parent = parent_keys.as_materialized_series().clone();
-    let orphans = child
-        .clone()
-        .lazy()
-        .select([col(column)
-            .is_in(lit(parent).implode(false), false)
-            .not()
-            .cast(DataType::UInt64)
-            .sum()
-            .alias("orphans")])
-        .collect()
-        .map_err(Error::polars(context))?;
-    let n = orphans
-        .column("orphans")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0);
-    Ok(n as usize)
-}
-
 /// Checks that an in-memory frame has the layout's columns with the layout's types.
 pub fn check_frame(table: Table, df: &DataFrame) -> Result<()> {
     let path = PathBuf::from(format!("<{table} in memory>"));

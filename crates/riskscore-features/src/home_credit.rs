@@ -1,17 +1,22 @@
 //! The feature set of the public kernel "LightGBM with Simple Features" (Aguiar, 2018) over the
 //! seven Home Credit tables, with the names and values of `../shared/bench/fe_pandas.py`.
 //!
-//! Plan: each table is read once, typed, and reduced to one row per applicant by a single
-//! polars group-by (plus one per ACTIVE_/CLOSED_ or APPROVED_/REFUSED_ split); only one large
-//! table is in memory at a time. One-hot columns are never materialised: the mean of a dummy is
-//! the mean of a boolean expression inside the aggregation.
+//! Plan: each history table is scanned once, in batches (parsed on every core), and folded
+//! row by row into running statistics per applicant ([`crate::engine`]); no table is held
+//! whole, one-hot columns are never materialised (a dummy's statistics come from counts per
+//! category), the ACTIVE_/CLOSED_ and APPROVED_/REFUSED_ splits are kept in the same pass,
+//! and the bureau balances are folded per loan first. Each table's features are handed to an
+//! [`Out`] as soon as they are final: in memory, or compressed Parquet pages.
 
 use polars::prelude::*;
-use riskscore_data::validate::count_orphans;
+use riskscore_data::scan::{Batch, MISSING_CAT, MISSING_ID};
 use riskscore_data::{Table, TableSource};
 
-use crate::error::{Error, Result};
-use crate::exprs::{dummy, dummy_code, dummy_nan, encode_categories, left_join, ratio, Agg};
+use crate::engine::{
+    dummy_stat, float_column, sorted, Categories, Dict, Distinct, KeyIndex, Stats, NO_GROUP,
+};
+use crate::error::Result;
+use crate::exprs::Agg;
 use crate::vocab::VocabMode;
 
 const KEY: &str = "SK_ID_CURR";
@@ -40,7 +45,7 @@ pub fn from_history(feature: &str) -> bool {
     HISTORY_PREFIXES.iter().any(|p| feature.starts_with(p))
 }
 
-type Spec = &'static [(&'static str, &'static [Agg])];
+type Spec<'a> = &'a [(&'static str, &'static [Agg])];
 
 use Agg::{Max, Mean, Min, Nunique, Size, Sum, Var};
 
@@ -93,60 +98,18 @@ const INSTAL_NUM: Spec = &[
 
 const CC_AGGS: &[Agg] = &[Min, Max, Mean, Sum, Var];
 
-fn spec_exprs(spec: Spec, prefix: &str) -> Vec<Expr> {
-    spec.iter()
-        .flat_map(|(name, aggs)| aggs.iter().map(move |a| a.apply(col(*name), prefix, name)))
-        .collect()
+/// Feature columns computed together from one set of running statistics.
+const COLUMNS_AT_ONCE: usize = 16;
+
+/// Where finished feature columns go, in output order.
+pub(crate) trait Out {
+    fn push(&mut self, column: Column) -> Result<()>;
 }
 
-/// Learns (or reads) the vocabularies of `cats` and encodes those columns as integer codes.
-fn encode(
-    vocab: &mut VocabMode,
-    table: &str,
-    cats: &[&str],
-    df: DataFrame,
-) -> Result<(DataFrame, Vec<Vec<String>>)> {
-    let mut vocabs = Vec::with_capacity(cats.len());
-    for column in cats {
-        vocabs.push(vocab.values(table, column, &df)?);
-    }
-    let pairs: Vec<(&str, &[String])> = cats
-        .iter()
-        .copied()
-        .zip(vocabs.iter().map(Vec::as_slice))
-        .collect();
-    let df = encode_categories(df, &pairs).map_err(Error::polars(format!("{table} categories")))?;
-    Ok((df, vocabs))
-}
-
-/// Means of the one-hot columns of encoded `cats` (with the `_nan` column), named
-/// `{prefix}{dummy}_MEAN`. A column with no category at all gets none, as in pandas.
-fn dummy_means(cats: &[&str], vocabs: &[Vec<String>], prefix: &str) -> Vec<Expr> {
-    let mut out = Vec::new();
-    for (column, values) in cats.iter().zip(vocabs) {
-        if values.is_empty() {
-            continue; // pandas reads an all-empty column as numbers: no one-hot columns
-        }
-        for (code, value) in values.iter().enumerate() {
-            let name = crate::exprs::dummy_name(column, value);
-            out.push(Agg::Mean.apply(dummy_code(column, code, &name), prefix, &name));
-        }
-        out.push(Agg::Mean.apply(dummy_nan(column), prefix, &format!("{column}_nan")));
-    }
-    out
-}
-
-/// The filter "column == value" on a column encoded by [`encode`] with `vocabs` (one per
-/// entry of `cats`); nothing matches when the value is not in the column's vocabulary.
-fn code_is(cats: &[&str], vocabs: &[Vec<String>], column: &str, value: &str) -> Expr {
-    let code = cats
-        .iter()
-        .zip(vocabs)
-        .find(|(c, _)| **c == column)
-        .and_then(|(_, vocab)| vocab.iter().position(|v| v == value));
-    match code {
-        Some(code) => col(column).eq(lit(code as i32)),
-        None => lit(false),
+impl Out for Vec<Column> {
+    fn push(&mut self, column: Column) -> Result<()> {
+        Vec::push(self, column);
+        Ok(())
     }
 }
 
@@ -159,475 +122,955 @@ pub struct BuildReport {
     pub dropped_xna: usize,
 }
 
+impl BuildReport {
+    fn orphans(&mut self, table: Table, column: &str, n: usize) {
+        if n > 0 {
+            tracing::warn!(
+                table = table.stem(),
+                key = column,
+                rows = n,
+                "rows whose key has no parent row"
+            );
+            self.orphans.push((table.stem().into(), column.into(), n));
+        }
+    }
+}
+
 /// Builds the feature matrix: one row per applicant (train then test rows, minus the
-/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features. The per-table
-/// aggregates are computed here; the final join is left to [`FeatureMatrix`].
-pub(crate) fn build_parts(
+/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features, pushed to `out`
+/// table by table. Returns the number of rows.
+pub(crate) fn build(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
     report: &mut BuildReport,
-) -> Result<FeatureMatrix> {
-    // Orphans are checked against every application, the XNA rows the kernel drops included.
-    let (app, ids) = application(source, vocab, report)?;
-    let mut parts = Vec::new();
-    parts.push(bureau(source, vocab, &ids, report)?);
-    let (prev, prev_ids) = previous(source, vocab, &ids, report)?;
-    parts.push(prev);
-    parts.push(pos_cash(source, vocab, &ids, &prev_ids, report)?);
-    parts.push(installments(source, &ids, &prev_ids, report)?);
-    parts.push(credit_card(source, vocab, &ids, &prev_ids, report)?);
-    Ok(FeatureMatrix {
-        app,
-        parts,
-        columns: None,
-    })
+    out: &mut dyn Out,
+) -> Result<usize> {
+    let apps = application(source, vocab, report, out)?;
+    bureau(source, vocab, &apps, report, out)?;
+    let prev_ids = previous(source, vocab, &apps, report, out)?;
+    pos_cash(source, vocab, &apps, &prev_ids, report, out)?;
+    installments(source, &apps, &prev_ids, report, out)?;
+    credit_card(source, vocab, &apps, &prev_ids, report, out)?;
+    Ok(apps.kept)
 }
 
-/// The application features and the per-table aggregates, not yet joined. Joining in slices
-/// of applicants and writing each slice as a Parquet row group keeps only one slice of the
-/// wide matrix in memory.
-#[derive(Debug, Clone)]
-pub struct FeatureMatrix {
-    app: DataFrame,
-    parts: Vec<DataFrame>,
-    /// The output columns in order (a fitted pipeline's), or all of them.
-    columns: Option<Vec<String>>,
+/// The applicants: every application id (the XNA rows the kernel drops included, so that
+/// their history rows are not orphans) and its output row.
+#[derive(Debug)]
+struct Applicants {
+    row: KeyIndex,
+    kept: usize,
 }
 
-/// Applicants per joined slice.
-const SLICE_ROWS: usize = 32_768;
+/// Counts history rows per group while remembering the last key (rows of one applicant or loan
+/// are often consecutive).
+#[derive(Debug)]
+struct Lookup<'a> {
+    map: &'a KeyIndex,
+    last: Option<(i64, Option<u32>)>,
+    orphans: usize,
+}
 
-impl FeatureMatrix {
-    pub(crate) fn with_columns(mut self, columns: Vec<String>) -> Self {
-        self.columns = Some(columns);
-        self
-    }
-
-    pub fn rows(&self) -> usize {
-        self.app.height()
-    }
-
-    fn join(&self, app: DataFrame) -> Result<DataFrame> {
-        let mut joined = app.lazy();
-        for part in &self.parts {
-            joined = left_join(joined, part.clone().lazy(), KEY);
+impl<'a> Lookup<'a> {
+    fn new(map: &'a KeyIndex) -> Self {
+        Lookup {
+            map,
+            last: None,
+            orphans: 0,
         }
-        if let Some(columns) = &self.columns {
-            joined = joined.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>());
+    }
+
+    /// The group of `id`, [`NO_GROUP`] for a row to skip; orphans are counted.
+    #[inline]
+    fn get(&mut self, id: i64) -> u32 {
+        let found = match self.last {
+            Some((last, found)) if last == id => found,
+            _ => {
+                let found = if id == MISSING_ID {
+                    None
+                } else {
+                    self.map.get(id)
+                };
+                self.last = Some((id, found));
+                found
+            }
+        };
+        match found {
+            Some(g) => g,
+            None => {
+                self.orphans += 1;
+                NO_GROUP
+            }
         }
-        joined
-            .collect()
-            .map_err(Error::polars("joining the tables"))
     }
+}
 
-    /// The whole matrix in memory.
-    pub fn collect(&self) -> Result<DataFrame> {
-        self.join(self.app.clone())
-    }
+/// Rows ahead whose state is touched before their update (see [`Stats::touch`]).
+const AHEAD: usize = 8;
 
-    /// The column names of the matrix.
-    pub fn column_names(&self) -> Result<Vec<String>> {
-        let head = self.join(self.app.head(Some(0)))?;
-        Ok(head
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect())
-    }
-
-    /// Writes the matrix as Parquet (Snappy), one row group per slice of applicants.
-    pub fn write_parquet(&self, path: &std::path::Path) -> Result<()> {
-        self.write_parquet_in_slices(path, SLICE_ROWS)
-    }
-
-    /// As `write_parquet`, with `slice_rows` applicants per row group.
-    pub fn write_parquet_in_slices(&self, path: &std::path::Path, slice_rows: usize) -> Result<()> {
-        let context = path.display().to_string();
-        let file = std::fs::File::create(path).map_err(|e| Error::Pipeline {
-            path: context.clone(),
-            message: e.to_string(),
-        })?;
-        let schema = self.join(self.app.head(Some(0)))?.schema().clone();
-        let mut writer = ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Snappy)
-            .batched(&schema)
-            .map_err(Error::polars(context.clone()))?;
-        for offset in (0..self.rows()).step_by(slice_rows.max(1)) {
-            let slice = self.join(self.app.slice(offset as i64, slice_rows.max(1)))?;
-            writer
-                .write_batch(&slice)
-                .map_err(Error::polars(context.clone()))?;
+/// Touches the state of the group `AHEAD` rows after `r` in every `stats`.
+#[inline]
+fn touch_ahead(groups: &[u32], r: usize, stats: &[&Stats], sink: &mut u64) {
+    if let Some(&g) = groups.get(r + AHEAD) {
+        if g != NO_GROUP {
+            for s in stats {
+                *sink ^= s.touch(g);
+            }
         }
-        writer.finish().map_err(Error::polars(context))?;
-        Ok(())
     }
 }
 
-/// Runs an aggregation on polars' in-memory engine. Not the streaming engine: it merges
-/// partial states in an order that depends on how rows were split, so a variance computed for
-/// one applicant alone could differ in the last bit from the batch (tested).
-fn collect_agg(lf: LazyFrame, what: &str) -> Result<DataFrame> {
-    lf.collect().map_err(Error::polars(what.to_string()))
-}
-
-/// Loads a table, or an empty frame with the layout's columns when the source lacks it.
-fn load(source: &dyn TableSource, table: Table) -> Result<DataFrame> {
-    match source.load(table)? {
-        Some(df) => Ok(df),
-        None => Ok(DataFrame::empty_with_schema(&table.schema())),
+/// A primary key's values, checked for duplicates (the error names the smallest one).
+fn unique_keys(table: Table, column: &str, ids: &[i64]) -> Result<KeyIndex> {
+    let mut map = KeyIndex::for_keys(ids);
+    let mut duplicates = 0;
+    let mut first: Option<i64> = None;
+    for (i, &id) in ids.iter().enumerate() {
+        if id != MISSING_ID && map.insert(id, i as u32).is_some() {
+            duplicates += 1;
+            first = Some(first.map_or(id, |f: i64| f.min(id)));
+        }
+    }
+    match first {
+        None => Ok(map),
+        Some(first) => Err(riskscore_data::Error::DuplicateKey {
+            table: table.stem().into(),
+            column: column.into(),
+            count: duplicates,
+            first: first.to_string(),
+        }
+        .into()),
     }
 }
 
-fn note_orphans(
-    report: &mut BuildReport,
+/// Scans `names` of `table`; `false` when an optional table is absent.
+fn scan(
+    source: &dyn TableSource,
     table: Table,
-    df: &DataFrame,
-    column: &str,
-    parents: &Column,
-) -> Result<()> {
-    let n = count_orphans(df, column, parents)?;
-    if n > 0 {
-        tracing::warn!(
-            table = table.stem(),
-            key = column,
-            rows = n,
-            "rows whose key has no parent row"
-        );
-        report.orphans.push((table.stem().into(), column.into(), n));
-    }
-    Ok(())
+    names: &[&str],
+    mut sink: impl FnMut(&Batch),
+) -> Result<bool> {
+    Ok(source.scan(table, names, &mut |batch| {
+        sink(batch);
+        Ok(())
+    })?)
+}
+
+fn log_part(what: &str, applicants: usize, columns: usize) {
+    tracing::info!(
+        applicants,
+        columns,
+        cpu = riskscore_data::usage::cpu_label(),
+        memory = riskscore_data::usage::memory_label(),
+        "{what} features"
+    );
 }
 
 fn application(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
     report: &mut BuildReport,
-) -> Result<(DataFrame, Column)> {
-    let train = load(source, Table::ApplicationTrain)?;
-    let test = load(source, Table::ApplicationTest)?;
-    let before = train.height() + test.height();
-    let order: Vec<Expr> = Table::ApplicationTrain
-        .columns()
+    out: &mut dyn Out,
+) -> Result<Applicants> {
+    let columns = Table::ApplicationTrain.columns();
+    let n_cols = columns.len();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); n_cols];
+    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); n_cols];
+    let mut dicts: Vec<Dict> = (0..n_cols).map(|_| Dict::default()).collect();
+    for table in [Table::ApplicationTrain, Table::ApplicationTest] {
+        let names: Vec<&str> = table.columns().iter().map(|(n, _)| *n).collect();
+        let before = ids.len();
+        scan(source, table, &names, |batch| {
+            for (j, (name, kind)) in columns.iter().enumerate() {
+                let Some(i) = names.iter().position(|n| n == name) else {
+                    values[j].extend(std::iter::repeat_n(f64::NAN, batch.rows)); // TARGET of test
+                    continue;
+                };
+                match kind {
+                    riskscore_data::Kind::Id => ids.extend_from_slice(batch.ids(i)),
+                    riskscore_data::Kind::Num => values[j].extend_from_slice(batch.nums(i)),
+                    riskscore_data::Kind::Cat => {
+                        let (c, dict) = batch.cats(i);
+                        let map = dicts[j].remap(dict);
+                        codes[j].extend(c.iter().map(|&c| {
+                            if c == MISSING_CAT {
+                                MISSING_CAT
+                            } else {
+                                map[c as usize]
+                            }
+                        }));
+                    }
+                }
+            }
+        })?;
+        unique_keys(table, KEY, &ids[before..])?;
+    }
+    let gender = columns
         .iter()
-        .map(|(n, _)| col(*n))
-        .collect();
-    let test = test
-        .lazy()
-        .with_column(lit(NULL).cast(DataType::Float64).alias("TARGET"))
-        .select(order);
-    let all = concat([train.lazy(), test], UnionArgs::default())
-        .map_err(Error::polars("application"))?
-        .collect()
-        .map_err(Error::polars("application"))?;
-    let ids = all.column(KEY).map_err(Error::polars(KEY))?.clone();
-    let df = all
-        .lazy()
-        .filter(col("CODE_GENDER").neq_missing(lit("XNA")))
-        .collect()
-        .map_err(Error::polars("application"))?;
-    report.dropped_xna = before - df.height();
+        .position(|(n, _)| *n == "CODE_GENDER")
+        .unwrap_or(0);
+    let xna = dicts[gender].code("XNA");
+    let keep: Vec<bool> = codes[gender].iter().map(|&c| Some(c) != xna).collect();
+    let kept_rows: Vec<usize> = (0..ids.len()).filter(|&r| keep[r]).collect();
+    report.dropped_xna = ids.len() - kept_rows.len();
+    let mut row = KeyIndex::for_keys(&ids);
+    for &id in &ids {
+        row.insert(id, NO_GROUP);
+    }
+    for (k, &r) in kept_rows.iter().enumerate() {
+        row.insert(ids[r], k as u32);
+    }
 
-    let mut select = Vec::new();
-    let mut dummies = Vec::new();
-    for (name, kind) in Table::ApplicationTrain.columns() {
-        if BINARY_FLAGS.contains(name) {
-            let values = vocab.values("application", name, &df)?;
-            select.push(factorize(name, &values));
-        } else if *kind == riskscore_data::Kind::Cat {
-            let values = vocab.values("application", name, &df)?;
-            if values.is_empty() {
-                // pandas reads an all-empty column as numbers and keeps it, all missing.
-                select.push(lit(NULL).cast(DataType::Float64).alias(*name));
+    let mut dummies: Vec<Column> = Vec::new();
+    let mut width = 0;
+    for (j, (name, kind)) in columns.iter().enumerate() {
+        let column = match kind {
+            riskscore_data::Kind::Id => {
+                let v: Vec<i64> = kept_rows.iter().map(|&r| ids[r]).collect();
+                Column::new((*name).into(), v)
             }
-            for value in values {
-                dummies.push(dummy(name, &value));
+            riskscore_data::Kind::Num => {
+                let v = &values[j];
+                let employed = *name == "DAYS_EMPLOYED";
+                float_column(
+                    name,
+                    kept_rows
+                        .iter()
+                        .map(|&r| {
+                            if employed && v[r] == DAYS_MISSING_CODE {
+                                f64::NAN
+                            } else {
+                                v[r]
+                            }
+                        })
+                        .collect(),
+                )
             }
-        } else if *name == "DAYS_EMPLOYED" {
-            select.push(days_code_to_null(name));
-        } else {
-            select.push(col(*name));
+            riskscore_data::Kind::Cat => {
+                // The vocabulary is learned on the rows kept.
+                let mut seen = vec![false; dicts[j].values.len()];
+                for &r in &kept_rows {
+                    if let Some(s) = seen.get_mut(codes[j][r] as usize) {
+                        *s = true;
+                    }
+                }
+                let seen: Vec<String> = dicts[j]
+                    .values
+                    .iter()
+                    .zip(&seen)
+                    .filter(|(_, s)| **s)
+                    .map(|(v, _)| v.clone())
+                    .collect();
+                let values = vocab.resolve("application", name, sorted(seen))?;
+                // The table-wide code of each vocabulary entry.
+                let of: Vec<Option<u32>> = values.iter().map(|v| dicts[j].code(v)).collect();
+                if BINARY_FLAGS.contains(name) {
+                    // pandas factorize(sort=True): the index in the vocabulary, -1 if missing.
+                    let v: Vec<i32> = kept_rows
+                        .iter()
+                        .map(|&r| {
+                            of.iter()
+                                .position(|c| *c == Some(codes[j][r]))
+                                .map_or(-1, |i| i as i32)
+                        })
+                        .collect();
+                    Column::new((*name).into(), v)
+                } else {
+                    for (value, code) in values.iter().zip(&of) {
+                        let v: Vec<i32> = kept_rows
+                            .iter()
+                            .map(|&r| i32::from(Some(codes[j][r]) == *code))
+                            .collect();
+                        dummies.push(Column::new(crate::exprs::dummy_name(name, value).into(), v));
+                    }
+                    if !values.is_empty() {
+                        continue;
+                    }
+                    // pandas reads an all-empty column as numbers and keeps it, all missing.
+                    float_column(name, vec![f64::NAN; kept_rows.len()])
+                }
+            }
+        };
+        out.push(column)?;
+        width += 1;
+    }
+    for d in dummies {
+        out.push(d)?;
+        width += 1;
+    }
+    let col_of = |name: &str| {
+        columns
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|j| &values[j])
+    };
+    let empty = Vec::new();
+    let get = |name: &str| col_of(name).unwrap_or(&empty);
+    let (employed, birth) = (get("DAYS_EMPLOYED"), get("DAYS_BIRTH"));
+    let (income, credit) = (get("AMT_INCOME_TOTAL"), get("AMT_CREDIT"));
+    let (family, annuity) = (get("CNT_FAM_MEMBERS"), get("AMT_ANNUITY"));
+    let ratios: [(&str, &Vec<f64>, &Vec<f64>, bool); 5] = [
+        ("DAYS_EMPLOYED_PERC", employed, birth, true),
+        ("INCOME_CREDIT_PERC", income, credit, false),
+        ("INCOME_PER_PERSON", income, family, false),
+        ("ANNUITY_INCOME_PERC", annuity, income, false),
+        ("PAYMENT_RATE", annuity, credit, false),
+    ];
+    for (name, a, b, code_to_missing) in ratios {
+        let at = |v: &Vec<f64>, r: usize| v.get(r).copied().unwrap_or(f64::NAN);
+        out.push(float_column(
+            name,
+            kept_rows
+                .iter()
+                .map(|&r| {
+                    let x = at(a, r);
+                    let x = if code_to_missing && x == DAYS_MISSING_CODE {
+                        f64::NAN
+                    } else {
+                        x
+                    };
+                    x / at(b, r)
+                })
+                .collect(),
+        ))?;
+        width += 1;
+    }
+    log_part("application", kept_rows.len(), width);
+    Ok(Applicants {
+        row,
+        kept: kept_rows.len(),
+    })
+}
+
+/// Pushes `{prefix}{name}_{AGG}` for every input of `spec` (statistics of `stats`).
+fn push_spec(
+    out: &mut dyn Out,
+    stats: &Stats,
+    spec: Spec,
+    prefix: &str,
+    first: usize,
+) -> Result<usize> {
+    let mut names = Vec::new();
+    let mut wanted = Vec::new();
+    for (i, (name, aggs)) in spec.iter().enumerate() {
+        for agg in aggs.iter() {
+            names.push(format!("{prefix}{name}_{}", agg.suffix()));
+            wanted.push((first + i, *agg));
         }
     }
-    select.extend(dummies);
-    let employed = days_code_to_null("DAYS_EMPLOYED");
-    select.extend([
-        ratio(employed, col("DAYS_BIRTH")).alias("DAYS_EMPLOYED_PERC"),
-        ratio(col("AMT_INCOME_TOTAL"), col("AMT_CREDIT")).alias("INCOME_CREDIT_PERC"),
-        ratio(col("AMT_INCOME_TOTAL"), col("CNT_FAM_MEMBERS")).alias("INCOME_PER_PERSON"),
-        ratio(col("AMT_ANNUITY"), col("AMT_INCOME_TOTAL")).alias("ANNUITY_INCOME_PERC"),
-        ratio(col("AMT_ANNUITY"), col("AMT_CREDIT")).alias("PAYMENT_RATE"),
-    ]);
-    let out = df
-        .lazy()
-        .select(select)
-        .collect()
-        .map_err(Error::polars("application features"))?;
-    tracing::info!(
-        rows = out.height(),
-        columns = out.width(),
-        cpu = riskscore_data::usage::cpu_label(),
-        "application features"
-    );
-    Ok((out, ids))
-}
-
-/// pandas `factorize(sort=True)`: the index of the value in the sorted vocabulary, -1 if missing.
-fn factorize(column: &str, values: &[String]) -> Expr {
-    let mut code = lit(-1i64);
-    for (i, value) in values.iter().enumerate().rev() {
-        code = when(col(column).eq(lit(value.as_str())))
-            .then(lit(i as i64))
-            .otherwise(code);
+    // A few columns at a time: all of a table's at once would double its memory.
+    for (names, wanted) in names
+        .chunks(COLUMNS_AT_ONCE)
+        .zip(wanted.chunks(COLUMNS_AT_ONCE))
+    {
+        for (name, values) in names.iter().zip(stats.columns(wanted)) {
+            out.push(float_column(name, values))?;
+        }
     }
-    code.alias(column)
+    Ok(names.len())
 }
 
-fn days_code_to_null(column: &str) -> Expr {
-    when(col(column).eq(lit(DAYS_MISSING_CODE)))
-        .then(lit(NULL).cast(DataType::Float64))
-        .otherwise(col(column))
-        .alias(column)
+/// Pushes the statistics `aggs` of the one-hot columns of a categorical column (its vocabulary
+/// values, then `_nan`), per group with `rows` rows. None when the vocabulary is empty.
+fn push_dummies(
+    out: &mut dyn Out,
+    column: &str,
+    values: &[String],
+    cats: &Categories,
+    rows: &Stats,
+    aggs: &[Agg],
+    prefix: &str,
+) -> Result<usize> {
+    if values.is_empty() {
+        return Ok(0); // pandas reads an all-empty column as numbers: no one-hot columns
+    }
+    let mut n = 0;
+    let names = values
+        .iter()
+        .map(|v| (crate::exprs::dummy_name(column, v), Some(v.as_str())))
+        .chain([(format!("{column}_nan"), None)]);
+    for (dummy, value) in names {
+        for agg in aggs {
+            let name = format!("{prefix}{dummy}_{}", agg.suffix());
+            let counts = match value {
+                Some(v) => cats.counts_of(v),
+                None => cats.missing_counts(),
+            };
+            let values = (0..rows.groups())
+                .map(|g| {
+                    let r = rows.rows(g);
+                    if r == 0 {
+                        return f64::NAN;
+                    }
+                    dummy_stat(counts.map_or(0, |c| c[g]), r, *agg)
+                })
+                .collect();
+            out.push(float_column(&name, values))?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
+
+/// Remaps a batch's category column to table-wide codes.
+fn table_codes(cats: &mut Categories, batch: &Batch, i: usize) -> Vec<u32> {
+    let (codes, dict) = batch.cats(i);
+    let map = cats.remap(dict);
+    codes
+        .iter()
+        .map(|&c| {
+            if c == MISSING_CAT {
+                MISSING_CAT
+            } else {
+                map[c as usize]
+            }
+        })
+        .collect()
+}
+
+/// Which split a row belongs to: index into `splits` (0 = none) for each batch code.
+fn split_of(dict: &[String], splits: &[&str], admitted: &[bool]) -> Vec<u8> {
+    dict.iter()
+        .map(|v| {
+            splits
+                .iter()
+                .zip(admitted)
+                .position(|(s, ok)| *ok && s == v)
+                .map_or(0, |p| p as u8 + 1)
+        })
+        .collect()
+}
+
+const BUREAU_RAW: usize = 11;
 
 fn bureau(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
-    ids: &Column,
+    apps: &Applicants,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
-    let b = load(source, Table::Bureau)?;
-    note_orphans(report, Table::Bureau, &b, KEY, ids)?;
-    let bb = load(source, Table::BureauBalance)?;
-    let bureau_ids = b
-        .column("SK_ID_BUREAU")
-        .map_err(Error::polars("bureau"))?
-        .clone();
-    note_orphans(
-        report,
+    out: &mut dyn Out,
+) -> Result<()> {
+    let n = apps.kept;
+    let cat_names: Vec<&str> = Table::Bureau.categorical_columns().collect();
+    let mut names = vec![KEY, "SK_ID_BUREAU"];
+    names.extend(BUREAU_NUM[..BUREAU_RAW].iter().map(|(c, _)| *c));
+    names.extend(&cat_names);
+    let specs: Vec<&[Agg]> = BUREAU_NUM.iter().map(|(_, a)| *a).collect();
+    let mut all = Stats::new(n, &specs);
+    let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
+    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let active = cat_names.iter().position(|c| *c == "CREDIT_ACTIVE");
+    let admitted = [
+        vocab.admits("bureau", "CREDIT_ACTIVE", "Active"),
+        vocab.admits("bureau", "CREDIT_ACTIVE", "Closed"),
+    ];
+    // Per bureau row: its applicant's group and split, and its SK_ID_BUREAU.
+    let mut row_group: Vec<u32> = Vec::new();
+    let mut row_split: Vec<u8> = Vec::new();
+    let mut loan_ids: Vec<i64> = Vec::new();
+    let mut lookup = Lookup::new(&apps.row);
+    scan(source, Table::Bureau, &names, |b| {
+        let curr = b.ids(0);
+        loan_ids.extend_from_slice(b.ids(1));
+        let codes: Vec<Vec<u32>> = (0..cat_names.len())
+            .map(|c| table_codes(&mut cats[c], b, 2 + BUREAU_RAW + c))
+            .collect();
+        let split = active.map(|a| {
+            let (c, dict) = b.cats(2 + BUREAU_RAW + a);
+            let of = split_of(dict, &["Active", "Closed"], &admitted);
+            c.iter()
+                .map(|&c| of.get(c as usize).copied().unwrap_or(0))
+                .collect::<Vec<u8>>()
+        });
+        let nums: Vec<&[f64]> = (0..BUREAU_RAW).map(|i| b.nums(2 + i)).collect();
+        let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
+        let mut touched = 0;
+        for (r, &g) in groups.iter().enumerate() {
+            touch_ahead(&groups, r, &[&all, &parts[0], &parts[1]], &mut touched);
+            let s = split.as_ref().map_or(0, |s| s[r]);
+            row_group.push(g);
+            row_split.push(s);
+            if g == NO_GROUP {
+                continue;
+            }
+            all.row(g);
+            for (c, codes) in codes.iter().enumerate() {
+                cats[c].add(g, codes[r]);
+            }
+            if s > 0 {
+                parts[s as usize - 1].row(g);
+            }
+            for (i, column) in nums.iter().enumerate() {
+                let v = column[r];
+                all.add(g, i, v);
+                if s > 0 {
+                    parts[s as usize - 1].add(g, i, v);
+                }
+            }
+        }
+        std::hint::black_box(touched);
+    })?;
+    report.orphans(Table::Bureau, KEY, lookup.orphans);
+    let loans = unique_keys(Table::Bureau, "SK_ID_BUREAU", &loan_ids)?;
+    drop(loan_ids);
+
+    // The monthly balances, folded per loan.
+    let mut months = Stats::new(row_group.len(), &[&[Agg::Min, Agg::Max]]);
+    let mut status = Categories::new(row_group.len());
+    let mut lookup = Lookup::new(&loans);
+    scan(
+        source,
         Table::BureauBalance,
-        &bb,
-        "SK_ID_BUREAU",
-        &bureau_ids,
+        &["SK_ID_BUREAU", "MONTHS_BALANCE", "STATUS"],
+        |b| {
+            let loan = b.ids(0);
+            let month = b.nums(1);
+            let codes = table_codes(&mut status, b, 2);
+            for r in 0..b.rows {
+                let l = lookup.get(loan[r]);
+                if l == NO_GROUP {
+                    continue;
+                }
+                months.row(l);
+                months.add(l, 0, month[r]);
+                status.add(l, codes[r]);
+            }
+        },
     )?;
-
-    // STATUS values are one character: comparing strings is cheaper than encoding 27 M rows.
-    let statuses = vocab.values("bureau_balance", "STATUS", &bb)?;
-    let mut per_loan = vec![
-        col("MONTHS_BALANCE").min().alias("MONTHS_BALANCE_MIN"),
-        col("MONTHS_BALANCE").max().alias("MONTHS_BALANCE_MAX"),
-        len().alias("MONTHS_BALANCE_SIZE"),
-    ];
-    let mut status_names: Vec<String> = statuses.iter().map(|v| format!("STATUS_{v}")).collect();
-    for value in &statuses {
-        let name = format!("STATUS_{value}_MEAN");
-        per_loan.push(dummy("STATUS", value).mean().alias(name));
-    }
+    report.orphans(Table::BureauBalance, "SK_ID_BUREAU", lookup.orphans);
+    drop(loans);
+    let statuses = vocab.resolve("bureau_balance", "STATUS", status.seen())?;
+    let mut status_names: Vec<(String, Option<&str>)> = statuses
+        .iter()
+        .map(|v| (format!("STATUS_{v}_MEAN"), Some(v.as_str())))
+        .collect();
     if !statuses.is_empty() {
-        status_names.push("STATUS_nan".into());
-        per_loan.push(dummy_nan("STATUS").mean().alias("STATUS_nan_MEAN"));
+        status_names.push(("STATUS_nan_MEAN".into(), None));
     }
-    let per_loan = bb.lazy().group_by([col("SK_ID_BUREAU")]).agg(per_loan);
-    let per_loan = collect_agg(per_loan, "bureau_balance per loan")?;
-    let cats: Vec<&str> = Table::Bureau.categorical_columns().collect();
-    let (b, vocabs) = encode(vocab, "bureau", &cats, b)?;
-    let b = left_join(b.lazy(), per_loan.lazy(), "SK_ID_BUREAU")
-        .collect()
-        .map_err(Error::polars("bureau_balance per loan"))?;
+    let mean: &[Agg] = &[Agg::Mean];
+    let mut status_means = Stats::new(n, &vec![mean; status_names.len()]);
+    let status_counts: Vec<Option<&[u32]>> = status_names
+        .iter()
+        .map(|(_, value)| match value {
+            Some(v) => status.counts_of(v),
+            None => status.missing_counts(),
+        })
+        .collect();
+    for (l, (&g, &s)) in row_group.iter().zip(&row_split).enumerate() {
+        if g == NO_GROUP {
+            continue;
+        }
+        let size = months.rows(l);
+        let (lo, hi, sz) = if size == 0 {
+            (f64::NAN, f64::NAN, f64::NAN)
+        } else {
+            (
+                months.value(l, 0, Agg::Min),
+                months.value(l, 0, Agg::Max),
+                f64::from(size),
+            )
+        };
+        for (i, v) in [lo, hi, sz].into_iter().enumerate() {
+            all.add(g, BUREAU_RAW + i, v);
+            if s > 0 {
+                parts[s as usize - 1].add(g, BUREAU_RAW + i, v);
+            }
+        }
+        status_means.row(g);
+        for (i, counts) in status_counts.iter().enumerate() {
+            let v = if size == 0 {
+                f64::NAN
+            } else {
+                f64::from(counts.map_or(0, |c| c[l])) / f64::from(size)
+            };
+            status_means.add(g, i, v);
+        }
+    }
+    drop(status_counts);
+    drop((months, status, row_group, row_split));
 
-    let mut aggs = spec_exprs(BUREAU_NUM, "BURO_");
-    aggs.extend(dummy_means(&cats, &vocabs, "BURO_"));
-    for name in &status_names {
-        let mean = format!("{name}_MEAN");
-        aggs.push(Agg::Mean.apply(col(mean.as_str()), "BURO_", &mean));
+    let mut width = push_spec(out, &all, BUREAU_NUM, "BURO_", 0)?;
+    for (c, column) in cat_names.iter().enumerate() {
+        let values = vocab.resolve("bureau", column, cats[c].seen())?;
+        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "BURO_")?;
     }
-    let split = [
-        (
-            code_is(&cats, &vocabs, "CREDIT_ACTIVE", "Active"),
-            "ACTIVE_",
-        ),
-        (
-            code_is(&cats, &vocabs, "CREDIT_ACTIVE", "Closed"),
-            "CLOSED_",
-        ),
-    ];
-    let out = grouped_with_splits(b, aggs, BUREAU_NUM, &split, "bureau")?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        cpu = riskscore_data::usage::cpu_label(),
-        "bureau features"
-    );
-    Ok(out)
-}
-
-/// Groups by applicant, then adds the same numeric aggregates over the rows where
-/// `split_column` equals each value, prefixed; applicants with no such row get missing values.
-fn grouped_with_splits(
-    df: DataFrame,
-    aggs: Vec<Expr>,
-    spec: Spec,
-    splits: &[(Expr, &str)],
-    what: &str,
-) -> Result<DataFrame> {
-    // Sorted keys let polars aggregate contiguous slices instead of gathering rows by index.
-    // The sort is stable: rows of an applicant keep their order, so sums do not change.
-    let df = df
-        .sort(
-            [KEY],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .map_err(Error::polars(format!("{what} sort")))?;
-    let mut out = df.clone().lazy().group_by([col(KEY)]).agg(aggs);
-    for (filter, prefix) in splits {
-        let part = df
-            .clone()
-            .lazy()
-            .filter(filter.clone())
-            .group_by([col(KEY)])
-            .agg(spec_exprs(spec, prefix));
-        out = left_join(out, part, KEY);
+    let wanted: Vec<(usize, Agg)> = (0..status_names.len()).map(|i| (i, Agg::Mean)).collect();
+    for ((name, _), values) in status_names.iter().zip(status_means.columns(&wanted)) {
+        out.push(float_column(&format!("BURO_{name}_MEAN"), values))?;
+        width += 1;
     }
-    collect_agg(out, &format!("{what} aggregates"))
+    for (stats, prefix) in parts.iter().zip(["ACTIVE_", "CLOSED_"]) {
+        width += push_spec(out, stats, BUREAU_NUM, prefix, 0)?;
+    }
+    log_part("bureau", (0..n).filter(|&g| all.rows(g) > 0).count(), width);
+    Ok(())
 }
 
 fn previous(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
-    ids: &Column,
+    apps: &Applicants,
     report: &mut BuildReport,
-) -> Result<(DataFrame, Column)> {
-    let p = load(source, Table::PreviousApplication)?;
-    note_orphans(report, Table::PreviousApplication, &p, KEY, ids)?;
-    let prev_ids = p
-        .column("SK_ID_PREV")
-        .map_err(Error::polars("previous_application"))?
-        .clone();
-    let cats: Vec<&str> = Table::PreviousApplication.categorical_columns().collect();
-    let (p, vocabs) = encode(vocab, "previous_application", &cats, p)?;
-    let mut aggs = spec_exprs(PREV_NUM, "PREV_");
-    aggs.extend(dummy_means(&cats, &vocabs, "PREV_"));
-    // The kernel also maps 365243 to missing in the DAYS_* columns, but aggregates none of them.
-    let p = p
-        .lazy()
-        .with_column(ratio(col("AMT_APPLICATION"), col("AMT_CREDIT")).alias("APP_CREDIT_PERC"))
-        .collect()
-        .map_err(Error::polars("previous_application"))?;
+    out: &mut dyn Out,
+) -> Result<KeyIndex> {
+    let n = apps.kept;
+    let cat_names: Vec<&str> = Table::PreviousApplication.categorical_columns().collect();
+    // Raw inputs in the order of PREV_NUM, APP_CREDIT_PERC computed from two of them.
+    let raw: Vec<&str> = PREV_NUM
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| *c != "APP_CREDIT_PERC")
+        .collect();
+    let mut names = vec![KEY, "SK_ID_PREV"];
+    names.extend(&raw);
+    names.extend(&cat_names);
+    let at = |c: &str| names.iter().position(|n| *n == c).unwrap_or(0);
+    let (application, credit) = (at("AMT_APPLICATION"), at("AMT_CREDIT"));
+    let inputs: Vec<Option<usize>> = PREV_NUM
+        .iter()
+        .map(|(c, _)| (*c != "APP_CREDIT_PERC").then(|| at(c)))
+        .collect();
+    let specs: Vec<&[Agg]> = PREV_NUM.iter().map(|(_, a)| *a).collect();
+    let mut all = Stats::new(n, &specs);
+    let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
+    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
     let status = "NAME_CONTRACT_STATUS";
-    let split = [
-        (code_is(&cats, &vocabs, status, "Approved"), "APPROVED_"),
-        (code_is(&cats, &vocabs, status, "Refused"), "REFUSED_"),
+    let status_at = cat_names.iter().position(|c| *c == status);
+    let admitted = [
+        vocab.admits("previous_application", status, "Approved"),
+        vocab.admits("previous_application", status, "Refused"),
     ];
-    let out = grouped_with_splits(p, aggs, PREV_NUM, &split, "previous")?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        cpu = riskscore_data::usage::cpu_label(),
-        "previous application features"
+    let first_cat = 2 + raw.len();
+    let mut prev_ids: Vec<i64> = Vec::new();
+    let mut lookup = Lookup::new(&apps.row);
+    scan(source, Table::PreviousApplication, &names, |b| {
+        let curr = b.ids(0);
+        prev_ids.extend_from_slice(b.ids(1));
+        let codes: Vec<Vec<u32>> = (0..cat_names.len())
+            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .collect();
+        let split = status_at.map(|a| {
+            let (c, dict) = b.cats(first_cat + a);
+            let of = split_of(dict, &["Approved", "Refused"], &admitted);
+            c.iter()
+                .map(|&c| of.get(c as usize).copied().unwrap_or(0))
+                .collect::<Vec<u8>>()
+        });
+        let (app, cred) = (b.nums(application), b.nums(credit));
+        let columns: Vec<&[f64]> = inputs
+            .iter()
+            .map(|input| input.map_or(&[][..], |c| b.nums(c)))
+            .collect();
+        let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
+        let mut touched = 0;
+        for (r, &g) in groups.iter().enumerate() {
+            touch_ahead(&groups, r, &[&all, &parts[0], &parts[1]], &mut touched);
+            if g == NO_GROUP {
+                continue;
+            }
+            let s = split.as_ref().map_or(0, |s| s[r]);
+            all.row(g);
+            for (c, codes) in codes.iter().enumerate() {
+                cats[c].add(g, codes[r]);
+            }
+            if s > 0 {
+                parts[s as usize - 1].row(g);
+            }
+            for (i, input) in inputs.iter().enumerate() {
+                let v = match input {
+                    Some(_) => columns[i][r],
+                    None => app[r] / cred[r],
+                };
+                all.add(g, i, v);
+                if s > 0 {
+                    parts[s as usize - 1].add(g, i, v);
+                }
+            }
+        }
+        std::hint::black_box(touched);
+    })?;
+    report.orphans(Table::PreviousApplication, KEY, lookup.orphans);
+    let prev = unique_keys(Table::PreviousApplication, "SK_ID_PREV", &prev_ids)?;
+    drop(prev_ids);
+
+    let mut width = push_spec(out, &all, PREV_NUM, "PREV_", 0)?;
+    for (c, column) in cat_names.iter().enumerate() {
+        let values = vocab.resolve("previous_application", column, cats[c].seen())?;
+        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "PREV_")?;
+    }
+    for (stats, prefix) in parts.iter().zip(["APPROVED_", "REFUSED_"]) {
+        width += push_spec(out, stats, PREV_NUM, prefix, 0)?;
+    }
+    log_part(
+        "previous application",
+        (0..n).filter(|&g| all.rows(g) > 0).count(),
+        width,
     );
-    Ok((out, prev_ids))
+    Ok(prev)
 }
 
-/// Loads a monthly history table (keyed by SK_ID_CURR and SK_ID_PREV) and notes its orphans.
-fn load_history(
-    source: &dyn TableSource,
-    table: Table,
-    ids: &Column,
-    prev_ids: &Column,
-    report: &mut BuildReport,
-) -> Result<DataFrame> {
-    let df = load(source, table)?;
-    note_orphans(report, table, &df, KEY, ids)?;
-    note_orphans(report, table, &df, "SK_ID_PREV", prev_ids)?;
-    Ok(df)
+/// The parent loan of a monthly history row, checked against previous_application.
+#[derive(Debug)]
+struct PrevCheck<'a> {
+    prev: &'a KeyIndex,
+    last: i64,
+    orphans: usize,
 }
 
-/// Groups rows by applicant and aggregates them; logs the size of the result.
-fn per_applicant(rows: LazyFrame, aggs: Vec<Expr>, table: Table) -> Result<DataFrame> {
-    let what = format!("{table} aggregates");
-    let out = collect_agg(rows.group_by([col(KEY)]).agg(aggs), &what)?;
-    tracing::info!(
-        applicants = out.height(),
-        columns = out.width() - 1,
-        cpu = riskscore_data::usage::cpu_label(),
-        "{table} features"
-    );
-    Ok(out)
+impl<'a> PrevCheck<'a> {
+    fn new(prev: &'a KeyIndex) -> Self {
+        PrevCheck {
+            prev,
+            last: MISSING_ID,
+            orphans: 0,
+        }
+    }
+
+    #[inline]
+    fn check(&mut self, id: i64) {
+        if id != MISSING_ID && id == self.last {
+            return;
+        }
+        if id == MISSING_ID || self.prev.get(id).is_none() {
+            self.orphans += 1;
+        } else {
+            self.last = id;
+        }
+    }
+}
+
+/// Pushes `{prefix}COUNT`: rows per applicant, missing when none.
+fn push_count(out: &mut dyn Out, stats: &Stats, prefix: &str) -> Result<()> {
+    let counts: Int64Chunked = (0..stats.groups())
+        .map(|g| {
+            let r = stats.rows(g);
+            (r > 0).then_some(i64::from(r))
+        })
+        .collect();
+    out.push(
+        counts
+            .with_name(format!("{prefix}COUNT").into())
+            .into_column(),
+    )
 }
 
 fn pos_cash(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
-    ids: &Column,
-    prev_ids: &Column,
+    apps: &Applicants,
+    prev: &KeyIndex,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
-    let pos = load_history(source, Table::PosCashBalance, ids, prev_ids, report)?;
-    let cats: Vec<&str> = Table::PosCashBalance.categorical_columns().collect();
-    let mut aggs = spec_exprs(POS_NUM, "POS_");
-    let (pos, vocabs) = encode(vocab, "POS_CASH_balance", &cats, pos)?;
-    aggs.extend(dummy_means(&cats, &vocabs, "POS_"));
-    aggs.push(len().cast(DataType::Int64).alias("POS_COUNT"));
-    per_applicant(pos.lazy(), aggs, Table::PosCashBalance)
+    out: &mut dyn Out,
+) -> Result<()> {
+    let n = apps.kept;
+    let table = Table::PosCashBalance;
+    let cat_names: Vec<&str> = table.categorical_columns().collect();
+    let mut names = vec![KEY, "SK_ID_PREV"];
+    names.extend(POS_NUM.iter().map(|(c, _)| *c));
+    names.extend(&cat_names);
+    let specs: Vec<&[Agg]> = POS_NUM.iter().map(|(_, a)| *a).collect();
+    let mut all = Stats::new(n, &specs);
+    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let first_cat = 2 + POS_NUM.len();
+    let mut lookup = Lookup::new(&apps.row);
+    let mut parent = PrevCheck::new(prev);
+    scan(source, table, &names, |b| {
+        let (curr, loan) = (b.ids(0), b.ids(1));
+        let codes: Vec<Vec<u32>> = (0..cat_names.len())
+            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .collect();
+        let nums: Vec<&[f64]> = (0..POS_NUM.len()).map(|i| b.nums(2 + i)).collect();
+        let groups: Vec<u32> = (0..b.rows)
+            .map(|r| {
+                parent.check(loan[r]);
+                lookup.get(curr[r])
+            })
+            .collect();
+        let mut touched = 0;
+        for (r, &g) in groups.iter().enumerate() {
+            touch_ahead(&groups, r, &[&all], &mut touched);
+            if g == NO_GROUP {
+                continue;
+            }
+            all.row(g);
+            for (c, codes) in codes.iter().enumerate() {
+                cats[c].add(g, codes[r]);
+            }
+            for (i, v) in nums.iter().enumerate() {
+                all.add(g, i, v[r]);
+            }
+        }
+        std::hint::black_box(touched);
+    })?;
+    report.orphans(table, KEY, lookup.orphans);
+    report.orphans(table, "SK_ID_PREV", parent.orphans);
+    let mut width = push_spec(out, &all, POS_NUM, "POS_", 0)?;
+    for (c, column) in cat_names.iter().enumerate() {
+        let values = vocab.resolve("POS_CASH_balance", column, cats[c].seen())?;
+        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "POS_")?;
+    }
+    push_count(out, &all, "POS_")?;
+    log_part(
+        "POS_CASH_balance",
+        (0..n).filter(|&g| all.rows(g) > 0).count(),
+        width + 1,
+    );
+    Ok(())
 }
 
 fn installments(
     source: &dyn TableSource,
-    ids: &Column,
-    prev_ids: &Column,
+    apps: &Applicants,
+    prev: &KeyIndex,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
-    let ins = load_history(source, Table::InstallmentsPayments, ids, prev_ids, report)?;
+    out: &mut dyn Out,
+) -> Result<()> {
+    let n = apps.kept;
+    let table = Table::InstallmentsPayments;
+    let names = [
+        KEY,
+        "SK_ID_PREV",
+        "NUM_INSTALMENT_VERSION",
+        "DAYS_INSTALMENT",
+        "DAYS_ENTRY_PAYMENT",
+        "AMT_INSTALMENT",
+        "AMT_PAYMENT",
+    ];
+    // INSTAL_NUM after its first entry (the distinct count, kept apart).
+    let specs: Vec<&[Agg]> = INSTAL_NUM[1..].iter().map(|(_, a)| *a).collect();
+    let mut all = Stats::new(n, &specs);
+    let mut versions = Distinct::new(n);
+    let mut lookup = Lookup::new(&apps.row);
+    let mut parent = PrevCheck::new(prev);
     // Kernel semantics: x if x > 0 else 0, so a missing payment date gives 0.
-    let positive = |e: Expr| when(e.clone().gt(lit(0.0))).then(e).otherwise(lit(0.0));
-    let late = col("DAYS_ENTRY_PAYMENT") - col("DAYS_INSTALMENT");
-    let early = col("DAYS_INSTALMENT") - col("DAYS_ENTRY_PAYMENT");
-    let mut aggs = spec_exprs(INSTAL_NUM, "INSTAL_");
-    aggs.push(len().cast(DataType::Int64).alias("INSTAL_COUNT"));
-    let rows = ins.lazy().with_columns([
-        ratio(col("AMT_PAYMENT"), col("AMT_INSTALMENT")).alias("PAYMENT_PERC"),
-        (col("AMT_INSTALMENT") - col("AMT_PAYMENT")).alias("PAYMENT_DIFF"),
-        positive(late).alias("DPD"),
-        positive(early).alias("DBD"),
-    ]);
-    per_applicant(rows, aggs, Table::InstallmentsPayments)
+    let positive = |x: f64| if x > 0.0 { x } else { 0.0 };
+    scan(source, table, &names, |b| {
+        let (curr, loan) = (b.ids(0), b.ids(1));
+        let (version, due, paid_on) = (b.nums(2), b.nums(3), b.nums(4));
+        let (instalment, payment) = (b.nums(5), b.nums(6));
+        let groups: Vec<u32> = (0..b.rows)
+            .map(|r| {
+                parent.check(loan[r]);
+                lookup.get(curr[r])
+            })
+            .collect();
+        let mut touched = 0;
+        for (r, &g) in groups.iter().enumerate() {
+            touch_ahead(&groups, r, &[&all], &mut touched);
+            if g == NO_GROUP {
+                continue;
+            }
+            all.row(g);
+            versions.add(g, version[r]);
+            let (amount, paid) = (instalment[r], payment[r]);
+            let values = [
+                positive(paid_on[r] - due[r]),
+                positive(due[r] - paid_on[r]),
+                paid / amount,
+                amount - paid,
+                amount,
+                paid,
+                paid_on[r],
+            ];
+            for (i, v) in values.into_iter().enumerate() {
+                all.add(g, i, v);
+            }
+        }
+        std::hint::black_box(touched);
+    })?;
+    report.orphans(table, KEY, lookup.orphans);
+    report.orphans(table, "SK_ID_PREV", parent.orphans);
+    let distinct = versions.counts();
+    out.push(float_column(
+        "INSTAL_NUM_INSTALMENT_VERSION_NUNIQUE",
+        (0..n)
+            .map(|g| {
+                if all.rows(g) == 0 {
+                    f64::NAN
+                } else {
+                    f64::from(distinct[g])
+                }
+            })
+            .collect(),
+    ))?;
+    let width = 1 + push_spec(out, &all, &INSTAL_NUM[1..], "INSTAL_", 0)?;
+    push_count(out, &all, "INSTAL_")?;
+    log_part(
+        "installments_payments",
+        (0..n).filter(|&g| all.rows(g) > 0).count(),
+        width + 1,
+    );
+    Ok(())
 }
 
 fn credit_card(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
-    ids: &Column,
-    prev_ids: &Column,
+    apps: &Applicants,
+    prev: &KeyIndex,
     report: &mut BuildReport,
-) -> Result<DataFrame> {
-    let cc = load_history(source, Table::CreditCardBalance, ids, prev_ids, report)?;
-    let mut aggs = Vec::new();
-    let numeric = Table::CreditCardBalance
+    out: &mut dyn Out,
+) -> Result<()> {
+    let n = apps.kept;
+    let table = Table::CreditCardBalance;
+    let numeric: Vec<&str> = table
         .columns()
         .iter()
-        .filter(|(n, k)| *k != riskscore_data::Kind::Cat && *n != KEY && *n != "SK_ID_PREV");
-    for (name, _) in numeric {
-        aggs.extend(CC_AGGS.iter().map(|a| a.apply(col(*name), "CC_", name)));
-    }
-    let cats: Vec<&str> = Table::CreditCardBalance.categorical_columns().collect();
-    let (cc, vocabs) = encode(vocab, "credit_card_balance", &cats, cc)?;
-    for (column, values) in cats.iter().zip(&vocabs) {
-        if values.is_empty() {
-            continue;
-        }
-        let mut columns: Vec<(String, Expr)> = values
-            .iter()
-            .enumerate()
-            .map(|(code, v)| {
-                let name = crate::exprs::dummy_name(column, v);
-                let expr = dummy_code(column, code, &name);
-                (name, expr)
+        .filter(|(c, k)| *k != riskscore_data::Kind::Cat && *c != KEY && *c != "SK_ID_PREV")
+        .map(|(c, _)| *c)
+        .collect();
+    let cat_names: Vec<&str> = table.categorical_columns().collect();
+    let mut names = vec![KEY, "SK_ID_PREV"];
+    names.extend(&numeric);
+    names.extend(&cat_names);
+    let specs: Vec<&[Agg]> = numeric.iter().map(|_| CC_AGGS).collect();
+    let spec: Vec<(&'static str, &'static [Agg])> = numeric.iter().map(|c| (*c, CC_AGGS)).collect();
+    let mut all = Stats::new(n, &specs);
+    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let first_cat = 2 + numeric.len();
+    let mut lookup = Lookup::new(&apps.row);
+    let mut parent = PrevCheck::new(prev);
+    scan(source, table, &names, |b| {
+        let (curr, loan) = (b.ids(0), b.ids(1));
+        let codes: Vec<Vec<u32>> = (0..cat_names.len())
+            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .collect();
+        let nums: Vec<&[f64]> = (0..numeric.len()).map(|i| b.nums(2 + i)).collect();
+        let groups: Vec<u32> = (0..b.rows)
+            .map(|r| {
+                parent.check(loan[r]);
+                lookup.get(curr[r])
             })
             .collect();
-        columns.push((format!("{column}_nan"), dummy_nan(column)));
-        for (name, expr) in columns {
-            aggs.extend(CC_AGGS.iter().map(|a| a.apply(expr.clone(), "CC_", &name)));
+        let mut touched = 0;
+        for (r, &g) in groups.iter().enumerate() {
+            touch_ahead(&groups, r, &[&all], &mut touched);
+            if g == NO_GROUP {
+                continue;
+            }
+            all.row(g);
+            for (c, codes) in codes.iter().enumerate() {
+                cats[c].add(g, codes[r]);
+            }
+            for (i, v) in nums.iter().enumerate() {
+                all.add(g, i, v[r]);
+            }
         }
+        std::hint::black_box(touched);
+    })?;
+    report.orphans(table, KEY, lookup.orphans);
+    report.orphans(table, "SK_ID_PREV", parent.orphans);
+    let mut width = push_spec(out, &all, &spec, "CC_", 0)?;
+    for (c, column) in cat_names.iter().enumerate() {
+        let values = vocab.resolve("credit_card_balance", column, cats[c].seen())?;
+        width += push_dummies(out, column, &values, &cats[c], &all, CC_AGGS, "CC_")?;
     }
-    aggs.push(len().cast(DataType::Int64).alias("CC_COUNT"));
-    per_applicant(cc.lazy(), aggs, Table::CreditCardBalance)
+    push_count(out, &all, "CC_")?;
+    log_part(
+        "credit_card_balance",
+        (0..n).filter(|&g| all.rows(g) > 0).count(),
+        width + 1,
+    );
+    Ok(())
 }

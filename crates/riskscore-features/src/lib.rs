@@ -2,16 +2,18 @@
 //! Features" kernel) and the generic single-table pipeline, both fitted once and then applied
 //! unchanged by training and serving.
 
+mod engine;
 pub mod error;
 pub mod exprs;
 pub mod generic;
 pub mod home_credit;
+mod parquet_out;
 pub mod pipeline;
 pub mod vocab;
 
 pub use error::{Error, Result};
 pub use generic::{GenericSpec, GenericTable};
-pub use home_credit::{BuildReport, FeatureMatrix};
+pub use home_credit::BuildReport;
 pub use pipeline::{pipeline_path_for, FeaturePipeline, Layout};
 pub use vocab::Vocabularies;
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::generic::{GenericSpec, GenericTable};
-use crate::home_credit::{self, BuildReport, FeatureMatrix};
+use crate::home_credit::{self, BuildReport, Out};
+use crate::parquet_out::PageSink;
 use crate::vocab::{VocabMode, Vocabularies};
 
 /// The file format of a saved pipeline; bumped when the meaning of a field changes.
@@ -40,19 +41,32 @@ pub struct FeaturePipeline {
 impl FeaturePipeline {
     /// Fits the Home Credit pipeline on a source and returns it with the feature matrix.
     pub fn fit_home_credit(source: &dyn TableSource) -> Result<(Self, DataFrame, BuildReport)> {
-        let (pipeline, matrix, report) = Self::fit_home_credit_lazy(source)?;
-        Ok((pipeline, matrix.collect()?, report))
+        let mut columns: Vec<Column> = Vec::new();
+        let (pipeline, rows, report) = Self::fit_home_credit_into(source, &mut columns)?;
+        let df = DataFrame::new(rows, columns).map_err(Error::polars("feature matrix"))?;
+        Ok((pipeline, df, report))
     }
 
-    /// Fits the Home Credit pipeline; the matrix is left as a lazy join of the per-table
-    /// aggregates, collected by the caller.
-    pub fn fit_home_credit_lazy(
+    /// Fits the Home Credit pipeline and writes the feature matrix to a Parquet file, never
+    /// holding it whole (see [`crate::parquet_out`]). Returns the pipeline and the row count.
+    pub fn fit_home_credit_to_parquet(
         source: &dyn TableSource,
-    ) -> Result<(Self, FeatureMatrix, BuildReport)> {
+        path: &Path,
+    ) -> Result<(Self, usize, BuildReport)> {
+        let mut sink = PageSink::new();
+        let (pipeline, rows, report) = Self::fit_home_credit_into(source, &mut sink)?;
+        sink.write(path, None)?;
+        Ok((pipeline, rows, report))
+    }
+
+    fn fit_home_credit_into(
+        source: &dyn TableSource,
+        out: &mut dyn NamedOut,
+    ) -> Result<(Self, usize, BuildReport)> {
         let mut vocab = VocabMode::Fit(Vocabularies::default());
         let mut report = BuildReport::default();
-        let matrix = home_credit::build_parts(source, &mut vocab, &mut report)?;
-        let names = matrix.column_names()?;
+        let rows = home_credit::build(source, &mut vocab, &mut report, out.as_out())?;
+        let names = out.names()?;
         let vocabularies = vocab.into_fitted().unwrap_or_default();
         let pipeline = Self::new(
             "SK_ID_CURR",
@@ -60,7 +74,7 @@ impl FeaturePipeline {
             Layout::HomeCredit { vocabularies },
             &names,
         );
-        Ok((pipeline, matrix, report))
+        Ok((pipeline, rows, report))
     }
 
     /// Fits the generic pipeline on one table.
@@ -94,23 +108,44 @@ impl FeaturePipeline {
 
     /// Applies the fitted Home Credit pipeline to new tables (one application or many).
     pub fn transform_home_credit(&self, source: &dyn TableSource) -> Result<DataFrame> {
-        self.transform_home_credit_lazy(source)?.collect()
+        let mut columns: Vec<Column> = Vec::new();
+        let rows = self.transform_home_credit_into(source, &mut columns)?;
+        let df = DataFrame::new(rows, columns).map_err(Error::polars("feature matrix"))?;
+        self.conform(df)
     }
 
-    /// As `transform_home_credit`, with the final join left lazy.
-    pub fn transform_home_credit_lazy(&self, source: &dyn TableSource) -> Result<FeatureMatrix> {
+    /// As `transform_home_credit`, written to a Parquet file without holding the matrix.
+    /// Returns the row count.
+    pub fn transform_home_credit_to_parquet(
+        &self,
+        source: &dyn TableSource,
+        path: &Path,
+    ) -> Result<usize> {
+        let mut sink = PageSink::new();
+        self.transform_home_credit_into(source, &mut sink)?;
+        sink.write(path, Some(&self.column_names()))
+    }
+
+    fn transform_home_credit_into(
+        &self,
+        source: &dyn TableSource,
+        out: &mut dyn Out,
+    ) -> Result<usize> {
         let Layout::HomeCredit { vocabularies } = &self.layout else {
             return Err(Error::Invalid(
                 "this pipeline was fitted on a single table, not on Home Credit tables".into(),
             ));
         };
         let mut vocab = VocabMode::Use(vocabularies);
-        let matrix = home_credit::build_parts(source, &mut vocab, &mut BuildReport::default())?;
-        let columns = [self.id.clone(), self.target.clone()]
+        home_credit::build(source, &mut vocab, &mut BuildReport::default(), out)
+    }
+
+    /// The id, the target, then the features.
+    fn column_names(&self) -> Vec<String> {
+        [self.id.clone(), self.target.clone()]
             .into_iter()
             .chain(self.features.iter().cloned())
-            .collect();
-        Ok(matrix.with_columns(columns))
+            .collect()
     }
 
     /// Applies the fitted generic pipeline to a table (the target column may be absent).
@@ -167,4 +202,28 @@ impl FeaturePipeline {
 /// The conventional place of the pipeline next to a feature file: `X.parquet` → `X.pipeline.json`.
 pub fn pipeline_path_for(features: &Path) -> std::path::PathBuf {
     features.with_extension("pipeline.json")
+}
+
+/// An output that can name the columns pushed to it.
+trait NamedOut {
+    fn as_out(&mut self) -> &mut dyn Out;
+    fn names(&mut self) -> Result<Vec<String>>;
+}
+
+impl NamedOut for Vec<Column> {
+    fn as_out(&mut self) -> &mut dyn Out {
+        self
+    }
+    fn names(&mut self) -> Result<Vec<String>> {
+        Ok(self.iter().map(|c| c.name().to_string()).collect())
+    }
+}
+
+impl NamedOut for PageSink {
+    fn as_out(&mut self) -> &mut dyn Out {
+        self
+    }
+    fn names(&mut self) -> Result<Vec<String>> {
+        PageSink::names(self)
+    }
 }

@@ -20,16 +20,28 @@ pub(crate) enum VocabMode<'a> {
 }
 
 impl VocabMode<'_> {
-    /// The sorted distinct non-missing values of `column` in `df` (fit), or the stored ones.
-    pub fn values(&mut self, table: &str, column: &str, df: &DataFrame) -> Result<Vec<String>> {
+    /// The vocabulary of `column`: `seen` (sorted distinct values of the data) when fitting,
+    /// the stored one otherwise.
+    pub fn resolve(&mut self, table: &str, column: &str, seen: Vec<String>) -> Result<Vec<String>> {
         let key = format!("{table}.{column}");
         match self {
             VocabMode::Use(v) => v.0.get(&key).cloned().ok_or(Error::NoVocabulary(key)),
             VocabMode::Fit(v) => {
-                let values = distinct_strings(df, column)?;
-                v.0.insert(key, values.clone());
-                Ok(values)
+                v.0.insert(key, seen.clone());
+                Ok(seen)
             }
+        }
+    }
+
+    /// Whether `value` can be in the vocabulary of `column`: always when fitting (every value
+    /// seen joins it), when stored otherwise.
+    pub fn admits(&self, table: &str, column: &str, value: &str) -> bool {
+        match self {
+            VocabMode::Use(v) => {
+                v.0.get(&format!("{table}.{column}"))
+                    .is_some_and(|values| values.iter().any(|x| x == value))
+            }
+            VocabMode::Fit(_) => true,
         }
     }
 

@@ -78,19 +78,54 @@ fn synthetic_history_tables_carry_signal() {
     assert!(text.contains("all tables"), "{text}");
 }
 
-/// The matrix written in slices of applicants (one row group each) is the collected matrix.
+/// The matrix streamed to Parquet (each column encoded as soon as it is final) is the matrix
+/// built in memory, for fitting and for applying a fitted pipeline.
 #[test]
-fn sliced_parquet_equals_the_whole_matrix() {
+fn streamed_parquet_equals_the_matrix_in_memory() {
     use polars::prelude::*;
     let folder = Folder::new(real_sample()).expect("folder");
-    let (_, matrix, _) = FeaturePipeline::fit_home_credit_lazy(&folder).expect("features");
+    let (fitted, whole, _) = FeaturePipeline::fit_home_credit(&folder).expect("features");
     let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("sliced.parquet");
-    matrix.write_parquet_in_slices(&path, 5_000).expect("write");
-    let back = ParquetReader::new(std::fs::File::open(&path).expect("open"))
-        .finish()
-        .expect("read");
-    let whole = matrix.collect().expect("collect");
+    let read = |path: &std::path::Path| {
+        ParquetReader::new(std::fs::File::open(path).expect("open"))
+            .finish()
+            .expect("read")
+    };
+    let path = dir.path().join("fit.parquet");
+    let (streamed, rows, _) =
+        FeaturePipeline::fit_home_credit_to_parquet(&folder, &path).expect("write");
+    assert_eq!(streamed, fitted);
+    assert_eq!(rows, 26_666);
+    let back = read(&path);
     assert_eq!(back.height(), 26_666);
     assert!(back.equals_missing(&whole));
+
+    let path = dir.path().join("transform.parquet");
+    let rows = fitted
+        .transform_home_credit_to_parquet(&folder, &path)
+        .expect("write");
+    assert_eq!(rows, 26_666);
+    assert!(read(&path).equals_missing(&whole));
+}
+
+/// The same tables as Parquet files give the same matrix as the CSV files (the CSV reader is
+/// the streaming one, Parquet files are loaded whole).
+#[test]
+fn parquet_tables_give_the_csv_features() {
+    use polars::prelude::*;
+    use riskscore_data::TableSource;
+    let csv = Folder::new(real_sample()).expect("folder");
+    let (_, from_csv, _) = FeaturePipeline::fit_home_credit(&csv).expect("features");
+    let dir = tempfile::tempdir().expect("tmp");
+    for table in riskscore_data::Table::ALL {
+        let Some(mut df) = csv.load(table).expect("load") else {
+            continue;
+        };
+        let file = std::fs::File::create(dir.path().join(format!("{}.parquet", table.stem())))
+            .expect("create");
+        ParquetWriter::new(file).finish(&mut df).expect("write");
+    }
+    let parquet = Folder::new(dir.path()).expect("folder");
+    let (_, from_parquet, _) = FeaturePipeline::fit_home_credit(&parquet).expect("features");
+    assert!(from_parquet.equals_missing(&from_csv));
 }

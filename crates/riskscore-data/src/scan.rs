@@ -1,0 +1,1095 @@
+//! Streaming typed scans: a table's rows arrive in batches, in file order, with only the
+//! columns asked for, so that a pipeline can aggregate a 27-million-row table without holding
+//! it.
+//!
+//! The CSV path parses blocks of lines on every core and hands the batches over in order.
+//! Numbers are parsed with `fast-float2`, ids as integers, categories as codes into a
+//! dictionary per batch. A field that does not parse stops the scan; the file is then read
+//! again by the `csv` crate to name the line, column and value (see [`crate::read`]).
+//! Columns that are not asked for are split but not parsed.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::read::{check_columns, csv_header, diagnose_csv, ColumnSpec};
+use crate::schema::{Kind, Table};
+
+/// A missing id.
+pub const MISSING_ID: i64 = i64::MIN;
+/// A missing category.
+pub const MISSING_CAT: u32 = u32::MAX;
+
+/// The values of one column of a batch.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Integer keys; [`MISSING_ID`] when empty.
+    Ids(Vec<i64>),
+    /// Numbers; NaN when empty (pandas' missing value).
+    Nums(Vec<f64>),
+    /// Codes into the batch's dictionary of this column; [`MISSING_CAT`] when empty.
+    Cats(Vec<u32>),
+}
+
+/// Consecutive rows of a table, with the columns asked for, in the order asked.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub rows: usize,
+    pub columns: Vec<Values>,
+    /// Per column: the value of each category code (empty for other columns).
+    pub dictionaries: Vec<Vec<String>>,
+}
+
+impl Batch {
+    /// Column `i` as ids; empty when it holds something else.
+    pub fn ids(&self, i: usize) -> &[i64] {
+        match self.columns.get(i) {
+            Some(Values::Ids(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// Column `i` as numbers; empty when it holds something else.
+    pub fn nums(&self, i: usize) -> &[f64] {
+        match self.columns.get(i) {
+            Some(Values::Nums(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// Column `i` as category codes with their dictionary.
+    pub fn cats(&self, i: usize) -> (&[u32], &[String]) {
+        match (self.columns.get(i), self.dictionaries.get(i)) {
+            (Some(Values::Cats(v)), Some(d)) => (v, d),
+            _ => (&[], &[]),
+        }
+    }
+
+    /// The columns `names` of a typed frame (ids Int64, numbers Float64, categories String).
+    pub fn from_frame(table: Table, df: &DataFrame, names: &[&str]) -> Result<Batch> {
+        let context = |name: &str| format!("{table}.{name}");
+        let mut batch = Batch {
+            rows: df.height(),
+            ..Batch::default()
+        };
+        for name in names {
+            let kind = table.kind_of(name).unwrap_or(Kind::Num);
+            let column = df
+                .column(name)
+                .map_err(Error::polars(context(name)))?
+                .as_materialized_series()
+                .cast(&kind.dtype())
+                .map_err(Error::polars(context(name)))?;
+            let (values, dictionary) = match kind {
+                Kind::Id => {
+                    let ca = column.i64().map_err(Error::polars(context(name)))?;
+                    let v = ca.iter().map(|x| x.unwrap_or(MISSING_ID)).collect();
+                    (Values::Ids(v), Vec::new())
+                }
+                Kind::Num => {
+                    let ca = column.f64().map_err(Error::polars(context(name)))?;
+                    let v = ca.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
+                    (Values::Nums(v), Vec::new())
+                }
+                Kind::Cat => {
+                    let ca = column.str().map_err(Error::polars(context(name)))?;
+                    let mut dictionary: Vec<String> = Vec::new();
+                    let mut codes: HashMap<&str, u32> = HashMap::new();
+                    let v = ca
+                        .iter()
+                        .map(|x| match x {
+                            None => MISSING_CAT,
+                            Some(s) => *codes.entry(s).or_insert_with(|| {
+                                dictionary.push(s.to_owned());
+                                (dictionary.len() - 1) as u32
+                            }),
+                        })
+                        .collect();
+                    (Values::Cats(v), dictionary)
+                }
+            };
+            batch.columns.push(values);
+            batch.dictionaries.push(dictionary);
+        }
+        Ok(batch)
+    }
+}
+
+/// Bytes of CSV per parsed block.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// One column to parse: its position in the file's header and its kind.
+#[derive(Debug, Clone, Copy)]
+struct Wanted {
+    out: usize,
+    kind: Kind,
+}
+
+/// Scans the columns `names` of a CSV file of `table`, calling `sink` with each batch in file
+/// order. The header must hold every column of the layout.
+pub fn scan_csv(
+    path: &Path,
+    table: Table,
+    names: &[&str],
+    sink: &mut dyn FnMut(&Batch) -> Result<()>,
+) -> Result<()> {
+    let specs: Vec<ColumnSpec> = table
+        .columns()
+        .iter()
+        .map(|(n, k)| ColumnSpec {
+            name: (*n).to_owned(),
+            kind: *k,
+        })
+        .collect();
+    let header = csv_header(path)?;
+    let extra = check_columns(path, table.stem(), &header, &specs)?;
+    if !extra.is_empty() {
+        tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
+    }
+    let mut slots: Vec<Option<Wanted>> = vec![None; header.len()];
+    for (out, name) in names.iter().enumerate() {
+        let Some(i) = header.iter().position(|h| h == name) else {
+            return Err(Error::MissingColumns {
+                path: path.to_owned(),
+                table: table.stem().into(),
+                columns: vec![(*name).into()],
+            });
+        };
+        let kind = table.kind_of(name).unwrap_or(Kind::Num);
+        slots[i] = Some(Wanted { out, kind });
+    }
+    let layout = Layout {
+        slots,
+        width: names.len(),
+    };
+    let failed = run_blocks(path, &layout, sink)?;
+    match failed {
+        None => Ok(()),
+        Some(offset) => match diagnose_csv(path, &header, &specs)? {
+            Some(e) => Err(e),
+            None => Err(Error::BadLine {
+                path: path.to_owned(),
+                line: line_at(path, offset)?,
+                message: "cannot read the records from this line on (a quoted field spanning \
+                          lines is not supported)"
+                    .into(),
+            }),
+        },
+    }
+}
+
+/// The line number (1-based) of byte `offset` of a file.
+fn line_at(path: &Path, offset: u64) -> Result<u64> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(offset).read_to_end(&mut bytes))
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(memchr::memchr_iter(b'\n', &bytes).count() as u64 + 1)
+}
+
+#[derive(Debug)]
+struct Layout {
+    /// Per field of the file: where its values go, if asked for.
+    slots: Vec<Option<Wanted>>,
+    width: usize,
+}
+
+/// A block of whole lines: its rank and the byte offset of its first line in the file.
+type Block = (usize, u64, Vec<u8>);
+
+/// Reads, parses (on every core) and sinks the blocks in order. Returns the byte offset of a
+/// block that did not parse, if any.
+fn run_blocks(
+    path: &Path,
+    layout: &Layout,
+    sink: &mut dyn FnMut(&Batch) -> Result<()>,
+) -> Result<Option<u64>> {
+    let mut file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (work_tx, work_rx) = sync_channel::<Block>(workers);
+    // Shared by the parsing threads only: when they all stop, the reader's next send fails.
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    type Parsed = (usize, u64, Option<Batch>);
+    let (done_tx, done_rx) = sync_channel::<Parsed>(workers);
+    // Batches already sunk and blocks already parsed, whose buffers are filled again (no new
+    // pages to fault in).
+    let pool: Mutex<Vec<Batch>> = Mutex::new(Vec::new());
+    let buffers: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        let buffers = &buffers;
+        let reader = scope.spawn(move || read_blocks(&mut file, &work_tx, buffers));
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let work_rx = Arc::clone(&work_rx);
+            let pool = &pool;
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((index, offset, bytes)) = next else {
+                    return;
+                };
+                let recycled = pool.lock().ok().and_then(|mut p| p.pop());
+                let batch = parse_block(&bytes, layout, recycled);
+                if let Ok(mut b) = buffers.lock() {
+                    b.push(bytes);
+                }
+                if done_tx.send((index, offset, batch)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        drop(work_rx);
+        let outcome = sink_in_order(&done_rx, sink, &pool);
+        drop(done_rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread stopped")));
+        let failed = outcome?;
+        read.map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(failed)
+    })
+}
+
+fn sink_in_order(
+    done: &Receiver<(usize, u64, Option<Batch>)>,
+    sink: &mut dyn FnMut(&Batch) -> Result<()>,
+    pool: &Mutex<Vec<Batch>>,
+) -> Result<Option<u64>> {
+    let mut waiting: std::collections::BTreeMap<usize, (u64, Option<Batch>)> = Default::default();
+    let mut next = 0;
+    for (index, line, batch) in done.iter() {
+        waiting.insert(index, (line, batch));
+        while let Some((line, batch)) = waiting.remove(&next) {
+            match batch {
+                Some(batch) => {
+                    sink(&batch)?;
+                    if let Ok(mut p) = pool.lock() {
+                        p.push(batch);
+                    }
+                }
+                None => return Ok(Some(line)),
+            }
+            next += 1;
+        }
+    }
+    Ok(None)
+}
+
+/// Sends the file after its header line in blocks of whole lines, in buffers given back by
+/// the parsers when there are.
+fn read_blocks(
+    file: &mut File,
+    work: &std::sync::mpsc::SyncSender<Block>,
+    buffers: &Mutex<Vec<Vec<u8>>>,
+) -> std::io::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut header_done = false;
+    let mut index = 0;
+    let mut offset: u64 = 0;
+    loop {
+        let mut buf = buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&carry);
+        let start = buf.len();
+        buf.resize(start + BLOCK_BYTES, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            let n = file.read(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        let eof = filled < buf.len();
+        buf.truncate(filled);
+        if !header_done {
+            match memchr::memchr(b'\n', &buf) {
+                Some(i) => {
+                    buf.drain(..=i);
+                    offset += i as u64 + 1;
+                    header_done = true;
+                }
+                None if eof => return Ok(()),
+                None => {
+                    carry = buf;
+                    continue;
+                }
+            }
+        }
+        carry.clear();
+        if !eof {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => {
+                    carry.extend_from_slice(&buf[i + 1..]);
+                    buf.truncate(i + 1);
+                }
+                None => {
+                    carry = buf;
+                    continue;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            let len = buf.len() as u64;
+            if work.send((index, offset, buf)).is_err() {
+                return Ok(());
+            }
+            index += 1;
+            offset += len;
+        }
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// FNV-1a: short category values hash faster than with SipHash.
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Default)]
+struct Codes {
+    map: HashMap<Vec<u8>, u32, std::hash::BuildHasherDefault<Fnv>>,
+    values: Vec<String>,
+    /// The code of the previous field: runs of one value are common.
+    last: Option<u32>,
+}
+
+impl Codes {
+    fn code(&mut self, field: &[u8]) -> Option<u32> {
+        if let Some(last) = self.last {
+            if self.values[last as usize].as_bytes() == field {
+                return Some(last);
+            }
+        }
+        if let Some(&code) = self.map.get(field) {
+            self.last = Some(code);
+            return Some(code);
+        }
+        let text = std::str::from_utf8(field).ok()?;
+        let code = self.values.len() as u32;
+        self.values.push(text.to_owned());
+        self.map.insert(field.to_vec(), code);
+        self.last = Some(code);
+        Some(code)
+    }
+}
+
+/// What to do with a field of the file: skip it or append it to the k-th column of its type.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Skip,
+    Num(usize),
+    Id(usize),
+    Cat(usize),
+}
+
+/// Parses a block of whole lines; `None` when a line does not fit (the caller diagnoses).
+///
+/// One pass with a cursor: a number or id asked for is parsed as its digits are met, a field
+/// not asked for is skipped to its comma, a quoted field is read to its closing quote.
+fn parse_block(bytes: &[u8], layout: &Layout, recycled: Option<Batch>) -> Option<Batch> {
+    let rows_hint = bytes.len() / 32 + 1;
+    let mut old: Vec<Option<Values>> = recycled
+        .map(|b| b.columns.into_iter().map(Some).collect())
+        .unwrap_or_default();
+    let mut reuse = |out: usize| old.get_mut(out).and_then(Option::take);
+    let mut nums: Vec<Vec<f64>> = Vec::new();
+    let mut ids: Vec<Vec<i64>> = Vec::new();
+    let mut cats: Vec<(Vec<u32>, Codes)> = Vec::new();
+    // Per output column: its type and index among the columns of that type.
+    let mut outputs: Vec<Action> = vec![Action::Skip; layout.width];
+    let mut actions: Vec<Action> = Vec::with_capacity(layout.slots.len());
+    for slot in &layout.slots {
+        let action = match slot {
+            None => Action::Skip,
+            Some(w) => {
+                let action = match (w.kind, reuse(w.out)) {
+                    (Kind::Num, reused) => {
+                        let mut v = match reused {
+                            Some(Values::Nums(v)) => v,
+                            _ => Vec::with_capacity(rows_hint),
+                        };
+                        v.clear();
+                        nums.push(v);
+                        Action::Num(nums.len() - 1)
+                    }
+                    (Kind::Id, reused) => {
+                        let mut v = match reused {
+                            Some(Values::Ids(v)) => v,
+                            _ => Vec::with_capacity(rows_hint),
+                        };
+                        v.clear();
+                        ids.push(v);
+                        Action::Id(ids.len() - 1)
+                    }
+                    (Kind::Cat, reused) => {
+                        let mut v = match reused {
+                            Some(Values::Cats(v)) => v,
+                            _ => Vec::with_capacity(rows_hint),
+                        };
+                        v.clear();
+                        cats.push((v, Codes::default()));
+                        Action::Cat(cats.len() - 1)
+                    }
+                };
+                outputs[w.out] = action;
+                action
+            }
+        };
+        actions.push(action);
+    }
+    let last = actions.len().checked_sub(1)?;
+    let mut rows = 0;
+    let mut pos = 0;
+    let mut unquoted: Vec<u8> = Vec::new();
+    while pos < bytes.len() {
+        match &bytes[pos..] {
+            [b'\n', ..] => {
+                pos += 1; // an empty line
+                continue;
+            }
+            [b'\r', b'\n', ..] => {
+                pos += 2;
+                continue;
+            }
+            _ => {}
+        }
+        for (f, action) in actions.iter().enumerate() {
+            let fast = match *action {
+                Action::Num(k) => number_at(bytes, pos).map(|(x, end)| {
+                    nums[k].push(x);
+                    end
+                }),
+                Action::Id(k) => id_at(bytes, pos).map(|(x, end)| {
+                    ids[k].push(x);
+                    end
+                }),
+                Action::Skip => skip_at(bytes, pos),
+                Action::Cat(_) => None,
+            };
+            pos = match fast {
+                Some(end) => end,
+                None => {
+                    let (field, end) = field_at(bytes, pos, &mut unquoted)?;
+                    let field = if field.is_empty() && end > pos {
+                        &unquoted[..]
+                    } else {
+                        &bytes[field]
+                    };
+                    match *action {
+                        Action::Skip => {}
+                        Action::Num(k) => nums[k].push(parse_number(field)?),
+                        Action::Id(k) => ids[k].push(parse_id(field)?),
+                        Action::Cat(k) => {
+                            let (v, codes) = &mut cats[k];
+                            v.push(if field.is_empty() {
+                                MISSING_CAT
+                            } else {
+                                codes.code(field)?
+                            });
+                        }
+                    }
+                    end
+                }
+            };
+            if f < last {
+                if bytes.get(pos) != Some(&b',') {
+                    return None;
+                }
+                pos += 1;
+            } else {
+                match &bytes[pos..] {
+                    [] => {}
+                    [b'\n', ..] => pos += 1,
+                    [b'\r', b'\n', ..] => pos += 2,
+                    _ => return None,
+                }
+            }
+        }
+        rows += 1;
+    }
+    let mut nums: Vec<Option<Vec<f64>>> = nums.into_iter().map(Some).collect();
+    let mut ids: Vec<Option<Vec<i64>>> = ids.into_iter().map(Some).collect();
+    let mut cats: Vec<Option<(Vec<u32>, Codes)>> = cats.into_iter().map(Some).collect();
+    let mut batch = Batch {
+        rows,
+        ..Batch::default()
+    };
+    for action in outputs {
+        let (values, dictionary) = match action {
+            Action::Num(k) => (Values::Nums(nums[k].take()?), Vec::new()),
+            Action::Id(k) => (Values::Ids(ids[k].take()?), Vec::new()),
+            Action::Cat(k) => {
+                let (v, codes) = cats[k].take()?;
+                (Values::Cats(v), codes.values)
+            }
+            Action::Skip => (Values::Nums(Vec::new()), Vec::new()),
+        };
+        batch.columns.push(values);
+        batch.dictionaries.push(dictionary);
+    }
+    Some(batch)
+}
+
+// Eight bytes at a time (SWAR): the length of a run of digits and its value are computed
+// without a branch per digit, where mispredicted loop exits cost most of the parsing time.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `pos`, if there are sixteen left (room for a second read).
+#[inline]
+fn word_at(bytes: &[u8], pos: usize) -> Option<u64> {
+    let chunk = bytes.get(pos..pos + 16)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&chunk[..8]);
+    Some(u64::from_le_bytes(word))
+}
+
+/// How many of the word's bytes, from the first, are ASCII digits.
+#[inline]
+fn digit_run(word: u64) -> u32 {
+    let x = word ^ (ONES * u64::from(b'0'));
+    // A byte of x above 9 gets its high bit set (carries only disturb bytes after it).
+    let non_digit = (x.wrapping_add(ONES * 0x76) | x) & HIGHS;
+    non_digit.trailing_zeros() / 8
+}
+
+/// The value of the first `k` (< 8) digits of the word.
+#[inline]
+fn digits_value(word: u64, k: u32) -> u64 {
+    if k == 0 {
+        return 0;
+    }
+    // Digit values, the first `k` moved to the top so that the rest become leading zeros.
+    let mut v = (word & (ONES * 0x0f)) << (8 * (8 - k));
+    v = (v * 10 + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    v = (v * 100 + (v >> 16)) & 0x0000_ffff_0000_ffff;
+    (v * 10000 + (v >> 32)) & 0xffff_ffff
+}
+
+/// Whether a byte of `word` equals `byte`: a mask with the high bit of each such byte (carries
+/// may also mark bytes after the first match).
+#[inline]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Where a field ends (`,`, `\n`, `\r`) or a quote is, within the eight bytes of `word`.
+#[inline]
+fn special_at(word: u64) -> u32 {
+    let mask = bytes_equal(word, b',')
+        | bytes_equal(word, b'\n')
+        | bytes_equal(word, b'\r')
+        | bytes_equal(word, b'"');
+    mask.trailing_zeros() / 8
+}
+
+/// See [`number_at_scalar`]; eight bytes at a time, the scalar code near the end of a block
+/// and for long numbers.
+#[inline]
+fn number_at(bytes: &[u8], pos: usize) -> Option<(f64, usize)> {
+    let negative = bytes.get(pos) == Some(&b'-');
+    let p = pos + usize::from(negative);
+    let Some(word) = word_at(bytes, p) else {
+        return number_at_scalar(bytes, pos);
+    };
+    let k = digit_run(word);
+    if k == 8 {
+        return number_at_scalar(bytes, pos);
+    }
+    let mut mantissa = digits_value(word, k);
+    let mut end = p + k as usize;
+    let mut decimals = 0;
+    if bytes.get(end) == Some(&b'.') {
+        let Some(word) = word_at(bytes, end + 1) else {
+            return number_at_scalar(bytes, pos);
+        };
+        let f = digit_run(word);
+        if f == 8 || k + f == 0 {
+            return number_at_scalar(bytes, pos);
+        }
+        mantissa = mantissa * POW10_INT[f as usize] + digits_value(word, f);
+        decimals = f as usize;
+        end += 1 + f as usize;
+    } else if k == 0 {
+        // Empty, or not a plain number.
+        return if !negative && ends_field(bytes.get(end)) {
+            Some((f64::NAN, end))
+        } else {
+            number_at_scalar(bytes, pos)
+        };
+    }
+    if !ends_field(bytes.get(end)) {
+        return None;
+    }
+    let m = mantissa as i64 as f64;
+    let v = if decimals == 0 {
+        m
+    } else {
+        m / POW10[decimals]
+    };
+    Some((if negative { -v } else { v }, end))
+}
+
+/// See [`id_at_scalar`]; eight bytes at a time.
+#[inline]
+fn id_at(bytes: &[u8], pos: usize) -> Option<(i64, usize)> {
+    let Some(word) = word_at(bytes, pos) else {
+        return id_at_scalar(bytes, pos);
+    };
+    let k = digit_run(word);
+    if k == 0 || k == 8 {
+        return id_at_scalar(bytes, pos);
+    }
+    let end = pos + k as usize;
+    if !ends_field(bytes.get(end)) {
+        return None;
+    }
+    Some((digits_value(word, k) as i64, end))
+}
+
+/// See [`skip_at_scalar`]; eight bytes at a time.
+#[inline]
+fn skip_at(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(word) = word_at(bytes, pos) {
+        let k = special_at(word);
+        if k < 8 {
+            let end = pos + k as usize;
+            return (bytes.get(end) != Some(&b'"')).then_some(end);
+        }
+        pos += 8;
+    }
+    skip_at_scalar(bytes, pos)
+}
+
+/// Exact powers of ten as integers.
+const POW10_INT: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+/// Skips an unquoted field starting at `pos`; `None` for a quoted one (read by `field_at`).
+#[inline]
+fn skip_at_scalar(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut end = pos;
+    while let Some(&b) = bytes.get(end) {
+        match b {
+            b',' | b'\n' | b'\r' => return Some(end),
+            b'"' => return None,
+            _ => end += 1,
+        }
+    }
+    Some(end)
+}
+
+/// Whether `b` ends a field.
+#[inline]
+fn ends_field(b: Option<&u8>) -> bool {
+    matches!(b, None | Some(b',') | Some(b'\n') | Some(b'\r'))
+}
+
+/// The plain number (`-123`, `4567.25`, empty) starting at `pos` and the position after it;
+/// `None` for anything else (read again by the general path). At most 15 digits: they are an
+/// exact integer, and one division by an exact power of ten rounds correctly (Clinger).
+#[inline]
+fn number_at_scalar(bytes: &[u8], mut pos: usize) -> Option<(f64, usize)> {
+    let start = pos;
+    let negative = bytes.get(pos) == Some(&b'-');
+    pos += usize::from(negative);
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    while let Some(&b) = bytes.get(pos) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        count += 1;
+        pos += 1;
+    }
+    let mut decimals = 0;
+    if bytes.get(pos) == Some(&b'.') {
+        pos += 1;
+        while let Some(&b) = bytes.get(pos) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            count += 1;
+            decimals += 1;
+            pos += 1;
+        }
+    }
+    if !ends_field(bytes.get(pos)) {
+        return None;
+    }
+    if count == 0 {
+        return (pos == start).then_some((f64::NAN, pos));
+    }
+    if count > 15 {
+        return None;
+    }
+    let m = mantissa as i64 as f64;
+    let v = if decimals == 0 {
+        m
+    } else {
+        m / POW10[decimals]
+    };
+    Some((if negative { -v } else { v }, pos))
+}
+
+/// The plain integer id (or empty) starting at `pos` and the position after it.
+#[inline]
+fn id_at_scalar(bytes: &[u8], mut pos: usize) -> Option<(i64, usize)> {
+    let start = pos;
+    let negative = bytes.get(pos) == Some(&b'-');
+    pos += usize::from(negative);
+    let mut v: i64 = 0;
+    let mut count = 0;
+    while let Some(&b) = bytes.get(pos) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(i64::from(d));
+        count += 1;
+        pos += 1;
+    }
+    if !ends_field(bytes.get(pos)) || count > 18 {
+        return None;
+    }
+    if count == 0 {
+        return (pos == start).then_some((MISSING_ID, pos));
+    }
+    Some((if negative { -v } else { v }, pos))
+}
+
+/// Any field starting at `pos`: the range of its bytes and the position after it. A quoted
+/// field is unescaped into `unquoted` and given as an empty range (its text is there).
+fn field_at(
+    bytes: &[u8],
+    pos: usize,
+    unquoted: &mut Vec<u8>,
+) -> Option<(std::ops::Range<usize>, usize)> {
+    if bytes.get(pos) != Some(&b'"') {
+        let mut end = pos;
+        while let Some(&b) = bytes.get(end) {
+            match b {
+                b',' | b'\n' | b'\r' => break,
+                b'"' => return None,
+                _ => end += 1,
+            }
+        }
+        return Some((pos..end, end));
+    }
+    unquoted.clear();
+    let mut i = pos + 1;
+    loop {
+        let q = i + memchr::memchr(b'"', &bytes[i..])?;
+        unquoted.extend_from_slice(&bytes[i..q]);
+        if bytes.get(q + 1) == Some(&b'"') {
+            unquoted.push(b'"');
+            i = q + 2;
+        } else {
+            return Some((pos..pos, q + 1));
+        }
+    }
+}
+
+/// Exact powers of ten (all below 2^53).
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+#[inline]
+fn parse_number(field: &[u8]) -> Option<f64> {
+    if field.is_empty() {
+        return Some(f64::NAN);
+    }
+    // Fast path for the common "-123" and "4567.25": at most 15 digits, so the digits are an
+    // exact integer and one division by an exact power of ten rounds correctly (Clinger).
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, field),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    let mut decimals = 0;
+    let mut dot = false;
+    let mut simple = !digits.is_empty() && digits.len() <= 16;
+    if simple {
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d <= 9 {
+                mantissa = mantissa * 10 + u64::from(d);
+                count += 1;
+                decimals += usize::from(dot);
+            } else if b == b'.' && !dot {
+                dot = true;
+            } else {
+                simple = false;
+                break;
+            }
+        }
+    }
+    if simple && count > 0 && count <= 15 {
+        // Below 2^53: the conversion is exact.
+        let m = mantissa as i64 as f64;
+        let v = if decimals == 0 {
+            m
+        } else {
+            m / POW10[decimals]
+        };
+        return Some(if negative { -v } else { v });
+    }
+    slow_number(field)
+}
+
+#[cold]
+fn slow_number(field: &[u8]) -> Option<f64> {
+    match fast_float2::parse::<f64, _>(field) {
+        Ok(v) => Some(v),
+        Err(_) => std::str::from_utf8(field).ok()?.parse().ok(),
+    }
+}
+
+fn parse_id(field: &[u8]) -> Option<i64> {
+    if field.is_empty() {
+        return Some(MISSING_ID);
+    }
+    let (negative, digits) = match field.first() {
+        Some(b'-') => (true, &field[1..]),
+        Some(b'+') => (false, &field[1..]),
+        _ => (false, field),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return std::str::from_utf8(field).ok()?.parse().ok();
+    }
+    let mut v: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(if negative { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(kinds: &[Option<Kind>]) -> Layout {
+        let mut out = 0;
+        let slots = kinds
+            .iter()
+            .map(|k| {
+                k.map(|kind| {
+                    out += 1;
+                    Wanted { out: out - 1, kind }
+                })
+            })
+            .collect();
+        Layout { slots, width: out }
+    }
+
+    #[test]
+    fn quoted_fields_empty_fields_and_crlf() {
+        let l = layout(&[Some(Kind::Id), None, Some(Kind::Cat), Some(Kind::Num)]);
+        let text = b"1,x,\"Spouse, partner\",2.5\r\n2,\"a\"\"b\",,\n3,,\"say \"\"hi\"\"\",\"\"\n";
+        let b = parse_block(text, &l, None).expect("parses");
+        assert_eq!(b.rows, 3);
+        assert_eq!(b.ids(0), [1, 2, 3]);
+        let (codes, dict) = b.cats(1);
+        assert_eq!(codes, [0, MISSING_CAT, 1]);
+        assert_eq!(dict, ["Spouse, partner", "say \"hi\""]);
+        let n = b.nums(2);
+        assert_eq!(n[0], 2.5);
+        assert!(n[1].is_nan() && n[2].is_nan());
+    }
+
+    #[test]
+    fn numbers_parse_as_the_standard_library_does() {
+        for text in [
+            "0",
+            "-0",
+            "1",
+            "-1234",
+            "135000.0",
+            "24700.5",
+            "0.1",
+            "-0.000123",
+            "1.5e3",
+            "1e-7",
+            "123456789012345",
+            "1234567890123456789",
+            "0.30000000000000004",
+            "9007199254740993",
+            ".5",
+            "5.",
+            "nan",
+            "inf",
+            "-inf",
+            "2.2250738585072014e-308",
+        ] {
+            let want: f64 = text.parse().expect(text);
+            let got = parse_number(text.as_bytes()).expect(text);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{text}: {got} vs {want}"
+            );
+            // The cursor's fast path agrees, or declines.
+            let line = format!("{text},");
+            if let Some((fast, end)) = number_at(line.as_bytes(), 0) {
+                assert_eq!(end, text.len(), "{text}");
+                assert!(
+                    fast.to_bits() == want.to_bits() || (fast.is_nan() && want.is_nan()),
+                    "{text}: {fast} vs {want}"
+                );
+            }
+        }
+        for bad in ["-", ".", "1.2.3", "1-2", "abc", "1,5", " 1"] {
+            assert!(parse_number(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn eight_bytes_at_a_time_agrees_with_byte_by_byte() {
+        // Fields of every shape the fast path meets, each followed by each terminator and by
+        // enough bytes for the eight-byte reads (and, last, by too few).
+        let mut fields: Vec<String> = [
+            "",
+            "-",
+            ".",
+            "-.",
+            "0",
+            "-0",
+            "7",
+            "12345678",
+            "123456789",
+            "1234567",
+            "-1234567",
+            "0.5",
+            "5.",
+            ".5",
+            "-.5",
+            "12.3456789",
+            "1234567.1234567",
+            "99999999.9",
+            "1e5",
+            "1.5e3",
+            "nan",
+            "inf",
+            "12a",
+            "1.2.3",
+            "--1",
+            "007",
+            "0.00000001",
+            "\"3\"",
+            "1,2",
+            "4\r\n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut seed: u64 = 42;
+        for _ in 0..2000 {
+            let mut f = String::new();
+            for _ in 0..(seed % 14) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                f.push(b"0123456789.-x,"[(seed >> 33) as usize % 14] as char);
+            }
+            fields.push(f);
+        }
+        for field in &fields {
+            for tail in [
+                ",0000000000000000",
+                "\n0000000000000000",
+                "\r\n000000000000000",
+                "",
+            ] {
+                let line = format!("{field}{tail}");
+                let b = line.as_bytes();
+                let same = |x: Option<(f64, usize)>, y: Option<(f64, usize)>| match (x, y) {
+                    (Some((a, i)), Some((c, j))) => {
+                        i == j && (a.to_bits() == c.to_bits() || (a.is_nan() && c.is_nan()))
+                    }
+                    (None, None) => true,
+                    _ => false,
+                };
+                assert!(
+                    same(number_at(b, 0), number_at_scalar(b, 0)),
+                    "number {line:?}: {:?} vs {:?}",
+                    number_at(b, 0),
+                    number_at_scalar(b, 0)
+                );
+                assert_eq!(id_at(b, 0), id_at_scalar(b, 0), "id {line:?}");
+                assert_eq!(skip_at(b, 0), skip_at_scalar(b, 0), "skip {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn last_line_without_newline_and_empty_lines() {
+        let l = layout(&[Some(Kind::Id), Some(Kind::Num)]);
+        let b = parse_block(b"1,2\n\n3,\r\n4,5", &l, None).expect("parses");
+        assert_eq!(b.ids(0), [1, 3, 4]);
+        let b = parse_block(b"1,\"2\"\n3,\"4\"", &l, None).expect("parses");
+        assert_eq!(b.nums(1), [2.0, 4.0]);
+    }
+
+    #[test]
+    fn bad_values_and_ragged_lines_are_refused() {
+        let l = layout(&[Some(Kind::Id), Some(Kind::Num)]);
+        assert!(parse_block(b"1,2\n2,x\n", &l, None).is_none());
+        assert!(parse_block(b"1,2\n2,3,4\n", &l, None).is_none());
+        assert!(parse_block(b"1.5,2\n", &l, None).is_none());
+        assert!(parse_block(b"1,\"2\n", &l, None).is_none());
+        let ok = parse_block(b"-7,1e3\n+8,-0.25\n", &l, None).expect("parses");
+        assert_eq!(ok.ids(0), [-7, 8]);
+        assert_eq!(ok.nums(1), [1000.0, -0.25]);
+    }
+}

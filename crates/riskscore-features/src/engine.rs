@@ -1,0 +1,533 @@
+//! One-pass aggregation of a table's rows per group (applicant, or loan for the monthly
+//! balances), with pandas' arithmetic so that values match `groupby().agg()`:
+//! Kahan-compensated sums for `sum` and `mean`, Welford's update for `var` (ddof = 1),
+//! missing values (NaN) skipped, `sum` of no value 0, every other statistic of no value
+//! missing. Rows are added in file order, as pandas adds them, so the results do not depend
+//! on how the file was split into batches.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use polars::prelude::*;
+use polars_arrow::bitmap::Bitmap;
+
+use crate::exprs::Agg;
+
+/// A hasher for integer keys: one multiplication (Fibonacci hashing).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<i64, V, BuildHasherDefault<IdHasher>>;
+
+/// No group: the row's key is unknown (an orphan) or its applicant is not kept.
+pub(crate) const NO_GROUP: u32 = u32::MAX;
+
+/// A slot of a dense [`KeyIndex`] that no key holds.
+const EMPTY: u32 = u32::MAX - 1;
+
+/// Integer keys to values below `u32::MAX - 1`: a table indexed by `key - min` when the keys
+/// are dense (the Home Credit ids are: one lookup, no hashing, a few MB that stay in cache),
+/// a hash map otherwise.
+#[derive(Debug)]
+pub(crate) enum KeyIndex {
+    Dense { min: i64, slots: Vec<u32> },
+    Hashed(IdMap<u32>),
+}
+
+impl KeyIndex {
+    /// An empty index sized for `keys` (missing ids ignored).
+    pub fn for_keys(keys: &[i64]) -> KeyIndex {
+        let present = keys
+            .iter()
+            .copied()
+            .filter(|&k| k != riskscore_data::scan::MISSING_ID);
+        let (min, max) = present.fold((i64::MAX, i64::MIN), |(lo, hi), k| (lo.min(k), hi.max(k)));
+        let span = (max as i128) - (min as i128) + 1;
+        let limit = (4 * keys.len() as i128).clamp(1 << 16, 1 << 28);
+        if min <= max && span <= limit {
+            KeyIndex::Dense {
+                min,
+                slots: vec![EMPTY; span as usize],
+            }
+        } else {
+            let mut map = IdMap::default();
+            map.reserve(keys.len());
+            KeyIndex::Hashed(map)
+        }
+    }
+
+    /// Sets the value of `key`; returns the previous one.
+    pub fn insert(&mut self, key: i64, value: u32) -> Option<u32> {
+        match self {
+            KeyIndex::Dense { min, slots } => {
+                let slot = key
+                    .checked_sub(*min)
+                    .and_then(|i| slots.get_mut(i as usize))?;
+                let old = std::mem::replace(slot, value);
+                (old != EMPTY).then_some(old)
+            }
+            KeyIndex::Hashed(map) => map.insert(key, value),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, key: i64) -> Option<u32> {
+        match self {
+            KeyIndex::Dense { min, slots } => {
+                let i = key.wrapping_sub(*min);
+                match slots.get(usize::try_from(i).ok()?) {
+                    Some(&v) if v != EMPTY => Some(v),
+                    _ => None,
+                }
+            }
+            KeyIndex::Hashed(map) => map.get(&key).copied(),
+        }
+    }
+}
+
+/// Which running statistics an input keeps.
+#[derive(Debug, Clone, Copy, Default)]
+struct Need {
+    sum: bool,
+    min: bool,
+    max: bool,
+    var: bool,
+}
+
+impl Need {
+    fn of(aggs: &[Agg]) -> Need {
+        let mut n = Need::default();
+        for a in aggs {
+            match a {
+                Agg::Mean | Agg::Sum => n.sum = true,
+                Agg::Min => n.min = true,
+                Agg::Max => n.max = true,
+                Agg::Var => n.var = true,
+                Agg::Size | Agg::Nunique => {}
+            }
+        }
+        n
+    }
+
+    fn width(self) -> usize {
+        1 + 2 * usize::from(self.sum)
+            + usize::from(self.min)
+            + usize::from(self.max)
+            + 2 * usize::from(self.var)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Input {
+    need: Need,
+    offset: usize,
+    width: usize,
+}
+
+/// Running statistics of numeric inputs per group, row-major (a group's state is contiguous).
+#[derive(Debug)]
+pub(crate) struct Stats {
+    inputs: Vec<Input>,
+    width: usize,
+    state: Vec<f64>,
+    /// Rows per group, missing values included.
+    rows: Vec<u32>,
+}
+
+impl Stats {
+    /// `specs[i]` lists the statistics wanted of input `i`.
+    pub fn new(groups: usize, specs: &[&[Agg]]) -> Stats {
+        let mut inputs = Vec::with_capacity(specs.len());
+        let mut width = 0;
+        for aggs in specs {
+            let need = Need::of(aggs);
+            inputs.push(Input {
+                need,
+                offset: width,
+                width: need.width(),
+            });
+            width += need.width();
+        }
+        let mut state = vec![0.0; groups * width];
+        for g in 0..groups {
+            for input in &inputs {
+                let mut k = g * width + input.offset + 1 + 2 * usize::from(input.need.sum);
+                if input.need.min {
+                    state[k] = f64::NAN;
+                    k += 1;
+                }
+                if input.need.max {
+                    state[k] = f64::NAN;
+                }
+            }
+        }
+        Stats {
+            inputs,
+            width,
+            state,
+            rows: vec![0; groups],
+        }
+    }
+
+    /// Reads group `g`'s state, one value per cache line, and returns a meaningless number.
+    /// Called a few rows ahead of the update (the rows of a table come in no particular
+    /// order), it starts the memory loads early: a prefetch without unsafe code.
+    #[inline]
+    pub fn touch(&self, g: u32) -> u64 {
+        let base = g as usize * self.width;
+        let mut x = 0;
+        let mut k = 0;
+        while k < self.width {
+            x ^= self.state.get(base + k).map_or(0, |v| v.to_bits());
+            k += 8;
+        }
+        x
+    }
+
+    /// Counts a row of group `g`.
+    #[inline]
+    pub fn row(&mut self, g: u32) {
+        self.rows[g as usize] += 1;
+    }
+
+    /// Adds value `v` of input `i` for group `g` (NaN is skipped).
+    #[inline]
+    pub fn add(&mut self, g: u32, i: usize, v: f64) {
+        if v.is_nan() {
+            return;
+        }
+        let input = &self.inputs[i];
+        let need = input.need;
+        let base = g as usize * self.width + input.offset;
+        let s = &mut self.state[base..base + input.width];
+        s[0] += 1.0;
+        let n = s[0];
+        let mut k = 1;
+        if need.sum {
+            // pandas' group_sum / group_mean: Kahan summation.
+            let y = v - s[2];
+            let t = s[1] + y;
+            let c = t - s[1] - y;
+            s[2] = if c.is_nan() { 0.0 } else { c };
+            s[1] = t;
+            k += 2;
+        }
+        if need.min {
+            if s[k].is_nan() || v < s[k] {
+                s[k] = v;
+            }
+            k += 1;
+        }
+        if need.max {
+            if s[k].is_nan() || v > s[k] {
+                s[k] = v;
+            }
+            k += 1;
+        }
+        if need.var {
+            // pandas' group_var: Welford's update.
+            let old = s[k];
+            s[k] += (v - old) / n;
+            s[k + 1] += (v - s[k]) * (v - old);
+        }
+    }
+
+    pub fn rows(&self, g: usize) -> u32 {
+        self.rows[g]
+    }
+
+    pub fn groups(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The statistics `wanted` (input, statistic) for every group, in one pass over the state.
+    pub fn columns(&self, wanted: &[(usize, Agg)]) -> Vec<Vec<f64>> {
+        let plan: Vec<(usize, usize, f64, Agg)> = wanted
+            .iter()
+            .map(|&(i, agg)| {
+                let input = &self.inputs[i];
+                let need = input.need;
+                let after_sum = 1 + 2 * usize::from(need.sum);
+                let after_min = after_sum + usize::from(need.min);
+                let after_max = after_min + usize::from(need.max);
+                let (slot, least) = match agg {
+                    Agg::Sum => (1, 0.0),
+                    Agg::Mean => (1, 1.0),
+                    Agg::Min => (after_sum, 1.0),
+                    Agg::Max => (after_min, 1.0),
+                    Agg::Var => (after_max + 1, 2.0),
+                    Agg::Size | Agg::Nunique => (0, 0.0),
+                };
+                (input.offset, slot, least, agg)
+            })
+            .collect();
+        let mut out: Vec<Vec<f64>> = plan
+            .iter()
+            .map(|_| Vec::with_capacity(self.rows.len()))
+            .collect();
+        for (g, &rows) in self.rows.iter().enumerate() {
+            let state = &self.state[g * self.width..(g + 1) * self.width];
+            for (column, &(offset, slot, least, agg)) in out.iter_mut().zip(&plan) {
+                let n = state[offset];
+                column.push(if rows == 0 || n < least {
+                    f64::NAN
+                } else {
+                    let v = state[offset + slot];
+                    match agg {
+                        Agg::Mean => v / n,
+                        Agg::Var => v / (n - 1.0),
+                        Agg::Size => f64::from(rows),
+                        _ => v,
+                    }
+                });
+            }
+        }
+        out
+    }
+
+    /// Statistic `agg` of input `i` for group `g`; NaN when the group has no row.
+    pub fn value(&self, g: usize, i: usize, agg: Agg) -> f64 {
+        if self.rows[g] == 0 {
+            return f64::NAN;
+        }
+        let input = &self.inputs[i];
+        let need = input.need;
+        let s = &self.state[g * self.width + input.offset..];
+        let n = s[0];
+        let after_sum = 1 + 2 * usize::from(need.sum);
+        let after_min = after_sum + usize::from(need.min);
+        let after_max = after_min + usize::from(need.max);
+        match agg {
+            Agg::Sum => s[1],
+            Agg::Mean if n > 0.0 => s[1] / n,
+            Agg::Min if n > 0.0 => s[after_sum],
+            Agg::Max if n > 0.0 => s[after_min],
+            Agg::Var if n > 1.0 => s[after_max + 1] / (n - 1.0),
+            Agg::Size => f64::from(self.rows[g]),
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Category values across batches: each batch's dictionary mapped to table-wide codes, in
+/// order of first appearance.
+#[derive(Debug, Default)]
+pub(crate) struct Dict {
+    codes: HashMap<String, u32>,
+    pub values: Vec<String>,
+}
+
+impl Dict {
+    /// The table-wide codes of a batch's dictionary.
+    pub fn remap(&mut self, dictionary: &[String]) -> Vec<u32> {
+        dictionary
+            .iter()
+            .map(|v| {
+                if let Some(&c) = self.codes.get(v) {
+                    return c;
+                }
+                let c = self.values.len() as u32;
+                self.values.push(v.clone());
+                self.codes.insert(v.clone(), c);
+                c
+            })
+            .collect()
+    }
+
+    pub fn code(&self, value: &str) -> Option<u32> {
+        self.codes.get(value).copied()
+    }
+}
+
+/// Sorted distinct values (pandas' dummy order: code points, which UTF-8 bytes sort as).
+pub(crate) fn sorted(mut values: Vec<String>) -> Vec<String> {
+    values.sort_unstable();
+    values
+}
+
+/// A categorical column's row counts per group and value.
+#[derive(Debug)]
+pub(crate) struct Categories {
+    groups: usize,
+    pub dict: Dict,
+    /// counts[code][group]; allocated when the code first appears.
+    counts: Vec<Vec<u32>>,
+    /// Rows with no value, per group.
+    missing: Vec<u32>,
+}
+
+impl Categories {
+    pub fn new(groups: usize) -> Categories {
+        Categories {
+            groups,
+            dict: Dict::default(),
+            counts: Vec::new(),
+            missing: vec![0; groups],
+        }
+    }
+
+    /// The table-wide codes of a batch's dictionary.
+    pub fn remap(&mut self, dictionary: &[String]) -> Vec<u32> {
+        let codes = self.dict.remap(dictionary);
+        while self.counts.len() < self.dict.values.len() {
+            self.counts.push(vec![0; self.groups]);
+        }
+        codes
+    }
+
+    /// Counts value `code` (table-wide, or [`riskscore_data::scan::MISSING_CAT`]) for group `g`.
+    #[inline]
+    pub fn add(&mut self, g: u32, code: u32) {
+        match self.counts.get_mut(code as usize) {
+            Some(c) => c[g as usize] += 1,
+            None => self.missing[g as usize] += 1,
+        }
+    }
+
+    /// Rows per group holding `value`; `None` when it never appeared.
+    pub fn counts_of(&self, value: &str) -> Option<&[u32]> {
+        self.dict
+            .code(value)
+            .map(|c| self.counts[c as usize].as_slice())
+    }
+
+    /// Rows per group with no value.
+    pub fn missing_counts(&self) -> Option<&[u32]> {
+        Some(&self.missing)
+    }
+
+    /// The sorted distinct values seen.
+    pub fn seen(&self) -> Vec<String> {
+        sorted(self.dict.values.clone())
+    }
+}
+
+/// Statistic `agg` of a 0/1 column with `k` ones in `n` rows (n > 0).
+pub(crate) fn dummy_stat(k: u32, n: u32, agg: Agg) -> f64 {
+    let (k, n) = (f64::from(k), f64::from(n));
+    match agg {
+        Agg::Min => f64::from(u8::from(k == n)),
+        Agg::Max => f64::from(u8::from(k > 0.0)),
+        Agg::Sum => k,
+        Agg::Mean => k / n,
+        // The exact sample variance; pandas' Welford update can differ in the last bits.
+        Agg::Var if n > 1.0 => k * (n - k) / (n * (n - 1.0)),
+        Agg::Size => n,
+        _ => f64::NAN,
+    }
+}
+
+/// A Float64 column from values where NaN means missing.
+pub(crate) fn float_column(name: &str, values: Vec<f64>) -> Column {
+    let validity = values
+        .iter()
+        .any(|v| v.is_nan())
+        .then(|| values.iter().map(|v| !v.is_nan()).collect::<Bitmap>());
+    Float64Chunked::from_vec_validity(name.into(), values, validity).into_column()
+}
+
+/// Distinct non-missing values per group, for `nunique`: small non-negative integers in a
+/// bit set, others in a list sorted at the end.
+#[derive(Debug)]
+pub(crate) struct Distinct {
+    bits: Vec<u64>,
+    others: Vec<(u32, u64)>,
+}
+
+impl Distinct {
+    pub fn new(groups: usize) -> Distinct {
+        Distinct {
+            bits: vec![0; groups],
+            others: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, g: u32, v: f64) {
+        if v.is_nan() {
+            return;
+        }
+        if (0.0..64.0).contains(&v) && v.fract() == 0.0 {
+            self.bits[g as usize] |= 1u64 << (v as u32);
+        } else {
+            // -0.0 and 0.0 are one value, as in pandas.
+            let v = if v == 0.0 { 0.0 } else { v };
+            self.others.push((g, v.to_bits()));
+        }
+    }
+
+    /// Distinct counts per group.
+    pub fn counts(mut self) -> Vec<u32> {
+        let mut out: Vec<u32> = self.bits.iter().map(|b| b.count_ones()).collect();
+        self.others.sort_unstable();
+        self.others.dedup();
+        for (g, _) in self.others {
+            out[g as usize] += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_follow_pandas() {
+        let mut s = Stats::new(3, &[&[Agg::Min, Agg::Max, Agg::Mean, Agg::Sum, Agg::Var]]);
+        for v in [1.0, f64::NAN, 3.0, 8.0] {
+            s.row(0);
+            s.add(0, 0, v);
+        }
+        s.row(1);
+        s.add(1, 0, f64::NAN);
+        let v = |g, a| s.value(g, 0, a);
+        assert_eq!(
+            (v(0, Agg::Min), v(0, Agg::Max), v(0, Agg::Sum)),
+            (1.0, 8.0, 12.0)
+        );
+        assert_eq!(v(0, Agg::Mean), 4.0);
+        assert_eq!(v(0, Agg::Var), 13.0); // (9 + 1 + 16) / 2
+        assert_eq!(v(1, Agg::Sum), 0.0); // no value: 0, as pandas sums
+        assert!(v(1, Agg::Mean).is_nan() && v(1, Agg::Min).is_nan() && v(1, Agg::Var).is_nan());
+        assert!(v(2, Agg::Sum).is_nan()); // no row: missing (left join)
+    }
+
+    #[test]
+    fn kahan_sum_keeps_small_terms() {
+        let mut s = Stats::new(1, &[&[Agg::Sum]]);
+        for v in [1e16, 1.0, 1.0, 1.0, 1.0] {
+            s.row(0);
+            s.add(0, 0, v);
+        }
+        assert_eq!(s.value(0, 0, Agg::Sum), 1e16 + 4.0);
+    }
+
+    #[test]
+    fn distinct_counts_small_and_other_values() {
+        let mut d = Distinct::new(2);
+        for v in [1.0, 1.0, 2.0, 100.0, 100.0, 0.5, f64::NAN] {
+            d.add(0, v);
+        }
+        d.add(1, -0.0);
+        d.add(1, 0.0);
+        assert_eq!(d.counts(), [4, 1]);
+    }
+}
