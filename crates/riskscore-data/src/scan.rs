@@ -365,52 +365,85 @@ fn read_blocks(
     }
 }
 
-/// FNV-1a: short category values hash faster than with SipHash.
-#[derive(Debug, Clone, Copy)]
-struct Fnv(u64);
+/// Hashes a u64 fingerprint with one multiplication.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spread(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for Spread {
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
     fn finish(&self) -> u64 {
-        self.0
+        self.0 ^ (self.0 >> 31)
     }
 }
 
+/// A cheap fingerprint of a category value: its length and its first and last eight bytes
+/// (no loop over the bytes). Values are compared in full after a match.
+#[inline]
+fn fingerprint(field: &[u8]) -> u64 {
+    let n = field.len();
+    let mut head = [0u8; 8];
+    let mut tail = [0u8; 8];
+    if n >= 8 {
+        head.copy_from_slice(&field[..8]);
+        tail.copy_from_slice(&field[n - 8..]);
+    } else {
+        head[..n].copy_from_slice(field);
+    }
+    u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29) ^ ((n as u64) << 56)
+}
+
+/// The categories of a column within one block: value to code, in order of appearance.
 #[derive(Default)]
 struct Codes {
-    map: HashMap<Vec<u8>, u32, std::hash::BuildHasherDefault<Fnv>>,
+    /// Fingerprint to code; values whose fingerprint is taken by another value go to `others`.
+    map: HashMap<u64, u32, std::hash::BuildHasherDefault<Spread>>,
+    others: HashMap<Vec<u8>, u32>,
     values: Vec<String>,
     /// The code of the previous field: runs of one value are common.
     last: Option<u32>,
 }
 
 impl Codes {
+    #[inline]
     fn code(&mut self, field: &[u8]) -> Option<u32> {
         if let Some(last) = self.last {
             if self.values[last as usize].as_bytes() == field {
                 return Some(last);
             }
         }
-        if let Some(&code) = self.map.get(field) {
-            self.last = Some(code);
-            return Some(code);
-        }
-        let text = std::str::from_utf8(field).ok()?;
-        let code = self.values.len() as u32;
-        self.values.push(text.to_owned());
-        self.map.insert(field.to_vec(), code);
+        let print = fingerprint(field);
+        let code = match self.map.get(&print) {
+            Some(&code) if self.values[code as usize].as_bytes() == field => code,
+            Some(_) => match self.others.get(field) {
+                Some(&code) => code,
+                None => {
+                    let code = self.add(field)?;
+                    self.others.insert(field.to_vec(), code);
+                    code
+                }
+            },
+            None => {
+                let code = self.add(field)?;
+                self.map.insert(print, code);
+                code
+            }
+        };
         self.last = Some(code);
         Some(code)
+    }
+
+    /// A new value (it must be UTF-8).
+    fn add(&mut self, field: &[u8]) -> Option<u32> {
+        let text = std::str::from_utf8(field).ok()?;
+        self.values.push(text.to_owned());
+        Some(self.values.len() as u32 - 1)
     }
 }
 
@@ -505,7 +538,14 @@ fn parse_block(bytes: &[u8], layout: &Layout, recycled: Option<Batch>) -> Option
                     end
                 }),
                 Action::Skip => skip_at(bytes, pos),
-                Action::Cat(_) => None,
+                Action::Cat(k) => match skip_at(bytes, pos) {
+                    Some(end) if end > pos => {
+                        let (v, codes) = &mut cats[k];
+                        v.push(codes.code(&bytes[pos..end])?);
+                        Some(end)
+                    }
+                    _ => None,
+                },
             };
             pos = match fast {
                 Some(end) => end,
@@ -650,9 +690,13 @@ fn number_at(bytes: &[u8], pos: usize) -> Option<(f64, usize)> {
         if f == 8 || k + f == 0 {
             return number_at_scalar(bytes, pos);
         }
-        mantissa = mantissa * POW10_INT[f as usize] + digits_value(word, f);
-        decimals = f as usize;
+        let fraction = digits_value(word, f);
         end += 1 + f as usize;
+        // "-1086.0": an integer, no division.
+        if fraction != 0 {
+            mantissa = mantissa * POW10_INT[f as usize] + fraction;
+            decimals = f as usize;
+        }
     } else if k == 0 {
         // Empty, or not a plain number.
         return if !negative && ends_field(bytes.get(end)) {
@@ -1079,6 +1123,25 @@ mod tests {
         assert_eq!(b.ids(0), [1, 3, 4]);
         let b = parse_block(b"1,\"2\"\n3,\"4\"", &l, None).expect("parses");
         assert_eq!(b.nums(1), [2.0, 4.0]);
+    }
+
+    #[test]
+    fn category_codes_survive_fingerprint_collisions() {
+        let mut codes = Codes::default();
+        // Same length, first and last eight bytes: one fingerprint, two values.
+        let a = b"ABCDEFGH-one-IJKLMNOP".to_vec();
+        let b = b"ABCDEFGH-two-IJKLMNOP".to_vec();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let got: Vec<u32> = [&a, &b, &a, &b, &b]
+            .iter()
+            .map(|v| codes.code(v).expect("utf-8"))
+            .collect();
+        assert_eq!(got, [0, 1, 0, 1, 1]);
+        assert_eq!(
+            codes.values,
+            ["ABCDEFGH-one-IJKLMNOP", "ABCDEFGH-two-IJKLMNOP"]
+        );
+        assert!(codes.code(b"\xE1x").is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use riskscore_data::scan::{Batch, MISSING_CAT, MISSING_ID};
 use riskscore_data::{Table, TableSource};
 
 use crate::engine::{
-    dummy_stat, float_column, sorted, Categories, Dict, Distinct, KeyIndex, Stats, NO_GROUP,
+    dummy_stat, float_column, sorted, CatTable, Dict, Distinct, KeyIndex, Stats, NO_GROUP,
 };
 use crate::error::Result;
 use crate::exprs::Agg;
@@ -471,13 +471,16 @@ fn push_spec(
     Ok(names.len())
 }
 
-/// Pushes the statistics `aggs` of the one-hot columns of a categorical column (its vocabulary
-/// values, then `_nan`), per group with `rows` rows. None when the vocabulary is empty.
+/// Pushes the statistics `aggs` of the one-hot columns of categorical column `c` (its
+/// vocabulary values, then `_nan`), per group with `rows` rows. None when the vocabulary is
+/// empty.
+#[allow(clippy::too_many_arguments)]
 fn push_dummies(
     out: &mut dyn Out,
     column: &str,
     values: &[String],
-    cats: &Categories,
+    cats: &CatTable,
+    c: usize,
     rows: &Stats,
     aggs: &[Agg],
     prefix: &str,
@@ -488,22 +491,18 @@ fn push_dummies(
     let mut n = 0;
     let names = values
         .iter()
-        .map(|v| (crate::exprs::dummy_name(column, v), Some(v.as_str())))
-        .chain([(format!("{column}_nan"), None)]);
-    for (dummy, value) in names {
+        .map(|v| (crate::exprs::dummy_name(column, v), cats.slot_of(c, v)))
+        .chain([(format!("{column}_nan"), Some(cats.missing_slot(c)))]);
+    for (dummy, slot) in names {
         for agg in aggs {
             let name = format!("{prefix}{dummy}_{}", agg.suffix());
-            let counts = match value {
-                Some(v) => cats.counts_of(v),
-                None => cats.missing_counts(),
-            };
             let values = (0..rows.groups())
                 .map(|g| {
                     let r = rows.rows(g);
                     if r == 0 {
                         return f64::NAN;
                     }
-                    dummy_stat(counts.map_or(0, |c| c[g]), r, *agg)
+                    dummy_stat(slot.map_or(0, |s| cats.at(g, s)), r, *agg)
                 })
                 .collect();
             out.push(float_column(&name, values))?;
@@ -514,9 +513,9 @@ fn push_dummies(
 }
 
 /// Remaps a batch's category column to table-wide codes.
-fn table_codes(cats: &mut Categories, batch: &Batch, i: usize) -> Vec<u32> {
+fn table_codes(cats: &mut CatTable, c: usize, batch: &Batch, i: usize) -> Vec<u32> {
     let (codes, dict) = batch.cats(i);
-    let map = cats.remap(dict);
+    let map = cats.remap(c, dict);
     codes
         .iter()
         .map(|&c| {
@@ -559,7 +558,7 @@ fn bureau(
     let specs: Vec<&[Agg]> = BUREAU_NUM.iter().map(|(_, a)| *a).collect();
     let mut all = Stats::new(n, &specs);
     let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
-    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let mut cats = CatTable::new(n, cat_names.len());
     let active = cat_names.iter().position(|c| *c == "CREDIT_ACTIVE");
     let admitted = [
         vocab.admits("bureau", "CREDIT_ACTIVE", "Active"),
@@ -574,8 +573,9 @@ fn bureau(
         let curr = b.ids(0);
         loan_ids.extend_from_slice(b.ids(1));
         let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats[c], b, 2 + BUREAU_RAW + c))
+            .map(|c| table_codes(&mut cats, c, b, 2 + BUREAU_RAW + c))
             .collect();
+        cats.fit();
         let split = active.map(|a| {
             let (c, dict) = b.cats(2 + BUREAU_RAW + a);
             let of = split_of(dict, &["Active", "Closed"], &admitted);
@@ -596,7 +596,7 @@ fn bureau(
             }
             all.row(g);
             for (c, codes) in codes.iter().enumerate() {
-                cats[c].add(g, codes[r]);
+                cats.add(g, c, codes[r]);
             }
             if s > 0 {
                 parts[s as usize - 1].row(g);
@@ -617,7 +617,7 @@ fn bureau(
 
     // The monthly balances, folded per loan.
     let mut months = Stats::new(row_group.len(), &[&[Agg::Min, Agg::Max]]);
-    let mut status = Categories::new(row_group.len());
+    let mut status = CatTable::new(row_group.len(), 1);
     let mut lookup = Lookup::new(&loans);
     scan(
         source,
@@ -626,7 +626,8 @@ fn bureau(
         |b| {
             let loan = b.ids(0);
             let month = b.nums(1);
-            let codes = table_codes(&mut status, b, 2);
+            let codes = table_codes(&mut status, 0, b, 2);
+            status.fit();
             for r in 0..b.rows {
                 let l = lookup.get(loan[r]);
                 if l == NO_GROUP {
@@ -634,13 +635,13 @@ fn bureau(
                 }
                 months.row(l);
                 months.add(l, 0, month[r]);
-                status.add(l, codes[r]);
+                status.add(l, 0, codes[r]);
             }
         },
     )?;
     report.orphans(Table::BureauBalance, "SK_ID_BUREAU", lookup.orphans);
     drop(loans);
-    let statuses = vocab.resolve("bureau_balance", "STATUS", status.seen())?;
+    let statuses = vocab.resolve("bureau_balance", "STATUS", status.seen(0))?;
     let mut status_names: Vec<(String, Option<&str>)> = statuses
         .iter()
         .map(|v| (format!("STATUS_{v}_MEAN"), Some(v.as_str())))
@@ -650,11 +651,11 @@ fn bureau(
     }
     let mean: &[Agg] = &[Agg::Mean];
     let mut status_means = Stats::new(n, &vec![mean; status_names.len()]);
-    let status_counts: Vec<Option<&[u32]>> = status_names
+    let status_slots: Vec<Option<usize>> = status_names
         .iter()
         .map(|(_, value)| match value {
-            Some(v) => status.counts_of(v),
-            None => status.missing_counts(),
+            Some(v) => status.slot_of(0, v),
+            None => Some(status.missing_slot(0)),
         })
         .collect();
     for (l, (&g, &s)) in row_group.iter().zip(&row_split).enumerate() {
@@ -678,22 +679,21 @@ fn bureau(
             }
         }
         status_means.row(g);
-        for (i, counts) in status_counts.iter().enumerate() {
+        for (i, slot) in status_slots.iter().enumerate() {
             let v = if size == 0 {
                 f64::NAN
             } else {
-                f64::from(counts.map_or(0, |c| c[l])) / f64::from(size)
+                f64::from(slot.map_or(0, |s| status.at(l, s))) / f64::from(size)
             };
             status_means.add(g, i, v);
         }
     }
-    drop(status_counts);
     drop((months, status, row_group, row_split));
 
     let mut width = push_spec(out, &all, BUREAU_NUM, "BURO_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("bureau", column, cats[c].seen())?;
-        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "BURO_")?;
+        let values = vocab.resolve("bureau", column, cats.seen(c))?;
+        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "BURO_")?;
     }
     let wanted: Vec<(usize, Agg)> = (0..status_names.len()).map(|i| (i, Agg::Mean)).collect();
     for ((name, _), values) in status_names.iter().zip(status_means.columns(&wanted)) {
@@ -734,7 +734,7 @@ fn previous(
     let specs: Vec<&[Agg]> = PREV_NUM.iter().map(|(_, a)| *a).collect();
     let mut all = Stats::new(n, &specs);
     let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
-    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let mut cats = CatTable::new(n, cat_names.len());
     let status = "NAME_CONTRACT_STATUS";
     let status_at = cat_names.iter().position(|c| *c == status);
     let admitted = [
@@ -748,8 +748,9 @@ fn previous(
         let curr = b.ids(0);
         prev_ids.extend_from_slice(b.ids(1));
         let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .map(|c| table_codes(&mut cats, c, b, first_cat + c))
             .collect();
+        cats.fit();
         let split = status_at.map(|a| {
             let (c, dict) = b.cats(first_cat + a);
             let of = split_of(dict, &["Approved", "Refused"], &admitted);
@@ -772,7 +773,7 @@ fn previous(
             let s = split.as_ref().map_or(0, |s| s[r]);
             all.row(g);
             for (c, codes) in codes.iter().enumerate() {
-                cats[c].add(g, codes[r]);
+                cats.add(g, c, codes[r]);
             }
             if s > 0 {
                 parts[s as usize - 1].row(g);
@@ -796,8 +797,8 @@ fn previous(
 
     let mut width = push_spec(out, &all, PREV_NUM, "PREV_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("previous_application", column, cats[c].seen())?;
-        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "PREV_")?;
+        let values = vocab.resolve("previous_application", column, cats.seen(c))?;
+        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "PREV_")?;
     }
     for (stats, prefix) in parts.iter().zip(["APPROVED_", "REFUSED_"]) {
         width += push_spec(out, stats, PREV_NUM, prefix, 0)?;
@@ -871,15 +872,16 @@ fn pos_cash(
     names.extend(&cat_names);
     let specs: Vec<&[Agg]> = POS_NUM.iter().map(|(_, a)| *a).collect();
     let mut all = Stats::new(n, &specs);
-    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let mut cats = CatTable::new(n, cat_names.len());
     let first_cat = 2 + POS_NUM.len();
     let mut lookup = Lookup::new(&apps.row);
     let mut parent = PrevCheck::new(prev);
     scan(source, table, &names, |b| {
         let (curr, loan) = (b.ids(0), b.ids(1));
         let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .map(|c| table_codes(&mut cats, c, b, first_cat + c))
             .collect();
+        cats.fit();
         let nums: Vec<&[f64]> = (0..POS_NUM.len()).map(|i| b.nums(2 + i)).collect();
         let groups: Vec<u32> = (0..b.rows)
             .map(|r| {
@@ -895,7 +897,7 @@ fn pos_cash(
             }
             all.row(g);
             for (c, codes) in codes.iter().enumerate() {
-                cats[c].add(g, codes[r]);
+                cats.add(g, c, codes[r]);
             }
             for (i, v) in nums.iter().enumerate() {
                 all.add(g, i, v[r]);
@@ -907,8 +909,8 @@ fn pos_cash(
     report.orphans(table, "SK_ID_PREV", parent.orphans);
     let mut width = push_spec(out, &all, POS_NUM, "POS_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("POS_CASH_balance", column, cats[c].seen())?;
-        width += push_dummies(out, column, &values, &cats[c], &all, &[Agg::Mean], "POS_")?;
+        let values = vocab.resolve("POS_CASH_balance", column, cats.seen(c))?;
+        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "POS_")?;
     }
     push_count(out, &all, "POS_")?;
     log_part(
@@ -1027,15 +1029,16 @@ fn credit_card(
     let specs: Vec<&[Agg]> = numeric.iter().map(|_| CC_AGGS).collect();
     let spec: Vec<(&'static str, &'static [Agg])> = numeric.iter().map(|c| (*c, CC_AGGS)).collect();
     let mut all = Stats::new(n, &specs);
-    let mut cats: Vec<Categories> = cat_names.iter().map(|_| Categories::new(n)).collect();
+    let mut cats = CatTable::new(n, cat_names.len());
     let first_cat = 2 + numeric.len();
     let mut lookup = Lookup::new(&apps.row);
     let mut parent = PrevCheck::new(prev);
     scan(source, table, &names, |b| {
         let (curr, loan) = (b.ids(0), b.ids(1));
         let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats[c], b, first_cat + c))
+            .map(|c| table_codes(&mut cats, c, b, first_cat + c))
             .collect();
+        cats.fit();
         let nums: Vec<&[f64]> = (0..numeric.len()).map(|i| b.nums(2 + i)).collect();
         let groups: Vec<u32> = (0..b.rows)
             .map(|r| {
@@ -1051,7 +1054,7 @@ fn credit_card(
             }
             all.row(g);
             for (c, codes) in codes.iter().enumerate() {
-                cats[c].add(g, codes[r]);
+                cats.add(g, c, codes[r]);
             }
             for (i, v) in nums.iter().enumerate() {
                 all.add(g, i, v[r]);
@@ -1063,8 +1066,8 @@ fn credit_card(
     report.orphans(table, "SK_ID_PREV", parent.orphans);
     let mut width = push_spec(out, &all, &spec, "CC_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("credit_card_balance", column, cats[c].seen())?;
-        width += push_dummies(out, column, &values, &cats[c], &all, CC_AGGS, "CC_")?;
+        let values = vocab.resolve("credit_card_balance", column, cats.seen(c))?;
+        width += push_dummies(out, column, &values, &cats, c, &all, CC_AGGS, "CC_")?;
     }
     push_count(out, &all, "CC_")?;
     log_part(
