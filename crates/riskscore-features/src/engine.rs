@@ -213,39 +213,33 @@ impl Stats {
         if v.is_nan() {
             return;
         }
-        let input = &self.inputs[i];
-        let need = input.need;
-        let base = g as usize * self.width + input.offset;
-        let s = &mut self.state[base..base + input.width];
-        s[0] += 1.0;
-        let n = s[0];
-        let mut k = 1;
-        if need.sum {
-            // pandas' group_sum / group_mean: Kahan summation.
-            let y = v - s[2];
-            let t = s[1] + y;
-            let c = t - s[1] - y;
-            s[2] = if c.is_nan() { 0.0 } else { c };
-            s[1] = t;
-            k += 2;
-        }
-        if need.min {
-            if s[k].is_nan() || v < s[k] {
-                s[k] = v;
+        let base = g as usize * self.width;
+        let Some(input) = self.inputs.get(i) else {
+            return;
+        };
+        let Some(s) = self
+            .state
+            .get_mut(base + input.offset..base + input.offset + input.width)
+        else {
+            return;
+        };
+        update(s, input.need, v);
+    }
+
+    /// Adds one row's values of every input (in input order) for group `g`.
+    #[inline]
+    pub fn add_all(&mut self, g: u32, values: &[f64]) {
+        let base = g as usize * self.width;
+        let Some(group) = self.state.get_mut(base..base + self.width) else {
+            return;
+        };
+        for (input, &v) in self.inputs.iter().zip(values) {
+            if v.is_nan() {
+                continue;
             }
-            k += 1;
-        }
-        if need.max {
-            if s[k].is_nan() || v > s[k] {
-                s[k] = v;
+            if let Some(s) = group.get_mut(input.offset..input.offset + input.width) {
+                update(s, input.need, v);
             }
-            k += 1;
-        }
-        if need.var {
-            // pandas' group_var: Welford's update.
-            let old = s[k];
-            s[k] += (v - old) / n;
-            s[k + 1] += (v - s[k]) * (v - old);
         }
     }
 
@@ -323,6 +317,41 @@ impl Stats {
             Agg::Size => f64::from(self.rows[g]),
             _ => f64::NAN,
         }
+    }
+}
+
+/// One value into an input's running statistics `s` (see [`Stats`]); `v` is not NaN.
+#[inline(always)]
+fn update(s: &mut [f64], need: Need, v: f64) {
+    s[0] += 1.0;
+    let n = s[0];
+    let mut k = 1;
+    if need.sum {
+        // pandas' group_sum / group_mean: Kahan summation.
+        let y = v - s[2];
+        let t = s[1] + y;
+        let c = t - s[1] - y;
+        s[2] = if c.is_nan() { 0.0 } else { c };
+        s[1] = t;
+        k += 2;
+    }
+    if need.min {
+        if s[k].is_nan() || v < s[k] {
+            s[k] = v;
+        }
+        k += 1;
+    }
+    if need.max {
+        if s[k].is_nan() || v > s[k] {
+            s[k] = v;
+        }
+        k += 1;
+    }
+    if need.var {
+        // pandas' group_var: Welford's update.
+        let old = s[k];
+        s[k] += (v - old) / n;
+        s[k + 1] += (v - s[k]) * (v - old);
     }
 }
 

@@ -883,6 +883,7 @@ fn pos_cash(
             .collect();
         cats.fit();
         let nums: Vec<&[f64]> = (0..POS_NUM.len()).map(|i| b.nums(2 + i)).collect();
+        let mut row: Vec<f64> = Vec::with_capacity(nums.len());
         let groups: Vec<u32> = (0..b.rows)
             .map(|r| {
                 parent.check(loan[r]);
@@ -899,9 +900,9 @@ fn pos_cash(
             for (c, codes) in codes.iter().enumerate() {
                 cats.add(g, c, codes[r]);
             }
-            for (i, v) in nums.iter().enumerate() {
-                all.add(g, i, v[r]);
-            }
+            row.clear();
+            row.extend(nums.iter().map(|v| v[r]));
+            all.add_all(g, &row);
         }
         std::hint::black_box(touched);
     })?;
@@ -975,9 +976,7 @@ fn installments(
                 paid,
                 paid_on[r],
             ];
-            for (i, v) in values.into_iter().enumerate() {
-                all.add(g, i, v);
-            }
+            all.add_all(g, &values);
         }
         std::hint::black_box(touched);
     })?;
@@ -1040,6 +1039,7 @@ fn credit_card(
             .collect();
         cats.fit();
         let nums: Vec<&[f64]> = (0..numeric.len()).map(|i| b.nums(2 + i)).collect();
+        let mut row: Vec<f64> = Vec::with_capacity(nums.len());
         let groups: Vec<u32> = (0..b.rows)
             .map(|r| {
                 parent.check(loan[r]);
@@ -1056,9 +1056,9 @@ fn credit_card(
             for (c, codes) in codes.iter().enumerate() {
                 cats.add(g, c, codes[r]);
             }
-            for (i, v) in nums.iter().enumerate() {
-                all.add(g, i, v[r]);
-            }
+            row.clear();
+            row.extend(nums.iter().map(|v| v[r]));
+            all.add_all(g, &row);
         }
         std::hint::black_box(touched);
     })?;
