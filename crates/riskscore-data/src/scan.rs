@@ -383,10 +383,10 @@ impl std::hash::Hasher for Spread {
     }
 }
 
-/// A cheap fingerprint of a category value: its length and its first and last eight bytes
-/// (no loop over the bytes). Values are compared in full after a match.
+/// A category value's length and its first and last eight bytes (zero-padded): equal keys
+/// mean equal values up to 16 bytes, longer values are also compared in full.
 #[inline]
-fn fingerprint(field: &[u8]) -> u64 {
+fn key_of(field: &[u8]) -> (u64, u64, usize) {
     let n = field.len();
     let mut head = [0u8; 8];
     let mut tail = [0u8; 8];
@@ -396,7 +396,13 @@ fn fingerprint(field: &[u8]) -> u64 {
     } else {
         head[..n].copy_from_slice(field);
     }
-    u64::from_le_bytes(head) ^ u64::from_le_bytes(tail).rotate_left(29) ^ ((n as u64) << 56)
+    (u64::from_le_bytes(head), u64::from_le_bytes(tail), n)
+}
+
+/// A hash of a key (the map's hasher then spreads it).
+#[inline]
+fn fingerprint((head, tail, n): (u64, u64, usize)) -> u64 {
+    head ^ tail.rotate_left(29) ^ ((n as u64) << 56)
 }
 
 /// The categories of a column within one block: value to code, in order of appearance.
@@ -406,31 +412,40 @@ struct Codes {
     map: HashMap<u64, u32, std::hash::BuildHasherDefault<Spread>>,
     others: HashMap<Vec<u8>, u32>,
     values: Vec<String>,
+    keys: Vec<(u64, u64, usize)>,
     /// The code of the previous field: runs of one value are common.
     last: Option<u32>,
 }
 
 impl Codes {
+    /// Whether value `code` is `field` (whose key is `key`).
+    #[inline]
+    fn is(&self, code: u32, key: (u64, u64, usize), field: &[u8]) -> bool {
+        self.keys[code as usize] == key
+            && (key.2 <= 16 || self.values[code as usize].as_bytes() == field)
+    }
+
     #[inline]
     fn code(&mut self, field: &[u8]) -> Option<u32> {
+        let key = key_of(field);
         if let Some(last) = self.last {
-            if self.values[last as usize].as_bytes() == field {
+            if self.is(last, key, field) {
                 return Some(last);
             }
         }
-        let print = fingerprint(field);
+        let print = fingerprint(key);
         let code = match self.map.get(&print) {
-            Some(&code) if self.values[code as usize].as_bytes() == field => code,
+            Some(&code) if self.is(code, key, field) => code,
             Some(_) => match self.others.get(field) {
                 Some(&code) => code,
                 None => {
-                    let code = self.add(field)?;
+                    let code = self.add(field, key)?;
                     self.others.insert(field.to_vec(), code);
                     code
                 }
             },
             None => {
-                let code = self.add(field)?;
+                let code = self.add(field, key)?;
                 self.map.insert(print, code);
                 code
             }
@@ -440,9 +455,10 @@ impl Codes {
     }
 
     /// A new value (it must be UTF-8).
-    fn add(&mut self, field: &[u8]) -> Option<u32> {
+    fn add(&mut self, field: &[u8], key: (u64, u64, usize)) -> Option<u32> {
         let text = std::str::from_utf8(field).ok()?;
         self.values.push(text.to_owned());
+        self.keys.push(key);
         Some(self.values.len() as u32 - 1)
     }
 }
@@ -1126,12 +1142,24 @@ mod tests {
     }
 
     #[test]
+    fn short_category_values_are_told_apart_by_their_keys() {
+        let mut codes = Codes::default();
+        let values: [&[u8]; 7] = [b"C", b"X", b"0", b"C ", b"Active", b"Activ", b"Signed"];
+        let got: Vec<u32> = values
+            .iter()
+            .chain(values.iter())
+            .map(|v| codes.code(v).expect("utf-8"))
+            .collect();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
     fn category_codes_survive_fingerprint_collisions() {
         let mut codes = Codes::default();
         // Same length, first and last eight bytes: one fingerprint, two values.
         let a = b"ABCDEFGH-one-IJKLMNOP".to_vec();
         let b = b"ABCDEFGH-two-IJKLMNOP".to_vec();
-        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(fingerprint(key_of(&a)), fingerprint(key_of(&b)));
         let got: Vec<u32> = [&a, &b, &a, &b, &b]
             .iter()
             .map(|v| codes.code(v).expect("utf-8"))
