@@ -492,32 +492,30 @@ fn parse_block(bytes: &[u8], layout: &Layout, recycled: Option<Batch>) -> Option
         let action = match slot {
             None => Action::Skip,
             Some(w) => {
-                let action = match (w.kind, reuse(w.out)) {
-                    (Kind::Num, reused) => {
-                        let mut v = match reused {
-                            Some(Values::Nums(v)) => v,
-                            _ => Vec::with_capacity(rows_hint),
+                let reused = reuse(w.out);
+                let action = match w.kind {
+                    Kind::Num => {
+                        let v = match reused {
+                            Some(Values::Nums(v)) => Some(v),
+                            _ => None,
                         };
-                        v.clear();
-                        nums.push(v);
+                        nums.push(emptied(v, rows_hint));
                         Action::Num(nums.len() - 1)
                     }
-                    (Kind::Id, reused) => {
-                        let mut v = match reused {
-                            Some(Values::Ids(v)) => v,
-                            _ => Vec::with_capacity(rows_hint),
+                    Kind::Id => {
+                        let v = match reused {
+                            Some(Values::Ids(v)) => Some(v),
+                            _ => None,
                         };
-                        v.clear();
-                        ids.push(v);
+                        ids.push(emptied(v, rows_hint));
                         Action::Id(ids.len() - 1)
                     }
-                    (Kind::Cat, reused) => {
-                        let mut v = match reused {
-                            Some(Values::Cats(v)) => v,
-                            _ => Vec::with_capacity(rows_hint),
+                    Kind::Cat => {
+                        let v = match reused {
+                            Some(Values::Cats(v)) => Some(v),
+                            _ => None,
                         };
-                        v.clear();
-                        cats.push((v, Codes::default()));
+                        cats.push((emptied(v, rows_hint), Codes::default()));
                         Action::Cat(cats.len() - 1)
                     }
                 };
@@ -766,6 +764,13 @@ fn skip_at(bytes: &[u8], mut pos: usize) -> Option<usize> {
 
 /// Exact powers of ten as integers.
 const POW10_INT: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+/// A recycled buffer emptied, or a new one.
+fn emptied<T>(v: Option<Vec<T>>, capacity: usize) -> Vec<T> {
+    let mut v = v.unwrap_or_else(|| Vec::with_capacity(capacity));
+    v.clear();
+    v
+}
 
 /// Skips an unquoted field starting at `pos`; `None` for a quoted one (read by `field_at`).
 #[inline]

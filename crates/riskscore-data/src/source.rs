@@ -26,12 +26,22 @@ pub trait TableSource {
         names: &[&str],
         sink: &mut dyn FnMut(&Batch) -> Result<()>,
     ) -> Result<bool> {
-        let Some(df) = self.load(table)? else {
-            return Ok(false);
-        };
-        sink(&Batch::from_frame(table, &df, names)?)?;
-        Ok(true)
+        sink_whole(self.load(table)?, table, names, sink)
     }
+}
+
+/// Hands a loaded table to a scan's sink as one batch; `false` when there is none.
+fn sink_whole(
+    df: Option<DataFrame>,
+    table: Table,
+    names: &[&str],
+    sink: &mut dyn FnMut(&Batch) -> Result<()>,
+) -> Result<bool> {
+    let Some(df) = df else {
+        return Ok(false);
+    };
+    sink(&Batch::from_frame(table, &df, names)?)?;
+    Ok(true)
 }
 
 /// The expected columns of a Home Credit table.
@@ -109,11 +119,7 @@ impl TableSource for Folder {
             return Ok(false);
         };
         if is_parquet(&path) {
-            let Some(df) = self.load(table)? else {
-                return Ok(false);
-            };
-            sink(&Batch::from_frame(table, &df, names)?)?;
-            return Ok(true);
+            return sink_whole(self.load(table)?, table, names, sink);
         }
         let started = std::time::Instant::now();
         let mut rows = 0;

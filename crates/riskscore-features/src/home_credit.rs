@@ -864,62 +864,101 @@ fn pos_cash(
     report: &mut BuildReport,
     out: &mut dyn Out,
 ) -> Result<()> {
-    let n = apps.kept;
-    let table = Table::PosCashBalance;
-    let cat_names: Vec<&str> = table.categorical_columns().collect();
-    let mut names = vec![KEY, "SK_ID_PREV"];
-    names.extend(POS_NUM.iter().map(|(c, _)| *c));
-    names.extend(&cat_names);
-    let specs: Vec<&[Agg]> = POS_NUM.iter().map(|(_, a)| *a).collect();
-    let mut all = Stats::new(n, &specs);
-    let mut cats = CatTable::new(n, cat_names.len());
-    let first_cat = 2 + POS_NUM.len();
-    let mut lookup = Lookup::new(&apps.row);
-    let mut parent = PrevCheck::new(prev);
-    scan(source, table, &names, |b| {
-        let (curr, loan) = (b.ids(0), b.ids(1));
-        let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats, c, b, first_cat + c))
-            .collect();
-        cats.fit();
-        let nums: Vec<&[f64]> = (0..POS_NUM.len()).map(|i| b.nums(2 + i)).collect();
-        let mut row: Vec<f64> = Vec::with_capacity(nums.len());
-        let groups: Vec<u32> = (0..b.rows)
-            .map(|r| {
-                parent.check(loan[r]);
-                lookup.get(curr[r])
-            })
-            .collect();
-        let mut touched = 0;
-        for (r, &g) in groups.iter().enumerate() {
-            touch_ahead(&groups, r, &[&all], &mut touched);
-            if g == NO_GROUP {
-                continue;
+    let monthly = Monthly {
+        table: Table::PosCashBalance,
+        spec: POS_NUM,
+        dummy_aggs: &[Agg::Mean],
+        prefix: "POS_",
+    };
+    monthly.build(source, vocab, apps, prev, report, out)
+}
+
+/// A monthly history table of previous credits (POS/cash, credit cards): its numeric columns
+/// `spec` and the one-hot columns of its categories (`dummy_aggs`) aggregated per applicant,
+/// then `{prefix}COUNT`.
+#[derive(Debug)]
+struct Monthly<'a> {
+    table: Table,
+    spec: Spec<'a>,
+    dummy_aggs: &'a [Agg],
+    prefix: &'a str,
+}
+
+impl Monthly<'_> {
+    fn build(
+        &self,
+        source: &dyn TableSource,
+        vocab: &mut VocabMode,
+        apps: &Applicants,
+        prev: &KeyIndex,
+        report: &mut BuildReport,
+        out: &mut dyn Out,
+    ) -> Result<()> {
+        let (n, table, spec) = (apps.kept, self.table, self.spec);
+        let cat_names: Vec<&str> = table.categorical_columns().collect();
+        let mut names = vec![KEY, "SK_ID_PREV"];
+        names.extend(spec.iter().map(|(c, _)| *c));
+        names.extend(&cat_names);
+        let specs: Vec<&[Agg]> = spec.iter().map(|(_, a)| *a).collect();
+        let mut all = Stats::new(n, &specs);
+        let mut cats = CatTable::new(n, cat_names.len());
+        let first_cat = 2 + spec.len();
+        let mut lookup = Lookup::new(&apps.row);
+        let mut parent = PrevCheck::new(prev);
+        scan(source, table, &names, |b| {
+            let (curr, loan) = (b.ids(0), b.ids(1));
+            let codes: Vec<Vec<u32>> = (0..cat_names.len())
+                .map(|c| table_codes(&mut cats, c, b, first_cat + c))
+                .collect();
+            cats.fit();
+            let nums: Vec<&[f64]> = (0..spec.len()).map(|i| b.nums(2 + i)).collect();
+            let mut row: Vec<f64> = Vec::with_capacity(nums.len());
+            let groups: Vec<u32> = (0..b.rows)
+                .map(|r| {
+                    parent.check(loan[r]);
+                    lookup.get(curr[r])
+                })
+                .collect();
+            let mut touched = 0;
+            for (r, &g) in groups.iter().enumerate() {
+                touch_ahead(&groups, r, &[&all], &mut touched);
+                if g == NO_GROUP {
+                    continue;
+                }
+                all.row(g);
+                for (c, codes) in codes.iter().enumerate() {
+                    cats.add(g, c, codes[r]);
+                }
+                row.clear();
+                row.extend(nums.iter().map(|v| v[r]));
+                all.add_all(g, &row);
             }
-            all.row(g);
-            for (c, codes) in codes.iter().enumerate() {
-                cats.add(g, c, codes[r]);
-            }
-            row.clear();
-            row.extend(nums.iter().map(|v| v[r]));
-            all.add_all(g, &row);
+            std::hint::black_box(touched);
+        })?;
+        report.orphans(table, KEY, lookup.orphans);
+        report.orphans(table, "SK_ID_PREV", parent.orphans);
+        let mut width = push_spec(out, &all, spec, self.prefix, 0)?;
+        for (c, column) in cat_names.iter().enumerate() {
+            let values = vocab.resolve(table.stem(), column, cats.seen(c))?;
+            width += push_dummies(
+                out,
+                column,
+                &values,
+                &cats,
+                c,
+                &all,
+                self.dummy_aggs,
+                self.prefix,
+            )?;
         }
-        std::hint::black_box(touched);
-    })?;
-    report.orphans(table, KEY, lookup.orphans);
-    report.orphans(table, "SK_ID_PREV", parent.orphans);
-    let mut width = push_spec(out, &all, POS_NUM, "POS_", 0)?;
-    for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("POS_CASH_balance", column, cats.seen(c))?;
-        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "POS_")?;
+        push_count(out, &all, self.prefix)?;
+        log_part(
+            table.stem(),
+            (0..n).filter(|&g| all.rows(g) > 0).count(),
+            width + 1,
+        );
+        Ok(())
     }
-    push_count(out, &all, "POS_")?;
-    log_part(
-        "POS_CASH_balance",
-        (0..n).filter(|&g| all.rows(g) > 0).count(),
-        width + 1,
-    );
-    Ok(())
 }
 
 fn installments(
@@ -1013,67 +1052,18 @@ fn credit_card(
     report: &mut BuildReport,
     out: &mut dyn Out,
 ) -> Result<()> {
-    let n = apps.kept;
-    let table = Table::CreditCardBalance;
-    let numeric: Vec<&str> = table
+    // Every numeric column but the keys, with every statistic.
+    let spec: Vec<(&'static str, &'static [Agg])> = Table::CreditCardBalance
         .columns()
         .iter()
         .filter(|(c, k)| *k != riskscore_data::Kind::Cat && *c != KEY && *c != "SK_ID_PREV")
-        .map(|(c, _)| *c)
+        .map(|(c, _)| (*c, CC_AGGS))
         .collect();
-    let cat_names: Vec<&str> = table.categorical_columns().collect();
-    let mut names = vec![KEY, "SK_ID_PREV"];
-    names.extend(&numeric);
-    names.extend(&cat_names);
-    let specs: Vec<&[Agg]> = numeric.iter().map(|_| CC_AGGS).collect();
-    let spec: Vec<(&'static str, &'static [Agg])> = numeric.iter().map(|c| (*c, CC_AGGS)).collect();
-    let mut all = Stats::new(n, &specs);
-    let mut cats = CatTable::new(n, cat_names.len());
-    let first_cat = 2 + numeric.len();
-    let mut lookup = Lookup::new(&apps.row);
-    let mut parent = PrevCheck::new(prev);
-    scan(source, table, &names, |b| {
-        let (curr, loan) = (b.ids(0), b.ids(1));
-        let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats, c, b, first_cat + c))
-            .collect();
-        cats.fit();
-        let nums: Vec<&[f64]> = (0..numeric.len()).map(|i| b.nums(2 + i)).collect();
-        let mut row: Vec<f64> = Vec::with_capacity(nums.len());
-        let groups: Vec<u32> = (0..b.rows)
-            .map(|r| {
-                parent.check(loan[r]);
-                lookup.get(curr[r])
-            })
-            .collect();
-        let mut touched = 0;
-        for (r, &g) in groups.iter().enumerate() {
-            touch_ahead(&groups, r, &[&all], &mut touched);
-            if g == NO_GROUP {
-                continue;
-            }
-            all.row(g);
-            for (c, codes) in codes.iter().enumerate() {
-                cats.add(g, c, codes[r]);
-            }
-            row.clear();
-            row.extend(nums.iter().map(|v| v[r]));
-            all.add_all(g, &row);
-        }
-        std::hint::black_box(touched);
-    })?;
-    report.orphans(table, KEY, lookup.orphans);
-    report.orphans(table, "SK_ID_PREV", parent.orphans);
-    let mut width = push_spec(out, &all, &spec, "CC_", 0)?;
-    for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("credit_card_balance", column, cats.seen(c))?;
-        width += push_dummies(out, column, &values, &cats, c, &all, CC_AGGS, "CC_")?;
-    }
-    push_count(out, &all, "CC_")?;
-    log_part(
-        "credit_card_balance",
-        (0..n).filter(|&g| all.rows(g) > 0).count(),
-        width + 1,
-    );
-    Ok(())
+    let monthly = Monthly {
+        table: Table::CreditCardBalance,
+        spec: &spec,
+        dummy_aggs: CC_AGGS,
+        prefix: "CC_",
+    };
+    monthly.build(source, vocab, apps, prev, report, out)
 }
