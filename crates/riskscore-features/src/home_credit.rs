@@ -2,11 +2,11 @@
 //! seven Home Credit tables, with the names and values of `../shared/bench/fe_pandas.py`.
 //!
 //! Plan: each history table is scanned once, in batches (parsed on every core), and folded
-//! row by row into running statistics per applicant ([`crate::engine`]); no table is held
+//! row by row into running statistics per applicant (the `engine` module); no table is held
 //! whole, one-hot columns are never materialised (a dummy's statistics come from counts per
 //! category), the ACTIVE_/CLOSED_ and APPROVED_/REFUSED_ splits are kept in the same pass,
 //! and the bureau balances are folded per loan first. Each table's features are handed to an
-//! [`Out`] as soon as they are final: in memory, or compressed Parquet pages.
+//! output as soon as they are final: in memory, or compressed Parquet pages.
 
 use polars::prelude::*;
 use riskscore_data::scan::{Batch, MISSING_CAT, MISSING_ID};
@@ -841,6 +841,22 @@ impl<'a> PrevCheck<'a> {
     }
 }
 
+/// The applicant of each row of a monthly table (SK_ID_CURR, SK_ID_PREV), orphans counted.
+fn monthly_groups(
+    curr: &[i64],
+    loan: &[i64],
+    lookup: &mut Lookup,
+    parent: &mut PrevCheck,
+) -> Vec<u32> {
+    curr.iter()
+        .zip(loan)
+        .map(|(&c, &l)| {
+            parent.check(l);
+            lookup.get(c)
+        })
+        .collect()
+}
+
 /// Pushes `{prefix}COUNT`: rows per applicant, missing when none.
 fn push_count(out: &mut dyn Out, stats: &Stats, prefix: &str) -> Result<()> {
     let counts: Int64Chunked = (0..stats.groups())
@@ -913,12 +929,7 @@ impl Monthly<'_> {
             cats.fit();
             let nums: Vec<&[f64]> = (0..spec.len()).map(|i| b.nums(2 + i)).collect();
             let mut row: Vec<f64> = Vec::with_capacity(nums.len());
-            let groups: Vec<u32> = (0..b.rows)
-                .map(|r| {
-                    parent.check(loan[r]);
-                    lookup.get(curr[r])
-                })
-                .collect();
+            let groups = monthly_groups(curr, loan, &mut lookup, &mut parent);
             let mut touched = 0;
             for (r, &g) in groups.iter().enumerate() {
                 touch_ahead(&groups, r, &[&all], &mut touched);
@@ -991,12 +1002,7 @@ fn installments(
         let (curr, loan) = (b.ids(0), b.ids(1));
         let (version, due, paid_on) = (b.nums(2), b.nums(3), b.nums(4));
         let (instalment, payment) = (b.nums(5), b.nums(6));
-        let groups: Vec<u32> = (0..b.rows)
-            .map(|r| {
-                parent.check(loan[r]);
-                lookup.get(curr[r])
-            })
-            .collect();
+        let groups = monthly_groups(curr, loan, &mut lookup, &mut parent);
         let mut touched = 0;
         for (r, &g) in groups.iter().enumerate() {
             touch_ahead(&groups, r, &[&all], &mut touched);

@@ -48,7 +48,7 @@ impl FeaturePipeline {
     }
 
     /// Fits the Home Credit pipeline and writes the feature matrix to a Parquet file, never
-    /// holding it whole (see [`crate::parquet_out`]). Returns the pipeline and the row count.
+    /// holding it whole (see the `parquet_out` module). Returns the pipeline and the row count.
     pub fn fit_home_credit_to_parquet(
         source: &dyn TableSource,
         path: &Path,
