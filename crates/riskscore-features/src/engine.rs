@@ -126,6 +126,22 @@ impl Need {
         n
     }
 
+    /// Where statistic `agg` sits in an input's state (after the count: the compensated sum,
+    /// min, max, then Welford's mean and M2), and how many values it needs.
+    fn slot(self, agg: Agg) -> (usize, f64) {
+        let after_sum = 1 + 2 * usize::from(self.sum);
+        let after_min = after_sum + usize::from(self.min);
+        let after_max = after_min + usize::from(self.max);
+        match agg {
+            Agg::Sum => (1, 0.0),
+            Agg::Mean => (1, 1.0),
+            Agg::Min => (after_sum, 1.0),
+            Agg::Max => (after_min, 1.0),
+            Agg::Var => (after_max + 1, 2.0),
+            Agg::Size | Agg::Nunique => (0, 0.0),
+        }
+    }
+
     fn width(self) -> usize {
         1 + 2 * usize::from(self.sum)
             + usize::from(self.min)
@@ -257,18 +273,7 @@ impl Stats {
             .iter()
             .map(|&(i, agg)| {
                 let input = &self.inputs[i];
-                let need = input.need;
-                let after_sum = 1 + 2 * usize::from(need.sum);
-                let after_min = after_sum + usize::from(need.min);
-                let after_max = after_min + usize::from(need.max);
-                let (slot, least) = match agg {
-                    Agg::Sum => (1, 0.0),
-                    Agg::Mean => (1, 1.0),
-                    Agg::Min => (after_sum, 1.0),
-                    Agg::Max => (after_min, 1.0),
-                    Agg::Var => (after_max + 1, 2.0),
-                    Agg::Size | Agg::Nunique => (0, 0.0),
-                };
+                let (slot, least) = input.need.slot(agg);
                 (input.offset, slot, least, agg)
             })
             .collect();
@@ -279,44 +284,35 @@ impl Stats {
         for (g, &rows) in self.rows.iter().enumerate() {
             let state = &self.state[g * self.width..(g + 1) * self.width];
             for (column, &(offset, slot, least, agg)) in out.iter_mut().zip(&plan) {
-                let n = state[offset];
-                column.push(if rows == 0 || n < least {
-                    f64::NAN
-                } else {
-                    let v = state[offset + slot];
-                    match agg {
-                        Agg::Mean => v / n,
-                        Agg::Var => v / (n - 1.0),
-                        Agg::Size => f64::from(rows),
-                        _ => v,
-                    }
-                });
+                column.push(finish(&state[offset..], slot, least, agg, rows));
             }
         }
         out
     }
 
-    /// Statistic `agg` of input `i` for group `g`; NaN when the group has no row.
+    /// Statistic `agg` of input `i` for group `g` (see [`Stats::columns`]).
     pub fn value(&self, g: usize, i: usize, agg: Agg) -> f64 {
-        if self.rows[g] == 0 {
-            return f64::NAN;
-        }
         let input = &self.inputs[i];
-        let need = input.need;
-        let s = &self.state[g * self.width + input.offset..];
-        let n = s[0];
-        let after_sum = 1 + 2 * usize::from(need.sum);
-        let after_min = after_sum + usize::from(need.min);
-        let after_max = after_min + usize::from(need.max);
-        match agg {
-            Agg::Sum => s[1],
-            Agg::Mean if n > 0.0 => s[1] / n,
-            Agg::Min if n > 0.0 => s[after_sum],
-            Agg::Max if n > 0.0 => s[after_min],
-            Agg::Var if n > 1.0 => s[after_max + 1] / (n - 1.0),
-            Agg::Size => f64::from(self.rows[g]),
-            _ => f64::NAN,
-        }
+        let (slot, least) = input.need.slot(agg);
+        let state = &self.state[g * self.width + input.offset..];
+        finish(state, slot, least, agg, self.rows[g])
+    }
+}
+
+/// A statistic from an input's running state `s` (`slot` and `least` from [`Need::slot`]) for a
+/// group of `rows` rows: NaN with no row (left join) or fewer values than the statistic needs.
+#[inline]
+fn finish(s: &[f64], slot: usize, least: f64, agg: Agg, rows: u32) -> f64 {
+    let n = s[0];
+    if rows == 0 || n < least {
+        return f64::NAN;
+    }
+    match agg {
+        Agg::Mean => s[slot] / n,
+        Agg::Var => s[slot] / (n - 1.0),
+        Agg::Size => f64::from(rows),
+        Agg::Nunique => f64::NAN, // kept by `Distinct`, not here
+        Agg::Sum | Agg::Min | Agg::Max => s[slot],
     }
 }
 
