@@ -528,17 +528,70 @@ fn table_codes(cats: &mut CatTable, c: usize, batch: &Batch, i: usize) -> Vec<u3
         .collect()
 }
 
-/// Which split a row belongs to: index into `splits` (0 = none) for each batch code.
-fn split_of(dict: &[String], splits: &[&str], admitted: &[bool]) -> Vec<u8> {
-    dict.iter()
+/// The split of each row of a batch (ACTIVE_/CLOSED_, APPROVED_/REFUSED_): 1 or 2 where its
+/// category (batch column `column`) is `values[0]` or `values[1]` and that value is
+/// `admitted`, 0 otherwise; `None` when the table has no such column.
+fn split_rows(
+    b: &Batch,
+    column: Option<usize>,
+    values: [&str; 2],
+    admitted: [bool; 2],
+) -> Option<Vec<u8>> {
+    let (codes, dict) = b.cats(column?);
+    let of: Vec<u8> = dict
+        .iter()
         .map(|v| {
-            splits
+            values
                 .iter()
                 .zip(admitted)
-                .position(|(s, ok)| *ok && s == v)
+                .position(|(s, ok)| ok && s == v)
                 .map_or(0, |p| p as u8 + 1)
         })
-        .collect()
+        .collect();
+    Some(
+        codes
+            .iter()
+            .map(|&c| of.get(c as usize).copied().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// The running statistics of every row of a table and of the rows of each of its two splits.
+#[derive(Debug)]
+struct Splits {
+    all: Stats,
+    parts: [Stats; 2],
+}
+
+impl Splits {
+    fn new(groups: usize, specs: &[&[Agg]]) -> Splits {
+        Splits {
+            all: Stats::new(groups, specs),
+            parts: [Stats::new(groups, specs), Stats::new(groups, specs)],
+        }
+    }
+
+    /// Counts a row of group `g` in split `s` (0: in no split).
+    #[inline]
+    fn row(&mut self, g: u32, s: u8) {
+        self.all.row(g);
+        if let Some(part) = self.parts.get_mut(usize::from(s).wrapping_sub(1)) {
+            part.row(g);
+        }
+    }
+
+    /// Adds value `v` of input `i` for group `g` in split `s`.
+    #[inline]
+    fn add(&mut self, g: u32, s: u8, i: usize, v: f64) {
+        self.all.add(g, i, v);
+        if let Some(part) = self.parts.get_mut(usize::from(s).wrapping_sub(1)) {
+            part.add(g, i, v);
+        }
+    }
+
+    fn each(&self) -> [&Stats; 3] {
+        [&self.all, &self.parts[0], &self.parts[1]]
+    }
 }
 
 const BUREAU_RAW: usize = 11;
@@ -556,10 +609,12 @@ fn bureau(
     names.extend(BUREAU_NUM[..BUREAU_RAW].iter().map(|(c, _)| *c));
     names.extend(&cat_names);
     let specs: Vec<&[Agg]> = BUREAU_NUM.iter().map(|(_, a)| *a).collect();
-    let mut all = Stats::new(n, &specs);
-    let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
+    let mut stats = Splits::new(n, &specs);
     let mut cats = CatTable::new(n, cat_names.len());
-    let active = cat_names.iter().position(|c| *c == "CREDIT_ACTIVE");
+    let active = cat_names
+        .iter()
+        .position(|c| *c == "CREDIT_ACTIVE")
+        .map(|a| 2 + BUREAU_RAW + a);
     let admitted = [
         vocab.admits("bureau", "CREDIT_ACTIVE", "Active"),
         vocab.admits("bureau", "CREDIT_ACTIVE", "Closed"),
@@ -576,37 +631,24 @@ fn bureau(
             .map(|c| table_codes(&mut cats, c, b, 2 + BUREAU_RAW + c))
             .collect();
         cats.fit();
-        let split = active.map(|a| {
-            let (c, dict) = b.cats(2 + BUREAU_RAW + a);
-            let of = split_of(dict, &["Active", "Closed"], &admitted);
-            c.iter()
-                .map(|&c| of.get(c as usize).copied().unwrap_or(0))
-                .collect::<Vec<u8>>()
-        });
+        let split = split_rows(b, active, ["Active", "Closed"], admitted);
         let nums: Vec<&[f64]> = (0..BUREAU_RAW).map(|i| b.nums(2 + i)).collect();
         let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
         let mut touched = 0;
         for (r, &g) in groups.iter().enumerate() {
-            touch_ahead(&groups, r, &[&all, &parts[0], &parts[1]], &mut touched);
+            touch_ahead(&groups, r, &stats.each(), &mut touched);
             let s = split.as_ref().map_or(0, |s| s[r]);
             row_group.push(g);
             row_split.push(s);
             if g == NO_GROUP {
                 continue;
             }
-            all.row(g);
+            stats.row(g, s);
             for (c, codes) in codes.iter().enumerate() {
                 cats.add(g, c, codes[r]);
             }
-            if s > 0 {
-                parts[s as usize - 1].row(g);
-            }
             for (i, column) in nums.iter().enumerate() {
-                let v = column[r];
-                all.add(g, i, v);
-                if s > 0 {
-                    parts[s as usize - 1].add(g, i, v);
-                }
+                stats.add(g, s, i, column[r]);
             }
         }
         std::hint::black_box(touched);
@@ -673,10 +715,7 @@ fn bureau(
             )
         };
         for (i, v) in [lo, hi, sz].into_iter().enumerate() {
-            all.add(g, BUREAU_RAW + i, v);
-            if s > 0 {
-                parts[s as usize - 1].add(g, BUREAU_RAW + i, v);
-            }
+            stats.add(g, s, BUREAU_RAW + i, v);
         }
         status_means.row(g);
         for (i, slot) in status_slots.iter().enumerate() {
@@ -690,18 +729,19 @@ fn bureau(
     }
     drop((months, status, row_group, row_split));
 
-    let mut width = push_spec(out, &all, BUREAU_NUM, "BURO_", 0)?;
+    let all = &stats.all;
+    let mut width = push_spec(out, all, BUREAU_NUM, "BURO_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
         let values = vocab.resolve("bureau", column, cats.seen(c))?;
-        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "BURO_")?;
+        width += push_dummies(out, column, &values, &cats, c, all, &[Agg::Mean], "BURO_")?;
     }
     let wanted: Vec<(usize, Agg)> = (0..status_names.len()).map(|i| (i, Agg::Mean)).collect();
     for ((name, _), values) in status_names.iter().zip(status_means.columns(&wanted)) {
         out.push(float_column(&format!("BURO_{name}_MEAN"), values))?;
         width += 1;
     }
-    for (stats, prefix) in parts.iter().zip(["ACTIVE_", "CLOSED_"]) {
-        width += push_spec(out, stats, BUREAU_NUM, prefix, 0)?;
+    for (part, prefix) in stats.parts.iter().zip(["ACTIVE_", "CLOSED_"]) {
+        width += push_spec(out, part, BUREAU_NUM, prefix, 0)?;
     }
     log_part("bureau", (0..n).filter(|&g| all.rows(g) > 0).count(), width);
     Ok(())
@@ -732,16 +772,18 @@ fn previous(
         .map(|(c, _)| (*c != "APP_CREDIT_PERC").then(|| at(c)))
         .collect();
     let specs: Vec<&[Agg]> = PREV_NUM.iter().map(|(_, a)| *a).collect();
-    let mut all = Stats::new(n, &specs);
-    let mut parts = [Stats::new(n, &specs), Stats::new(n, &specs)];
+    let mut stats = Splits::new(n, &specs);
     let mut cats = CatTable::new(n, cat_names.len());
     let status = "NAME_CONTRACT_STATUS";
-    let status_at = cat_names.iter().position(|c| *c == status);
+    let first_cat = 2 + raw.len();
+    let status_at = cat_names
+        .iter()
+        .position(|c| *c == status)
+        .map(|a| first_cat + a);
     let admitted = [
         vocab.admits("previous_application", status, "Approved"),
         vocab.admits("previous_application", status, "Refused"),
     ];
-    let first_cat = 2 + raw.len();
     let mut prev_ids: Vec<i64> = Vec::new();
     let mut lookup = Lookup::new(&apps.row);
     scan(source, Table::PreviousApplication, &names, |b| {
@@ -751,13 +793,7 @@ fn previous(
             .map(|c| table_codes(&mut cats, c, b, first_cat + c))
             .collect();
         cats.fit();
-        let split = status_at.map(|a| {
-            let (c, dict) = b.cats(first_cat + a);
-            let of = split_of(dict, &["Approved", "Refused"], &admitted);
-            c.iter()
-                .map(|&c| of.get(c as usize).copied().unwrap_or(0))
-                .collect::<Vec<u8>>()
-        });
+        let split = split_rows(b, status_at, ["Approved", "Refused"], admitted);
         let (app, cred) = (b.nums(application), b.nums(credit));
         let columns: Vec<&[f64]> = inputs
             .iter()
@@ -766,27 +802,21 @@ fn previous(
         let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
         let mut touched = 0;
         for (r, &g) in groups.iter().enumerate() {
-            touch_ahead(&groups, r, &[&all, &parts[0], &parts[1]], &mut touched);
+            touch_ahead(&groups, r, &stats.each(), &mut touched);
             if g == NO_GROUP {
                 continue;
             }
             let s = split.as_ref().map_or(0, |s| s[r]);
-            all.row(g);
+            stats.row(g, s);
             for (c, codes) in codes.iter().enumerate() {
                 cats.add(g, c, codes[r]);
-            }
-            if s > 0 {
-                parts[s as usize - 1].row(g);
             }
             for (i, input) in inputs.iter().enumerate() {
                 let v = match input {
                     Some(_) => columns[i][r],
                     None => app[r] / cred[r],
                 };
-                all.add(g, i, v);
-                if s > 0 {
-                    parts[s as usize - 1].add(g, i, v);
-                }
+                stats.add(g, s, i, v);
             }
         }
         std::hint::black_box(touched);
@@ -795,13 +825,14 @@ fn previous(
     let prev = unique_keys(Table::PreviousApplication, "SK_ID_PREV", &prev_ids)?;
     drop(prev_ids);
 
-    let mut width = push_spec(out, &all, PREV_NUM, "PREV_", 0)?;
+    let all = &stats.all;
+    let mut width = push_spec(out, all, PREV_NUM, "PREV_", 0)?;
     for (c, column) in cat_names.iter().enumerate() {
         let values = vocab.resolve("previous_application", column, cats.seen(c))?;
-        width += push_dummies(out, column, &values, &cats, c, &all, &[Agg::Mean], "PREV_")?;
+        width += push_dummies(out, column, &values, &cats, c, all, &[Agg::Mean], "PREV_")?;
     }
-    for (stats, prefix) in parts.iter().zip(["APPROVED_", "REFUSED_"]) {
-        width += push_spec(out, stats, PREV_NUM, prefix, 0)?;
+    for (part, prefix) in stats.parts.iter().zip(["APPROVED_", "REFUSED_"]) {
+        width += push_spec(out, part, PREV_NUM, prefix, 0)?;
     }
     log_part(
         "previous application",
