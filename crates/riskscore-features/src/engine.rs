@@ -169,7 +169,14 @@ pub(crate) struct Stats {
 
 impl Stats {
     /// `specs[i]` lists the statistics wanted of input `i`.
+    #[cfg(test)]
     pub fn new(groups: usize, specs: &[&[Agg]]) -> Stats {
+        Stats::with_buffer(groups, specs, Vec::new())
+    }
+
+    /// [`Stats::new`], the state kept in `buffer` (emptied first): memory already in use is
+    /// not faulted in again.
+    pub fn with_buffer(groups: usize, specs: &[&[Agg]], buffer: Vec<f64>) -> Stats {
         let mut inputs = Vec::with_capacity(specs.len());
         let mut width = 0;
         for aggs in specs {
@@ -181,18 +188,23 @@ impl Stats {
             });
             width += need.width();
         }
-        let mut state = vec![0.0; groups * width];
-        for g in 0..groups {
-            for input in &inputs {
-                let mut k = g * width + input.offset + 1 + 2 * usize::from(input.need.sum);
-                if input.need.min {
-                    state[k] = f64::NAN;
-                    k += 1;
-                }
-                if input.need.max {
-                    state[k] = f64::NAN;
-                }
+        // A group's initial state: counts and sums 0, minimum and maximum missing.
+        let mut empty = vec![0.0; width];
+        for input in &inputs {
+            let mut k = input.offset + 1 + 2 * usize::from(input.need.sum);
+            if input.need.min {
+                empty[k] = f64::NAN;
+                k += 1;
             }
+            if input.need.max {
+                empty[k] = f64::NAN;
+            }
+        }
+        let mut state = buffer;
+        state.clear();
+        state.reserve(groups * width);
+        for _ in 0..groups {
+            state.extend_from_slice(&empty);
         }
         Stats {
             inputs,
@@ -200,6 +212,21 @@ impl Stats {
             state,
             rows: vec![0; groups],
         }
+    }
+
+    /// The number of values of the state of `groups` groups (the buffer [`Stats::with_buffer`]
+    /// fills).
+    pub fn state_len(groups: usize, specs: &[&[Agg]]) -> usize {
+        groups
+            * specs
+                .iter()
+                .map(|aggs| Need::of(aggs).width())
+                .sum::<usize>()
+    }
+
+    /// The state's buffer, for another use.
+    pub fn into_buffer(self) -> Vec<f64> {
+        self.state
     }
 
     /// Reads group `g`'s state, one value per cache line, and returns a meaningless number.
@@ -267,8 +294,9 @@ impl Stats {
         self.rows.len()
     }
 
-    /// The statistics `wanted` (input, statistic) for every group, in one pass over the state.
-    pub fn columns(&self, wanted: &[(usize, Agg)]) -> Vec<Vec<f64>> {
+    /// The statistics `wanted` (input, statistic) for every group, in one pass over the state,
+    /// written into `buffers` (one per statistic, emptied first).
+    pub fn columns(&self, wanted: &[(usize, Agg)], buffers: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
         let plan: Vec<(usize, usize, f64, Agg)> = wanted
             .iter()
             .map(|&(i, agg)| {
@@ -277,10 +305,11 @@ impl Stats {
                 (input.offset, slot, least, agg)
             })
             .collect();
-        let mut out: Vec<Vec<f64>> = plan
-            .iter()
-            .map(|_| Vec::with_capacity(self.rows.len()))
-            .collect();
+        let mut out = buffers;
+        for column in &mut out {
+            column.clear();
+            column.reserve(self.rows.len());
+        }
         for (g, &rows) in self.rows.iter().enumerate() {
             let state = &self.state[g * self.width..(g + 1) * self.width];
             for (column, &(offset, slot, least, agg)) in out.iter_mut().zip(&plan) {

@@ -101,9 +101,35 @@ const CC_AGGS: &[Agg] = &[Min, Max, Mean, Sum, Var];
 /// Feature columns computed together from one set of running statistics.
 const COLUMNS_AT_ONCE: usize = 16;
 
-/// Where finished feature columns go, in output order.
+/// Where finished feature columns go, in output order, and where the buffers of the running
+/// statistics and of the float columns come from (an output that writes columns away can
+/// give their buffers back: memory that needs no new pages).
 pub(crate) trait Out {
     fn push(&mut self, column: Column) -> Result<()>;
+
+    /// A Float64 column, NaN where missing.
+    fn push_floats(&mut self, name: &str, values: Vec<f64>) -> Result<()> {
+        self.push(float_column(name, values))
+    }
+
+    /// An empty buffer with room for `len` values.
+    fn buffer(&mut self, len: usize) -> Vec<f64> {
+        Vec::with_capacity(len)
+    }
+
+    /// A buffer no longer used.
+    fn recycle(&mut self, _buffer: Vec<f64>) {}
+}
+
+/// Running statistics whose state comes from `out`'s buffers (see [`Out::recycle`]).
+fn stats_in(out: &mut dyn Out, groups: usize, specs: &[&[Agg]]) -> Stats {
+    Stats::with_buffer(groups, specs, out.buffer(Stats::state_len(groups, specs)))
+}
+
+/// The statistics `wanted` of `stats` per group, in buffers from `out`.
+fn columns_of(out: &mut dyn Out, stats: &Stats, wanted: &[(usize, Agg)]) -> Vec<Vec<f64>> {
+    let buffers = wanted.iter().map(|_| out.buffer(stats.groups())).collect();
+    stats.columns(wanted, buffers)
 }
 
 impl Out for Vec<Column> {
@@ -333,19 +359,17 @@ fn application(
             riskscore_data::Kind::Num => {
                 let v = &values[j];
                 let employed = *name == "DAYS_EMPLOYED";
-                float_column(
-                    name,
-                    kept_rows
-                        .iter()
-                        .map(|&r| {
-                            if employed && v[r] == DAYS_MISSING_CODE {
-                                f64::NAN
-                            } else {
-                                v[r]
-                            }
-                        })
-                        .collect(),
-                )
+                let mut column = out.buffer(kept_rows.len());
+                column.extend(kept_rows.iter().map(|&r| {
+                    if employed && v[r] == DAYS_MISSING_CODE {
+                        f64::NAN
+                    } else {
+                        v[r]
+                    }
+                }));
+                out.push_floats(name, column)?;
+                width += 1;
+                continue;
             }
             riskscore_data::Kind::Cat => {
                 // The vocabulary is learned on the rows kept.
@@ -419,21 +443,17 @@ fn application(
     ];
     for (name, a, b, code_to_missing) in ratios {
         let at = |v: &Vec<f64>, r: usize| v.get(r).copied().unwrap_or(f64::NAN);
-        out.push(float_column(
-            name,
-            kept_rows
-                .iter()
-                .map(|&r| {
-                    let x = at(a, r);
-                    let x = if code_to_missing && x == DAYS_MISSING_CODE {
-                        f64::NAN
-                    } else {
-                        x
-                    };
-                    x / at(b, r)
-                })
-                .collect(),
-        ))?;
+        let mut column = out.buffer(kept_rows.len());
+        column.extend(kept_rows.iter().map(|&r| {
+            let x = at(a, r);
+            let x = if code_to_missing && x == DAYS_MISSING_CODE {
+                f64::NAN
+            } else {
+                x
+            };
+            x / at(b, r)
+        }));
+        out.push_floats(name, column)?;
         width += 1;
     }
     log_part("application", kept_rows.len(), width);
@@ -464,8 +484,8 @@ fn push_spec(
         .chunks(COLUMNS_AT_ONCE)
         .zip(wanted.chunks(COLUMNS_AT_ONCE))
     {
-        for (name, values) in names.iter().zip(stats.columns(wanted)) {
-            out.push(float_column(name, values))?;
+        for (name, values) in names.iter().zip(columns_of(out, stats, wanted)) {
+            out.push_floats(name, values)?;
         }
     }
     Ok(names.len())
@@ -496,16 +516,15 @@ fn push_dummies(
     for (dummy, slot) in names {
         for agg in aggs {
             let name = format!("{prefix}{dummy}_{}", agg.suffix());
-            let values = (0..rows.groups())
-                .map(|g| {
-                    let r = rows.rows(g);
-                    if r == 0 {
-                        return f64::NAN;
-                    }
-                    dummy_stat(slot.map_or(0, |s| cats.at(g, s)), r, *agg)
-                })
-                .collect();
-            out.push(float_column(&name, values))?;
+            let mut values = out.buffer(rows.groups());
+            values.extend((0..rows.groups()).map(|g| {
+                let r = rows.rows(g);
+                if r == 0 {
+                    return f64::NAN;
+                }
+                dummy_stat(slot.map_or(0, |s| cats.at(g, s)), r, *agg)
+            }));
+            out.push_floats(&name, values)?;
             n += 1;
         }
     }
@@ -564,10 +583,18 @@ struct Splits {
 }
 
 impl Splits {
-    fn new(groups: usize, specs: &[&[Agg]]) -> Splits {
+    fn new(out: &mut dyn Out, groups: usize, specs: &[&[Agg]]) -> Splits {
         Splits {
-            all: Stats::new(groups, specs),
-            parts: [Stats::new(groups, specs), Stats::new(groups, specs)],
+            all: stats_in(out, groups, specs),
+            parts: [stats_in(out, groups, specs), stats_in(out, groups, specs)],
+        }
+    }
+
+    /// Gives the states' buffers back to `out`.
+    fn recycle(self, out: &mut dyn Out) {
+        let [a, b] = self.parts;
+        for stats in [self.all, a, b] {
+            out.recycle(stats.into_buffer());
         }
     }
 
@@ -609,7 +636,7 @@ fn bureau(
     names.extend(BUREAU_NUM[..BUREAU_RAW].iter().map(|(c, _)| *c));
     names.extend(&cat_names);
     let specs: Vec<&[Agg]> = BUREAU_NUM.iter().map(|(_, a)| *a).collect();
-    let mut stats = Splits::new(n, &specs);
+    let mut stats = Splits::new(out, n, &specs);
     let mut cats = CatTable::new(n, cat_names.len());
     let active = cat_names
         .iter()
@@ -658,7 +685,7 @@ fn bureau(
     drop(loan_ids);
 
     // The monthly balances, folded per loan.
-    let mut months = Stats::new(row_group.len(), &[&[Agg::Min, Agg::Max]]);
+    let mut months = stats_in(out, row_group.len(), &[&[Agg::Min, Agg::Max]]);
     let mut status = CatTable::new(row_group.len(), 1);
     let mut lookup = Lookup::new(&loans);
     scan(
@@ -692,7 +719,7 @@ fn bureau(
         status_names.push(("STATUS_nan_MEAN".into(), None));
     }
     let mean: &[Agg] = &[Agg::Mean];
-    let mut status_means = Stats::new(n, &vec![mean; status_names.len()]);
+    let mut status_means = stats_in(out, n, &vec![mean; status_names.len()]);
     let status_slots: Vec<Option<usize>> = status_names
         .iter()
         .map(|(_, value)| match value {
@@ -727,7 +754,8 @@ fn bureau(
             status_means.add(g, i, v);
         }
     }
-    drop((months, status, row_group, row_split));
+    out.recycle(months.into_buffer());
+    drop((status, row_group, row_split));
 
     let all = &stats.all;
     let mut width = push_spec(out, all, BUREAU_NUM, "BURO_", 0)?;
@@ -736,14 +764,20 @@ fn bureau(
         width += push_dummies(out, column, &values, &cats, c, all, &[Agg::Mean], "BURO_")?;
     }
     let wanted: Vec<(usize, Agg)> = (0..status_names.len()).map(|i| (i, Agg::Mean)).collect();
-    for ((name, _), values) in status_names.iter().zip(status_means.columns(&wanted)) {
-        out.push(float_column(&format!("BURO_{name}_MEAN"), values))?;
+    for ((name, _), values) in status_names
+        .iter()
+        .zip(columns_of(out, &status_means, &wanted))
+    {
+        out.push_floats(&format!("BURO_{name}_MEAN"), values)?;
         width += 1;
     }
+    out.recycle(status_means.into_buffer());
     for (part, prefix) in stats.parts.iter().zip(["ACTIVE_", "CLOSED_"]) {
         width += push_spec(out, part, BUREAU_NUM, prefix, 0)?;
     }
-    log_part("bureau", (0..n).filter(|&g| all.rows(g) > 0).count(), width);
+    let applicants = (0..n).filter(|&g| stats.all.rows(g) > 0).count();
+    stats.recycle(out);
+    log_part("bureau", applicants, width);
     Ok(())
 }
 
@@ -772,7 +806,7 @@ fn previous(
         .map(|(c, _)| (*c != "APP_CREDIT_PERC").then(|| at(c)))
         .collect();
     let specs: Vec<&[Agg]> = PREV_NUM.iter().map(|(_, a)| *a).collect();
-    let mut stats = Splits::new(n, &specs);
+    let mut stats = Splits::new(out, n, &specs);
     let mut cats = CatTable::new(n, cat_names.len());
     let status = "NAME_CONTRACT_STATUS";
     let first_cat = 2 + raw.len();
@@ -834,11 +868,9 @@ fn previous(
     for (part, prefix) in stats.parts.iter().zip(["APPROVED_", "REFUSED_"]) {
         width += push_spec(out, part, PREV_NUM, prefix, 0)?;
     }
-    log_part(
-        "previous application",
-        (0..n).filter(|&g| all.rows(g) > 0).count(),
-        width,
-    );
+    let applicants = (0..n).filter(|&g| stats.all.rows(g) > 0).count();
+    stats.recycle(out);
+    log_part("previous application", applicants, width);
     Ok(prev)
 }
 
@@ -947,7 +979,7 @@ impl Monthly<'_> {
         names.extend(spec.iter().map(|(c, _)| *c));
         names.extend(&cat_names);
         let specs: Vec<&[Agg]> = spec.iter().map(|(_, a)| *a).collect();
-        let mut all = Stats::new(n, &specs);
+        let mut all = stats_in(out, n, &specs);
         let mut cats = CatTable::new(n, cat_names.len());
         let first_cat = 2 + spec.len();
         let mut lookup = Lookup::new(&apps.row);
@@ -999,6 +1031,7 @@ impl Monthly<'_> {
             (0..n).filter(|&g| all.rows(g) > 0).count(),
             width + 1,
         );
+        out.recycle(all.into_buffer());
         Ok(())
     }
 }
@@ -1023,7 +1056,7 @@ fn installments(
     ];
     // INSTAL_NUM after its first entry (the distinct count, kept apart).
     let specs: Vec<&[Agg]> = INSTAL_NUM[1..].iter().map(|(_, a)| *a).collect();
-    let mut all = Stats::new(n, &specs);
+    let mut all = stats_in(out, n, &specs);
     let mut versions = Distinct::new(n);
     let mut lookup = Lookup::new(&apps.row);
     let mut parent = PrevCheck::new(prev);
@@ -1059,18 +1092,15 @@ fn installments(
     report.orphans(table, KEY, lookup.orphans);
     report.orphans(table, "SK_ID_PREV", parent.orphans);
     let distinct = versions.counts();
-    out.push(float_column(
-        "INSTAL_NUM_INSTALMENT_VERSION_NUNIQUE",
-        (0..n)
-            .map(|g| {
-                if all.rows(g) == 0 {
-                    f64::NAN
-                } else {
-                    f64::from(distinct[g])
-                }
-            })
-            .collect(),
-    ))?;
+    let mut values = out.buffer(n);
+    values.extend((0..n).map(|g| {
+        if all.rows(g) == 0 {
+            f64::NAN
+        } else {
+            f64::from(distinct[g])
+        }
+    }));
+    out.push_floats("INSTAL_NUM_INSTALMENT_VERSION_NUNIQUE", values)?;
     let width = 1 + push_spec(out, &all, &INSTAL_NUM[1..], "INSTAL_", 0)?;
     push_count(out, &all, "INSTAL_")?;
     log_part(
@@ -1078,6 +1108,7 @@ fn installments(
         (0..n).filter(|&g| all.rows(g) > 0).count(),
         width + 1,
     );
+    out.recycle(all.into_buffer());
     Ok(())
 }
 

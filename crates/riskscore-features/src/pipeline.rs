@@ -53,7 +53,7 @@ impl FeaturePipeline {
         source: &dyn TableSource,
         path: &Path,
     ) -> Result<(Self, usize, BuildReport)> {
-        let mut sink = PageSink::new();
+        let mut sink = PageSink::new()?;
         let (pipeline, rows, report) = Self::fit_home_credit_into(source, &mut sink)?;
         sink.write(path, None)?;
         Ok((pipeline, rows, report))
@@ -121,7 +121,7 @@ impl FeaturePipeline {
         source: &dyn TableSource,
         path: &Path,
     ) -> Result<usize> {
-        let mut sink = PageSink::new();
+        let mut sink = PageSink::new()?;
         self.transform_home_credit_into(source, &mut sink)?;
         sink.write(path, Some(&self.column_names()))
     }
