@@ -406,7 +406,6 @@ fn fingerprint((head, tail, n): (u64, u64, usize)) -> u64 {
 }
 
 /// The categories of a column within one block: value to code, in order of appearance.
-#[derive(Default)]
 struct Codes {
     /// Fingerprint to code; values whose fingerprint is taken by another value go to `others`.
     map: HashMap<u64, u32, std::hash::BuildHasherDefault<Spread>>,
@@ -415,6 +414,24 @@ struct Codes {
     keys: Vec<(u64, u64, usize)>,
     /// The code of the previous field: runs of one value are common.
     last: Option<u32>,
+    /// A code per fingerprint's top bits, checked against the key (a column has few values:
+    /// most lookups end here, without hashing).
+    recent: [u32; RECENT],
+}
+
+const RECENT: usize = 64;
+
+impl Default for Codes {
+    fn default() -> Codes {
+        Codes {
+            map: HashMap::default(),
+            others: HashMap::new(),
+            values: Vec::new(),
+            keys: Vec::new(),
+            last: None,
+            recent: [u32::MAX; RECENT],
+        }
+    }
 }
 
 impl Codes {
@@ -427,13 +444,41 @@ impl Codes {
 
     #[inline]
     fn code(&mut self, field: &[u8]) -> Option<u32> {
-        let key = key_of(field);
+        self.code_keyed(field, key_of(field))
+    }
+
+    /// The code of `bytes[start..end]`, its key read from the block's words where there are
+    /// sixteen bytes left (no copy).
+    #[inline]
+    fn code_at(&mut self, bytes: &[u8], start: usize, end: usize) -> Option<u32> {
+        let field = bytes.get(start..end)?;
+        let n = end - start;
+        let key = match (word_at(bytes, start), n) {
+            (Some(head), 1..=7) => (head & ((1u64 << (8 * n)) - 1), 0, n),
+            (Some(head), 8) => (head, head, n),
+            (Some(head), 9..=16) => match word_at(bytes, end - 8) {
+                Some(tail) => (head, tail, n),
+                None => key_of(field),
+            },
+            _ => key_of(field),
+        };
+        self.code_keyed(field, key)
+    }
+
+    #[inline]
+    fn code_keyed(&mut self, field: &[u8], key: (u64, u64, usize)) -> Option<u32> {
         if let Some(last) = self.last {
             if self.is(last, key, field) {
                 return Some(last);
             }
         }
         let print = fingerprint(key);
+        let slot = (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize;
+        let recent = self.recent[slot];
+        if recent != u32::MAX && self.is(recent, key, field) {
+            self.last = Some(recent);
+            return Some(recent);
+        }
         let code = match self.map.get(&print) {
             Some(&code) if self.is(code, key, field) => code,
             Some(_) => match self.others.get(field) {
@@ -450,6 +495,7 @@ impl Codes {
                 code
             }
         };
+        self.recent[slot] = code;
         self.last = Some(code);
         Some(code)
     }
@@ -556,7 +602,7 @@ fn parse_block(bytes: &[u8], layout: &Layout, recycled: Option<Batch>) -> Option
                 Action::Cat(k) => match skip_at(bytes, pos) {
                     Some((end, stop)) if end > pos => {
                         let (v, codes) = &mut cats[k];
-                        v.push(codes.code(&bytes[pos..end])?);
+                        v.push(codes.code_at(bytes, pos, end)?);
                         Some((end, stop))
                     }
                     _ => None,
@@ -1193,6 +1239,32 @@ mod tests {
             .map(|v| codes.code(v).expect("utf-8"))
             .collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn keys_read_in_the_block_are_the_keys_of_the_values() {
+        // Values of every length up to 20, read in place (words of the block) and copied.
+        let values: Vec<String> = (1..=20)
+            .flat_map(|n| {
+                ["abcdefghijklmnopqrst", "ABCDEFGHIJKLMNOPQRST"].map(|v| v[..n].to_string())
+            })
+            .collect();
+        let text = values.join(",") + ",";
+        let bytes = text.as_bytes();
+        let (mut in_place, mut copied) = (Codes::default(), Codes::default());
+        for _ in 0..2 {
+            let mut start = 0;
+            for v in &values {
+                let end = start + v.len();
+                assert_eq!(
+                    in_place.code_at(bytes, start, end),
+                    copied.code(v.as_bytes()),
+                    "{v}"
+                );
+                start = end + 1;
+            }
+        }
+        assert_eq!(in_place.values, values);
     }
 
     #[test]
