@@ -158,13 +158,21 @@ struct Input {
 }
 
 /// Running statistics of numeric inputs per group, row-major (a group's state is contiguous).
+///
+/// A group's state sits at the group's index, or, for [`Stats::compact`] statistics, at an
+/// index given in order of first appearance (few groups with rows, few states). Rows are
+/// added by state index ([`Stats::enter`] gives it); results are read by group.
 #[derive(Debug)]
 pub(crate) struct Stats {
     inputs: Vec<Input>,
     width: usize,
     state: Vec<f64>,
-    /// Rows per group, missing values included.
+    /// Rows per state, missing values included.
     rows: Vec<u32>,
+    /// A state's initial values.
+    empty: Vec<f64>,
+    /// For compact statistics: the state index of each group ([`NO_GROUP`]: none yet).
+    index: Option<Vec<u32>>,
 }
 
 impl Stats {
@@ -211,6 +219,51 @@ impl Stats {
             width,
             state,
             rows: vec![0; groups],
+            empty,
+            index: None,
+        }
+    }
+
+    /// Statistics of `groups` groups whose states are made as groups appear (see
+    /// [`Stats::enter`]); `buffer` should have room for all of them (memory not touched is
+    /// not used).
+    pub fn compact(groups: usize, specs: &[&[Agg]], buffer: Vec<f64>) -> Stats {
+        let mut stats = Stats::with_buffer(0, specs, buffer);
+        stats.index = Some(vec![NO_GROUP; groups]);
+        stats
+    }
+
+    /// The state index of group `g` (made when it is new), [`NO_GROUP`] for [`NO_GROUP`].
+    #[inline]
+    pub fn enter(&mut self, g: u32) -> u32 {
+        let Some(index) = &mut self.index else {
+            return g;
+        };
+        let Some(slot) = index.get_mut(g as usize) else {
+            return NO_GROUP;
+        };
+        if *slot == NO_GROUP {
+            *slot = self.rows.len() as u32;
+            self.rows.push(0);
+            self.state.extend_from_slice(&self.empty);
+        }
+        *slot
+    }
+
+    /// How many states there are.
+    pub fn states(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The state index of group `g`, if it has one.
+    #[inline]
+    pub fn state_of(&self, g: usize) -> Option<usize> {
+        match &self.index {
+            None => (g < self.rows.len()).then_some(g),
+            Some(index) => index
+                .get(g)
+                .filter(|&&s| s != NO_GROUP)
+                .map(|&s| s as usize),
         }
     }
 
@@ -233,8 +286,8 @@ impl Stats {
     /// Called a few rows ahead of the update (the rows of a table come in no particular
     /// order), it starts the memory loads early: a prefetch without unsafe code.
     #[inline]
-    pub fn touch(&self, g: u32) -> u64 {
-        let base = g as usize * self.width;
+    pub fn touch(&self, s: u32) -> u64 {
+        let base = s as usize * self.width;
         let mut x = 0;
         let mut k = 0;
         while k < self.width {
@@ -244,19 +297,19 @@ impl Stats {
         x
     }
 
-    /// Counts a row of group `g`.
+    /// Counts a row of state `s` (see [`Stats::enter`]).
     #[inline]
-    pub fn row(&mut self, g: u32) {
-        self.rows[g as usize] += 1;
+    pub fn row(&mut self, s: u32) {
+        self.rows[s as usize] += 1;
     }
 
-    /// Adds value `v` of input `i` for group `g` (NaN is skipped).
+    /// Adds value `v` of input `i` to state `s` (NaN is skipped).
     #[inline]
-    pub fn add(&mut self, g: u32, i: usize, v: f64) {
+    pub fn add(&mut self, s: u32, i: usize, v: f64) {
         if v.is_nan() {
             return;
         }
-        let base = g as usize * self.width;
+        let base = s as usize * self.width;
         let Some(input) = self.inputs.get(i) else {
             return;
         };
@@ -269,10 +322,10 @@ impl Stats {
         update(s, input.need, v);
     }
 
-    /// Adds one row's values of every input (in input order) for group `g`.
+    /// Adds one row's values of every input (in input order) to state `s`.
     #[inline]
-    pub fn add_all(&mut self, g: u32, values: &[f64]) {
-        let base = g as usize * self.width;
+    pub fn add_all(&mut self, s: u32, values: &[f64]) {
+        let base = s as usize * self.width;
         let Some(group) = self.state.get_mut(base..base + self.width) else {
             return;
         };
@@ -286,12 +339,13 @@ impl Stats {
         }
     }
 
+    /// Rows of group `g`.
     pub fn rows(&self, g: usize) -> u32 {
-        self.rows[g]
+        self.state_of(g).map_or(0, |s| self.rows[s])
     }
 
     pub fn groups(&self) -> usize {
-        self.rows.len()
+        self.index.as_ref().map_or(self.rows.len(), Vec::len)
     }
 
     /// The statistics `wanted` (input, statistic) for every group, in one pass over the state,
@@ -306,12 +360,19 @@ impl Stats {
             })
             .collect();
         let mut out = buffers;
+        let groups = self.groups();
         for column in &mut out {
             column.clear();
-            column.reserve(self.rows.len());
+            column.reserve(groups);
         }
-        for (g, &rows) in self.rows.iter().enumerate() {
-            let state = &self.state[g * self.width..(g + 1) * self.width];
+        for g in 0..groups {
+            let (state, rows) = match self.state_of(g) {
+                Some(s) => (
+                    &self.state[s * self.width..(s + 1) * self.width],
+                    self.rows[s],
+                ),
+                None => (&self.empty[..], 0),
+            };
             for (column, &(offset, slot, least, agg)) in out.iter_mut().zip(&plan) {
                 column.push(finish(&state[offset..], slot, least, agg, rows));
             }
@@ -323,8 +384,16 @@ impl Stats {
     pub fn value(&self, g: usize, i: usize, agg: Agg) -> f64 {
         let input = &self.inputs[i];
         let (slot, least) = input.need.slot(agg);
-        let state = &self.state[g * self.width + input.offset..];
-        finish(state, slot, least, agg, self.rows[g])
+        match self.state_of(g) {
+            Some(s) => finish(
+                &self.state[s * self.width + input.offset..],
+                slot,
+                least,
+                agg,
+                self.rows[s],
+            ),
+            None => f64::NAN,
+        }
     }
 }
 
@@ -469,6 +538,14 @@ impl CatTable {
         self.counts = counts;
     }
 
+    /// Makes room for `groups` groups (the states of compact [`Stats`]).
+    pub fn grow(&mut self, groups: usize) {
+        if groups > self.groups {
+            self.groups = groups;
+            self.counts.resize(groups * self.width, 0);
+        }
+    }
+
     /// The table-wide codes of a batch's dictionary of column `c`. Call [`CatTable::fit`]
     /// before counting.
     pub fn remap(&mut self, c: usize, dictionary: &[String]) -> Vec<u32> {
@@ -533,7 +610,7 @@ impl CatTable {
         self.offsets[c]
     }
 
-    /// The count in `slot` for group `g`.
+    /// The count in `slot` for group `g` (the state index of compact [`Stats`]).
     #[inline]
     pub fn at(&self, g: usize, slot: usize) -> u32 {
         self.counts[g * self.width + slot]
@@ -629,6 +706,47 @@ mod tests {
         assert_eq!(v(1, Agg::Sum), 0.0); // no value: 0, as pandas sums
         assert!(v(1, Agg::Mean).is_nan() && v(1, Agg::Min).is_nan() && v(1, Agg::Var).is_nan());
         assert!(v(2, Agg::Sum).is_nan()); // no row: missing (left join)
+    }
+
+    #[test]
+    fn compact_statistics_read_as_dense_ones() {
+        let specs: &[&[Agg]] = &[&[Agg::Min, Agg::Mean, Agg::Var], &[Agg::Sum, Agg::Max]];
+        let mut dense = Stats::new(5, specs);
+        let mut compact = Stats::compact(5, specs, Vec::new());
+        // Groups 3, 0 and 3 again; groups 1, 2 and 4 never appear.
+        for (g, a, b) in [
+            (3, 1.0, 2.0),
+            (0, f64::NAN, 5.0),
+            (3, 4.0, f64::NAN),
+            (3, 7.0, 1.0),
+        ] {
+            let s = compact.enter(g);
+            for (stats, s) in [(&mut dense, g), (&mut compact, s)] {
+                stats.row(s);
+                stats.add_all(s, &[a, b]);
+            }
+        }
+        assert_eq!((compact.states(), compact.groups()), (2, 5));
+        assert_eq!(compact.state_of(3), Some(0));
+        assert_eq!(compact.state_of(4), None);
+        let wanted: Vec<(usize, Agg)> = specs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, aggs)| aggs.iter().map(move |a| (i, *a)))
+            .collect();
+        let bits = |s: &Stats| -> Vec<Vec<u64>> {
+            let empty = wanted.iter().map(|_| Vec::new()).collect();
+            s.columns(&wanted, empty)
+                .iter()
+                .map(|c| c.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(&compact), bits(&dense));
+        assert_eq!(compact.value(3, 0, Agg::Var), 9.0);
+        assert_eq!(
+            (0..5).map(|g| compact.rows(g)).collect::<Vec<_>>(),
+            [1, 0, 0, 3, 0]
+        );
     }
 
     #[test]

@@ -517,12 +517,11 @@ fn push_dummies(
         for agg in aggs {
             let name = format!("{prefix}{dummy}_{}", agg.suffix());
             let mut values = out.buffer(rows.groups());
-            values.extend((0..rows.groups()).map(|g| {
-                let r = rows.rows(g);
-                if r == 0 {
-                    return f64::NAN;
+            values.extend((0..rows.groups()).map(|g| match rows.state_of(g) {
+                Some(state) if rows.rows(g) > 0 => {
+                    dummy_stat(slot.map_or(0, |s| cats.at(state, s)), rows.rows(g), *agg)
                 }
-                dummy_stat(slot.map_or(0, |s| cats.at(g, s)), r, *agg)
+                _ => f64::NAN,
             }));
             out.push_floats(&name, values)?;
             n += 1;
@@ -979,8 +978,9 @@ impl Monthly<'_> {
         names.extend(spec.iter().map(|(c, _)| *c));
         names.extend(&cat_names);
         let specs: Vec<&[Agg]> = spec.iter().map(|(_, a)| *a).collect();
-        let mut all = stats_in(out, n, &specs);
-        let mut cats = CatTable::new(n, cat_names.len());
+        // States made as applicants appear: a quarter of them have credit cards.
+        let mut all = Stats::compact(n, &specs, out.buffer(Stats::state_len(n, &specs)));
+        let mut cats = CatTable::new(0, cat_names.len());
         let first_cat = 2 + spec.len();
         let mut lookup = Lookup::new(&apps.row);
         let mut parent = PrevCheck::new(prev);
@@ -992,7 +992,11 @@ impl Monthly<'_> {
             cats.fit();
             let nums: Vec<&[f64]> = (0..spec.len()).map(|i| b.nums(2 + i)).collect();
             let mut row: Vec<f64> = Vec::with_capacity(nums.len());
-            let groups = monthly_groups(curr, loan, &mut lookup, &mut parent);
+            let groups: Vec<u32> = monthly_groups(curr, loan, &mut lookup, &mut parent)
+                .into_iter()
+                .map(|g| all.enter(g))
+                .collect();
+            cats.grow(all.states());
             let mut touched = 0;
             for (r, &g) in groups.iter().enumerate() {
                 touch_ahead(&groups, r, &[&all], &mut touched);
