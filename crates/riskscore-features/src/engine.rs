@@ -381,6 +381,7 @@ impl Stats {
     }
 
     /// Statistic `agg` of input `i` for group `g` (see [`Stats::columns`]).
+    #[cfg(test)]
     pub fn value(&self, g: usize, i: usize, agg: Agg) -> f64 {
         let input = &self.inputs[i];
         let (slot, least) = input.need.slot(agg);

@@ -354,7 +354,7 @@ fn application(
         let column = match kind {
             riskscore_data::Kind::Id => {
                 let v: Vec<i64> = kept_rows.iter().map(|&r| ids[r]).collect();
-                Column::new((*name).into(), v)
+                Int64Chunked::from_vec((*name).into(), v).into_column()
             }
             riskscore_data::Kind::Num => {
                 let v = &values[j];
@@ -399,14 +399,16 @@ fn application(
                                 .map_or(-1, |i| i as i32)
                         })
                         .collect();
-                    Column::new((*name).into(), v)
+                    Int32Chunked::from_vec((*name).into(), v).into_column()
                 } else {
                     for (value, code) in values.iter().zip(&of) {
                         let v: Vec<i32> = kept_rows
                             .iter()
                             .map(|&r| i32::from(Some(codes[j][r]) == *code))
                             .collect();
-                        dummies.push(Column::new(crate::exprs::dummy_name(name, value).into(), v));
+                        // The vector becomes the column (no copy).
+                        let name = crate::exprs::dummy_name(name, value);
+                        dummies.push(Int32Chunked::from_vec(name.into(), v).into_column());
                     }
                     if !values.is_empty() {
                         continue;
@@ -574,6 +576,45 @@ fn split_rows(
     )
 }
 
+/// The balances of each bureau loan: rows, first and last month (pandas' min and max: missing
+/// months skipped, missing when none).
+#[derive(Debug)]
+struct MonthRange {
+    rows: Vec<u32>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl MonthRange {
+    fn new(loans: usize) -> MonthRange {
+        MonthRange {
+            rows: vec![0; loans],
+            min: vec![f64::NAN; loans],
+            max: vec![f64::NAN; loans],
+        }
+    }
+
+    /// Adds a run of rows of loan `l` (a loan's rows usually follow each other, so they are
+    /// folded in registers first): `(l, rows, min, max)`; nothing for [`NO_GROUP`].
+    fn add_run(&mut self, (l, rows, lo, hi): (u32, u32, f64, f64)) {
+        let l = l as usize;
+        let (Some(n), Some(min), Some(max)) = (
+            self.rows.get_mut(l),
+            self.min.get_mut(l),
+            self.max.get_mut(l),
+        ) else {
+            return;
+        };
+        *n += rows;
+        if lo < *min || min.is_nan() {
+            *min = lo;
+        }
+        if hi > *max || max.is_nan() {
+            *max = hi;
+        }
+    }
+}
+
 /// The running statistics of every row of a table and of the rows of each of its two splits.
 #[derive(Debug)]
 struct Splits {
@@ -684,7 +725,7 @@ fn bureau(
     drop(loan_ids);
 
     // The monthly balances, folded per loan.
-    let mut months = stats_in(out, row_group.len(), &[&[Agg::Min, Agg::Max]]);
+    let mut months = MonthRange::new(row_group.len());
     let mut status = CatTable::new(row_group.len(), 1);
     let mut lookup = Lookup::new(&loans);
     scan(
@@ -696,15 +737,28 @@ fn bureau(
             let month = b.nums(1);
             let codes = table_codes(&mut status, 0, b, 2);
             status.fit();
+            // (loan, rows, min, max) of the current run of rows of one loan.
+            let mut run = (NO_GROUP, 0, f64::NAN, f64::NAN);
             for r in 0..b.rows {
                 let l = lookup.get(loan[r]);
                 if l == NO_GROUP {
                     continue;
                 }
-                months.row(l);
-                months.add(l, 0, month[r]);
+                if l != run.0 {
+                    months.add_run(run);
+                    run = (l, 0, f64::NAN, f64::NAN);
+                }
+                let m = month[r];
+                run.1 += 1;
+                if m < run.2 || run.2.is_nan() {
+                    run.2 = m;
+                }
+                if m > run.3 || run.3.is_nan() {
+                    run.3 = m;
+                }
                 status.add(l, 0, codes[r]);
             }
+            months.add_run(run);
         },
     )?;
     report.orphans(Table::BureauBalance, "SK_ID_BUREAU", lookup.orphans);
@@ -730,15 +784,11 @@ fn bureau(
         if g == NO_GROUP {
             continue;
         }
-        let size = months.rows(l);
+        let size = months.rows[l];
         let (lo, hi, sz) = if size == 0 {
             (f64::NAN, f64::NAN, f64::NAN)
         } else {
-            (
-                months.value(l, 0, Agg::Min),
-                months.value(l, 0, Agg::Max),
-                f64::from(size),
-            )
+            (months.min[l], months.max[l], f64::from(size))
         };
         for (i, v) in [lo, hi, sz].into_iter().enumerate() {
             stats.add(g, s, BUREAU_RAW + i, v);
@@ -753,8 +803,7 @@ fn bureau(
             status_means.add(g, i, v);
         }
     }
-    out.recycle(months.into_buffer());
-    drop((status, row_group, row_split));
+    drop((months, status, row_group, row_split));
 
     let all = &stats.all;
     let mut width = push_spec(out, all, BUREAU_NUM, "BURO_", 0)?;
