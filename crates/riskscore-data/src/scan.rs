@@ -708,24 +708,6 @@ fn digits_value(word: u64, k: u32) -> u64 {
     (v * 10000 + (v >> 32)) & 0xffff_ffff
 }
 
-/// Whether a byte of `word` equals `byte`: a mask with the high bit of each such byte (carries
-/// may also mark bytes after the first match).
-#[inline]
-fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(byte));
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Where a field ends (`,`, `\n`, `\r`) or a quote is, within the eight bytes of `word`.
-#[inline]
-fn special_at(word: u64) -> u32 {
-    let mask = bytes_equal(word, b',')
-        | bytes_equal(word, b'\n')
-        | bytes_equal(word, b'\r')
-        | bytes_equal(word, b'"');
-    mask.trailing_zeros() / 8
-}
-
 /// See [`number_at_scalar`]; eight bytes at a time, the scalar code near the end of a block
 /// and for long numbers. The byte after the field is taken from the words read, not loaded
 /// again: the next field's reading waits for fewer loads.
