@@ -754,13 +754,7 @@ fn number_at(bytes: &[u8], pos: usize) -> Option<(f64, usize, u16)> {
     if !ends(u16::from(stop)) {
         return None;
     }
-    let m = mantissa as i64 as f64;
-    let v = if decimals == 0 {
-        m
-    } else {
-        m / POW10[decimals]
-    };
-    Some((if negative { -v } else { v }, end, u16::from(stop)))
+    Some((decimal(mantissa, decimals, negative), end, u16::from(stop)))
 }
 
 /// See [`id_at_scalar`]; eight bytes at a time.
@@ -848,87 +842,82 @@ fn ends(stop: u16) -> bool {
     matches!(stop, END_OF_BLOCK | COMMA | NEWLINE | RETURN)
 }
 
-/// Whether `b` ends a field.
-#[inline]
-fn ends_field(b: Option<&u8>) -> bool {
-    matches!(b, None | Some(b',') | Some(b'\n') | Some(b'\r'))
-}
-
 /// The plain number (`-123`, `4567.25`, empty) starting at `pos` and the position after it;
 /// `None` for anything else (read again by the general path). At most 15 digits: they are an
 /// exact integer, and one division by an exact power of ten rounds correctly (Clinger).
 #[inline]
-fn number_at_scalar(bytes: &[u8], mut pos: usize) -> Option<(f64, usize, u16)> {
-    let start = pos;
+fn number_at_scalar(bytes: &[u8], pos: usize) -> Option<(f64, usize, u16)> {
     let negative = bytes.get(pos) == Some(&b'-');
-    pos += usize::from(negative);
-    let mut mantissa: u64 = 0;
+    let (mut mantissa, mut count, mut end) = digits_scalar(bytes, pos + usize::from(negative), 0);
+    let mut decimals = 0;
+    if bytes.get(end) == Some(&b'.') {
+        let whole = count;
+        (mantissa, count, end) = digits_scalar(bytes, end + 1, mantissa);
+        count += whole;
+        decimals = count - whole;
+    }
+    let stop = stop_at(bytes, end);
+    if !ends(stop) {
+        return None;
+    }
+    if count == 0 {
+        return (end == pos).then_some((f64::NAN, end, stop));
+    }
+    if count > 15 {
+        return None;
+    }
+    Some((decimal(mantissa, decimals, negative), end, stop))
+}
+
+/// The plain integer id (or empty) starting at `pos` and the position after it.
+#[inline]
+fn id_at_scalar(bytes: &[u8], pos: usize) -> Option<(i64, usize, u16)> {
+    let negative = bytes.get(pos) == Some(&b'-');
+    let (v, count, end) = digits_scalar(bytes, pos + usize::from(negative), 0);
+    let stop = stop_at(bytes, end);
+    if !ends(stop) || count > 18 {
+        return None;
+    }
+    if count == 0 {
+        return (end == pos).then_some((MISSING_ID, end, stop));
+    }
+    // At most 18 digits: no overflow.
+    let v = v as i64;
+    Some((if negative { -v } else { v }, end, stop))
+}
+
+/// The digits from `pos` on, one at a time, appended to `value`: the value, how many digits
+/// and where they end.
+#[inline]
+fn digits_scalar(bytes: &[u8], mut pos: usize, mut value: u64) -> (u64, usize, usize) {
     let mut count = 0;
     while let Some(&b) = bytes.get(pos) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
         count += 1;
         pos += 1;
     }
-    let mut decimals = 0;
-    if bytes.get(pos) == Some(&b'.') {
-        pos += 1;
-        while let Some(&b) = bytes.get(pos) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            count += 1;
-            decimals += 1;
-            pos += 1;
-        }
-    }
-    if !ends_field(bytes.get(pos)) {
-        return None;
-    }
-    if count == 0 {
-        return (pos == start).then_some((f64::NAN, pos, stop_at(bytes, pos)));
-    }
-    if count > 15 {
-        return None;
-    }
+    (value, count, pos)
+}
+
+/// `mantissa / 10^decimals`, negated if `negative`: with at most 15 digits the mantissa is an
+/// exact double and one division by an exact power of ten rounds correctly (Clinger).
+#[inline]
+fn decimal(mantissa: u64, decimals: usize, negative: bool) -> f64 {
     let m = mantissa as i64 as f64;
     let v = if decimals == 0 {
         m
     } else {
         m / POW10[decimals]
     };
-    Some((if negative { -v } else { v }, pos, stop_at(bytes, pos)))
-}
-
-/// The plain integer id (or empty) starting at `pos` and the position after it.
-#[inline]
-fn id_at_scalar(bytes: &[u8], mut pos: usize) -> Option<(i64, usize, u16)> {
-    let start = pos;
-    let negative = bytes.get(pos) == Some(&b'-');
-    pos += usize::from(negative);
-    let mut v: i64 = 0;
-    let mut count = 0;
-    while let Some(&b) = bytes.get(pos) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        v = v.wrapping_mul(10).wrapping_add(i64::from(d));
-        count += 1;
-        pos += 1;
+    if negative {
+        -v
+    } else {
+        v
     }
-    if !ends_field(bytes.get(pos)) || count > 18 {
-        return None;
-    }
-    if count == 0 {
-        return (pos == start).then_some((MISSING_ID, pos, stop_at(bytes, pos)));
-    }
-    Some((if negative { -v } else { v }, pos, stop_at(bytes, pos)))
 }
 
 /// Any field starting at `pos`: the range of its bytes and the position after it. A quoted
@@ -1000,14 +989,7 @@ fn parse_number(field: &[u8]) -> Option<f64> {
         }
     }
     if simple && count > 0 && count <= 15 {
-        // Below 2^53: the conversion is exact.
-        let m = mantissa as i64 as f64;
-        let v = if decimals == 0 {
-            m
-        } else {
-            m / POW10[decimals]
-        };
-        return Some(if negative { -v } else { v });
+        return Some(decimal(mantissa, decimals, negative));
     }
     slow_number(field)
 }
