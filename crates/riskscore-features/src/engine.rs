@@ -415,6 +415,27 @@ fn finish(s: &[f64], slot: usize, least: f64, agg: Agg, rows: u32) -> f64 {
     }
 }
 
+/// The smaller of a running minimum and `v`, pandas' way: a missing value is skipped, a
+/// missing minimum (no value yet) replaced.
+#[inline(always)]
+pub(crate) fn min_of(min: f64, v: f64) -> f64 {
+    if v < min || min.is_nan() {
+        v
+    } else {
+        min
+    }
+}
+
+/// See [`min_of`].
+#[inline(always)]
+pub(crate) fn max_of(max: f64, v: f64) -> f64 {
+    if v > max || max.is_nan() {
+        v
+    } else {
+        max
+    }
+}
+
 /// One value into an input's running statistics `s` (see [`Stats`]); `v` is not NaN.
 #[inline(always)]
 fn update(s: &mut [f64], need: Need, v: f64) {
@@ -431,15 +452,11 @@ fn update(s: &mut [f64], need: Need, v: f64) {
         k += 2;
     }
     if need.min {
-        if s[k].is_nan() || v < s[k] {
-            s[k] = v;
-        }
+        s[k] = min_of(s[k], v);
         k += 1;
     }
     if need.max {
-        if s[k].is_nan() || v > s[k] {
-            s[k] = v;
-        }
+        s[k] = max_of(s[k], v);
         k += 1;
     }
     if need.var {

@@ -13,7 +13,8 @@ use riskscore_data::scan::{Batch, MISSING_CAT, MISSING_ID};
 use riskscore_data::{Table, TableSource};
 
 use crate::engine::{
-    dummy_stat, float_column, sorted, CatTable, Dict, Distinct, KeyIndex, Stats, NO_GROUP,
+    dummy_stat, float_column, max_of, min_of, sorted, CatTable, Dict, Distinct, KeyIndex, Stats,
+    NO_GROUP,
 };
 use crate::error::Result;
 use crate::exprs::Agg;
@@ -606,12 +607,8 @@ impl MonthRange {
             return;
         };
         *n += rows;
-        if lo < *min || min.is_nan() {
-            *min = lo;
-        }
-        if hi > *max || max.is_nan() {
-            *max = hi;
-        }
+        *min = min_of(*min, lo);
+        *max = max_of(*max, hi);
     }
 }
 
@@ -748,14 +745,9 @@ fn bureau(
                     months.add_run(run);
                     run = (l, 0, f64::NAN, f64::NAN);
                 }
-                let m = month[r];
                 run.1 += 1;
-                if m < run.2 || run.2.is_nan() {
-                    run.2 = m;
-                }
-                if m > run.3 || run.3.is_nan() {
-                    run.3 = m;
-                }
+                run.2 = min_of(run.2, month[r]);
+                run.3 = max_of(run.3, month[r]);
                 status.add(l, 0, codes[r]);
             }
             months.add_run(run);
