@@ -69,7 +69,7 @@ pub(crate) struct PageSink {
     pages: Vec<Vec<CompressedPage>>,
     /// Per column and page: where its bytes are in `spill`.
     places: Vec<Vec<(u64, usize)>>,
-    spill: Option<std::fs::File>,
+    spill: std::fs::File,
     /// Bytes written to `spill` (pages are written at offsets taken from it).
     spilled: AtomicU64,
     /// CPU seconds spent encoding, compressing and spilling.
@@ -99,7 +99,7 @@ impl PageSink {
             fields: Vec::new(),
             pages: Vec::new(),
             places: Vec::new(),
-            spill: None,
+            spill: tempfile::tempfile().map_err(|e| spill_error(&e))?,
             spilled: AtomicU64::new(0),
             encoding_cpu: 0.0,
             waiting: Vec::new(),
@@ -142,12 +142,7 @@ impl PageSink {
         let chunks = columns.len().div_ceil(per);
         self.scratch
             .resize_with(chunks.max(self.scratch.len()), Scratch::default);
-        self.spill_file()?;
-        let spill = self
-            .spill
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("no spill file".into()))?;
-        let (spilled, float_type) = (&self.spilled, &self.float_type);
+        let (spill, spilled, float_type) = (&self.spill, &self.spilled, &self.float_type);
         type Encoded = Result<(Vec<CompressedPage>, Vec<(u64, usize)>)>;
         let encoded: Vec<Encoded> = std::thread::scope(|scope| {
             let handles: Vec<_> = columns
@@ -204,20 +199,11 @@ impl PageSink {
         Ok(())
     }
 
-    fn spill_file(&mut self) -> Result<&mut std::fs::File> {
-        if self.spill.is_none() {
-            self.spill = Some(tempfile::tempfile().map_err(|e| spill_error(&e))?);
-        }
-        self.spill
-            .as_mut()
-            .ok_or_else(|| Error::Invalid("no spill file".into()))
-    }
-
     /// Puts the spilled bytes back into a column's pages.
     fn restore(&mut self, column: usize) -> Result<Vec<CompressedPage>> {
         let mut pages = std::mem::take(&mut self.pages[column]);
         let places = std::mem::take(&mut self.places[column]);
-        let file = self.spill_file()?;
+        let file = &self.spill;
         for (page, (at, len)) in pages.iter_mut().zip(places) {
             let Some(buffer) = page_buffer(page) else {
                 continue;
