@@ -39,6 +39,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
+    if let Some(dir) = &args.data {
+        crate::table_args::must_exist(dir, "--data")?;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let data = match &args.data {

@@ -98,6 +98,12 @@ fn load(path: &Path) -> Result<ModelBundle> {
 }
 
 pub fn run(mut args: Args) -> Result<()> {
+    crate::table_args::must_exist(&args.reference, "--reference")?;
+    for (p, flag) in [(&args.current, "--current"), (&args.model, "--model")] {
+        if let Some(p) = p {
+            crate::table_args::must_exist(p, flag)?;
+        }
+    }
     let reference_is_bundle = is_bundle(&args.reference);
     let bundle = if reference_is_bundle {
         if args.model.as_ref().is_some_and(|m| m != &args.reference) {

@@ -40,6 +40,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::table_args::must_exist(&args.model, "--model")?;
+    crate::table_args::must_exist(&args.data, "--data")?;
     if args.client.is_none() && !args.all && !args.global {
         bail!("say what to explain: --client ID, --all --out FILE.parquet or --global --out FILE.html");
     }

@@ -24,6 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::table_args::must_exist(&args.data, "data")?;
     let eda = if args.data.is_dir() {
         let progress = |what: &str, done: usize, of: usize| {
             if done < of {

@@ -24,6 +24,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::table_args::must_exist(&args.data, "data")?;
+    if let Some(p) = &args.pipeline {
+        crate::table_args::must_exist(p, "--pipeline")?;
+    }
     let started = Instant::now();
     let fitted = match &args.pipeline {
         Some(path) => Some(FeaturePipeline::load(path)?),

@@ -30,6 +30,9 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Verify { journal, json } => {
             let loc = Location::parse(&journal);
+            if let Some(path) = riskscore_server::journal::sqlite_path(&loc) {
+                crate::table_args::must_exist(path, "--journal")?;
+            }
             let v = verify(&loc)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);

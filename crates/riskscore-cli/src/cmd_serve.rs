@@ -40,6 +40,10 @@ pub struct Args {
     /// Time limit of one request, in seconds.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
+    /// A posted value further than this many widths of its training range (0.1-99.9
+    /// percentiles) beyond that range is scored but sent to review.
+    #[arg(long, env = "RISKSCORE_INTAKE_MARGIN", default_value_t = riskscore_server::scorer::INTAKE_MARGIN)]
+    intake_margin: f64,
 }
 
 /// The bundle directory of `--model`: the path itself, or a registered model's bundle
@@ -84,6 +88,13 @@ fn model_dir(model: &str) -> Result<PathBuf> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if !args.model.starts_with("models:/") {
+        crate::table_args::must_exist(std::path::Path::new(&args.model), "--model")?;
+    }
+    crate::table_args::must_exist(&args.data, "--data")?;
+    if !(args.intake_margin >= 0.0 && args.intake_margin.is_finite()) {
+        anyhow::bail!("--intake-margin must be a number of 0 or more");
+    }
     let settings = Settings {
         api_keys: std::env::var("RISKSCORE_API_KEYS")
             .unwrap_or_default()
@@ -105,8 +116,9 @@ pub fn run(args: Args) -> Result<()> {
     let journal = Journal::open(&location)?;
     tracing::info!(journal = %journal.location(), "decision journal open");
     let model = model_dir(&args.model)?;
-    let scorer = Scorer::load(&model, &args.data, args.explain_threads.max(1))
+    let mut scorer = Scorer::load(&model, &args.data, args.explain_threads.max(1))
         .with_context(|| format!("loading {} with {}", args.model, args.data.display()))?;
+    scorer.intake_margin = args.intake_margin;
     let state = AppState::new(scorer, journal, settings);
     let addr = SocketAddr::new(args.host, args.port);
     eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");

@@ -167,6 +167,7 @@ pub fn run(args: Args) -> Result<()> {
     // Every setting is checked before the data is read.
     let cfg = args.config()?;
     cfg.check()?;
+    crate::table_args::must_exist(&args.data, "--data")?;
     let opts = TableOptions {
         id: args.table.id.clone(),
         target: args.table.target.clone(),

@@ -83,10 +83,32 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            if cli.verbose > 0 {
+                eprintln!("error: {err:#}\n\n{err:?}");
+            } else {
+                eprintln!("error: {}", brief(&err));
+            }
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// The error's chain in one line: each cause's first line, a library's own error (polars,
+/// whose message carries its query plan) left to the cause that names the file and column,
+/// a cause already said by the one before it left out. `-v` prints everything.
+fn brief(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        if cause.downcast_ref::<polars::error::PolarsError>().is_some() {
+            continue;
+        }
+        let line = riskscore_data::error::one_line(&cause.to_string());
+        if line.is_empty() || parts.last().is_some_and(|p| p.contains(&line)) {
+            continue;
+        }
+        parts.push(line);
+    }
+    parts.join(": ")
 }
 
 /// 1 for bad input or configuration, 2 for an internal failure.

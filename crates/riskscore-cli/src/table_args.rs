@@ -14,3 +14,12 @@ pub struct TableArgs {
     #[arg(long, value_delimiter = ',')]
     pub numeric: Vec<String>,
 }
+
+/// A path given on the command line must exist: said as such, before anything else reads it.
+pub fn must_exist(path: &std::path::Path, flag: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        anyhow::bail!("{flag} {}: no such file or folder", path.display())
+    }
+}

@@ -114,6 +114,46 @@ fn missing_input_is_named() {
     assert!(text(&o.stderr).contains("/nonexistent/data: no such file or folder"));
 }
 
+/// Issue 27: every command says that a path it reads does not exist (`explore` used to answer
+/// that a single table needs --id and --target), in one line, with exit code 1.
+#[test]
+fn every_command_names_a_path_that_does_not_exist() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let out = out.to_str().expect("utf8");
+    let gone = "/no/such/dir";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["explore", gone, "--out", out],
+        vec!["features", gone, "--out", out],
+        vec!["train", "--data", gone, "--out", out, "--no-tracking"],
+        vec!["predict", "--model", gone, "--data", gone, "--out", out],
+        vec!["predict", "--model", gone, "--application", gone],
+        vec!["explain", "--model", gone, "--data", gone, "--client", "1"],
+        vec!["serve", "--model", gone, "--data", gone, "--journal", out],
+        vec![
+            "drift",
+            "--reference",
+            gone,
+            "--current",
+            gone,
+            "--out",
+            out,
+        ],
+        vec!["journal", "verify", "--journal", gone],
+        vec!["demo", "--data", gone, "--out", out, "--no-serve"],
+    ];
+    for args in cases {
+        let o = riskscore(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{gone}: no such file or folder")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn synth_is_deterministic_and_has_the_real_headers() {
     let dir = tempfile::tempdir().expect("tmp");

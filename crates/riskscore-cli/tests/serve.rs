@@ -66,9 +66,18 @@ fn serves_a_single_table_model_and_stops_gracefully() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("\"request_id\":\"a-1\""));
     // A new applicant of the same table, scored through the same pipeline.
-    let body = r#"{"application": {"ratio": 9.5, "age": 30, "region": "north"}}"#;
+    let body =
+        r#"{"application": {"client_id": 5000, "ratio": 9.5, "age": 30, "region": "north"}}"#;
     let (status, text) = http(port, "POST", "/v1/score", body, "a-2").unwrap();
     assert_eq!(status, 200, "{text}");
+    // The columns never missing in training are required (issue 27), the id among them.
+    let body = r#"{"application": {"ratio": 9.5, "region": "north"}}"#;
+    let (status, text) = http(port, "POST", "/v1/score", body, "a-4").unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("application.client_id") && text.contains("application.age"),
+        "{text}"
+    );
     let (status, text) = http(
         port,
         "POST",
@@ -198,7 +207,7 @@ fn drift_of_the_journal_over_a_window_on_the_server_and_the_cli() {
     for i in high.iter().chain(&high[..10]) {
         assert_eq!(get(&format!("/v1/clients/{}/score", 1000 + i)).0, 200);
     }
-    let app = r#"{"application": {"ratio": 9.5, "age": 30, "region": "north"}}"#;
+    let app = r#"{"application": {"client_id": 5001, "ratio": 9.5, "age": 30, "region": "north"}}"#;
     assert_eq!(http(port, "POST", "/v1/score", app, "n").unwrap().0, 200);
     assert_eq!(get("/v1/clients/1010/explanation").0, 200);
 

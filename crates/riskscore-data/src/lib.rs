@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod dictionary;
 pub mod error;
+pub mod intake;
 pub mod read;
 pub mod scan;
 pub mod schema;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{brief, Error, Result};
 use crate::schema::Kind;
 
 /// What the reader expects of one column.
@@ -20,6 +20,9 @@ pub struct ColumnSpec {
     pub name: String,
     pub kind: Kind,
 }
+
+/// Rows a CSV reader guesses column types from before reading the whole file.
+const INFER_ROWS: usize = 10_000;
 
 /// True when the path names a Parquet file.
 pub fn is_parquet(path: &Path) -> bool {
@@ -47,14 +50,22 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
             })?;
             ParquetReader::new(f)
                 .finish()
-                .map_err(|e| invalid(format!("not a readable Parquet file: {e}")))
+                .map_err(|e| invalid(format!("not a readable Parquet file: {}", brief(&e))))
         }
-        "csv" => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .try_into_reader_with_file_path(Some(path.to_owned()))
-            .and_then(|r| r.finish())
-            .map_err(|e| invalid(format!("not a readable CSV file: {e}"))),
+        "csv" => {
+            let read = |rows: Option<usize>| {
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(rows)
+                    .try_into_reader_with_file_path(Some(path.to_owned()))
+                    .and_then(|r| r.finish())
+            };
+            // Types are guessed from the first 10,000 rows; a column whose later rows do not
+            // fit the guess (integers, then `1.5`) is read again with types from every row.
+            read(Some(INFER_ROWS))
+                .or_else(|_| read(None))
+                .map_err(|e| invalid(format!("not a readable CSV file: {}", brief(&e))))
+        }
         _ => Err(invalid("give a .csv or .parquet file".into())),
     }
 }

@@ -26,6 +26,10 @@ pub struct GenericSpec {
     pub categorical: Vec<(String, Vec<String>)>,
     /// Columns left out (too many categories), with the reason.
     pub ignored: Vec<(String, String)>,
+    /// Model columns never missing in training: a new application must carry them (empty in
+    /// pipelines fitted before the intake checked them).
+    #[serde(default)]
+    pub required: Vec<String>,
 }
 
 /// A single-table input and how to read it.
@@ -134,6 +138,7 @@ impl GenericTable {
             numeric: Vec::new(),
             categorical: Vec::new(),
             ignored: Vec::new(),
+            required: Vec::new(),
         };
         for s in specs
             .iter()
@@ -157,6 +162,13 @@ impl GenericTable {
                 _ => spec.numeric.push(s.name.clone()),
             }
         }
+        let used = std::iter::once(&spec.id)
+            .chain(&spec.numeric)
+            .chain(spec.categorical.iter().map(|(n, _)| n));
+        spec.required = used
+            .filter(|n| df.column(n).is_ok_and(|c| c.null_count() == 0))
+            .cloned()
+            .collect();
         let out = apply(&spec, df)?;
         Ok((spec, out))
     }

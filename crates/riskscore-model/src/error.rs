@@ -3,7 +3,7 @@
 pub enum Error {
     #[error(transparent)]
     Features(#[from] riskscore_features::Error),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", riskscore_data::error::brief(.source))]
     Polars {
         context: String,
         source: polars::error::PolarsError,

@@ -67,8 +67,9 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(Error::io(path))?;
     ParquetReader::new(file).finish().map_err(|e| {
         Error::Data(format!(
-            "{}: not a readable Parquet feature matrix: {e}",
-            path.display()
+            "{}: not a readable Parquet feature matrix: {}",
+            path.display(),
+            riskscore_data::error::brief(&e)
         ))
     })
 }

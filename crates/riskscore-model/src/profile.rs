@@ -26,6 +26,23 @@ pub struct FeatureProfile {
     /// (value, count) when there are at most `MAX_DISTINCT` distinct values.
     #[serde(deserialize_with = "nullable::distinct")]
     pub distinct: Option<Vec<(f64, usize)>>,
+    /// The 0.1 and 99.9 percentiles (the intake's training range); absent in bundles written
+    /// before them, where the 0 and 100 percentiles stand in.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "nullable::pair"
+    )]
+    pub tails: Option<(f64, f64)>,
+}
+
+impl FeatureProfile {
+    /// The range most training values fall in: the 0.1 and 99.9 percentiles (the minimum and
+    /// maximum for older bundles); None when the feature was always missing.
+    pub fn central_range(&self) -> Option<(f64, f64)> {
+        self.tails
+            .or_else(|| Some((*self.percentiles.first()?, *self.percentiles.last()?)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +73,12 @@ mod nullable {
                     .collect()
             }),
         )
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(f64, f64)>, D::Error> {
+        Ok(Option::<(Option<f64>, Option<f64>)>::deserialize(d)?
+            .map(|(a, b)| (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN))))
     }
 
     pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
@@ -131,6 +154,7 @@ fn feature(data: &TrainingData, j: usize, name: &str) -> FeatureProfile {
         std: var.sqrt(),
         percentiles: percentiles(&v),
         distinct,
+        tails: (!v.is_empty()).then(|| (quantile(&v, 0.001), quantile(&v, 0.999))),
     }
 }
 
@@ -140,12 +164,15 @@ pub fn percentiles(sorted: &[f64]) -> Vec<f64> {
         return Vec::new();
     }
     (0..PERCENTILES)
-        .map(|q| {
-            let pos = q as f64 / 100.0 * (sorted.len() - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-        })
+        .map(|q| quantile(sorted, q as f64 / 100.0))
         .collect()
+}
+
+/// The `q` quantile (0..=1) of sorted, non-empty values by linear interpolation.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 #[cfg(test)]
@@ -157,6 +184,9 @@ mod tests {
         // numpy.percentile([1, 2, 3, 4], [0, 50, 100]) = [1, 2.5, 4].
         let p = percentiles(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!((p[0], p[50], p[100]), (1.0, 2.5, 4.0));
+        // numpy.percentile([1, 2, 3, 4], [0.1, 99.9]) = [1.003, 3.997].
+        assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.001) - 1.003).abs() < 1e-12);
+        assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.999) - 3.997).abs() < 1e-12);
     }
 
     #[test]
@@ -189,5 +219,7 @@ mod tests {
         let back: Profile = serde_json::from_str(&text).unwrap();
         assert!(back.features[0].mean.is_nan());
         assert_eq!(back.features[0].percentiles[0], 1.0);
+        assert_eq!(back.features[0].tails.map(|t| t.0), Some(1.002));
+        assert!(back.features[0].tails.is_some_and(|t| t.1.is_nan()));
     }
 }

@@ -201,16 +201,27 @@ async fn client(State(s): State<AppState>, Path(raw): Path<String>) -> ApiResult
     Ok(Json(s.scorer.info(i, id)))
 }
 
-/// Journals a decision; the answer waits for the commit.
-async fn record(
-    s: &AppState,
-    rid: &str,
+/// What a journal entry records of a decision besides its time and request.
+struct Record<'a> {
     client: i64,
-    kind: &str,
+    kind: &'a str,
     p: f64,
-    reasons: &[Reason],
-    x: &[f64],
-) -> ApiResult<i64> {
+    reasons: &'a [Reason],
+    /// Why the intake sent it to review, if it did.
+    review: Vec<String>,
+    x: &'a [f64],
+}
+
+/// Journals a decision; the answer waits for the commit.
+async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<i64> {
+    let Record {
+        client,
+        kind,
+        p,
+        reasons,
+        review,
+        x,
+    } = r;
     let client = match &s.settings.journal_key {
         Some(key) => hmac_sha256(key, client.to_string().as_bytes()),
         None => client.to_string(),
@@ -228,6 +239,7 @@ async fn record(
         },
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
         input_hash: input_hash(x),
+        review,
     };
     s.journal
         .record(d, x)
@@ -263,7 +275,19 @@ async fn client_score(
     } else {
         Vec::new()
     };
-    let seq = record(&s, &rid.0, id, "known", p, &reasons, x).await?;
+    let seq = record(
+        &s,
+        &rid.0,
+        Record {
+            client: id,
+            kind: "known",
+            p,
+            reasons: &reasons,
+            review: Vec::new(),
+            x,
+        },
+    )
+    .await?;
     Ok(Json(json!({
         "id": id, "score": score, "model_version": s.scorer.model_version,
         "reasons": reasons, "journal_entry": seq, "request_id": rid.0,
@@ -291,7 +315,19 @@ async fn client_explanation(
             .map_err(|e| ApiError::internal(&e))
     })
     .await?;
-    let seq = record(&s, &rid.0, id, "explanation", e.probability, &e.reasons, x).await?;
+    let seq = record(
+        &s,
+        &rid.0,
+        Record {
+            client: id,
+            kind: "explanation",
+            p: e.probability,
+            reasons: &e.reasons,
+            review: Vec::new(),
+            x,
+        },
+    )
+    .await?;
     let mut v = serde_json::to_value(&e).map_err(|e| ApiError::internal(&e))?;
     v["score"] = serde_json::to_value(s.scorer.score_of(e.probability)).unwrap_or_default();
     v["model_version"] = s.scorer.model_version.clone().into();
@@ -360,15 +396,45 @@ pub(crate) fn transform_error(e: crate::Error) -> ApiError {
     }
 }
 
-/// Scores and explains one posted application (CPU work, run blocking).
-fn score_one(
-    sc: &Scorer,
-    body: &Value,
-) -> ApiResult<(i64, Vec<f64>, riskscore_explain::client::ClientExplanation)> {
+/// One posted application scored and explained.
+struct Scored {
+    id: i64,
+    x: Vec<f64>,
+    explanation: riskscore_explain::client::ClientExplanation,
+    /// Why the intake sends it to review (values outside the training data).
+    review: Vec<String>,
+}
+
+/// Checks, scores and explains one posted application (CPU work, run blocking).
+fn score_one(sc: &Scorer, body: &Value) -> ApiResult<Scored> {
     let (id, app) = crate::application::parse(&sc.pipeline, body).map_err(ApiError::invalid)?;
     let x = sc.transform(app).map_err(transform_error)?;
-    let e = sc.explain(id, &x, 10).map_err(|e| ApiError::internal(&e))?;
-    Ok((id, x, e))
+    let explanation = sc.explain(id, &x, 10).map_err(|e| ApiError::internal(&e))?;
+    Ok(Scored {
+        id,
+        x,
+        explanation,
+        review: sc.intake_review(body),
+    })
+}
+
+/// Journals a posted application's decision; its score and the entry's number.
+async fn record_new(s: &AppState, rid: &str, n: &Scored) -> ApiResult<(crate::scorer::Score, i64)> {
+    let e = &n.explanation;
+    let seq = record(
+        s,
+        rid,
+        Record {
+            client: n.id,
+            kind: "new",
+            p: e.probability,
+            reasons: &e.reasons,
+            review: n.review.clone(),
+            x: &n.x,
+        },
+    )
+    .await?;
+    Ok((s.scorer.score_with(e.probability, n.review.clone()), seq))
 }
 
 async fn score_new(
@@ -378,10 +444,10 @@ async fn score_new(
 ) -> ApiResult<Json<Value>> {
     let body = parse_body(body)?;
     let sc = s.scorer.clone();
-    let (id, x, e) = blocking(move || score_one(&sc, &body)).await?;
-    let seq = record(&s, &rid.0, id, "new", e.probability, &e.reasons, &x).await?;
+    let n = blocking(move || score_one(&sc, &body)).await?;
+    let (score, seq) = record_new(&s, &rid.0, &n).await?;
     Ok(Json(json!({
-        "id": id, "score": s.scorer.score_of(e.probability), "explanation": e,
+        "id": n.id, "score": score, "explanation": n.explanation,
         "model_version": s.scorer.model_version, "journal_entry": seq, "request_id": rid.0,
     })))
 }
@@ -438,19 +504,10 @@ async fn score_batch(
     })
     .await?;
     let mut results = Vec::with_capacity(scored.len());
-    for (n, (id, x, e)) in scored.into_iter().enumerate() {
-        let seq = record(
-            &s,
-            &format!("{}#{n}", rid.0),
-            id,
-            "new",
-            e.probability,
-            &e.reasons,
-            &x,
-        )
-        .await?;
+    for (i, n) in scored.iter().enumerate() {
+        let (score, seq) = record_new(&s, &format!("{}#{i}", rid.0), n).await?;
         results.push(json!({
-            "id": id, "score": s.scorer.score_of(e.probability), "reasons": e.reasons,
+            "id": n.id, "score": score, "reasons": n.explanation.reasons,
             "journal_entry": seq,
         }));
     }

@@ -5,6 +5,11 @@
 //! "credit_card_balance": [...]}`; history tables are optional and their `SK_ID_CURR` defaults to
 //! the application's. A single table: `{"application": {...}}` with the table's columns.
 //! Every unknown column and every value of the wrong type is reported, with its place.
+//!
+//! The intake refuses (422) an application without a required field (Home Credit: the fields
+//! of [`riskscore_data::intake::REQUIRED`]; one table: the columns never missing in training)
+//! or with a value outside its domain ([`riskscore_data::intake::rule_of`]). A value far
+//! outside the training data is scored but sent to review ([`outside_training`]).
 
 use polars::prelude::*;
 use riskscore_data::{InMemory, Kind, Table};
@@ -50,6 +55,7 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
                 Some(v) => v.as_i64().unwrap_or(NEW_ID),
                 None => NEW_ID,
             };
+            required(app, &spec.required, &mut errors);
             let mut row = app.clone();
             row.entry(spec.id.clone()).or_insert(Value::from(id));
             let known: Vec<&str> = columns
@@ -78,6 +84,21 @@ fn home_credit(
     app: &Map<String, Value>,
 ) -> Result<(i64, NewApplication), Fields> {
     let mut errors = Vec::new();
+    required(app, riskscore_data::intake::REQUIRED, &mut errors);
+    for (key, v) in app {
+        let numeric = Table::ApplicationTest.kind_of(key) == Some(Kind::Num);
+        let (Some(rule), Some(x), true) =
+            (riskscore_data::intake::rule_of(key), v.as_f64(), numeric)
+        else {
+            continue;
+        };
+        if let Some(broken) = rule.broken_by(x) {
+            errors.push(field(
+                &format!("application.{key}"),
+                &format!("{broken} (got {x})"),
+            ));
+        }
+    }
     let id = match app.get("SK_ID_CURR") {
         None | Some(Value::Null) => NEW_ID,
         Some(v) => match v.as_i64() {
@@ -160,6 +181,56 @@ fn home_credit(
     } else {
         Err(errors)
     }
+}
+
+/// Every required field absent or null.
+fn required<S: AsRef<str>>(app: &Map<String, Value>, names: &[S], errors: &mut Fields) {
+    for name in names.iter().map(AsRef::as_ref) {
+        if app.get(name).is_none_or(Value::is_null) {
+            errors.push(field(
+                &format!("application.{name}"),
+                "required: every application carries it",
+            ));
+        }
+    }
+}
+
+/// The training range of the features an intake checks, by name: the 0.1 and 99.9 percentiles.
+pub type Ranges = std::collections::HashMap<String, (f64, f64)>;
+
+/// The training range of every feature of a bundle's profile.
+pub fn ranges(profile: &riskscore_model::profile::Profile) -> Ranges {
+    profile
+        .features
+        .iter()
+        .filter_map(|f| Some((f.name.clone(), f.central_range()?)))
+        .collect()
+}
+
+/// The posted numeric fields that lie outside the training data by more than `margin` times
+/// the width of its 0.1-99.9 percentile range, each as a reason for review. Home Credit's
+/// 365243 "no date" code is not a value.
+pub fn outside_training(body: &Value, ranges: &Ranges, margin: f64) -> Vec<String> {
+    let Some(app) = body.get("application").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, v) in app {
+        let (Some(x), Some(&(lo, hi))) = (v.as_f64(), ranges.get(key)) else {
+            continue;
+        };
+        if x == riskscore_data::schema::DAYS_MISSING_CODE && key.starts_with("DAYS_") {
+            continue;
+        }
+        let wide = margin * (hi - lo);
+        if x < lo - wide || x > hi + wide {
+            out.push(format!(
+                "{key}: outside the data the model was trained on ({x} against {lo} to {hi} \
+                 for 99.8 % of the training applicants)"
+            ));
+        }
+    }
+    out
 }
 
 fn columns_of(table: Table) -> Vec<(String, Kind)> {

@@ -201,9 +201,9 @@ pub(crate) async fn what_if(
     }
     let before = x.to_vec();
     let sc = s.scorer.clone();
-    let (e, moved) = blocking(move || {
-        let (_, parsed) = crate::application::parse(&sc.pipeline, &json!({ "application": app }))
-            .map_err(|fields| {
+    let (e, moved, review) = blocking(move || {
+        let posted = json!({ "application": app });
+        let (_, parsed) = crate::application::parse(&sc.pipeline, &posted).map_err(|fields| {
             ApiError::invalid(
                 fields
                     .into_iter()
@@ -241,7 +241,7 @@ pub(crate) async fn what_if(
         let e = sc
             .explain(id, &row, 5)
             .map_err(|e| ApiError::internal(&e))?;
-        Ok((e, moved))
+        Ok((e, moved, sc.intake_review(&posted)))
     })
     .await?;
     let p0 = s.scorer.population.probability[i];
@@ -249,7 +249,7 @@ pub(crate) async fn what_if(
     let p1 = if moved.is_empty() { p0 } else { e.probability };
     Ok(Json(json!({
         "id": id, "changes": changes, "features_changed": moved,
-        "before": s.scorer.score_of(p0), "after": s.scorer.score_of(p1),
+        "before": s.scorer.score_of(p0), "after": s.scorer.score_with(p1, review),
         "change": p1 - p0, "reasons": e.reasons,
         "model_version": s.scorer.model_version, "journaled": false,
     })))

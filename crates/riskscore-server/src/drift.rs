@@ -158,6 +158,7 @@ mod tests {
                 decision: "granted".into(),
                 reasons: Vec::new(),
                 input_hash: row.map(input_hash).unwrap_or_default(),
+                review: Vec::new(),
             },
             prev_hash: String::new(),
             hash: String::new(),

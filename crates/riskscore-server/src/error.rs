@@ -17,7 +17,7 @@ pub enum Error {
     Features(#[from] riskscore_features::Error),
     #[error(transparent)]
     Data(#[from] riskscore_data::Error),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", riskscore_data::error::brief(.source))]
     Polars {
         context: String,
         source: polars::error::PolarsError,

@@ -45,6 +45,11 @@ pub struct Decided {
     pub reasons: Vec<String>,
     /// SHA-256 of the feature row that was scored.
     pub input_hash: String,
+    /// Why the decision was sent to review at intake (a value outside the data the model was
+    /// trained on); empty for most entries. Hashed only when present, so entries written
+    /// before it keep their hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub review: Vec<String>,
 }
 
 /// A stored entry.
@@ -126,11 +131,14 @@ pub fn decode_row(bytes: &[u8]) -> Option<Vec<f64>> {
 
 /// The hash of an entry: its sequence number, fields and the previous hash.
 pub fn entry_hash(seq: i64, d: &Decided, prev: &str) -> String {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "seq": seq, "time": d.time, "request_id": d.request_id, "client": d.client,
         "kind": d.kind, "model_version": d.model_version, "probability": d.probability,
         "decision": d.decision, "reasons": d.reasons, "input_hash": d.input_hash, "prev": prev,
     });
+    if !d.review.is_empty() {
+        body["review"] = serde_json::json!(d.review);
+    }
     hex(&Sha256::digest(body.to_string().as_bytes()))
 }
 
@@ -213,21 +221,23 @@ CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
 
-/// Adds the feature-row column to a SQLite journal written before it existed.
-const SQLITE_UPGRADE: &str = "ALTER TABLE journal ADD COLUMN features BLOB";
+/// Columns added since the first journals, with their SQLite types: a journal written before
+/// them is upgraded in place (its old entries hold NULL).
+const SQLITE_ADDED: [(&str, &str); 2] = [("features", "BLOB"), ("review", "TEXT")];
 
 const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
   seq BIGINT PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT);
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS features BYTEA;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS review TEXT;
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq BIGINT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
@@ -250,18 +260,21 @@ impl Store {
                     .map_err(|e| fail(&e))?;
                 c.busy_timeout(std::time::Duration::from_secs(5))
                     .map_err(|e| fail(&e))?;
-                // An older journal: add the row column before the schema's index.
-                let old: i64 = c
-                    .query_row(
-                        "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE name = 'journal') \
-                         - (SELECT COUNT(*) FROM pragma_table_info('journal') \
-                         WHERE name = 'features')",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(|e| fail(&e))?;
-                if old > 0 {
-                    c.execute_batch(SQLITE_UPGRADE).map_err(|e| fail(&e))?;
+                // An older journal: add the new columns before the schema's index.
+                for (column, kind) in SQLITE_ADDED {
+                    let old: i64 = c
+                        .query_row(
+                            "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE name = 'journal') \
+                             - (SELECT COUNT(*) FROM pragma_table_info('journal') \
+                             WHERE name = ?1)",
+                            [column],
+                            |r| r.get(0),
+                        )
+                        .map_err(|e| fail(&e))?;
+                    if old > 0 {
+                        c.execute_batch(&format!("ALTER TABLE journal ADD COLUMN {column} {kind}"))
+                            .map_err(|e| fail(&e))?;
+                    }
                 }
                 c.execute_batch(SQLITE_SCHEMA).map_err(|e| fail(&e))?;
                 Ok(Store::Sqlite(c))
@@ -306,8 +319,8 @@ impl Store {
             return Ok(());
         };
         let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
-                   probability, decision, reasons, input_hash, prev_hash, hash, features) VALUES \
-                   ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+                   probability, decision, reasons, input_hash, prev_hash, hash, features, review) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
         let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         match self {
@@ -330,7 +343,8 @@ impl Store {
                             d.input_hash,
                             e.prev_hash,
                             e.hash,
-                            e.row
+                            e.row,
+                            review_text(&d.review)
                         ])
                         .map_err(|e| e.to_string())?;
                     }
@@ -360,6 +374,7 @@ impl Store {
                             &e.prev_hash,
                             &e.hash,
                             &e.row,
+                            &review_text(&d.review),
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -392,7 +407,7 @@ impl Store {
         }
         let mut q = format!(
             "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
-             reasons, input_hash, prev_hash, hash, {} FROM journal",
+             reasons, input_hash, prev_hash, hash, review, {} FROM journal",
             if filter.rows { "features" } else { "NULL" }
         );
         if !clauses.is_empty() {
@@ -421,10 +436,11 @@ impl Store {
                                 decision: r.get(7)?,
                                 reasons: parse_reasons(&r.get::<_, String>(8)?),
                                 input_hash: r.get(9)?,
+                                review: parse_review(r.get(12)?),
                             },
                             prev_hash: r.get(10)?,
                             hash: r.get(11)?,
-                            row: r.get(12)?,
+                            row: r.get(13)?,
                         })
                     })
                     .map_err(|e| e.to_string())?;
@@ -453,10 +469,11 @@ impl Store {
                             decision: r.get(7),
                             reasons: parse_reasons(&r.get::<_, String>(8)),
                             input_hash: r.get(9),
+                            review: parse_review(r.get(12)),
                         },
                         prev_hash: r.get(10),
                         hash: r.get(11),
-                        row: r.get(12),
+                        row: r.get(13),
                     })
                     .collect()
             }
@@ -516,6 +533,15 @@ fn reasons_text(r: &[String]) -> String {
 
 fn parse_reasons(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_else(|_| vec![format!("<unreadable: {s}>")])
+}
+
+/// The review reasons as stored: NULL when there are none.
+fn review_text(r: &[String]) -> Option<String> {
+    (!r.is_empty()).then(|| reasons_text(r))
+}
+
+fn parse_review(s: Option<String>) -> Vec<String> {
+    s.map(|s| parse_reasons(&s)).unwrap_or_default()
 }
 
 type Reply = oneshot::Sender<std::result::Result<i64, String>>;
@@ -884,6 +910,7 @@ mod tests {
             decision: "granted".into(),
             reasons: vec!["EXT_SOURCE_3".into()],
             input_hash: "h".into(),
+            review: Vec::new(),
         }
     }
 

@@ -76,7 +76,7 @@ pub fn document() -> Value {
                     "200": ok("The score before and after, the change, the features that moved, the reasons after", json!({"type": "object"})),
                     "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
                     "404": err("Unknown client"), "409": err("The server has no raw applications (started on a feature matrix)"),
-                    "422": err("Unknown fields or wrong types, each named (changes.FIELD)")}}},
+                    "422": err("Unknown fields, wrong types or values outside their domain, each named (changes.FIELD)")}}},
             "/v1/score": {"post": {
                 "summary": "Score and explain a new application through the model's fitted pipeline",
                 "operationId": "scoreApplication", "security": secured,
@@ -84,7 +84,7 @@ pub fn document() -> Value {
                 "responses": {
                     "200": ok("The decision (journaled)", json!({"$ref": "#/components/schemas/NewScore"})),
                     "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
-                    "413": err("Body too large"), "422": err("Invalid fields, each named"),
+                    "413": err("Body too large"), "422": err("Invalid fields, each named: unknown, wrong type, a required field absent, a value outside its domain"),
                     "503": err("Journal unavailable or timeout")}}},
             "/v1/score/batch": {"post": {
                 "summary": "Score a bounded batch of new applications",
@@ -98,7 +98,7 @@ pub fn document() -> Value {
                         "results": {"type": "array", "items": {"type": "object"}},
                         "model_version": {"type": "string"}, "request_id": {"type": "string"}}})),
                     "400": err("Malformed JSON"), "401": err("Missing or unknown API key"),
-                    "413": err("Body too large"), "422": err("Invalid fields, each named"),
+                    "413": err("Body too large"), "422": err("Invalid fields, each named (applications[i].application.FIELD): unknown, wrong type, required and absent, outside its domain"),
                     "503": err("Journal unavailable or timeout")}}},
             "/v1/model": {"get": {
                 "summary": "Model metadata, metrics, threshold, cost matrix and global importance",
@@ -148,7 +148,9 @@ pub fn document() -> Value {
                     "properties": {
                         "probability": {"type": "number"}, "decision": {"type": "string", "enum": ["granted", "refused"]},
                         "threshold": {"type": "number"}, "distance": {"type": "number", "description": "probability - threshold"},
-                        "band": {"type": "string", "enum": ["clear", "review"]}}},
+                        "band": {"type": "string", "enum": ["clear", "review"]},
+                        "review_reasons": {"type": "array", "items": {"type": "string"},
+                            "description": "why the intake sent a posted application to review (a value outside the training data)"}}},
                 "Reason": {"type": "object", "properties": {
                     "rank": {"type": "integer"}, "feature": {"type": "string"}, "text": {"type": "string"},
                     "value": {"type": "number", "nullable": true}, "typical": {"type": "number", "nullable": true},

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
-use riskscore_data::{Folder, Table};
+use riskscore_data::read::ColumnSpec;
+use riskscore_data::{Folder, Kind, Table};
 use riskscore_explain::client::{ClientExplanation, ServingExplainer};
 use riskscore_explain::wording::Wording;
 use riskscore_features::{FeaturePipeline, Layout};
@@ -60,8 +61,12 @@ pub struct Score {
     pub threshold: f64,
     /// probability - threshold (negative: granted).
     pub distance: f64,
-    /// `review` inside the review band around the threshold, else `clear`.
+    /// `review` inside the review band around the threshold or when the intake sent the
+    /// application to review, else `clear`.
     pub band: &'static str,
+    /// Why the intake sent the application to review (values outside the training data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub review_reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,7 +123,16 @@ pub struct Scorer {
     /// The bundle's sample of training rows with their out-of-fold probability, the drift
     /// reference (None for bundles written before it existed).
     pub reference: Option<DataFrame>,
+    /// The training range of each feature (0.1 and 99.9 percentiles) for the intake.
+    pub ranges: crate::application::Ranges,
+    /// How far outside its training range, in widths of that range, a posted value is sent to
+    /// review.
+    pub intake_margin: f64,
 }
+
+/// The intake's default margin: a value more than one range width beyond the 0.1-99.9
+/// percentiles of training is "outside the data the model was trained on".
+pub const INTAKE_MARGIN: f64 = 1.0;
 
 /// The model's version in answers and the journal: its creation time and the start of the
 /// training data's hash.
@@ -171,10 +185,7 @@ impl Scorer {
         }
         let target = targets(&frame, &bundle.pipeline.target)?;
         let (info, history, raw) = match &bundle.pipeline.layout {
-            Layout::HomeCredit { .. } => {
-                let (info, history) = home_credit_info(data, &ids)?;
-                (info, history, home_credit_raw(data, &ids)?)
-            }
+            Layout::HomeCredit { .. } => home_credit_clients(data, &ids)?,
             Layout::Generic(_) => (
                 generic_info(data, &bundle.pipeline, &ids)?,
                 HashMap::new(),
@@ -189,6 +200,7 @@ impl Scorer {
         }
         let model_version = model_version(&bundle);
         let reference = read_reference(model)?;
+        let ranges = crate::application::ranges(&bundle.profile()?);
         tracing::info!(clients = ids.len(), features = k, model = %model_version, "ready");
         Ok(Scorer {
             explainer,
@@ -209,6 +221,8 @@ impl Scorer {
             names,
             threads,
             reference,
+            ranges,
+            intake_margin: INTAKE_MARGIN,
         })
     }
 
@@ -219,18 +233,26 @@ impl Scorer {
     }
 
     pub fn score_of(&self, p: f64) -> Score {
+        self.score_with(p, Vec::new())
+    }
+
+    /// The score of a probability, sent to review for `review_reasons` if there are any.
+    pub fn score_with(&self, p: f64, review_reasons: Vec<String>) -> Score {
         let t = self.explainer.manifest.threshold;
+        let review = self.explainer.manifest.in_review_band(p) || !review_reasons.is_empty();
         Score {
             probability: p,
             decision: self.explainer.manifest.decide(p),
             threshold: t,
             distance: p - t,
-            band: if self.explainer.manifest.in_review_band(p) {
-                "review"
-            } else {
-                "clear"
-            },
+            band: if review { "review" } else { "clear" },
+            review_reasons,
         }
+    }
+
+    /// Why a posted application goes to review whatever its score.
+    pub fn intake_review(&self, body: &serde_json::Value) -> Vec<String> {
+        crate::application::outside_training(body, &self.ranges, self.intake_margin)
     }
 
     pub fn explain(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {
@@ -307,27 +329,7 @@ impl Scorer {
     /// A new application (Home Credit tables or the single table's record) through the
     /// bundle's pipeline: the feature row.
     pub fn transform(&self, frames: NewApplication) -> Result<Vec<f64>> {
-        let frame = match (&self.pipeline.layout, frames) {
-            (Layout::HomeCredit { .. }, NewApplication::HomeCredit(source)) => {
-                self.pipeline.transform_home_credit(&source)?
-            }
-            (Layout::Generic(spec), NewApplication::Generic(df)) => {
-                riskscore_features::generic::transform_frame(spec, df)?
-            }
-            _ => {
-                return Err(Error::Input(
-                    "the application does not fit the model's layout".into(),
-                ))
-            }
-        };
-        if frame.height() != 1 {
-            return Err(Error::Input(format!(
-                "the application gave {} feature rows (expected one)",
-                frame.height()
-            )));
-        }
-        let (_, x) = matrix(&frame, &self.pipeline.id, &self.names)?;
-        Ok(x)
+        features_of(&self.pipeline, &self.names, frames)
     }
 
     /// Client `i`'s application as JSON fields (every column but the target), the input of a
@@ -364,6 +366,36 @@ impl Scorer {
     pub fn n_clients(&self) -> usize {
         self.population.ids.len()
     }
+}
+
+/// One posted application's feature row (the features `names`, in order) through the fitted
+/// pipeline.
+pub fn features_of(
+    pipeline: &FeaturePipeline,
+    names: &[String],
+    frames: NewApplication,
+) -> Result<Vec<f64>> {
+    let frame = match (&pipeline.layout, frames) {
+        (Layout::HomeCredit { .. }, NewApplication::HomeCredit(source)) => {
+            pipeline.transform_home_credit(&source)?
+        }
+        (Layout::Generic(spec), NewApplication::Generic(df)) => {
+            riskscore_features::generic::transform_frame(spec, df)?
+        }
+        _ => {
+            return Err(Error::Input(
+                "the application does not fit the model's layout".into(),
+            ))
+        }
+    };
+    if frame.height() != 1 {
+        return Err(Error::Input(format!(
+            "the application gave {} feature rows (expected one)",
+            frame.height()
+        )));
+    }
+    let (_, x) = matrix(&frame, &pipeline.id, names)?;
+    Ok(x)
 }
 
 /// A new application's tables, typed.
@@ -439,65 +471,65 @@ fn polars_err(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
     }
 }
 
-/// The descriptive fields of the applications, aligned on `ids`, and history counts.
+/// What the server shows of the Home Credit clients: their descriptive fields, their history
+/// counts per table and every column of their applications, all read with the layout's types
+/// (the real files write some integer columns as `-303.0` in one file and `-303` in the other).
 #[allow(clippy::type_complexity)]
-fn home_credit_info(
+fn home_credit_clients(
     data: &Path,
     ids: &[i64],
-) -> Result<(DataFrame, HashMap<&'static str, HashMap<i64, u32>>)> {
+) -> Result<(
+    DataFrame,
+    HashMap<&'static str, HashMap<i64, u32>>,
+    Option<DataFrame>,
+)> {
     if !data.is_dir() {
         // A prebuilt feature matrix: no raw fields to show.
         let df = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
             .map_err(polars_err("info"))?;
-        return Ok((df, HashMap::new()));
+        return Ok((df, HashMap::new(), None));
     }
     let folder = Folder::new(data)?;
+    let raw = home_credit_raw(&folder, ids)?;
     let mut select = vec![col("SK_ID_CURR")];
     select.extend(INFO_FIELDS.iter().map(|f| col(*f)));
-    let mut parts = Vec::new();
-    for table in [Table::ApplicationTrain, Table::ApplicationTest] {
-        if let Some(path) = folder.path_of(table) {
-            parts.push(scan(&path)?.select(select.clone()));
-        }
-    }
-    let info = aligned(ids, parts, "client information")?;
+    let info = raw
+        .clone()
+        .lazy()
+        .select(select)
+        .collect()
+        .map_err(polars_err("client information"))?;
     let mut history = HashMap::new();
     for table in HISTORY {
         let Some(path) = folder.path_of(table) else {
             continue;
         };
-        let counts = scan(&path)?
-            .group_by([col("SK_ID_CURR")])
-            .agg([len().alias("n")])
-            .collect()
-            .map_err(polars_err(table.stem()))?;
-        let id = counts
-            .column("SK_ID_CURR")
-            .and_then(|c| c.cast(&DataType::Int64))
-            .map_err(polars_err(table.stem()))?;
-        let n = counts
-            .column("n")
-            .and_then(|c| c.cast(&DataType::UInt32))
-            .map_err(polars_err(table.stem()))?;
-        let map: HashMap<i64, u32> = id
-            .i64()
-            .map_err(polars_err(table.stem()))?
-            .iter()
-            .zip(n.u32().map_err(polars_err(table.stem()))?.iter())
-            .filter_map(|(a, b)| Some((a?, b?)))
-            .collect();
-        history.insert(table.stem(), map);
+        history.insert(table.stem(), counts_per_client(&path, table)?);
     }
-    Ok((info, history))
+    Ok((info, history, Some(raw)))
+}
+
+/// How many rows of a history table each client has.
+fn counts_per_client(path: &Path, table: Table) -> Result<HashMap<i64, u32>> {
+    let key = [ColumnSpec {
+        name: "SK_ID_CURR".into(),
+        kind: Kind::Id,
+    }];
+    let ids = riskscore_data::read::read_typed(path, table.stem(), &key)?;
+    let ids = ids
+        .column("SK_ID_CURR")
+        .and_then(|c| c.i64().cloned())
+        .map_err(polars_err(table.stem()))?;
+    let mut counts: HashMap<i64, u32> = HashMap::new();
+    for id in ids.iter().flatten() {
+        *counts.entry(id).or_default() += 1;
+    }
+    Ok(counts)
 }
 
 /// Every column of the clients' applications (as in application_test), typed by the layout and
-/// aligned on `ids`; None without a data folder.
-fn home_credit_raw(data: &Path, ids: &[i64]) -> Result<Option<DataFrame>> {
-    if !data.is_dir() {
-        return Ok(None);
-    }
-    let folder = Folder::new(data)?;
+/// aligned on `ids`.
+fn home_credit_raw(folder: &Folder, ids: &[i64]) -> Result<DataFrame> {
     let cols: Vec<Expr> = Table::ApplicationTest
         .columns()
         .iter()
@@ -514,64 +546,73 @@ fn home_credit_raw(data: &Path, ids: &[i64]) -> Result<Option<DataFrame>> {
             parts.push(df.lazy().select(cols.clone()));
         }
     }
-    aligned(ids, parts, "applications").map(Some)
+    aligned(ids, parts, "applications", "SK_ID_CURR")
 }
 
-/// The application rows of `parts` (train and test) in the order of `ids`, one per id.
-fn aligned(ids: &[i64], parts: Vec<LazyFrame>, what: &str) -> Result<DataFrame> {
-    let apps = concat(parts, UnionArgs::default()).map_err(polars_err(what))?;
-    let order = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
+/// The rows of `parts` in the order of `ids`, one per id (the id column as Int64).
+fn aligned(ids: &[i64], parts: Vec<LazyFrame>, what: &str, id: &str) -> Result<DataFrame> {
+    let rows = concat(parts, UnionArgs::default()).map_err(polars_err(what))?;
+    let order = DataFrame::new_infer_height(vec![Column::new(id.into(), ids.to_vec())])
         .map_err(polars_err(what))?;
     order
         .lazy()
         .join(
-            apps,
-            [col("SK_ID_CURR")],
-            [col("SK_ID_CURR")],
+            rows.with_column(col(id).cast(DataType::Int64)),
+            [col(id)],
+            [col(id)],
             JoinArgs::new(JoinType::Left),
         )
         .collect()
         .map_err(polars_err(what))
 }
 
-/// A table scanned lazily (CSV or Parquet), ids as Int64.
-fn scan(path: &Path) -> Result<LazyFrame> {
-    let p = PlRefPath::from(path.to_string_lossy().as_ref());
-    let lf = if path.extension().is_some_and(|e| e == "parquet") {
-        LazyFrame::scan_parquet(p, Default::default())
-    } else {
-        LazyCsvReader::new(p)
-            .with_infer_schema_length(Some(10_000))
-            .finish()
-    }
-    .map_err(polars_err(&path.display().to_string()))?;
-    Ok(lf.with_column(col("SK_ID_CURR").cast(DataType::Int64)))
-}
-
-/// The raw columns of a single table (all but the target), aligned on `ids`.
+/// The raw columns of a single table (all but the target), aligned on `ids`, read with the
+/// types the pipeline learned (columns the model does not use as text).
 fn generic_info(data: &Path, pipeline: &FeaturePipeline, ids: &[i64]) -> Result<DataFrame> {
+    let Layout::Generic(spec) = &pipeline.layout else {
+        return Err(Error::Input("not a single-table pipeline".into()));
+    };
     let order =
         DataFrame::new_infer_height(vec![Column::new(pipeline.id.as_str().into(), ids.to_vec())])
             .map_err(polars_err("info"))?;
-    if !data.is_file() || data.extension().is_some_and(|e| e == "parquet") {
+    let beside = riskscore_features::pipeline_path_for(data);
+    if !data.is_file() || beside.is_file() {
+        // A feature matrix: no raw fields to show.
         return Ok(order);
     }
-    let raw = LazyCsvReader::new(PlRefPath::from(data.to_string_lossy().as_ref()))
-        .with_infer_schema_length(Some(10_000))
-        .finish()
-        .map_err(polars_err("info"))?
-        .with_column(col(pipeline.id.as_str()).cast(DataType::Int64))
-        .drop(by_name([pipeline.target.as_str()], false, false));
-    order
-        .lazy()
-        .join(
-            raw,
-            [col(pipeline.id.as_str())],
-            [col(pipeline.id.as_str())],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()
-        .map_err(polars_err("client information"))
+    let kind_of = |name: &str| {
+        if name == spec.id {
+            if spec.integer_id {
+                Kind::Id
+            } else {
+                Kind::Cat
+            }
+        } else if spec.numeric.iter().any(|n| n == name) {
+            Kind::Num
+        } else {
+            Kind::Cat
+        }
+    };
+    let names: Vec<String> = if riskscore_data::read::is_parquet(data) {
+        let used = std::iter::once(&spec.id)
+            .chain(&spec.numeric)
+            .chain(spec.categorical.iter().map(|(n, _)| n));
+        used.cloned().collect()
+    } else {
+        riskscore_data::read::csv_header(data)?
+            .into_iter()
+            .filter(|n| n != &spec.target)
+            .collect()
+    };
+    let specs: Vec<ColumnSpec> = names
+        .iter()
+        .map(|n| ColumnSpec {
+            name: n.clone(),
+            kind: kind_of(n),
+        })
+        .collect();
+    let raw = riskscore_data::read::read_typed(data, "input", &specs)?;
+    aligned(ids, vec![raw.lazy()], "client information", &spec.id)
 }
 
 fn fields_f64(fields: &serde_json::Value, name: &str) -> Option<f64> {

@@ -186,17 +186,157 @@ async fn a_posted_application_scores_as_the_batch_did() {
         .map(|e| e.decided.kind)
         .collect();
     assert_eq!(kinds, ["new", "known", "new", "known"]);
-    // An application without id nor history is scored too.
+    // An application without history is scored too; without its id it is refused at intake.
     let mut body = application_body(&f.data, ids().0);
     let app = body["application"].as_object().unwrap().clone();
     body = json!({ "application": app });
+    let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], ids().0);
     body["application"]
         .as_object_mut()
         .unwrap()
         .remove("SK_ID_CURR");
     let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "application.SK_ID_CURR");
+}
+
+/// The field errors of a 422 answer: (field, message).
+fn field_errors(v: &Value) -> Vec<(String, String)> {
+    v["error"]["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["field"].as_str().unwrap_or("").to_owned(),
+                        f["message"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 27: the intake refuses what a lender's would (each case with its status and field),
+/// and sends a value far outside the training data to review, journaled as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_checks_applications_before_a_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let f = fixture();
+    let (id, other) = ids();
+    let with = |field: &str, value: Value| {
+        let mut body = application_body(&f.data, id);
+        body["application"][field] = value;
+        body
+    };
+    // Every field missing: each required one named.
+    let (s, v) = call(
+        &st,
+        post("/v1/score", json!({"application": {}}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let named: Vec<String> = field_errors(&v).into_iter().map(|f| f.0).collect();
+    for required in riskscore_data::intake::REQUIRED {
+        assert!(
+            named.contains(&format!("application.{required}")),
+            "{required}: {v}"
+        );
+    }
+    assert!(!named.contains(&"application.CODE_GENDER".to_owned()));
+    let cases = [
+        ("AMT_INCOME_TOTAL", json!(-5), "greater than 0"),
+        ("AMT_INCOME_TOTAL", json!(1e308), "at most 1e12"),
+        ("DAYS_BIRTH", json!(5000), "18 to 100 years"),
+        ("DAYS_BIRTH", json!(-17 * 365), "18 to 100 years"),
+        ("DAYS_EMPLOYED", json!(12), "0 or negative"),
+        ("CNT_CHILDREN", json!(-1), "0 or more"),
+        ("EXT_SOURCE_2", json!(1.5), "between 0 and 1"),
+        ("FLAG_DOCUMENT_3", json!(2), "0 or 1"),
+    ];
+    for (field, value, words) in cases {
+        let (s, v) = call(
+            &st,
+            post("/v1/score", with(field, value.clone()).to_string()),
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} = {value}: {v}"
+        );
+        let errors = field_errors(&v);
+        assert_eq!(errors.len(), 1, "{v}");
+        assert_eq!(errors[0].0, format!("application.{field}"));
+        assert!(errors[0].1.contains(words), "{field}: {}", errors[0].1);
+    }
+    // Not employed (the documented code) is a value of the domain.
+    let (s, v) = call(
+        &st,
+        post(
+            "/v1/score",
+            with("DAYS_EMPLOYED", json!(365243)).to_string(),
+        ),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["id"], -1);
+    assert!(v["score"].get("review_reasons").is_none(), "{v}");
+    assert!(read_entries(&loc)
+        .unwrap()
+        .iter()
+        .all(|e| e.decided.review.is_empty()));
+    // Within the domain but far outside training: scored, sent to review, journaled as such.
+    let (s, v) = call(
+        &st,
+        post(
+            "/v1/score",
+            with("AMT_INCOME_TOTAL", json!(5e10)).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["score"]["band"], "review", "{v}");
+    let why = v["score"]["review_reasons"][0].as_str().unwrap();
+    assert!(
+        why.starts_with("AMT_INCOME_TOTAL: outside the data the model was trained on"),
+        "{why}"
+    );
+    let last = read_entries(&loc).unwrap().pop().unwrap();
+    assert_eq!(last.seq, v["journal_entry"].as_i64().unwrap());
+    assert_eq!(last.decided.review, [why.to_owned()]);
+    assert!(
+        verify(&loc).unwrap().ok,
+        "the chain covers the review reasons"
+    );
+    // The same rules for a batch item and a what-if change.
+    let batch =
+        json!({"applications": [application_body(&f.data, other), with("AMT_CREDIT", json!(0))]});
+    let (s, v) = call(&st, post("/v1/score/batch", batch.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        field_errors(&v)[0].0,
+        "applications[1].application.AMT_CREDIT"
+    );
+    let change = json!({"changes": {"DAYS_BIRTH": 5000}});
+    let (s, v) = call(
+        &st,
+        post(&format!("/v1/clients/{id}/whatif"), change.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(field_errors(&v)[0].0, "changes.DAYS_BIRTH");
+    let change = json!({"changes": {"AMT_INCOME_TOTAL": 5e10}});
+    let (s, v) = call(
+        &st,
+        post(&format!("/v1/clients/{id}/whatif"), change.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["after"]["band"], "review", "{v}");
+    assert!(v["before"].get("review_reasons").is_none(), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,9 +403,11 @@ async fn batches_are_bounded() {
     let one_bad = json!({"applications": [application_body(&f.data, a), {"application": {"AMT_CREDIT": "x"}}]});
     let (s, v) = call(&st, post("/v1/score/batch", one_bad.to_string())).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        v["error"]["fields"][0]["field"],
-        "applications[1].application.AMT_CREDIT"
+    assert!(
+        field_errors(&v)
+            .iter()
+            .any(|f| f.0 == "applications[1].application.AMT_CREDIT"),
+        "{v}"
     );
     assert_eq!(
         read_entries(&loc).unwrap().len(),

@@ -138,6 +138,7 @@ fn postgres_journal_chains_and_detects_edits() {
                             decision: "granted".into(),
                             reasons: vec!["EXT_SOURCE_2".into()],
                             input_hash: input_hash(&row),
+                            review: Vec::new(),
                         },
                         &row,
                     )
@@ -241,6 +242,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         decision: "granted".into(),
         reasons: Vec::new(),
         input_hash: "abc".into(),
+        review: Vec::new(),
     };
     let mut prev = GENESIS.to_string();
     for i in 1..=2 {
@@ -277,6 +279,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
     let d = Decided {
         time: riskscore_server::journal::now_rfc3339(),
         input_hash: input_hash(&row),
+        review: Vec::new(),
         ..decided(3)
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -1,0 +1,507 @@
+//! Issue 27: every command on real data, as a new user runs them. On the public Home Credit
+//! sample in `../shared/data/home-credit` (whose `application_train.csv` writes
+//! `DAYS_EMPLOYED` as `-303.0` and `application_test.csv` as `-303`), on a synthetic folder
+//! whose application files write other numeric columns as integers in one file and floats in
+//! the other, and on a single table scored from a file that writes an integer column as floats.
+//! The real sample is required when `RISKSCORE_REQUIRE_ORACLES=1` (CI), else skipped if absent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+
+use riskscore_data::{Kind, Table};
+use serde_json::{json, Value};
+
+mod common;
+use common::{free_port, http, loans_csv, wait_ready};
+
+fn riskscore(args: &[&str]) -> Output {
+    common::command()
+        .args(args)
+        .output()
+        .expect("riskscore runs")
+}
+
+/// Runs a command that must succeed; its stdout.
+fn ok(args: &[&str]) -> String {
+    let o = riskscore(args);
+    assert!(
+        o.status.success(),
+        "riskscore {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn real_sample() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/home-credit");
+    if dir.join("application_train.csv").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+        "the real sample ../shared/data/home-credit is missing"
+    );
+    eprintln!("skipped: ../shared/data/home-credit is missing");
+    None
+}
+
+/// The rows of a CSV table whose `key` column is `id`, as JSON records typed by the layout
+/// (empty fields left out).
+fn rows_of(path: &Path, table: Table, key: &str, id: i64) -> Vec<Value> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let at = header.iter().position(|h| h == key).unwrap();
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[at].parse::<f64>().ok() != Some(id as f64) {
+            continue;
+        }
+        let mut m = serde_json::Map::new();
+        for (name, v) in header.iter().zip(rec.iter()) {
+            if v.is_empty() || name == "TARGET" {
+                continue;
+            }
+            let value = match table.kind_of(name) {
+                Some(Kind::Id) => json!(v.parse::<f64>().unwrap() as i64),
+                Some(Kind::Num) => json!(v.parse::<f64>().unwrap()),
+                _ => json!(v),
+            };
+            m.insert(name.clone(), value);
+        }
+        out.push(Value::Object(m));
+    }
+    out
+}
+
+/// The first id of a CSV table's first column.
+fn first_id(path: &Path) -> i64 {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let rec = r.records().next().unwrap().unwrap();
+    rec[0].parse().unwrap()
+}
+
+/// A client's application with its bureau rows, as the body of `POST /v1/score`.
+fn posted(data: &Path, id: i64) -> Value {
+    let table = if rows_of(
+        &data.join("application_test.csv"),
+        Table::ApplicationTest,
+        "SK_ID_CURR",
+        id,
+    )
+    .is_empty()
+    {
+        Table::ApplicationTrain
+    } else {
+        Table::ApplicationTest
+    };
+    let file = data.join(format!("{}.csv", table.stem()));
+    let app = rows_of(&file, table, "SK_ID_CURR", id).remove(0);
+    let bureau = rows_of(&data.join("bureau.csv"), Table::Bureau, "SK_ID_CURR", id);
+    json!({"application": app, "bureau": bureau})
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(model: &Path, data: &Path, journal: &Path) -> Server {
+        let port = free_port();
+        let mut child = common::command()
+            .args(["-q", "serve", "--model", s(model), "--data", s(data)])
+            .args(["--journal", s(journal)])
+            .env("PORT", port.to_string())
+            .env_remove("RISKSCORE_API_KEYS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_ready(port, &mut child);
+        Server { child, port }
+    }
+
+    /// A request that must answer 200; its JSON body.
+    fn ok(&self, method: &str, path: &str, body: &str) -> Value {
+        let (status, text) = http(self.port, method, path, body, "real").unwrap();
+        let json = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{path}: {e}: {json}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// explore, features, train, predict (batch and one application), explain, serve with every
+/// endpoint, drift (data, model, journal) and journal verify on a Home Credit folder.
+/// Returns the running server and the model for further checks.
+fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
+    let eda = dir.join("eda.html");
+    ok(&[
+        "-q",
+        "explore",
+        s(data),
+        "--out",
+        s(&eda),
+        "--json",
+        s(&dir.join("eda.json")),
+    ]);
+    assert!(std::fs::read_to_string(&eda).unwrap().contains("<svg"));
+    let features = dir.join("f.parquet");
+    let out = ok(&["-q", "features", s(data), "--out", s(&features)]);
+    assert!(out.contains(" rows x "), "{out}");
+    let model = dir.join("model");
+    ok(&[
+        "-q",
+        "train",
+        "--data",
+        s(data),
+        "--out",
+        s(&model),
+        "--folds",
+        "3",
+        "--trials",
+        "0",
+        "--imbalance",
+        "class_weight",
+        "--bootstrap",
+        "10",
+        "--no-baseline",
+        "--no-tracking",
+        "--max-rounds",
+        "60",
+        "--early-stopping-rounds",
+        "10",
+    ]);
+    let scores = dir.join("scores.csv");
+    let out = ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--out",
+        s(&scores),
+    ]);
+    assert!(out.contains(" clients scored"), "{out}");
+    let test_id = first_id(&data.join("application_test.csv"));
+    let train_id = first_id(&data.join("application_train.csv"));
+    let app = dir.join("app.json");
+    std::fs::write(&app, posted(data, test_id).to_string()).unwrap();
+    let one: Value = serde_json::from_str(&ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--application",
+        s(&app),
+    ]))
+    .unwrap();
+    assert_eq!(one["id"], test_id, "{one}");
+    let out = ok(&[
+        "-q",
+        "explain",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--client",
+        &train_id.to_string(),
+    ]);
+    assert!(!out.is_empty());
+    let journal = dir.join("journal.sqlite");
+    let server = Server::start(&model, data, &journal);
+    for id in [test_id, train_id] {
+        let info = server.ok("GET", &format!("/v1/clients/{id}"), "");
+        assert!(
+            info["fields"]["AMT_CREDIT"].as_f64().unwrap() > 0.0,
+            "{info}"
+        );
+        let score = server.ok("GET", &format!("/v1/clients/{id}/score"), "");
+        assert!(score["score"]["probability"].as_f64().is_some());
+        server.ok("GET", &format!("/v1/clients/{id}/explanation"), "");
+        server.ok("GET", &format!("/v1/clients/{id}/similar?k=5"), "");
+        server.ok("GET", &format!("/v1/clients/{id}/compare"), "");
+        let change = json!({"changes": {"AMT_CREDIT": info["fields"]["AMT_CREDIT"].as_f64().unwrap() / 2.0}});
+        let wi = server.ok(
+            "POST",
+            &format!("/v1/clients/{id}/whatif"),
+            &change.to_string(),
+        );
+        assert!(wi["after"]["probability"].as_f64().is_some(), "{wi}");
+    }
+    // The posted application gives the served client's score, bit for bit.
+    let new = server.ok("POST", "/v1/score", &posted(data, test_id).to_string());
+    let known = server.ok("GET", &format!("/v1/clients/{test_id}/score"), "");
+    assert_eq!(
+        new["score"]["probability"], known["score"]["probability"],
+        "{new}"
+    );
+    assert_eq!(
+        one["probability"], known["score"]["probability"],
+        "predict --application"
+    );
+    let batch = json!({"applications": [posted(data, test_id), posted(data, train_id)]});
+    let b = server.ok("POST", "/v1/score/batch", &batch.to_string());
+    assert_eq!(b["results"].as_array().unwrap().len(), 2);
+    server.ok("GET", "/v1/model", "");
+    let d = server.ok("GET", "/v1/drift", "");
+    assert!(
+        d["drift"]["columns"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "{d}"
+    );
+    let html = dir.join("drift.html");
+    ok(&[
+        "-q",
+        "drift",
+        "--reference",
+        s(&model),
+        "--current",
+        s(data),
+        "--out",
+        s(&html),
+    ]);
+    ok(&[
+        "-q",
+        "drift",
+        "--model",
+        s(&model),
+        "--reference",
+        s(data),
+        "--current",
+        s(data),
+        "--out",
+        s(&html),
+    ]);
+    ok(&[
+        "-q",
+        "drift",
+        "--reference",
+        s(&model),
+        "--journal",
+        s(&journal),
+        "--out",
+        s(&html),
+    ]);
+    let out = ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
+    assert!(out.contains("chain intact"), "{out}");
+    (server, model)
+}
+
+#[test]
+fn every_command_on_the_real_sample() {
+    let Some(data) = real_sample() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = every_command(&data, dir.path());
+    dashboard(&server, first_id(&data.join("application_train.csv")));
+}
+
+/// The dashboard's browser test, once against a model trained on the real sample.
+fn dashboard(server: &Server, id: i64) {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
+    if !e2e.join("node_modules/playwright-core").is_dir() {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "e2e/node_modules is missing (scripts/setup installs it)"
+        );
+        return;
+    }
+    let o = std::process::Command::new("node")
+        .arg(e2e.join("dashboard.mjs"))
+        .args([
+            &format!("http://127.0.0.1:{}", server.port),
+            &id.to_string(),
+            "1",
+        ])
+        .env("RISKSCORE_E2E_ARTIFACTS", e2e.join("artifacts/real"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("axe on the client view"), "{out}");
+}
+
+/// Appends `.0` to every value of `columns` in a CSV file: integers written as floats.
+fn as_floats(path: &Path, columns: &[&str]) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    let at: Vec<usize> = columns
+        .iter()
+        .map(|c| header.iter().position(|h| h == *c).unwrap())
+        .collect();
+    let mut w = csv::Writer::from_path(path.with_extension("tmp")).unwrap();
+    w.write_record(&header).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let row: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if at.contains(&i) && !v.is_empty() && !v.contains('.') {
+                    format!("{v}.0")
+                } else {
+                    v.to_owned()
+                }
+            })
+            .collect();
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+    std::fs::rename(path.with_extension("tmp"), path).unwrap();
+}
+
+/// Regression (issue 27): a numeric column written as integers in one application file and
+/// as floats in the other, in both directions.
+#[test]
+fn integer_and_float_application_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&[
+        "-q",
+        "synth",
+        "--scale",
+        "0.004",
+        "--seed",
+        "5",
+        "--out",
+        s(&data),
+    ]);
+    as_floats(
+        &data.join("application_train.csv"),
+        &["DAYS_EMPLOYED", "CNT_CHILDREN"],
+    );
+    as_floats(
+        &data.join("application_test.csv"),
+        &["DAYS_BIRTH", "HOUR_APPR_PROCESS_START"],
+    );
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    every_command(&data, &work);
+}
+
+/// Regression (issue 27), one table: trained on integers, scored, explained, served and
+/// compared on a file that writes the same column as floats.
+#[test]
+fn integer_and_float_single_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 400);
+    let floats = dir.path().join("loans_float.csv");
+    std::fs::copy(&csv, &floats).unwrap();
+    as_floats(&floats, &["age"]);
+    let model = dir.path().join("model");
+    let o = common::train_loans(&csv, &model)
+        .args([
+            "-q",
+            "--folds",
+            "3",
+            "--trials",
+            "0",
+            "--bootstrap",
+            "10",
+            "--no-baseline",
+        ])
+        .args(["--imbalance", "class_weight", "--no-tracking"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scores = dir.path().join("scores.csv");
+    ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&floats),
+        "--out",
+        s(&scores),
+    ]);
+    let ints = dir.path().join("ints.csv");
+    ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&csv),
+        "--out",
+        s(&ints),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&scores).unwrap(),
+        std::fs::read_to_string(&ints).unwrap(),
+        "the same values written as floats score the same"
+    );
+    ok(&[
+        "-q",
+        "explain",
+        "--model",
+        s(&model),
+        "--data",
+        s(&floats),
+        "--client",
+        "1010",
+    ]);
+    let html = dir.path().join("d.html");
+    ok(&[
+        "-q",
+        "drift",
+        "--reference",
+        s(&csv),
+        "--current",
+        s(&floats),
+        "--out",
+        s(&html),
+    ]);
+    ok(&[
+        "-q",
+        "drift",
+        "--reference",
+        s(&floats),
+        "--current",
+        s(&csv),
+        "--out",
+        s(&html),
+    ]);
+    ok(&[
+        "-q",
+        "explore",
+        s(&floats),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        s(&html),
+    ]);
+    let server = Server::start(&model, &floats, &dir.path().join("j.sqlite"));
+    let info = server.ok("GET", "/v1/clients/1010", "");
+    assert_eq!(
+        info["fields"]["age"],
+        json!(20.0 + ((10 * 13) % 45) as f64),
+        "{info}"
+    );
+    server.ok("GET", "/v1/clients/1010/score", "");
+}
