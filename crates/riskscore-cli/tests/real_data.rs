@@ -89,7 +89,7 @@ fn first_id(path: &Path) -> i64 {
     rec[0].parse().unwrap()
 }
 
-/// A client's application with its bureau rows, as the body of `POST /v1/score`.
+/// A client's rows of every table, as the body of `POST /v1/score`.
 fn posted(data: &Path, id: i64) -> Value {
     let table = if rows_of(
         &data.join("application_test.csv"),
@@ -105,8 +105,29 @@ fn posted(data: &Path, id: i64) -> Value {
     };
     let file = data.join(format!("{}.csv", table.stem()));
     let app = rows_of(&file, table, "SK_ID_CURR", id).remove(0);
-    let bureau = rows_of(&data.join("bureau.csv"), Table::Bureau, "SK_ID_CURR", id);
-    json!({"application": app, "bureau": bureau})
+    let mut body = json!({ "application": app });
+    for table in [
+        Table::Bureau,
+        Table::PreviousApplication,
+        Table::PosCashBalance,
+        Table::InstallmentsPayments,
+        Table::CreditCardBalance,
+    ] {
+        let file = data.join(format!("{}.csv", table.stem()));
+        body[table.stem()] = json!(rows_of(&file, table, "SK_ID_CURR", id));
+    }
+    let balances: Vec<Value> = body["bureau"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            let bureau = b["SK_ID_BUREAU"].as_i64().unwrap();
+            let file = data.join("bureau_balance.csv");
+            rows_of(&file, Table::BureauBalance, "SK_ID_BUREAU", bureau)
+        })
+        .collect();
+    body["bureau_balance"] = json!(balances);
+    body
 }
 
 struct Server {
@@ -236,7 +257,12 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         assert!(score["score"]["probability"].as_f64().is_some());
         server.ok("GET", &format!("/v1/clients/{id}/explanation"), "");
         server.ok("GET", &format!("/v1/clients/{id}/similar?k=5"), "");
-        server.ok("GET", &format!("/v1/clients/{id}/compare"), "");
+        let cmp = server.ok(
+            "GET",
+            &format!("/v1/clients/{id}/compare?feature=AMT_CREDIT&other=AMT_ANNUITY"),
+            "",
+        );
+        assert!(cmp.is_object(), "{cmp}");
         let change = json!({"changes": {"AMT_CREDIT": info["fields"]["AMT_CREDIT"].as_f64().unwrap() / 2.0}});
         let wi = server.ok(
             "POST",
