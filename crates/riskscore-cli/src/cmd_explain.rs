@@ -40,8 +40,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    crate::table_args::must_exist(&args.model, "--model")?;
-    crate::table_args::must_exist(&args.data, "--data")?;
     if args.client.is_none() && !args.all && !args.global {
         bail!("say what to explain: --client ID, --all --out FILE.parquet or --global --out FILE.html");
     }
@@ -51,6 +49,8 @@ pub fn run(args: Args) -> Result<()> {
     if (args.all || args.global) && args.out.is_none() {
         bail!("--all and --global need --out FILE");
     }
+    crate::table_args::must_exist(&args.model, "--model")?;
+    crate::table_args::must_exist(&args.data, "--data")?;
     let bundle = ModelBundle::load(&args.model)?;
     let wording = match &args.wording {
         Some(p) => Wording::parse(

@@ -39,8 +39,8 @@ pub fn run(args: Args) -> Result<()> {
     let (Some(data), Some(out)) = (&args.data, &args.out) else {
         bail!("give --data and --out, or --application");
     };
-    crate::table_args::must_exist(data, "--data")?;
     let bundle = ModelBundle::load(&args.model)?;
+    crate::table_args::must_exist(data, "--data")?;
     let scores =
         score_path(&bundle, data).with_context(|| format!("scoring {}", data.display()))?;
     write_csv(&scores, &bundle.pipeline.id, out)?;

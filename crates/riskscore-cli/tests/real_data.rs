@@ -234,6 +234,47 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     ]))
     .unwrap();
     assert_eq!(one["id"], test_id, "{one}");
+    // The single-application path has the server's intake.
+    let mut bad = posted(data, test_id);
+    bad["application"]["AMT_INCOME_TOTAL"] = json!(-5);
+    bad["application"]
+        .as_object_mut()
+        .unwrap()
+        .remove("DAYS_BIRTH");
+    std::fs::write(&app, bad.to_string()).unwrap();
+    let o = riskscore(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--application",
+        s(&app),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("application.AMT_INCOME_TOTAL: an amount must be greater than 0"),
+        "{err}"
+    );
+    assert!(err.contains("application.DAYS_BIRTH: required"), "{err}");
+    let mut far = posted(data, test_id);
+    far["application"]["AMT_INCOME_TOTAL"] = json!(9e10);
+    std::fs::write(&app, far.to_string()).unwrap();
+    let flagged: Value = serde_json::from_str(&ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--application",
+        s(&app),
+    ]))
+    .unwrap();
+    assert_eq!(flagged["review"], true, "{flagged}");
+    assert!(flagged["review_reasons"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("AMT_INCOME_TOTAL: outside the data the model was trained on"));
+    std::fs::write(&app, posted(data, test_id).to_string()).unwrap();
     let out = ok(&[
         "-q",
         "explain",
