@@ -241,7 +241,6 @@ pub(crate) fn diagnose_csv(
             Ok(true) => {}
             Err(e) => return Ok(Some(csv_error(path, e))),
         }
-        let line = record.position().map_or(0, |p| p.line());
         for (i, field) in record.iter().enumerate() {
             let Some(kind) = kinds.get(i).copied().flatten() else {
                 continue;
@@ -249,7 +248,7 @@ pub(crate) fn diagnose_csv(
             if let Some(expected) = bad_field(field, kind) {
                 return Ok(Some(Error::BadValue {
                     path: path.to_owned(),
-                    line,
+                    line: line_of(path, record.position()),
                     column: header[i].clone(),
                     value: String::from_utf8_lossy(field).into_owned(),
                     expected,
@@ -257,6 +256,25 @@ pub(crate) fn diagnose_csv(
             }
         }
     }
+}
+
+/// The line number (1-based) of byte `offset` of a file.
+pub(crate) fn line_at(path: &Path, offset: u64) -> Result<u64> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(offset).read_to_end(&mut bytes))
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(memchr::memchr_iter(b'\n', &bytes).count() as u64 + 1)
+}
+
+/// The line (1-based) of a record. After a CRLF line end the `csv` crate starts the next
+/// record at the `\n` (its line count is then one short), so the newlines are counted up to
+/// and including the record's first byte: a record never starts with a `\n` of its own.
+fn line_of(path: &Path, pos: Option<&csv::Position>) -> u64 {
+    pos.map_or(0, |p| line_at(path, p.byte() + 1).unwrap_or(p.line()))
 }
 
 /// Why a raw CSV field does not fit its column kind, if it does not.
@@ -275,7 +293,7 @@ fn bad_field(field: &[u8], kind: Kind) -> Option<&'static str> {
 }
 
 fn csv_error(path: &Path, err: csv::Error) -> Error {
-    let line = err.position().map_or(0, |p| p.line());
+    let line = line_of(path, err.position());
     let message = match err.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::read::{check_columns, csv_header, diagnose_csv, ColumnSpec};
+use crate::read::{check_columns, csv_header, diagnose_csv, line_at, ColumnSpec};
 use crate::schema::{Kind, Table};
 
 /// A missing id.
@@ -182,18 +182,6 @@ pub fn scan_csv(
             }),
         },
     }
-}
-
-/// The line number (1-based) of byte `offset` of a file.
-fn line_at(path: &Path, offset: u64) -> Result<u64> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(offset).read_to_end(&mut bytes))
-        .map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-    Ok(memchr::memchr_iter(b'\n', &bytes).count() as u64 + 1)
 }
 
 #[derive(Debug)]

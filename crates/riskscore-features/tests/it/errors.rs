@@ -32,6 +32,18 @@ fn unparsable_number_names_line_and_column() {
     insta::assert_snapshot!(error_of(dir.path()), @r#"[DIR]/bureau.csv:3: column "DAYS_CREDIT": cannot parse "-3OO" as a number"#);
 }
 
+/// CRLF line ends (as Windows tools write) name the same line as LF ones (the `csv` crate's
+/// own count was one short there).
+#[test]
+fn unparsable_number_in_a_crlf_file_names_its_line() {
+    let dir = tiny_copy();
+    let path = dir.path().join("bureau.csv");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, text.replace('\n', "\r\n")).expect("write");
+    edit(dir.path(), "bureau.csv", ",-300,", ",-3OO,");
+    insta::assert_snapshot!(error_of(dir.path()), @r#"[DIR]/bureau.csv:3: column "DAYS_CREDIT": cannot parse "-3OO" as a number"#);
+}
+
 #[test]
 fn ragged_line_is_reported() {
     let dir = tiny_copy();
