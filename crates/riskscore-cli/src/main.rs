@@ -122,12 +122,22 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             .is_some_and(|m| !m.is_input())
             || e.downcast_ref::<riskscore_server::Error>()
                 .is_some_and(|s| !s.is_input())
+            || matches!(
+                e.downcast_ref::<riskscore_explore::Error>(),
+                Some(riskscore_explore::Error::Internal(_))
+            )
     });
     if internal {
         2
     } else {
         1
     }
+}
+
+/// Colour codes only for a terminal, and never when `NO_COLOR` is set to anything but an
+/// empty string (no-color.org): a log redirected to a file stays plain text.
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -141,8 +151,26 @@ fn init_logging(verbose: u8, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .with_target(false)
         .compact()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+    }
 }

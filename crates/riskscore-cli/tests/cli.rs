@@ -565,3 +565,20 @@ fn explore_a_single_table_and_its_errors() {
         assert!(text(&o.stderr).contains(message), "{}", text(&o.stderr));
     }
 }
+
+/// Issue 25: logs written to a pipe or a file carry no terminal colour codes.
+#[test]
+fn logs_to_a_file_have_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("f.parquet");
+    let o = riskscore(&[
+        "features",
+        tiny().to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
