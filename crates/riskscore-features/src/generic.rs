@@ -131,6 +131,7 @@ impl GenericTable {
         }
         let df = self.read(&specs)?;
         check_target(&df, &self.target, true)?;
+        check_unique_ids(&df, &self.id, &self.path)?;
         let mut spec = GenericSpec {
             id: self.id.clone(),
             target: self.target.clone(),
@@ -232,6 +233,37 @@ fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
         .select(select)
         .collect()
         .map_err(Error::polars("generic features"))
+}
+
+/// One row per client: a model is trained, scored and served by id, so an id written twice
+/// (two applications of one client, or a join gone wrong) is refused, naming the first ones.
+fn check_unique_ids(df: &DataFrame, id: &str, path: &std::path::Path) -> Result<()> {
+    let column = df.column(id).map_err(Error::polars(id))?;
+    let text = column.cast(&DataType::String).map_err(Error::polars(id))?;
+    let mut seen = std::collections::HashSet::with_capacity(df.height());
+    let mut twice: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    for v in text.str().map_err(Error::polars(id))?.iter() {
+        let v = v.unwrap_or("<missing>");
+        if !seen.insert(v) {
+            count += 1;
+            if twice.len() < 5 && !twice.iter().any(|t| t == v) {
+                twice.push(v.to_owned());
+            }
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    Err(Error::Column {
+        column: id.into(),
+        message: format!(
+            "{count} row(s) of {} repeat an id (first: {}); one row per client is needed to \
+             score and serve by id",
+            path.display(),
+            twice.join(", ")
+        ),
+    })
 }
 
 /// The target must be 0 or 1 (missing allowed only for unlabelled rows outside fitting).

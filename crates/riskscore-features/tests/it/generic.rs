@@ -80,6 +80,20 @@ fn missing_id_column_is_named() {
     );
 }
 
+/// Issue 25: two rows of one id are refused (serving by id would be ambiguous).
+#[test]
+fn duplicate_ids_are_refused_naming_them() {
+    let f = csv("client,default,income\n1,0,10\n2,1,20\n1,0,30\n3,0,5\n2,0,7\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let err = FeaturePipeline::fit_generic(&table).expect_err("duplicates");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(r#"column "client": 2 row(s) of "#),
+        "{text}"
+    );
+    assert!(text.contains("repeat an id (first: 1, 2)"), "{text}");
+}
+
 #[test]
 fn transform_without_target_keeps_fitted_columns() {
     let f = csv(LOANS);
