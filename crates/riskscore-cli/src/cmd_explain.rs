@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
         )
         .with_context(|| format!("reading {}", p.display()))?,
-        None => Wording::home_credit(),
+        None => Wording::home_credit()?,
     };
     let explainer = BundleExplainer::new(&bundle, wording)?;
     let frame = frame_for(&bundle, &args.data)

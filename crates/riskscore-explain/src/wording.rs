@@ -57,8 +57,10 @@ impl Wording {
         Ok(w)
     }
 
-    pub fn home_credit() -> Self {
-        Self::parse(HOME_CREDIT).unwrap_or_default()
+    /// The wording shipped in the binary; an error (never empty words) if it does not parse.
+    pub fn home_credit() -> Result<Self> {
+        Self::parse(HOME_CREDIT)
+            .map_err(|e| Error::Model(format!("the embedded Home Credit wording file: {e}")))
     }
 
     /// The words for a feature.
@@ -123,7 +125,7 @@ mod tests {
 
     #[test]
     fn aggregated_features_are_worded_from_their_parts() {
-        let w = Wording::home_credit();
+        let w = Wording::home_credit().unwrap();
         assert_eq!(w.version, "1");
         assert_eq!(
             w.describe("INSTAL_DPD_MAX"),

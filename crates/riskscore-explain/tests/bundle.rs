@@ -86,7 +86,7 @@ fn fixture() -> Fixture {
 fn explanations_add_up_to_the_served_probability() {
     let f = fixture();
     let bundle = ModelBundle::load(&f.model).unwrap();
-    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit().unwrap()).unwrap();
     let scored = score_frame(&bundle, &f.frame).unwrap();
     for s in scored.iter().take(50) {
         let e = ex.explain_client(&f.frame, s.id, 100).unwrap();
@@ -114,7 +114,7 @@ fn explanations_add_up_to_the_served_probability() {
 fn unknown_client_is_a_clear_error() {
     let f = fixture();
     let bundle = ModelBundle::load(&f.model).unwrap();
-    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit().unwrap()).unwrap();
     let err = ex.explain_client(&f.frame, 42, 5).unwrap_err();
     assert_eq!(err.to_string(), "unknown client 42: no such id in the data");
 }
@@ -131,7 +131,7 @@ fn python_shap_and_pred_contrib_agree() {
     };
     let f = fixture();
     let bundle = ModelBundle::load(&f.model).unwrap();
-    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit().unwrap()).unwrap();
     let mut all = ex.explain_all(&f.frame, 2).unwrap();
     let ours = f.model.parent().unwrap().join("shap.parquet");
     write_parquet(&mut all, &ours).unwrap();
@@ -167,7 +167,7 @@ fn python_shap_and_pred_contrib_agree() {
 fn the_global_report_ranks_by_mean_absolute_shap() {
     let f = fixture();
     let bundle = ModelBundle::load(&f.model).unwrap();
-    let ex = BundleExplainer::new(&bundle, Wording::home_credit()).unwrap();
+    let ex = BundleExplainer::new(&bundle, Wording::home_credit().unwrap()).unwrap();
     let html = ex.global_report(&f.frame, 2).unwrap();
     for needle in [
         "Mean |SHAP| (top 20)",

@@ -29,13 +29,16 @@ pub use target::{Bin, FeatureTarget, TargetSummary};
 pub enum Error {
     #[error(transparent)]
     Data(#[from] riskscore_data::Error),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", riskscore_data::error::brief(.source))]
     Polars {
         context: String,
         source: polars::error::PolarsError,
     },
     #[error("{0}")]
     Input(String),
+    /// A bug of ours (a worker thread's panic), not the input's.
+    #[error("{0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -119,7 +119,7 @@ pub fn profile_table(
     let rows = df.height();
     let mut columns = Vec::with_capacity(df.width());
     let mut anomalies = Vec::new();
-    for r in par_map(df.columns(), |c| profile_column(name, c, describe)) {
+    for r in par_map(df.columns(), |c| profile_column(name, c, describe))? {
         let (profile, found) = r?;
         columns.push(profile);
         anomalies.extend(found);
@@ -207,8 +207,9 @@ pub fn profile_table(
     ))
 }
 
-/// `f` over the items on all cores, results in order.
-pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `f` over the items on all cores, results in order; a worker's panic is an error, never a
+/// shorter result.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Result<Vec<R>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
@@ -219,11 +220,25 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
                 s.spawn(move || part.iter().map(f).collect::<Vec<R>>())
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|panic| crate::Error::Internal(panic_text(&*panic)))?,
+            );
+        }
+        Ok(out)
     })
+}
+
+/// What a worker thread's panic said.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let said = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("a worker thread failed: {said}")
 }
 
 /// A numeric column's finite values (missing and infinite left out).

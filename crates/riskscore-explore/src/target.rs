@@ -112,7 +112,7 @@ pub fn analyse(
         .iter()
         .filter(|c| c.name().as_str() != target && !exclude.contains(&c.name().as_str()))
         .collect();
-    let mut out: Vec<FeatureTarget> = par_map(&columns, |c| feature(c, &y, &summary, describe))
+    let mut out: Vec<FeatureTarget> = par_map(&columns, |c| feature(c, &y, &summary, describe))?
         .into_iter()
         .collect::<Result<Vec<Option<FeatureTarget>>>>()?
         .into_iter()

@@ -14,6 +14,9 @@ pub enum Error {
     Param { name: String, message: String },
     #[error("training data: {0}")]
     Data(String),
+    /// A bug of ours (a worker thread's panic), not the input's.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("model bundle {path}: {message}")]
     Bundle { path: String, message: String },
     #[error("{path}: {source}")]
@@ -56,7 +59,10 @@ impl Error {
     /// True when the error comes from the input or the configuration (exit code 1), false for
     /// internal failures (exit code 2).
     pub fn is_input(&self) -> bool {
-        !matches!(self, Error::Polars { .. } | Error::Lightgbm { .. })
+        !matches!(
+            self,
+            Error::Polars { .. } | Error::Lightgbm { .. } | Error::Internal(_)
+        )
     }
 }
 

@@ -89,7 +89,8 @@ mod nullable {
     }
 }
 
-pub fn profile(data: &TrainingData, oof: &[f64]) -> Profile {
+/// The training profile; a worker thread's panic is an error, never a shorter profile.
+pub fn profile(data: &TrainingData, oof: &[f64]) -> crate::Result<Profile> {
     let k = data.n_features();
     let names = &data.features;
     let columns: Vec<usize> = (0..k).collect();
@@ -103,17 +104,20 @@ pub fn profile(data: &TrainingData, oof: &[f64]) -> Profile {
                 .collect::<Vec<_>>()
         });
         let pa: Vec<_> = a.iter().map(|&j| feature(data, j, &names[j])).collect();
-        (pa, hb.join().unwrap_or_default())
+        (pa, hb.join())
     });
+    let pb = pb.map_err(|_| {
+        crate::Error::Internal("a worker thread failed while profiling the features".into())
+    })?;
     pa.extend(pb);
     let mut scores: Vec<f64> = oof.iter().copied().filter(|v| v.is_finite()).collect();
     scores.sort_by(f64::total_cmp);
-    Profile {
+    Ok(Profile {
         rows: data.rows(),
         positives: data.positives(),
         features: pa,
         score_percentiles: percentiles(&scores),
-    }
+    })
 }
 
 fn feature(data: &TrainingData, j: usize, name: &str) -> FeatureProfile {
@@ -197,7 +201,7 @@ mod tests {
             x: vec![0.0, 1.5, 1.0, f64::NAN, 1.0, 2.5, 1.0, 3.5],
             features: vec!["flag".into(), "amount".into()],
         };
-        let p = profile(&data, &[0.1, 0.2, 0.3, 0.4]);
+        let p = profile(&data, &[0.1, 0.2, 0.3, 0.4]).unwrap();
         assert_eq!(p.features[0].distinct, Some(vec![(0.0, 1), (1.0, 3)]));
         assert_eq!(p.features[1].missing, 1);
         assert!((p.features[1].mean - 2.5).abs() < 1e-12);
@@ -214,7 +218,7 @@ mod tests {
             x: vec![1.0, f64::INFINITY, 2.0],
             features: vec!["ratio".into()],
         };
-        let p = profile(&data, &[0.1, 0.2, 0.3]);
+        let p = profile(&data, &[0.1, 0.2, 0.3]).unwrap();
         let text = serde_json::to_string(&p).unwrap();
         let back: Profile = serde_json::from_str(&text).unwrap();
         assert!(back.features[0].mean.is_nan());

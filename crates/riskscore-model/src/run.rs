@@ -68,7 +68,7 @@ pub fn train_to_bundle_observed(
     cfg.check()?;
     let data = TrainingData::from_frame(frame, &pipeline.id, &pipeline.target, &pipeline.features)?;
     let trained = train_observed(&data, cfg, observer)?;
-    let prof = profile::profile(&data, &trained.oof);
+    let prof = profile::profile(&data, &trained.oof)?;
     let html = report::render(&trained, &data.y, &cfg.cost, &data.features);
     let model_text = trained
         .booster

@@ -314,7 +314,12 @@ fn frame(
         };
         columns.push(col);
     }
-    DataFrame::new_infer_height(columns).unwrap_or_default()
+    // Every column has one value per record: this cannot fail, but if it did the caller
+    // must not score an empty frame.
+    DataFrame::new_infer_height(columns).unwrap_or_else(|e| {
+        errors.push(field(place, &format!("cannot build the table: {e}")));
+        DataFrame::empty()
+    })
 }
 
 fn field(name: &str, message: &str) -> FieldError {

@@ -169,7 +169,7 @@ impl Scorer {
     /// single table, or a feature matrix built with the bundle's pipeline).
     pub fn load(model: &Path, data: &Path, threads: usize) -> Result<Self> {
         let bundle = ModelBundle::load(model)?;
-        let explainer = ServingExplainer::new(&bundle, Wording::home_credit())?;
+        let explainer = ServingExplainer::new(&bundle, Wording::home_credit()?)?;
         let names = bundle.manifest.feature_names();
         tracing::info!(data = %data.display(), "building the clients' features");
         let frame = riskscore_model::predict::frame_for(&bundle, data)?;
