@@ -129,129 +129,26 @@ pub(crate) const APPLICATION_TRAIN: &[(&str, Kind)] = &[
     ("AMT_REQ_CREDIT_BUREAU_YEAR", Num),
 ];
 
-pub(crate) const APPLICATION_TEST: &[(&str, Kind)] = &[
-    ("SK_ID_CURR", Id),
-    ("NAME_CONTRACT_TYPE", Cat),
-    ("CODE_GENDER", Cat),
-    ("FLAG_OWN_CAR", Cat),
-    ("FLAG_OWN_REALTY", Cat),
-    ("CNT_CHILDREN", Num),
-    ("AMT_INCOME_TOTAL", Num),
-    ("AMT_CREDIT", Num),
-    ("AMT_ANNUITY", Num),
-    ("AMT_GOODS_PRICE", Num),
-    ("NAME_TYPE_SUITE", Cat),
-    ("NAME_INCOME_TYPE", Cat),
-    ("NAME_EDUCATION_TYPE", Cat),
-    ("NAME_FAMILY_STATUS", Cat),
-    ("NAME_HOUSING_TYPE", Cat),
-    ("REGION_POPULATION_RELATIVE", Num),
-    ("DAYS_BIRTH", Num),
-    ("DAYS_EMPLOYED", Num),
-    ("DAYS_REGISTRATION", Num),
-    ("DAYS_ID_PUBLISH", Num),
-    ("OWN_CAR_AGE", Num),
-    ("FLAG_MOBIL", Num),
-    ("FLAG_EMP_PHONE", Num),
-    ("FLAG_WORK_PHONE", Num),
-    ("FLAG_CONT_MOBILE", Num),
-    ("FLAG_PHONE", Num),
-    ("FLAG_EMAIL", Num),
-    ("OCCUPATION_TYPE", Cat),
-    ("CNT_FAM_MEMBERS", Num),
-    ("REGION_RATING_CLIENT", Num),
-    ("REGION_RATING_CLIENT_W_CITY", Num),
-    ("WEEKDAY_APPR_PROCESS_START", Cat),
-    ("HOUR_APPR_PROCESS_START", Num),
-    ("REG_REGION_NOT_LIVE_REGION", Num),
-    ("REG_REGION_NOT_WORK_REGION", Num),
-    ("LIVE_REGION_NOT_WORK_REGION", Num),
-    ("REG_CITY_NOT_LIVE_CITY", Num),
-    ("REG_CITY_NOT_WORK_CITY", Num),
-    ("LIVE_CITY_NOT_WORK_CITY", Num),
-    ("ORGANIZATION_TYPE", Cat),
-    ("EXT_SOURCE_1", Num),
-    ("EXT_SOURCE_2", Num),
-    ("EXT_SOURCE_3", Num),
-    ("APARTMENTS_AVG", Num),
-    ("BASEMENTAREA_AVG", Num),
-    ("YEARS_BEGINEXPLUATATION_AVG", Num),
-    ("YEARS_BUILD_AVG", Num),
-    ("COMMONAREA_AVG", Num),
-    ("ELEVATORS_AVG", Num),
-    ("ENTRANCES_AVG", Num),
-    ("FLOORSMAX_AVG", Num),
-    ("FLOORSMIN_AVG", Num),
-    ("LANDAREA_AVG", Num),
-    ("LIVINGAPARTMENTS_AVG", Num),
-    ("LIVINGAREA_AVG", Num),
-    ("NONLIVINGAPARTMENTS_AVG", Num),
-    ("NONLIVINGAREA_AVG", Num),
-    ("APARTMENTS_MODE", Num),
-    ("BASEMENTAREA_MODE", Num),
-    ("YEARS_BEGINEXPLUATATION_MODE", Num),
-    ("YEARS_BUILD_MODE", Num),
-    ("COMMONAREA_MODE", Num),
-    ("ELEVATORS_MODE", Num),
-    ("ENTRANCES_MODE", Num),
-    ("FLOORSMAX_MODE", Num),
-    ("FLOORSMIN_MODE", Num),
-    ("LANDAREA_MODE", Num),
-    ("LIVINGAPARTMENTS_MODE", Num),
-    ("LIVINGAREA_MODE", Num),
-    ("NONLIVINGAPARTMENTS_MODE", Num),
-    ("NONLIVINGAREA_MODE", Num),
-    ("APARTMENTS_MEDI", Num),
-    ("BASEMENTAREA_MEDI", Num),
-    ("YEARS_BEGINEXPLUATATION_MEDI", Num),
-    ("YEARS_BUILD_MEDI", Num),
-    ("COMMONAREA_MEDI", Num),
-    ("ELEVATORS_MEDI", Num),
-    ("ENTRANCES_MEDI", Num),
-    ("FLOORSMAX_MEDI", Num),
-    ("FLOORSMIN_MEDI", Num),
-    ("LANDAREA_MEDI", Num),
-    ("LIVINGAPARTMENTS_MEDI", Num),
-    ("LIVINGAREA_MEDI", Num),
-    ("NONLIVINGAPARTMENTS_MEDI", Num),
-    ("NONLIVINGAREA_MEDI", Num),
-    ("FONDKAPREMONT_MODE", Cat),
-    ("HOUSETYPE_MODE", Cat),
-    ("TOTALAREA_MODE", Num),
-    ("WALLSMATERIAL_MODE", Cat),
-    ("EMERGENCYSTATE_MODE", Cat),
-    ("OBS_30_CNT_SOCIAL_CIRCLE", Num),
-    ("DEF_30_CNT_SOCIAL_CIRCLE", Num),
-    ("OBS_60_CNT_SOCIAL_CIRCLE", Num),
-    ("DEF_60_CNT_SOCIAL_CIRCLE", Num),
-    ("DAYS_LAST_PHONE_CHANGE", Num),
-    ("FLAG_DOCUMENT_2", Num),
-    ("FLAG_DOCUMENT_3", Num),
-    ("FLAG_DOCUMENT_4", Num),
-    ("FLAG_DOCUMENT_5", Num),
-    ("FLAG_DOCUMENT_6", Num),
-    ("FLAG_DOCUMENT_7", Num),
-    ("FLAG_DOCUMENT_8", Num),
-    ("FLAG_DOCUMENT_9", Num),
-    ("FLAG_DOCUMENT_10", Num),
-    ("FLAG_DOCUMENT_11", Num),
-    ("FLAG_DOCUMENT_12", Num),
-    ("FLAG_DOCUMENT_13", Num),
-    ("FLAG_DOCUMENT_14", Num),
-    ("FLAG_DOCUMENT_15", Num),
-    ("FLAG_DOCUMENT_16", Num),
-    ("FLAG_DOCUMENT_17", Num),
-    ("FLAG_DOCUMENT_18", Num),
-    ("FLAG_DOCUMENT_19", Num),
-    ("FLAG_DOCUMENT_20", Num),
-    ("FLAG_DOCUMENT_21", Num),
-    ("AMT_REQ_CREDIT_BUREAU_HOUR", Num),
-    ("AMT_REQ_CREDIT_BUREAU_DAY", Num),
-    ("AMT_REQ_CREDIT_BUREAU_WEEK", Num),
-    ("AMT_REQ_CREDIT_BUREAU_MON", Num),
-    ("AMT_REQ_CREDIT_BUREAU_QRT", Num),
-    ("AMT_REQ_CREDIT_BUREAU_YEAR", Num),
-];
+/// `application_test` is `application_train` without its target (second column).
+pub(crate) const APPLICATION_TEST: &[(&str, Kind)] = &without_target();
+
+const TEST_WIDTH: usize = APPLICATION_TRAIN.len() - 1;
+
+const fn without_target() -> [(&'static str, Kind); TEST_WIDTH] {
+    let mut out = [("", Id); TEST_WIDTH];
+    let (mut i, mut j) = (0, 0);
+    while i < APPLICATION_TRAIN.len() {
+        if i != TARGET_AT {
+            out[j] = APPLICATION_TRAIN[i];
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Where `TARGET` stands in `application_train` (checked by a test).
+const TARGET_AT: usize = 1;
 
 pub(crate) const BUREAU: &[(&str, Kind)] = &[
     ("SK_ID_CURR", Id),
@@ -366,3 +263,17 @@ pub(crate) const CREDIT_CARD_BALANCE: &[(&str, Kind)] = &[
     ("SK_DPD", Num),
     ("SK_DPD_DEF", Num),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_table_is_the_train_table_without_its_target() {
+        assert_eq!(APPLICATION_TRAIN[TARGET_AT].0, "TARGET");
+        assert_eq!(APPLICATION_TEST.len(), 121);
+        assert!(APPLICATION_TEST.iter().all(|(n, _)| *n != "TARGET"));
+        assert_eq!(APPLICATION_TEST[0], ("SK_ID_CURR", Id));
+        assert_eq!(APPLICATION_TEST[1], ("NAME_CONTRACT_TYPE", Cat));
+    }
+}
