@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -79,9 +79,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/openapi.json",
-            get(|| async { Json(crate::openapi::document()) }),
+            get(|State(s): State<AppState>| async move {
+                Json(crate::openapi::document(!s.settings.api_keys.is_empty()))
+            }),
         )
-        .route("/docs", get(|| async { Html(crate::openapi::docs_page()) }))
+        .route(
+            "/docs",
+            get(|State(s): State<AppState>| async move {
+                Html(crate::openapi::docs_page(!s.settings.api_keys.is_empty()))
+            }),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -302,7 +309,7 @@ struct TopQuery {
 async fn client_explanation(
     State(s): State<AppState>,
     Path(raw): Path<String>,
-    Query(q): Query<TopQuery>,
+    ApiQuery(q): ApiQuery<TopQuery>,
     axum::Extension(rid): axum::Extension<RequestId>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&raw)?;
@@ -344,7 +351,7 @@ struct SimilarQuery {
 async fn client_similar(
     State(s): State<AppState>,
     Path(raw): Path<String>,
-    Query(q): Query<SimilarQuery>,
+    ApiQuery(q): ApiQuery<SimilarQuery>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&raw)?;
     let k = match q.k.as_deref() {
@@ -369,6 +376,26 @@ async fn client_similar(
         "default_rate": if near.is_empty() { 0.0 } else { defaulted as f64 / near.len() as f64 },
         "space": "the 20 most important features (gain), standardised on the labelled clients; missing values at the mean",
     })))
+}
+
+/// Query parameters whose rejection (`?top=abc`, a parameter given twice) is answered in the
+/// API's JSON error shape, 400, not axum's plain text.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for ApiQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| ApiQuery(q))
+            .map_err(|rej| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rej.body_text()))
+    }
 }
 
 pub(crate) fn parse_body(body: std::result::Result<Bytes, BytesRejection>) -> ApiResult<Value> {
@@ -555,7 +582,10 @@ struct DriftQuery {
 
 /// The journal's recent scores against the model's training sample: Evidently's tests per
 /// feature and for the predicted probability, PSI, the verdict; JSON, or the HTML report.
-async fn drift(State(s): State<AppState>, Query(q): Query<DriftQuery>) -> ApiResult<Response> {
+async fn drift(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<DriftQuery>,
+) -> ApiResult<Response> {
     use crate::drift::{journal_drift, DEFAULT_LAST, MAX_LAST};
     use crate::journal::{instant, Filter};
     let html = match q.format.as_deref() {

@@ -5,14 +5,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use riskscore_features::Layout;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, known, parse_body, parse_id, transform_error, AppState};
+use crate::api::{blocking, known, parse_body, parse_id, transform_error, ApiQuery, AppState};
 use crate::error::{ApiError, FieldError};
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
@@ -59,7 +59,7 @@ fn median(v: &mut [f64]) -> Option<f64> {
 pub(crate) async fn compare(
     State(s): State<AppState>,
     Path(raw): Path<String>,
-    Query(q): Query<CompareQuery>,
+    ApiQuery(q): ApiQuery<CompareQuery>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&raw)?;
     let (i, x) = known(&s.scorer, id)?;

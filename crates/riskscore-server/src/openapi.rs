@@ -19,6 +19,7 @@ fn err(description: &str) -> Value {
 fn client_responses(schema: &str, description: &str) -> Value {
     json!({
         "200": ok(description, json!({"$ref": format!("#/components/schemas/{schema}")})),
+        "400": err("A query parameter cannot be read (not a number, or given twice)"),
         "401": err("Missing or unknown API key"),
         "404": err("Unknown client"),
         "422": err("The id is not an integer"),
@@ -26,8 +27,14 @@ fn client_responses(schema: &str, description: &str) -> Value {
     })
 }
 
-pub fn document() -> Value {
-    let secured = json!([{"ApiKey": []}, {"Bearer": []}]);
+/// The document; `keys` says whether the server requires API keys (without them the `/v1`
+/// operations are declared open, as they are).
+pub fn document(keys: bool) -> Value {
+    let secured = if keys {
+        json!([{"ApiKey": []}, {"Bearer": []}])
+    } else {
+        json!([])
+    };
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -64,6 +71,7 @@ pub fn document() -> Value {
                     {"name": "other", "in": "query", "required": false, "description": "A second feature: adds a scatter of up to 1,000 clients with their decision", "schema": {"type": "string"}}],
                 "responses": {
                     "200": ok("Histograms over 20 equal bins between the 1st and 99th percentiles (and the client's value), medians, the client's percentile", json!({"type": "object"})),
+                    "400": err("A query parameter given twice"),
                     "401": err("Missing or unknown API key"), "404": err("Unknown client"),
                     "422": err("Unknown feature, named in fields")}}},
             "/v1/clients/{id}/whatif": {"post": {
@@ -121,6 +129,7 @@ pub fn document() -> Value {
                             "without_row": {"type": "integer"}, "other_models": {"type": "integer"},
                             "first_time": {"type": "string", "nullable": true}, "last_time": {"type": "string", "nullable": true}}},
                         "drift": {"type": "object", "description": "As `riskscore drift --json`: columns (test, score, threshold, drifted, psi, psi_band, buckets), tested, drifted, share, dataset_drift"}}})),
+                    "400": err("A query parameter given twice"),
                     "401": err("Missing or unknown API key"),
                     "409": err("No scored applications of this model with rows in the window, or a bundle without a training sample"),
                     "422": err("A parameter is invalid, named in fields"),
@@ -194,8 +203,8 @@ pub fn document() -> Value {
 }
 
 /// The API reference as one HTML page, rendered from the document.
-pub fn docs_page() -> String {
-    let doc = document();
+pub fn docs_page(keys: bool) -> String {
+    let doc = document(keys);
     let mut rows = String::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, ops) in paths {

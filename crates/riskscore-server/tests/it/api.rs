@@ -504,6 +504,38 @@ async fn model_health_metrics_and_openapi() {
         .contains("/v1/clients/{id}/explanation"));
 }
 
+/// Issue 25 (schemathesis' findings): a query parameter that cannot be read is answered in the
+/// JSON error shape, and the document declares API keys only when the server requires them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_rejections_and_security_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (id, _) = ids();
+    for uri in [
+        format!("/v1/clients/{id}/explanation?top=abc"),
+        format!("/v1/clients/{id}/explanation?top=1&top=2"),
+        format!("/v1/clients/{id}/compare?feature=AMT_CREDIT&feature=AMT_ANNUITY"),
+        "/v1/drift?last=1&last=2".to_owned(),
+    ] {
+        let (s, v) = call(&st, get(&uri)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
+        assert_error(&v, 400, "invalid_query");
+    }
+    let (_, open) = call(&st, get("/openapi.json")).await;
+    assert_eq!(open["paths"]["/v1/model"]["get"]["security"], json!([]));
+    let keyed = Settings {
+        api_keys: vec!["k".into()],
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), keyed);
+    let (_, doc) = call(&st, get("/openapi.json")).await;
+    assert_eq!(
+        doc["paths"]["/v1/model"]["get"]["security"],
+        json!([{"ApiKey": []}, {"Bearer": []}])
+    );
+    assert!(doc["paths"]["/v1/clients/{id}/explanation"]["get"]["responses"]["400"].is_object());
+}
+
 /// The OpenAPI document passes Python's openapi-spec-validator (RISKSCORE_PYTHON, a venv with
 /// it; required when RISKSCORE_REQUIRE_ORACLES=1).
 #[test]
@@ -518,7 +550,7 @@ fn openapi_document_is_valid() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("openapi.json");
-    std::fs::write(&path, riskscore_server::openapi::document().to_string()).unwrap();
+    std::fs::write(&path, riskscore_server::openapi::document(true).to_string()).unwrap();
     let o = std::process::Command::new(python)
         .args(["-m", "openapi_spec_validator"])
         .arg(&path)
