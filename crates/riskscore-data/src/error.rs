@@ -81,7 +81,7 @@ pub fn brief(e: &polars::error::PolarsError) -> String {
     }
 }
 
-/// The first non-empty line of a message, at most [`BRIEF`] characters.
+/// The first non-empty line of a message, at most 300 characters.
 pub fn one_line(text: &str) -> String {
     let line = text
         .lines()
