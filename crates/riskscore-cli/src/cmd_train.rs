@@ -3,12 +3,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::tracking::Session;
 use riskscore_model::input::{self, TableOptions};
 use riskscore_model::run::train_to_bundle_observed;
 use riskscore_model::search::{Method, Objective};
 use riskscore_model::train::{Observer, Unobserved};
 use riskscore_model::{CalibrationChoice, CostMatrix, LgbmParams, Strategy, TrainConfig};
+use riskscore_tracking::training::{self, Session};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -184,10 +184,19 @@ pub fn run(args: Args) -> Result<()> {
     let mut session = if args.no_tracking {
         None
     } else {
-        Some(Session::start(&args.tracking, &args.data, &cfg)?)
+        let target = args.tracking.target()?;
+        let settings = training::Settings {
+            target: &target,
+            experiment: &args.tracking.experiment,
+            local_runs: &args.tracking.local_runs,
+            commit: crate::tracking::git_commit(),
+        };
+        let session = Session::start(&settings, &args.data, &cfg)?;
+        eprintln!("{}", session.banner());
+        Some(session)
     };
     if let Some(s) = &session {
-        s.end_on_signal();
+        crate::tracking::end_on_signal(s);
     }
     let trained = input::load(&args.data, &opts)
         .with_context(|| format!("reading {}", args.data.display()))
@@ -215,7 +224,7 @@ pub fn run(args: Args) -> Result<()> {
                 Ok(o) => Some(o),
                 Err(e) => {
                     s.fail(&format!("{e:#}"));
-                    return Err(e.context(format!(
+                    return Err(anyhow::Error::from(e).context(format!(
                         "tracking the run (the model bundle is kept in {})",
                         args.out.display()
                     )));

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod rest;
 pub mod store;
 pub mod tracker;
+pub mod training;
 mod util;
 
 pub use error::{Error, Result};
