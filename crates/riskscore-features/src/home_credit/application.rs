@@ -1,0 +1,177 @@
+//! The application table: its own columns, the kernel's ratios, categories one-hot encoded.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) fn application(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    report: &mut BuildReport,
+    out: &mut dyn Out,
+) -> Result<Applicants> {
+    let columns = Table::ApplicationTrain.columns();
+    let n_cols = columns.len();
+    let mut ids: Vec<i64> = Vec::new();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); n_cols];
+    let mut codes: Vec<Vec<u32>> = vec![Vec::new(); n_cols];
+    let mut dicts: Vec<Dict> = (0..n_cols).map(|_| Dict::default()).collect();
+    for table in [Table::ApplicationTrain, Table::ApplicationTest] {
+        let names: Vec<&str> = table.columns().iter().map(|(n, _)| *n).collect();
+        let before = ids.len();
+        scan(source, table, &names, |batch| {
+            for (j, (name, kind)) in columns.iter().enumerate() {
+                let Some(i) = names.iter().position(|n| n == name) else {
+                    values[j].extend(std::iter::repeat_n(f64::NAN, batch.rows)); // TARGET of test
+                    continue;
+                };
+                match kind {
+                    riskscore_data::Kind::Id => ids.extend_from_slice(batch.ids(i)),
+                    riskscore_data::Kind::Num => values[j].extend_from_slice(batch.nums(i)),
+                    riskscore_data::Kind::Cat => {
+                        let (c, dict) = batch.cats(i);
+                        let map = dicts[j].remap(dict);
+                        codes[j].extend(c.iter().map(|&c| {
+                            if c == MISSING_CAT {
+                                MISSING_CAT
+                            } else {
+                                map[c as usize]
+                            }
+                        }));
+                    }
+                }
+            }
+        })?;
+        unique_keys(table, KEY, &ids[before..])?;
+    }
+    let gender = columns
+        .iter()
+        .position(|(n, _)| *n == "CODE_GENDER")
+        .unwrap_or(0);
+    let xna = dicts[gender].code("XNA");
+    let keep: Vec<bool> = codes[gender].iter().map(|&c| Some(c) != xna).collect();
+    let kept_rows: Vec<usize> = (0..ids.len()).filter(|&r| keep[r]).collect();
+    report.dropped_xna = ids.len() - kept_rows.len();
+    let mut row = KeyIndex::for_keys(&ids);
+    for &id in &ids {
+        row.insert(id, NO_GROUP);
+    }
+    for (k, &r) in kept_rows.iter().enumerate() {
+        row.insert(ids[r], k as u32);
+    }
+
+    let mut dummies: Vec<Column> = Vec::new();
+    let mut width = 0;
+    for (j, (name, kind)) in columns.iter().enumerate() {
+        let column = match kind {
+            riskscore_data::Kind::Id => {
+                let v: Vec<i64> = kept_rows.iter().map(|&r| ids[r]).collect();
+                Int64Chunked::from_vec((*name).into(), v).into_column()
+            }
+            riskscore_data::Kind::Num => {
+                let v = &values[j];
+                let employed = *name == "DAYS_EMPLOYED";
+                let mut column = out.buffer(kept_rows.len());
+                column.extend(kept_rows.iter().map(|&r| {
+                    if employed && v[r] == DAYS_MISSING_CODE {
+                        f64::NAN
+                    } else {
+                        v[r]
+                    }
+                }));
+                out.push_floats(name, column)?;
+                width += 1;
+                continue;
+            }
+            riskscore_data::Kind::Cat => {
+                // The vocabulary is learned on the rows kept.
+                let mut seen = vec![false; dicts[j].values.len()];
+                for &r in &kept_rows {
+                    if let Some(s) = seen.get_mut(codes[j][r] as usize) {
+                        *s = true;
+                    }
+                }
+                let seen: Vec<String> = dicts[j]
+                    .values
+                    .iter()
+                    .zip(&seen)
+                    .filter(|(_, s)| **s)
+                    .map(|(v, _)| v.clone())
+                    .collect();
+                let values = vocab.resolve("application", name, sorted(seen))?;
+                // The table-wide code of each vocabulary entry.
+                let of: Vec<Option<u32>> = values.iter().map(|v| dicts[j].code(v)).collect();
+                if BINARY_FLAGS.contains(name) {
+                    // pandas factorize(sort=True): the index in the vocabulary, -1 if missing.
+                    let v: Vec<i32> = kept_rows
+                        .iter()
+                        .map(|&r| {
+                            of.iter()
+                                .position(|c| *c == Some(codes[j][r]))
+                                .map_or(-1, |i| i as i32)
+                        })
+                        .collect();
+                    Int32Chunked::from_vec((*name).into(), v).into_column()
+                } else {
+                    for (value, code) in values.iter().zip(&of) {
+                        let v: Vec<i32> = kept_rows
+                            .iter()
+                            .map(|&r| i32::from(Some(codes[j][r]) == *code))
+                            .collect();
+                        // The vector becomes the column (no copy).
+                        let name = crate::exprs::dummy_name(name, value);
+                        dummies.push(Int32Chunked::from_vec(name.into(), v).into_column());
+                    }
+                    if !values.is_empty() {
+                        continue;
+                    }
+                    // pandas reads an all-empty column as numbers and keeps it, all missing.
+                    float_column(name, vec![f64::NAN; kept_rows.len()])
+                }
+            }
+        };
+        out.push(column)?;
+        width += 1;
+    }
+    for d in dummies {
+        out.push(d)?;
+        width += 1;
+    }
+    let col_of = |name: &str| {
+        columns
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|j| &values[j])
+    };
+    let empty = Vec::new();
+    let get = |name: &str| col_of(name).unwrap_or(&empty);
+    let (employed, birth) = (get("DAYS_EMPLOYED"), get("DAYS_BIRTH"));
+    let (income, credit) = (get("AMT_INCOME_TOTAL"), get("AMT_CREDIT"));
+    let (family, annuity) = (get("CNT_FAM_MEMBERS"), get("AMT_ANNUITY"));
+    let ratios: [(&str, &Vec<f64>, &Vec<f64>, bool); 5] = [
+        ("DAYS_EMPLOYED_PERC", employed, birth, true),
+        ("INCOME_CREDIT_PERC", income, credit, false),
+        ("INCOME_PER_PERSON", income, family, false),
+        ("ANNUITY_INCOME_PERC", annuity, income, false),
+        ("PAYMENT_RATE", annuity, credit, false),
+    ];
+    for (name, a, b, code_to_missing) in ratios {
+        let at = |v: &Vec<f64>, r: usize| v.get(r).copied().unwrap_or(f64::NAN);
+        let mut column = out.buffer(kept_rows.len());
+        column.extend(kept_rows.iter().map(|&r| {
+            let x = at(a, r);
+            let x = if code_to_missing && x == DAYS_MISSING_CODE {
+                f64::NAN
+            } else {
+                x
+            };
+            x / at(b, r)
+        }));
+        out.push_floats(name, column)?;
+        width += 1;
+    }
+    log_part("application", kept_rows.len(), width);
+    Ok(Applicants {
+        row,
+        kept: kept_rows.len(),
+    })
+}

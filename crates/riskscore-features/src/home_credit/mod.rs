@@ -1,0 +1,522 @@
+//! The feature set of the public kernel "LightGBM with Simple Features" (Aguiar, 2018) over the
+//! seven Home Credit tables, with the names and values of `../shared/bench/fe_pandas.py`.
+//!
+//! Plan: each history table is scanned once, in batches (parsed on every core), and folded
+//! row by row into running statistics per applicant (the `engine` module); no table is held
+//! whole, one-hot columns are never materialised (a dummy's statistics come from counts per
+//! category), the ACTIVE_/CLOSED_ and APPROVED_/REFUSED_ splits are kept in the same pass,
+//! and the bureau balances are folded per loan first. Each table's features are handed to an
+//! output as soon as they are final: in memory, or compressed Parquet pages.
+
+use polars::prelude::*;
+use riskscore_data::scan::{Batch, MISSING_CAT, MISSING_ID};
+use riskscore_data::{Table, TableSource};
+
+use crate::engine::{
+    dummy_stat, float_column, max_of, min_of, sorted, CatTable, Dict, Distinct, KeyIndex, Stats,
+    NO_GROUP,
+};
+use crate::error::Result;
+use crate::exprs::Agg;
+use crate::vocab::VocabMode;
+
+mod application;
+mod bureau;
+mod monthly;
+mod previous;
+
+use application::application;
+use bureau::bureau;
+use monthly::{credit_card, installments, pos_cash};
+use previous::previous;
+
+const KEY: &str = "SK_ID_CURR";
+
+pub use riskscore_data::schema::DAYS_MISSING_CODE;
+/// Application flags factorized to integer codes instead of one-hot columns.
+const BINARY_FLAGS: [&str; 3] = ["CODE_GENDER", "FLAG_OWN_CAR", "FLAG_OWN_REALTY"];
+
+/// The prefixes of the features aggregated from the history tables (bureau and its balances,
+/// previous applications, POS/cash, instalments, credit cards); every other feature comes from
+/// the application row alone.
+pub const HISTORY_PREFIXES: [&str; 9] = [
+    "BURO_",
+    "ACTIVE_",
+    "CLOSED_",
+    "PREV_",
+    "APPROVED_",
+    "REFUSED_",
+    "POS_",
+    "INSTAL_",
+    "CC_",
+];
+
+/// Whether a feature is aggregated from the history tables (see [`HISTORY_PREFIXES`]).
+pub fn from_history(feature: &str) -> bool {
+    HISTORY_PREFIXES.iter().any(|p| feature.starts_with(p))
+}
+
+type Spec<'a> = &'a [(&'static str, &'static [Agg])];
+
+use Agg::{Max, Mean, Min, Nunique, Size, Sum, Var};
+
+const BUREAU_NUM: Spec = &[
+    ("DAYS_CREDIT", &[Min, Max, Mean, Var]),
+    ("DAYS_CREDIT_ENDDATE", &[Min, Max, Mean]),
+    ("DAYS_CREDIT_UPDATE", &[Mean]),
+    ("CREDIT_DAY_OVERDUE", &[Max, Mean]),
+    ("AMT_CREDIT_MAX_OVERDUE", &[Mean]),
+    ("AMT_CREDIT_SUM", &[Max, Mean, Sum]),
+    ("AMT_CREDIT_SUM_DEBT", &[Max, Mean, Sum]),
+    ("AMT_CREDIT_SUM_OVERDUE", &[Mean]),
+    ("AMT_CREDIT_SUM_LIMIT", &[Mean, Sum]),
+    ("AMT_ANNUITY", &[Max, Mean]),
+    ("CNT_CREDIT_PROLONG", &[Sum]),
+    ("MONTHS_BALANCE_MIN", &[Min]),
+    ("MONTHS_BALANCE_MAX", &[Max]),
+    ("MONTHS_BALANCE_SIZE", &[Mean, Sum]),
+];
+
+const PREV_NUM: Spec = &[
+    ("AMT_ANNUITY", &[Min, Max, Mean]),
+    ("AMT_APPLICATION", &[Min, Max, Mean]),
+    ("AMT_CREDIT", &[Min, Max, Mean]),
+    ("APP_CREDIT_PERC", &[Min, Max, Mean, Var]),
+    ("AMT_DOWN_PAYMENT", &[Min, Max, Mean]),
+    ("AMT_GOODS_PRICE", &[Min, Max, Mean]),
+    ("HOUR_APPR_PROCESS_START", &[Min, Max, Mean]),
+    ("RATE_DOWN_PAYMENT", &[Min, Max, Mean]),
+    ("DAYS_DECISION", &[Min, Max, Mean]),
+    ("CNT_PAYMENT", &[Mean, Sum]),
+];
+
+const POS_NUM: Spec = &[
+    ("MONTHS_BALANCE", &[Max, Mean, Size]),
+    ("SK_DPD", &[Max, Mean]),
+    ("SK_DPD_DEF", &[Max, Mean]),
+];
+
+const INSTAL_NUM: Spec = &[
+    ("NUM_INSTALMENT_VERSION", &[Nunique]),
+    ("DPD", &[Max, Mean, Sum]),
+    ("DBD", &[Max, Mean, Sum]),
+    ("PAYMENT_PERC", &[Max, Mean, Sum, Var]),
+    ("PAYMENT_DIFF", &[Max, Mean, Sum, Var]),
+    ("AMT_INSTALMENT", &[Max, Mean, Sum]),
+    ("AMT_PAYMENT", &[Min, Max, Mean, Sum]),
+    ("DAYS_ENTRY_PAYMENT", &[Max, Mean, Sum]),
+];
+
+const CC_AGGS: &[Agg] = &[Min, Max, Mean, Sum, Var];
+
+/// Feature columns computed together from one set of running statistics.
+const COLUMNS_AT_ONCE: usize = 16;
+
+/// Where finished feature columns go, in output order, and where the buffers of the running
+/// statistics and of the float columns come from (an output that writes columns away can
+/// give their buffers back: memory that needs no new pages).
+pub(crate) trait Out {
+    fn push(&mut self, column: Column) -> Result<()>;
+
+    /// A Float64 column, NaN where missing.
+    fn push_floats(&mut self, name: &str, values: Vec<f64>) -> Result<()> {
+        self.push(float_column(name, values))
+    }
+
+    /// An empty buffer with room for `len` values.
+    fn buffer(&mut self, len: usize) -> Vec<f64> {
+        Vec::with_capacity(len)
+    }
+
+    /// A buffer no longer used.
+    fn recycle(&mut self, _buffer: Vec<f64>) {}
+}
+
+/// Running statistics whose state comes from `out`'s buffers (see [`Out::recycle`]).
+fn stats_in(out: &mut dyn Out, groups: usize, specs: &[&[Agg]]) -> Stats {
+    Stats::with_buffer(groups, specs, out.buffer(Stats::state_len(groups, specs)))
+}
+
+/// The statistics `wanted` of `stats` per group, in buffers from `out`.
+fn columns_of(out: &mut dyn Out, stats: &Stats, wanted: &[(usize, Agg)]) -> Vec<Vec<f64>> {
+    let buffers = wanted.iter().map(|_| out.buffer(stats.groups())).collect();
+    stats.columns(wanted, buffers)
+}
+
+impl Out for Vec<Column> {
+    fn push(&mut self, column: Column) -> Result<()> {
+        Vec::push(self, column);
+        Ok(())
+    }
+}
+
+/// Progress and integrity notes collected while building.
+#[derive(Debug, Default, Clone)]
+pub struct BuildReport {
+    /// (table, foreign key, number of rows whose key has no parent row)
+    pub orphans: Vec<(String, String, usize)>,
+    /// Application rows dropped because CODE_GENDER is 'XNA' (as the kernel does).
+    pub dropped_xna: usize,
+}
+
+impl BuildReport {
+    fn orphans(&mut self, table: Table, column: &str, n: usize) {
+        if n > 0 {
+            tracing::warn!(
+                table = table.stem(),
+                key = column,
+                rows = n,
+                "rows whose key has no parent row"
+            );
+            self.orphans.push((table.stem().into(), column.into(), n));
+        }
+    }
+}
+
+/// Builds the feature matrix: one row per applicant (train then test rows, minus the
+/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features, pushed to `out`
+/// table by table. Returns the number of rows.
+pub(crate) fn build(
+    source: &dyn TableSource,
+    vocab: &mut VocabMode,
+    report: &mut BuildReport,
+    out: &mut dyn Out,
+) -> Result<usize> {
+    let apps = application(source, vocab, report, out)?;
+    bureau(source, vocab, &apps, report, out)?;
+    let prev_ids = previous(source, vocab, &apps, report, out)?;
+    pos_cash(source, vocab, &apps, &prev_ids, report, out)?;
+    installments(source, &apps, &prev_ids, report, out)?;
+    credit_card(source, vocab, &apps, &prev_ids, report, out)?;
+    Ok(apps.kept)
+}
+
+/// The applicants: every application id (the XNA rows the kernel drops included, so that
+/// their history rows are not orphans) and its output row.
+#[derive(Debug)]
+struct Applicants {
+    row: KeyIndex,
+    kept: usize,
+}
+
+/// Counts history rows per group while remembering the last key (rows of one applicant or loan
+/// are often consecutive).
+#[derive(Debug)]
+struct Lookup<'a> {
+    map: &'a KeyIndex,
+    last: Option<(i64, Option<u32>)>,
+    orphans: usize,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(map: &'a KeyIndex) -> Self {
+        Lookup {
+            map,
+            last: None,
+            orphans: 0,
+        }
+    }
+
+    /// The group of `id`, [`NO_GROUP`] for a row to skip; orphans are counted.
+    #[inline]
+    fn get(&mut self, id: i64) -> u32 {
+        let found = match self.last {
+            Some((last, found)) if last == id => found,
+            _ => {
+                let found = if id == MISSING_ID {
+                    None
+                } else {
+                    self.map.get(id)
+                };
+                self.last = Some((id, found));
+                found
+            }
+        };
+        match found {
+            Some(g) => g,
+            None => {
+                self.orphans += 1;
+                NO_GROUP
+            }
+        }
+    }
+}
+
+/// Rows ahead whose state is touched before their update (see [`Stats::touch`]).
+const AHEAD: usize = 8;
+
+/// Touches the state of the group `AHEAD` rows after `r` in every `stats`.
+#[inline]
+fn touch_ahead(groups: &[u32], r: usize, stats: &[&Stats], sink: &mut u64) {
+    if let Some(&g) = groups.get(r + AHEAD) {
+        if g != NO_GROUP {
+            for s in stats {
+                *sink ^= s.touch(g);
+            }
+        }
+    }
+}
+
+/// A primary key's values, checked for duplicates (the error names the smallest one).
+fn unique_keys(table: Table, column: &str, ids: &[i64]) -> Result<KeyIndex> {
+    let mut map = KeyIndex::for_keys(ids);
+    let mut duplicates = 0;
+    let mut first: Option<i64> = None;
+    for (i, &id) in ids.iter().enumerate() {
+        if id != MISSING_ID && map.insert(id, i as u32).is_some() {
+            duplicates += 1;
+            first = Some(first.map_or(id, |f: i64| f.min(id)));
+        }
+    }
+    match first {
+        None => Ok(map),
+        Some(first) => Err(riskscore_data::Error::DuplicateKey {
+            table: table.stem().into(),
+            column: column.into(),
+            count: duplicates,
+            first: first.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// Scans `names` of `table`; `false` when an optional table is absent.
+fn scan(
+    source: &dyn TableSource,
+    table: Table,
+    names: &[&str],
+    mut sink: impl FnMut(&Batch),
+) -> Result<bool> {
+    Ok(source.scan(table, names, &mut |batch| {
+        sink(batch);
+        Ok(())
+    })?)
+}
+
+fn log_part(what: &str, applicants: usize, columns: usize) {
+    tracing::info!(
+        applicants,
+        columns,
+        cpu = riskscore_data::usage::cpu_label(),
+        memory = riskscore_data::usage::memory_label(),
+        "{what} features"
+    );
+}
+
+/// Pushes `{prefix}{name}_{AGG}` for every input of `spec` (statistics of `stats`).
+fn push_spec(
+    out: &mut dyn Out,
+    stats: &Stats,
+    spec: Spec,
+    prefix: &str,
+    first: usize,
+) -> Result<usize> {
+    let mut names = Vec::new();
+    let mut wanted = Vec::new();
+    for (i, (name, aggs)) in spec.iter().enumerate() {
+        for agg in aggs.iter() {
+            names.push(format!("{prefix}{name}_{}", agg.suffix()));
+            wanted.push((first + i, *agg));
+        }
+    }
+    // A few columns at a time: all of a table's at once would double its memory.
+    for (names, wanted) in names
+        .chunks(COLUMNS_AT_ONCE)
+        .zip(wanted.chunks(COLUMNS_AT_ONCE))
+    {
+        for (name, values) in names.iter().zip(columns_of(out, stats, wanted)) {
+            out.push_floats(name, values)?;
+        }
+    }
+    Ok(names.len())
+}
+
+/// Pushes the statistics `aggs` of the one-hot columns of categorical column `c` (its
+/// vocabulary values, then `_nan`), per group with `rows` rows. None when the vocabulary is
+/// empty.
+#[allow(clippy::too_many_arguments)]
+fn push_dummies(
+    out: &mut dyn Out,
+    column: &str,
+    values: &[String],
+    cats: &CatTable,
+    c: usize,
+    rows: &Stats,
+    aggs: &[Agg],
+    prefix: &str,
+) -> Result<usize> {
+    if values.is_empty() {
+        return Ok(0); // pandas reads an all-empty column as numbers: no one-hot columns
+    }
+    let mut n = 0;
+    let names = values
+        .iter()
+        .map(|v| (crate::exprs::dummy_name(column, v), cats.slot_of(c, v)))
+        .chain([(format!("{column}_nan"), Some(cats.missing_slot(c)))]);
+    for (dummy, slot) in names {
+        for agg in aggs {
+            let name = format!("{prefix}{dummy}_{}", agg.suffix());
+            let mut values = out.buffer(rows.groups());
+            values.extend((0..rows.groups()).map(|g| match rows.state_of(g) {
+                Some(state) if rows.rows(g) > 0 => {
+                    dummy_stat(slot.map_or(0, |s| cats.at(state, s)), rows.rows(g), *agg)
+                }
+                _ => f64::NAN,
+            }));
+            out.push_floats(&name, values)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Remaps a batch's category column to table-wide codes.
+fn table_codes(cats: &mut CatTable, c: usize, batch: &Batch, i: usize) -> Vec<u32> {
+    let (codes, dict) = batch.cats(i);
+    let map = cats.remap(c, dict);
+    codes
+        .iter()
+        .map(|&c| {
+            if c == MISSING_CAT {
+                MISSING_CAT
+            } else {
+                map[c as usize]
+            }
+        })
+        .collect()
+}
+
+/// The split of each row of a batch (ACTIVE_/CLOSED_, APPROVED_/REFUSED_): 1 or 2 where its
+/// category (batch column `column`) is `values[0]` or `values[1]` and that value is
+/// `admitted`, 0 otherwise; `None` when the table has no such column.
+fn split_rows(
+    b: &Batch,
+    column: Option<usize>,
+    values: [&str; 2],
+    admitted: [bool; 2],
+) -> Option<Vec<u8>> {
+    let (codes, dict) = b.cats(column?);
+    let of: Vec<u8> = dict
+        .iter()
+        .map(|v| {
+            values
+                .iter()
+                .zip(admitted)
+                .position(|(s, ok)| ok && s == v)
+                .map_or(0, |p| p as u8 + 1)
+        })
+        .collect();
+    Some(
+        codes
+            .iter()
+            .map(|&c| of.get(c as usize).copied().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// The running statistics of every row of a table and of the rows of each of its two splits.
+#[derive(Debug)]
+struct Splits {
+    all: Stats,
+    parts: [Stats; 2],
+}
+
+impl Splits {
+    fn new(out: &mut dyn Out, groups: usize, specs: &[&[Agg]]) -> Splits {
+        Splits {
+            all: stats_in(out, groups, specs),
+            parts: [stats_in(out, groups, specs), stats_in(out, groups, specs)],
+        }
+    }
+
+    /// Gives the states' buffers back to `out`.
+    fn recycle(self, out: &mut dyn Out) {
+        let [a, b] = self.parts;
+        for stats in [self.all, a, b] {
+            out.recycle(stats.into_buffer());
+        }
+    }
+
+    /// Counts a row of group `g` in split `s` (0: in no split).
+    #[inline]
+    fn row(&mut self, g: u32, s: u8) {
+        self.all.row(g);
+        if let Some(part) = self.parts.get_mut(usize::from(s).wrapping_sub(1)) {
+            part.row(g);
+        }
+    }
+
+    /// Adds value `v` of input `i` for group `g` in split `s`.
+    #[inline]
+    fn add(&mut self, g: u32, s: u8, i: usize, v: f64) {
+        self.all.add(g, i, v);
+        if let Some(part) = self.parts.get_mut(usize::from(s).wrapping_sub(1)) {
+            part.add(g, i, v);
+        }
+    }
+
+    fn each(&self) -> [&Stats; 3] {
+        [&self.all, &self.parts[0], &self.parts[1]]
+    }
+}
+
+/// The parent loan of a monthly history row, checked against previous_application.
+#[derive(Debug)]
+struct PrevCheck<'a> {
+    prev: &'a KeyIndex,
+    last: i64,
+    orphans: usize,
+}
+
+impl<'a> PrevCheck<'a> {
+    fn new(prev: &'a KeyIndex) -> Self {
+        PrevCheck {
+            prev,
+            last: MISSING_ID,
+            orphans: 0,
+        }
+    }
+
+    #[inline]
+    fn check(&mut self, id: i64) {
+        if id != MISSING_ID && id == self.last {
+            return;
+        }
+        if id == MISSING_ID || self.prev.get(id).is_none() {
+            self.orphans += 1;
+        } else {
+            self.last = id;
+        }
+    }
+}
+
+/// The applicant of each row of a monthly table (SK_ID_CURR, SK_ID_PREV), orphans counted.
+fn monthly_groups(
+    curr: &[i64],
+    loan: &[i64],
+    lookup: &mut Lookup,
+    parent: &mut PrevCheck,
+) -> Vec<u32> {
+    curr.iter()
+        .zip(loan)
+        .map(|(&c, &l)| {
+            parent.check(l);
+            lookup.get(c)
+        })
+        .collect()
+}
+
+/// Pushes `{prefix}COUNT`: rows per applicant, missing when none.
+fn push_count(out: &mut dyn Out, stats: &Stats, prefix: &str) -> Result<()> {
+    let counts: Int64Chunked = (0..stats.groups())
+        .map(|g| {
+            let r = stats.rows(g);
+            (r > 0).then_some(i64::from(r))
+        })
+        .collect();
+    out.push(
+        counts
+            .with_name(format!("{prefix}COUNT").into())
+            .into_column(),
+    )
+}
