@@ -43,10 +43,7 @@ pub(super) fn application(
         })?;
         unique_keys(table, KEY, &ids[before..])?;
     }
-    let gender = columns
-        .iter()
-        .position(|(n, _)| *n == "CODE_GENDER")
-        .unwrap_or(0);
+    let gender = position_of(columns.iter().map(|(n, _)| *n), "CODE_GENDER")?;
     let xna = dicts[gender].code("XNA");
     let keep: Vec<bool> = codes[gender].iter().map(|&c| Some(c) != xna).collect();
     let kept_rows: Vec<usize> = (0..ids.len()).filter(|&r| keep[r]).collect();

@@ -16,7 +16,7 @@ use crate::engine::{
     dummy_stat, float_column, max_of, min_of, sorted, CatTable, Dict, Distinct, KeyIndex, Stats,
     NO_GROUP,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exprs::Agg;
 use crate::vocab::VocabMode;
 
@@ -504,6 +504,15 @@ fn monthly_groups(
             lookup.get(c)
         })
         .collect()
+}
+
+/// Where a column the code reads by name stands among the columns read: an error (never
+/// column 0) when it is not there.
+fn position_of<'a>(mut names: impl Iterator<Item = &'a str>, name: &str) -> Result<usize> {
+    names.position(|n| n == name).ok_or_else(|| Error::Column {
+        column: name.into(),
+        message: "not among the columns read for the features".into(),
+    })
 }
 
 /// Pushes `{prefix}COUNT`: rows per applicant, missing when none.

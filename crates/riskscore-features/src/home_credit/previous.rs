@@ -21,12 +21,12 @@ pub(super) fn previous(
     let mut names = vec![KEY, "SK_ID_PREV"];
     names.extend(&raw);
     names.extend(&cat_names);
-    let at = |c: &str| names.iter().position(|n| *n == c).unwrap_or(0);
-    let (application, credit) = (at("AMT_APPLICATION"), at("AMT_CREDIT"));
+    let at = |c: &str| position_of(names.iter().copied(), c);
+    let (application, credit) = (at("AMT_APPLICATION")?, at("AMT_CREDIT")?);
     let inputs: Vec<Option<usize>> = PREV_NUM
         .iter()
-        .map(|(c, _)| (*c != "APP_CREDIT_PERC").then(|| at(c)))
-        .collect();
+        .map(|(c, _)| (*c != "APP_CREDIT_PERC").then(|| at(c)).transpose())
+        .collect::<Result<_>>()?;
     let specs: Vec<&[Agg]> = PREV_NUM.iter().map(|(_, a)| *a).collect();
     let mut stats = Splits::new(out, n, &specs);
     let mut cats = CatTable::new(n, cat_names.len());
