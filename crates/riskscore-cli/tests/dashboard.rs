@@ -36,21 +36,7 @@ fn the_dashboard_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 400);
     let model = dir.path().join("model");
-    let o = common::train_loans(&csv, &model)
-        .args([
-            "-q",
-            "--folds",
-            "3",
-            "--trials",
-            "0",
-            "--bootstrap",
-            "10",
-            "--no-baseline",
-        ])
-        .args(["--imbalance", "class_weight", "--no-tracking"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::train_loans_quickly(&csv, &model, "class_weight");
     let port = free_port();
     let mut server = common::command()
         .args(["-q", "serve", "--model", model.to_str().unwrap()])

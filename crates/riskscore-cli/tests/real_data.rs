@@ -223,16 +223,22 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     let test_id = first_id(&data.join("application_test.csv"));
     let train_id = first_id(&data.join("application_train.csv"));
     let app = dir.join("app.json");
-    std::fs::write(&app, posted(data, test_id).to_string()).unwrap();
-    let one: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "predict",
-        "--model",
-        s(&model),
-        "--application",
-        s(&app),
-    ]))
-    .unwrap();
+    let predict_one = |body: &Value| {
+        std::fs::write(&app, body.to_string()).unwrap();
+        riskscore(&[
+            "-q",
+            "predict",
+            "--model",
+            s(&model),
+            "--application",
+            s(&app),
+        ])
+    };
+    let answer = |o: Output| -> Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let one = answer(predict_one(&posted(data, test_id)));
     assert_eq!(one["id"], test_id, "{one}");
     // The single-application path has the server's intake.
     let mut bad = posted(data, test_id);
@@ -241,15 +247,7 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         .as_object_mut()
         .unwrap()
         .remove("DAYS_BIRTH");
-    std::fs::write(&app, bad.to_string()).unwrap();
-    let o = riskscore(&[
-        "-q",
-        "predict",
-        "--model",
-        s(&model),
-        "--application",
-        s(&app),
-    ]);
+    let o = predict_one(&bad);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -259,22 +257,12 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     assert!(err.contains("application.DAYS_BIRTH: required"), "{err}");
     let mut far = posted(data, test_id);
     far["application"]["AMT_INCOME_TOTAL"] = json!(9e10);
-    std::fs::write(&app, far.to_string()).unwrap();
-    let flagged: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "predict",
-        "--model",
-        s(&model),
-        "--application",
-        s(&app),
-    ]))
-    .unwrap();
+    let flagged = answer(predict_one(&far));
     assert_eq!(flagged["review"], true, "{flagged}");
     assert!(flagged["review_reasons"][0]
         .as_str()
         .unwrap()
         .starts_with("AMT_INCOME_TOTAL: outside the data the model was trained on"));
-    std::fs::write(&app, posted(data, test_id).to_string()).unwrap();
     let out = ok(&[
         "-q",
         "explain",
@@ -479,21 +467,7 @@ fn integer_and_float_single_tables() {
     std::fs::copy(&csv, &floats).unwrap();
     as_floats(&floats, &["age"]);
     let model = dir.path().join("model");
-    let o = common::train_loans(&csv, &model)
-        .args([
-            "-q",
-            "--folds",
-            "3",
-            "--trials",
-            "0",
-            "--bootstrap",
-            "10",
-            "--no-baseline",
-        ])
-        .args(["--imbalance", "class_weight", "--no-tracking"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::train_loans_quickly(&csv, &model, "class_weight");
     let scores = dir.path().join("scores.csv");
     ok(&[
         "-q",

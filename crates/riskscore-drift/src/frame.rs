@@ -59,6 +59,14 @@ pub fn kind_of(s: &Series) -> Option<Kind> {
     None
 }
 
+/// A numeric column written as integers in one table and as floats in the other (`-303` and
+/// `-303.0`) is a float column in both, so numerical whatever Evidently's rule for integers
+/// would say of the reference alone.
+fn written_as_floats(r: &Series, c: &Series) -> bool {
+    let (a, b) = (r.dtype(), c.dtype());
+    (a.is_integer() && b.is_float()) || (a.is_float() && b.is_integer())
+}
+
 /// A column's values for a test of `kind` (missing values as NaN or None).
 pub fn values(s: &Series, kind: Kind, table: &str) -> Result<ColumnData, FrameError> {
     let name = s.name().to_string();
@@ -149,7 +157,12 @@ pub fn drift_frames(
                         if n % 100 == 0 {
                             tracing::info!(done = n, of = total, "columns tested");
                         }
-                        let Some(kind) = kind_of(r) else {
+                        let kind = if written_as_floats(r, c) {
+                            Some(Kind::Numerical)
+                        } else {
+                            kind_of(r)
+                        };
+                        let Some(kind) = kind else {
                             tracing::info!(column = name.as_str(), dtype = %r.dtype(), "not tested (text or unsupported type)");
                             continue;
                         };
@@ -179,4 +192,30 @@ pub fn drift_frames(
         columns.extend(r?);
     }
     Ok(dataset_drift(columns, reference.height(), current.height()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::Column;
+
+    /// Issue 27: a column of five codes written `1` in the reference and `1.0` in the current
+    /// table is tested as numbers (KS), not as categories of the integers.
+    #[test]
+    fn integers_against_floats_are_numbers() {
+        let codes: Vec<i64> = (0..200).map(|i| i % 5).collect();
+        let floats: Vec<f64> = codes.iter().map(|&v| v as f64).collect();
+        let r = DataFrame::new_infer_height(vec![Column::new("c".into(), codes.clone())]).unwrap();
+        let c = DataFrame::new_infer_height(vec![Column::new("c".into(), floats)]).unwrap();
+        let d = drift_frames(&r, &c, &[], "reference", "current").unwrap();
+        assert_eq!(d.columns[0].kind, Kind::Numerical);
+        assert!(!d.columns[0].drifted);
+        let same = DataFrame::new_infer_height(vec![Column::new("c".into(), codes)]).unwrap();
+        let d = drift_frames(&r, &same, &[], "reference", "current").unwrap();
+        assert_eq!(
+            d.columns[0].kind,
+            Kind::Categorical,
+            "Evidently's rule for integers alone"
+        );
+    }
 }

@@ -31,6 +31,17 @@ pub fn train_loans(csv: &Path, model: &Path) -> Command {
     c
 }
 
+/// [`train_loans`] with the shortest settings (3 folds, no search, 10 bootstrap resamples, no
+/// baseline, no tracking) and `imbalance`; panics with the command's stderr on failure.
+pub fn train_loans_quickly(csv: &Path, model: &Path, imbalance: &str) {
+    let o = train_loans(csv, model)
+        .args(["-q", "--folds", "3", "--trials", "0", "--bootstrap", "10"])
+        .args(["--no-baseline", "--no-tracking", "--imbalance", imbalance])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// A single table with a signal: default more likely when `ratio` is high.
 pub fn loans_csv(dir: &Path, rows: usize) -> PathBuf {
     let mut s = String::from("client_id,defaulted,ratio,age,region\n");
