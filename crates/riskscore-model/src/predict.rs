@@ -32,8 +32,7 @@ pub fn score_path(bundle: &ModelBundle, path: &Path) -> Result<Vec<Scored>> {
 /// the bundle's pipeline.
 pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
     let pipeline = &bundle.pipeline;
-    let beside = riskscore_features::pipeline_path_for(path);
-    if path.is_file() && beside.is_file() {
+    if let Some(beside) = pipeline_beside(path) {
         let theirs = riskscore_features::FeaturePipeline::load(&beside)?;
         if &theirs != pipeline {
             return Err(Error::Data(format!(
@@ -59,6 +58,13 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
             pipeline.transform_generic(&table)?
         }
     })
+}
+
+/// The fitted pipeline written beside `path` when `path` is a feature matrix built by
+/// `riskscore features` (a file with its `X.pipeline.json`); None for raw data.
+pub fn pipeline_beside(path: &Path) -> Option<std::path::PathBuf> {
+    let beside = riskscore_features::pipeline_path_for(path);
+    (path.is_file() && beside.is_file()).then_some(beside)
 }
 
 /// Scores the rows of a feature frame with the bundle's feature columns.

@@ -200,7 +200,8 @@ impl Scorer {
         }
         let model_version = model_version(&bundle);
         let reference = read_reference(model)?;
-        let ranges = crate::application::ranges(&bundle.profile()?);
+        // The explainer has read the profile already.
+        let ranges = crate::application::ranges(&explainer.profile);
         tracing::info!(clients = ids.len(), features = k, model = %model_version, "ready");
         Ok(Scorer {
             explainer,
@@ -575,8 +576,7 @@ fn generic_info(data: &Path, pipeline: &FeaturePipeline, ids: &[i64]) -> Result<
     let order =
         DataFrame::new_infer_height(vec![Column::new(pipeline.id.as_str().into(), ids.to_vec())])
             .map_err(polars_err("info"))?;
-    let beside = riskscore_features::pipeline_path_for(data);
-    if !data.is_file() || beside.is_file() {
+    if !data.is_file() || riskscore_model::predict::pipeline_beside(data).is_some() {
         // A feature matrix: no raw fields to show.
         return Ok(order);
     }
