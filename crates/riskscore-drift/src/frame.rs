@@ -154,7 +154,7 @@ pub fn drift_frames(
                         };
                         let (r, c) = (r.as_materialized_series(), c.as_materialized_series());
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        if n % 100 == 0 {
+                        if n.is_multiple_of(100) {
                             tracing::info!(done = n, of = total, "columns tested");
                         }
                         let kind = if written_as_floats(r, c) {

@@ -553,19 +553,33 @@ pub fn std_pop(x: &[f64]) -> f64 {
 /// values.
 pub fn sturges_edges(min: f64, max: f64, n: usize) -> Vec<f64> {
     let (mut first, mut last) = (min, max);
-    let width = (max - min) / ((n as f64).log2() + 1.0);
-    let bins = if width > 0.0 {
-        ((max - min) / width).ceil() as usize
+    let span = max - min;
+    let width = span / ((n as f64).log2() + 1.0);
+    let bins = if !span.is_finite() {
+        // A span beyond the largest double (values near ±1.8e308): Sturges' count itself.
+        ((n as f64).log2() + 1.0).ceil() as usize
+    } else if width > 0.0 {
+        (span / width).ceil() as usize
     } else {
         1
-    };
+    }
+    .max(1);
     if first == last {
         first -= 0.5;
         last += 0.5;
     }
-    // np.linspace(first, last, bins + 1).
+    // np.linspace(first, last, bins + 1); on the widest spans, interpolated without overflow.
     let step = (last - first) / bins as f64;
-    let mut edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step + first).collect();
+    let mut edges: Vec<f64> = if step.is_finite() {
+        (0..=bins).map(|i| i as f64 * step + first).collect()
+    } else {
+        (0..=bins)
+            .map(|i| {
+                let t = i as f64 / bins as f64;
+                first * (1.0 - t) + last * t
+            })
+            .collect()
+    };
     if let Some(e) = edges.last_mut() {
         *e = last;
     }
@@ -574,7 +588,10 @@ pub fn sturges_edges(min: f64, max: f64, n: usize) -> Vec<f64> {
 
 /// NumPy's `np.histogram(x, edges)` counts for equal-width edges (the last bin is closed).
 pub fn histogram(x: &[f64], edges: &[f64]) -> Vec<f64> {
-    let nb = edges.len() - 1;
+    let nb = edges.len().saturating_sub(1);
+    if nb == 0 {
+        return Vec::new();
+    }
     let (first, last) = (edges[0], edges[nb]);
     let denom = last - first;
     let mut counts = vec![0.0; nb];
@@ -582,13 +599,11 @@ pub fn histogram(x: &[f64], edges: &[f64]) -> Vec<f64> {
         if !(v >= first && v <= last) {
             continue;
         }
-        let mut k = ((v - first) / denom * nb as f64) as usize;
-        if k == nb {
+        // NaN (an infinite span) casts to 0, beyond the last bin to the last.
+        let mut k = (((v - first) / denom * nb as f64) as usize).min(nb - 1);
+        if k > 0 && v < edges[k] {
             k -= 1;
-        }
-        if v < edges[k] {
-            k -= 1;
-        } else if k != nb - 1 && v >= edges[k + 1] {
+        } else if k + 1 < nb && v >= edges[k + 1] {
             k += 1;
         }
         counts[k] += 1.0;
@@ -738,6 +753,28 @@ mod tests {
         assert_eq!(edges, vec![0.0, 1.75, 3.5, 5.25, 7.0]);
         let c = histogram(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], &edges);
         assert_eq!(c, vec![2.0, 2.0, 2.0, 2.0]);
+    }
+
+    /// Schemathesis' finding: applications with amounts near the largest double made the
+    /// journal's drift panic (an index below zero in the histogram).
+    #[test]
+    fn the_widest_spans_are_binned_without_overflow() {
+        let x = [-1.7e308, -1.0, 0.0, 3.0, 1.7e308, f64::INFINITY];
+        let edges = sturges_edges(-1.7e308, 1.7e308, x.len());
+        assert!(edges.len() >= 2);
+        assert!(edges.iter().all(|e| e.is_finite()));
+        assert!(edges.windows(2).all(|w| w[0] < w[1]), "{edges:?}");
+        let counts = histogram(&x, &edges);
+        assert_eq!(counts.len(), edges.len() - 1);
+        assert_eq!(
+            counts.iter().sum::<f64>(),
+            5.0,
+            "every finite value counted once"
+        );
+        let edges = sturges_edges(0.0, f64::INFINITY, 4);
+        let counts = histogram(&[0.0, 1.0, f64::INFINITY], &edges);
+        assert!(counts.iter().sum::<f64>() <= 3.0);
+        assert!(histogram(&[1.0], &[0.0]).is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::{Error, Forest, Result};
 /// Reasons given to a refused applicant.
 pub const REASONS: usize = 4;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Contribution {
     pub feature: String,
     pub text: String,
@@ -31,7 +31,7 @@ pub struct Contribution {
     pub probability: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reason {
     pub rank: usize,
     pub feature: String,
@@ -44,7 +44,7 @@ pub struct Reason {
     pub sentence: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientExplanation {
     pub id: i64,
     pub probability: f64,

@@ -312,7 +312,7 @@ impl Explainer {
     /// SHAP values of row-major rows, on `threads` threads; (n_features + 1) per row.
     pub fn explain_batch(&self, x: &[f64], threads: usize) -> Result<Vec<f64>> {
         let k = self.n_features;
-        if k == 0 || x.len() % k != 0 {
+        if k == 0 || !x.len().is_multiple_of(k) {
             return Err(Error::Width {
                 got: x.len(),
                 expected: k,

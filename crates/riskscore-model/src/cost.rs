@@ -11,7 +11,7 @@ use crate::metrics::{order_desc, Confusion};
 use riskscore_data::synth::rng::Rng;
 
 /// Cost of each outcome, in the lender's unit (e.g. the loss of one refused good client).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostMatrix {
     /// A defaulter granted a loan.
     pub fn_cost: f64,

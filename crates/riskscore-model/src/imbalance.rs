@@ -8,7 +8,19 @@ use crate::error::{Error, Result};
 use crate::folds::shuffle;
 use riskscore_data::synth::rng::{seed_of, Rng};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    Hash,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Train on the rows as they are.

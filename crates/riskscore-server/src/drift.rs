@@ -18,7 +18,7 @@ pub const DEFAULT_LAST: usize = 10_000;
 pub const MAX_LAST: usize = 100_000;
 
 /// What the window held and what was used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Window {
     pub since: Option<String>,
     pub until: Option<String>,

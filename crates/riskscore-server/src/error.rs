@@ -48,16 +48,22 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What went wrong: the HTTP status, a stable code, a message, and the invalid fields.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
-    #[serde(skip)]
+    #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
+    /// Stable: `not_found`, `malformed_request`, `invalid_query`, `invalid_fields`,
+    /// `invalid_application`, `unauthorized`, `body_too_large`, `method_not_allowed`, `conflict`
+    /// codes (`no_application`, `no_reference`, `no_data`), `timeout`, `journal_unavailable`,
+    /// `not_ready`, `internal`.
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -125,17 +131,18 @@ impl ApiError {
     }
 }
 
+fn status_code<S: serde::Serializer>(s: &StatusCode, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_u16(s.as_u16())
+}
+
+/// Every 4xx and 5xx answer: `{"error": {...}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = serde_json::json!({
-            "status": self.status.as_u16(),
-            "code": self.code,
-            "message": self.message,
-        });
-        if !self.fields.is_empty() {
-            error["fields"] = serde_json::to_value(&self.fields).unwrap_or_default();
-        }
-        let body = serde_json::json!({ "error": error });
-        (self.status, axum::Json(body)).into_response()
+        (self.status, axum::Json(ErrorBody { error: self })).into_response()
     }
 }

@@ -4,7 +4,6 @@
 pub mod api;
 pub mod application;
 pub mod dashboard;
-pub mod desk;
 pub mod drift;
 pub mod error;
 pub mod journal;

@@ -54,7 +54,7 @@ const HISTORY: [Table; 5] = [
 ];
 
 /// One scored row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Score {
     pub probability: f64,
     pub decision: Decision,
@@ -63,19 +63,44 @@ pub struct Score {
     pub distance: f64,
     /// `review` inside the review band around the threshold or when the intake sent the
     /// application to review, else `clear`.
+    #[schema(value_type = String, pattern = "^(clear|review)$")]
     pub band: &'static str,
     /// Why the intake sent the application to review (values outside the training data).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub review_reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Neighbour {
     pub id: i64,
     pub distance: f64,
     pub probability: f64,
     /// 1 defaulted, 0 repaid.
     pub target: u8,
+}
+
+/// What the lender knows of a client: the application's descriptive fields, the age and years
+/// employed derived from them, how many records each history table holds, and the outcome
+/// when the client is from the training data.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClientInfo {
+    pub id: i64,
+    pub known: bool,
+    /// The descriptive fields (the application's columns the lender reads).
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// From `DAYS_BIRTH`, when the data has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_years: Option<f64>,
+    /// From `DAYS_EMPLOYED` when the data has it; null when not employed (the 365243 code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub years_employed: Option<Option<f64>>,
+    /// Records per history table (Home Credit layout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_records: Option<std::collections::BTreeMap<String, u32>>,
+    /// 1 defaulted, 0 repaid; null for a client without an outcome.
+    pub outcome: Option<u8>,
 }
 
 /// The clients of the data.
@@ -260,38 +285,33 @@ impl Scorer {
         Ok(self.explainer.explain(id, x, top, self.threads)?)
     }
 
-    /// The descriptive fields of client `i` as JSON, with history counts.
-    pub fn info(&self, i: usize, id: i64) -> serde_json::Value {
+    /// The descriptive fields of client `i`, with history counts.
+    pub fn info(&self, i: usize, id: i64) -> ClientInfo {
         let p = &self.population;
         let mut fields = serde_json::Map::new();
         for c in p.info.columns().iter().skip(1) {
             let v = c.get(i).map(|v| any_to_json(&v)).unwrap_or_default();
             fields.insert(c.name().to_string(), v);
         }
-        let mut out = serde_json::json!({ "id": id, "known": true, "fields": fields });
-        if let Some(days) = fields_f64(&out["fields"], "DAYS_BIRTH") {
-            out["age_years"] = serde_json::json!((-days / 365.25).floor());
-        }
-        if let Some(days) = fields_f64(&out["fields"], "DAYS_EMPLOYED") {
-            out["years_employed"] = if days > 0.0 {
-                serde_json::Value::Null
-            } else {
-                serde_json::json!(((-days / 365.25) * 10.0).floor() / 10.0)
-            };
-        }
-        if !p.history.is_empty() {
-            let counts: serde_json::Map<String, serde_json::Value> = p
-                .history
+        let number = |name: &str| fields.get(name).and_then(serde_json::Value::as_f64);
+        let age_years = number("DAYS_BIRTH").map(|days| (-days / 365.25).floor());
+        let years_employed = number("DAYS_EMPLOYED")
+            .map(|days| (days <= 0.0).then(|| ((-days / 365.25) * 10.0).floor() / 10.0));
+        let history_records = (!p.history.is_empty()).then(|| {
+            p.history
                 .iter()
-                .map(|(t, m)| ((*t).to_string(), m.get(&id).copied().unwrap_or(0).into()))
-                .collect();
-            out["history_records"] = counts.into();
+                .map(|(t, m)| ((*t).to_string(), m.get(&id).copied().unwrap_or(0)))
+                .collect()
+        });
+        ClientInfo {
+            id,
+            known: true,
+            fields,
+            age_years,
+            years_employed,
+            history_records,
+            outcome: p.target[i],
         }
-        out["outcome"] = match p.target[i] {
-            Some(t) => serde_json::json!(t),
-            None => serde_json::Value::Null,
-        };
-        out
     }
 
     /// The k nearest labelled clients in the standardised space of the top features.
@@ -613,10 +633,6 @@ fn generic_info(data: &Path, pipeline: &FeaturePipeline, ids: &[i64]) -> Result<
         .collect();
     let raw = riskscore_data::read::read_typed(data, "input", &specs)?;
     aligned(ids, vec![raw.lazy()], "client information", &spec.id)
-}
-
-fn fields_f64(fields: &serde_json::Value, name: &str) -> Option<f64> {
-    fields.get(name)?.as_f64()
 }
 
 /// A polars value as JSON (NaN and null as null).

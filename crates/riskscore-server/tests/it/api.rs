@@ -478,7 +478,7 @@ async fn model_health_metrics_and_openapi() {
     assert!(text.contains("riskscore_request_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
     let (s, doc) = call(&st, get("/openapi.json")).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/v1/clients/{id}",
         "/v1/clients/{id}/score",
@@ -549,8 +549,13 @@ fn openapi_document_is_valid() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    let keyed = Settings {
+        api_keys: vec!["k".into()],
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), keyed);
     let path = dir.path().join("openapi.json");
-    std::fs::write(&path, riskscore_server::openapi::document(true).to_string()).unwrap();
+    std::fs::write(&path, riskscore_server::api::document(&st).to_string()).unwrap();
     let o = std::process::Command::new(python)
         .args(["-m", "openapi_spec_validator"])
         .arg(&path)
@@ -752,4 +757,91 @@ async fn comparison_with_other_clients() {
     let (status, v) = call(&st, get(&format!("/v1/clients/{id}/compare?feature=NOPE"))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["fields"][0]["field"], "feature");
+}
+
+/// Issue 25, schemathesis' findings fixed: integers written as JSON Schema allows them (`1.0`)
+/// are read as integers, and a long number is read as the nearest double (an integer code of
+/// 16 digits written with `.0` is still an integer); axum's own 405 answers in the JSON error
+/// shape with its `Allow` header; the document states the model's application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_states_what_the_server_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let f = fixture();
+    let id = ids().0;
+    let body = application_body(&f.data, id);
+    let (s, plain) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{plain}");
+    let mut floats = body.clone();
+    floats["application"]["SK_ID_CURR"] = json!(id as f64);
+    floats["bureau_balance"] = json!([{"SK_ID_BUREAU": 7.0, "MONTHS_BALANCE": -1.0,
+                                       "STATUS": -2251799813685247.0}]);
+    let mut ints = body.clone();
+    ints["bureau_balance"] =
+        json!([{"SK_ID_BUREAU": 7, "MONTHS_BALANCE": -1, "STATUS": "-2251799813685247"}]);
+    let (s, a) = call(&st, post("/v1/score", floats.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let (_, b) = call(&st, post("/v1/score", ints.to_string())).await;
+    assert_eq!(a["id"], id);
+    assert_eq!(a["score"]["probability"], b["score"]["probability"]);
+    floats["application"]["SK_ID_CURR"] = json!(1.5);
+    let (s, v) = call(&st, post("/v1/score", floats.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "application.SK_ID_CURR");
+
+    // A body key the document does not list is refused by name, not ignored.
+    let extra = json!({"changes": {}, "note": "x"});
+    let (s, v) = call(
+        &st,
+        post(&format!("/v1/clients/{id}/whatif"), extra.to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "note");
+    let extra = json!({"applications": [body], "dry_run": true});
+    let (s, v) = call(&st, post("/v1/score/batch", extra.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "dry_run");
+
+    let resp = router(st.clone()).oneshot(get("/v1/score")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_error(&v, 405, "method_not_allowed");
+
+    let keyed = Settings {
+        batch_max: 7,
+        ..Settings::default()
+    };
+    let (st, _) = state(dir.path(), keyed);
+    let (_, doc) = call(&st, get("/openapi.json")).await;
+    let schemas = &doc["components"]["schemas"];
+    let app = &schemas["Application"]["properties"]["application"];
+    assert_eq!(app["additionalProperties"], false);
+    let required: Vec<&str> = app["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(required, riskscore_data::intake::REQUIRED);
+    assert_eq!(app["properties"]["AMT_CREDIT"]["exclusiveMinimum"], 0);
+    assert!(app["properties"]["TARGET"].is_null());
+    assert!(schemas["WhatIf"]["properties"]["changes"]["properties"]["SK_ID_CURR"].is_null());
+    assert_eq!(
+        schemas["Batch"]["properties"]["applications"]["maxItems"],
+        7
+    );
+    let compare = &doc["paths"]["/v1/clients/{id}/compare"]["get"]["parameters"];
+    let feature = compare
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "feature")
+        .unwrap();
+    assert_eq!(feature["schema"]["enum"], json!(f.scorer.names));
+    // Open server: no key declared, no 401 promised.
+    assert!(doc["components"]["securitySchemes"].is_null());
+    assert!(doc["paths"]["/v1/model"]["get"]["responses"]["401"].is_null());
 }

@@ -3,19 +3,30 @@
 //! be with other figures (`POST /v1/clients/{id}/whatif`, re-scored through the model's own
 //! fitted pipeline; a hypothesis, not a decision: not journaled).
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use riskscore_features::Layout;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{blocking, known, parse_body, parse_id, transform_error, ApiQuery, AppState};
-use crate::error::{ApiError, FieldError};
+use riskscore_explain::client::Reason;
 
-type ApiResult<T> = std::result::Result<T, ApiError>;
+use super::common::{
+    blocking, known, only_keys, transform_error, ApiBody, ApiQuery, ApiResult, ClientId,
+};
+use super::AppState;
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::scorer::Score;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(compare))
+        .routes(routes!(what_if))
+}
 
 /// Equal-width bins of the comparison histogram, between the 1st and 99th percentiles.
 const BINS: usize = 20;
@@ -24,10 +35,88 @@ const SIMILAR: usize = 50;
 /// Most points of the scatter plot (clients taken at an even step).
 const SCATTER: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CompareQuery {
+    /// A feature of the model (required).
+    #[param(required = true, value_type = String)]
     feature: Option<String>,
+    /// A second feature: adds a scatter of up to 1,000 clients with their decision.
     other: Option<String>,
+}
+
+/// One figure for each group of clients.
+#[derive(Debug, Serialize)]
+pub struct Groups<T> {
+    pub all: T,
+    pub granted: T,
+    pub refused: T,
+    /// The 50 clients most similar to this one.
+    pub similar: T,
+}
+
+/// Two features of up to 1,000 clients with their decision, and the client's point.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Scatter {
+    pub other: String,
+    pub text: String,
+    /// `[value, other value, 1 when refused else 0]` per client.
+    #[schema(value_type = Vec<Vec<f64>>)]
+    pub points: Vec<(f64, f64, u8)>,
+    /// The client's value of the feature and of the other one (null when missing).
+    pub client: [Option<f64>; 2],
+}
+
+/// Where the client stands among the others on a feature.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Comparison {
+    pub id: i64,
+    pub feature: String,
+    pub text: String,
+    /// The client's value (null when missing).
+    pub value: Option<f64>,
+    /// Share of the clients at or below the client's value (null when missing).
+    pub percentile: Option<f64>,
+    /// The 21 edges of the 20 equal bins between the 1st and 99th percentiles (widened to the
+    /// client's value).
+    pub edges: Vec<f64>,
+    #[schema(value_type = Object)]
+    pub counts: Groups<Vec<usize>>,
+    #[schema(value_type = Object)]
+    pub medians: Groups<Option<f64>>,
+    #[schema(value_type = Object)]
+    pub clients: Groups<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scatter: Option<Scatter>,
+}
+
+/// The client's application with some fields changed. The served document replaces this
+/// outline with the model's own application fields.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // read as JSON field by field, to name every invalid field
+pub struct WhatIf {
+    /// Application fields and their new values, e.g. {"AMT_CREDIT": 400000}.
+    #[schema(value_type = Object)]
+    changes: (),
+}
+
+/// The decision before and after the changes (a hypothesis: not journaled).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhatIfAnswer {
+    pub id: i64,
+    #[schema(value_type = Object)]
+    pub changes: Map<String, Value>,
+    /// The model's features whose value the changes moved.
+    pub features_changed: Vec<String>,
+    pub before: Score,
+    pub after: Score,
+    /// after.probability - before.probability.
+    pub change: f64,
+    /// The reasons after the changes.
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    /// Always false: a what-if is not a decision.
+    pub journaled: bool,
 }
 
 fn feature_index(s: &AppState, field: &str, name: &str) -> ApiResult<usize> {
@@ -53,15 +142,25 @@ fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
-/// The client's value of a feature against all clients, the granted, the refused and the 50
-/// most similar clients (histograms over the same bins, medians, the client's percentile), and
-/// optionally a scatter of two features with the client's point.
-pub(crate) async fn compare(
+/// The client's value of a feature among all clients, the granted, the refused and the 50
+/// most similar; optionally a scatter of two features.
+///
+/// Histograms over the same bins, medians, the client's percentile, and optionally a scatter
+/// of two features with the client's point.
+#[utoipa::path(get, path = "/v1/clients/{id}/compare", operation_id = "compareClient", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), CompareQuery),
+    responses(
+        (status = 200, description = "Histograms over 20 equal bins between the 1st and 99th percentiles (and the client's value), medians, the client's percentile", body = Comparison),
+        (status = 400, description = "A query parameter given twice", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer, or an unknown feature, named in fields", body = ErrorBody),
+    ))]
+async fn compare(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
+    ClientId(id): ClientId,
     ApiQuery(q): ApiQuery<CompareQuery>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&raw)?;
+) -> ApiResult<Json<Comparison>> {
     let (i, x) = known(&s.scorer, id)?;
     let Some(feature) = q.feature.as_deref() else {
         return Err(ApiError::invalid_field(
@@ -129,48 +228,80 @@ pub(crate) async fn compare(
             .then(|| all.partition_point(|v| *v <= value) as f64 / all.len().max(1) as f64);
         let edges: Vec<f64> = (0..=BINS).map(|b| lo + width * b as f64).collect();
         let wording = &sc.explainer.wording;
-        let mut out = json!({
-            "id": id, "feature": sc.names[j], "text": wording.describe(&sc.names[j]),
-            "value": if value.is_finite() { json!(value) } else { Value::Null },
-            "percentile": percentile, "edges": edges,
-            "counts": {"all": h_all, "granted": h_g, "refused": h_r, "similar": h_s},
-            "medians": {"all": m_all, "granted": m_g, "refused": m_r, "similar": m_s},
-            "clients": {"all": n_all, "granted": n_g, "refused": n_r, "similar": n_s},
-        });
-        if let Some(k) = other {
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let scatter = other.map(|k| {
             let step = n.div_ceil(SCATTER).max(1);
-            let points: Vec<Value> = (0..n)
+            let points = (0..n)
                 .step_by(step)
                 .filter(|r| *r != i)
                 .filter_map(|r| {
                     let (a, b) = (values[r], sc.population_value(r, k));
-                    (a.is_finite() && b.is_finite()).then(|| json!([a, b, u8::from(refused[r])]))
+                    (a.is_finite() && b.is_finite()).then(|| (a, b, u8::from(refused[r])))
                 })
                 .collect();
-            out["scatter"] = json!({
-                "other": sc.names[k], "text": wording.describe(&sc.names[k]),
-                "points": points,
-                "client": [if value.is_finite() { json!(value) } else { Value::Null },
-                           if row[k].is_finite() { json!(row[k]) } else { Value::Null }],
-            });
-        }
-        Ok(out)
+            Scatter {
+                other: sc.names[k].clone(),
+                text: wording.describe(&sc.names[k]),
+                points,
+                client: [finite(value), finite(row[k])],
+            }
+        });
+        Ok(Comparison {
+            id,
+            feature: sc.names[j].clone(),
+            text: wording.describe(&sc.names[j]),
+            value: finite(value),
+            percentile,
+            edges,
+            counts: Groups {
+                all: h_all,
+                granted: h_g,
+                refused: h_r,
+                similar: h_s,
+            },
+            medians: Groups {
+                all: m_all,
+                granted: m_g,
+                refused: m_r,
+                similar: m_s,
+            },
+            clients: Groups {
+                all: n_all,
+                granted: n_g,
+                refused: n_r,
+                similar: n_s,
+            },
+            scatter,
+        })
     })
     .await?;
     Ok(Json(answer))
 }
 
-/// The client's application with some fields changed, through the model's fitted pipeline:
-/// the application's features are recomputed, the history aggregates kept (they do not depend
+/// Re-score the client's application with some fields changed, through the model's fitted
+/// pipeline (not journaled).
+///
+/// The application's features are recomputed, the history aggregates kept (they do not depend
 /// on the application row), and the row re-scored.
-pub(crate) async fn what_if(
+#[utoipa::path(post, path = "/v1/clients/{id}/whatif", operation_id = "whatIf", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)")),
+    request_body(content = WhatIf, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The score before and after, the change, the features that moved, the reasons after", body = WhatIfAnswer),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 409, description = "The server has no raw applications (started on a feature matrix)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Unknown fields, wrong types or values outside their domain, each named (changes.FIELD)", body = ErrorBody),
+    ))]
+async fn what_if(
     State(s): State<AppState>,
-    Path(raw): Path<String>,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&raw)?;
+    ClientId(id): ClientId,
+    ApiBody(body): ApiBody,
+) -> ApiResult<Json<WhatIfAnswer>> {
     let (i, x) = known(&s.scorer, id)?;
-    let body = parse_body(body)?;
+    only_keys(&body, &["changes"])?;
     let Some(changes) = body.get("changes").and_then(Value::as_object).cloned() else {
         return Err(ApiError::invalid_field(
             "changes",
@@ -247,10 +378,15 @@ pub(crate) async fn what_if(
     let p0 = s.scorer.population.probability[i];
     // The same row is the same score (the explainer's sum can differ in the last bit).
     let p1 = if moved.is_empty() { p0 } else { e.probability };
-    Ok(Json(json!({
-        "id": id, "changes": changes, "features_changed": moved,
-        "before": s.scorer.score_of(p0), "after": s.scorer.score_with(p1, review),
-        "change": p1 - p0, "reasons": e.reasons,
-        "model_version": s.scorer.model_version, "journaled": false,
-    })))
+    Ok(Json(WhatIfAnswer {
+        id,
+        changes,
+        features_changed: moved,
+        before: s.scorer.score_of(p0),
+        after: s.scorer.score_with(p1, review),
+        change: p1 - p0,
+        reasons: e.reasons,
+        model_version: s.scorer.model_version.clone(),
+        journaled: false,
+    }))
 }

@@ -1,0 +1,257 @@
+//! The known clients: who they are, their journaled score and explanation, their nearest
+//! labelled neighbours (`/v1/clients/{id}...`; the desk's comparison and what-if are in
+//! `desk.rs`).
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use riskscore_explain::client::{ClientExplanation, Reason};
+
+use super::common::{
+    blocking, bounded, known, record, ApiQuery, ApiResult, ClientId, Record, RequestId,
+};
+use super::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::scorer::{ClientInfo, Neighbour, Score};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(client))
+        .routes(routes!(client_score))
+        .routes(routes!(client_explanation))
+        .routes(routes!(client_similar))
+}
+
+/// A decision on a known client, as journaled.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoreAnswer {
+    pub id: i64,
+    pub score: Score,
+    pub model_version: String,
+    /// A refusal's principal reasons (empty when granted).
+    pub reasons: Vec<Reason>,
+    /// The journal entry that records the decision.
+    pub journal_entry: i64,
+    pub request_id: String,
+}
+
+/// A client's explanation, as journaled.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplanationAnswer {
+    #[serde(flatten)]
+    pub explanation: ClientExplanation,
+    pub score: Score,
+    pub model_version: String,
+    pub journal_entry: i64,
+    pub request_id: String,
+}
+
+/// A client's nearest labelled clients and how they fared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimilarAnswer {
+    pub id: i64,
+    pub k: usize,
+    pub neighbours: Vec<Neighbour>,
+    /// Share of the neighbours that defaulted.
+    pub default_rate: f64,
+    /// How the distance is measured.
+    pub space: &'static str,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TopQuery {
+    /// Contributions returned: default 10, at least 1 and at most 100 (an integer outside
+    /// gives the nearest).
+    #[param(schema_with = any_integer)]
+    top: Option<String>,
+}
+
+/// An integer of any size.
+fn any_integer() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .build()
+}
+
+/// `?top=`: any integer, taken into 1..=100; anything else is a query that cannot be read.
+fn top_of(raw: Option<&str>) -> ApiResult<usize> {
+    let Some(raw) = raw else { return Ok(10) };
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("top: `{raw}` is not an integer"),
+        ));
+    }
+    Ok(if negative {
+        1
+    } else {
+        digits.parse::<u64>().unwrap_or(u64::MAX).clamp(1, 100) as usize
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SimilarQuery {
+    /// Neighbours (1-100, default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    k: Option<String>,
+}
+
+/// Whether the client is known, and descriptive information.
+#[utoipa::path(get, path = "/v1/clients/{id}", operation_id = "getClient", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)")),
+    responses(
+        (status = 200, description = "The client's information", body = ClientInfo),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer", body = ErrorBody),
+    ))]
+async fn client(State(s): State<AppState>, ClientId(id): ClientId) -> ApiResult<Json<ClientInfo>> {
+    let (i, _) = known(&s.scorer, id)?;
+    Ok(Json(s.scorer.info(i, id)))
+}
+
+/// Default probability, decision, threshold, distance and band; a refusal's reasons.
+#[utoipa::path(get, path = "/v1/clients/{id}/score", operation_id = "getScore", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)")),
+    responses(
+        (status = 200, description = "The decision (journaled)", body = ScoreAnswer),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 503, description = "The decision journal is unavailable, or the request timed out", body = ErrorBody),
+    ))]
+async fn client_score(
+    State(s): State<AppState>,
+    ClientId(id): ClientId,
+    rid: RequestId,
+) -> ApiResult<Json<ScoreAnswer>> {
+    let (i, x) = known(&s.scorer, id)?;
+    let p = s.scorer.population.probability[i];
+    let score = s.scorer.score_of(p);
+    // A refusal carries its principal reasons, in the answer and in the journal.
+    let reasons = if score.decision == riskscore_model::bundle::Decision::Refused {
+        let sc = s.scorer.clone();
+        let row = x.to_vec();
+        blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e)))
+            .await?
+            .reasons
+    } else {
+        Vec::new()
+    };
+    let seq = record(
+        &s,
+        &rid.0,
+        Record {
+            client: id,
+            kind: "known",
+            p,
+            reasons: &reasons,
+            review: Vec::new(),
+            x,
+        },
+    )
+    .await?;
+    Ok(Json(ScoreAnswer {
+        id,
+        score,
+        model_version: s.scorer.model_version.clone(),
+        reasons,
+        journal_entry: seq,
+        request_id: rid.0,
+    }))
+}
+
+/// Top SHAP contributions, base value and reason codes.
+#[utoipa::path(get, path = "/v1/clients/{id}/explanation", operation_id = "getExplanation",
+    tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), TopQuery),
+    responses(
+        (status = 200, description = "The explanation (journaled)", body = ExplanationAnswer),
+        (status = 400, description = "A query parameter cannot be read (not a number, or given twice)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 503, description = "The decision journal is unavailable, or the request timed out", body = ErrorBody),
+    ))]
+async fn client_explanation(
+    State(s): State<AppState>,
+    ClientId(id): ClientId,
+    ApiQuery(q): ApiQuery<TopQuery>,
+    rid: RequestId,
+) -> ApiResult<Json<ExplanationAnswer>> {
+    let top = top_of(q.top.as_deref())?;
+    let (_, x) = known(&s.scorer, id)?;
+    let row = x.to_vec();
+    let sc = s.scorer.clone();
+    let e = blocking(move || {
+        sc.explain(id, &row, top)
+            .map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    let seq = record(
+        &s,
+        &rid.0,
+        Record {
+            client: id,
+            kind: "explanation",
+            p: e.probability,
+            reasons: &e.reasons,
+            review: Vec::new(),
+            x,
+        },
+    )
+    .await?;
+    Ok(Json(ExplanationAnswer {
+        score: s.scorer.score_of(e.probability),
+        explanation: e,
+        model_version: s.scorer.model_version.clone(),
+        journal_entry: seq,
+        request_id: rid.0,
+    }))
+}
+
+/// Nearest labelled clients in a standardised feature space, with their outcomes.
+#[utoipa::path(get, path = "/v1/clients/{id}/similar", operation_id = "getSimilar", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), SimilarQuery),
+    responses(
+        (status = 200, description = "The neighbours", body = SimilarAnswer),
+        (status = 400, description = "A query parameter given twice", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer, or `k` is not an integer from 1 to 100", body = ErrorBody),
+    ))]
+async fn client_similar(
+    State(s): State<AppState>,
+    ClientId(id): ClientId,
+    ApiQuery(q): ApiQuery<SimilarQuery>,
+) -> ApiResult<Json<SimilarAnswer>> {
+    let k = bounded("k", q.k.as_deref(), 10, 1..=100)?;
+    let (i, x) = known(&s.scorer, id)?;
+    let row = x.to_vec();
+    let sc = s.scorer.clone();
+    let near = blocking(move || Ok(sc.similar(&row, k, Some(i)))).await?;
+    let defaulted = near.iter().filter(|n| n.target == 1).count();
+    Ok(Json(SimilarAnswer {
+        id,
+        k,
+        default_rate: if near.is_empty() {
+            0.0
+        } else {
+            defaulted as f64 / near.len() as f64
+        },
+        neighbours: near,
+        space: "the 20 most important features (gain), standardised on the labelled clients; \
+                missing values at the mean",
+    }))
+}

@@ -1,0 +1,202 @@
+//! The HTTP API: one module per resource (clients, the desk's comparison and what-if, new
+//! applications, the model, drift, health), each with its own `router()` whose handlers carry
+//! their OpenAPI description; `router(state)` merges them behind the API-key check and the
+//! request layer (request id, time limit, metrics, the JSON error shape of every failure).
+//! What the resources share is in `common.rs`.
+
+mod clients;
+mod common;
+mod desk;
+mod drift;
+mod health;
+mod model;
+mod scores;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use clients::{ExplanationAnswer, ScoreAnswer, SimilarAnswer};
+pub(crate) use common::RequestId;
+pub use common::{Settings, MAX_BODY};
+pub use desk::{Comparison, WhatIfAnswer};
+pub use drift::DriftAnswer;
+pub use model::ModelAnswer;
+pub use scores::{BatchAnswer, NewScore};
+
+use crate::error::ApiError;
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::scorer::Scorer;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub scorer: Arc<Scorer>,
+    pub journal: Journal,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The `/v1` resources (behind the API keys), the open ones, and their derived document.
+fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (v1, mut doc) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .merge(clients::router())
+        .merge(desk::router())
+        .merge(scores::router())
+        .merge(model::router())
+        .merge(drift::router())
+        .split_for_parts();
+    let (open, open_doc) = health::router().split_for_parts();
+    doc.merge(open_doc);
+    (v1, open, doc)
+}
+
+/// The OpenAPI document this server publishes at `/openapi.json`.
+pub fn document(state: &AppState) -> serde_json::Value {
+    crate::openapi::finish(parts().2, state)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (v1, open, doc) = parts();
+    let doc = crate::openapi::finish(doc, &state);
+    let page: Arc<str> = crate::openapi::docs_page(&doc).into();
+    let doc: Arc<str> = doc.to_string().into();
+    Router::new()
+        .merge(v1.route_layer(middleware::from_fn_with_state(state.clone(), require_key)))
+        .merge(open)
+        .merge(crate::dashboard::router())
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    doc.to_string(),
+                )
+            }),
+        )
+        .route("/docs", get(move || async move { Html(page.to_string()) }))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Request id, time limit and metrics around every request; every failure in the JSON error
+/// shape (axum's own answers, such as 405, are plain).
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "other".into());
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.metrics.next_request_id());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = match tokio::time::timeout(state.settings.timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} s",
+                state.settings.timeout.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    };
+    let status = resp.status();
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+        resp = plain_to_json(resp);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    state
+        .metrics
+        .observe(&route, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+/// A plain-text failure of axum's (413 from the body limit, 405) in the API's shape, its
+/// headers (`Allow`) kept.
+fn plain_to_json(resp: Response) -> Response {
+    let (parts, _) = resp.into_parts();
+    let error = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => common::too_large(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            parts.status,
+            "method_not_allowed",
+            "this endpoint does not take this method (see the Allow header)",
+        ),
+        s => ApiError::new(
+            s,
+            "http_error",
+            s.canonical_reason().unwrap_or("request failed"),
+        ),
+    };
+    let mut out = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// API keys from `X-API-Key` or `Authorization: Bearer`.
+async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let keys = &state.settings.api_keys;
+    if keys.is_empty() {
+        return next.run(req).await;
+    }
+    let h = req.headers();
+    let given = h
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            h.get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    match given {
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "an API key is required (header X-API-Key or Authorization: Bearer)",
+        )
+        .into_response(),
+        Some(k)
+            if keys
+                .iter()
+                .any(|key| constant_eq(key.as_bytes(), k.as_bytes())) =>
+        {
+            next.run(req).await
+        }
+        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key")
+            .into_response(),
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
