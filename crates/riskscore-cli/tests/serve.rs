@@ -354,3 +354,108 @@ fn the_demo_writes_its_reports_and_serves() {
         assert!(page.contains(heading), "{file}");
     }
 }
+
+/// Issue 25: schemathesis (RISKSCORE_SCHEMATHESIS, its `schemathesis` command; required when
+/// RISKSCORE_REQUIRE_ORACLES=1) runs every check and every phase, the stateful one included,
+/// against a Home Credit model served with API keys, for RISKSCORE_FUZZ_SECONDS (120 by
+/// default): no failure, and the server's own metrics count no 5xx. The one rule JSON Schema
+/// cannot state (distinct history keys within an application) is kept by
+/// `scripts/schemathesis_hooks.py`.
+#[test]
+fn schemathesis_finds_no_failure_and_no_server_error() {
+    let Some(st) = std::env::var_os("RISKSCORE_SCHEMATHESIS") else {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "RISKSCORE_SCHEMATHESIS is not set but the oracles are required"
+        );
+        eprintln!("skipped: RISKSCORE_SCHEMATHESIS is not set");
+        return;
+    };
+    let seconds = std::env::var("RISKSCORE_FUZZ_SECONDS").unwrap_or_else(|_| "120".into());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = riskscore()
+        .args([
+            "-q",
+            "demo",
+            "--scale",
+            "0.004",
+            "--trials",
+            "1",
+            "--no-serve",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let port = free_port();
+    let mut child = riskscore()
+        .args([
+            "-q",
+            "serve",
+            "--model",
+            out.join("model").to_str().unwrap(),
+        ])
+        .args(["--data", out.join("data").to_str().unwrap()])
+        .args(["--journal", dir.path().join("j.sqlite").to_str().unwrap()])
+        .env("PORT", port.to_string())
+        .env("RISKSCORE_API_KEYS", "fuzz-key")
+        // A debug build scores a request with hundreds of history rows, or tests the drift of
+        // thousands of journaled rows, in more than the default 10 s.
+        .args(["--timeout", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
+    let run = Command::new(&st)
+        .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
+        .args([
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+        ])
+        .args(["--header", "X-API-Key: fuzz-key", "--max-time", &seconds])
+        .args(["--seed", "25", "--no-color", "--request-timeout", "120"])
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", hooks)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&run.stdout);
+    let (_, metrics) = http(port, "GET", "/metrics", "", "m").unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        run.status.success(),
+        "schemathesis failed:\n{report}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let count = |line: &str| -> u64 {
+        line.rsplit(' ')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let requests: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("riskscore_requests_total{"))
+        .collect();
+    let total: u64 = requests.iter().map(|l| count(l)).sum();
+    let server_errors: Vec<&&str> = requests
+        .iter()
+        .filter(|l| l.contains("status=\"5"))
+        .collect();
+    assert!(total > 500, "the fuzzer sent {total} requests:\n{report}");
+    assert!(server_errors.is_empty(), "5xx answers: {server_errors:?}");
+    eprintln!(
+        "schemathesis: {total} requests, no failure, no 5xx\n{}",
+        report
+            .lines()
+            .skip_while(|l| !l.contains("SUMMARY"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
