@@ -26,7 +26,7 @@ fn save_then_load_predicts_identically() {
             ..quick_config()
         },
     );
-    let loaded = ModelBundle::load(&run.bundle()).unwrap();
+    let loaded = ModelBundle::load(&run.model).unwrap();
     let scored = score_frame(&loaded, &run.frame).unwrap();
     // The in-memory booster, before it was written.
     let names = &loaded.manifest.features;
@@ -58,7 +58,7 @@ fn altered_or_missing_files_are_refused() {
             ..quick_config()
         },
     );
-    let src = run.bundle();
+    let src = run.model.clone();
     let check = |name: &str, change: &dyn Fn(&Path), expected: &str| {
         let dir = run.dir.path().join(name);
         copy_dir(&src, &dir);
@@ -126,7 +126,7 @@ fn the_report_has_its_sections() {
             ..quick_config()
         },
     );
-    let html = std::fs::read_to_string(run.bundle().join("report.html")).unwrap();
+    let html = std::fs::read_to_string(run.model.join("report.html")).unwrap();
     for needle in [
         "Decision threshold",
         "ROC curve",

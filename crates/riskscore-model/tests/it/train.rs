@@ -21,7 +21,7 @@ fn summary_agrees_with_the_out_of_fold_file() {
     assert_eq!(s.trials.len(), 3);
     assert_eq!(s.trials[0].kind, "strategy");
     // Recompute the cost at the threshold from oof.csv: it must be the reported one.
-    let text = std::fs::read_to_string(run.bundle().join("oof.csv")).unwrap();
+    let text = std::fs::read_to_string(run.model.join("oof.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),

@@ -1,18 +1,12 @@
-//! One small Home Credit model shared by the tests: synthetic data (scale 0.004, about 1,200
-//! training applicants), its features and a bundle trained with a short configuration.
+//! The kit's small Home Credit bundle (crate riskscore-testkit: synthetic data at scale 0.004,
+//! about 1,200 training applicants, a short training) loaded once as the server's scorer.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use riskscore_data::synth::{generate, SynthConfig};
-use riskscore_model::input::{self, TableOptions};
-use riskscore_model::lgbm::LgbmParams;
-use riskscore_model::run::train_to_bundle;
-use riskscore_model::{Strategy, TrainConfig};
 use riskscore_server::{AppState, Journal, Location, Scorer, Settings};
 
 pub struct Fixture {
-    _dir: tempfile::TempDir,
     pub data: PathBuf,
     pub model: PathBuf,
     pub scorer: Arc<Scorer>,
@@ -21,39 +15,11 @@ pub struct Fixture {
 pub fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tmp");
-        let data = dir.path().join("data");
-        generate(
-            &SynthConfig {
-                scale: 0.004,
-                seed: 3,
-                out: data.clone(),
-            },
-            &|_, _| {},
-        )
-        .expect("synth");
-        let (pipeline, frame) = input::load(&data, &TableOptions::default()).expect("features");
-        let cfg = TrainConfig {
-            folds: 3,
-            imbalance: Some(Strategy::ClassWeight),
-            trials: 0,
-            skip_baseline: true,
-            bootstrap: 10,
-            lgbm: LgbmParams {
-                max_rounds: 60,
-                early_stopping_rounds: 10,
-                ..LgbmParams::default()
-            },
-            ..TrainConfig::default()
-        };
-        let model = dir.path().join("model");
-        train_to_bundle(&frame, &pipeline, &cfg, &model).expect("train");
-        let scorer = Arc::new(Scorer::load(&model, &data, 2).expect("scorer"));
+        let b = riskscore_testkit::home_credit();
         Fixture {
-            _dir: dir,
-            data,
-            model,
-            scorer,
+            data: b.data.clone(),
+            model: b.model.clone(),
+            scorer: Arc::new(Scorer::load(&b.model, &b.data, 2).expect("scorer")),
         }
     })
 }

@@ -46,12 +46,9 @@ async fn query_rejections_and_security_as_documented() {
 /// it; required when RISKSCORE_REQUIRE_ORACLES=1).
 #[test]
 fn openapi_document_is_valid() {
-    let Some(python) = std::env::var_os("RISKSCORE_PYTHON") else {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "RISKSCORE_PYTHON is not set but the oracles are required"
-        );
-        eprintln!("skipped: RISKSCORE_PYTHON is not set");
+    let Some(python) =
+        riskscore_testkit::oracle("RISKSCORE_PYTHON", "a python with openapi-spec-validator")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

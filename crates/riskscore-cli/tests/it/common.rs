@@ -1,6 +1,4 @@
-//! Fixtures shared by the CLI test binaries.
-
-#![allow(clippy::unwrap_used, clippy::panic, dead_code)]
+//! Fixtures shared by the CLI tests.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

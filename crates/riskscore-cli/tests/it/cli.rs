@@ -1,15 +1,12 @@
 //! The binary end to end: exit codes, messages, files written.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
-use common::loans_csv;
+use crate::common::loans_csv;
 
 fn riskscore(args: &[&str]) -> Output {
-    common::command()
+    crate::common::command()
         .args(args)
         .output()
         .expect("riskscore runs")
@@ -20,7 +17,7 @@ fn tiny() -> PathBuf {
 }
 
 fn shared_sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/home-credit")
+    riskscore_testkit::real_sample()
 }
 
 fn text(bytes: &[u8]) -> String {

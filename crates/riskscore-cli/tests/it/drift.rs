@@ -4,15 +4,11 @@
 //! column's type, test name, score (within 1e-6) and verdict, its PSI, and the data set's
 //! verdict must be Evidently's.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use polars::prelude::{Column, DataFrame, ParquetWriter};
 use serde_json::Value;
-
-mod common;
 
 /// A small deterministic generator (splitmix64, numbers in [0, 1)).
 struct Lcg(u64);
@@ -96,15 +92,8 @@ fn write(df: &mut DataFrame, path: &Path) {
 }
 
 fn evidently(reference: &Path, current: &Path) -> Option<Value> {
-    let Ok(py) = std::env::var("RISKSCORE_EVIDENTLY_PYTHON") else {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "RISKSCORE_EVIDENTLY_PYTHON is not set but the oracles are required"
-        );
-        eprintln!("skipped: RISKSCORE_EVIDENTLY_PYTHON is not set");
-        return None;
-    };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/drift_oracle.py");
+    let py = riskscore_testkit::oracle("RISKSCORE_EVIDENTLY_PYTHON", "a python with Evidently")?;
+    let script = riskscore_testkit::script("drift_oracle.py");
     let o = Command::new(py)
         .arg(script)
         .args([
@@ -125,7 +114,7 @@ fn evidently(reference: &Path, current: &Path) -> Option<Value> {
 fn drift(dir: &Path, reference: &Path, current: &Path) -> (Value, PathBuf) {
     let json = dir.join("drift.json");
     let html = dir.join("drift.html");
-    let o = common::command()
+    let o = crate::common::command()
         .args(["-q", "drift", "--reference", reference.to_str().unwrap()])
         .args(["--current", current.to_str().unwrap()])
         .args([
@@ -253,7 +242,7 @@ fn identical_data_does_not_drift_and_a_missing_column_is_named() {
     let _ = cur.drop_in_place("region").unwrap();
     let c = dir.path().join("cur.parquet");
     write(&mut cur, &c);
-    let o = common::command()
+    let o = crate::common::command()
         .args([
             "drift",
             "--reference",
@@ -274,9 +263,9 @@ fn identical_data_does_not_drift_and_a_missing_column_is_named() {
 #[test]
 fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = common::loans_csv(dir.path(), 600);
+    let csv = crate::common::loans_csv(dir.path(), 600);
     let model = dir.path().join("model");
-    common::train_loans_quickly(&csv, &model, "none");
+    crate::common::train_loans_quickly(&csv, &model, "none");
     // New applicants with a much higher ratio, the model's strongest input.
     let shifted_dir = dir.path().join("new");
     std::fs::create_dir_all(&shifted_dir).unwrap();
@@ -294,7 +283,7 @@ fn with_a_model_the_predicted_probability_drifts_with_its_inputs() {
     std::fs::write(&shifted, out).unwrap();
     let drift_json = |args: &[&str]| -> Value {
         let json = dir.path().join("d.json");
-        let o = common::command()
+        let o = crate::common::command()
             .args(["-q", "drift"])
             .args(args)
             .args(["--json", json.to_str().unwrap()])

@@ -1,85 +1,17 @@
 //! Explaining a trained bundle: additivity with the served probability, reason codes, unknown
 //! clients, and the Python oracles (shap.TreeExplainer and pred_contrib).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use riskscore_explain::client::BundleExplainer;
 use riskscore_explain::wording::Wording;
-use riskscore_features::{pipeline_path_for, write_parquet};
-use riskscore_model::input::{self, TableOptions};
-use riskscore_model::lgbm::LgbmParams;
+use riskscore_features::write_parquet;
 use riskscore_model::predict::score_frame;
-use riskscore_model::run::train_to_bundle;
-use riskscore_model::{ModelBundle, Strategy, TrainConfig};
+use riskscore_model::ModelBundle;
 
-/// Applicants whose risk grows with debt and shrinks with a score; `flag` is missing at times.
-fn table(dir: &Path) -> PathBuf {
-    let mut s = String::from("id,bad,debt,score,flag,months\n");
-    for i in 0..1200u64 {
-        let h = i.wrapping_mul(2_654_435_761) % 10_007;
-        let debt = (h % 97) as f64 * 10.0;
-        let score = ((h / 97) % 100) as f64 / 100.0;
-        let flag = if i % 5 == 0 {
-            String::new()
-        } else {
-            ((h / 7) % 2).to_string()
-        };
-        let months = (h % 37) as f64;
-        let z = -2.0 + debt / 400.0 - 2.0 * score;
-        let bad = u8::from(((h * 31 + i) % 1000) as f64 / 1000.0 < 1.0 / (1.0 + (-z).exp()));
-        s.push_str(&format!(
-            "{},{bad},{debt},{score},{flag},{months}\n",
-            5000 + i
-        ));
-    }
-    let p = dir.join("t.csv");
-    std::fs::write(&p, s).unwrap();
-    p
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    model: PathBuf,
-    features: PathBuf,
-    frame: polars::prelude::DataFrame,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = table(dir.path());
-    let opts = TableOptions {
-        id: Some("id".into()),
-        target: Some("bad".into()),
-        ..Default::default()
-    };
-    let (pipeline, mut frame) = input::load(&csv, &opts).unwrap();
-    let features = dir.path().join("X.parquet");
-    write_parquet(&mut frame, &features).unwrap();
-    pipeline.save(&pipeline_path_for(&features)).unwrap();
-    let cfg = TrainConfig {
-        folds: 3,
-        imbalance: Some(Strategy::ClassWeight),
-        trials: 0,
-        skip_baseline: true,
-        bootstrap: 10,
-        lgbm: LgbmParams {
-            max_rounds: 80,
-            early_stopping_rounds: 10,
-            ..LgbmParams::default()
-        },
-        ..TrainConfig::default()
-    };
-    let model = dir.path().join("model");
-    train_to_bundle(&frame, &pipeline, &cfg, &model).unwrap();
-    Fixture {
-        _dir: dir,
-        model,
-        features,
-        frame,
-    }
+/// The kit's single table (1,200 applicants) and its short bundle, trained once.
+fn fixture() -> &'static riskscore_testkit::Fixture {
+    riskscore_testkit::single_table()
 }
 
 #[test]
@@ -121,12 +53,8 @@ fn unknown_client_is_a_clear_error() {
 
 #[test]
 fn python_shap_and_pred_contrib_agree() {
-    let Some(py) = std::env::var_os("RISKSCORE_PYTHON") else {
-        assert!(
-            std::env::var_os("RISKSCORE_REQUIRE_ORACLES").is_none(),
-            "RISKSCORE_PYTHON is not set but oracles are required"
-        );
-        eprintln!("skipped: set RISKSCORE_PYTHON to a python with shap and lightgbm");
+    let Some(py) = riskscore_testkit::oracle("RISKSCORE_PYTHON", "a python with shap and lightgbm")
+    else {
         return;
     };
     let f = fixture();
@@ -135,7 +63,7 @@ fn python_shap_and_pred_contrib_agree() {
     let mut all = ex.explain_all(&f.frame, 2).unwrap();
     let ours = f.model.parent().unwrap().join("shap.parquet");
     write_parquet(&mut all, &ours).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/shap_oracle.py");
+    let script = riskscore_testkit::script("shap_oracle.py");
     let out = Command::new(py)
         .arg(script)
         .arg("--bundle")

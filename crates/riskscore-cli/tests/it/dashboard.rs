@@ -3,13 +3,10 @@
 //! model. Required when `RISKSCORE_REQUIRE_ORACLES=1`, else skipped when Node.js, the npm
 //! packages or Chromium are missing. Screenshots go to `e2e/artifacts/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-mod common;
-use common::{free_port, loans_csv, wait_ready};
+use crate::common::{free_port, loans_csv, wait_ready};
 
 #[test]
 fn the_dashboard_in_a_real_browser() {
@@ -36,9 +33,9 @@ fn the_dashboard_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 400);
     let model = dir.path().join("model");
-    common::train_loans_quickly(&csv, &model, "class_weight");
+    crate::common::train_loans_quickly(&csv, &model, "class_weight");
     let port = free_port();
-    let mut server = common::command()
+    let mut server = crate::common::command()
         .args(["-q", "serve", "--model", model.to_str().unwrap()])
         .args(["--data", csv.to_str().unwrap()])
         .args(["--journal", dir.path().join("j.sqlite").to_str().unwrap()])

@@ -4,8 +4,6 @@
 //! Python client; the logged model loaded by `mlflow.pyfunc` and `mlflow.lightgbm`; serving a
 //! registered model; an unreachable server; a server failing mid-run; the local run directory.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use riskscore_tracking::rest::{Method, Rest};
 use serde_json::{json, Value};
 
-mod common;
-use common::{free_port, http, loans_csv, wait_ready};
+use crate::common::{free_port, http, loans_csv, wait_ready};
 
 fn server() -> Option<String> {
     match std::env::var("RISKSCORE_TEST_MLFLOW") {
@@ -34,14 +31,7 @@ fn server() -> Option<String> {
 }
 
 fn python() -> Option<PathBuf> {
-    let p = std::env::var("RISKSCORE_PYTHON").ok().map(PathBuf::from);
-    if p.is_none() {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "RISKSCORE_PYTHON is not set but the oracles are required"
-        );
-    }
-    p
+    riskscore_testkit::oracle("RISKSCORE_PYTHON", "a python with mlflow")
 }
 
 /// A name no earlier run used.
@@ -60,7 +50,7 @@ fn text(b: &[u8]) -> String {
 /// `riskscore train` on the loans table with a small search.
 fn train(dir: &Path, csv: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Output, PathBuf) {
     let model = dir.join("model");
-    let mut c = common::train_loans(csv, &model);
+    let mut c = crate::common::train_loans(csv, &model);
     c.args(["--folds", "3", "--trials", "2", "--max-rounds", "60"])
         .args(["--bootstrap", "10", "--no-baseline"])
         .args(extra);
@@ -86,7 +76,7 @@ fn run_id(stderr: &str) -> String {
 /// riskscore's own probabilities for every client of the table, by `predict`.
 fn predicted(dir: &Path, model: &Path, csv: &Path) -> Vec<(String, f64, f64)> {
     let out = dir.join("scores.csv");
-    let o = common::command()
+    let o = crate::common::command()
         .args(["-q", "predict", "--model", model.to_str().unwrap()])
         .args([
             "--data",
@@ -116,7 +106,7 @@ fn predicted(dir: &Path, model: &Path, csv: &Path) -> Vec<(String, f64, f64)> {
 /// The feature matrix of the table through the model's pipeline (what pyfunc is given).
 fn features(dir: &Path, model: &Path, csv: &Path) -> PathBuf {
     let out = dir.join("features.parquet");
-    let o = common::command()
+    let o = crate::common::command()
         .args(["-q", "features", csv.to_str().unwrap()])
         .args(["--pipeline", model.join("pipeline.json").to_str().unwrap()])
         .args(["--out", out.to_str().unwrap()])
@@ -315,7 +305,7 @@ fn train_tracks_runs_trials_metrics_artifacts_and_registers_the_model() {
     }
 
     // The registry: a version of the run's model and the alias on it.
-    let o = common::command()
+    let o = crate::common::command()
         .args(["-q", "register", "--run-id", &run, "--name", &name])
         .args(["--tracking-uri", &url])
         .output()
@@ -358,7 +348,7 @@ fn train_tracks_runs_trials_metrics_artifacts_and_registers_the_model() {
 
     // Serving the registered model: the same probabilities over HTTP.
     let port = free_port();
-    let mut child = common::command()
+    let mut child = crate::common::command()
         .args([
             "-q",
             "serve",
@@ -593,7 +583,7 @@ fn an_interrupted_training_ends_its_runs_failed() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 600);
     let local = dir.path().join("runs");
-    let mut child = common::train_loans(&csv, &dir.path().join("model"))
+    let mut child = crate::common::train_loans(&csv, &dir.path().join("model"))
         .args(["--folds", "3", "--trials", "500", "--imbalance", "none"])
         .args(["--local-runs", local.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -656,7 +646,7 @@ fn a_training_error_ends_the_run_failed_with_the_reason() {
     let csv = loans_csv(dir.path(), 200);
     let local = dir.path().join("runs");
     // The target column is missing: training fails after the run started.
-    let o = common::command()
+    let o = crate::common::command()
         .args(["train", "--data", csv.to_str().unwrap()])
         .args(["--id", "client_id", "--target", "no_such_column"])
         .args(["--out", dir.path().join("model").to_str().unwrap()])
@@ -688,7 +678,7 @@ fn a_training_error_ends_the_run_failed_with_the_reason() {
 fn serving_a_registered_model_needs_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 50);
-    let o = common::command()
+    let o = crate::common::command()
         .args(["serve", "--model", "models:/credit@champion"])
         .args(["--data", csv.to_str().unwrap()])
         .args(["--journal", dir.path().join("j.sqlite").to_str().unwrap()])
@@ -697,7 +687,7 @@ fn serving_a_registered_model_needs_a_server() {
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("MLFLOW_TRACKING_URI"), "{stderr}");
-    let o = common::command()
+    let o = crate::common::command()
         .args(["register", "--run-id", "abc", "--name", "credit"])
         .args(["--tracking-uri", "databricks://profile"])
         .output()

@@ -1,8 +1,6 @@
 //! TreeSHAP against a hand calculation, against the Shapley definition enumerated on small
 //! random trees, and against LightGBM's own `pred_contrib` on trained models.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use riskscore_explain::{Explainer, Forest, Tree};
 
 /// Tree over feature `f`: x_f <= t goes to a leaf of value `a` (count `ca`), else `b` (`cb`).

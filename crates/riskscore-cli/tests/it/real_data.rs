@@ -5,19 +5,16 @@
 //! the other, and on a single table scored from a file that writes an integer column as floats.
 //! The real sample is required when `RISKSCORE_REQUIRE_ORACLES=1` (CI), else skipped if absent.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
 use riskscore_data::{Kind, Table};
 use serde_json::{json, Value};
 
-mod common;
-use common::{free_port, http, loans_csv, wait_ready};
+use crate::common::{free_port, http, loans_csv, wait_ready};
 
 fn riskscore(args: &[&str]) -> Output {
-    common::command()
+    crate::common::command()
         .args(args)
         .output()
         .expect("riskscore runs")
@@ -41,7 +38,7 @@ fn s(p: &Path) -> &str {
 }
 
 fn real_sample() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/home-credit");
+    let dir = riskscore_testkit::real_sample();
     if dir.join("application_train.csv").is_file() {
         return Some(dir);
     }
@@ -138,7 +135,7 @@ struct Server {
 impl Server {
     fn start(model: &Path, data: &Path, journal: &Path) -> Server {
         let port = free_port();
-        let mut child = common::command()
+        let mut child = crate::common::command()
             .args(["-q", "serve", "--model", s(model), "--data", s(data)])
             .args(["--journal", s(journal)])
             .env("PORT", port.to_string())
@@ -467,7 +464,7 @@ fn integer_and_float_single_tables() {
     std::fs::copy(&csv, &floats).unwrap();
     as_floats(&floats, &["age"]);
     let model = dir.path().join("model");
-    common::train_loans_quickly(&csv, &model, "class_weight");
+    crate::common::train_loans_quickly(&csv, &model, "class_weight");
     let scores = dir.path().join("scores.csv");
     ok(&[
         "-q",
