@@ -39,7 +39,16 @@ impl MonthRange {
     }
 }
 
-const BUREAU_RAW: usize = 11;
+/// The bureau's columns among [`BUREAU_NUM`]: every entry but the balances' (`MONTHS_BALANCE_*`,
+/// folded per loan from bureau_balance), which follow them.
+fn bureau_values() -> Vec<Value> {
+    BUREAU_NUM
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !c.starts_with("MONTHS_BALANCE_"))
+        .map(Value::Column)
+        .collect()
+}
 
 pub(super) fn bureau(
     source: &dyn TableSource,
@@ -49,62 +58,28 @@ pub(super) fn bureau(
     out: &mut dyn Out,
 ) -> Result<()> {
     let n = apps.kept;
-    let cat_names: Vec<&str> = Table::Bureau.categorical_columns().collect();
-    let mut names = vec![KEY, "SK_ID_BUREAU"];
-    names.extend(BUREAU_NUM[..BUREAU_RAW].iter().map(|(c, _)| *c));
-    names.extend(&cat_names);
-    let specs: Vec<&[Agg]> = BUREAU_NUM.iter().map(|(_, a)| *a).collect();
-    let mut stats = Splits::new(out, n, &specs);
-    let mut cats = CatTable::new(n, cat_names.len());
-    let active = cat_names
-        .iter()
-        .position(|c| *c == "CREDIT_ACTIVE")
-        .map(|a| 2 + BUREAU_RAW + a);
-    let admitted = [
-        vocab.admits("bureau", "CREDIT_ACTIVE", "Active"),
-        vocab.admits("bureau", "CREDIT_ACTIVE", "Closed"),
-    ];
-    // Per bureau row: its applicant's group and split, and its SK_ID_BUREAU.
-    let mut row_group: Vec<u32> = Vec::new();
-    let mut row_split: Vec<u8> = Vec::new();
-    let mut loan_ids: Vec<i64> = Vec::new();
-    let mut lookup = Lookup::new(&apps.row);
-    scan(source, Table::Bureau, &names, |b| {
-        let curr = b.ids(0);
-        loan_ids.extend_from_slice(b.ids(1));
-        let codes: Vec<Vec<u32>> = (0..cat_names.len())
-            .map(|c| table_codes(&mut cats, c, b, 2 + BUREAU_RAW + c))
-            .collect();
-        cats.fit();
-        let split = split_rows(b, active, ["Active", "Closed"], admitted);
-        let nums: Vec<&[f64]> = (0..BUREAU_RAW).map(|i| b.nums(2 + i)).collect();
-        let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
-        let mut touched = 0;
-        for (r, &g) in groups.iter().enumerate() {
-            touch_ahead(&groups, r, &stats.each(), &mut touched);
-            let s = split.as_ref().map_or(0, |s| s[r]);
-            row_group.push(g);
-            row_split.push(s);
-            if g == NO_GROUP {
-                continue;
-            }
-            stats.row(g, s);
-            for (c, codes) in codes.iter().enumerate() {
-                cats.add(g, c, codes[r]);
-            }
-            for (i, column) in nums.iter().enumerate() {
-                stats.add(g, s, i, column[r]);
-            }
-        }
-        std::hint::black_box(touched);
-    })?;
-    report.orphans(Table::Bureau, KEY, lookup.orphans);
-    let loans = unique_keys(Table::Bureau, "SK_ID_BUREAU", &loan_ids)?;
-    drop(loan_ids);
+    let values = bureau_values();
+    let table = SplitTable {
+        table: Table::Bureau,
+        key: "SK_ID_BUREAU",
+        spec: BUREAU_NUM,
+        values: &values,
+        split: ("CREDIT_ACTIVE", ["Active", "Closed"]),
+        prefixes: ("BURO_", ["ACTIVE_", "CLOSED_"]),
+    };
+    let balance = [
+        "MONTHS_BALANCE_MIN",
+        "MONTHS_BALANCE_MAX",
+        "MONTHS_BALANCE_SIZE",
+    ]
+    .map(|c| position_of(BUREAU_NUM.iter().map(|(n, _)| *n), c));
+    let [lo_at, hi_at, size_at] = balance;
+    let balance = [lo_at?, hi_at?, size_at?];
+    let (mut folded, loans, rows) = table.fold(source, vocab, apps, report, out, true)?;
 
     // The monthly balances, folded per loan.
-    let mut months = MonthRange::new(row_group.len());
-    let mut status = CatTable::new(row_group.len(), 1);
+    let mut months = MonthRange::new(rows.len());
+    let mut status = CatTable::new(rows.len(), 1);
     let mut lookup = Lookup::new(&loans);
     scan(
         source,
@@ -153,7 +128,7 @@ pub(super) fn bureau(
             None => Some(status.missing_slot(0)),
         })
         .collect();
-    for (l, (&g, &s)) in row_group.iter().zip(&row_split).enumerate() {
+    for (l, &(g, s)) in rows.iter().enumerate() {
         if g == NO_GROUP {
             continue;
         }
@@ -163,8 +138,8 @@ pub(super) fn bureau(
         } else {
             (months.min[l], months.max[l], f64::from(size))
         };
-        for (i, v) in [lo, hi, sz].into_iter().enumerate() {
-            stats.add(g, s, BUREAU_RAW + i, v);
+        for (slot, v) in balance.into_iter().zip([lo, hi, sz]) {
+            folded.stats.add(g, s, slot, v);
         }
         status_means.row(g);
         for (i, slot) in status_slots.iter().enumerate() {
@@ -176,14 +151,9 @@ pub(super) fn bureau(
             status_means.add(g, i, v);
         }
     }
-    drop((months, status, row_group, row_split));
+    drop((months, status, rows));
 
-    let all = &stats.all;
-    let mut width = push_spec(out, all, BUREAU_NUM, "BURO_", 0)?;
-    for (c, column) in cat_names.iter().enumerate() {
-        let values = vocab.resolve("bureau", column, cats.seen(c))?;
-        width += push_dummies(out, column, &values, &cats, c, all, &[Agg::Mean], "BURO_")?;
-    }
+    let mut width = table.push_all(&folded, vocab, out)?;
     let wanted: Vec<(usize, Agg)> = (0..status_names.len()).map(|i| (i, Agg::Mean)).collect();
     for ((name, _), values) in status_names
         .iter()
@@ -193,11 +163,5 @@ pub(super) fn bureau(
         width += 1;
     }
     out.recycle(status_means.into_buffer());
-    for (part, prefix) in stats.parts.iter().zip(["ACTIVE_", "CLOSED_"]) {
-        width += push_spec(out, part, BUREAU_NUM, prefix, 0)?;
-    }
-    let applicants = (0..n).filter(|&g| stats.all.rows(g) > 0).count();
-    stats.recycle(out);
-    log_part("bureau", applicants, width);
-    Ok(())
+    table.push_splits(folded, width, out)
 }

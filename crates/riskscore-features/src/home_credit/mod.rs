@@ -24,11 +24,13 @@ mod application;
 mod bureau;
 mod monthly;
 mod previous;
+mod split;
 
 use application::application;
 use bureau::bureau;
 use monthly::{credit_card, installments, pos_cash};
 use previous::previous;
+use split::{SplitTable, Value};
 
 const KEY: &str = "SK_ID_CURR";
 

@@ -1,0 +1,171 @@
+//! The skeleton the two split tables share (bureau: ACTIVE_/CLOSED_ by `CREDIT_ACTIVE`;
+//! previous applications: APPROVED_/REFUSED_ by `NAME_CONTRACT_STATUS`): one scan folding every
+//! row into its applicant's statistics, all rows and the row's split, and its categories'
+//! counts; the table's own keys checked unique; then the columns pushed in the kernel's order.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// A value folded per row: a column read by name, or the ratio of two.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Value {
+    Column(&'static str),
+    Ratio(&'static str, &'static str),
+}
+
+/// A table aggregated per applicant over all its rows and over two splits by a category.
+#[derive(Debug)]
+pub(super) struct SplitTable<'a> {
+    pub table: Table,
+    /// The table's own key (unique per row).
+    pub key: &'static str,
+    /// The aggregations of each folded value.
+    pub spec: Spec<'a>,
+    /// The folded values, in `spec`'s order.
+    pub values: &'a [Value],
+    /// The category that splits the rows, and its two values.
+    pub split: (&'static str, [&'static str; 2]),
+    /// Prefixes of all rows and of the two splits.
+    pub prefixes: (&'static str, [&'static str; 2]),
+}
+
+/// The statistics a scan folded.
+#[derive(Debug)]
+pub(super) struct Folded {
+    pub stats: Splits,
+    pub cats: CatTable,
+    pub cat_names: Vec<&'static str>,
+}
+
+/// Per row in file order: its applicant's group ([`NO_GROUP`] for an orphan) and its split (0:
+/// neither).
+pub(super) type RowPlaces = Vec<(u32, u8)>;
+
+impl SplitTable<'_> {
+    /// Scans the table and folds it: the statistics, the table's keys (to the row that holds
+    /// each), and with `keep_rows` each row's place (the bureau's balances are joined to its
+    /// loans by row). The values fold into the first `values.len()` entries of `spec`.
+    pub fn fold(
+        &self,
+        source: &dyn TableSource,
+        vocab: &VocabMode,
+        apps: &Applicants,
+        report: &mut BuildReport,
+        out: &mut dyn Out,
+        keep_rows: bool,
+    ) -> Result<(Folded, KeyIndex, RowPlaces)> {
+        let n = apps.kept;
+        let table = self.table;
+        let cat_names: Vec<&'static str> = table.categorical_columns().collect();
+        // The columns read: the applicant, the key, each value's inputs once, the categories.
+        let mut names: Vec<&str> = vec![KEY, self.key];
+        for v in self.values {
+            let inputs = match *v {
+                Value::Column(c) => [Some(c), None],
+                Value::Ratio(a, b) => [Some(a), Some(b)],
+            };
+            for c in inputs.into_iter().flatten() {
+                if !names.contains(&c) {
+                    names.push(c);
+                }
+            }
+        }
+        names.extend(&cat_names);
+        let at = |c: &str| position_of(names.iter().copied(), c);
+        let positions: Vec<(usize, Option<usize>)> = self
+            .values
+            .iter()
+            .map(|v| match *v {
+                Value::Column(c) => Ok((at(c)?, None)),
+                Value::Ratio(a, b) => Ok((at(a)?, Some(at(b)?))),
+            })
+            .collect::<Result<_>>()?;
+        let cat_at: Vec<usize> = cat_names.iter().map(|c| at(c)).collect::<Result<_>>()?;
+        let (split, values) = self.split;
+        let split_at = cat_names
+            .iter()
+            .position(|c| *c == split)
+            .map(|i| cat_at[i]);
+        let admitted = values.map(|v| vocab.admits(table.stem(), split, v));
+
+        let specs: Vec<&[Agg]> = self.spec.iter().map(|(_, a)| *a).collect();
+        let mut stats = Splits::new(out, n, &specs);
+        let mut cats = CatTable::new(n, cat_names.len());
+        let mut keys: Vec<i64> = Vec::new();
+        let mut rows: Vec<(u32, u8)> = Vec::new();
+        let mut lookup = Lookup::new(&apps.row);
+        scan(source, table, &names, |b| {
+            let curr = b.ids(0);
+            keys.extend_from_slice(b.ids(1));
+            let codes: Vec<Vec<u32>> = cat_at
+                .iter()
+                .enumerate()
+                .map(|(c, &i)| table_codes(&mut cats, c, b, i))
+                .collect();
+            cats.fit();
+            let parts = split_rows(b, split_at, values, admitted);
+            let columns: Vec<(&[f64], Option<&[f64]>)> = positions
+                .iter()
+                .map(|&(a, d)| (b.nums(a), d.map(|d| b.nums(d))))
+                .collect();
+            let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
+            let mut touched = 0;
+            for (r, &g) in groups.iter().enumerate() {
+                touch_ahead(&groups, r, &stats.each(), &mut touched);
+                let s = parts.as_ref().map_or(0, |p| p[r]);
+                if keep_rows {
+                    rows.push((g, s));
+                }
+                if g == NO_GROUP {
+                    continue;
+                }
+                stats.row(g, s);
+                for (c, codes) in codes.iter().enumerate() {
+                    cats.add(g, c, codes[r]);
+                }
+                for (i, (a, d)) in columns.iter().enumerate() {
+                    let v = match d {
+                        None => a[r],
+                        Some(d) => a[r] / d[r],
+                    };
+                    stats.add(g, s, i, v);
+                }
+            }
+            std::hint::black_box(touched);
+        })?;
+        report.orphans(table, KEY, lookup.orphans);
+        let keys = unique_keys(table, self.key, &keys)?;
+        let folded = Folded {
+            stats,
+            cats,
+            cat_names,
+        };
+        Ok((folded, keys, rows))
+    }
+
+    /// Pushes the statistics of all rows and the one-hot means of the categories; their count.
+    pub fn push_all(&self, f: &Folded, vocab: &mut VocabMode, out: &mut dyn Out) -> Result<usize> {
+        let (prefix, _) = self.prefixes;
+        let all = &f.stats.all;
+        let mut width = push_spec(out, all, self.spec, prefix, 0)?;
+        for (c, column) in f.cat_names.iter().enumerate() {
+            let values = vocab.resolve(self.table.stem(), column, f.cats.seen(c))?;
+            width += push_dummies(out, column, &values, &f.cats, c, all, &[Agg::Mean], prefix)?;
+        }
+        Ok(width)
+    }
+
+    /// Pushes the statistics of each split, gives the buffers back, logs the part; the
+    /// applicants with rows.
+    pub fn push_splits(&self, f: Folded, mut width: usize, out: &mut dyn Out) -> Result<()> {
+        let (_, prefixes) = self.prefixes;
+        for (part, prefix) in f.stats.parts.iter().zip(prefixes) {
+            width += push_spec(out, part, self.spec, prefix, 0)?;
+        }
+        let n = f.stats.all.groups();
+        let applicants = (0..n).filter(|&g| f.stats.all.rows(g) > 0).count();
+        f.stats.recycle(out);
+        log_part(self.table.stem(), applicants, width);
+        Ok(())
+    }
+}
