@@ -1,7 +1,6 @@
 //! Fixtures and helpers shared by the tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use polars::prelude::*;
 
@@ -10,10 +9,7 @@ pub fn tiny() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny")
 }
 
-/// The real public sample, beside the repository in ../shared.
-pub fn real_sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/home-credit")
-}
+pub use riskscore_testkit::real_sample;
 
 /// A writable copy of the tiny fixture.
 pub fn tiny_copy() -> tempfile::TempDir {
@@ -45,36 +41,10 @@ pub fn value(df: &DataFrame, id: i64, column: &str) -> Option<f64> {
     col.get(row).expect("row").extract::<f64>()
 }
 
-/// The Python interpreter with pandas (RISKSCORE_PYTHON), if configured. When
-/// RISKSCORE_REQUIRE_ORACLES is set (scripts/test, CI), a missing interpreter fails the test
-/// instead of skipping it.
+/// The Python interpreter with pandas (RISKSCORE_PYTHON), if configured (the kit's rule: a
+/// missing one fails under RISKSCORE_REQUIRE_ORACLES=1).
 pub fn python() -> Option<PathBuf> {
-    match std::env::var_os("RISKSCORE_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("RISKSCORE_REQUIRE_ORACLES").is_some() => {
-            panic!("RISKSCORE_PYTHON is not set but oracles are required")
-        }
-        None => {
-            eprintln!("skipped: set RISKSCORE_PYTHON to a python with pandas and pyarrow");
-            None
-        }
-    }
+    riskscore_testkit::oracle("RISKSCORE_PYTHON", "a python with pandas and pyarrow")
 }
 
-pub fn run_python(python: &Path, args: &[&Path]) -> String {
-    let out = Command::new(python)
-        .args(args)
-        .output()
-        .expect("python runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "python {args:?} failed:\n{text}");
-    text
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use riskscore_testkit::{repo_root, run_python};
