@@ -62,20 +62,95 @@ pub enum Rule {
     Hour,
 }
 
+/// A rule's domain: an interval of finite values, or a list of them, and possibly one code
+/// allowed besides. The intake checks it and the API's JSON Schema states it (one source).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Domain {
+    /// The least value, and whether it is itself excluded.
+    pub min: Option<(f64, bool)>,
+    pub max: Option<f64>,
+    /// The only values allowed, when the domain is a list.
+    pub only: Option<&'static [f64]>,
+    /// A code allowed outside the interval.
+    pub code: Option<f64>,
+}
+
+impl Domain {
+    const ANY: Domain = Domain {
+        min: None,
+        max: None,
+        only: None,
+        code: None,
+    };
+
+    /// Whether `v` lies in the domain (never when it is not finite).
+    pub fn holds(&self, v: f64) -> bool {
+        if !v.is_finite() {
+            return false;
+        }
+        if self.code == Some(v) {
+            return true;
+        }
+        if let Some(only) = self.only {
+            return only.contains(&v);
+        }
+        let above = match self.min {
+            None => true,
+            Some((m, true)) => v > m,
+            Some((m, false)) => v >= m,
+        };
+        above && self.max.is_none_or(|m| v <= m)
+    }
+}
+
 impl Rule {
+    /// The values the rule admits.
+    pub fn domain(self) -> Domain {
+        let any = Domain::ANY;
+        match self {
+            Rule::Amount => Domain {
+                min: Some((0.0, true)),
+                max: Some(1e12),
+                ..any
+            },
+            Rule::DaysBefore => Domain {
+                max: Some(0.0),
+                ..any
+            },
+            Rule::DaysOrCode => Domain {
+                max: Some(0.0),
+                code: Some(DAYS_MISSING_CODE),
+                ..any
+            },
+            Rule::Age => Domain {
+                min: Some((-100.0 * YEAR, false)),
+                max: Some(-18.0 * YEAR),
+                ..any
+            },
+            Rule::Count => Domain {
+                min: Some((0.0, false)),
+                ..any
+            },
+            Rule::Flag => Domain {
+                only: Some(&[0.0, 1.0]),
+                ..any
+            },
+            Rule::Unit => Domain {
+                min: Some((0.0, false)),
+                max: Some(1.0),
+                ..any
+            },
+            Rule::Hour => Domain {
+                min: Some((0.0, false)),
+                max: Some(23.0),
+                ..any
+            },
+        }
+    }
+
     /// The rule a value breaks, in words, or None when it holds.
     pub fn broken_by(self, v: f64) -> Option<&'static str> {
-        let ok = match self {
-            Rule::Amount => v > 0.0 && v <= 1e12,
-            Rule::DaysBefore => v <= 0.0,
-            Rule::DaysOrCode => v <= 0.0 || v == DAYS_MISSING_CODE,
-            Rule::Age => (-100.0 * YEAR..=-18.0 * YEAR).contains(&v),
-            Rule::Count => v >= 0.0,
-            Rule::Flag => v == 0.0 || v == 1.0,
-            Rule::Unit => (0.0..=1.0).contains(&v),
-            Rule::Hour => (0.0..=23.0).contains(&v),
-        };
-        (!(ok && v.is_finite())).then_some(self.words())
+        (!self.domain().holds(v)).then_some(self.words())
     }
 
     fn words(self) -> &'static str {

@@ -321,13 +321,10 @@ fn frame(
                         None | Some(Value::Null) => None,
                         Some(Value::String(s)) => Some(s.clone()),
                         // Codes such as bureau_balance's STATUS 0..5 may come as integers.
-                        Some(v @ Value::Number(_)) if integer(v).is_some() => {
-                            integer(v).map(|n| n.to_string())
-                        }
-                        Some(_) => {
+                        Some(v) => integer(v).map(|n| n.to_string()).or_else(|| {
                             errors.push(field(&at(i), "must be a string"));
                             None
-                        }
+                        }),
                     })
                     .collect();
                 Column::new(name.as_str().into(), v)
@@ -352,7 +349,6 @@ fn field(name: &str, message: &str) -> FieldError {
 
 /// A field's JSON schema: its kind, its intake rule, and whether null (missing) is allowed.
 fn field_schema(kind: Kind, rule: Option<riskscore_data::intake::Rule>, nullable: bool) -> Value {
-    use riskscore_data::intake::Rule;
     use serde_json::json;
     let mut s = match kind {
         Kind::Id => json!({"type": "integer", "minimum": -EXACT, "maximum": EXACT}),
@@ -363,29 +359,43 @@ fn field_schema(kind: Kind, rule: Option<riskscore_data::intake::Rule>, nullable
             {"type": "integer", "minimum": -EXACT, "maximum": EXACT}
         ]}),
     };
-    if kind == Kind::Num {
-        let bounds = match rule {
-            None => json!({}),
-            Some(Rule::Amount) => json!({"exclusiveMinimum": 0, "maximum": 1e12}),
-            Some(Rule::DaysBefore) => json!({"maximum": 0}),
-            Some(Rule::DaysOrCode) => json!({"anyOf": [
-                {"maximum": 0},
-                {"const": riskscore_data::schema::DAYS_MISSING_CODE}
-            ]}),
-            Some(Rule::Age) => json!({"minimum": -36525.0, "maximum": -6574.5}),
-            Some(Rule::Count) => json!({"minimum": 0}),
-            Some(Rule::Flag) => json!({"enum": [0, 1]}),
-            Some(Rule::Unit) => json!({"minimum": 0, "maximum": 1}),
-            Some(Rule::Hour) => json!({"minimum": 0, "maximum": 23}),
-        };
-        if let (Some(s), Some(b)) = (s.as_object_mut(), bounds.as_object()) {
-            s.extend(b.clone());
-        }
+    if let (Kind::Num, Some(rule), Some(obj)) = (kind, rule, s.as_object_mut()) {
+        obj.extend(domain_schema(rule.domain()));
     }
     if nullable {
         json!({"anyOf": [s, {"type": "null"}]})
     } else {
         s
+    }
+}
+
+/// A rule's domain as JSON Schema keywords (on a number).
+fn domain_schema(d: riskscore_data::intake::Domain) -> Map<String, Value> {
+    use serde_json::json;
+    // Whole numbers written as integers (0, not 0.0).
+    let num = |v: f64| match integer(&json!(v)) {
+        Some(i) => json!(i),
+        None => json!(v),
+    };
+    let mut interval = Map::new();
+    match d.min {
+        Some((m, true)) => interval.insert("exclusiveMinimum".into(), num(m)),
+        Some((m, false)) => interval.insert("minimum".into(), num(m)),
+        None => None,
+    };
+    if let Some(m) = d.max {
+        interval.insert("maximum".into(), num(m));
+    }
+    if let Some(only) = d.only {
+        let only: Vec<Value> = only.iter().map(|&v| num(v)).collect();
+        interval = Map::from_iter([("enum".into(), Value::Array(only))]);
+    }
+    match d.code {
+        Some(code) => Map::from_iter([(
+            "anyOf".into(),
+            json!([Value::Object(interval), {"const": num(code)}]),
+        )]),
+        None => interval,
     }
 }
 
