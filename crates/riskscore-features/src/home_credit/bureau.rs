@@ -67,14 +67,15 @@ pub(super) fn bureau(
         split: ("CREDIT_ACTIVE", ["Active", "Closed"]),
         prefixes: ("BURO_", ["ACTIVE_", "CLOSED_"]),
     };
-    let balance = [
+    // The balances' slots among BUREAU_NUM.
+    let balance: Vec<usize> = [
         "MONTHS_BALANCE_MIN",
         "MONTHS_BALANCE_MAX",
         "MONTHS_BALANCE_SIZE",
     ]
-    .map(|c| position_of(BUREAU_NUM.iter().map(|(n, _)| *n), c));
-    let [lo_at, hi_at, size_at] = balance;
-    let balance = [lo_at?, hi_at?, size_at?];
+    .into_iter()
+    .map(|c| position_of(BUREAU_NUM.iter().map(|(n, _)| *n), c))
+    .collect::<Result<_>>()?;
     let (mut folded, loans, rows) = table.fold(source, vocab, apps, report, out, true)?;
 
     // The monthly balances, folded per loan.
@@ -138,7 +139,7 @@ pub(super) fn bureau(
         } else {
             (months.min[l], months.max[l], f64::from(size))
         };
-        for (slot, v) in balance.into_iter().zip([lo, hi, sz]) {
+        for (&slot, v) in balance.iter().zip([lo, hi, sz]) {
             folded.stats.add(g, s, slot, v);
         }
         status_means.row(g);

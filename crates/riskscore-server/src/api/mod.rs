@@ -67,22 +67,18 @@ pub fn document(state: &AppState) -> serde_json::Value {
 pub fn router(state: AppState) -> Router {
     let (v1, open, doc) = parts();
     let doc = crate::openapi::finish(doc, &state);
-    let page: Arc<str> = crate::openapi::docs_page(&doc).into();
-    let doc: Arc<str> = doc.to_string().into();
+    // Rendered once; each answer shares the bytes.
+    let page = Html(axum::body::Bytes::from(crate::openapi::docs_page(&doc)));
+    let doc = axum::body::Bytes::from(doc.to_string());
     Router::new()
         .merge(v1.route_layer(middleware::from_fn_with_state(state.clone(), require_key)))
         .merge(open)
         .merge(crate::dashboard::router())
         .route(
             "/openapi.json",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    doc.to_string(),
-                )
-            }),
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc) }),
         )
-        .route("/docs", get(move || async move { Html(page.to_string()) }))
+        .route("/docs", get(move || async move { page }))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
