@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use riskscore_model::estimate::Method as EstimateMethod;
 use riskscore_model::input::{self, TableOptions};
 use riskscore_model::run::train_to_bundle_observed;
 use riskscore_model::search::{Method, Objective};
@@ -22,6 +23,30 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    options: TrainOptions,
+    #[command(flatten)]
+    table: crate::table_args::TableArgs,
+    #[command(flatten)]
+    tracking: crate::tracking::TrackingArgs,
+    /// Track nothing (no MLflow server, no local run directory).
+    #[arg(long, conflicts_with = "register")]
+    no_tracking: bool,
+    /// Register the model under this name in the MLflow model registry (needs a server).
+    #[arg(long)]
+    register: Option<String>,
+    /// The alias the registered version gets.
+    #[arg(long, default_value = "champion", requires = "register")]
+    alias: String,
+    /// Learning-curve points per fold logged for every trial (each point predicts the
+    /// validation fold once; 0 for none).
+    #[arg(long, default_value_t = 20)]
+    curve_points: usize,
+}
+
+/// The training settings `train` and `validate` share.
+#[derive(Debug, clap::Args)]
+pub struct TrainOptions {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5, env = "RISKSCORE_FOLDS")]
     folds: usize,
@@ -71,25 +96,21 @@ pub struct Args {
     /// Skip the logistic-regression baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// How the figures for new applicants are estimated: auto (nested up to 50,000 rows, cv
+    /// above), nested (the whole procedure in each of --folds outer folds), holdout (see
+    /// --holdout), cv (the chosen configuration's own folds: selection-biased).
+    #[arg(long, default_value = "auto")]
+    estimate: String,
+    /// Hold out this share of the rows (stratified, seeded) before any choice and measure the
+    /// procedure on it once; implies --estimate holdout.
+    #[arg(long)]
+    holdout: Option<f64>,
+    /// Applicants in the new batch the prediction intervals are stated for (e.g. a month of
+    /// applications).
+    #[arg(long, default_value_t = riskscore_model::estimate::DEFAULT_NEW_BATCH)]
+    new_batch: usize,
     #[command(flatten)]
     lgbm: LgbmArgs,
-    #[command(flatten)]
-    table: crate::table_args::TableArgs,
-    #[command(flatten)]
-    tracking: crate::tracking::TrackingArgs,
-    /// Track nothing (no MLflow server, no local run directory).
-    #[arg(long, conflicts_with = "register")]
-    no_tracking: bool,
-    /// Register the model under this name in the MLflow model registry (needs a server).
-    #[arg(long)]
-    register: Option<String>,
-    /// The alias the registered version gets.
-    #[arg(long, default_value = "champion", requires = "register")]
-    alias: String,
-    /// Learning-curve points per fold logged for every trial (each point predicts the
-    /// validation fold once; 0 for none).
-    #[arg(long, default_value_t = 20)]
-    curve_points: usize,
 }
 
 /// The default LightGBM configuration (the starting point of the search).
@@ -119,6 +140,26 @@ struct LgbmArgs {
 
 impl Args {
     fn config(&self) -> Result<TrainConfig> {
+        let curve_points = if self.no_tracking {
+            0
+        } else {
+            self.curve_points
+        };
+        self.options.config(curve_points)
+    }
+}
+
+impl TrainOptions {
+    /// The training settings, learning curves of `curve_points` points per fold.
+    pub fn config(&self, curve_points: usize) -> Result<TrainConfig> {
+        let estimate = match (EstimateMethod::parse(&self.estimate)?, self.holdout) {
+            (EstimateMethod::Auto | EstimateMethod::Holdout, Some(_)) => EstimateMethod::Holdout,
+            (m, None) => m,
+            (m, Some(_)) => anyhow::bail!(
+                "--holdout holds rows out for the holdout estimate; it cannot go with --estimate {}",
+                m.name()
+            ),
+        };
         let imbalance = match self.imbalance.as_str() {
             "auto" => None,
             s => Some(Strategy::parse(s)?),
@@ -154,11 +195,10 @@ impl Args {
             calibration: CalibrationChoice::parse(&self.calibration)?,
             bootstrap: self.bootstrap,
             skip_baseline: self.no_baseline,
-            curve_points: if self.no_tracking {
-                0
-            } else {
-                self.curve_points
-            },
+            curve_points,
+            estimate,
+            holdout: self.holdout.unwrap_or(0.2),
+            new_batch: self.new_batch,
         })
     }
 }
@@ -249,6 +289,22 @@ pub fn run(args: Args) -> Result<()> {
             summary.strategy,
             summary.calibration
         );
+        if let Some(e) = &summary.estimate {
+            println!(
+                "new applicants ({}{}): AUC {:.4} (95 % for {} applicants [{:.4}, {:.4}]), cost per client {:.4} ([{:.4}, {:.4}]), recall {:.3}, approval rate {:.3}",
+                e.method.name(),
+                if e.selection_aware { ", honest" } else { ", selection-biased" },
+                e.auc,
+                e.new_batch,
+                e.auc_prediction.low,
+                e.auc_prediction.high,
+                e.cost_per_client,
+                e.cost_prediction.low,
+                e.cost_prediction.high,
+                e.recall,
+                e.approval_rate
+            );
+        }
         println!("model bundle: {}", summary.bundle);
         println!("report: {}", summary.report);
     }

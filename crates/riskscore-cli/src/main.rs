@@ -13,6 +13,7 @@ mod cmd_register;
 mod cmd_serve;
 mod cmd_synth;
 mod cmd_train;
+mod cmd_validate;
 mod table_args;
 mod tracking;
 
@@ -61,6 +62,8 @@ enum Command {
     Synth(cmd_synth::Args),
     /// Train LightGBM with cross-validation, a cost-based threshold and a search; write a model bundle.
     Train(Box<cmd_train::Args>),
+    /// Check a training run's estimates on repeated held-out splits: coverage of the cost's 95 % prediction interval, AUC gap.
+    Validate(Box<cmd_validate::Args>),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Register(args) => cmd_register::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Synth(args) => cmd_synth::run(args),
+        Command::Validate(args) => cmd_validate::run(*args),
         Command::Train(args) => cmd_train::run(*args),
     };
     match result {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::CostMatrix;
 use crate::error::{Error, Result};
+use crate::estimate::{self, Method as EstimateMethod};
 use crate::imbalance::Strategy;
 use crate::lgbm::LgbmParams;
 use crate::search::{Method, Objective};
@@ -65,6 +66,13 @@ pub struct TrainConfig {
     /// Learning-curve points per fold recorded for every trial (default 0: none; experiment
     /// tracking asks for them).
     pub curve_points: usize,
+    /// How the figures for new applicants are estimated (default auto: nested cross-validation
+    /// up to [`estimate::NESTED_MAX_ROWS`] rows).
+    pub estimate: EstimateMethod,
+    /// Share of the rows held out by `estimate: Holdout` (default 0.2).
+    pub holdout: f64,
+    /// Applicants in the new batch the prediction intervals are stated for (default 10,000).
+    pub new_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -85,6 +93,9 @@ impl Default for TrainConfig {
             bootstrap: 200,
             skip_baseline: false,
             curve_points: 0,
+            estimate: EstimateMethod::Auto,
+            holdout: 0.2,
+            new_batch: estimate::DEFAULT_NEW_BATCH,
         }
     }
 }
@@ -115,6 +126,15 @@ impl TrainConfig {
                 "curve-points",
                 "at most 10,000 points per fold",
             ));
+        }
+        if !(0.05..=0.5).contains(&self.holdout) {
+            return Err(Error::param(
+                "holdout",
+                format!("{} is not in [0.05, 0.5]", self.holdout),
+            ));
+        }
+        if self.new_batch == 0 {
+            return Err(Error::param("new-batch", "must be at least 1 applicant"));
         }
         if self.bootstrap > 100_000 {
             return Err(Error::param("bootstrap", "at most 100,000 resamples"));

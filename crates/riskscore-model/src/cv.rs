@@ -1,5 +1,6 @@
 //! Stratified cross-validation of one LightGBM configuration: a booster per fold, trained on the
-//! other folds after the imbalance strategy, stopped early on its own fold, whose rows it then
+//! other folds after the imbalance strategy, stopped early on a stratified share of those other
+//! folds ([`STOP_SHARE`](crate::folds::STOP_SHARE)), never on its own fold, whose rows it then
 //! predicts (the out-of-fold predictions every later step uses).
 
 use std::time::Instant;
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::folds::split;
+use crate::folds::{split, stopping_split};
 use crate::imbalance::{self, Strategy};
 use crate::lgbm::{self, LgbmParams, Rows};
 use crate::metrics::roc_auc;
@@ -82,9 +83,12 @@ pub fn run(
     for f in 0..k {
         let started = Instant::now();
         let (train_idx, valid_idx) = split(folds, f as u8);
-        let (tx, ty) = data.take(&train_idx);
-        let (vx, vy) = data.take(&valid_idx);
         let fold_seed = seed_of(&[spec.seed, f as u64]);
+        // The rounds are chosen on rows of the training folds: the scored fold is never seen.
+        let (fit_idx, stop_idx) = stopping_split(&train_idx, &data.y, fold_seed);
+        let (tx, ty) = data.take(&fit_idx);
+        let (sx, sy) = data.take(&stop_idx);
+        let (vx, vy) = data.take(&valid_idx);
         let bal = imbalance::apply(spec.strategy, tx, ty, nf, spec.ratio, fold_seed);
         let params =
             spec.params
@@ -96,8 +100,8 @@ pub fn run(
                 n_features: nf,
             },
             Some(Rows {
-                x: &vx,
-                y: &vy,
+                x: &sx,
+                y: &sy,
                 n_features: nf,
             }),
             names,

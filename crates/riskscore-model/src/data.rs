@@ -78,6 +78,17 @@ impl TrainingData {
         self.y.iter().filter(|&&v| v == 1).count()
     }
 
+    /// The rows `idx` as data of their own (ids, labels and features).
+    pub fn subset(&self, idx: &[usize]) -> TrainingData {
+        let (x, y) = self.take(idx);
+        TrainingData {
+            ids: idx.iter().map(|&i| self.ids[i]).collect(),
+            y,
+            x,
+            features: self.features.clone(),
+        }
+    }
+
     /// The rows `idx` as a new row-major block with their labels.
     pub fn take(&self, idx: &[usize]) -> (Vec<f64>, Vec<u8>) {
         let k = self.n_features();

@@ -29,6 +29,40 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
+/// Share of a training fold kept aside to stop boosting early: the rounds are chosen on rows the
+/// booster neither trains on nor is scored on.
+pub const STOP_SHARE: f64 = 0.15;
+
+/// Splits training rows `rows` into the rows a booster fits on and the rows that stop it early
+/// ([`STOP_SHARE`] of each class, at least one of each class when the class has two or more
+/// rows), shuffled with `seed`. Both lists keep the order of `rows`.
+pub fn stopping_split(rows: &[usize], y: &[u8], seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut stop = vec![false; rows.len()];
+    for class in [0u8, 1u8] {
+        let mut pos: Vec<usize> = (0..rows.len()).filter(|&p| y[rows[p]] == class).collect();
+        shuffle(&mut pos, seed_of(&[seed, 7, class as u64]));
+        let n = pos.len();
+        let take = if n < 2 {
+            0
+        } else {
+            ((n as f64 * STOP_SHARE).round() as usize).clamp(1, n - 1)
+        };
+        for &p in &pos[..take] {
+            stop[p] = true;
+        }
+    }
+    let mut fit = Vec::with_capacity(rows.len());
+    let mut held = Vec::new();
+    for (p, &i) in rows.iter().enumerate() {
+        if stop[p] {
+            held.push(i);
+        } else {
+            fit.push(i);
+        }
+    }
+    (fit, held)
+}
+
 /// The training and validation rows of fold `f`.
 pub fn split(folds: &[u8], f: u8) -> (Vec<usize>, Vec<usize>) {
     let mut train = Vec::new();
@@ -60,6 +94,23 @@ mod tests {
             assert!((16..=17).contains(&p), "fold {f}: {p} positives");
             assert_eq!(valid.len(), 200, "fold {f}");
         }
+    }
+
+    #[test]
+    fn the_stopping_rows_are_a_stratified_share_of_the_training_rows() {
+        let y: Vec<u8> = (0..1000).map(|i| u8::from(i % 10 == 0)).collect();
+        let folds = stratified(&y, 5, 3);
+        let (train, valid) = split(&folds, 0);
+        let (fit, stop) = stopping_split(&train, &y, 9);
+        assert_eq!(fit.len() + stop.len(), train.len());
+        assert!(stop.iter().all(|i| !valid.contains(i) && !fit.contains(i)));
+        assert_eq!(stop.len(), 120);
+        assert_eq!(stop.iter().filter(|&&i| y[i] == 1).count(), 12);
+        assert!(fit.windows(2).all(|w| w[0] < w[1]));
+        // A class of one row stays in the fitting rows.
+        let (fit, stop) = stopping_split(&[0, 1, 2], &[1, 0, 0], 1);
+        assert_eq!((fit.len(), stop.len()), (2, 1));
+        assert_eq!(stop.iter().filter(|&&i| i == 0).count(), 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod cv;
 pub mod data;
 pub mod error;
+pub mod estimate;
 pub mod folds;
 pub mod imbalance;
 pub mod input;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod search;
 pub mod train;
+pub mod validate;
 
 pub use bundle::{Decision, ModelBundle};
 pub use config::{CalibrationChoice, TrainConfig};

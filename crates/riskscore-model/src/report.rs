@@ -10,9 +10,12 @@ pub fn render(t: &Trained, y: &[u8], cost: &CostMatrix, features: &[String]) -> 
     let s = &t.summary;
     let mut page = Page::new("riskscore training report");
     let grant_all = s.baselines.first().map_or(f64::NAN, |b| b.cost_per_client);
+    if let Some(e) = &s.estimate {
+        page.section("What to expect on new applicants", &estimate_section(e));
+    }
     page.raw(&kpis(&[
         (
-            "CV ROC AUC (mean ± std over folds)",
+            "CV ROC AUC, mean ± std over folds (selection-biased)",
             format!("{} ± {}", num(s.cv_auc, 4), num(s.cv_auc_std, 4)),
         ),
         (
@@ -20,7 +23,7 @@ pub fn render(t: &Trained, y: &[u8], cost: &CostMatrix, features: &[String]) -> 
             num(s.threshold, 4),
         ),
         (
-            "cost per client at the threshold",
+            "cost per client at the threshold (in-sample)",
             num(s.cost_per_client, 4),
         ),
         ("cost per client, granting everyone", num(grant_all, 4)),
@@ -41,7 +44,10 @@ Trained in {:.0} s.</p>",
         "Confusion matrix at the threshold (out-of-fold)",
         &confusion(t),
     );
-    page.section("Metrics per fold", &fold_table(t));
+    page.section(
+        "Metrics per fold (calibration and threshold fitted on the other folds)",
+        &fold_table(t),
+    );
     page.section("Baselines", &baselines(t));
     page.section(
         "Trials: imbalance strategies and hyperparameter search",
@@ -52,6 +58,90 @@ Trained in {:.0} s.</p>",
         &importance(t, features),
     );
     page.finish()
+}
+
+fn estimate_section(e: &crate::estimate::Estimate) -> String {
+    let honest = if e.selection_aware {
+        "Honest estimate: no choice of the procedure was made on the rows these figures are measured on."
+    } else {
+        "Selection-biased estimate: the configuration was chosen on the rows these figures are measured on, so they are optimistic."
+    };
+    let range =
+        |i: crate::cost::Interval, d: usize| format!("[{}, {}]", num(i.low, d), num(i.high, d));
+    let head = kpis(&[
+        ("ROC AUC", num(e.auc, 4)),
+        (
+            "cost per client at the threshold",
+            num(e.cost_per_client, 4),
+        ),
+        ("recall of defaulters", num(e.recall, 3)),
+        ("approval rate", num(e.approval_rate, 3)),
+        ("method", e.method.name().to_string()),
+    ]);
+    let intervals = table(
+        &["95 % interval", "ROC AUC", "cost per client"],
+        &[
+            vec![
+                "expected value".into(),
+                range(e.auc_interval, 4),
+                range(e.cost_interval, 4),
+            ],
+            vec![
+                format!("measured on a new batch of {} applicants", e.new_batch),
+                range(e.auc_prediction, 4),
+                range(e.cost_prediction, 4),
+            ],
+        ],
+        &[],
+    );
+    let parts: Vec<Vec<String>> = e
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            vec![
+                (i + 1).to_string(),
+                p.rows.to_string(),
+                p.defaulters.to_string(),
+                num(p.auc, 4),
+                num(p.cost_per_client, 4),
+                num(p.recall, 3),
+                num(p.approval_rate, 3),
+                num(p.threshold, 4),
+                esc(&p.chosen),
+            ]
+        })
+        .collect();
+    let chart = BarChart {
+        title: "Cost per client on each scored part".into(),
+        value_label: "cost per client".into(),
+        bars: e
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("part {}", i + 1), p.cost_per_client))
+            .collect(),
+        description: format!(
+            "Cost per client of each part scored by a model that did not choose on it; their mean is {}.",
+            num(e.cost_per_client, 4)
+        ),
+    };
+    format!(
+        "<p><strong>{honest}</strong> {}.</p>{head}{intervals}<p class=\"note\">The interval of the expected value accounts for the \
+variability of the procedure across parts (other data, other choices, another model) and for the sampling of the {} scored rows; \
+the interval for a new batch adds one model's own deviation and the sampling of {} new applicants (<code>--new-batch</code>). \
+Figures elsewhere in this report marked in-sample or selection-biased are read on the predictions the choices were made on.</p>\
+{}{}",
+        esc(&e.how),
+        e.rows,
+        e.new_batch,
+        table(
+            &["part", "rows", "defaulters", "ROC AUC", "cost/client", "recall", "approval", "threshold", "chosen there"],
+            &parts,
+            &[],
+        ),
+        chart.svg()
+    )
 }
 
 fn threshold_section(t: &Trained, y: &[u8], cost: &CostMatrix) -> String {
@@ -80,7 +170,8 @@ fn threshold_section(t: &Trained, y: &[u8], cost: &CostMatrix) -> String {
     let u = &s.uncertainty;
     format!(
         "{}<p>The threshold minimises the mean cost per client on the out-of-fold probabilities. \
-Bootstrap ({} resamples) 95 % intervals: threshold [{}, {}], cost per client at the chosen threshold [{}, {}]. \
+Bootstrap ({} resamples of those predictions) 95 % intervals: threshold [{}, {}], cost per client at the chosen threshold [{}, {}] \
+(in-sample: the threshold was chosen on the same predictions; see the first section for new applicants). \
 A perfectly calibrated model would refuse at the cost ratio {}. Review band: probabilities within ±{} of the threshold.</p>",
         c.svg(),
         u.resamples,

@@ -25,9 +25,12 @@ pub const REFERENCE_ROWS: usize = 10_000;
 /// The reference sample's column of the (calibrated, out-of-fold) predicted probability.
 pub const PROBABILITY_COLUMN: &str = "predicted_probability";
 
-/// The `--json` summary of a run.
+/// The `--json` summary of a run. `estimate` holds the figures for new applicants; `honesty`
+/// says, figure by figure, what each one was measured on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    pub estimate: Option<crate::estimate::Estimate>,
+    pub honesty: Vec<(String, String)>,
     pub cv_auc: f64,
     pub cv_auc_std: f64,
     pub oof_auc: f64,
@@ -139,6 +142,8 @@ pub fn train_to_bundle_observed(
     )?;
     let s = &trained.summary;
     let summary = Summary {
+        estimate: s.estimate.clone(),
+        honesty: honesty(s.estimate.as_ref()),
         cv_auc: s.cv_auc,
         cv_auc_std: s.cv_auc_std,
         oof_auc: s.oof_auc,
@@ -161,6 +166,35 @@ pub fn train_to_bundle_observed(
         seconds: s.seconds,
     };
     Ok((trained, summary))
+}
+
+/// What each figure of the summary was measured on.
+pub fn honesty(estimate: Option<&crate::estimate::Estimate>) -> Vec<(String, String)> {
+    let biased =
+        "selection-biased: measured on the folds the strategy and the search were chosen on";
+    let mut out = vec![(
+        "estimate".to_string(),
+        match estimate {
+            Some(e) if e.selection_aware => format!("honest: {}", e.how),
+            Some(e) => format!("selection-biased: {}", e.how),
+            None => "absent (a bundle written before estimates)".to_string(),
+        },
+    )];
+    for (figure, what) in [
+        ("cv_auc", biased),
+        ("oof_auc", biased),
+        (
+            "cost_per_client",
+            "in-sample: the cost at the threshold chosen on these same out-of-fold predictions",
+        ),
+        (
+            "cost_interval",
+            "in-sample: a bootstrap of the out-of-fold predictions, ignoring the selection",
+        ),
+    ] {
+        out.push((figure.to_string(), what.to_string()));
+    }
+    out
 }
 
 /// Up to [`REFERENCE_ROWS`] training rows, chosen by the seed, in their order: the id, the

@@ -12,6 +12,7 @@ use crate::cost::{self, Optimum, ThresholdUncertainty};
 use crate::cv::{self, mean_std, CvResult, CvSpec, FoldFit};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
+use crate::estimate::{self, Estimate, Part};
 use crate::folds;
 use crate::imbalance::{self, Strategy};
 use crate::lgbm::{self, LgbmParams, Rows};
@@ -35,11 +36,15 @@ pub struct Trial {
     pub seconds: f64,
 }
 
-/// Metrics of one fold at the chosen threshold (on calibrated probabilities).
+/// Metrics of one fold of the chosen configuration, with the calibration and the threshold
+/// fitted on the other folds (fitted inside, measured outside).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FoldMetrics {
     pub fold: usize,
     pub rows: usize,
+    /// The threshold chosen on the other folds, applied to this one.
+    #[serde(default)]
+    pub threshold: f64,
     pub auc: f64,
     pub pr_auc: f64,
     pub brier: f64,
@@ -82,8 +87,15 @@ pub struct TrainSummary {
     pub cv_auc_std: f64,
     pub oof_auc: f64,
     pub threshold: f64,
+    /// Cost per client at `threshold` on the out-of-fold predictions it was chosen on
+    /// (in-sample: the honest figure is `estimate.cost_per_client`).
     pub cost_per_client: f64,
+    /// Bootstrap of the out-of-fold predictions: the threshold's sampling spread (the cost
+    /// interval there ignores the selection; `estimate` has the intervals for new applicants).
     pub uncertainty: ThresholdUncertainty,
+    /// What the model will do on new applicants, and how honest that figure is.
+    #[serde(default)]
+    pub estimate: Option<Estimate>,
     pub bayes_threshold: f64,
     pub review_band: f64,
     pub calibration: String,
@@ -139,7 +151,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
     train_observed(data, cfg, &mut Unobserved)
 }
 
-/// [`train`], telling `observer` about each trial as it ends.
+/// [`train`], telling `observer` about each trial as it ends. The figures for new applicants
+/// are estimated first (nested or held out, see [`estimate`]); then the procedure runs on all
+/// rows for the model that ships.
 pub fn train_observed(
     data: &TrainingData,
     cfg: &TrainConfig,
@@ -147,6 +161,37 @@ pub fn train_observed(
 ) -> Result<Trained> {
     cfg.check()?;
     cfg.check_data(data.rows(), data.positives())?;
+    let started = Instant::now();
+    let method = cfg.estimate.resolve(data.rows());
+    let honest = match method {
+        estimate::Method::Nested => Some(estimate::nested(data, cfg)?),
+        estimate::Method::Holdout => Some(estimate::holdout(data, cfg)?),
+        _ => None,
+    };
+    let mut trained = procedure(data, cfg, observer)?;
+    if let Some(h) = honest {
+        tracing::info!(
+            "{} estimate for new applicants: AUC {:.4}, cost per client {:.4} (95 % for {} applicants [{:.4}, {:.4}])",
+            h.method.name(),
+            h.auc,
+            h.cost_per_client,
+            h.new_batch,
+            h.cost_prediction.low,
+            h.cost_prediction.high
+        );
+        trained.summary.estimate = Some(h);
+    }
+    trained.summary.seconds = started.elapsed().as_secs_f64();
+    Ok(trained)
+}
+
+/// The procedure: strategies, search, calibration, threshold, final fit on all rows. Its
+/// `estimate` is the cross-validated one (selection-biased).
+fn procedure(
+    data: &TrainingData,
+    cfg: &TrainConfig,
+    observer: &mut dyn Observer,
+) -> Result<Trained> {
     let started = Instant::now();
     let names = lgbm::safe_names(&data.features);
     let fold_of = folds::stratified(&data.y, cfg.folds, cfg.seed);
@@ -213,7 +258,9 @@ pub fn train_observed(
         cfg.bootstrap,
         cfg.seed,
     );
-    let fold_metrics = per_fold(&oof, &data.y, &fold_of, cfg, optimum.threshold, &cvr.folds);
+    let parts = cross_fitted(cfg, chosen.strategy, &cvr.oof, &data.y, &fold_of);
+    let fold_metrics = per_fold(&parts, cfg, &cvr.folds);
+    let cv_estimate = estimate::from_folds(&parts, &cfg.cost, cfg.new_batch);
     let baselines = baselines(data, &fold_of, cfg)?;
 
     let rounds = (chosen.mean_best_iteration.round() as u32).max(1);
@@ -266,6 +313,7 @@ pub fn train_observed(
         threshold: optimum.threshold,
         cost_per_client: optimum.cost_per_client,
         uncertainty,
+        estimate: Some(cv_estimate),
         bayes_threshold: cfg.cost.bayes_threshold(),
         review_band: cfg.review_band,
         calibration: calibration.name().to_string(),
@@ -451,28 +499,48 @@ fn calibrate(
     }
 }
 
-fn per_fold(
-    p: &[f64],
+/// Each fold's calibrated probabilities and threshold, both fitted on the other folds' raw
+/// out-of-fold predictions.
+fn cross_fitted(
+    cfg: &TrainConfig,
+    strategy: Strategy,
+    raw: &[f64],
     y: &[u8],
     fold_of: &[u8],
-    cfg: &TrainConfig,
-    threshold: f64,
-    fits: &[FoldFit],
-) -> Vec<FoldMetrics> {
+) -> Vec<Part> {
     (0..cfg.folds)
         .map(|f| {
-            let (_, idx) = folds::split(fold_of, f as u8);
-            let fp: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
-            let fy: Vec<u8> = idx.iter().map(|&i| y[i]).collect();
-            let c = Confusion::at(&fp, &fy, threshold);
+            let (other, idx) = folds::split(fold_of, f as u8);
+            let op: Vec<f64> = other.iter().map(|&i| raw[i]).collect();
+            let oy: Vec<u8> = other.iter().map(|&i| y[i]).collect();
+            let (cal, _) = calibrate(cfg.calibration, strategy, &op, &oy);
+            let threshold = cost::best_threshold(&cal.apply_all(&op), &oy, &cfg.cost).threshold;
+            Part {
+                p: idx.iter().map(|&i| cal.apply(raw[i])).collect(),
+                y: idx.iter().map(|&i| y[i]).collect(),
+                threshold,
+                chosen: format!("{}, calibration {}", strategy.name(), cal.name()),
+            }
+        })
+        .collect()
+}
+
+fn per_fold(parts: &[Part], cfg: &TrainConfig, fits: &[FoldFit]) -> Vec<FoldMetrics> {
+    parts
+        .iter()
+        .enumerate()
+        .map(|(f, part)| {
+            let (fp, fy) = (&part.p, &part.y);
+            let c = Confusion::at(fp, fy, part.threshold);
             FoldMetrics {
                 fold: f,
-                rows: idx.len(),
-                auc: metrics::roc_auc(&fp, &fy),
-                pr_auc: metrics::average_precision(&fp, &fy),
-                brier: metrics::brier(&fp, &fy),
-                ks: metrics::ks(&fp, &fy),
-                cost_per_client: cfg.cost.total(&c) / idx.len() as f64,
+                rows: fp.len(),
+                threshold: part.threshold,
+                auc: metrics::roc_auc(fp, fy),
+                pr_auc: metrics::average_precision(fp, fy),
+                brier: metrics::brier(fp, fy),
+                ks: metrics::ks(fp, fy),
+                cost_per_client: cfg.cost.total(&c) / fp.len() as f64,
                 recall: c.recall(),
                 precision: c.precision(),
                 f2: c.f_beta(2.0),

@@ -110,6 +110,9 @@ impl Session {
                 format!("{:?}", cfg.calibration).to_lowercase(),
             ),
             p("bootstrap", cfg.bootstrap),
+            p("estimate", cfg.estimate.name()),
+            p("holdout", cfg.holdout),
+            p("new_batch", cfg.new_batch),
             p("max_rounds", l.max_rounds),
             p("early_stopping_rounds", l.early_stopping_rounds),
         ];
@@ -207,6 +210,27 @@ impl Session {
                 metrics.push(Metric::new(k, v, step));
             }
         }
+        if let Some(e) = &m.estimate {
+            // The figures for new applicants; `estimate_selection_aware` is 1 when honest.
+            for (k, v) in [
+                ("estimate_auc", e.auc),
+                ("estimate_auc_low", e.auc_prediction.low),
+                ("estimate_auc_high", e.auc_prediction.high),
+                ("estimate_cost_per_client", e.cost_per_client),
+                ("estimate_cost_low", e.cost_prediction.low),
+                ("estimate_cost_high", e.cost_prediction.high),
+                ("estimate_expected_cost_low", e.cost_interval.low),
+                ("estimate_expected_cost_high", e.cost_interval.high),
+                ("estimate_recall", e.recall),
+                ("estimate_approval_rate", e.approval_rate),
+                (
+                    "estimate_selection_aware",
+                    f64::from(u8::from(e.selection_aware)),
+                ),
+            ] {
+                metrics.push(Metric::new(k, v, 0));
+            }
+        }
         for b in &m.baselines {
             let key: String = b
                 .name
@@ -230,6 +254,10 @@ impl Session {
             vec![
                 p("strategy", m.strategy.name()),
                 p("calibration", &m.calibration),
+                p(
+                    "estimate_method",
+                    m.estimate.as_ref().map_or("none", |e| e.method.name()),
+                ),
             ],
             booster_params("", &m.params),
         ]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::loans_csv;
+use crate::common::{loans_csv, train_loans};
 
 fn riskscore(args: &[&str]) -> Output {
     crate::common::command()
@@ -244,6 +244,40 @@ fn train_json_summary_then_predict() {
         assert!(v[key].is_number(), "{key} missing in {v}");
     }
     assert_eq!(v["n_rows"], 400);
+    // Under 50,000 rows the estimate for new applicants is nested, and says it is honest;
+    // the cross-validated figures say they are not.
+    let e = &v["estimate"];
+    assert_eq!(e["method"], "nested", "{e}");
+    assert_eq!(e["selection_aware"], true);
+    assert_eq!(e["rows"], 400);
+    assert_eq!(e["parts"].as_array().map(Vec::len), Some(3));
+    let low = e["cost_prediction"]["low"].as_f64().unwrap();
+    let high = e["cost_prediction"]["high"].as_f64().unwrap();
+    let cost = e["cost_per_client"].as_f64().unwrap();
+    assert!(low < cost && cost < high, "{e}");
+    let honesty: Vec<(String, String)> = serde_json::from_value(v["honesty"].clone()).unwrap();
+    let said = |figure: &str| {
+        honesty
+            .iter()
+            .find(|(f, _)| f == figure)
+            .map(|(_, what)| what.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        said("estimate").starts_with("honest: nested"),
+        "{honesty:?}"
+    );
+    assert!(
+        said("cv_auc").starts_with("selection-biased"),
+        "{honesty:?}"
+    );
+    assert!(
+        said("cost_per_client").starts_with("in-sample"),
+        "{honesty:?}"
+    );
+    let report = std::fs::read_to_string(model.join("report.html")).unwrap();
+    assert!(report.contains("What to expect on new applicants"));
+    assert!(report.contains("Honest estimate"));
     // Progress goes to stderr, per fold.
     assert!(
         text(&out.stderr).contains("fold 3/3"),
@@ -265,6 +299,156 @@ fn train_json_summary_then_predict() {
     let written = std::fs::read_to_string(&scores).unwrap();
     assert_eq!(written.lines().count(), 401);
     assert!(written.starts_with("client_id,probability_raw,probability,decision,review\n"));
+}
+
+#[test]
+fn a_held_out_share_or_plain_cross_validation_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 400);
+    let model = dir.path().join("model");
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let out = train_loans(&csv, &model)
+            .args(["-q", "--json", "--no-tracking", "--no-baseline"])
+            .args(["--imbalance", "class_weight"])
+            .args(QUICK)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = json(&["--holdout", "0.25"]);
+    assert_eq!(v["estimate"]["method"], "holdout");
+    assert_eq!(v["estimate"]["parts"].as_array().map(Vec::len), Some(1));
+    let held = v["estimate"]["rows"].as_u64().unwrap();
+    assert!((98..=102).contains(&held), "{held}");
+    // The final model is still fitted on every row.
+    assert_eq!(v["n_rows"], 400);
+    let v = json(&["--estimate", "cv", "--new-batch", "50"]);
+    assert_eq!(v["estimate"]["method"], "cv");
+    assert_eq!(v["estimate"]["selection_aware"], false);
+    assert_eq!(v["estimate"]["new_batch"], 50);
+
+    let out = train_loans(&csv, &model)
+        .args(["--estimate", "nested", "--holdout", "0.2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot go with --estimate nested"),
+        "{}",
+        text(&out.stderr)
+    );
+    for (flag, value, says) in [
+        (
+            "--estimate",
+            "bootstrap",
+            "\"bootstrap\" is not one of auto, cv, nested, holdout",
+        ),
+        (
+            "--holdout",
+            "0.9",
+            "invalid parameter holdout: 0.9 is not in [0.05, 0.5]",
+        ),
+        ("--new-batch", "0", "invalid parameter new-batch"),
+    ] {
+        let out = train_loans(&csv, &model)
+            .args([flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn validate_reports_the_coverage_of_held_out_splits() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 600);
+    let out = riskscore(&[
+        "-q",
+        "validate",
+        "--data",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--splits",
+        "3",
+        "--test-share",
+        "0.25",
+        "--imbalance",
+        "class_weight",
+        "--json",
+        "--folds",
+        "3",
+        "--trials",
+        "0",
+        "--max-rounds",
+        "60",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let splits = v["splits"].as_array().unwrap();
+    assert_eq!(splits.len(), 3);
+    let mut inside = 0;
+    for s in splits {
+        assert_eq!(s["method"], "nested");
+        assert_eq!(s["held_out_rows"], 150);
+        assert_eq!(s["trained_rows"], 450);
+        let cost = s["held_out_cost"].as_f64().unwrap();
+        let covered =
+            s["cost_low"].as_f64().unwrap() <= cost && cost <= s["cost_high"].as_f64().unwrap();
+        assert_eq!(s["covered"], covered);
+        inside += usize::from(covered);
+    }
+    assert!((v["cost_coverage"].as_f64().unwrap() - inside as f64 / 3.0).abs() < 1e-12);
+    // The text form says the same.
+    let out = riskscore(&[
+        "-q",
+        "validate",
+        "--data",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--splits",
+        "1",
+        "--imbalance",
+        "class_weight",
+        "--folds",
+        "3",
+        "--trials",
+        "0",
+        "--max-rounds",
+        "60",
+        "--estimate",
+        "cv",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("cost coverage: "), "{said}");
+    assert!(said.contains("AUC: estimated minus held out"), "{said}");
+    // Bad settings are refused before any training.
+    let out = riskscore(&[
+        "validate",
+        "--data",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--test-share",
+        "0.9",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("test-share"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -205,6 +205,41 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         "--early-stopping-rounds",
         "10",
     ]);
+    // The coverage check on the real rows: one split, a fifth held out.
+    let out = ok(&[
+        "-q",
+        "validate",
+        "--data",
+        s(data),
+        "--splits",
+        "1",
+        "--test-share",
+        "0.2",
+        "--folds",
+        "2",
+        "--trials",
+        "0",
+        "--imbalance",
+        "class_weight",
+        "--max-rounds",
+        "40",
+        "--early-stopping-rounds",
+        "10",
+        "--estimate",
+        "cv",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let split = &v["splits"][0];
+    let (trained, held) = (
+        split["trained_rows"].as_u64().unwrap(),
+        split["held_out_rows"].as_u64().unwrap(),
+    );
+    assert!(
+        held > 0 && (held as f64 / (trained + held) as f64 - 0.2).abs() < 0.01,
+        "{v}"
+    );
+    assert!(split["held_out_auc"].as_f64().unwrap() > 0.6, "{v}");
     let scores = dir.join("scores.csv");
     let out = ok(&[
         "-q",

@@ -4,5 +4,6 @@
 
 mod bundle;
 mod common;
+mod estimate;
 mod oracle;
 mod train;
