@@ -122,6 +122,7 @@ try {
   await page.waitForSelector("#view-model:not([hidden]) #importance svg");
   check((await page.textContent("#model-facts")).includes("Decision threshold"), "the model view opens from the keyboard");
   check(await page.locator("#metrics tbody tr").count() >= 4, "the model view lists the cross-validated metrics");
+  check((await page.textContent("#model-facts")).includes("AUC on new applicants (nested, honest)"), "the model view states the honest estimate for new applicants");
   check(await page.locator("#cost tbody tr").count() === 4, "the model view shows the cost matrix");
   await page.screenshot({ path: join(artifacts, "model.png"), fullPage: true });
   await axe("model");

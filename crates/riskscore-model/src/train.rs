@@ -151,9 +151,9 @@ pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
     train_observed(data, cfg, &mut Unobserved)
 }
 
-/// [`train`], telling `observer` about each trial as it ends. The figures for new applicants
-/// are estimated first (nested or held out, see [`estimate`]); then the procedure runs on all
-/// rows for the model that ships.
+/// [`train`], telling `observer` about each trial as it ends. The procedure runs on all rows
+/// for the model that ships; then the figures for new applicants are estimated (nested or held
+/// out, see [`estimate`]), by the same procedure on parts of the rows.
 pub fn train_observed(
     data: &TrainingData,
     cfg: &TrainConfig,
@@ -162,13 +162,13 @@ pub fn train_observed(
     cfg.check()?;
     cfg.check_data(data.rows(), data.positives())?;
     let started = Instant::now();
-    let method = cfg.estimate.resolve(data.rows());
-    let honest = match method {
+    // The model that ships first (its trials are tracked as they end), then the estimate.
+    let mut trained = procedure(data, cfg, observer)?;
+    let honest = match cfg.estimate.resolve(data.rows()) {
         estimate::Method::Nested => Some(estimate::nested(data, cfg)?),
         estimate::Method::Holdout => Some(estimate::holdout(data, cfg)?),
         _ => None,
     };
-    let mut trained = procedure(data, cfg, observer)?;
     if let Some(h) = honest {
         tracing::info!(
             "{} estimate for new applicants: AUC {:.4}, cost per client {:.4} (95 % for {} applicants [{:.4}, {:.4}])",

@@ -290,9 +290,18 @@ async function loadModel() {
   try { m = await api("/v1/model"); } catch (err) { showError("model-error", err.message); return; }
   $("model-error").hidden = true;
   const auc = m.metrics && m.metrics.cv_auc;
+  const e = m.metrics && m.metrics.estimate;
+  const range = (i, d) => `95 %: ${i.low.toFixed(d)} to ${i.high.toFixed(d)}`;
+  const expect = e ? [
+    [`AUC on new applicants (${e.method}, ${e.selection_aware ? "honest" : "selection-biased"})`,
+      `${e.auc.toFixed(4)} (${range(e.auc_prediction, 3)}, for ${e.new_batch} applicants)`],
+    ["Cost per client on new applicants", `${e.cost_per_client.toFixed(4)} (${range(e.cost_prediction, 3)})`],
+    ["Approval rate on new applicants", pct(e.approval_rate)],
+  ] : [];
   facts($("model-facts"), [
     ["Model version", m.model_version],
-    ["Cross-validated AUC", auc === undefined ? "–" : auc.toFixed(4)],
+    ...expect,
+    ["Cross-validated AUC (selection-biased)", auc === undefined ? "–" : auc.toFixed(4)],
     ["Decision threshold", pct(m.threshold)],
     ["Imbalance strategy", String(m.strategy)],
     ["Clients in the data", String(m.clients)],
