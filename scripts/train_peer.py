@@ -2,8 +2,10 @@
 """Python LightGBM peer of `riskscore train`, for the benchmark and the oracle tests.
 
 cv:      re-runs the cross-validation of a riskscore bundle with Python `lightgbm`: the same
-         feature matrix, the same folds (read from the bundle's oof.csv) and the same parameter
-         object (manifest.json: cv_lightgbm_params), early stopping on each validation fold.
+         feature matrix, the same folds and early-stopping rows (read from the bundle's oof.csv:
+         `fold`, and `stopped`, the folds whose boosters stopped early on the row) and the same
+         parameter object (manifest.json: cv_lightgbm_params). Each fold's booster trains on the
+         other folds minus its stopping rows, stops early on those, and predicts its fold.
          Prints JSON: per-fold and mean AUC, out-of-fold AUC, seconds.
 predict: loads the bundle's model.txt with `lightgbm.Booster(model_file=...)`, predicts the
          feature matrix and compares with riskscore's predictions (CSV from `riskscore predict`).
@@ -37,7 +39,7 @@ def load(bundle, features):
 
 def cv(args):
     manifest, df, names, lgb_names = load(args.bundle, args.features)
-    oof = pd.read_csv(f"{args.bundle}/oof.csv")
+    oof = pd.read_csv(f"{args.bundle}/oof.csv", dtype={"stopped": str})
     id_col, target = manifest["id"], manifest["target"]
     df = df.merge(oof[[id_col, "fold"]], on=id_col, how="inner", sort=False)
     # Same row order as riskscore's matrix (the order of oof.csv).
@@ -45,6 +47,7 @@ def cv(args):
     X = df[names].to_numpy(dtype=np.float64)
     y = df[target].to_numpy(dtype=np.float64)
     folds = df["fold"].to_numpy()
+    stopped = oof["stopped"].fillna("").astype(str).to_numpy()
     params = dict(manifest["cv_lightgbm_params"])
     rounds = params.pop("num_iterations")
     stop = params.pop("early_stopping_rounds")
@@ -52,10 +55,11 @@ def cv(args):
     fold_auc, best_iters = [], []
     pred = np.full(len(y), np.nan)
     for f in sorted(set(folds)):
-        tr, va = folds != f, folds == f
+        st = np.array([str(f) in s.split() for s in stopped])
+        tr, va = (folds != f) & ~st, folds == f
         dtr = lgb.Dataset(X[tr], y[tr], feature_name=lgb_names, free_raw_data=False)
-        dva = lgb.Dataset(X[va], y[va], reference=dtr)
-        booster = lgb.train(params, dtr, num_boost_round=rounds, valid_sets=[dva],
+        dst = lgb.Dataset(X[st], y[st], reference=dtr)
+        booster = lgb.train(params, dtr, num_boost_round=rounds, valid_sets=[dst],
                             callbacks=[lgb.early_stopping(stop, verbose=False)])
         pred[va] = booster.predict(X[va], num_iteration=booster.best_iteration)
         fold_auc.append(auc(y[va], pred[va]))

@@ -82,10 +82,9 @@ pub fn run(
     let mut fits = Vec::with_capacity(k);
     for f in 0..k {
         let started = Instant::now();
-        let (train_idx, valid_idx) = split(folds, f as u8);
         let fold_seed = seed_of(&[spec.seed, f as u64]);
         // The rounds are chosen on rows of the training folds: the scored fold is never seen.
-        let (fit_idx, stop_idx) = stopping_split(&train_idx, &data.y, fold_seed);
+        let (fit_idx, stop_idx, valid_idx) = fold_rows(&data.y, folds, f, spec.seed);
         let (tx, ty) = data.take(&fit_idx);
         let (sx, sy) = data.take(&stop_idx);
         let (vx, vy) = data.take(&valid_idx);
@@ -130,6 +129,18 @@ pub fn run(
         fits.push(fit);
     }
     Ok(CvResult { oof, folds: fits })
+}
+
+/// The rows of fold `f` under `seed`: (fitted on, stopping early on, scored).
+pub fn fold_rows(
+    y: &[u8],
+    folds: &[u8],
+    f: usize,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (train_idx, valid_idx) = split(folds, f as u8);
+    let (fit, stop) = stopping_split(&train_idx, y, seed_of(&[seed, f as u64]));
+    (fit, stop, valid_idx)
 }
 
 /// AUC and log-loss of the booster cut at evenly spaced rounds, on the validation rows. Every

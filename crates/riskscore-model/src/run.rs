@@ -131,7 +131,7 @@ pub fn train_to_bundle_observed(
                 (REPORT_FILE, html.into_bytes()),
                 (
                     bundle::OOF_FILE,
-                    oof_csv(&data, &trained, &pipeline.id, &pipeline.target),
+                    oof_csv(&data, &trained, &pipeline.id, &pipeline.target, cfg.seed),
                 ),
                 (
                     REFERENCE_FILE,
@@ -236,14 +236,28 @@ fn reference_sample(data: &TrainingData, oof: &[f64], id: &str, seed: u64) -> Re
     Ok(bytes)
 }
 
-fn oof_csv(data: &TrainingData, t: &Trained, id: &str, target: &str) -> Vec<u8> {
+/// Every row's fold, its out-of-fold probabilities, and the folds whose boosters stopped early
+/// on it (`stopped`: fold numbers separated by spaces), so a peer can re-run the
+/// cross-validation exactly.
+fn oof_csv(data: &TrainingData, t: &Trained, id: &str, target: &str, seed: u64) -> Vec<u8> {
     use std::fmt::Write;
-    let mut s = format!("{id},{target},fold,probability_raw,probability\n");
+    let k = t.summary.folds;
+    let mut stopped = vec![String::new(); data.rows()];
+    for f in 0..k {
+        let (_, stop, _) = crate::cv::fold_rows(&data.y, &t.folds, f, seed);
+        for i in stop {
+            if !stopped[i].is_empty() {
+                stopped[i].push(' ');
+            }
+            let _ = write!(stopped[i], "{f}");
+        }
+    }
+    let mut s = format!("{id},{target},fold,probability_raw,probability,stopped\n");
     for i in 0..data.rows() {
         let _ = writeln!(
             s,
-            "{},{},{},{},{}",
-            data.ids[i], data.y[i], t.folds[i], t.oof_raw[i], t.oof[i]
+            "{},{},{},{},{},{}",
+            data.ids[i], data.y[i], t.folds[i], t.oof_raw[i], t.oof[i], stopped[i]
         );
     }
     s.into_bytes()

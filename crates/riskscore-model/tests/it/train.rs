@@ -25,7 +25,7 @@ fn summary_agrees_with_the_out_of_fold_file() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("client_id,defaulted,fold,probability_raw,probability")
+        Some("client_id,defaulted,fold,probability_raw,probability,stopped")
     );
     let (mut cost, mut n) = (0.0, 0.0);
     let mut per_fold = [(0usize, 0usize); 3];
