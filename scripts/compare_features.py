@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Compare riskscore's feature matrix with the pandas peer's, column by column.
 
-  compare_features.py OURS.parquet PEER.parquet [--rtol 1e-9]
+  compare_features.py OURS.parquet PEER.parquet [--rtol 1e-9] [--data DIR]
 
-Rows are matched by SK_ID_CURR. Missing values (null or NaN) are equal to each other; other
+Rows are matched by SK_ID_CURR. With --data (the Home Credit folder both were built from), the
+applicants whose CODE_GENDER is 'XNA' are left out of riskscore's rows first: the kernel (and
+the pandas peer) drop them, riskscore scores every applicant; their number is printed. Missing values (null or NaN) are equal to each other; other
 values must agree within rtol (relative) or 1e-9 (absolute). Exits 1 and lists every
 difference in names, order or values; prints a one-line summary otherwise.
 """
@@ -20,10 +22,20 @@ def main():
     ap.add_argument("peer")
     ap.add_argument("--rtol", type=float, default=1e-9)
     ap.add_argument("--atol", type=float, default=1e-9)
+    ap.add_argument("--data")
     a = ap.parse_args()
     ours = pd.read_parquet(a.ours)
     peer = pd.read_parquet(a.peer)
     problems = []
+    if a.data:
+        xna = set()
+        for name in ("application_train.csv", "application_test.csv"):
+            app = pd.read_csv(f"{a.data}/{name}", usecols=["SK_ID_CURR", "CODE_GENDER"])
+            xna |= set(app.loc[app["CODE_GENDER"] == "XNA", "SK_ID_CURR"])
+        kept = ours["SK_ID_CURR"].isin(xna)
+        print("%d applicant(s) of CODE_GENDER XNA kept by riskscore, dropped by the kernel: not compared"
+              % int(kept.sum()))
+        ours = ours[~kept].reset_index(drop=True)
     if list(ours.columns) != list(peer.columns):
         only_ours = [c for c in ours.columns if c not in set(peer.columns)]
         only_peer = [c for c in peer.columns if c not in set(ours.columns)]

@@ -29,6 +29,9 @@ pub fn run(args: Args) -> Result<()> {
         crate::table_args::must_exist(p, "--pipeline")?;
     }
     let started = Instant::now();
+    if args.pipeline.is_some() && args.table.protected.is_some() {
+        bail!("--protected is set when a pipeline is fitted; the pipeline given keeps its own");
+    }
     let fitted = match &args.pipeline {
         Some(path) => Some(FeaturePipeline::load(path)?),
         None => None,
@@ -54,15 +57,8 @@ pub fn run(args: Args) -> Result<()> {
                 (p, rows)
             }
             None => {
-                let (p, rows, report) =
-                    FeaturePipeline::fit_home_credit_to_parquet(&folder, &args.out)
-                        .map_err(written)?;
-                if report.dropped_xna > 0 {
-                    tracing::info!(
-                        rows = report.dropped_xna,
-                        "dropped applications with CODE_GENDER = XNA"
-                    );
-                }
+                let (p, rows, _) = FeaturePipeline::fit_home_credit_to_parquet(&folder, &args.out)
+                    .map_err(written)?;
                 (p, rows)
             }
         };
@@ -91,6 +87,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         bail!("{}: no such file or folder", args.data.display());
     };
+    let mut pipeline = pipeline;
+    if let Some(protected) = args.table.protected() {
+        pipeline.protect(&protected)?;
+    }
     let pipeline_path = pipeline_path_for(&args.out);
     if args.pipeline.is_none() {
         pipeline.save(&pipeline_path)?;
@@ -103,8 +103,17 @@ pub fn run(args: Args) -> Result<()> {
         "done"
     );
     println!(
-        "{rows} rows x {} features -> {}{}",
+        "{rows} rows x {} features{} -> {}{}",
         pipeline.features.len(),
+        if pipeline.audit.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (and {} protected, kept out of the model: {})",
+                pipeline.audit.len(),
+                pipeline.audit.join(", ")
+            )
+        },
         args.out.display(),
         if args.pipeline.is_none() {
             format!(" (pipeline: {})", pipeline_path.display())

@@ -109,6 +109,11 @@ pub struct TrainOptions {
     /// applications).
     #[arg(long, default_value_t = riskscore_model::estimate::DEFAULT_NEW_BATCH)]
     new_batch: usize,
+    /// Regulation B's age rule by construction: age capped at 62 years (older applicants are
+    /// scored as 62), a monotone constraint so that older never means riskier, and the other
+    /// features computed from age dropped. Home Credit layout (DAYS_BIRTH) only.
+    #[arg(long)]
+    monotone_age: bool,
     #[command(flatten)]
     lgbm: LgbmArgs,
 }
@@ -187,6 +192,7 @@ impl TrainOptions {
                 lambda_l2: l.lambda_l2,
                 max_rounds: l.max_rounds,
                 early_stopping_rounds: l.early_stopping_rounds,
+                monotone: Vec::new(),
             },
             trials: self.trials,
             search: Method::parse(&self.search)?,
@@ -199,6 +205,7 @@ impl TrainOptions {
             estimate,
             holdout: self.holdout.unwrap_or(0.2),
             new_batch: self.new_batch,
+            monotone_age: self.monotone_age,
         })
     }
 }
@@ -213,6 +220,7 @@ pub fn run(args: Args) -> Result<()> {
         target: args.table.target.clone(),
         categorical: args.table.categorical.clone(),
         numeric: args.table.numeric.clone(),
+        protected: args.table.protected(),
         max_categories: None,
     };
     if args.register.is_some() && args.tracking.tracking_uri.is_none() {

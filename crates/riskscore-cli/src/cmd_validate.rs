@@ -39,10 +39,12 @@ pub fn run(args: Args) -> Result<()> {
         target: args.table.target.clone(),
         categorical: args.table.categorical.clone(),
         numeric: args.table.numeric.clone(),
+        protected: args.table.protected(),
         max_categories: None,
     };
     let (pipeline, frame) = input::load(&args.data, &opts)
         .with_context(|| format!("reading {}", args.data.display()))?;
+    let (frame, pipeline, cfg) = riskscore_model::run::prepare(&frame, &pipeline, &cfg)?;
     let data =
         TrainingData::from_frame(&frame, &pipeline.id, &pipeline.target, &pipeline.features)?;
     let coverage = validate::run(&data, &cfg, args.splits, args.test_share)

@@ -6,6 +6,7 @@ mod cmd_demo;
 mod cmd_drift;
 mod cmd_explain;
 mod cmd_explore;
+mod cmd_fairness;
 mod cmd_features;
 mod cmd_journal;
 mod cmd_predict;
@@ -48,6 +49,9 @@ enum Command {
     Explore(cmd_explore::Args),
     /// Explain decisions with exact SHAP values: one client's reasons, or a whole portfolio.
     Explain(cmd_explain::Args),
+    /// Fairness of a model's decisions on labelled data: by protected attribute and age band,
+    /// with fairlearn's disparity measures, and Regulation B's age rule.
+    Fairness(cmd_fairness::Args),
     /// Check the decision journal's hash chain.
     Journal(cmd_journal::Args),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Drift(args) => cmd_drift::run(args),
         Command::Explain(args) => cmd_explain::run(args),
         Command::Explore(args) => cmd_explore::run(args),
+        Command::Fairness(args) => cmd_fairness::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),
         Command::Predict(args) => cmd_predict::run(args),

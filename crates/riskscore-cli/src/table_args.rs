@@ -13,6 +13,24 @@ pub struct TableArgs {
     /// Single table: columns to read as numbers whatever their inferred type (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub numeric: Vec<String>,
+    /// Protected attributes (any layout): these columns and every feature derived from them
+    /// are kept out of the model and measured beside it for fairness. Default: CODE_GENDER
+    /// for the Home Credit tables, none for one table; `none` protects nothing.
+    #[arg(long, value_delimiter = ',', value_name = "COL[,COL...]")]
+    pub protected: Option<Vec<String>>,
+}
+
+impl TableArgs {
+    /// The protected attributes asked for: None for the layout's default, empty for `none`.
+    pub fn protected(&self) -> Option<Vec<String>> {
+        self.protected.as_ref().map(|names| {
+            names
+                .iter()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty() && n != "none")
+                .collect()
+        })
+    }
 }
 
 /// A path given on the command line must exist: said as such, before anything else reads it.

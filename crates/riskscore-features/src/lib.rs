@@ -9,12 +9,14 @@ pub mod generic;
 pub mod home_credit;
 mod parquet_out;
 pub mod pipeline;
+pub mod protect;
 pub mod vocab;
 
 pub use error::{Error, Result};
 pub use generic::{GenericSpec, GenericTable};
 pub use home_credit::BuildReport;
 pub use pipeline::{pipeline_path_for, FeaturePipeline, Layout};
+pub use protect::{group_of, Encoding};
 pub use vocab::Vocabularies;
 
 use std::path::Path;

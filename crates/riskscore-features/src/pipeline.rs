@@ -26,8 +26,9 @@ pub enum Layout {
     Generic(GenericSpec),
 }
 
-/// A fitted pipeline. Applying it to data gives the columns `id`, `target` and then exactly
-/// `features`, in that order.
+/// A fitted pipeline. Applying it to data gives the columns `id`, `target`, then exactly
+/// `features` (the model inputs) and `audit` (the features derived from protected
+/// attributes, kept for the fairness audit), in that order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePipeline {
     pub format_version: u32,
@@ -36,6 +37,18 @@ pub struct FeaturePipeline {
     pub target: String,
     pub layout: Layout,
     pub features: Vec<String>,
+    /// Protected attributes (source columns): neither they nor any feature derived from them
+    /// is a model input (see the `protect` module).
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// The features derived from the protected attributes: computed after `features`, never
+    /// given to the model.
+    #[serde(default)]
+    pub audit: Vec<String>,
+    /// With `train --monotone-age`: the age column's values are raised to this floor (days
+    /// before the application, negative), so every applicant aged 62 or more is seen as 62.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_floor: Option<f64>,
 }
 
 impl FeaturePipeline {
@@ -96,14 +109,21 @@ impl FeaturePipeline {
             .filter(|n| n.as_str() != id && n.as_str() != target)
             .cloned()
             .collect();
-        FeaturePipeline {
+        let mut pipeline = FeaturePipeline {
             format_version: FORMAT_VERSION,
             riskscore_version: env!("CARGO_PKG_VERSION").into(),
             id: id.into(),
             target: target.into(),
             layout,
             features,
-        }
+            protected: Vec::new(),
+            audit: Vec::new(),
+            age_floor: None,
+        };
+        let protected = pipeline.default_protected();
+        // The defaults are columns of the layout: this cannot fail.
+        let _ = pipeline.protect(&protected);
+        pipeline
     }
 
     /// Applies the fitted Home Credit pipeline to new tables (one application or many).
@@ -140,11 +160,11 @@ impl FeaturePipeline {
         home_credit::build(source, &mut vocab, &mut BuildReport::default(), out)
     }
 
-    /// The id, the target, then the features.
+    /// The id, the target, the features, then the audit columns.
     fn column_names(&self) -> Vec<String> {
         [self.id.clone(), self.target.clone()]
             .into_iter()
-            .chain(self.features.iter().cloned())
+            .chain(self.all_features())
             .collect()
     }
 
@@ -160,10 +180,10 @@ impl FeaturePipeline {
 
     /// Puts the columns in the fitted order, failing if any is missing.
     fn conform(&self, df: DataFrame) -> Result<DataFrame> {
-        let mut names = vec![self.id.as_str(), self.target.as_str()];
-        names.extend(self.features.iter().map(String::as_str));
-        df.select(names)
-            .map_err(Error::polars("columns of the fitted pipeline"))
+        let df = df
+            .select(self.column_names())
+            .map_err(Error::polars("columns of the fitted pipeline"))?;
+        self.apply_age_cap(df)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

@@ -26,6 +26,8 @@ pub const PROFILE_FILE: &str = "profile.json";
 pub const CHECKSUMS_FILE: &str = "checksums.sha256";
 /// Out-of-fold predictions: id, target, fold, probability before and after calibration.
 pub const OOF_FILE: &str = "oof.csv";
+/// Fairness at the threshold (out-of-fold) and the age rule, written at training.
+pub const FAIRNESS_FILE: &str = "fairness.json";
 /// Files a bundle cannot be used without; each must be listed in the checksums.
 pub const REQUIRED: [&str; 4] = [MODEL_FILE, MANIFEST_FILE, PIPELINE_FILE, PROFILE_FILE];
 
@@ -48,6 +50,16 @@ pub struct Manifest {
     pub id: String,
     pub target: String,
     pub features: Vec<FeatureSpec>,
+    /// Protected attributes: not model inputs, nor is any feature derived from them.
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// The features derived from the protected attributes, kept out of the model and
+    /// computed beside it for the fairness audit.
+    #[serde(default)]
+    pub protected_features: Vec<String>,
+    /// Trained with `--monotone-age`: older never riskier, ages of 62 and over scored as 62.
+    #[serde(default)]
+    pub monotone_age: bool,
     /// Refused when the calibrated probability is at or above it.
     pub threshold: f64,
     /// Probabilities within this distance of the threshold are flagged for review.

@@ -73,6 +73,10 @@ pub struct TrainConfig {
     pub holdout: f64,
     /// Applicants in the new batch the prediction intervals are stated for (default 10,000).
     pub new_batch: usize,
+    /// Regulation B's age rule by construction: the age column capped at 62 years, LightGBM's
+    /// monotone constraint (basic method) so that older never means riskier, the other age
+    /// features dropped (see [`crate::run::prepare`]).
+    pub monotone_age: bool,
 }
 
 impl Default for TrainConfig {
@@ -96,6 +100,7 @@ impl Default for TrainConfig {
             estimate: EstimateMethod::Auto,
             holdout: 0.2,
             new_batch: estimate::DEFAULT_NEW_BATCH,
+            monotone_age: false,
         }
     }
 }

@@ -18,20 +18,32 @@ pub struct TableOptions {
     pub categorical: Vec<String>,
     pub numeric: Vec<String>,
     pub max_categories: Option<usize>,
+    /// Protected attributes; None keeps the layout's default (or the fitted pipeline's).
+    pub protected: Option<Vec<String>>,
 }
 
-/// Loads or builds the feature matrix and the pipeline that produced it.
+/// Loads or builds the feature matrix and the pipeline that produced it, with the protected
+/// attributes asked for.
 pub fn load(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFrame)> {
+    let (mut pipeline, df) = load_as_fitted(path, opts)?;
+    if let Some(protected) = &opts.protected {
+        pipeline.protect(protected)?;
+    }
+    if !pipeline.protected.is_empty() {
+        tracing::info!(
+            protected = %pipeline.protected.join(", "),
+            features = %pipeline.audit.join(", "),
+            "protected attributes kept out of the model"
+        );
+    }
+    Ok((pipeline, df))
+}
+
+fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFrame)> {
     if path.is_dir() {
         let folder = Folder::new(path).map_err(riskscore_features::Error::from)?;
         tracing::info!(dir = %path.display(), "building Home Credit features");
-        let (pipeline, df, report) = FeaturePipeline::fit_home_credit(&folder)?;
-        if report.dropped_xna > 0 {
-            tracing::info!(
-                rows = report.dropped_xna,
-                "dropped applications with CODE_GENDER = XNA"
-            );
-        }
+        let (pipeline, df, _) = FeaturePipeline::fit_home_credit(&folder)?;
         return Ok((pipeline, df));
     }
     if !path.is_file() {

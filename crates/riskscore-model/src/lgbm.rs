@@ -28,6 +28,10 @@ pub struct LgbmParams {
     pub max_rounds: u32,
     /// Stop when the validation AUC has not improved for this many rounds (default 50).
     pub early_stopping_rounds: u32,
+    /// LightGBM monotone constraints, one per feature (1: the prediction never decreases as the
+    /// feature grows, -1: never increases, 0: free); empty for none. Set by `--monotone-age`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monotone: Vec<i8>,
 }
 
 impl Default for LgbmParams {
@@ -42,6 +46,7 @@ impl Default for LgbmParams {
             lambda_l2: 0.0,
             max_rounds: 1000,
             early_stopping_rounds: 50,
+            monotone: Vec::new(),
         }
     }
 }
@@ -109,6 +114,13 @@ impl LgbmParams {
         });
         if let (Some(w), Some(obj)) = (scale_pos_weight, v.as_object_mut()) {
             obj.insert("scale_pos_weight".into(), json!(w));
+        }
+        if let (false, Some(obj)) = (self.monotone.is_empty(), v.as_object_mut()) {
+            let list: Vec<String> = self.monotone.iter().map(i8::to_string).collect();
+            obj.insert("monotone_constraints".into(), json!(list.join(",")));
+            // Basic: every leaf left of a split on a constrained feature is at most every leaf
+            // right of it, which keeps the SHAP value of the lowest value at or below zero.
+            obj.insert("monotone_constraints_method".into(), json!("basic"));
         }
         v
     }

@@ -10,6 +10,7 @@ pub mod cv;
 pub mod data;
 pub mod error;
 pub mod estimate;
+pub mod fairness;
 pub mod folds;
 pub mod imbalance;
 pub mod input;

@@ -40,7 +40,8 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
                 path.display()
             )));
         }
-        return crate::input::read_parquet(path);
+        // The age cap of --monotone-age, whatever wrote the file.
+        return Ok(pipeline.apply_age_cap(crate::input::read_parquet(path)?)?);
     }
     Ok(match &pipeline.layout {
         Layout::HomeCredit { .. } => {

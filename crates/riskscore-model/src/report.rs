@@ -6,7 +6,13 @@ use crate::cost::{cost_curve, CostMatrix};
 use crate::metrics::{order_desc, pr_points, roc_points};
 use crate::train::Trained;
 
-pub fn render(t: &Trained, y: &[u8], cost: &CostMatrix, features: &[String]) -> String {
+pub fn render(
+    t: &Trained,
+    y: &[u8],
+    cost: &CostMatrix,
+    features: &[String],
+    fairness: &crate::fairness::Fairness,
+) -> String {
     let s = &t.summary;
     let mut page = Page::new("riskscore training report");
     let grant_all = s.baselines.first().map_or(f64::NAN, |b| b.cost_per_client);
@@ -48,6 +54,7 @@ Trained in {:.0} s.</p>",
         "Metrics per fold (calibration and threshold fitted on the other folds)",
         &fold_table(t),
     );
+    page.section("Fairness at the decision threshold", &fairness.html());
     page.section("Baselines", &baselines(t));
     page.section(
         "Trials: imbalance strategies and hyperparameter search",

@@ -11,6 +11,7 @@ use crate::bundle::{self, BundleFiles, FeatureSpec, Manifest, FORMAT_VERSION};
 use crate::config::TrainConfig;
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
+use crate::fairness;
 use crate::imbalance;
 use crate::profile;
 use crate::report;
@@ -48,6 +49,10 @@ pub struct Summary {
     pub bundle: String,
     pub report: String,
     pub seconds: f64,
+    /// Protected attributes kept out of the model.
+    pub protected: Vec<String>,
+    /// Fairness at the threshold on the out-of-fold decisions, and the age rule.
+    pub fairness: fairness::Fairness,
 }
 
 /// Trains on `frame` (the output of `pipeline`), writes the bundle and its report into `out`.
@@ -69,10 +74,13 @@ pub fn train_to_bundle_observed(
     observer: &mut dyn Observer,
 ) -> Result<(Trained, Summary)> {
     cfg.check()?;
+    let (frame, pipeline, cfg) = prepare(frame, pipeline, cfg)?;
+    let (frame, pipeline, cfg) = (&frame, &pipeline, &cfg);
     let data = TrainingData::from_frame(frame, &pipeline.id, &pipeline.target, &pipeline.features)?;
     let trained = train_observed(&data, cfg, observer)?;
     let prof = profile::profile(&data, &trained.oof)?;
-    let html = report::render(&trained, &data.y, &cfg.cost, &data.features);
+    let fair = training_fairness(frame, pipeline, &data, &trained, cfg)?;
+    let html = report::render(&trained, &data.y, &cfg.cost, &data.features, &fair);
     let model_text = trained
         .booster
         .save_string()
@@ -100,6 +108,9 @@ pub fn train_to_bundle_observed(
                 gain,
             })
             .collect(),
+        protected: pipeline.protected.clone(),
+        protected_features: pipeline.audit.clone(),
+        monotone_age: cfg.monotone_age,
         threshold: trained.summary.threshold,
         review_band: cfg.review_band,
         cost: cfg.cost,
@@ -129,6 +140,10 @@ pub fn train_to_bundle_observed(
             profile: &prof,
             extra: vec![
                 (REPORT_FILE, html.into_bytes()),
+                (
+                    bundle::FAIRNESS_FILE,
+                    serde_json::to_vec_pretty(&fair).map_err(|e| Error::Data(e.to_string()))?,
+                ),
                 (
                     bundle::OOF_FILE,
                     oof_csv(&data, &trained, &pipeline.id, &pipeline.target, cfg.seed),
@@ -164,8 +179,81 @@ pub fn train_to_bundle_observed(
         bundle: out.display().to_string(),
         report: out.join(REPORT_FILE).display().to_string(),
         seconds: s.seconds,
+        protected: pipeline.protected.clone(),
+        fairness: fair,
     };
     Ok((trained, summary))
+}
+
+/// Fairness of the out-of-fold decisions by protected attribute and age band, and the age
+/// rule on the final model.
+fn training_fairness(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    data: &TrainingData,
+    trained: &Trained,
+    cfg: &TrainConfig,
+) -> Result<fairness::Fairness> {
+    let groupings = fairness::groupings(frame, pipeline, true)?;
+    let mut fair = fairness::measure(
+        &format!(
+            "out-of-fold predictions of the {} training applicants",
+            data.rows()
+        ),
+        &data.y,
+        &trained.oof,
+        trained.summary.threshold,
+        &groupings,
+        fairness::RESAMPLES,
+        cfg.seed,
+    );
+    if let (Some(age), Some(days)) = (
+        pipeline.age_column(),
+        fairness::ages(frame, pipeline, true)?,
+    ) {
+        fair.age_rule = Some(fairness::age_rule(
+            &trained.booster,
+            &data.x,
+            &data.features,
+            &days,
+            age,
+            &pipeline.age_features(),
+            cfg.monotone_age,
+        )?);
+    }
+    Ok(fair)
+}
+
+/// What training sees. With `monotone_age`: the pipeline caps the age column at 62 years and
+/// drops the other features computed from age, the frame is capped likewise, and LightGBM's
+/// constraint is set on the age column: +1 on `DAYS_BIRTH` (days before the application,
+/// negative), so a higher value (a younger applicant) may raise the prediction and an older
+/// one never does. Every applicant aged 62 or more then has the lowest age value, on the low
+/// side of every age split, whose leaves the basic method keeps at or below the other side's:
+/// their age contribution cannot be positive.
+pub fn prepare(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    cfg: &TrainConfig,
+) -> Result<(DataFrame, FeaturePipeline, TrainConfig)> {
+    let (mut pipeline, mut cfg) = (pipeline.clone(), cfg.clone());
+    if !cfg.monotone_age {
+        return Ok((frame.clone(), pipeline, cfg));
+    }
+    pipeline.cap_age()?;
+    let frame = pipeline.apply_age_cap(frame.clone())?;
+    let age = pipeline.age_column().unwrap_or_default();
+    cfg.lgbm.monotone = pipeline
+        .features
+        .iter()
+        .map(|f| i8::from(f == age))
+        .collect();
+    tracing::info!(
+        age,
+        cap_years = riskscore_features::protect::AGE_CAP_YEARS,
+        "monotone age: older never riskier, 62 and over scored as 62"
+    );
+    Ok((frame, pipeline, cfg))
 }
 
 /// What each figure of the summary was measured on.
@@ -253,11 +341,11 @@ fn oof_csv(data: &TrainingData, t: &Trained, id: &str, target: &str, seed: u64) 
         }
     }
     let mut s = format!("{id},{target},fold,probability_raw,probability,stopped\n");
-    for i in 0..data.rows() {
+    for (i, stopped) in stopped.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{}",
-            data.ids[i], data.y[i], t.folds[i], t.oof_raw[i], t.oof[i], stopped[i]
+            "{},{},{},{},{},{stopped}",
+            data.ids[i], data.y[i], t.folds[i], t.oof_raw[i], t.oof[i]
         );
     }
     s.into_bytes()

@@ -39,7 +39,7 @@ pub struct Page {
 const CSS: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1a1a1a;line-height:1.45}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}\
-th{background:#eef}td:first-child,th:first-child{text-align:left}.note{color:#444;font-size:.9em}\
+th{background:#eef}td:first-child,th:first-child{text-align:left}.note{color:#444;font-size:.9em}.warn{color:#8a1c1c}\
 .kpi{display:inline-block;margin:.3em 1.5em .3em 0}.kpi b{display:block;font-size:1.4em}\
 .best{background:#e6f4ea;font-weight:bold}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}\
 .charts{display:flex;flex-wrap:wrap;gap:1em}";

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod fairlearn;
 pub mod loans;
 
 use std::path::{Path, PathBuf};

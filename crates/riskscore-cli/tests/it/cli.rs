@@ -37,7 +37,7 @@ fn features_writes_matrix_and_pipeline() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
-        text(&o.stdout).starts_with("3 rows x "),
+        text(&o.stdout).starts_with("4 rows x "),
         "{}",
         text(&o.stdout)
     );
@@ -102,6 +102,72 @@ fn single_table_needs_id_and_target() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("a single table needs --id and --target"));
+}
+
+/// Fair lending: a protected attribute that is not a column is named, for both layouts; a
+/// protected column leaves the model inputs and its one-hot columns with it.
+#[test]
+fn protected_attributes_are_checked_and_kept_out_of_the_inputs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("f.parquet");
+    let o = riskscore(&[
+        "features",
+        tiny().to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--protected",
+        "CODE_GENDER,CODE_GENDR",
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("\"CODE_GENDR\", which is not an application column"),
+        "{err}"
+    );
+    let o = riskscore(&[
+        "features",
+        tiny().to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--protected",
+        "CODE_GENDER,NAME_CONTRACT_TYPE",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("(and 3 protected, kept out of the model: NAME_CONTRACT_TYPE_Cash loans, NAME_CONTRACT_TYPE_Revolving loans, CODE_GENDER)"),
+        "{}",
+        text(&o.stdout)
+    );
+    let pipeline: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("f.pipeline.json")).expect("pipeline"),
+    )
+    .expect("json");
+    let features = pipeline["features"].as_array().expect("features");
+    assert!(!features.iter().any(|f| f
+        .as_str()
+        .is_some_and(|f| f.starts_with("NAME_CONTRACT_TYPE") || f == "CODE_GENDER")));
+    assert_eq!(
+        pipeline["protected"],
+        serde_json::json!(["CODE_GENDER", "NAME_CONTRACT_TYPE"])
+    );
+    let csv = loans_csv(dir.path(), 50);
+    let o = riskscore(&[
+        "train",
+        "--data",
+        csv.to_str().expect("utf8"),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--protected",
+        "gender",
+        "--out",
+        dir.path().join("m").to_str().expect("utf8"),
+        "--no-tracking",
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--protected names \"gender\""), "{err}");
 }
 
 #[test]

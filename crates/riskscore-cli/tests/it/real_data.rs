@@ -252,6 +252,80 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         s(&scores),
     ]);
     assert!(out.contains(" clients scored"), "{out}");
+    // Fairness of the model's decisions on the labelled rows, equal to fairlearn's.
+    let rows = dir.join("fairness-rows.csv");
+    let out = ok(&[
+        "-q",
+        "fairness",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--json",
+        "--rows",
+        s(&rows),
+    ]);
+    let fair: riskscore_model::fairness::Fairness = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = fair
+        .attributes
+        .iter()
+        .map(|a| a.attribute.as_str())
+        .collect();
+    assert_eq!(names, ["CODE_GENDER", "age band"], "{out}");
+    assert!(fair.age_rule.as_ref().unwrap().elderly > 0, "{out}");
+    if let Some(oracle) =
+        riskscore_testkit::fairlearn::run(&rows, fair.threshold, Some("SK_ID_CURR"))
+    {
+        riskscore_testkit::fairlearn::assert_agrees(&fair, &oracle);
+    }
+    // The same training with --monotone-age: no applicant aged 62 or more has an age
+    // contribution that raises their probability.
+    let monotone = dir.join("model-monotone");
+    ok(&[
+        "-q",
+        "train",
+        "--data",
+        s(data),
+        "--out",
+        s(&monotone),
+        "--folds",
+        "3",
+        "--trials",
+        "0",
+        "--imbalance",
+        "class_weight",
+        "--bootstrap",
+        "10",
+        "--no-baseline",
+        "--no-tracking",
+        "--max-rounds",
+        "60",
+        "--early-stopping-rounds",
+        "10",
+        "--estimate",
+        "cv",
+        "--monotone-age",
+    ]);
+    let out = ok(&[
+        "-q",
+        "fairness",
+        "--model",
+        s(&monotone),
+        "--data",
+        s(data),
+        "--json",
+    ]);
+    let capped: riskscore_model::fairness::Fairness = serde_json::from_str(&out).unwrap();
+    let rule = capped.age_rule.unwrap();
+    assert!(
+        rule.monotone && rule.elderly > 100 && rule.raised == 0,
+        "{rule:?}"
+    );
+    let text = ok(&["-q", "fairness", "--model", s(&model), "--data", s(data)]);
+    assert!(
+        text.contains("demographic parity difference") && text.contains("Age rule"),
+        "{text}"
+    );
     let test_id = first_id(&data.join("application_test.csv"));
     let train_id = first_id(&data.join("application_train.csv"));
     let app = dir.join("app.json");

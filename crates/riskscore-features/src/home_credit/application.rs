@@ -6,7 +6,6 @@ use super::*;
 pub(super) fn application(
     source: &dyn TableSource,
     vocab: &mut VocabMode,
-    report: &mut BuildReport,
     out: &mut dyn Out,
 ) -> Result<Applicants> {
     let columns = Table::ApplicationTrain.columns();
@@ -43,11 +42,9 @@ pub(super) fn application(
         })?;
         unique_keys(table, KEY, &ids[before..])?;
     }
-    let gender = position_of(columns.iter().map(|(n, _)| *n), "CODE_GENDER")?;
-    let xna = dicts[gender].code("XNA");
-    let keep: Vec<bool> = codes[gender].iter().map(|&c| Some(c) != xna).collect();
-    let kept_rows: Vec<usize> = (0..ids.len()).filter(|&r| keep[r]).collect();
-    report.dropped_xna = ids.len() - kept_rows.len();
+    // Every applicant is kept: the kernel drops CODE_GENDER = 'XNA' rows, but no applicant
+    // goes unscored for a protected value (see docs/fair-lending.md).
+    let kept_rows: Vec<usize> = (0..ids.len()).collect();
     let mut row = KeyIndex::for_keys(&ids);
     for &id in &ids {
         row.insert(id, NO_GROUP);
@@ -80,7 +77,7 @@ pub(super) fn application(
                 continue;
             }
             riskscore_data::Kind::Cat => {
-                // The vocabulary is learned on the rows kept.
+                // The vocabulary is learned on every application row.
                 let mut seen = vec![false; dicts[j].values.len()];
                 for &r in &kept_rows {
                     if let Some(s) = seen.get_mut(codes[j][r] as usize) {

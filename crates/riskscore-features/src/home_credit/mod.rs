@@ -157,8 +157,6 @@ impl Out for Vec<Column> {
 pub struct BuildReport {
     /// (table, foreign key, number of rows whose key has no parent row)
     pub orphans: Vec<(String, String, usize)>,
-    /// Application rows dropped because CODE_GENDER is 'XNA' (as the kernel does).
-    pub dropped_xna: usize,
 }
 
 impl BuildReport {
@@ -175,8 +173,8 @@ impl BuildReport {
     }
 }
 
-/// Builds the feature matrix: one row per applicant (train then test rows, minus the
-/// CODE_GENDER = 'XNA' rows), with `SK_ID_CURR`, `TARGET` and the features, pushed to `out`
+/// Builds the feature matrix: one row per applicant (train then test rows, every one of them:
+/// the kernel's drop of CODE_GENDER = 'XNA' rows is not done), with `SK_ID_CURR`, `TARGET` and the features, pushed to `out`
 /// table by table. Returns the number of rows.
 pub(crate) fn build(
     source: &dyn TableSource,
@@ -184,7 +182,7 @@ pub(crate) fn build(
     report: &mut BuildReport,
     out: &mut dyn Out,
 ) -> Result<usize> {
-    let apps = application(source, vocab, report, out)?;
+    let apps = application(source, vocab, out)?;
     bureau(source, vocab, &apps, report, out)?;
     let prev_ids = previous(source, vocab, &apps, report, out)?;
     pos_cash(source, vocab, &apps, &prev_ids, report, out)?;
@@ -193,8 +191,7 @@ pub(crate) fn build(
     Ok(apps.kept)
 }
 
-/// The applicants: every application id (the XNA rows the kernel drops included, so that
-/// their history rows are not orphans) and its output row.
+/// The applicants: every application id and its output row.
 #[derive(Debug)]
 struct Applicants {
     row: KeyIndex,

@@ -108,9 +108,9 @@ fn optional_tables_may_be_absent() {
     }
     let folder = Folder::new(dir.path()).expect("folder");
     let (pipeline, df, _) = FeaturePipeline::fit_home_credit(&folder).expect("features");
-    assert_eq!(df.height(), 2);
-    // Aggregates of absent tables exist (all missing); with no category seen, they have no
-    // one-hot columns, as pandas would make none.
+    assert_eq!(df.height(), 3); // the training rows, 100003 (XNA gender) included
+                                // Aggregates of absent tables exist (all missing); with no category seen, they have no
+                                // one-hot columns, as pandas would make none.
     assert!(pipeline.features.contains(&"CC_COUNT".to_string()));
     assert!(pipeline
         .features

@@ -126,3 +126,65 @@ fn bad_number_in_a_fitted_numeric_column() {
 fn crate_value(df: &polars::prelude::DataFrame, column: &str) -> Option<f64> {
     df.column(column).ok()?.get(0).ok()?.extract::<f64>()
 }
+
+/// One table protects nothing by default; a protected category takes its one-hot columns out of
+/// the model inputs, kept after them in the transformed matrix, and its groups read back.
+#[test]
+fn a_protected_column_leaves_the_inputs_and_its_groups_read_back() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (mut pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert!(pipeline.protected.is_empty() && pipeline.audit.is_empty());
+    pipeline.protect(&["region".into()]).expect("protect");
+    assert_eq!(pipeline.features, ["income", "zip"]);
+    assert_eq!(pipeline.audit, ["region_north", "region_south"]);
+    let df = pipeline.transform_generic(&table).expect("transform");
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "client",
+            "default",
+            "income",
+            "zip",
+            "region_north",
+            "region_south"
+        ]
+    );
+    let encoding = pipeline.encoding("region").expect("encoding");
+    let groups: Vec<Option<String>> = (0..df.height())
+        .map(|r| {
+            riskscore_features::group_of(&encoding, "region", &|n: &str| {
+                df.column(n)
+                    .unwrap()
+                    .cast(&polars::prelude::DataType::Float64)
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .get(r)
+                    .unwrap_or(f64::NAN)
+            })
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            Some("north".into()),
+            Some("south".into()),
+            Some("north".into()),
+            None
+        ]
+    );
+    let err = pipeline
+        .protect(&["gender".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"gender\"") && err.contains("income"),
+        "{err}"
+    );
+}

@@ -30,7 +30,7 @@ macro_rules! check {
 }
 
 #[test]
-fn rows_are_train_then_test_without_xna() {
+fn rows_are_train_then_test_xna_included() {
     let df = features();
     let ids: Vec<i64> = df
         .column("SK_ID_CURR")
@@ -38,8 +38,46 @@ fn rows_are_train_then_test_without_xna() {
         .expect("ids")
         .into_no_null_iter()
         .collect();
-    // 100003 has CODE_GENDER = XNA and is dropped, as the kernel drops it.
-    assert_eq!(ids, [100001, 100002, 100004]);
+    // 100003 has CODE_GENDER = XNA: the kernel drops it, riskscore keeps every applicant.
+    assert_eq!(ids, [100001, 100002, 100003, 100004]);
+    check!(df, 100003, "CODE_GENDER" => Some(2.0)); // sorted {F, M, XNA}: XNA = 2
+}
+
+/// CODE_GENDER is protected by default: computed (kept beside the matrix) but not a model
+/// input. Protecting age takes its ratio too; protecting a category takes its one-hot columns.
+#[test]
+fn protected_attributes_leave_the_model_inputs() {
+    let folder = Folder::new(tiny()).expect("fixture folder");
+    let (mut p, df, _) = FeaturePipeline::fit_home_credit(&folder).expect("features");
+    assert_eq!(p.protected, ["CODE_GENDER"]);
+    assert_eq!(p.audit, ["CODE_GENDER"]);
+    assert!(!p.features.iter().any(|f| f == "CODE_GENDER"));
+    assert!(df.column("CODE_GENDER").is_ok());
+    let before = p.all_features();
+    p.protect(&["DAYS_BIRTH".into(), "NAME_CONTRACT_TYPE".into()])
+        .expect("protect");
+    assert_eq!(
+        p.audit,
+        [
+            "DAYS_BIRTH",
+            "NAME_CONTRACT_TYPE_Cash loans",
+            "NAME_CONTRACT_TYPE_Revolving loans",
+            "DAYS_EMPLOYED_PERC"
+        ]
+    );
+    assert!(p.features.iter().any(|f| f == "CODE_GENDER"));
+    assert!(p.features.iter().any(|f| f == "DAYS_EMPLOYED"));
+    assert_eq!(p.features.len() + p.audit.len(), before.len());
+    assert_eq!(p.age_features(), ["DAYS_BIRTH", "DAYS_EMPLOYED_PERC"]);
+    p.protect(&[]).expect("none");
+    assert!(p.audit.is_empty() && p.features.len() == before.len());
+    let err = p.protect(&["CODE_GENDR".into()]).unwrap_err().to_string();
+    assert!(
+        err.contains("CODE_GENDR") && err.contains("not an application column"),
+        "{err}"
+    );
+    // Bureau columns are not application columns.
+    assert!(p.protect(&["CREDIT_ACTIVE".into()]).is_err());
 }
 
 #[test]
@@ -158,7 +196,7 @@ fn orphan_keys_are_reported() {
     let folder = Folder::new(tiny()).expect("fixture folder");
     let (_, _, report) = FeaturePipeline::fit_home_credit(&folder).expect("features");
     // Both card rows point at SK_ID_PREV 1000003, which has no previous application. The
-    // bureau loan of 100003 (dropped for CODE_GENDER = XNA) still has its application.
+    // bureau loan of 100003 (CODE_GENDER = XNA) has its application.
     assert_eq!(
         report.orphans,
         [(
@@ -167,5 +205,4 @@ fn orphan_keys_are_reported() {
             2
         )]
     );
-    assert_eq!(report.dropped_xna, 1);
 }

@@ -5,5 +5,6 @@
 mod bundle;
 mod common;
 mod estimate;
+mod fairness;
 mod oracle;
 mod train;

@@ -1,0 +1,280 @@
+//! Protected attributes (fair lending): the source columns a lender may not decide on (sex
+//! under Regulation B, for instance), and every feature derived from them. A fitted pipeline
+//! keeps them out of its model inputs (`features`) and computes them beside the matrix
+//! (`audit`) so that fairness can be measured by group. See docs/fair-lending.md.
+
+use polars::prelude::*;
+use riskscore_data::{Kind, Table};
+
+use crate::error::{Error, Result};
+use crate::exprs::dummy_name;
+use crate::pipeline::{FeaturePipeline, Layout};
+
+/// The Home Credit layout's default protected attributes.
+pub const HOME_CREDIT_PROTECTED: [&str; 1] = ["CODE_GENDER"];
+
+/// The Home Credit application column holding age (days before the application, negative).
+pub const HOME_CREDIT_AGE: &str = "DAYS_BIRTH";
+
+/// `train --monotone-age` scores every applicant aged 62 or more as aged 62 (Regulation B's age
+/// from which nobody may be scored down for age).
+pub const AGE_CAP_YEARS: f64 = 62.0;
+
+/// Days in a year, to read `DAYS_BIRTH` as an age.
+pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// The kernel's ratios and the application columns each one is computed from.
+pub const KERNEL_RATIOS: [(&str, [&str; 2]); 5] = [
+    ("DAYS_EMPLOYED_PERC", ["DAYS_EMPLOYED", "DAYS_BIRTH"]),
+    ("INCOME_CREDIT_PERC", ["AMT_INCOME_TOTAL", "AMT_CREDIT"]),
+    ("INCOME_PER_PERSON", ["AMT_INCOME_TOTAL", "CNT_FAM_MEMBERS"]),
+    ("ANNUITY_INCOME_PERC", ["AMT_ANNUITY", "AMT_INCOME_TOTAL"]),
+    ("PAYMENT_RATE", ["AMT_ANNUITY", "AMT_CREDIT"]),
+];
+
+/// How a protected attribute's group is read back from the feature matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Encoding {
+    /// A numeric column, itself a feature.
+    Numeric,
+    /// One integer column holding the index of the value in a vocabulary (-1 if missing).
+    Code(Vec<String>),
+    /// One 0/1 column per value (`COLUMN_value`), all zero if missing or unseen.
+    OneHot(Vec<String>),
+}
+
+/// Where a feature comes from in the Home Credit layout: application columns, or nothing
+/// when it is aggregated from the history tables.
+fn home_credit_sources(feature: &str) -> Vec<String> {
+    if crate::home_credit::from_history(feature) {
+        return Vec::new();
+    }
+    if let Some((_, sources)) = KERNEL_RATIOS.iter().find(|(n, _)| *n == feature) {
+        return sources.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let columns = Table::ApplicationTrain.columns();
+    if columns.iter().any(|(n, _)| *n == feature) {
+        return vec![feature.to_owned()];
+    }
+    // A one-hot column COLUMN_value: the longest categorical column name it starts with.
+    columns
+        .iter()
+        .filter(|(n, k)| *k == Kind::Cat && feature.starts_with(&format!("{n}_")))
+        .max_by_key(|(n, _)| n.len())
+        .map(|(n, _)| vec![(*n).to_owned()])
+        .unwrap_or_default()
+}
+
+impl FeaturePipeline {
+    /// The source columns a protected attribute may name: the application table's columns
+    /// (Home Credit) or the table's columns (one table), id and target excepted.
+    pub fn source_columns(&self) -> Vec<String> {
+        match &self.layout {
+            Layout::HomeCredit { .. } => Table::ApplicationTrain
+                .columns()
+                .iter()
+                .map(|(n, _)| (*n).to_owned())
+                .filter(|n| *n != self.id && *n != self.target)
+                .collect(),
+            Layout::Generic(spec) => spec
+                .numeric
+                .iter()
+                .cloned()
+                .chain(spec.categorical.iter().map(|(n, _)| n.clone()))
+                .chain(spec.ignored.iter().map(|(n, _)| n.clone()))
+                .collect(),
+        }
+    }
+
+    /// The layout's default protected attributes (`CODE_GENDER` for Home Credit, none for
+    /// one table).
+    pub fn default_protected(&self) -> Vec<String> {
+        match &self.layout {
+            Layout::HomeCredit { .. } => {
+                HOME_CREDIT_PROTECTED.iter().map(|s| (*s).into()).collect()
+            }
+            Layout::Generic(_) => Vec::new(),
+        }
+    }
+
+    /// The source columns a feature is computed from.
+    pub fn sources_of(&self, feature: &str) -> Vec<String> {
+        match &self.layout {
+            Layout::HomeCredit { .. } => home_credit_sources(feature),
+            Layout::Generic(spec) => {
+                if spec.numeric.iter().any(|n| n == feature) {
+                    return vec![feature.to_owned()];
+                }
+                spec.categorical
+                    .iter()
+                    .find(|(c, values)| values.iter().any(|v| dummy_name(c, v) == feature))
+                    .map(|(c, _)| vec![c.clone()])
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// Every computed feature (model inputs and audit columns), in matrix order.
+    pub fn all_features(&self) -> Vec<String> {
+        self.features.iter().chain(&self.audit).cloned().collect()
+    }
+
+    /// Sets the protected attributes: they and every feature derived from them leave the
+    /// model inputs for the audit columns. An unknown name is an error naming it.
+    pub fn protect(&mut self, attributes: &[String]) -> Result<()> {
+        let sources = self.source_columns();
+        for a in attributes {
+            if !sources.contains(a) {
+                let layout = match self.layout {
+                    Layout::HomeCredit { .. } => "an application column of the Home Credit tables",
+                    Layout::Generic(_) => "a column of the table (id and target excepted)",
+                };
+                return Err(Error::Column {
+                    column: a.clone(),
+                    message: format!(
+                        "--protected names {a:?}, which is not {layout}; columns: {}",
+                        shorten(&sources)
+                    ),
+                });
+            }
+        }
+        let all = self.all_features();
+        let (audit, features): (Vec<String>, Vec<String>) = all
+            .into_iter()
+            .partition(|f| self.sources_of(f).iter().any(|s| attributes.contains(s)));
+        let mut protected = attributes.to_vec();
+        protected.dedup();
+        self.protected = protected;
+        self.features = features;
+        self.audit = audit;
+        Ok(())
+    }
+
+    /// Whether a feature is derived from a protected attribute.
+    pub fn is_protected_feature(&self, feature: &str) -> bool {
+        self.sources_of(feature)
+            .iter()
+            .any(|s| self.protected.contains(s))
+    }
+
+    /// How attribute `column`'s group is read from the matrix, or None when the matrix does
+    /// not carry it (a column left out of the table's features).
+    pub fn encoding(&self, column: &str) -> Option<Encoding> {
+        let all = self.all_features();
+        match &self.layout {
+            Layout::HomeCredit { vocabularies } => {
+                let values = vocabularies.0.get(&format!("application.{column}"));
+                match values {
+                    Some(v) if all.iter().any(|f| f == column) => Some(Encoding::Code(v.clone())),
+                    Some(v) => Some(Encoding::OneHot(v.clone())),
+                    None => all.iter().any(|f| f == column).then_some(Encoding::Numeric),
+                }
+            }
+            Layout::Generic(spec) => {
+                if spec.numeric.iter().any(|n| n == column) {
+                    return Some(Encoding::Numeric);
+                }
+                spec.categorical
+                    .iter()
+                    .find(|(c, _)| c == column)
+                    .map(|(_, v)| Encoding::OneHot(v.clone()))
+            }
+        }
+    }
+
+    /// The features that hold age, and the age column's unit: Home Credit's `DAYS_BIRTH`
+    /// (days before the application) and what is derived from it. None for one table.
+    pub fn age_column(&self) -> Option<&'static str> {
+        match self.layout {
+            Layout::HomeCredit { .. } => Some(HOME_CREDIT_AGE),
+            Layout::Generic(_) => None,
+        }
+    }
+
+    /// The features computed from the age column (age itself included).
+    pub fn age_features(&self) -> Vec<String> {
+        let Some(age) = self.age_column() else {
+            return Vec::new();
+        };
+        self.all_features()
+            .into_iter()
+            .filter(|f| self.sources_of(f).iter().any(|s| s == age))
+            .collect()
+    }
+}
+
+impl FeaturePipeline {
+    /// `train --monotone-age`: the age column is capped at 62 years (every older applicant has
+    /// the value of 62, the oldest the model sees) and the other features computed from age are
+    /// dropped (a ratio such as `DAYS_EMPLOYED_PERC` mixes age with employment: no constraint on
+    /// it keeps its age part from scoring older applicants down). An error when the layout has
+    /// no age column or age is protected (not an input).
+    pub fn cap_age(&mut self) -> Result<()> {
+        let Some(age) = self.age_column() else {
+            return Err(Error::Invalid(
+                "--monotone-age needs an age column; this single-table layout has none".into(),
+            ));
+        };
+        if self.protected.iter().any(|p| p == age) {
+            return Err(Error::Invalid(format!(
+                "--monotone-age constrains age, but {age} is protected (not a model input)"
+            )));
+        }
+        let dropped: Vec<String> = self
+            .age_features()
+            .into_iter()
+            .filter(|f| f != age)
+            .collect();
+        self.features.retain(|f| !dropped.contains(f));
+        self.audit.retain(|f| !dropped.contains(f));
+        self.age_floor = Some(-AGE_CAP_YEARS * DAYS_PER_YEAR);
+        Ok(())
+    }
+
+    /// The frame with the age column capped as the pipeline says (unchanged without a cap).
+    pub fn apply_age_cap(&self, mut df: DataFrame) -> Result<DataFrame> {
+        let (Some(floor), Some(age)) = (self.age_floor, self.age_column()) else {
+            return Ok(df);
+        };
+        let Ok(column) = df.column(age) else {
+            return Ok(df);
+        };
+        let capped: Float64Chunked = column
+            .cast(&DataType::Float64)
+            .map_err(Error::polars(age))?
+            .f64()
+            .map_err(Error::polars(age))?
+            .apply_values(|v| v.max(floor));
+        df.with_column(capped.with_name(age.into()).into_column())
+            .map_err(Error::polars(age))?;
+        Ok(df)
+    }
+}
+
+/// A row's group for an attribute, read through `get` (a feature's value in that row).
+pub fn group_of(encoding: &Encoding, column: &str, get: &dyn Fn(&str) -> f64) -> Option<String> {
+    match encoding {
+        Encoding::Numeric => {
+            let v = get(column);
+            (!v.is_nan()).then(|| v.to_string())
+        }
+        Encoding::Code(values) => {
+            let c = get(column);
+            if c.is_nan() || c < 0.0 {
+                return None;
+            }
+            values.get(c as usize).cloned()
+        }
+        Encoding::OneHot(values) => values
+            .iter()
+            .find(|v| get(&dummy_name(column, v)) == 1.0)
+            .cloned(),
+    }
+}
+
+fn shorten(names: &[String]) -> String {
+    if names.len() <= 12 {
+        return names.join(", ");
+    }
+    format!("{}, ... ({} in all)", names[..12].join(", "), names.len())
+}

@@ -1,0 +1,908 @@
+//! Fairness at the decision threshold: for each protected attribute and for age bands, how the
+//! decisions (refused when the calibrated probability is at or above the threshold) fall on
+//! each group, and the disparity measures of fairlearn with 95 % bootstrap intervals.
+//!
+//! Framing: a *refusal* is the model's positive (it predicts a default), so a group's true
+//! positive rate is the share of its defaulters refused and its false positive rate the share
+//! of its repaying clients refused. The disparity measures are those of fairlearn 0.15 with the
+//! favourable outcome as positive (`y_true` = repaid, `y_pred` = granted): demographic parity
+//! compares approval rates (its ratio is the lowest adverse impact ratio), equal opportunity
+//! compares the approval rates of clients who repaid, equalized odds takes the larger of that
+//! gap and the gap in approval rates of defaulters. Differences are the same in either framing.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+use riskscore_data::synth::rng::{seed_of, Rng};
+use riskscore_features::{group_of, Encoding, FeaturePipeline};
+use serde::{Deserialize, Serialize};
+
+use crate::data::column_f64;
+use crate::error::Result;
+
+/// Age bands (years at the application): label, lower bound (inclusive), upper (exclusive).
+pub const AGE_BANDS: [(&str, f64, f64); 4] = [
+    ("under 25", 0.0, 25.0),
+    ("25-39", 25.0, 40.0),
+    ("40-61", 40.0, 62.0),
+    ("62 and over", 62.0, f64::INFINITY),
+];
+
+/// The age from which Regulation B forbids scoring an applicant down for age.
+pub const ELDERLY_AGE: f64 = 62.0;
+
+/// Groups smaller than this are shown but left out of the disparity measures: with a handful
+/// of applicants a group's rates are noise (Home Credit has four applicants of gender XNA).
+pub const MIN_GROUP: usize = 30;
+
+/// Bootstrap resamples of the intervals.
+pub const RESAMPLES: usize = 1000;
+
+/// An adverse impact ratio below this is flagged (the four-fifths rule).
+pub const FOUR_FIFTHS: f64 = 0.8;
+
+/// Days in a year, to read `DAYS_BIRTH` as an age.
+pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// A figure and its 95 % bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One group's decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupFigures {
+    pub group: String,
+    pub count: usize,
+    pub defaulters: usize,
+    /// Observed default rate.
+    pub default_rate: f64,
+    pub approval_rate: Interval,
+    /// Share of the group's defaulters refused.
+    pub true_positive_rate: f64,
+    /// Share of the group's repaying clients refused.
+    pub false_positive_rate: f64,
+    /// Mean calibrated probability: the predicted default rate.
+    pub mean_probability: f64,
+    /// Observed minus predicted default rate.
+    pub calibration_gap: f64,
+    /// Approval rate over the most approved group's (of those in the measures).
+    pub adverse_impact_ratio: f64,
+    /// Adverse impact ratio below 0.8.
+    pub flagged: bool,
+    /// Whether the group is large enough to enter the disparity measures.
+    pub measured: bool,
+}
+
+/// The figures of one attribute (a protected attribute, or the age bands).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeFigures {
+    /// The attribute: a protected column, or `age band`.
+    pub attribute: String,
+    /// Where the groups come from (e.g. "protected attribute", "age from DAYS_BIRTH").
+    pub source: String,
+    pub groups: Vec<GroupFigures>,
+    /// Largest minus smallest approval rate. None with fewer than two measured groups.
+    pub demographic_parity_difference: Option<Interval>,
+    /// Smallest over largest approval rate (the lowest adverse impact ratio).
+    pub demographic_parity_ratio: Option<Interval>,
+    /// The larger of the gaps in approval rate among repaying clients and among defaulters.
+    pub equalized_odds_difference: Option<Interval>,
+    /// The gap in approval rate among clients who repaid.
+    pub equal_opportunity_difference: Option<Interval>,
+}
+
+/// Regulation B's age rule (12 CFR 1002.6(b)(2)): an applicant aged 62 or more may not be
+/// scored down for age. Counted on the model's own SHAP values (LightGBM `pred_contrib`) of
+/// the age features: an age contribution above zero raises the probability of default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgeRule {
+    /// The age column and the model inputs computed from it.
+    pub age_column: String,
+    pub age_features: Vec<String>,
+    /// Applicants aged 62 or more among the rows.
+    pub elderly: usize,
+    /// Of them, those whose age contribution raises their probability of default.
+    pub raised: usize,
+    /// Whether the model was trained with `--monotone-age`.
+    pub monotone: bool,
+}
+
+impl AgeRule {
+    /// Whether no applicant aged 62 or more is scored down for age.
+    pub fn holds(&self) -> bool {
+        self.raised == 0
+    }
+
+    pub fn sentence(&self) -> String {
+        if self.age_features.is_empty() {
+            return format!(
+                "Age ({}) is not a model input: no applicant is scored on age.",
+                self.age_column
+            );
+        }
+        let how = if self.monotone {
+            "trained with --monotone-age (older never riskier; ages of 62 and over scored as 62)"
+        } else {
+            "trained without --monotone-age"
+        };
+        if self.holds() {
+            format!(
+                "The age rule holds: none of the {} applicants aged 62 or more has an age contribution \
+                 ({}) that raises their probability of default. Model {how}.",
+                self.elderly,
+                self.age_features.join(", ")
+            )
+        } else {
+            format!(
+                "The age rule does NOT hold: {} of the {} applicants aged 62 or more have an age \
+                 contribution ({}) that raises their probability of default. Model {how}; train \
+                 with --monotone-age, or protect {} (--protected), to comply.",
+                self.raised,
+                self.elderly,
+                self.age_features.join(", "),
+                self.age_column
+            )
+        }
+    }
+}
+
+/// Counts the rows `x` (row-major over `features`) aged 62 or more whose age contribution
+/// raises their probability, `days` being each row's age column (days before application).
+pub fn age_rule(
+    booster: &lightgbm3::Booster,
+    x: &[f64],
+    features: &[String],
+    days: &[f64],
+    age_column: &str,
+    age_features: &[String],
+    monotone: bool,
+) -> Result<AgeRule> {
+    let k = features.len();
+    let idx: Vec<usize> = age_features
+        .iter()
+        .filter_map(|a| features.iter().position(|f| f == a))
+        .collect();
+    let elderly: Vec<usize> = (0..days.len())
+        .filter(|&r| years_from_days_birth(days[r]) >= ELDERLY_AGE)
+        .collect();
+    let mut raised = 0;
+    if !idx.is_empty() {
+        for chunk in elderly.chunks(4096) {
+            let mut rows = Vec::with_capacity(chunk.len() * k);
+            for &r in chunk {
+                rows.extend_from_slice(&x[r * k..(r + 1) * k]);
+            }
+            let c = crate::lgbm::contrib(booster, &rows, k)?;
+            raised += (0..chunk.len())
+                .filter(|&i| idx.iter().map(|&j| c[i * (k + 1) + j]).sum::<f64>() > 0.0)
+                .count();
+        }
+    }
+    Ok(AgeRule {
+        age_column: age_column.to_owned(),
+        age_features: idx.iter().map(|&j| features[j].clone()).collect(),
+        elderly: elderly.len(),
+        raised,
+        monotone,
+    })
+}
+
+/// The fairness figures of a set of decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fairness {
+    /// What was measured (e.g. "out-of-fold predictions of the 19,559 training applicants").
+    pub data: String,
+    pub rows: usize,
+    pub threshold: f64,
+    pub resamples: usize,
+    pub min_group: usize,
+    pub attributes: Vec<AttributeFigures>,
+    /// The age rule, when the layout knows age.
+    pub age_rule: Option<AgeRule>,
+}
+
+impl Fairness {
+    /// The report section: per attribute, approval rates by group (chart with its text
+    /// alternative), the group table and the disparity measures with their intervals.
+    pub fn html(&self) -> String {
+        use riskscore_report::{chart::BarChart, esc, num, table};
+        use std::fmt::Write;
+        let pct = |v: f64| {
+            if v.is_nan() {
+                "–".to_owned()
+            } else {
+                format!("{:.1} %", 100.0 * v)
+            }
+        };
+        if self.attributes.is_empty() && self.age_rule.is_none() {
+            return "<p>Nothing to measure: no protected attribute was named (--protected) and \
+the data's layout has no known age column.</p>"
+                .into();
+        }
+        let mut s = format!(
+            "<p>Decisions at the threshold {} (refused at or above) on the {}. A refusal is the \
+model's positive: a group's true positive rate is the share of its defaulters refused, its false \
+positive rate the share of its good clients refused. Intervals: 95 %, {} bootstrap resamples. \
+Groups under {} applicants are shown but left out of the disparity measures. An adverse impact \
+ratio (approval rate over the most approved group's) under 0.8 is flagged.</p>",
+            num(self.threshold, 4),
+            esc(&self.data),
+            self.resamples,
+            self.min_group
+        );
+        if let Some(rule) = &self.age_rule {
+            let _ = write!(
+                s,
+                "<p class=\"{}\"><b>Age rule (Regulation B).</b> {}</p>",
+                if rule.holds() { "note" } else { "warn" },
+                esc(&rule.sentence())
+            );
+        }
+        for a in &self.attributes {
+            let _ = write!(
+                s,
+                "<h3>{} <small>({})</small></h3>",
+                esc(&a.attribute),
+                esc(&a.source)
+            );
+            let bars: Vec<(String, f64)> = a
+                .groups
+                .iter()
+                .map(|g| (g.group.clone(), g.approval_rate.value))
+                .collect();
+            let description = a
+                .groups
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}: {} approved of {}",
+                        g.group,
+                        pct(g.approval_rate.value),
+                        g.count
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            s.push_str(
+                &BarChart {
+                    title: format!("Approval rate by {}", a.attribute),
+                    value_label: "approval rate".into(),
+                    bars,
+                    description: format!("Approval rate by {}. {description}.", a.attribute),
+                }
+                .svg(),
+            );
+            let rows: Vec<Vec<String>> = a
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.group.clone(),
+                        g.count.to_string(),
+                        pct(g.default_rate),
+                        format!(
+                            "{} [{}, {}]",
+                            pct(g.approval_rate.value),
+                            pct(g.approval_rate.low),
+                            pct(g.approval_rate.high)
+                        ),
+                        pct(g.true_positive_rate),
+                        pct(g.false_positive_rate),
+                        pct(g.mean_probability),
+                        format!("{:+.1} pt", 100.0 * g.calibration_gap),
+                        if g.measured {
+                            format!(
+                                "{}{}",
+                                num(g.adverse_impact_ratio, 3),
+                                if g.flagged { " (under 0.8)" } else { "" }
+                            )
+                        } else {
+                            "too few to measure".into()
+                        },
+                    ]
+                })
+                .collect();
+            s.push_str(&table(
+                &[
+                    "group",
+                    "applicants",
+                    "default rate",
+                    "approval rate [95 %]",
+                    "defaulters refused (TPR)",
+                    "good clients refused (FPR)",
+                    "predicted default rate",
+                    "observed − predicted",
+                    "adverse impact ratio",
+                ],
+                &rows,
+                &[],
+            ));
+            let measure = |name: &str, v: &Option<Interval>, meaning: &str| {
+                vec![
+                    name.to_owned(),
+                    v.map_or("– (fewer than two groups to compare)".into(), |v| {
+                        format!(
+                            "{} [{}, {}]",
+                            num(v.value, 4),
+                            num(v.low, 4),
+                            num(v.high, 4)
+                        )
+                    }),
+                    meaning.to_owned(),
+                ]
+            };
+            s.push_str(&table(
+                &["measure", "value [95 %]", "meaning"],
+                &[
+                    measure(
+                        "demographic parity difference",
+                        &a.demographic_parity_difference,
+                        "largest minus smallest approval rate (0: equal)",
+                    ),
+                    measure(
+                        "demographic parity ratio",
+                        &a.demographic_parity_ratio,
+                        "smallest over largest approval rate: the lowest adverse impact ratio (1: equal)",
+                    ),
+                    measure(
+                        "equalized odds difference",
+                        &a.equalized_odds_difference,
+                        "larger gap in approval rate among good clients or among defaulters (0: equal)",
+                    ),
+                    measure(
+                        "equal opportunity difference",
+                        &a.equal_opportunity_difference,
+                        "gap in approval rate among clients who repaid (0: equal)",
+                    ),
+                ],
+                &[],
+            ));
+        }
+        s
+    }
+}
+
+/// The rows' groups for one attribute (None: missing).
+#[derive(Debug, Clone)]
+pub struct Grouping {
+    pub attribute: String,
+    pub source: String,
+    pub groups: Vec<Option<String>>,
+    /// The groups' order when it is not alphabetical (age bands by age).
+    pub order: Vec<String>,
+}
+
+/// The age band of an age in years (None when missing).
+pub fn age_band(years: f64) -> Option<&'static str> {
+    AGE_BANDS
+        .iter()
+        .find(|(_, lo, hi)| years >= *lo && years < *hi)
+        .map(|(label, _, _)| *label)
+}
+
+/// Age in years from Home Credit's `DAYS_BIRTH` (days before the application, negative).
+pub fn years_from_days_birth(days: f64) -> f64 {
+    -days / DAYS_PER_YEAR
+}
+
+/// The rows a fairness measure was taken on: labelled applicants, their calibrated
+/// probabilities and their groups.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub ids: Vec<i64>,
+    pub y: Vec<u8>,
+    pub p: Vec<f64>,
+    pub groupings: Vec<Grouping>,
+}
+
+impl Measured {
+    /// As CSV: id, defaulted, probability, then one column per grouping (empty: missing).
+    pub fn csv(&self, id: &str) -> String {
+        use std::fmt::Write;
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        };
+        let mut s = format!("{},defaulted,probability", quote(id));
+        for g in &self.groupings {
+            let _ = write!(s, ",{}", quote(&g.attribute));
+        }
+        s.push('\n');
+        for i in 0..self.ids.len() {
+            let _ = write!(s, "{},{},{}", self.ids[i], self.y[i], self.p[i]);
+            for g in &self.groupings {
+                let _ = write!(s, ",{}", quote(g.groups[i].as_deref().unwrap_or("")));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Fairness of a bundle's decisions on a feature frame built with its pipeline (any labelled
+/// data): the decisions of the labelled rows by group, and the age rule on every row scored.
+/// Returns the rows measured too.
+pub fn of_frame(
+    bundle: &crate::ModelBundle,
+    frame: &DataFrame,
+    data: &str,
+) -> Result<(Fairness, Measured)> {
+    let pipeline = &bundle.pipeline;
+    let names = bundle.manifest.feature_names();
+    let (ids, x) = crate::data::matrix(frame, &pipeline.id, &names)?;
+    let raw = crate::lgbm::predict(&bundle.booster, &x, names.len())?;
+    let target = column_f64(frame, &pipeline.target)?;
+    let labelled: Vec<usize> = (0..frame.height())
+        .filter(|&i| !target[i].is_nan())
+        .collect();
+    if labelled.is_empty() {
+        return Err(crate::Error::Data(format!(
+            "{data}: no row has a value in the target column {:?}; fairness at the threshold \
+             compares decisions with outcomes",
+            pipeline.target
+        )));
+    }
+    let measured = Measured {
+        ids: labelled.iter().map(|&i| ids[i]).collect(),
+        y: labelled
+            .iter()
+            .map(|&i| u8::from(target[i] == 1.0))
+            .collect(),
+        p: labelled
+            .iter()
+            .map(|&i| bundle.manifest.calibration.apply(raw[i]))
+            .collect(),
+        groupings: groupings(frame, pipeline, true)?,
+    };
+    let mut fair = measure(
+        &format!("{} labelled applicants of {data}", labelled.len()),
+        &measured.y,
+        &measured.p,
+        bundle.manifest.threshold,
+        &measured.groupings,
+        RESAMPLES,
+        0,
+    );
+    if let (Some(age), Some(days)) = (pipeline.age_column(), ages(frame, pipeline, false)?) {
+        fair.age_rule = Some(age_rule(
+            &bundle.booster,
+            &x,
+            &names,
+            &days,
+            age,
+            &pipeline.age_features(),
+            bundle.manifest.monotone_age,
+        )?);
+    }
+    Ok((fair, measured))
+}
+
+/// The age column's values (days before the application) on the frame's rows, labelled ones
+/// only when `labelled`; None when the layout knows no age or the frame lacks it.
+pub fn ages(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    labelled: bool,
+) -> Result<Option<Vec<f64>>> {
+    let Some(age) = pipeline.age_column() else {
+        return Ok(None);
+    };
+    if frame.column(age).is_err() {
+        return Ok(None);
+    }
+    let days = column_f64(frame, age)?;
+    if !labelled {
+        return Ok(Some(days));
+    }
+    let t = column_f64(frame, &pipeline.target)?;
+    Ok(Some(
+        (0..frame.height())
+            .filter(|&i| !t[i].is_nan())
+            .map(|i| days[i])
+            .collect(),
+    ))
+}
+
+/// The groupings of a feature frame's rows (those with a target when `labelled`, as
+/// [`crate::TrainingData::from_frame`] keeps them): each protected attribute of the pipeline
+/// the frame carries, then the age bands when the layout knows age.
+pub fn groupings(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    labelled: bool,
+) -> Result<Vec<Grouping>> {
+    let rows: Vec<usize> = if labelled {
+        let t = column_f64(frame, &pipeline.target)?;
+        (0..frame.height()).filter(|&i| !t[i].is_nan()).collect()
+    } else {
+        (0..frame.height()).collect()
+    };
+    let mut out = Vec::new();
+    for attribute in &pipeline.protected {
+        let Some(encoding) = pipeline.encoding(attribute) else {
+            tracing::warn!(%attribute, "the matrix does not carry this protected attribute");
+            continue;
+        };
+        let names: Vec<String> = match &encoding {
+            Encoding::OneHot(values) => values
+                .iter()
+                .map(|v| riskscore_features::exprs::dummy_name(attribute, v))
+                .collect(),
+            _ => vec![attribute.clone()],
+        };
+        let mut columns = std::collections::HashMap::new();
+        for n in &names {
+            columns.insert(n.clone(), column_f64(frame, n)?);
+        }
+        let groups = rows
+            .iter()
+            .map(|&r| {
+                group_of(&encoding, attribute, &|n| {
+                    columns.get(n).map_or(f64::NAN, |c| c[r])
+                })
+            })
+            .collect();
+        out.push(Grouping {
+            attribute: attribute.clone(),
+            source: "protected attribute".into(),
+            groups,
+            order: Vec::new(),
+        });
+    }
+    if let Some(age) = pipeline.age_column() {
+        if frame.column(age).is_ok() {
+            let days = column_f64(frame, age)?;
+            out.push(Grouping {
+                attribute: "age band".into(),
+                source: format!("age in years from {age}"),
+                groups: rows
+                    .iter()
+                    .map(|&r| age_band(years_from_days_birth(days[r])).map(str::to_owned))
+                    .collect(),
+                order: AGE_BANDS.iter().map(|(b, _, _)| (*b).to_owned()).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Counts of one group under one (re)sample.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    n: f64,
+    refused: f64,
+    defaulters: f64,
+    refused_defaulters: f64,
+}
+
+impl Counts {
+    fn add(&mut self, w: f64, defaulted: bool, refused: bool) {
+        self.n += w;
+        if refused {
+            self.refused += w;
+        }
+        if defaulted {
+            self.defaulters += w;
+            if refused {
+                self.refused_defaulters += w;
+            }
+        }
+    }
+    fn approval(&self) -> f64 {
+        1.0 - self.refused / self.n
+    }
+    fn tpr(&self) -> f64 {
+        self.refused_defaulters / self.defaulters
+    }
+    fn fpr(&self) -> f64 {
+        (self.refused - self.refused_defaulters) / (self.n - self.defaulters)
+    }
+}
+
+/// Largest minus smallest of the finite values (NaN when none), as fairlearn's
+/// `MetricFrame.difference()` (pandas skips missing values).
+fn range(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| !v.is_nan()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo > hi {
+        f64::NAN
+    } else {
+        hi - lo
+    }
+}
+
+/// The four disparity measures over the measured groups' counts.
+fn measures(counts: &[Counts]) -> [f64; 4] {
+    let approval = || counts.iter().map(Counts::approval);
+    let (lo, hi) = approval().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| {
+        (lo.min(a), hi.max(a))
+    });
+    let fpr = range(counts.iter().map(Counts::fpr));
+    let tpr = range(counts.iter().map(Counts::tpr));
+    [hi - lo, lo / hi, fpr.max(tpr), fpr]
+}
+
+/// Measures fairness of the decisions `p >= threshold` on labels `y` for each grouping.
+pub fn measure(
+    data: &str,
+    y: &[u8],
+    p: &[f64],
+    threshold: f64,
+    groupings: &[Grouping],
+    resamples: usize,
+    seed: u64,
+) -> Fairness {
+    let attributes = groupings
+        .iter()
+        .enumerate()
+        .map(|(a, g)| attribute(y, p, threshold, g, resamples, seed_of(&[seed, a as u64])))
+        .collect();
+    Fairness {
+        data: data.to_owned(),
+        rows: y.len(),
+        threshold,
+        resamples,
+        min_group: MIN_GROUP,
+        attributes,
+        age_rule: None,
+    }
+}
+
+fn attribute(
+    y: &[u8],
+    p: &[f64],
+    threshold: f64,
+    grouping: &Grouping,
+    resamples: usize,
+    seed: u64,
+) -> AttributeFigures {
+    // Groups in the grouping's order, else sorted (as fairlearn does); missing last.
+    let key = |g: &Option<String>| {
+        let at = g
+            .as_ref()
+            .and_then(|g| grouping.order.iter().position(|o| o == g))
+            .unwrap_or(usize::MAX);
+        (
+            g.is_none(),
+            at,
+            g.clone().unwrap_or_else(|| "missing".into()),
+        )
+    };
+    let rank: BTreeMap<(bool, usize, String), usize> = grouping
+        .groups
+        .iter()
+        .map(key)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(r, k)| (k, r))
+        .collect();
+    let row_group: Vec<usize> = grouping.groups.iter().map(|g| rank[&key(g)]).collect();
+    let names: Vec<String> = rank.keys().map(|(_, _, name)| name.clone()).collect();
+    let k = names.len();
+    let refused: Vec<bool> = p.iter().map(|&q| q >= threshold).collect();
+
+    let tally = |weights: Option<&[u32]>| {
+        let mut c = vec![Counts::default(); k];
+        for i in 0..y.len() {
+            let w = weights.map_or(1.0, |w| f64::from(w[i]));
+            if w > 0.0 {
+                c[row_group[i]].add(w, y[i] == 1, refused[i]);
+            }
+        }
+        c
+    };
+    let full = tally(None);
+    let measured: Vec<bool> = full.iter().map(|c| c.n >= MIN_GROUP as f64).collect();
+    let pick = |c: &[Counts]| -> Vec<Counts> {
+        c.iter()
+            .zip(&measured)
+            .filter(|(_, m)| **m)
+            .map(|(c, _)| *c)
+            .collect()
+    };
+    let enough = measured.iter().filter(|m| **m).count() >= 2;
+
+    // Bootstrap: rows drawn with replacement; each resample's group rates and measures.
+    let mut rng = Rng::new(seed);
+    let mut weights = vec![0u32; y.len()];
+    let mut approvals: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); k];
+    let mut samples: [Vec<f64>; 4] = Default::default();
+    for _ in 0..resamples {
+        if y.is_empty() {
+            break;
+        }
+        weights.iter_mut().for_each(|w| *w = 0);
+        for _ in 0..y.len() {
+            weights[(rng.next_u64() % y.len() as u64) as usize] += 1;
+        }
+        let c = tally(Some(&weights));
+        for (g, counts) in c.iter().enumerate() {
+            if counts.n > 0.0 {
+                approvals[g].push(counts.approval());
+            }
+        }
+        if enough {
+            let m = measures(
+                &pick(&c)
+                    .into_iter()
+                    .filter(|c| c.n > 0.0)
+                    .collect::<Vec<_>>(),
+            );
+            for (s, v) in samples.iter_mut().zip(m) {
+                if v.is_finite() {
+                    s.push(v);
+                }
+            }
+        }
+    }
+
+    let point = if enough {
+        Some(measures(&pick(&full)))
+    } else {
+        None
+    };
+    let best = full
+        .iter()
+        .zip(&measured)
+        .filter(|(_, m)| **m)
+        .map(|(c, _)| c.approval())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut sum_p = vec![0.0; k];
+    for i in 0..y.len() {
+        sum_p[row_group[i]] += p[i];
+    }
+    let groups = names
+        .into_iter()
+        .enumerate()
+        .map(|(g, name)| {
+            let c = full[g];
+            let air = c.approval() / best;
+            let mean_probability = sum_p[g] / c.n;
+            GroupFigures {
+                group: name,
+                count: c.n as usize,
+                defaulters: c.defaulters as usize,
+                default_rate: c.defaulters / c.n,
+                approval_rate: interval(c.approval(), &mut approvals[g]),
+                true_positive_rate: c.tpr(),
+                false_positive_rate: c.fpr(),
+                mean_probability,
+                calibration_gap: c.defaulters / c.n - mean_probability,
+                adverse_impact_ratio: air,
+                flagged: measured[g] && air < FOUR_FIFTHS,
+                measured: measured[g],
+            }
+        })
+        .collect();
+    let [dpd, dpr, eod, eop] = samples;
+    let with = |i: usize, mut s: Vec<f64>| point.map(|m| interval(m[i], &mut s));
+    AttributeFigures {
+        attribute: grouping.attribute.clone(),
+        source: grouping.source.clone(),
+        groups,
+        demographic_parity_difference: with(0, dpd),
+        demographic_parity_ratio: with(1, dpr),
+        equalized_odds_difference: with(2, eod),
+        equal_opportunity_difference: with(3, eop),
+    }
+}
+
+/// The value with the 2.5 and 97.5 percentiles of its resamples.
+fn interval(value: f64, samples: &mut [f64]) -> Interval {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        if samples.is_empty() {
+            return f64::NAN;
+        }
+        let pos = q * (samples.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        samples[lo] + (samples[hi] - samples[lo]) * (pos - lo as f64)
+    };
+    Interval {
+        value,
+        low: at(0.025),
+        high: at(0.975),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouping(groups: &[&str]) -> Grouping {
+        Grouping {
+            attribute: "g".into(),
+            source: "test".into(),
+            groups: groups.iter().map(|g| Some((*g).to_owned())).collect(),
+            order: Vec::new(),
+        }
+    }
+
+    /// Two groups of 40 worked by hand: A refuses 10 (8 of its 10 defaulters, 2 of its 30
+    /// good clients), B refuses 20 (5 of its 5 defaulters, 15 of its 35 good clients).
+    #[test]
+    fn two_groups_by_hand() {
+        let mut y = Vec::new();
+        let mut p = Vec::new();
+        let mut g = Vec::new();
+        let mut push = |group: &'static str, defaulted: u8, refused: bool, n: usize| {
+            for _ in 0..n {
+                y.push(defaulted);
+                p.push(if refused { 0.7 } else { 0.1 });
+                g.push(group);
+            }
+        };
+        push("A", 1, true, 8);
+        push("A", 1, false, 2);
+        push("A", 0, true, 2);
+        push("A", 0, false, 28);
+        push("B", 1, true, 5);
+        push("B", 0, true, 15);
+        push("B", 0, false, 20);
+        let f = measure("t", &y, &p, 0.5, &[grouping(&g)], 200, 1);
+        let a = &f.attributes[0];
+        let (ga, gb) = (&a.groups[0], &a.groups[1]);
+        assert_eq!((ga.group.as_str(), ga.count, ga.defaulters), ("A", 40, 10));
+        assert_eq!(ga.approval_rate.value, 30.0 / 40.0);
+        assert_eq!(gb.approval_rate.value, 20.0 / 40.0);
+        assert_eq!(ga.true_positive_rate, 0.8);
+        assert_eq!(gb.true_positive_rate, 1.0);
+        assert_eq!(ga.false_positive_rate, 2.0 / 30.0);
+        assert_eq!(gb.false_positive_rate, 15.0 / 35.0);
+        assert_eq!(gb.adverse_impact_ratio, (20.0 / 40.0) / (30.0 / 40.0));
+        assert!(gb.flagged && !ga.flagged);
+        assert!((ga.mean_probability - 0.25).abs() < 1e-15);
+        assert!(ga.calibration_gap.abs() < 1e-15); // observed 10/40, predicted 0.25
+        let dpd = a.demographic_parity_difference.unwrap();
+        assert!((dpd.value - 0.25).abs() < 1e-15);
+        assert!(dpd.low <= dpd.value && dpd.value <= dpd.high && dpd.low < dpd.high);
+        assert!((a.demographic_parity_ratio.unwrap().value - 2.0 / 3.0).abs() < 1e-15);
+        let fpr_gap = 15.0 / 35.0 - 2.0 / 30.0;
+        assert!((a.equal_opportunity_difference.unwrap().value - fpr_gap).abs() < 1e-15);
+        // max(TPR gap 0.2, FPR gap 0.362)
+        assert!((a.equalized_odds_difference.unwrap().value - fpr_gap).abs() < 1e-15);
+    }
+
+    #[test]
+    fn small_groups_are_shown_but_not_measured() {
+        let mut g = vec!["A"; 50];
+        g.extend(vec!["B"; 50]);
+        g.extend(vec!["XNA"; 3]);
+        let y: Vec<u8> = (0..g.len()).map(|i| u8::from(i % 5 == 0)).collect();
+        let p: Vec<f64> = (0..g.len()).map(|i| (i % 7) as f64 / 7.0).collect();
+        let f = measure("t", &y, &p, 0.5, &[grouping(&g)], 50, 2);
+        let a = &f.attributes[0];
+        assert_eq!(a.groups.len(), 3);
+        assert!(!a.groups[2].measured && !a.groups[2].flagged);
+        let measured: Vec<f64> = a.groups[..2]
+            .iter()
+            .map(|g| g.approval_rate.value)
+            .collect();
+        let dpd = a.demographic_parity_difference.unwrap().value;
+        assert!((dpd - (measured[0] - measured[1]).abs()).abs() < 1e-15);
+        // One measured group: no disparity to measure.
+        let f = measure("t", &y[..53], &p[..53], 0.5, &[grouping(&g[..53])], 10, 2);
+        assert!(f.attributes[0].demographic_parity_difference.is_none());
+    }
+
+    #[test]
+    fn age_bands_have_their_bounds() {
+        assert_eq!(age_band(24.99), Some("under 25"));
+        assert_eq!(age_band(25.0), Some("25-39"));
+        assert_eq!(age_band(61.9), Some("40-61"));
+        assert_eq!(age_band(62.0), Some("62 and over"));
+        assert_eq!(age_band(f64::NAN), None);
+        assert!((years_from_days_birth(-22_645.5) - 62.0).abs() < 1e-9);
+    }
+}
