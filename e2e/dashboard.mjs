@@ -1,15 +1,17 @@
 // End-to-end test of the dashboard in Debian's Chromium, driven by playwright-core:
-//   node e2e/dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID]
+//   node e2e/dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID [REFUSED_ID]]
 // Searches a client and checks the page shows the API's probability and decision, uses the
 // page with the keyboard only, scans both views with axe-core (WCAG 2.1 A/AA; no serious or
 // critical violation allowed) and saves screenshots in $RISKSCORE_E2E_ARTIFACTS (default
-// target/e2e). Prints one line per check; exits 1 on the first failure.
+// target/e2e). With REFUSED_ID, a refused client: the print button opens the applicant's
+// notice, which is checked and scanned too. Prints one line per check; exits 1 on the first
+// failure.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [base, id, unknown = "1"] = process.argv.slice(2);
+const [base, id, unknown = "1", refused] = process.argv.slice(2);
 if (!base || !id) {
   console.error("usage: node dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID]");
   process.exit(2);
@@ -37,9 +39,9 @@ try {
   page.on("requestfailed", (r) => failed.push(r.url()));
   page.on("pageerror", (e) => failed.push("script error: " + e.message));
 
-  async function axe(view) {
-    await page.addScriptTag({ path: axePath });
-    const r = await page.evaluate(() => window.axe.run(document, {
+  async function axe(view, on = page) {
+    await on.addScriptTag({ path: axePath });
+    const r = await on.evaluate(() => window.axe.run(document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
     }));
     const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
@@ -91,6 +93,26 @@ try {
   // Every section of the client view rendered (decision, reasons, waterfall, what-if,
   // comparison, information): scanned together.
   await axe("client");
+
+  // The adverse-action notice of a refused client: printed from the client view, it shows the
+  // reasons the view lists, and passes axe.
+  if (refused) {
+    await page.fill("#client-id", refused);
+    await page.press("#client-id", "Enter");
+    await page.waitForFunction((v) => document.querySelector("#result:not([hidden])") &&
+      document.querySelector("#decision-badge").textContent.includes("Refused"), refused);
+    check(!(await page.locator("#notice-row").isHidden()), "a refusal offers the applicant's notice");
+    const listed = await page.locator("#reasons li").allTextContents();
+    const [popup] = await Promise.all([page.waitForEvent("popup"), page.click("#notice-print")]);
+    await popup.waitForLoadState();
+    const text = await popup.textContent("body");
+    check(text.includes("Principal reasons for our decision"), "the notice states the principal reasons");
+    check(listed.length >= 1 && listed.every((r) => text.includes(r)), `the notice carries the ${listed.length} reasons shown`);
+    check(!/days before/.test(text), "no day counts in the notice");
+    await popup.screenshot({ path: join(artifacts, "notice.png"), fullPage: true });
+    await axe("notice", popup);
+    await popup.close();
+  }
 
   // 2. An unknown client: a message in the alert region, no result.
   await page.fill("#client-id", unknown);

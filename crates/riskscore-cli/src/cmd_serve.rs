@@ -44,6 +44,12 @@ pub struct Args {
     /// percentiles) beyond that range is scored but sent to review.
     #[arg(long, env = "RISKSCORE_INTAKE_MARGIN", default_value_t = riskscore_server::scorer::INTAKE_MARGIN)]
     intake_margin: f64,
+    /// The lender named on adverse-action notices (`/v1/clients/{id}/notice`).
+    #[arg(long, env = "RISKSCORE_LENDER_NAME")]
+    lender_name: Option<String>,
+    /// How an applicant reaches the lender for the reasons or a human review (on notices).
+    #[arg(long, env = "RISKSCORE_LENDER_CONTACT")]
+    lender_contact: Option<String>,
 }
 
 /// The bundle directory of `--model`: the path itself, or a registered model's bundle
@@ -108,6 +114,13 @@ pub fn run(args: Args) -> Result<()> {
             .map(String::into_bytes),
         batch_max: args.batch_max.max(1),
         timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+        lender: {
+            let d = riskscore_server::notice::Lender::default();
+            riskscore_server::notice::Lender {
+                name: args.lender_name.clone().unwrap_or(d.name),
+                contact: args.lender_contact.clone().unwrap_or(d.contact),
+            }
+        },
     };
     if settings.api_keys.is_empty() {
         tracing::warn!("RISKSCORE_API_KEYS is not set: the API is open");

@@ -179,6 +179,56 @@ pub struct ServingExplainer {
     pub explainer: Explainer,
     pub wording: Wording,
     pub profile: Profile,
+    /// What a refusal's reasons never name: the inputs derived from a protected attribute,
+    /// and, for an applicant aged 62 or more, the age features.
+    pub withheld: Withheld,
+}
+
+/// The features a refusal's reasons may not name (see [`ServingExplainer::explanation`]).
+#[derive(Debug, Clone, Default)]
+pub struct Withheld {
+    /// Inputs derived from a protected attribute (none when the pipeline keeps them out).
+    pub protected: Vec<usize>,
+    /// The age column's input and the inputs computed from age.
+    pub age: Option<(usize, Vec<usize>)>,
+}
+
+impl Withheld {
+    pub fn of(bundle: &ModelBundle) -> Self {
+        let names = bundle.manifest.feature_names();
+        let index = |f: &str| names.iter().position(|n| n == f);
+        let pipeline = &bundle.pipeline;
+        let protected = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| pipeline.is_protected_feature(n))
+            .map(|(j, _)| j)
+            .collect();
+        let age = pipeline.age_column().and_then(index).map(|a| {
+            let features = pipeline
+                .age_features()
+                .iter()
+                .filter_map(|f| index(f))
+                .collect();
+            (a, features)
+        });
+        Withheld { protected, age }
+    }
+
+    /// Whether feature `j` may be a reason for the applicant of row `x`.
+    pub fn allows(&self, j: usize, x: &[f64]) -> bool {
+        if self.protected.contains(&j) {
+            return false;
+        }
+        match &self.age {
+            Some((a, features)) if features.contains(&j) => {
+                // Unknown age: the rule cannot be checked, so age is not given as a reason.
+                let years = riskscore_model::fairness::years_from_days_birth(x[*a]);
+                years.is_finite() && years < riskscore_model::fairness::ELDERLY_AGE
+            }
+            _ => true,
+        }
+    }
 }
 
 impl ServingExplainer {
@@ -201,6 +251,7 @@ impl ServingExplainer {
             forest,
             wording,
             profile,
+            withheld: Withheld::of(bundle),
         })
     }
 
@@ -271,7 +322,11 @@ impl ServingExplainer {
                 probability: share(phi[j]),
             })
             .collect();
-        let mut up: Vec<usize> = (0..k).filter(|&j| phi[j] > 0.0).collect();
+        // The principal reasons of a refusal: the features raising the probability most, never
+        // a protected one, never age for an applicant aged 62 or more (Regulation B).
+        let mut up: Vec<usize> = (0..k)
+            .filter(|&j| phi[j] > 0.0 && self.withheld.allows(j, x))
+            .collect();
         up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
         let reasons = up
             .iter()
@@ -287,8 +342,8 @@ impl ServingExplainer {
                 let sentence = format!(
                     "{}: {} (typical applicant: {})",
                     capitalise(&text),
-                    show(value(j)),
-                    show(typical)
+                    self.wording.show(&names[j].name, value(j)),
+                    self.wording.show(&names[j].name, typical)
                 );
                 Reason {
                     rank: r + 1,
@@ -327,14 +382,5 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
-    }
-}
-
-fn show(v: Option<f64>) -> String {
-    match v {
-        None => "not known".into(),
-        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
-        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.3}"),
     }
 }

@@ -15,6 +15,24 @@ pub struct Wording {
     aggregates: Vec<(String, String)>,
     columns: Vec<(String, String)>,
     features: Vec<(String, String)>,
+    units: Vec<(String, String)>,
+}
+
+/// How a feature's value is shown to an applicant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count of days before the application: years and months.
+    Days,
+    /// A ratio: a percentage.
+    Ratio,
+    /// A sum of money: whole units with thousands separators.
+    Amount,
+    /// The mean of a one-hot column over records: the share of them, a percentage.
+    Share,
+    /// A one-hot column of the application: yes or no.
+    Flag,
+    /// A plain number.
+    Number,
 }
 
 impl Wording {
@@ -43,6 +61,16 @@ impl Wording {
                 "aggregate" => w.aggregates.push(entry),
                 "column" => w.columns.push(entry),
                 "feature" => w.features.push(entry),
+                "unit" => {
+                    if !["days", "ratio", "amount"].contains(&entry.1.as_str()) {
+                        return Err(Error::Model(format!(
+                            "wording line {}: unit {:?} is not one of days, ratio, amount",
+                            n + 1,
+                            entry.1
+                        )));
+                    }
+                    w.units.push(entry);
+                }
                 other => {
                     return Err(Error::Model(format!(
                         "wording line {}: unknown kind {other:?}",
@@ -95,6 +123,85 @@ impl Wording {
         words
     }
 
+    /// A feature split into its table prefix, its aggregates (outermost first) and its column.
+    fn parts<'f>(&self, feature: &'f str) -> (Vec<&str>, &'f str) {
+        let mut rest = feature;
+        if let Some((k, _)) = longest(&self.tables, |k| rest.starts_with(k)) {
+            rest = &rest[k.len()..];
+        }
+        let mut aggs = Vec::new();
+        while let Some((k, _)) = longest(&self.aggregates, |k| {
+            rest.ends_with(k) && rest.len() > k.len()
+        }) {
+            aggs.push(k.as_str());
+            rest = &rest[..rest.len() - k.len()];
+        }
+        (aggs, rest)
+    }
+
+    /// Whether `column` is a one-hot column (`COLUMN_value`) of a column the file knows.
+    fn one_hot(&self, column: &str) -> bool {
+        !self.columns.iter().any(|(k, _)| k == column)
+            && longest(&self.columns, |k| {
+                column.len() > k.len() + 1
+                    && column.starts_with(k)
+                    && column.as_bytes()[k.len()] == b'_'
+            })
+            .is_some()
+    }
+
+    /// How a feature's value is shown to an applicant (the `unit` lines of the file, applied
+    /// to the feature's column; a variance, a count or a sum of days is a plain number).
+    pub fn unit(&self, feature: &str) -> Unit {
+        let whole = self.features.iter().any(|(k, _)| k == feature);
+        let (aggs, column) = if whole {
+            (Vec::new(), feature)
+        } else {
+            self.parts(feature)
+        };
+        if self.one_hot(column) {
+            return match aggs.as_slice() {
+                [] => Unit::Flag,
+                ["_MEAN"] => Unit::Share,
+                _ => Unit::Number,
+            };
+        }
+        let found = self
+            .units
+            .iter()
+            .find(|(k, _)| k == column)
+            .or_else(|| {
+                longest(&self.units, |k| {
+                    (k.starts_with('_') && column.ends_with(k))
+                        || (k.ends_with('_') && column.starts_with(k))
+                })
+            })
+            .map(|(_, u)| u.as_str());
+        let plain = aggs.iter().all(|a| ["_MIN", "_MAX", "_MEAN"].contains(a));
+        match found {
+            Some("days") if plain => Unit::Days,
+            Some("ratio") if plain => Unit::Ratio,
+            Some("amount") if plain || aggs == ["_SUM"] => Unit::Amount,
+            _ => Unit::Number,
+        }
+    }
+
+    /// A feature's value as an applicant reads it: days in years and months, ratios and shares
+    /// as percentages, amounts with thousands separators, one-hot columns as yes or no.
+    pub fn show(&self, feature: &str, value: Option<f64>) -> String {
+        let Some(v) = value else {
+            return "not known".into();
+        };
+        match self.unit(feature) {
+            Unit::Days => duration(v.abs()),
+            Unit::Ratio => format!("{:.1} %", 100.0 * v),
+            Unit::Share => format!("{:.0} % of them", 100.0 * v),
+            Unit::Amount => thousands(v),
+            Unit::Flag => if v == 1.0 { "yes" } else { "no" }.into(),
+            Unit::Number => number(v),
+        }
+    }
+
     fn column(&self, name: &str) -> String {
         if let Some((_, t)) = self.columns.iter().find(|(k, _)| k == name) {
             return t.clone();
@@ -106,6 +213,56 @@ impl Wording {
             return format!("{t} is {}", &name[k.len() + 1..]);
         }
         name.to_lowercase().replace('_', " ")
+    }
+}
+
+/// A number of days as years and months ("37 years and 2 months", "5 months", "12 days").
+fn duration(days: f64) -> String {
+    if !days.is_finite() {
+        return number(days);
+    }
+    let years = (days / 365.25).floor();
+    let months = ((days - years * 365.25) / (365.25 / 12.0)).floor();
+    let plural = |n: f64, one: &str| {
+        if n == 1.0 {
+            format!("1 {one}")
+        } else {
+            format!("{n:.0} {one}s")
+        }
+    };
+    match (years > 0.0, months > 0.0) {
+        (true, true) => format!("{} and {}", plural(years, "year"), plural(months, "month")),
+        (true, false) => plural(years, "year"),
+        (false, true) => plural(months, "month"),
+        (false, false) => plural(days.round(), "day"),
+    }
+}
+
+/// A sum of money: rounded to whole units, thousands separated by commas.
+fn thousands(v: f64) -> String {
+    if !v.is_finite() || v.abs() >= 1e15 {
+        return number(v);
+    }
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// A plain number: whole when it is, else three decimals.
+pub fn number(v: f64) -> String {
+    if (v.fract() == 0.0 && v.abs() < 1e15) || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
@@ -126,7 +283,7 @@ mod tests {
     #[test]
     fn aggregated_features_are_worded_from_their_parts() {
         let w = Wording::home_credit().unwrap();
-        assert_eq!(w.version, "1");
+        assert_eq!(w.version, "2");
         assert_eq!(
             w.describe("INSTAL_DPD_MAX"),
             "maximum days past due on previous instalments"
@@ -152,9 +309,39 @@ mod tests {
         assert_eq!(w.describe("SOME_NEW_FLAG"), "some new flag");
     }
 
+    /// Values as an applicant reads them: no day counts, ratios as percentages.
+    #[test]
+    fn values_are_shown_in_the_applicants_units() {
+        let w = Wording::home_credit().unwrap();
+        assert_eq!(w.describe("DAYS_BIRTH"), "age");
+        assert_eq!(w.show("DAYS_BIRTH", Some(-13572.0)), "37 years and 1 month");
+        assert_eq!(w.show("DAYS_EMPLOYED", Some(-400.0)), "1 year and 1 month");
+        assert_eq!(w.show("DAYS_EMPLOYED", Some(-61.0)), "2 months");
+        assert_eq!(w.show("DAYS_LAST_PHONE_CHANGE", Some(-3.0)), "3 days");
+        assert_eq!(w.show("BURO_DAYS_CREDIT_MEAN", Some(-730.5)), "2 years");
+        assert_eq!(w.unit("BURO_DAYS_CREDIT_VAR"), Unit::Number);
+        assert_eq!(w.show("PAYMENT_RATE", Some(0.05)), "5.0 %");
+        assert_eq!(w.show("DAYS_EMPLOYED_PERC", Some(0.2)), "20.0 %");
+        assert_eq!(w.show("INSTAL_PAYMENT_PERC_MEAN", Some(0.875)), "87.5 %");
+        assert_eq!(w.show("AMT_INCOME_TOTAL", Some(1234567.4)), "1,234,567");
+        assert_eq!(
+            w.show("ACTIVE_AMT_CREDIT_SUM_DEBT_SUM", Some(-950.0)),
+            "-950"
+        );
+        assert_eq!(w.show("NAME_INCOME_TYPE_Working", Some(1.0)), "yes");
+        assert_eq!(
+            w.show("PREV_NAME_CONTRACT_STATUS_Refused_MEAN", Some(0.4)),
+            "40 % of them"
+        );
+        assert_eq!(w.show("EXT_SOURCE_2", Some(0.2345)), "0.234");
+        assert_eq!(w.show("CNT_CHILDREN", Some(2.0)), "2");
+        assert_eq!(w.show("AMT_CREDIT", None), "not known");
+    }
+
     #[test]
     fn a_wording_file_needs_a_version() {
         assert!(Wording::parse("kind,key,text\ncolumn,A,a\n").is_err());
         assert!(Wording::parse("# version: 2\ncolour,A,a\n").is_err());
+        assert!(Wording::parse("# version: 2\nunit,A,weeks\n").is_err());
     }
 }

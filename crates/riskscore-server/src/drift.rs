@@ -159,6 +159,7 @@ mod tests {
                 reasons: Vec::new(),
                 input_hash: row.map(input_hash).unwrap_or_default(),
                 review: Vec::new(),
+                notice: Vec::new(),
             },
             prev_hash: String::new(),
             hash: String::new(),

@@ -473,11 +473,24 @@ fn every_command_on_the_real_sample() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = every_command(&data, dir.path());
-    dashboard(&server, first_id(&data.join("application_train.csv")));
+    // A refused client of the predictions every_command wrote: the dashboard prints its notice.
+    let scores = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
+    let refused = scores
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(3) == Some("refused"))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_owned();
+    dashboard(
+        &server,
+        first_id(&data.join("application_train.csv")),
+        &refused,
+    );
 }
 
 /// The dashboard's browser test, once against a model trained on the real sample.
-fn dashboard(server: &Server, id: i64) {
+fn dashboard(server: &Server, id: i64, refused: &str) {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
     if !e2e.join("node_modules/playwright-core").is_dir() {
         assert!(
@@ -492,6 +505,7 @@ fn dashboard(server: &Server, id: i64) {
             &format!("http://127.0.0.1:{}", server.port),
             &id.to_string(),
             "1",
+            refused,
         ])
         .env("RISKSCORE_E2E_ARTIFACTS", e2e.join("artifacts/real"))
         .output()
@@ -503,6 +517,8 @@ fn dashboard(server: &Server, id: i64) {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("axe on the client view"), "{out}");
+    assert!(out.contains("axe on the notice view"), "{out}");
+    assert!(out.contains("the notice carries the"), "{out}");
 }
 
 /// Appends `.0` to every value of `columns` in a CSV file: integers written as floats.

@@ -16,6 +16,7 @@ use super::common::{
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::notice::Notice;
 use crate::scorer::{ClientInfo, Neighbour, Score};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -23,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(client))
         .routes(routes!(client_score))
         .routes(routes!(client_explanation))
+        .routes(routes!(client_notice))
         .routes(routes!(client_similar))
 }
 
@@ -34,6 +36,8 @@ pub struct ScoreAnswer {
     pub model_version: String,
     /// A refusal's principal reasons (empty when granted).
     pub reasons: Vec<Reason>,
+    /// A refusal's adverse-action notice (None when granted).
+    pub notice: Option<Notice>,
     /// The journal entry that records the decision.
     pub journal_entry: i64,
     pub request_id: String,
@@ -139,15 +143,16 @@ async fn client_score(
     let (i, x) = known(&s.scorer, id)?;
     let p = s.scorer.population.probability[i];
     let score = s.scorer.score_of(p);
-    // A refusal carries its principal reasons, in the answer and in the journal.
-    let reasons = if score.decision == riskscore_model::bundle::Decision::Refused {
+    // A refusal carries its principal reasons and its notice, in the answer and the journal.
+    let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
         let sc = s.scorer.clone();
         let row = x.to_vec();
-        blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e)))
-            .await?
-            .reasons
+        let e =
+            blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e))).await?;
+        let notice = notice_of(&s, &e);
+        (e.reasons, Some(notice))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let seq = record(
         &s,
@@ -158,6 +163,7 @@ async fn client_score(
             p,
             reasons: &reasons,
             review: Vec::new(),
+            notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x,
         },
     )
@@ -167,6 +173,7 @@ async fn client_score(
         score,
         model_version: s.scorer.model_version.clone(),
         reasons,
+        notice,
         journal_entry: seq,
         request_id: rid.0,
     }))
@@ -208,6 +215,7 @@ async fn client_explanation(
             p: e.probability,
             reasons: &e.reasons,
             review: Vec::new(),
+            notice: Vec::new(),
             x,
         },
     )
@@ -254,4 +262,95 @@ async fn client_similar(
         space: "the 20 most important features (gain), standardised on the labelled clients; \
                 missing values at the mean",
     }))
+}
+
+/// The notice of a decision explained in `e`, dated today.
+pub(crate) fn notice_of(s: &AppState, e: &ClientExplanation) -> Notice {
+    let today = crate::journal::now_rfc3339();
+    Notice::new(
+        e,
+        &s.settings.lender,
+        &s.scorer.model_version,
+        today.get(..10).unwrap_or(&today),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct NoticeQuery {
+    /// `json` (default) or `html` (a printable page).
+    #[param(inline, value_type = Option<NoticeFormat>)]
+    format: Option<String>,
+}
+
+/// The notice's formats.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // the query is read as text, to name an unknown format
+pub(crate) enum NoticeFormat {
+    Json,
+    Html,
+}
+
+/// The adverse-action notice of the client's decision: a refusal's principal reasons in the
+/// applicant's words (never a protected attribute, never age for an applicant aged 62 or more)
+/// and the applicant's rights; `?format=html` gives a printable page. Journaled.
+#[utoipa::path(get, path = "/v1/clients/{id}/notice", operation_id = "getNotice",
+    tag = "clients",
+    params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), NoticeQuery),
+    responses(
+        (status = 200, description = "The notice (JSON, or a printable HTML page with ?format=html; journaled)",
+            content((Notice = "application/json"), (String = "text/html"))),
+        (status = 400, description = "A query parameter cannot be read (an unknown format)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 503, description = "The decision journal is unavailable, or the request timed out", body = ErrorBody),
+    ))]
+async fn client_notice(
+    State(s): State<AppState>,
+    ClientId(id): ClientId,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
+    rid: RequestId,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let html = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("format: `{other}` is not one of json, html"),
+            ))
+        }
+    };
+    let (_, x) = known(&s.scorer, id)?;
+    let row = x.to_vec();
+    let sc = s.scorer.clone();
+    let e = blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e))).await?;
+    let notice = notice_of(&s, &e);
+    record(
+        &s,
+        &rid.0,
+        Record {
+            client: id,
+            kind: "notice",
+            p: e.probability,
+            reasons: if notice.reasons.is_empty() {
+                &[]
+            } else {
+                &e.reasons
+            },
+            review: Vec::new(),
+            notice: notice.statements(),
+            x,
+        },
+    )
+    .await?;
+    Ok(if html {
+        axum::response::Html(notice.html()).into_response()
+    } else {
+        Json(notice).into_response()
+    })
 }

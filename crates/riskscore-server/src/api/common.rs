@@ -34,6 +34,8 @@ pub struct Settings {
     pub batch_max: usize,
     /// Time limit of a request.
     pub timeout: Duration,
+    /// Who sends the adverse-action notices.
+    pub lender: crate::notice::Lender,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             journal_key: None,
             batch_max: 100,
             timeout: Duration::from_secs(10),
+            lender: crate::notice::Lender::default(),
         }
     }
 }
@@ -210,6 +213,8 @@ pub(crate) struct Record<'a> {
     pub reasons: &'a [Reason],
     /// Why the intake sent it to review, if it did.
     pub review: Vec<String>,
+    /// A refusal's notice statements as sent (empty when none was sent).
+    pub notice: Vec<String>,
     pub x: &'a [f64],
 }
 
@@ -221,6 +226,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         p,
         reasons,
         review,
+        notice,
         x,
     } = r;
     let client = match &s.settings.journal_key {
@@ -241,6 +247,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
         input_hash: input_hash(x),
         review,
+        notice,
     };
     s.journal
         .record(d, x)

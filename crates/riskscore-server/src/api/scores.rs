@@ -13,6 +13,8 @@ use utoipa_axum::routes;
 
 use riskscore_explain::client::{ClientExplanation, Reason};
 
+use crate::notice::Notice;
+
 use super::common::{
     blocking, only_keys, record, transform_error, ApiBody, ApiResult, Record, RequestId,
 };
@@ -49,6 +51,8 @@ pub struct NewScore {
     pub id: i64,
     pub score: Score,
     pub explanation: ClientExplanation,
+    /// A refusal's adverse-action notice (None when granted).
+    pub notice: Option<Notice>,
     pub model_version: String,
     pub journal_entry: i64,
     pub request_id: String,
@@ -60,6 +64,8 @@ pub struct BatchResult {
     pub id: i64,
     pub score: Score,
     pub reasons: Vec<Reason>,
+    /// A refusal's adverse-action notice (None when granted).
+    pub notice: Option<Notice>,
     pub journal_entry: i64,
 }
 
@@ -93,9 +99,16 @@ fn score_one(sc: &Scorer, body: &Value) -> ApiResult<Scored> {
     })
 }
 
-/// Journals a posted application's decision; its score and the entry's number.
-async fn record_new(s: &AppState, rid: &str, n: &Scored) -> ApiResult<(Score, i64)> {
+/// Journals a posted application's decision; its score, its notice (a refusal's) and the
+/// entry's number.
+async fn record_new(
+    s: &AppState,
+    rid: &str,
+    n: &Scored,
+) -> ApiResult<(Score, Option<Notice>, i64)> {
     let e = &n.explanation;
+    let notice = (e.decision == riskscore_model::bundle::Decision::Refused)
+        .then(|| super::clients::notice_of(s, e));
     let seq = record(
         s,
         rid,
@@ -105,11 +118,16 @@ async fn record_new(s: &AppState, rid: &str, n: &Scored) -> ApiResult<(Score, i6
             p: e.probability,
             reasons: &e.reasons,
             review: n.review.clone(),
+            notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x: &n.x,
         },
     )
     .await?;
-    Ok((s.scorer.score_with(e.probability, n.review.clone()), seq))
+    Ok((
+        s.scorer.score_with(e.probability, n.review.clone()),
+        notice,
+        seq,
+    ))
 }
 
 /// Score and explain a new application through the model's fitted pipeline.
@@ -130,11 +148,12 @@ async fn score_new(
 ) -> ApiResult<Json<NewScore>> {
     let sc = s.scorer.clone();
     let n = blocking(move || score_one(&sc, &body)).await?;
-    let (score, seq) = record_new(&s, &rid.0, &n).await?;
+    let (score, notice, seq) = record_new(&s, &rid.0, &n).await?;
     Ok(Json(NewScore {
         id: n.id,
         score,
         explanation: n.explanation,
+        notice,
         model_version: s.scorer.model_version.clone(),
         journal_entry: seq,
         request_id: rid.0,
@@ -205,11 +224,12 @@ async fn score_batch(
     .await?;
     let mut results = Vec::with_capacity(scored.len());
     for (i, n) in scored.iter().enumerate() {
-        let (score, seq) = record_new(&s, &format!("{}#{i}", rid.0), n).await?;
+        let (score, notice, seq) = record_new(&s, &format!("{}#{i}", rid.0), n).await?;
         results.push(BatchResult {
             id: n.id,
             score,
             reasons: n.explanation.reasons.clone(),
+            notice,
             journal_entry: seq,
         });
     }

@@ -144,6 +144,8 @@ async function lookUp(id) {
   $("distance").textContent = points(s.distance) + (s.band === "review" ? " (close: review by hand)" : "");
   $("reasons").replaceChildren(...(e.reasons.length ? e.reasons : []).map((r) => el("li", {}, r.sentence)));
   if (!e.reasons.length) $("reasons").appendChild(el("li", {}, "No input pushes this client towards default."));
+  $("notice-row").hidden = decision !== "refused";
+  $("notice-error").hidden = true;
   $("waterfall").replaceChildren(waterfall(e, 10));
   fill($("contributions").querySelector("tbody"),
     [...e.contributions].sort((a, b) => Math.abs(b.shap) - Math.abs(a.shap)).slice(0, 20)
@@ -160,6 +162,21 @@ async function lookUp(id) {
   current = id;
   await fillFeatureChoices();
   await compare();
+}
+
+// The adverse-action notice as a printable page (fetched with the API key, shown from memory).
+async function printNotice() {
+  const headers = {};
+  const key = $("api-key").value.trim();
+  if (key) headers["X-API-Key"] = key;
+  try {
+    const r = await fetch(`/v1/clients/${current}/notice?format=html`, { headers });
+    if (!r.ok) throw new Error("the server answered " + r.status);
+    const url = URL.createObjectURL(new Blob([await r.text()], { type: "text/html" }));
+    window.open(url, "_blank");
+  } catch (err) {
+    showError("notice-error", err.message);
+  }
 }
 
 let current = null;
@@ -348,6 +365,7 @@ $("search").addEventListener("submit", (ev) => {
 });
 $("whatif").addEventListener("submit", (ev) => { ev.preventDefault(); whatIf(); });
 $("compare").addEventListener("submit", (ev) => { ev.preventDefault(); compare(); });
+$("notice-print").addEventListener("click", printNotice);
 window.addEventListener("hashchange", route);
 route();
 const m = /^#client-([0-9]+)$/.exec(location.hash);

@@ -50,6 +50,10 @@ pub struct Decided {
     /// before it keep their hashes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub review: Vec<String>,
+    /// A refusal's adverse-action notice as sent: its reasons in the applicant's words, most
+    /// important first (empty when none was sent). Hashed only when present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notice: Vec<String>,
 }
 
 /// A stored entry.
@@ -138,6 +142,9 @@ pub fn entry_hash(seq: i64, d: &Decided, prev: &str) -> String {
     });
     if !d.review.is_empty() {
         body["review"] = serde_json::json!(d.review);
+    }
+    if !d.notice.is_empty() {
+        body["notice"] = serde_json::json!(d.notice);
     }
     hex(&Sha256::digest(body.to_string().as_bytes()))
 }
@@ -596,6 +603,7 @@ mod tests {
             reasons: vec!["EXT_SOURCE_3".into()],
             input_hash: "h".into(),
             review: Vec::new(),
+            notice: Vec::new(),
         }
     }
 

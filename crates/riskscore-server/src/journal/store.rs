@@ -18,23 +18,25 @@ CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT, notice TEXT);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
 
 /// Columns added since the first journals, with their SQLite types: a journal written before
 /// them is upgraded in place (its old entries hold NULL).
-const SQLITE_ADDED: [(&str, &str); 2] = [("features", "BLOB"), ("review", "TEXT")];
+const SQLITE_ADDED: [(&str, &str); 3] =
+    [("features", "BLOB"), ("review", "TEXT"), ("notice", "TEXT")];
 
 const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
   seq BIGINT PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT, notice TEXT);
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS features BYTEA;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS review TEXT;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS notice TEXT;
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq BIGINT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
@@ -116,8 +118,9 @@ impl Store {
             return Ok(());
         };
         let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
-                   probability, decision, reasons, input_hash, prev_hash, hash, features, review) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+                   probability, decision, reasons, input_hash, prev_hash, hash, features, review, \
+                   notice) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
         let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         match self {
@@ -141,7 +144,8 @@ impl Store {
                             e.prev_hash,
                             e.hash,
                             e.row,
-                            review_text(&d.review)
+                            review_text(&d.review),
+                            review_text(&d.notice)
                         ])
                         .map_err(|e| e.to_string())?;
                     }
@@ -172,6 +176,7 @@ impl Store {
                             &e.hash,
                             &e.row,
                             &review_text(&d.review),
+                            &review_text(&d.notice),
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -204,7 +209,7 @@ impl Store {
         }
         let mut q = format!(
             "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
-             reasons, input_hash, prev_hash, hash, review, {} FROM journal",
+             reasons, input_hash, prev_hash, hash, review, notice, {} FROM journal",
             if filter.rows { "features" } else { "NULL" }
         );
         if !clauses.is_empty() {
@@ -234,10 +239,11 @@ impl Store {
                                 reasons: parse_reasons(&r.get::<_, String>(8)?),
                                 input_hash: r.get(9)?,
                                 review: parse_review(r.get(12)?),
+                                notice: parse_review(r.get(13)?),
                             },
                             prev_hash: r.get(10)?,
                             hash: r.get(11)?,
-                            row: r.get(13)?,
+                            row: r.get(14)?,
                         })
                     })
                     .map_err(|e| e.to_string())?;
@@ -267,10 +273,11 @@ impl Store {
                             reasons: parse_reasons(&r.get::<_, String>(8)),
                             input_hash: r.get(9),
                             review: parse_review(r.get(12)),
+                            notice: parse_review(r.get(13)),
                         },
                         prev_hash: r.get(10),
                         hash: r.get(11),
-                        row: r.get(13),
+                        row: r.get(14),
                     })
                     .collect()
             }
@@ -313,7 +320,7 @@ fn parse_reasons(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_else(|_| vec![format!("<unreadable: {s}>")])
 }
 
-/// The review reasons as stored: NULL when there are none.
+/// The review reasons (or a notice's reasons) as stored: NULL when there are none.
 fn review_text(r: &[String]) -> Option<String> {
     (!r.is_empty()).then(|| reasons_text(r))
 }

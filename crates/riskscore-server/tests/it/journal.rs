@@ -139,6 +139,7 @@ fn postgres_journal_chains_and_detects_edits() {
                             reasons: vec!["EXT_SOURCE_2".into()],
                             input_hash: input_hash(&row),
                             review: Vec::new(),
+                            notice: Vec::new(),
                         },
                         &row,
                     )
@@ -243,6 +244,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         reasons: Vec::new(),
         input_hash: "abc".into(),
         review: Vec::new(),
+        notice: Vec::new(),
     };
     let mut prev = GENESIS.to_string();
     for i in 1..=2 {
@@ -280,6 +282,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         time: riskscore_server::journal::now_rfc3339(),
         input_hash: input_hash(&row),
         review: Vec::new(),
+        notice: Vec::new(),
         ..decided(3)
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -5,4 +5,5 @@
 mod api;
 mod common;
 mod journal;
+mod notice;
 mod openapi;

@@ -1,0 +1,199 @@
+//! Adverse-action notices: the reasons sent to refused applicants, in the answer, the printable
+//! page and the journal; never a protected feature, never age for an applicant aged 62 or more.
+
+use axum::http::StatusCode;
+use riskscore_model::fairness::{years_from_days_birth, ELDERLY_AGE};
+use riskscore_server::journal::{read_entries, verify};
+use riskscore_server::notice::Lender;
+use riskscore_server::Settings;
+
+use crate::api::{assert_error, call, get};
+use crate::common::{fixture, state};
+
+/// Every client of the fixture: a refusal's reasons never name a feature derived from a
+/// protected attribute, nor, for an applicant aged 62 or more, an age feature. Then the rule
+/// itself, on SHAP values where age raises the probability most: left out at 65, named at 40.
+#[test]
+fn reasons_never_name_a_protected_feature_nor_age_for_the_elderly() {
+    let sc = &fixture().scorer;
+    let bundle = riskscore_model::ModelBundle::load(&fixture().model).unwrap();
+    let names = bundle.manifest.feature_names();
+    let age = names.iter().position(|n| n == "DAYS_BIRTH").unwrap();
+    let age_features = bundle.pipeline.age_features();
+    assert_eq!(age_features, ["DAYS_BIRTH", "DAYS_EMPLOYED_PERC"]);
+    let (mut refused, mut elderly, mut age_would_be_a_reason) = (0, 0, 0);
+    for &id in &sc.population.ids {
+        let (_, x) = sc.row(id).unwrap();
+        let e = sc.explain(id, x, 0).unwrap();
+        if e.decision != riskscore_model::Decision::Refused {
+            continue;
+        }
+        refused += 1;
+        assert!(!e.reasons.is_empty() && e.reasons.len() <= 4, "{id}");
+        for r in &e.reasons {
+            assert!(
+                !bundle.pipeline.is_protected_feature(&r.feature),
+                "{id}: {}",
+                r.feature
+            );
+            assert!(!bundle.manifest.protected_features.contains(&r.feature));
+        }
+        if years_from_days_birth(x[age]) >= ELDERLY_AGE {
+            elderly += 1;
+            assert!(
+                !e.reasons.iter().any(|r| age_features.contains(&r.feature)),
+                "{id}: {:?}",
+                e.reasons
+            );
+            // Without the rule: the top four features raising the probability.
+            let phi = sc.explainer.explainer.explain(x).unwrap();
+            let mut up: Vec<usize> = (0..names.len()).filter(|&j| phi[j] > 0.0).collect();
+            up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+            if up.iter().take(4).any(|&j| age_features.contains(&names[j])) {
+                age_would_be_a_reason += 1;
+            }
+        }
+    }
+    assert!(
+        refused > 50 && elderly > 0,
+        "{refused} refused, {elderly} aged 62+"
+    );
+    eprintln!(
+        "{age_would_be_a_reason} of {elderly} refused applicants aged 62+ would have age among \
+         their reasons without the rule"
+    );
+
+    // Age with the largest positive SHAP value, at 65 and at 40 years.
+    let (_, x) = sc.row(first_refused(sc)).unwrap();
+    let mut phi = sc.explainer.explainer.explain(x).unwrap();
+    let top = phi[..names.len()].iter().cloned().fold(0.0, f64::max);
+    phi[age] = top + 1.0;
+    let mut x = x.to_vec();
+    for (years, named) in [(65.0, false), (40.0, true)] {
+        x[age] = -years * 365.25;
+        let e = sc.explainer.explanation(1, &x, &phi, 0.99, 0);
+        assert_eq!(
+            e.reasons[0].feature == "DAYS_BIRTH",
+            named,
+            "{years}: {:?}",
+            e.reasons
+        );
+        assert!(named || !e.reasons.iter().any(|r| r.feature == "DAYS_BIRTH"));
+    }
+}
+
+fn first_refused(sc: &riskscore_server::Scorer) -> i64 {
+    let p = &sc.population;
+    p.ids
+        .iter()
+        .copied()
+        .find(|&id| {
+            let (i, _) = sc.row(id).unwrap();
+            sc.score_of(p.probability[i]).decision == riskscore_model::Decision::Refused
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        lender: Lender {
+            name: "Example Bank <Ltd>".into(),
+            contact: "credit@example.test".into(),
+        },
+        ..Settings::default()
+    };
+    let (st, loc) = state(dir.path(), settings);
+    let sc = &fixture().scorer;
+    let p = &sc.population;
+    let decided = |refused: bool| {
+        p.ids
+            .iter()
+            .copied()
+            .find(|&id| {
+                let (i, _) = sc.row(id).unwrap();
+                sc.score_of(p.probability[i]).decision
+                    == if refused {
+                        riskscore_model::Decision::Refused
+                    } else {
+                        riskscore_model::Decision::Granted
+                    }
+            })
+            .unwrap()
+    };
+    let (refused, granted) = (decided(true), decided(false));
+
+    let (s, v) = call(&st, get(&format!("/v1/clients/{refused}/score"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let notice = &v["notice"];
+    assert_eq!(notice["decision"], "refused", "{v}");
+    assert_eq!(notice["lender"], "Example Bank <Ltd>");
+    let statements: Vec<String> = notice["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["statement"].as_str().unwrap().to_owned())
+        .collect();
+    let sentences: Vec<String> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["sentence"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!statements.is_empty() && statements == sentences);
+    // No day counts: durations are in years and months.
+    assert!(
+        !statements.iter().any(|s| s.contains("days before")),
+        "{statements:?}"
+    );
+    assert!(notice["rights"].as_array().unwrap().len() >= 2);
+    let entry = read_entries(&loc).unwrap().pop().unwrap();
+    assert_eq!(entry.decided.notice, statements);
+
+    let (s, v) = call(&st, get(&format!("/v1/clients/{refused}/notice"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["decision"], "refused");
+    assert_eq!(v["id"], refused);
+    let entry = read_entries(&loc).unwrap().pop().unwrap();
+    assert_eq!(entry.decided.kind, "notice");
+    assert_eq!(entry.decided.notice, statements);
+
+    let (s, page) = call(
+        &st,
+        get(&format!("/v1/clients/{refused}/notice?format=html")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.starts_with("<!doctype html><html lang=\"en\">"));
+    assert!(page.contains("Example Bank &lt;Ltd&gt;") && page.contains("credit@example.test"));
+    assert!(page.contains("Principal reasons for our decision"));
+    assert!(!page.contains("<script"));
+    for st in &statements {
+        let escaped = st
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(page.contains(&escaped), "{st}");
+    }
+
+    let (s, v) = call(&st, get(&format!("/v1/clients/{granted}/notice"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["decision"], "granted");
+    assert!(v["reasons"].as_array().unwrap().is_empty());
+    let (_, v) = call(&st, get(&format!("/v1/clients/{granted}/score"))).await;
+    assert!(v["notice"].is_null(), "{v}");
+
+    let (s, v) = call(
+        &st,
+        get(&format!("/v1/clients/{refused}/notice?format=xml")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&v, 400, "invalid_query");
+    let (s, v) = call(&st, get("/v1/clients/1/notice")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_error(&v, 404, "not_found");
+    assert!(verify(&loc).unwrap().ok);
+}
