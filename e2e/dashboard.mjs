@@ -146,6 +146,15 @@ try {
   check(await page.locator("#metrics tbody tr").count() >= 4, "the model view lists the cross-validated metrics");
   check((await page.textContent("#model-facts")).includes("AUC on new applicants (nested, honest)"), "the model view states the honest estimate for new applicants");
   check(await page.locator("#cost tbody tr").count() === 4, "the model view shows the cost matrix");
+  const fair = (await (await page.request.get(`${base}/v1/model/fairness`)).json()).fairness;
+  await page.waitForFunction(() => document.querySelector("#fairness-note").textContent.length > 0);
+  if (fair.attributes.length) {
+    await page.waitForSelector("#fairness table tbody tr");
+    check(await page.locator("#fairness svg desc").count() === fair.attributes.length, "the model view charts approval rates by group, with a text alternative");
+    check((await page.textContent("#fairness")).includes("demographic parity difference"), "the model view states the disparity measures");
+  } else {
+    check((await page.textContent("#fairness-note")).includes(`${fair.rows} training applicants`), "the model view says what fairness was measured on");
+  }
   await page.screenshot({ path: join(artifacts, "model.png"), fullPage: true });
   await axe("model");
 

@@ -153,6 +153,9 @@ pub struct Scorer {
     /// How far outside its training range, in widths of that range, a posted value is sent to
     /// review.
     pub intake_margin: f64,
+    /// Fairness at the threshold on the training's out-of-fold decisions (None for bundles
+    /// written before it was measured).
+    pub fairness: Option<riskscore_model::fairness::Fairness>,
 }
 
 /// The intake's default margin: a value more than one range width beyond the 0.1-99.9
@@ -187,6 +190,21 @@ pub fn read_reference(model: &Path) -> Result<Option<DataFrame>> {
             context: format!("reading {}", path.display()),
             source,
         })
+}
+
+/// The bundle's fairness figures, when it has them.
+fn read_fairness(model: &Path) -> Result<Option<riskscore_model::fairness::Fairness>> {
+    let path = model.join(riskscore_model::bundle::FAIRNESS_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    })?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Input(format!("{}: not the fairness figures: {e}", path.display())))
 }
 
 impl Scorer {
@@ -225,6 +243,7 @@ impl Scorer {
         }
         let model_version = model_version(&bundle);
         let reference = read_reference(model)?;
+        let fairness = read_fairness(model)?;
         // The explainer has read the profile already.
         let ranges = crate::application::ranges(&explainer.profile);
         tracing::info!(clients = ids.len(), features = k, model = %model_version, "ready");
@@ -247,6 +266,7 @@ impl Scorer {
             names,
             threads,
             reference,
+            fairness,
             ranges,
             intake_margin: INTAKE_MARGIN,
         })

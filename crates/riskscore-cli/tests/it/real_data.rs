@@ -518,6 +518,10 @@ fn dashboard(server: &Server, id: i64, refused: &str) {
     );
     assert!(out.contains("axe on the client view"), "{out}");
     assert!(out.contains("axe on the notice view"), "{out}");
+    assert!(
+        out.contains("the model view charts approval rates by group"),
+        "{out}"
+    );
     assert!(out.contains("the notice carries the"), "{out}");
 }
 

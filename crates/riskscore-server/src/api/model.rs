@@ -14,10 +14,12 @@ use riskscore_model::imbalance::Strategy;
 use riskscore_model::train::TrainSummary;
 
 use super::AppState;
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(model))
+    OpenApiRouter::new()
+        .routes(routes!(model))
+        .routes(routes!(model_fairness))
 }
 
 /// A feature's share in the model's splits, in words.
@@ -92,4 +94,36 @@ async fn model(State(s): State<AppState>) -> Json<ModelAnswer> {
         global_importance,
         clients: s.scorer.n_clients(),
     })
+}
+
+/// The served model's fairness at its threshold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FairnessAnswer {
+    pub model_version: String,
+    /// Per protected attribute and age band: each group's count, default rate, approval rate
+    /// (95 % interval), true and false positive rates, predicted and observed default rates,
+    /// adverse impact ratio; fairlearn's disparity measures with 95 % bootstrap intervals; and
+    /// Regulation B's age rule (`age_rule`). See docs/fair-lending.md.
+    #[schema(value_type = Object)]
+    pub fairness: riskscore_model::fairness::Fairness,
+}
+
+/// Fairness at the decision threshold, measured on the training's out-of-fold decisions.
+#[utoipa::path(get, path = "/v1/model/fairness", operation_id = "getModelFairness", tag = "model",
+    responses(
+        (status = 200, description = "The fairness figures", body = FairnessAnswer),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "The bundle has no fairness figures (trained before they were measured)", body = ErrorBody),
+    ))]
+async fn model_fairness(State(s): State<AppState>) -> Result<Json<FairnessAnswer>, ApiError> {
+    let fairness = s.scorer.fairness.clone().ok_or_else(|| {
+        ApiError::not_found(
+            "this model's bundle has no fairness figures (fairness.json): it was trained before \
+             riskscore measured them; retrain it, or run `riskscore fairness --model DIR --data DATA`",
+        )
+    })?;
+    Ok(Json(FairnessAnswer {
+        model_version: s.scorer.model_version.clone(),
+        fairness,
+    }))
 }

@@ -344,6 +344,52 @@ async function loadModel() {
     s.appendChild(el("svg:rect", { x: LW, y: 4 + row * k, width: (W - LW - 10) * i.gain / max, height: row - 8, fill: BLUE }));
   });
   $("importance").replaceChildren(s);
+  await loadFairness();
+}
+
+// Approval rates by group (a chart with its text alternative, and a table) and the disparity
+// measures, per protected attribute and age band.
+async function loadFairness() {
+  let f;
+  try { f = (await api("/v1/model/fairness")).fairness; } catch (err) {
+    $("fairness-note").textContent = err.status === 404 ? "This model was trained before fairness was measured." : err.message;
+    $("fairness").replaceChildren();
+    return;
+  }
+  const rule = f.age_rule;
+  $("fairness-note").textContent = `Out-of-fold decisions of ${f.rows} training applicants at the threshold ${pct(f.threshold)}; 95 % bootstrap intervals. ` +
+    (rule ? (rule.age_features.length === 0 ? "Age is not a model input."
+      : rule.raised === 0 ? `Age rule holds: no applicant aged 62 or more (of ${rule.elderly}) is scored down for age.`
+        : `Age rule does not hold: ${rule.raised} of ${rule.elderly} applicants aged 62 or more are scored down for age.`) : "");
+  const parts = [];
+  for (const a of f.attributes) {
+    parts.push(el("h4", {}, `${a.attribute} (${a.source})`));
+    const LW = 160, W = 560, row = 24, H = 24 + row * a.groups.length;
+    const s = svg(W, H, `Approval rate by ${a.attribute}`,
+      a.groups.map((g) => `${g.group}: ${pct(g.approval_rate.value)} approved of ${g.count}`).join("; "));
+    a.groups.forEach((g, k) => {
+      s.appendChild(el("svg:text", { x: LW - 8, y: 18 + row * k, "text-anchor": "end", "font-size": 12 }, g.group));
+      s.appendChild(el("svg:rect", { x: LW, y: 6 + row * k, width: (W - LW - 70) * g.approval_rate.value, height: row - 10, fill: BLUE }));
+      s.appendChild(el("svg:text", { x: LW + (W - LW - 70) * g.approval_rate.value + 6, y: 18 + row * k, "font-size": 12 }, pct(g.approval_rate.value)));
+    });
+    parts.push(s);
+    const t = el("table", {});
+    t.appendChild(el("caption", {}, `Decisions by ${a.attribute}`));
+    const head = el("tr", {});
+    for (const h of ["Group", "Applicants", "Default rate", "Approval rate", "Good clients refused", "Defaulters refused", "Adverse impact ratio"]) head.appendChild(el("th", { scope: "col" }, h));
+    t.appendChild(el("thead", {})).appendChild(head);
+    t.appendChild(el("tbody", {}));
+    fill(t.querySelector("tbody"), a.groups.map((g) => [g.group, String(g.count), pct(g.default_rate),
+      `${pct(g.approval_rate.value)} (${pct(g.approval_rate.low)} to ${pct(g.approval_rate.high)})`,
+      pct(g.false_positive_rate), pct(g.true_positive_rate),
+      g.measured ? g.adverse_impact_ratio.toFixed(3) + (g.flagged ? " (under 0.8)" : "") : "too few to measure"]));
+    parts.push(t);
+    const m = (name, v) => `${name}: ${v ? `${v.value.toFixed(3)} (${v.low.toFixed(3)} to ${v.high.toFixed(3)})` : "–"}`;
+    parts.push(el("p", {}, [m("demographic parity difference", a.demographic_parity_difference),
+      m("ratio", a.demographic_parity_ratio), m("equalized odds difference", a.equalized_odds_difference),
+      m("equal opportunity difference", a.equal_opportunity_difference)].join("; ")));
+  }
+  $("fairness").replaceChildren(...parts);
 }
 
 function route() {

@@ -197,3 +197,18 @@ async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
     assert_error(&v, 404, "not_found");
     assert!(verify(&loc).unwrap().ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_states_its_fairness() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, _) = state(dir.path(), Settings::default());
+    let (s, v) = call(&st, get("/v1/model/fairness")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture().model.join(riskscore_model::bundle::FAIRNESS_FILE)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["fairness"], written);
+    assert_eq!(v["fairness"]["attributes"][0]["attribute"], "CODE_GENDER");
+    assert_eq!(v["model_version"], fixture().scorer.model_version);
+}
