@@ -91,10 +91,19 @@ impl Wording {
             .map_err(|e| Error::Model(format!("the embedded Home Credit wording file: {e}")))
     }
 
-    /// The words for a feature.
+    /// The words for a feature. The mean of a one-hot column over records is a share:
+    /// `PREV_NAME_CONTRACT_STATUS_Refused_MEAN` is "share of previous applications where status
+    /// of the previous application is Refused".
     pub fn describe(&self, feature: &str) -> String {
         if let Some((_, t)) = self.features.iter().find(|(k, _)| k == feature) {
             return t.clone();
+        }
+        if self.unit(feature) == Unit::Share {
+            let (_, column) = self.parts(feature);
+            let records = longest(&self.tables, |k| feature.starts_with(k))
+                .map(|(_, t)| t.split_once(' ').map_or(t.as_str(), |(_, rest)| rest))
+                .unwrap_or("records");
+            return format!("share of {records} where {}", self.column(column));
         }
         let mut rest = feature;
         let table = longest(&self.tables, |k| rest.starts_with(k));
@@ -195,7 +204,7 @@ impl Wording {
         match self.unit(feature) {
             Unit::Days => duration(v.abs()),
             Unit::Ratio => format!("{:.1} %", 100.0 * v),
-            Unit::Share => format!("{:.0} % of them", 100.0 * v),
+            Unit::Share => format!("{:.0} %", 100.0 * v),
             Unit::Amount => thousands(v),
             Unit::Flag => if v == 1.0 { "yes" } else { "no" }.into(),
             Unit::Number => number(v),
@@ -295,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             w.describe("BURO_CREDIT_ACTIVE_Active_MEAN"),
-            "average credit status is Active in credit bureau records"
+            "share of credit bureau records where credit status is Active"
         );
         assert_eq!(
             w.describe("ACTIVE_AMT_CREDIT_SUM_DEBT_SUM"),
@@ -331,7 +340,11 @@ mod tests {
         assert_eq!(w.show("NAME_INCOME_TYPE_Working", Some(1.0)), "yes");
         assert_eq!(
             w.show("PREV_NAME_CONTRACT_STATUS_Refused_MEAN", Some(0.4)),
-            "40 % of them"
+            "40 %"
+        );
+        assert_eq!(
+            w.describe("PREV_NAME_CONTRACT_STATUS_Refused_MEAN"),
+            "share of previous applications where status of the previous application is Refused"
         );
         assert_eq!(w.show("EXT_SOURCE_2", Some(0.2345)), "0.234");
         assert_eq!(w.show("CNT_CHILDREN", Some(2.0)), "2");
