@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use riskscore_model::fairness::{self, Fairness, Interval};
+use riskscore_model::fairness::{self, pct, Fairness, Interval};
 use riskscore_model::predict::frame_for;
 use riskscore_model::ModelBundle;
 
@@ -46,13 +46,6 @@ pub fn run(args: Args) -> Result<()> {
 /// The figures as plain text tables.
 pub fn text(f: &Fairness) -> String {
     use std::fmt::Write;
-    let pct = |v: f64| {
-        if v.is_nan() {
-            "–".to_owned()
-        } else {
-            format!("{:.1} %", 100.0 * v)
-        }
-    };
     let iv = |v: &Option<Interval>| {
         v.map_or("– (fewer than two groups to compare)".into(), |v| {
             format!("{:.4} [{:.4}, {:.4}]", v.value, v.low, v.high)
@@ -95,38 +88,27 @@ pub fn text(f: &Fairness) -> String {
                 g.group,
                 g.count,
                 pct(g.default_rate),
-                format!(
-                    "{} [{}, {}]",
-                    pct(g.approval_rate.value),
-                    pct(g.approval_rate.low),
-                    pct(g.approval_rate.high)
-                ),
+                g.approval_text(),
                 pct(g.true_positive_rate),
                 pct(g.false_positive_rate),
                 pct(g.mean_probability),
                 100.0 * g.calibration_gap,
             );
         }
-        let _ = writeln!(
-            s,
-            "  demographic parity difference {}",
-            iv(&a.demographic_parity_difference)
-        );
-        let _ = writeln!(
-            s,
-            "  demographic parity ratio      {}",
-            iv(&a.demographic_parity_ratio)
-        );
-        let _ = writeln!(
-            s,
-            "  equalized odds difference     {}",
-            iv(&a.equalized_odds_difference)
-        );
-        let _ = writeln!(
-            s,
-            "  equal opportunity difference  {}",
-            iv(&a.equal_opportunity_difference)
-        );
+        for (name, v) in [
+            (
+                "demographic parity difference",
+                &a.demographic_parity_difference,
+            ),
+            ("demographic parity ratio", &a.demographic_parity_ratio),
+            ("equalized odds difference", &a.equalized_odds_difference),
+            (
+                "equal opportunity difference",
+                &a.equal_opportunity_difference,
+            ),
+        ] {
+            let _ = writeln!(s, "  {name:<29} {}", iv(v));
+        }
     }
     if f.attributes.is_empty() {
         s.push_str(

@@ -4,7 +4,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use riskscore_model::estimate::Method as EstimateMethod;
-use riskscore_model::input::{self, TableOptions};
+use riskscore_model::input;
 use riskscore_model::run::train_to_bundle_observed;
 use riskscore_model::search::{Method, Objective};
 use riskscore_model::train::{Observer, Unobserved};
@@ -215,14 +215,7 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = args.config()?;
     cfg.check()?;
     crate::table_args::must_exist(&args.data, "--data")?;
-    let opts = TableOptions {
-        id: args.table.id.clone(),
-        target: args.table.target.clone(),
-        categorical: args.table.categorical.clone(),
-        numeric: args.table.numeric.clone(),
-        protected: args.table.protected(),
-        max_categories: None,
-    };
+    let opts = args.table.options();
     if args.register.is_some() && args.tracking.tracking_uri.is_none() {
         anyhow::bail!(
             "--register needs an MLflow server: set --tracking-uri or MLFLOW_TRACKING_URI"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use riskscore_model::data::TrainingData;
-use riskscore_model::input::{self, TableOptions};
+use riskscore_model::input;
 use riskscore_model::validate;
 
 #[derive(Debug, clap::Args)]
@@ -34,14 +34,7 @@ pub fn run(args: Args) -> Result<()> {
     cfg.check()?;
     validate::check(args.splits, args.test_share)?;
     crate::table_args::must_exist(&args.data, "--data")?;
-    let opts = TableOptions {
-        id: args.table.id.clone(),
-        target: args.table.target.clone(),
-        categorical: args.table.categorical.clone(),
-        numeric: args.table.numeric.clone(),
-        protected: args.table.protected(),
-        max_categories: None,
-    };
+    let opts = args.table.options();
     let (pipeline, frame) = input::load(&args.data, &opts)
         .with_context(|| format!("reading {}", args.data.display()))?;
     let (frame, pipeline, cfg) = riskscore_model::run::prepare(&frame, &pipeline, &cfg)?;

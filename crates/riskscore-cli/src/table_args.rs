@@ -21,6 +21,18 @@ pub struct TableArgs {
 }
 
 impl TableArgs {
+    /// How `train` and `validate` read the data.
+    pub fn options(&self) -> riskscore_model::input::TableOptions {
+        riskscore_model::input::TableOptions {
+            id: self.id.clone(),
+            target: self.target.clone(),
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            protected: self.protected(),
+            max_categories: None,
+        }
+    }
+
     /// The protected attributes asked for: None for the layout's default, empty for `none`.
     pub fn protected(&self) -> Option<Vec<String>> {
         self.protected.as_ref().map(|names| {

@@ -77,6 +77,23 @@ pub struct GroupFigures {
     pub measured: bool,
 }
 
+impl GroupFigures {
+    /// The approval rate with its interval: "69.7 % [68.8 %, 70.5 %]".
+    pub fn approval_text(&self) -> String {
+        let a = &self.approval_rate;
+        format!("{} [{}, {}]", pct(a.value), pct(a.low), pct(a.high))
+    }
+}
+
+/// A share as a percentage with one decimal ("–" when not a number).
+pub fn pct(v: f64) -> String {
+    if v.is_nan() {
+        "–".to_owned()
+    } else {
+        format!("{:.1} %", 100.0 * v)
+    }
+}
+
 /// The figures of one attribute (a protected attribute, or the age bands).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeFigures {
@@ -211,13 +228,6 @@ impl Fairness {
     pub fn html(&self) -> String {
         use riskscore_report::{chart::BarChart, esc, num, table};
         use std::fmt::Write;
-        let pct = |v: f64| {
-            if v.is_nan() {
-                "–".to_owned()
-            } else {
-                format!("{:.1} %", 100.0 * v)
-            }
-        };
         if self.attributes.is_empty() && self.age_rule.is_none() {
             return "<p>Nothing to measure: no protected attribute was named (--protected) and \
 the data's layout has no known age column.</p>"
@@ -284,12 +294,7 @@ ratio (approval rate over the most approved group's) under 0.8 is flagged.</p>",
                         g.group.clone(),
                         g.count.to_string(),
                         pct(g.default_rate),
-                        format!(
-                            "{} [{}, {}]",
-                            pct(g.approval_rate.value),
-                            pct(g.approval_rate.low),
-                            pct(g.approval_rate.high)
-                        ),
+                        g.approval_text(),
                         pct(g.true_positive_rate),
                         pct(g.false_positive_rate),
                         pct(g.mean_probability),

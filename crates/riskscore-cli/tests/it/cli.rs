@@ -431,29 +431,30 @@ fn a_held_out_share_or_plain_cross_validation_on_request() {
 fn validate_reports_the_coverage_of_held_out_splits() {
     let dir = tempfile::tempdir().unwrap();
     let csv = loans_csv(dir.path(), 600);
-    let out = riskscore(&[
-        "-q",
-        "validate",
-        "--data",
-        csv.to_str().unwrap(),
-        "--id",
-        "client_id",
-        "--target",
-        "defaulted",
-        "--splits",
-        "3",
-        "--test-share",
-        "0.25",
-        "--imbalance",
-        "class_weight",
-        "--json",
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--max-rounds",
-        "60",
-    ]);
+    // Short trainings: three folds, class weights, no search, at most 60 rounds.
+    let validate = |extra: &[&str]| {
+        let mut args = vec![
+            "-q",
+            "validate",
+            "--data",
+            csv.to_str().unwrap(),
+            "--id",
+            "client_id",
+            "--target",
+            "defaulted",
+            "--imbalance",
+            "class_weight",
+            "--folds",
+            "3",
+            "--trials",
+            "0",
+            "--max-rounds",
+            "60",
+        ];
+        args.extend_from_slice(extra);
+        riskscore(&args)
+    };
+    let out = validate(&["--splits", "3", "--test-share", "0.25", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let splits = v["splits"].as_array().unwrap();
@@ -471,28 +472,7 @@ fn validate_reports_the_coverage_of_held_out_splits() {
     }
     assert!((v["cost_coverage"].as_f64().unwrap() - inside as f64 / 3.0).abs() < 1e-12);
     // The text form says the same.
-    let out = riskscore(&[
-        "-q",
-        "validate",
-        "--data",
-        csv.to_str().unwrap(),
-        "--id",
-        "client_id",
-        "--target",
-        "defaulted",
-        "--splits",
-        "1",
-        "--imbalance",
-        "class_weight",
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--max-rounds",
-        "60",
-        "--estimate",
-        "cv",
-    ]);
+    let out = validate(&["--splits", "1", "--estimate", "cv"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(said.contains("cost coverage: "), "{said}");

@@ -183,28 +183,34 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     let out = ok(&["-q", "features", s(data), "--out", s(&features)]);
     assert!(out.contains(" rows x "), "{out}");
     let model = dir.join("model");
-    ok(&[
-        "-q",
-        "train",
-        "--data",
-        s(data),
-        "--out",
-        s(&model),
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--imbalance",
-        "class_weight",
-        "--bootstrap",
-        "10",
-        "--no-baseline",
-        "--no-tracking",
-        "--max-rounds",
-        "60",
-        "--early-stopping-rounds",
-        "10",
-    ]);
+    // A short training: three folds, class weights, no search, at most 60 rounds.
+    let train = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "-q",
+            "train",
+            "--data",
+            s(data),
+            "--out",
+            s(out),
+            "--folds",
+            "3",
+            "--trials",
+            "0",
+            "--imbalance",
+            "class_weight",
+            "--bootstrap",
+            "10",
+            "--no-baseline",
+            "--no-tracking",
+            "--max-rounds",
+            "60",
+            "--early-stopping-rounds",
+            "10",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    train(&model, &[]);
     // The coverage check on the real rows: one split, a fifth held out.
     let out = ok(&[
         "-q",
@@ -281,31 +287,7 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     // The same training with --monotone-age: no applicant aged 62 or more has an age
     // contribution that raises their probability.
     let monotone = dir.join("model-monotone");
-    ok(&[
-        "-q",
-        "train",
-        "--data",
-        s(data),
-        "--out",
-        s(&monotone),
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--imbalance",
-        "class_weight",
-        "--bootstrap",
-        "10",
-        "--no-baseline",
-        "--no-tracking",
-        "--max-rounds",
-        "60",
-        "--early-stopping-rounds",
-        "10",
-        "--estimate",
-        "cv",
-        "--monotone-age",
-    ]);
+    train(&monotone, &["--estimate", "cv", "--monotone-age"]);
     let out = ok(&[
         "-q",
         "fairness",
