@@ -145,10 +145,7 @@ async fn client_score(
     let score = s.scorer.score_of(p);
     // A refusal carries its principal reasons and its notice, in the answer and the journal.
     let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
-        let sc = s.scorer.clone();
-        let row = x.to_vec();
-        let e =
-            blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e))).await?;
+        let e = explain_known(&s, id, x, 0).await?;
         let notice = notice_of(&s, &e);
         (e.reasons, Some(notice))
     } else {
@@ -199,13 +196,7 @@ async fn client_explanation(
 ) -> ApiResult<Json<ExplanationAnswer>> {
     let top = top_of(q.top.as_deref())?;
     let (_, x) = known(&s.scorer, id)?;
-    let row = x.to_vec();
-    let sc = s.scorer.clone();
-    let e = blocking(move || {
-        sc.explain(id, &row, top)
-            .map_err(|e| ApiError::internal(&e))
-    })
-    .await?;
+    let e = explain_known(&s, id, x, top).await?;
     let seq = record(
         &s,
         &rid.0,
@@ -262,6 +253,22 @@ async fn client_similar(
         space: "the 20 most important features (gain), standardised on the labelled clients; \
                 missing values at the mean",
     }))
+}
+
+/// Explains a known client's row off the async threads.
+async fn explain_known(
+    s: &AppState,
+    id: i64,
+    x: &[f64],
+    top: usize,
+) -> ApiResult<ClientExplanation> {
+    let row = x.to_vec();
+    let sc = s.scorer.clone();
+    blocking(move || {
+        sc.explain(id, &row, top)
+            .map_err(|e| ApiError::internal(&e))
+    })
+    .await
 }
 
 /// The notice of a decision explained in `e`, dated today.
@@ -326,9 +333,7 @@ async fn client_notice(
         }
     };
     let (_, x) = known(&s.scorer, id)?;
-    let row = x.to_vec();
-    let sc = s.scorer.clone();
-    let e = blocking(move || sc.explain(id, &row, 0).map_err(|e| ApiError::internal(&e))).await?;
+    let e = explain_known(&s, id, x, 0).await?;
     let notice = notice_of(&s, &e);
     record(
         &s,
