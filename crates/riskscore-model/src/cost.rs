@@ -138,11 +138,19 @@ fn scan(p: &[f64], y: &[u8], order: &[usize], weights: &[u32], cost: &CostMatrix
     best
 }
 
-/// Percentile interval from bootstrap resamples of the predictions.
+/// Percentile interval from bootstrap resamples of the predictions (not a number without
+/// resamples: written as null, read back as NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
+    #[serde(deserialize_with = "nan_if_null")]
     pub low: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub high: f64,
+}
+
+/// A number that JSON wrote as null because it was not a number.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Bootstrap intervals (95 %) of the optimal threshold and of the cost per client at the

@@ -147,3 +147,19 @@ fn the_report_has_its_sections() {
     );
     assert!(!html.contains("src=\"http"), "no remote resources");
 }
+
+/// Without bootstrap resamples the threshold's interval is not a number: the manifest writes it
+/// as null and the bundle still loads (`scripts/bench-train` trains with `--bootstrap 0`).
+#[test]
+fn a_bundle_trained_without_bootstrap_loads() {
+    let cfg = TrainConfig {
+        bootstrap: 0,
+        trials: 0,
+        ..quick_config()
+    };
+    let run = train_quick(300, &cfg);
+    let bundle = ModelBundle::load(&run.model).unwrap();
+    let u = &bundle.manifest.metrics.uncertainty;
+    assert_eq!(u.resamples, 0);
+    assert!(u.threshold.low.is_nan() && u.cost_per_client.high.is_nan());
+}
