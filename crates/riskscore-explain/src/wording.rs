@@ -230,8 +230,9 @@ fn duration(days: f64) -> String {
     if !days.is_finite() {
         return number(days);
     }
-    let years = (days / 365.25).floor();
-    let months = ((days - years * 365.25) / (365.25 / 12.0)).floor();
+    use riskscore_model::fairness::DAYS_PER_YEAR;
+    let years = (days / DAYS_PER_YEAR).floor();
+    let months = ((days - years * DAYS_PER_YEAR) / (DAYS_PER_YEAR / 12.0)).floor();
     let plural = |n: f64, one: &str| {
         if n == 1.0 {
             format!("1 {one}")

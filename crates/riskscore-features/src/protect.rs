@@ -16,12 +16,17 @@ pub const HOME_CREDIT_PROTECTED: [&str; 1] = ["CODE_GENDER"];
 /// The Home Credit application column holding age (days before the application, negative).
 pub const HOME_CREDIT_AGE: &str = "DAYS_BIRTH";
 
-/// `train --monotone-age` scores every applicant aged 62 or more as aged 62 (Regulation B's age
-/// from which nobody may be scored down for age).
-pub const AGE_CAP_YEARS: f64 = 62.0;
+/// The age from which Regulation B forbids scoring an applicant down for age; `train
+/// --monotone-age` scores every applicant of that age or more as that age.
+pub const ELDERLY_AGE: f64 = 62.0;
 
 /// Days in a year, to read `DAYS_BIRTH` as an age.
 pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// Age in years from Home Credit's `DAYS_BIRTH` (days before the application, negative).
+pub fn years_from_days_birth(days: f64) -> f64 {
+    -days / DAYS_PER_YEAR
+}
 
 /// The kernel's ratios and the application columns each one is computed from.
 pub const KERNEL_RATIOS: [(&str, [&str; 2]); 5] = [
@@ -142,8 +147,12 @@ impl FeaturePipeline {
         let (audit, features): (Vec<String>, Vec<String>) = all
             .into_iter()
             .partition(|f| self.sources_of(f).iter().any(|s| attributes.contains(s)));
-        let mut protected = attributes.to_vec();
-        protected.dedup();
+        let mut protected: Vec<String> = Vec::new();
+        for a in attributes {
+            if !protected.contains(a) {
+                protected.push(a.clone());
+            }
+        }
         self.protected = protected;
         self.features = features;
         self.audit = audit;
@@ -227,7 +236,7 @@ impl FeaturePipeline {
             .collect();
         self.features.retain(|f| !dropped.contains(f));
         self.audit.retain(|f| !dropped.contains(f));
-        self.age_floor = Some(-AGE_CAP_YEARS * DAYS_PER_YEAR);
+        self.age_floor = Some(-ELDERLY_AGE * DAYS_PER_YEAR);
         Ok(())
     }
 

@@ -180,10 +180,7 @@ pub fn bootstrap(
         .collect();
     let (mut thresholds, mut costs) = (Vec::new(), Vec::new());
     for _ in 0..resamples {
-        weights.iter_mut().for_each(|w| *w = 0);
-        for _ in 0..p.len() {
-            weights[(rng.next_u64() % p.len() as u64) as usize] += 1;
-        }
+        resample(&mut rng, &mut weights);
         thresholds.push(scan(p, y, &order, &weights, cost).threshold);
         let total: f64 = weights
             .iter()
@@ -199,7 +196,18 @@ pub fn bootstrap(
     }
 }
 
-fn percentile_interval(v: &mut [f64]) -> Interval {
+/// One bootstrap resample: `weights[i]` becomes how many times row `i` is drawn, out of as
+/// many draws with replacement as there are rows.
+pub(crate) fn resample(rng: &mut Rng, weights: &mut [u32]) {
+    let n = weights.len() as u64;
+    weights.iter_mut().for_each(|w| *w = 0);
+    for _ in 0..n {
+        weights[(rng.next_u64() % n) as usize] += 1;
+    }
+}
+
+/// The 2.5 and 97.5 percentiles of resampled values (nearest rank; NaN without values).
+pub(crate) fn percentile_interval(v: &mut [f64]) -> Interval {
     if v.is_empty() {
         return Interval {
             low: f64::NAN,

@@ -28,8 +28,7 @@ pub const AGE_BANDS: [(&str, f64, f64); 4] = [
     ("62 and over", 62.0, f64::INFINITY),
 ];
 
-/// The age from which Regulation B forbids scoring an applicant down for age.
-pub const ELDERLY_AGE: f64 = 62.0;
+pub use riskscore_features::protect::{years_from_days_birth, DAYS_PER_YEAR, ELDERLY_AGE};
 
 /// Groups smaller than this are shown but left out of the disparity measures: with a handful
 /// of applicants a group's rates are noise (Home Credit has four applicants of gender XNA).
@@ -40,9 +39,6 @@ pub const RESAMPLES: usize = 1000;
 
 /// An adverse impact ratio below this is flagged (the four-fifths rule).
 pub const FOUR_FIFTHS: f64 = 0.8;
-
-/// Days in a year, to read `DAYS_BIRTH` as an age.
-pub const DAYS_PER_YEAR: f64 = 365.25;
 
 /// A figure and its 95 % bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -389,11 +385,6 @@ pub fn age_band(years: f64) -> Option<&'static str> {
         .map(|(label, _, _)| *label)
 }
 
-/// Age in years from Home Credit's `DAYS_BIRTH` (days before the application, negative).
-pub fn years_from_days_birth(days: f64) -> f64 {
-    -days / DAYS_PER_YEAR
-}
-
 /// The rows a fairness measure was taken on: labelled applicants, their calibrated
 /// probabilities and their groups.
 #[derive(Debug, Clone)]
@@ -503,16 +494,56 @@ pub fn ages(
         return Ok(None);
     }
     let days = column_f64(frame, age)?;
+    let rows = measured_rows(frame, pipeline, labelled)?;
+    Ok(Some(rows.iter().map(|&r| days[r]).collect()))
+}
+
+/// The frame's rows measured: those with a target when `labelled` (as
+/// [`crate::TrainingData::from_frame`] keeps them), else all.
+fn measured_rows(
+    frame: &DataFrame,
+    pipeline: &FeaturePipeline,
+    labelled: bool,
+) -> Result<Vec<usize>> {
     if !labelled {
-        return Ok(Some(days));
+        return Ok((0..frame.height()).collect());
     }
     let t = column_f64(frame, &pipeline.target)?;
-    Ok(Some(
-        (0..frame.height())
-            .filter(|&i| !t[i].is_nan())
-            .map(|i| days[i])
+    Ok((0..frame.height()).filter(|&i| !t[i].is_nan()).collect())
+}
+
+/// A numeric protected attribute grouped by its quartiles on the rows measured ("Q1: up to
+/// 1200", "Q2: 1200 to 2500", ...; missing values in a group of their own). One group per
+/// distinct value would give as many groups as applicants.
+fn quartiles(attribute: &str, values: &[f64]) -> Grouping {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let mut edges: Vec<f64> = [0.25, 0.5, 0.75]
+        .iter()
+        .filter_map(|q| {
+            let at = (q * sorted.len().saturating_sub(1) as f64).round() as usize;
+            sorted.get(at).copied()
+        })
+        .collect();
+    edges.dedup();
+    let label = |k: usize| {
+        let show = riskscore_report::chart::fmt_tick;
+        match (k, edges.len()) {
+            (_, 0) => "all".to_owned(),
+            (0, _) => format!("Q1: up to {}", show(edges[0])),
+            (k, n) if k == n => format!("Q{}: over {}", k + 1, show(edges[n - 1])),
+            (k, _) => format!("Q{}: {} to {}", k + 1, show(edges[k - 1]), show(edges[k])),
+        }
+    };
+    Grouping {
+        attribute: attribute.to_owned(),
+        source: "protected attribute, by quartile".into(),
+        groups: values
+            .iter()
+            .map(|&v| (!v.is_nan()).then(|| label(edges.iter().filter(|&&e| v > e).count())))
             .collect(),
-    ))
+        order: (0..=edges.len()).map(label).collect(),
+    }
 }
 
 /// The groupings of a feature frame's rows (those with a target when `labelled`, as
@@ -523,18 +554,22 @@ pub fn groupings(
     pipeline: &FeaturePipeline,
     labelled: bool,
 ) -> Result<Vec<Grouping>> {
-    let rows: Vec<usize> = if labelled {
-        let t = column_f64(frame, &pipeline.target)?;
-        (0..frame.height()).filter(|&i| !t[i].is_nan()).collect()
-    } else {
-        (0..frame.height()).collect()
-    };
+    let rows = measured_rows(frame, pipeline, labelled)?;
     let mut out = Vec::new();
     for attribute in &pipeline.protected {
         let Some(encoding) = pipeline.encoding(attribute) else {
             tracing::warn!(%attribute, "the matrix does not carry this protected attribute");
             continue;
         };
+        if encoding == Encoding::Numeric {
+            if pipeline.age_column() != Some(attribute.as_str()) {
+                let values = column_f64(frame, attribute)?;
+                let values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
+                out.push(quartiles(attribute, &values));
+            }
+            // Age is measured by the age bands below.
+            continue;
+        }
         let names: Vec<String> = match &encoding {
             Encoding::OneHot(values) => values
                 .iter()
@@ -727,10 +762,7 @@ fn attribute(
         if y.is_empty() {
             break;
         }
-        weights.iter_mut().for_each(|w| *w = 0);
-        for _ in 0..y.len() {
-            weights[(rng.next_u64() % y.len() as u64) as usize] += 1;
-        }
+        crate::cost::resample(&mut rng, &mut weights);
         let c = tally(Some(&weights));
         for (g, counts) in c.iter().enumerate() {
             if counts.n > 0.0 {
@@ -805,20 +837,8 @@ fn attribute(
 
 /// The value with the 2.5 and 97.5 percentiles of its resamples.
 fn interval(value: f64, samples: &mut [f64]) -> Interval {
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if samples.is_empty() {
-            return f64::NAN;
-        }
-        let pos = q * (samples.len() - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        samples[lo] + (samples[hi] - samples[lo]) * (pos - lo as f64)
-    };
-    Interval {
-        value,
-        low: at(0.025),
-        high: at(0.975),
-    }
+    let crate::cost::Interval { low, high } = crate::cost::percentile_interval(samples);
+    Interval { value, low, high }
 }
 
 #[cfg(test)]
@@ -899,6 +919,41 @@ mod tests {
         // One measured group: no disparity to measure.
         let f = measure("t", &y[..53], &p[..53], 0.5, &[grouping(&g[..53])], 10, 2);
         assert!(f.attributes[0].demographic_parity_difference.is_none());
+    }
+
+    /// A numeric protected attribute is grouped by quartiles, not by value.
+    #[test]
+    fn numeric_attributes_are_grouped_by_quartile() {
+        let mut values: Vec<f64> = (1..=100).map(f64::from).collect();
+        values.push(f64::NAN);
+        let g = quartiles("income", &values);
+        assert_eq!(
+            g.order,
+            [
+                "Q1: up to 26.00",
+                "Q2: 26.00 to 51.00",
+                "Q3: 51.00 to 75.00",
+                "Q4: over 75.00"
+            ]
+        );
+        let count = |label: &str| {
+            g.groups
+                .iter()
+                .filter(|x| x.as_deref() == Some(label))
+                .count()
+        };
+        assert_eq!(
+            g.order.iter().map(|l| count(l)).collect::<Vec<_>>(),
+            [26, 25, 24, 25]
+        );
+        assert_eq!(g.groups[100], None);
+        // A constant attribute is one group.
+        let g = quartiles("x", &[3.0; 10]);
+        assert_eq!(g.order, ["Q1: up to 3.00", "Q2: over 3.00"]);
+        assert!(g
+            .groups
+            .iter()
+            .all(|x| x.as_deref() == Some("Q1: up to 3.00")));
     }
 
     #[test]

@@ -250,7 +250,7 @@ pub fn prepare(
         .collect();
     tracing::info!(
         age,
-        cap_years = riskscore_features::protect::AGE_CAP_YEARS,
+        cap_years = riskscore_features::protect::ELDERLY_AGE,
         "monotone age: older never riskier, 62 and over scored as 62"
     );
     Ok((frame, pipeline, cfg))

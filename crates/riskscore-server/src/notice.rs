@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use riskscore_explain::client::{ClientExplanation, Reason};
+use riskscore_explain::client::ClientExplanation;
 use riskscore_model::bundle::Decision;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,11 +53,6 @@ pub struct Notice {
     pub rights: Vec<String>,
     pub model_version: String,
     pub wording_version: String,
-}
-
-/// A refusal's reasons as the journal keeps them: the statements sent.
-pub fn statements(reasons: &[Reason]) -> Vec<String> {
-    reasons.iter().map(|r| r.sentence.clone()).collect()
 }
 
 impl Notice {

@@ -138,16 +138,9 @@ pub(super) fn application(
     };
     let empty = Vec::new();
     let get = |name: &str| col_of(name).unwrap_or(&empty);
-    let (employed, birth) = (get("DAYS_EMPLOYED"), get("DAYS_BIRTH"));
-    let (income, credit) = (get("AMT_INCOME_TOTAL"), get("AMT_CREDIT"));
-    let (family, annuity) = (get("CNT_FAM_MEMBERS"), get("AMT_ANNUITY"));
-    let ratios: [(&str, &Vec<f64>, &Vec<f64>, bool); 5] = [
-        ("DAYS_EMPLOYED_PERC", employed, birth, true),
-        ("INCOME_CREDIT_PERC", income, credit, false),
-        ("INCOME_PER_PERSON", income, family, false),
-        ("ANNUITY_INCOME_PERC", annuity, income, false),
-        ("PAYMENT_RATE", annuity, credit, false),
-    ];
+    // The kernel's ratios; DAYS_EMPLOYED's "not employed" code reads as missing.
+    let ratios = crate::protect::KERNEL_RATIOS
+        .map(|(name, [a, b])| (name, get(a), get(b), a == "DAYS_EMPLOYED"));
     for (name, a, b, code_to_missing) in ratios {
         let at = |v: &Vec<f64>, r: usize| v.get(r).copied().unwrap_or(f64::NAN);
         let mut column = out.buffer(kept_rows.len());
