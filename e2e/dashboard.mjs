@@ -112,6 +112,24 @@ try {
     await popup.screenshot({ path: join(artifacts, "notice.png"), fullPage: true });
     await axe("notice", popup);
     await popup.close();
+    // Its recourse: the options as cards; the first applied to the what-if is granted there.
+    await page.waitForFunction(() => !document.querySelector("#recourse-section").hidden &&
+      !/Searching/.test(document.querySelector("#recourse-status").textContent) &&
+      document.querySelector("#recourse-status").textContent !== "");
+    const options = page.locator("#recourse-options .apply-option");
+    if (await options.count() > 0) {
+      const sentence = await page.textContent("#recourse-options li p");
+      check(text.includes(sentence), "the notice carries the first recourse option");
+      await options.first().click();
+      await page.waitForFunction(() => !document.querySelector("#whatif-result").hidden &&
+        document.querySelector("#whatif-probability").dataset.changes !== undefined);
+      const decided = await page.textContent("#whatif-decision");
+      check(decided.includes("Granted"), `a recourse option applied to the what-if is granted there (${decided.trim()})`);
+      await page.screenshot({ path: join(artifacts, "recourse.png"), fullPage: true });
+      await axe("recourse");
+    } else {
+      console.log("- the refused client has no recourse: " + await page.textContent("#recourse-status"));
+    }
   }
 
   // 2. An unknown client: a message in the alert region, no result.

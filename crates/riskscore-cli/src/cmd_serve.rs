@@ -50,6 +50,10 @@ pub struct Args {
     /// How an applicant reaches the lender for the reasons or a human review (on notices).
     #[arg(long, env = "RISKSCORE_LENDER_CONTACT")]
     lender_contact: Option<String>,
+    /// The recourse action set (CSV: field,direction,min,max,step,text, with a "# version: N"
+    /// line); default: the layout's shipped set (none for a single table).
+    #[arg(long, env = "RISKSCORE_ACTIONS", value_name = "FILE.csv")]
+    actions: Option<std::path::PathBuf>,
 }
 
 /// The bundle directory of `--model`: the path itself, or a registered model's bundle
@@ -132,6 +136,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut scorer = Scorer::load(&model, &args.data, args.explain_threads.max(1))
         .with_context(|| format!("loading {} with {}", args.model, args.data.display()))?;
     scorer.intake_margin = args.intake_margin;
+    if let Some(path) = &args.actions {
+        let set = riskscore_explain::recourse::ActionSet::read(path)?;
+        scorer = scorer.with_actions(set)?;
+    }
     let state = AppState::new(scorer, journal, settings);
     let addr = SocketAddr::new(args.host, args.port);
     eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");

@@ -10,6 +10,7 @@ mod cmd_fairness;
 mod cmd_features;
 mod cmd_journal;
 mod cmd_predict;
+mod cmd_recourse;
 mod cmd_register;
 mod cmd_serve;
 mod cmd_synth;
@@ -58,6 +59,9 @@ enum Command {
     Features(cmd_features::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
     Predict(cmd_predict::Args),
+    /// What refused applicants could change to be granted: the cheapest changes to at most K
+    /// fields of the action set, searched exactly on the model's trees.
+    Recourse(cmd_recourse::Args),
     /// Register a tracked run's model in the MLflow model registry and set an alias.
     Register(cmd_register::Args),
     /// Serve the scoring API (clients, scores, explanations, new applications, journal).
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),
         Command::Predict(args) => cmd_predict::run(args),
+        Command::Recourse(args) => cmd_recourse::run(args),
         Command::Register(args) => cmd_register::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Synth(args) => cmd_synth::run(args),

@@ -373,7 +373,7 @@ impl ServingExplainer {
 }
 
 /// LightGBM's binary output transform (sigmoid parameter 1).
-fn sigmoid(z: f64) -> f64 {
+pub(crate) fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 

@@ -19,6 +19,21 @@ pub struct Tree {
 /// LightGBM's kZeroThreshold.
 const ZERO: f64 = 1e-35;
 
+/// Whether value `v` goes left at a split with `decision_type` `dt` and `threshold`
+/// (LightGBM's NumericalDecision: missing values as zero, zero as missing, or NaN as missing).
+#[inline]
+pub fn goes_left(dt: u8, threshold: f64, mut v: f64) -> bool {
+    let missing = (dt >> 2) & 3;
+    if v.is_nan() && missing != 2 {
+        v = 0.0;
+    }
+    if (missing == 1 && v.abs() <= ZERO) || (missing == 2 && v.is_nan()) {
+        dt & 2 != 0
+    } else {
+        v <= threshold
+    }
+}
+
 impl Tree {
     pub fn num_leaves(&self) -> usize {
         self.leaf_value.len()
@@ -27,17 +42,11 @@ impl Tree {
     /// Whether row `x` goes left at internal node `n` (LightGBM's NumericalDecision).
     #[inline]
     pub fn goes_left(&self, n: usize, x: &[f64]) -> bool {
-        let dt = self.decision_type[n];
-        let missing = (dt >> 2) & 3;
-        let mut v = x[self.split_feature[n]];
-        if v.is_nan() && missing != 2 {
-            v = 0.0;
-        }
-        if (missing == 1 && v.abs() <= ZERO) || (missing == 2 && v.is_nan()) {
-            dt & 2 != 0
-        } else {
-            v <= self.threshold[n]
-        }
+        goes_left(
+            self.decision_type[n],
+            self.threshold[n],
+            x[self.split_feature[n]],
+        )
     }
 
     /// The leaf reached by row `x`.

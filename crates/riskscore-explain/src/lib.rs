@@ -7,6 +7,7 @@ pub mod client;
 pub mod forest;
 pub mod global;
 mod linear;
+pub mod recourse;
 pub mod shap;
 pub mod wording;
 
@@ -22,6 +23,8 @@ pub enum Error {
     Model(String),
     #[error("unknown client {0}: no such id in the data")]
     UnknownClient(i64),
+    #[error("action set {0}")]
+    Actions(String),
     #[error("row has {got} values, the model {expected} features")]
     Width { got: usize, expected: usize },
 }

@@ -16,7 +16,7 @@ pub use error::{Error, Result};
 pub use generic::{GenericSpec, GenericTable};
 pub use home_credit::BuildReport;
 pub use pipeline::{pipeline_path_for, FeaturePipeline, Layout};
-pub use protect::{group_of, Encoding};
+pub use protect::{group_of, Encoding, Formula};
 pub use vocab::Vocabularies;
 
 use std::path::Path;

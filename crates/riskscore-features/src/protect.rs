@@ -37,6 +37,74 @@ pub const KERNEL_RATIOS: [(&str, [&str; 2]); 5] = [
     ("PAYMENT_RATE", ["AMT_ANNUITY", "AMT_CREDIT"]),
 ];
 
+/// One kernel ratio from its source values, as the batch build computes every row: `a / b`,
+/// with `DAYS_EMPLOYED`'s "not employed" code read as missing.
+pub fn kernel_ratio(a_column: &str, a: f64, b: f64) -> f64 {
+    let a = if a_column == "DAYS_EMPLOYED" && a == crate::home_credit::DAYS_MISSING_CODE {
+        f64::NAN
+    } else {
+        a
+    };
+    a / b
+}
+
+/// How a feature is computed from an application's source columns (see
+/// [`FeaturePipeline::formula`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Formula {
+    /// The column itself (`DAYS_EMPLOYED`'s "not employed" code read as missing), raised to
+    /// the age floor for the age column under `--monotone-age`.
+    Column { column: String, floor: Option<f64> },
+    /// One of the kernel's ratios, `a / b`.
+    Ratio { a: String, b: String },
+}
+
+impl Formula {
+    /// The source columns, in the order `eval` takes their values.
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            Formula::Column { column, .. } => vec![column],
+            Formula::Ratio { a, b } => vec![a, b],
+        }
+    }
+
+    /// The feature's value from its source columns' values (in `columns` order).
+    pub fn eval(&self, values: &[f64]) -> f64 {
+        let at = |i: usize| values.get(i).copied().unwrap_or(f64::NAN);
+        match self {
+            Formula::Column { column, floor } => {
+                let v = at(0);
+                if column == "DAYS_EMPLOYED" && v == crate::home_credit::DAYS_MISSING_CODE {
+                    f64::NAN
+                } else if let Some(floor) = floor {
+                    v.max(*floor)
+                } else {
+                    v
+                }
+            }
+            Formula::Ratio { a, .. } => kernel_ratio(a, at(0), at(1)),
+        }
+    }
+
+    /// The value of source column number `which` at which the feature equals `target`, the
+    /// other columns at `values` (the inverse in one column); None when it is not finite.
+    pub fn solve(&self, which: usize, target: f64, values: &[f64]) -> Option<f64> {
+        let at = |i: usize| values.get(i).copied().unwrap_or(f64::NAN);
+        let v = match (self, which) {
+            (Formula::Column { .. }, 0) => target,
+            (Formula::Ratio { .. }, 0) => target * at(1),
+            (Formula::Ratio { .. }, 1) => at(0) / target,
+            _ => return None,
+        };
+        v.is_finite().then_some(v)
+    }
+
+    /// Whether the feature is the column itself (monotone whatever the column's range).
+    pub fn is_column(&self) -> bool {
+        matches!(self, Formula::Column { .. })
+    }
+}
+
 /// How a protected attribute's group is read back from the feature matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Encoding {
@@ -198,6 +266,54 @@ impl FeaturePipeline {
             Layout::HomeCredit { .. } => Some(HOME_CREDIT_AGE),
             Layout::Generic(_) => None,
         }
+    }
+
+    /// How a feature is computed from one application's source columns, when it is a numeric
+    /// source column itself or one of the kernel's ratios; None for the other features
+    /// (categories, history aggregates). Recourse recomputes with it the features an
+    /// applicant's changes feed.
+    pub fn formula(&self, feature: &str) -> Option<Formula> {
+        match &self.layout {
+            Layout::HomeCredit { .. } => {
+                if let Some((_, [a, b])) = KERNEL_RATIOS.iter().find(|(n, _)| *n == feature) {
+                    return Some(Formula::Ratio {
+                        a: (*a).to_owned(),
+                        b: (*b).to_owned(),
+                    });
+                }
+                let numeric = Table::ApplicationTrain
+                    .columns()
+                    .iter()
+                    .any(|(n, k)| *n == feature && *k == Kind::Num);
+                if !numeric || crate::home_credit::from_history(feature) {
+                    return None;
+                }
+                let floor = self
+                    .age_floor
+                    .filter(|_| self.age_column() == Some(feature));
+                Some(Formula::Column {
+                    column: feature.to_owned(),
+                    floor,
+                })
+            }
+            Layout::Generic(spec) => {
+                spec.numeric
+                    .iter()
+                    .any(|n| n == feature)
+                    .then(|| Formula::Column {
+                        column: feature.to_owned(),
+                        floor: None,
+                    })
+            }
+        }
+    }
+
+    /// A feature's value from one application's source columns (`value(column)`), as the
+    /// pipeline computes it (see [`Self::formula`]).
+    pub fn derive(&self, feature: &str, value: &dyn Fn(&str) -> f64) -> Option<f64> {
+        let f = self.formula(feature)?;
+        let values: Vec<f64> = f.columns().iter().map(|c| value(c)).collect();
+        Some(f.eval(&values))
     }
 
     /// The features computed from the age column (age itself included).

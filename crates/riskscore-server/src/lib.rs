@@ -10,6 +10,7 @@ pub mod journal;
 pub mod metrics;
 pub mod notice;
 pub mod openapi;
+pub mod recourse;
 pub mod scorer;
 
 use std::net::SocketAddr;

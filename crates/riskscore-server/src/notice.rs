@@ -49,6 +49,10 @@ pub struct Notice {
     pub decision: String,
     /// A refusal's principal reasons, most important first (at most four; empty when granted).
     pub reasons: Vec<NoticeReason>,
+    /// What would have been granted instead: a sentence per option of the applicant's
+    /// recourse (at most three; empty when granted or when no change within the action set
+    /// would be).
+    pub recourse: Vec<String>,
     /// The applicant's rights, in the words sent.
     pub rights: Vec<String>,
     pub model_version: String,
@@ -56,7 +60,13 @@ pub struct Notice {
 }
 
 impl Notice {
-    pub fn new(e: &ClientExplanation, lender: &Lender, model_version: &str, date: &str) -> Self {
+    pub fn new(
+        e: &ClientExplanation,
+        recourse: Vec<String>,
+        lender: &Lender,
+        model_version: &str,
+        date: &str,
+    ) -> Self {
         let refused = e.decision == Decision::Refused;
         let reasons = if refused {
             e.reasons
@@ -100,15 +110,20 @@ impl Notice {
             lender_contact: lender.contact.clone(),
             decision: if refused { "refused" } else { "granted" }.into(),
             reasons,
+            recourse: if refused { recourse } else { Vec::new() },
             rights,
             model_version: model_version.to_owned(),
             wording_version: e.wording_version.clone(),
         }
     }
 
-    /// The statements sent (what the journal keeps).
+    /// The statements sent (what the journal keeps): the reasons, then the recourse.
     pub fn statements(&self) -> Vec<String> {
-        self.reasons.iter().map(|r| r.statement.clone()).collect()
+        self.reasons
+            .iter()
+            .map(|r| r.statement.clone())
+            .chain(self.recourse.iter().cloned())
+            .collect()
     }
 
     /// A printable page: one self-contained HTML document, no script.
@@ -133,7 +148,15 @@ impl Notice {
             for r in &self.reasons {
                 let _ = write!(s, "<li>{}</li>", esc(&r.statement));
             }
-            s.push_str("</ol><h2>Your rights</h2><ul>");
+            s.push_str("</ol>");
+            if !self.recourse.is_empty() {
+                s.push_str("<h2>What would have changed our decision</h2><ul>");
+                for r in &self.recourse {
+                    let _ = write!(s, "<li>{}</li>", esc(r));
+                }
+                s.push_str("</ul>");
+            }
+            s.push_str("<h2>Your rights</h2><ul>");
             for r in &self.rights {
                 let _ = write!(s, "<li>{}</li>", esc(r));
             }

@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use polars::prelude::*;
 use riskscore_data::read::ColumnSpec;
 use riskscore_data::{Folder, Kind, Table};
 use riskscore_explain::client::{ClientExplanation, ServingExplainer};
+use riskscore_explain::recourse::{ActionSet, Recourse};
 use riskscore_explain::wording::Wording;
 use riskscore_features::{FeaturePipeline, Layout};
 use riskscore_model::bundle::{Decision, ModelBundle};
@@ -156,6 +158,10 @@ pub struct Scorer {
     /// Fairness at the threshold on the training's out-of-fold decisions (None for bundles
     /// written before it was measured).
     pub fairness: Option<riskscore_model::fairness::Fairness>,
+    /// The action set resolved on the model (the layout's shipped set, or `--actions`).
+    pub recourse: Recourse,
+    /// Known clients' recourse at the notice's query, once proven.
+    recourse_cache: Mutex<HashMap<i64, Arc<crate::recourse::RecourseAnswer>>>,
 }
 
 /// The intake's default margin: a value more than one range width beyond the 0.1-99.9
@@ -246,6 +252,13 @@ impl Scorer {
         let fairness = read_fairness(model)?;
         // The explainer has read the profile already.
         let ranges = crate::application::ranges(&explainer.profile);
+        let recourse = Recourse::new(
+            ActionSet::default_for(&bundle.pipeline)?,
+            &bundle.pipeline,
+            &explainer.forest,
+            &names,
+            &explainer.profile,
+        )?;
         tracing::info!(clients = ids.len(), features = k, model = %model_version, "ready");
         Ok(Scorer {
             explainer,
@@ -269,7 +282,30 @@ impl Scorer {
             fairness,
             ranges,
             intake_margin: INTAKE_MARGIN,
+            recourse,
+            recourse_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Replaces the action set (`--actions FILE`); errors name the field.
+    pub fn with_actions(mut self, actions: ActionSet) -> Result<Self> {
+        self.recourse = Recourse::new(
+            actions,
+            &self.pipeline,
+            &self.explainer.forest,
+            &self.names,
+            &self.explainer.profile,
+        )?;
+        self.recourse_cache().clear();
+        Ok(self)
+    }
+
+    pub(crate) fn recourse_cache(
+        &self,
+    ) -> MutexGuard<'_, HashMap<i64, Arc<crate::recourse::RecourseAnswer>>> {
+        self.recourse_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn row(&self, id: i64) -> Option<(usize, &[f64])> {

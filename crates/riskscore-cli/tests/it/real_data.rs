@@ -284,6 +284,84 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     {
         riskscore_testkit::fairlearn::assert_agrees(&fair, &oracle);
     }
+    // Recourse on the real rows: every option re-scored through the full pipeline is granted;
+    // one client's options as text; an unknown client and a bad action file are named.
+    let recourse_rows = dir.join("recourse.csv");
+    let out = ok(&[
+        "-q",
+        "recourse",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--refused",
+        "40",
+        "--budget-ms",
+        "5000",
+        "--json",
+        "--out",
+        s(&recourse_rows),
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["searched"], 40, "{v}");
+    assert_eq!(v["unverified"], 0, "{v}");
+    assert!(v["found"].as_u64().unwrap() >= 5, "{v}");
+    assert_eq!(v["unknown"], 0, "{v}");
+    let rows = std::fs::read_to_string(&recourse_rows).unwrap();
+    let with_recourse = rows
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(2) == Some("found"))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_owned();
+    let out = ok(&[
+        "-q",
+        "recourse",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--client",
+        &with_recourse,
+    ]);
+    assert!(out.contains("would have been granted"), "{out}");
+    let o = riskscore(&[
+        "-q",
+        "recourse",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--client",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown client 1"));
+    let actions = dir.join("actions.csv");
+    std::fs::write(
+        &actions,
+        "# version: 1\nfield,direction,min,max,step,text\nCODE_GENDER,both,,,1,a gender\n",
+    )
+    .unwrap();
+    let o = riskscore(&[
+        "-q",
+        "recourse",
+        "--model",
+        s(&model),
+        "--data",
+        s(data),
+        "--client",
+        &with_recourse,
+        "--actions",
+        s(&actions),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("CODE_GENDER is a protected attribute"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The same training with --monotone-age: no applicant aged 62 or more has an age
     // contribution that raises their probability.
     let monotone = dir.join("model-monotone");
@@ -455,12 +533,13 @@ fn every_command_on_the_real_sample() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = every_command(&data, dir.path());
-    // A refused client of the predictions every_command wrote: the dashboard prints its notice.
-    let scores = std::fs::read_to_string(dir.path().join("scores.csv")).unwrap();
-    let refused = scores
+    // A refused client with recourse (every_command searched them): the dashboard prints its
+    // notice and applies its first option to the what-if.
+    let rows = std::fs::read_to_string(dir.path().join("recourse.csv")).unwrap();
+    let refused = rows
         .lines()
         .skip(1)
-        .find(|l| l.split(',').nth(3) == Some("refused"))
+        .find(|l| l.split(',').nth(2) == Some("found"))
         .and_then(|l| l.split(',').next())
         .unwrap()
         .to_owned();
@@ -505,6 +584,15 @@ fn dashboard(server: &Server, id: i64, refused: &str) {
         "{out}"
     );
     assert!(out.contains("the notice carries the"), "{out}");
+    assert!(
+        out.contains("the notice carries the first recourse option"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a recourse option applied to the what-if is granted there"),
+        "{out}"
+    );
+    assert!(out.contains("axe on the recourse view"), "{out}");
 }
 
 /// Appends `.0` to every value of `columns` in a CSV file: integers written as floats.

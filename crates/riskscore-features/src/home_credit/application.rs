@@ -139,20 +139,15 @@ pub(super) fn application(
     let empty = Vec::new();
     let get = |name: &str| col_of(name).unwrap_or(&empty);
     // The kernel's ratios; DAYS_EMPLOYED's "not employed" code reads as missing.
-    let ratios = crate::protect::KERNEL_RATIOS
-        .map(|(name, [a, b])| (name, get(a), get(b), a == "DAYS_EMPLOYED"));
-    for (name, a, b, code_to_missing) in ratios {
+    for (name, [a_column, b_column]) in crate::protect::KERNEL_RATIOS {
+        let (a, b) = (get(a_column), get(b_column));
         let at = |v: &Vec<f64>, r: usize| v.get(r).copied().unwrap_or(f64::NAN);
         let mut column = out.buffer(kept_rows.len());
-        column.extend(kept_rows.iter().map(|&r| {
-            let x = at(a, r);
-            let x = if code_to_missing && x == DAYS_MISSING_CODE {
-                f64::NAN
-            } else {
-                x
-            };
-            x / at(b, r)
-        }));
+        column.extend(
+            kept_rows
+                .iter()
+                .map(|&r| crate::protect::kernel_ratio(a_column, at(a, r), at(b, r))),
+        );
         out.push_floats(name, column)?;
         width += 1;
     }

@@ -146,7 +146,7 @@ async fn client_score(
     // A refusal carries its principal reasons and its notice, in the answer and the journal.
     let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
         let e = explain_known(&s, id, x, 0).await?;
-        let notice = notice_of(&s, &e);
+        let notice = notice_of(&s, &e, recourse_known(&s, i, id).await);
         (e.reasons, Some(notice))
     } else {
         (Vec::new(), None)
@@ -271,11 +271,27 @@ async fn explain_known(
     .await
 }
 
-/// The notice of a decision explained in `e`, dated today.
-pub(crate) fn notice_of(s: &AppState, e: &ClientExplanation) -> Notice {
+/// A known refused client's recourse sentences (none, logged, when it cannot be searched:
+/// a server started on a feature matrix has no applications).
+async fn recourse_known(s: &AppState, i: usize, id: i64) -> Vec<String> {
+    let sc = s.scorer.clone();
+    let found =
+        blocking(move || sc.recourse_known(i, id).map_err(|e| ApiError::internal(&e))).await;
+    match found {
+        Ok(a) => crate::recourse::sentences(&a),
+        Err(e) => {
+            tracing::debug!(id, error = %e.message, "no recourse for the notice");
+            Vec::new()
+        }
+    }
+}
+
+/// The notice of a decision explained in `e` with its recourse sentences, dated today.
+pub(crate) fn notice_of(s: &AppState, e: &ClientExplanation, recourse: Vec<String>) -> Notice {
     let today = crate::journal::now_rfc3339();
     Notice::new(
         e,
+        recourse,
         &s.settings.lender,
         &s.scorer.model_version,
         today.get(..10).unwrap_or(&today),
@@ -332,9 +348,14 @@ async fn client_notice(
             ))
         }
     };
-    let (_, x) = known(&s.scorer, id)?;
+    let (i, x) = known(&s.scorer, id)?;
     let e = explain_known(&s, id, x, 0).await?;
-    let notice = notice_of(&s, &e);
+    let recourse = if e.decision == riskscore_model::bundle::Decision::Refused {
+        recourse_known(&s, i, id).await
+    } else {
+        Vec::new()
+    };
+    let notice = notice_of(&s, &e, recourse);
     record(
         &s,
         &rid.0,

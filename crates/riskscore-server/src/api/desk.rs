@@ -6,7 +6,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use riskscore_features::Layout;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -333,9 +332,9 @@ async fn what_if(
     let before = x.to_vec();
     let sc = s.scorer.clone();
     let (e, moved, review) = blocking(move || {
-        let posted = json!({ "application": app });
-        let (_, parsed) = crate::application::parse(&sc.pipeline, &posted).map_err(|fields| {
-            ApiError::invalid(
+        let review = sc.intake_review(&json!({ "application": app.clone() }));
+        let row = sc.rescore(app, &before).map_err(|e| match e {
+            crate::recourse::Rescore::Fields(fields) => ApiError::invalid(
                 fields
                     .into_iter()
                     .map(|mut f| {
@@ -343,24 +342,9 @@ async fn what_if(
                         f
                     })
                     .collect(),
-            )
+            ),
+            crate::recourse::Rescore::Transform(e) => transform_error(e),
         })?;
-        let fresh = sc.transform(parsed).map_err(transform_error)?;
-        let row: Vec<f64> = match &sc.pipeline.layout {
-            Layout::HomeCredit { .. } => sc
-                .names
-                .iter()
-                .enumerate()
-                .map(|(j, n)| {
-                    if riskscore_features::home_credit::from_history(n) {
-                        before[j]
-                    } else {
-                        fresh[j]
-                    }
-                })
-                .collect(),
-            Layout::Generic(_) => fresh,
-        };
         // The features that differ from the served row (bit for bit; NaN equals NaN).
         let moved: Vec<String> = sc
             .names
@@ -372,7 +356,7 @@ async fn what_if(
         let e = sc
             .explain(id, &row, 5)
             .map_err(|e| ApiError::internal(&e))?;
-        Ok((e, moved, sc.intake_review(&posted)))
+        Ok((e, moved, review))
     })
     .await?;
     let p0 = s.scorer.population.probability[i];

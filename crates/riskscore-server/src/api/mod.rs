@@ -10,6 +10,7 @@ mod desk;
 mod drift;
 mod health;
 mod model;
+mod recourse;
 mod scores;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (v1, mut doc) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(clients::router())
         .merge(desk::router())
+        .merge(recourse::router())
         .merge(scores::router())
         .merge(model::router())
         .merge(drift::router())

@@ -84,6 +84,8 @@ struct Scored {
     explanation: ClientExplanation,
     /// Why the intake sends it to review (values outside the training data).
     review: Vec<String>,
+    /// A refusal's recourse sentences (its notice's).
+    recourse: Vec<String>,
 }
 
 /// Checks, scores and explains one posted application (CPU work, run blocking).
@@ -91,11 +93,33 @@ fn score_one(sc: &Scorer, body: &Value) -> ApiResult<Scored> {
     let (id, app) = crate::application::parse(&sc.pipeline, body).map_err(ApiError::invalid)?;
     let x = sc.transform(app).map_err(transform_error)?;
     let explanation = sc.explain(id, &x, 10).map_err(|e| ApiError::internal(&e))?;
+    let recourse = if explanation.decision == riskscore_model::bundle::Decision::Refused {
+        let fields = body
+            .get("application")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        match sc.recourse(
+            id,
+            &fields,
+            &x,
+            &riskscore_explain::recourse::Query::default(),
+        ) {
+            Ok(a) => crate::recourse::sentences(&a),
+            Err(e) => {
+                tracing::error!(id, error = %e, "no recourse for the notice");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
     Ok(Scored {
         id,
         x,
         explanation,
         review: sc.intake_review(body),
+        recourse,
     })
 }
 
@@ -108,7 +132,7 @@ async fn record_new(
 ) -> ApiResult<(Score, Option<Notice>, i64)> {
     let e = &n.explanation;
     let notice = (e.decision == riskscore_model::bundle::Decision::Refused)
-        .then(|| super::clients::notice_of(s, e));
+        .then(|| super::clients::notice_of(s, e, n.recourse.clone()));
     let seq = record(
         s,
         rid,

@@ -157,6 +157,7 @@ async function lookUp(id) {
   whatIfForm(info);
   $("whatif-result").hidden = true;
   $("whatif-error").hidden = true;
+  loadRecourse(id, decision === "refused");
   $("compare-result").hidden = true;
   $("result").hidden = false;
   current = id;
@@ -218,6 +219,60 @@ async function whatIf() {
   $("whatif-decision").textContent = r.after.decision === "refused" ? "✗ Refused" : "✓ Granted";
   $("whatif-change").textContent = points(r.change) + (r.after.decision !== r.before.decision ? " — the decision changes" : " — same decision");
   $("whatif-result").hidden = false;
+}
+
+// A refused client's recourse: the options as cards, each applied to the what-if in one click.
+async function loadRecourse(id, refused) {
+  const section = $("recourse-section");
+  section.hidden = !refused;
+  $("recourse-error").hidden = true;
+  $("recourse-options").replaceChildren();
+  $("recourse-status").textContent = "";
+  if (!refused) return;
+  $("recourse-status").textContent = "Searching…";
+  let r;
+  try { r = await api(`/v1/clients/${id}/recourse?k=2`); } catch (err) {
+    $("recourse-status").textContent = "";
+    showError("recourse-error", err.message);
+    return;
+  }
+  if (current !== id) return;
+  const unit = r.cost === "relative" ? "relative change" : "percentile points";
+  $("recourse-status").textContent = {
+    found: `${r.options.length} option${r.options.length > 1 ? "s" : ""}, the cheapest first` +
+      (r.proven_optimal ? " (proven the cheapest on the model)." : " (time budget reached: the best found, not proven the cheapest)."),
+    no_recourse: "No change to at most two of these figures would have the application granted: checked on every value the model distinguishes.",
+    unknown: "No option found within the time allowed; none is ruled out.",
+    no_actions: "No figure of this application can be changed: the model has no action set.",
+    granted: "Granted already.",
+  }[r.status] || r.status;
+  $("recourse-options").replaceChildren(...r.options.map((o, k) => {
+    const li = el("li", { class: "card" });
+    li.appendChild(el("p", {}, o.sentence));
+    li.appendChild(el("p", { class: "help" }, `Default probability ${pct(o.probability)} · cost ${o.cost.toFixed(2)} ${unit}`));
+    const b = el("button", { type: "button", class: "apply-option", "aria-label": `Apply option ${k + 1} to the what-if` }, "Apply to the what-if");
+    b.addEventListener("click", () => applyOption(o));
+    li.appendChild(b);
+    return li;
+  }));
+}
+
+// An option's values in the what-if form (a field the form lacks is added), then re-scored.
+function applyOption(o) {
+  for (const input of $("whatif-fields").querySelectorAll("input")) input.value = input.dataset.original;
+  for (const c of o.changes) {
+    let input = $("whatif-" + c.field);
+    if (!input) {
+      const div = el("div");
+      div.appendChild(el("label", { for: "whatif-" + c.field }, c.field));
+      input = el("input", { id: "whatif-" + c.field, name: c.field, inputmode: "decimal", "data-original": String(c.from) });
+      div.appendChild(input);
+      $("whatif-fields").appendChild(div);
+    }
+    input.value = String(c.to);
+  }
+  $("whatif-heading").scrollIntoView();
+  whatIf();
 }
 
 let choices = null;

@@ -7,3 +7,4 @@ mod common;
 mod journal;
 mod notice;
 mod openapi;
+mod recourse;
