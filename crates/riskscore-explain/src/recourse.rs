@@ -8,11 +8,11 @@
 //! feeds (a ratio's threshold is solved for the field through the pipeline's own formula, the
 //! other fields at the applicant's values), on the step's grid, one per region of the trees:
 //! the cheapest. A branch and bound over sets of at most K fields then finds the cheapest
-//! combination whose calibrated probability falls below the threshold outside the review band.
-//! Its bound is the least score the trees can give when the fields not yet chosen range over
-//! the candidates the remaining cost allows, so nothing is cut that could be granted: the
-//! answer is the optimum over the candidates, or a certified "no recourse within the action
-//! set", unless the time budget runs out first (then the best found, said not to be proven).
+//! combination whose calibrated probability falls below the threshold outside the review band:
+//! boxes of candidates, each cut on its cheapest point's cost and on the least score the trees
+//! can give over it, else split in two. Nothing is cut that could be granted, so the answer is
+//! the optimum over the candidates, or a certified "no recourse within the action set", unless
+//! the time budget runs out first (then the best found, said not to be proven).
 //!
 //! Options are diverse by the fields they change: the cheapest plan for each set of fields,
 //! a set dropped when a subset of it is granted for less, the cheapest first.
@@ -752,8 +752,6 @@ struct Search<'a> {
     current: Vec<f64>,
     /// Candidates of each usable lever, cheapest first.
     cands: Vec<Vec<Cand>>,
-    /// Running minimum and maximum of the candidates, cheapest first.
-    hull: Vec<Vec<(f64, f64)>>,
     locals: Vec<Local>,
     trees: Vec<Reduced>,
     fixed: Vec<(String, String)>,
@@ -785,7 +783,6 @@ impl<'a> Search<'a> {
             levers: Vec::new(),
             current: Vec::new(),
             cands: Vec::new(),
-            hull: Vec::new(),
             locals: Vec::new(),
             trees: Vec::new(),
             fixed: Vec::new(),
@@ -865,15 +862,7 @@ impl<'a> Search<'a> {
                     "no value within its bounds and direction changes the model's inputs".into(),
                 ));
             }
-            let mut hull = Vec::with_capacity(cands.len());
-            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            for c in &cands {
-                lo = lo.min(c.value);
-                hi = hi.max(c.value);
-                hull.push((lo, hi));
-            }
             s.cands.push(cands);
-            s.hull.push(hull);
         }
         s.trees = model
             .forest
@@ -1105,22 +1094,28 @@ impl<'a> Search<'a> {
             .collect()
     }
 
-    /// Whether some completion can still be granted: the levers in `free` range over their
-    /// candidates costing less than `budget`, the others are at `values`.
-    fn viable(&self, values: &[f64], free: &[usize], budget: f64) -> bool {
+    /// Whether some point of the box can be granted: the bound of the score when each lever
+    /// of `set` ranges over the hull of its candidates in `ranges`, the others at the
+    /// applicant's values.
+    fn viable(&self, set: &[usize], ranges: &[(usize, usize)]) -> bool {
         if !self.model.monotone() {
             return true;
         }
-        let mut ranges: Vec<Interval> = values.iter().map(|v| Interval::point(*v)).collect();
-        for &k in free {
-            let n = self.cands[k].partition_point(|c| c.cost < budget);
-            if n == 0 {
-                return false;
+        let mut levers: Vec<Interval> = self.current.iter().map(|v| Interval::point(*v)).collect();
+        for (p, &k) in set.iter().enumerate() {
+            let (lo, hi) = ranges[p];
+            let (mut a, mut b) = (f64::INFINITY, f64::NEG_INFINITY);
+            for c in &self.cands[k][lo..hi] {
+                a = a.min(c.value);
+                b = b.max(c.value);
             }
-            let (lo, hi) = self.hull[k][n - 1];
-            ranges[k] = Interval { lo, hi, nan: false };
+            levers[k] = Interval {
+                lo: a,
+                hi: b,
+                nan: false,
+            };
         }
-        let lb = self.lower_raw(&self.intervals(&ranges));
+        let lb = self.lower_raw(&self.intervals(&levers));
         // A margin for the order of the sum.
         self.model.probability(lb - 1e-9) < self.model.limit
     }
@@ -1137,7 +1132,7 @@ impl<'a> Search<'a> {
     fn run(&mut self) -> Vec<(Vec<usize>, Assignment)> {
         let n = self.levers.len();
         let mut found: Vec<(Vec<usize>, Assignment)> = Vec::new();
-        for mut set in subsets(n, self.k) {
+        for set in subsets(n, self.k) {
             if self.timed_out {
                 break;
             }
@@ -1156,13 +1151,9 @@ impl<'a> Search<'a> {
                 costs.sort_by(f64::total_cmp);
                 cutoff = cutoff.min(costs[self.want - 1]);
             }
-            set.sort_by_key(|&k| self.cands[k].len());
-            let values = self.current.clone();
-            if !self.viable(&values, &set, cutoff) {
-                continue;
-            }
+            let ranges = set.iter().map(|&k| (0, self.cands[k].len())).collect();
             let mut best: Option<Assignment> = None;
-            self.dfs(&set, 0, values, 0.0, &mut cutoff, &mut best);
+            self.boxes(&set, ranges, &mut cutoff, &mut best);
             if let Some(b) = best {
                 found.push((set, b));
             }
@@ -1172,41 +1163,60 @@ impl<'a> Search<'a> {
         found
     }
 
-    fn dfs(
+    /// The cheapest granted point of the box `ranges` (per lever of `set`, a range of its
+    /// candidates, cheapest first) costing less than `cutoff`: pruned on the box's least cost
+    /// and on the bound of the score over the box, else split on its widest range, the cheaper
+    /// half first.
+    fn boxes(
         &mut self,
         set: &[usize],
-        depth: usize,
-        mut values: Vec<f64>,
-        spent: f64,
+        mut ranges: Vec<(usize, usize)>,
         cutoff: &mut f64,
         best: &mut Option<Assignment>,
     ) {
-        let k = set[depth];
-        let last = depth + 1 == set.len();
-        for i in 0..self.cands[k].len() {
-            if self.tick() {
-                return;
+        if self.tick() {
+            return;
+        }
+        let floor: f64 = set
+            .iter()
+            .zip(&ranges)
+            .map(|(&k, &(lo, _))| self.cands[k][lo].cost)
+            .sum();
+        if floor >= *cutoff {
+            return;
+        }
+        // Each range cut to the candidates the budget left by the others' cheapest allows.
+        for (p, &k) in set.iter().enumerate() {
+            let (lo, hi) = ranges[p];
+            let limit = *cutoff - (floor - self.cands[k][lo].cost);
+            ranges[p].1 = lo + self.cands[k][lo..hi].partition_point(|c| c.cost < limit);
+        }
+        if ranges.iter().all(|(lo, hi)| hi - lo == 1) {
+            let mut values = self.current.clone();
+            for (p, &k) in set.iter().enumerate() {
+                values[k] = self.cands[k][ranges[p].0].value;
             }
-            let c = self.cands[k][i];
-            let cost = spent + c.cost;
-            if cost >= *cutoff {
-                break;
+            let pr = self.model.probability(self.exact_raw(&values));
+            if pr < self.model.limit {
+                *cutoff = floor;
+                *best = Some((values, floor, pr));
             }
-            values[k] = c.value;
-            if last {
-                let p = self.model.probability(self.exact_raw(&values));
-                if p < self.model.limit {
-                    *cutoff = cost;
-                    *best = Some((values.clone(), cost, p));
-                    // Dearer candidates of this lever cannot beat it.
-                    break;
-                }
-            } else if self.viable(&values, &set[depth + 1..], *cutoff - cost) {
-                self.dfs(set, depth + 1, values.clone(), cost, cutoff, best);
-                if self.timed_out {
-                    return;
-                }
-            }
+            return;
+        }
+        if !self.viable(set, &ranges) {
+            return;
+        }
+        let Some(p) = (0..set.len()).max_by_key(|&p| ranges[p].1 - ranges[p].0) else {
+            return;
+        };
+        let (lo, hi) = ranges[p];
+        let mid = lo + (hi - lo) / 2;
+        let mut cheaper = ranges.clone();
+        cheaper[p].1 = mid;
+        ranges[p].0 = mid;
+        self.boxes(set, cheaper, cutoff, best);
+        if !self.timed_out {
+            self.boxes(set, ranges, cutoff, best);
         }
     }
 
