@@ -11,4 +11,5 @@ mod dashboard;
 mod drift;
 mod mlflow;
 mod real_data;
+mod recourse;
 mod serve;
