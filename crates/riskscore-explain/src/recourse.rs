@@ -1122,7 +1122,7 @@ impl<'a> Search<'a> {
 
     fn tick(&mut self) -> bool {
         self.nodes += 1;
-        if self.nodes.is_multiple_of(64) && Instant::now() >= self.deadline {
+        if (self.nodes == 1 || self.nodes.is_multiple_of(64)) && Instant::now() >= self.deadline {
             self.timed_out = true;
         }
         self.timed_out

@@ -133,6 +133,25 @@ fn every_option_is_granted_through_the_full_pipeline_and_keeps_to_the_action_set
     }
     eprintln!("{found} found, {none} without recourse");
     assert!(found >= 3, "{found} found, {none} without recourse");
+    // A search out of time never claims a certificate: no proof, and no `no_recourse`.
+    for &id in ids.iter().take(20) {
+        let (i, x) = sc.row(id).unwrap();
+        let q = Query {
+            budget: Duration::ZERO,
+            ..query(3)
+        };
+        let a = sc
+            .recourse(id, &sc.application_of(i).unwrap(), x, &q)
+            .unwrap();
+        if a.searched.iter().any(|s| s.candidates > 0) {
+            assert!(!a.proven_optimal, "{id}");
+            assert!(
+                matches!(a.status, Status::Unknown | Status::Found),
+                "{id}: {:?}",
+                a.status
+            );
+        }
+    }
     // A granted client has nothing to change.
     let granted = sc
         .population
