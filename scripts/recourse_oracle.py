@@ -116,13 +116,19 @@ def treecf(a):
     for x in actions:
         f = lgb[x["field"]]
         base.append(Monotone(f, "decrease" if x["direction"] == "down" else "increase"))
-        base.append(Range(f, x["min"], x["max"]))
     ir = None
     for row in read_rows(a.rows):
         cid = int(row["id"])
         x = X.loc[cid].to_numpy(dtype="float64")
         sigma = {lgb[n]: (abs(v) if n in fields and v != 0 else 1.0) for n, v in zip(names, x)}
-        exp = Explainer(ir if ir is not None else booster, constraints=base, normalizers=sigma)
+        # riskscore bounds the values an option offers, not the applicant's own: a value
+        # outside [min, max] may stay. treecf moves any value outside its Range into it, so the
+        # range is widened to the applicant's value (equal semantics while the data stay within
+        # the bounds, as in the tests).
+        ranges = [Range(lgb[x["field"]], min(x["min"], X.at[cid, x["field"]]),
+                        max(x["max"], X.at[cid, x["field"]])) for x in actions]
+        exp = Explainer(ir if ir is not None else booster, constraints=base + ranges,
+                        normalizers=sigma)
         ir = exp.ir
         started = time.perf_counter()
         menu = exp.recourse_menu(x, target, max_levers=a.k, mode="all", seed=0)

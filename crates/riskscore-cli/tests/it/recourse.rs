@@ -92,7 +92,7 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
     std::fs::write(
         &actions,
         "# version: test\nfield,direction,min,max,step,text\n\
-         credit,down,15000,195000,,a credit amount\nincome,up,22000,98000,,an income\n",
+         credit,down,10000,200000,,a credit amount\nincome,up,20000,100000,,an income\n",
     )
     .unwrap();
     let search = |cost: &str, out: &Path| -> Value {
@@ -163,6 +163,70 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
         "{equal} equal, {none} none"
     );
     eprintln!("treecf: {equal} equal optima, {none} certified absences");
+    // The income alone, one change: about half the refusals have recourse, half are certified
+    // without, by both.
+    let income = dir.path().join("income.csv");
+    std::fs::write(
+        &income,
+        "# version: test\nfield,direction,min,max,step,text\nincome,up,20000,100000,,an income\n",
+    )
+    .unwrap();
+    let only = dir.path().join("income-rows.csv");
+    let json = ok(&[
+        "-q",
+        "recourse",
+        "--model",
+        &s(&model),
+        "--data",
+        &s(&csv),
+        "--actions",
+        &s(&income),
+        "--refused",
+        "30",
+        "--k",
+        "1",
+        "--cost",
+        "relative",
+        "--json",
+        "--out",
+        &s(&only),
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["proven"], 30, "{v}");
+    let tcf = oracle(
+        &python,
+        "treecf",
+        &[
+            "--model",
+            &s(&model),
+            "--features",
+            &s(&features),
+            "--actions",
+            &s(&income),
+            "--k",
+            "1",
+            "--rows",
+            &s(&only),
+        ],
+    );
+    let (mut equal, mut none) = (0, 0);
+    for ((id, status, cost), t) in rows(&only).iter().zip(&tcf) {
+        assert_eq!(t["id"].to_string(), *id);
+        match (status.as_str(), t["cost"].as_f64()) {
+            ("found", Some(c)) => {
+                let mine: f64 = cost.parse().unwrap();
+                assert!(mine <= c * (1.0 + 1e-9) + 1e-12 && c - mine <= 1e-5 * c.max(1e-3));
+                equal += 1;
+            }
+            ("no_recourse", None) => {
+                assert_eq!(t["complete"], true, "{t}");
+                none += 1;
+            }
+            other => panic!("{id}: riskscore {other:?}, treecf {t}"),
+        }
+    }
+    assert!(equal >= 5 && none >= 5, "{equal} equal, {none} none");
+    eprintln!("treecf, income alone: {equal} equal optima, {none} certified absences by both");
     // DiCE (random), percentile cost: never a cheaper valid option than riskscore's best, never
     // one where riskscore certified there is none.
     let percentile = dir.path().join("percentile.csv");
