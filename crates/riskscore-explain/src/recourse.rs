@@ -567,27 +567,6 @@ impl Recourse {
         }
         Ok(best)
     }
-
-    /// The candidate values of each field for one client (the grid the search is exact on).
-    pub fn candidates(
-        &self,
-        model: Model<'_>,
-        x: &[f64],
-        current: &dyn Fn(&str) -> f64,
-        query: &Query,
-    ) -> Result<Vec<(String, Vec<f64>)>> {
-        let s = Search::new(self, model, x, current, query, Instant::now())?;
-        Ok(s.levers
-            .iter()
-            .zip(&s.cands)
-            .map(|(l, c)| {
-                (
-                    self.levers[l.lever].action.field.clone(),
-                    c.iter().map(|c| c.value).collect(),
-                )
-            })
-            .collect())
-    }
 }
 
 fn thresholds_of(forest: &Forest, j: usize) -> Vec<f64> {

@@ -307,35 +307,26 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     assert_eq!(v["unverified"], 0, "{v}");
     assert!(v["found"].as_u64().unwrap() >= 5, "{v}");
     assert_eq!(v["unknown"], 0, "{v}");
-    let rows = std::fs::read_to_string(&recourse_rows).unwrap();
-    let with_recourse = rows
-        .lines()
-        .skip(1)
-        .find(|l| l.split(',').nth(2) == Some("found"))
-        .and_then(|l| l.split(',').next())
-        .unwrap()
-        .to_owned();
-    let out = ok(&[
-        "-q",
-        "recourse",
-        "--model",
-        s(&model),
-        "--data",
-        s(data),
-        "--client",
-        &with_recourse,
-    ]);
+    let with_recourse = first_with_recourse(&recourse_rows);
+    let one = |client: &str, extra: &[&str]| {
+        let mut args = vec![
+            "-q",
+            "recourse",
+            "--model",
+            s(&model),
+            "--data",
+            s(data),
+            "--client",
+        ];
+        args.push(client);
+        args.extend_from_slice(extra);
+        riskscore(&args)
+    };
+    let o = one(&with_recourse, &[]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("would have been granted"), "{out}");
-    let o = riskscore(&[
-        "-q",
-        "recourse",
-        "--model",
-        s(&model),
-        "--data",
-        s(data),
-        "--client",
-        "1",
-    ]);
+    let o = one("1", &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown client 1"));
     let actions = dir.join("actions.csv");
@@ -344,18 +335,7 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         "# version: 1\nfield,direction,min,max,step,text\nCODE_GENDER,both,,,1,a gender\n",
     )
     .unwrap();
-    let o = riskscore(&[
-        "-q",
-        "recourse",
-        "--model",
-        s(&model),
-        "--data",
-        s(data),
-        "--client",
-        &with_recourse,
-        "--actions",
-        s(&actions),
-    ]);
+    let o = one(&with_recourse, &["--actions", s(&actions)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("CODE_GENDER is a protected attribute"),
@@ -535,19 +515,24 @@ fn every_command_on_the_real_sample() {
     let (server, _) = every_command(&data, dir.path());
     // A refused client with recourse (every_command searched them): the dashboard prints its
     // notice and applies its first option to the what-if.
-    let rows = std::fs::read_to_string(dir.path().join("recourse.csv")).unwrap();
-    let refused = rows
-        .lines()
-        .skip(1)
-        .find(|l| l.split(',').nth(2) == Some("found"))
-        .and_then(|l| l.split(',').next())
-        .unwrap()
-        .to_owned();
+    let refused = first_with_recourse(&dir.path().join("recourse.csv"));
     dashboard(
         &server,
         first_id(&data.join("application_train.csv")),
         &refused,
     );
+}
+
+/// The first client with recourse in `riskscore recourse --out` rows.
+fn first_with_recourse(rows: &Path) -> String {
+    std::fs::read_to_string(rows)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .find(|l| l.split(',').nth(2) == Some("found"))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_owned()
 }
 
 /// The dashboard's browser test, once against a model trained on the real sample.

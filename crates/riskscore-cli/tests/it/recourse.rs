@@ -34,19 +34,9 @@ fn rows(path: &Path) -> Vec<(String, String, String)> {
 
 fn oracle(python: &Path, which: &str, args: &[&str]) -> Vec<Value> {
     let script = riskscore_testkit::script("recourse_oracle.py");
-    let o = std::process::Command::new(python)
-        .arg(&script)
-        .arg(which)
-        .args(args)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{which}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout)
+    let mut all: Vec<&Path> = vec![&script, Path::new(which)];
+    all.extend(args.iter().map(Path::new));
+    riskscore_testkit::run_python(python, &all)
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
@@ -95,7 +85,7 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
          credit,down,10000,200000,,a credit amount\nincome,up,20000,100000,,an income\n",
     )
     .unwrap();
-    let search = |cost: &str, out: &Path| -> Value {
+    let search = |actions: &Path, k: &str, cost: &str, out: &Path| -> Value {
         let json = ok(&[
             "-q",
             "recourse",
@@ -104,11 +94,11 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
             "--data",
             &s(&csv),
             "--actions",
-            &s(&actions),
+            &s(actions),
             "--refused",
             "30",
             "--k",
-            "2",
+            k,
             "--cost",
             cost,
             "--budget-ms",
@@ -117,13 +107,14 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
             "--out",
             &s(out),
         ]);
-        serde_json::from_str(&json).unwrap()
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["unverified"], 0, "{v}");
+        assert_eq!(v["proven"], 30, "{v}");
+        v
     };
     // treecf, relative cost: the same optimum, the same certified absences.
     let relative = dir.path().join("relative.csv");
-    let v = search("relative", &relative);
-    assert_eq!(v["unverified"], 0, "{v}");
-    assert_eq!(v["proven"], 30, "{v}");
+    search(&actions, "2", "relative", &relative);
     let common = [
         "--model".to_owned(),
         s(&model),
@@ -172,27 +163,7 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
     )
     .unwrap();
     let only = dir.path().join("income-rows.csv");
-    let json = ok(&[
-        "-q",
-        "recourse",
-        "--model",
-        &s(&model),
-        "--data",
-        &s(&csv),
-        "--actions",
-        &s(&income),
-        "--refused",
-        "30",
-        "--k",
-        "1",
-        "--cost",
-        "relative",
-        "--json",
-        "--out",
-        &s(&only),
-    ]);
-    let v: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["proven"], 30, "{v}");
+    search(&income, "1", "relative", &only);
     let tcf = oracle(
         &python,
         "treecf",
@@ -230,7 +201,7 @@ fn recourse_equals_treecf_and_is_never_dearer_than_dice() {
     // DiCE (random), percentile cost: never a cheaper valid option than riskscore's best, never
     // one where riskscore certified there is none.
     let percentile = dir.path().join("percentile.csv");
-    search("percentile", &percentile);
+    search(&actions, "2", "percentile", &percentile);
     let pct = s(&percentile);
     let mut args: Vec<&str> = common.iter().map(String::as_str).collect();
     args.extend(["--rows", &pct]);
