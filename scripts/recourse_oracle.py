@@ -76,6 +76,17 @@ def probability(cal, raw):
     return calibrate(cal, 1 / (1 + math.exp(-raw)))
 
 
+def probabilities(cal, raw):
+    """`probability` over an array of raw scores."""
+    q = 1 / (1 + np.exp(-np.asarray(raw, dtype="float64")))
+    if cal["method"] == "none":
+        return q
+    if cal["method"] == "platt":
+        p = np.clip(q, 1e-12, 1 - 1e-12)
+        return 1 / (1 + np.exp(-(cal["a"] * np.log(p / (1 - p)) + cal["b"])))
+    return np.interp(q, cal["x"], cal["y"])
+
+
 def raw_limit(m):
     """The largest raw score whose calibrated probability is below the threshold less the band."""
     limit = m["threshold"] - m["review_band"]
@@ -205,21 +216,21 @@ def dice(a):
 
         def rows(self, df):
             out = np.repeat(self.x[None, :], len(df), axis=0)
-            for i, (_, r) in enumerate(df.iterrows()):
-                value = dict(self.app)
-                value.update({f: float(r[f]) for f in fields})
+            value = {k: np.full(len(df), v) for k, v in self.app.items()}
+            value.update({f: df[f].to_numpy(dtype="float64") for f in fields})
+            with np.errstate(divide="ignore", invalid="ignore"):
                 for n, j in fed:
                     if n in KERNEL_RATIOS:
                         num, den = KERNEL_RATIOS[n]
-                        out[i, j] = value[num] / value[den] if value[den] != 0 else np.nan
+                        out[:, j] = np.where(value[den] != 0, value[num] / value[den], np.nan)
                     else:
-                        out[i, j] = value[n]
+                        out[:, j] = value[n]
             return out
 
         def predict_proba(self, df):
             # DiCE counts a row granted when column 1 is >= 0.5: a hard indicator.
             raw_scores = booster.predict(self.rows(df[fields]), raw_score=True)
-            g = np.array([float(probability(cal, r) < limit) for r in raw_scores])
+            g = (probabilities(cal, raw_scores) < limit).astype(float)
             return np.column_stack([1 - g, g])
 
         def predict(self, df):
