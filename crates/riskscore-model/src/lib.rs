@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod calibration;
+pub mod cbpe;
 pub mod config;
 pub mod cost;
 pub mod cv;

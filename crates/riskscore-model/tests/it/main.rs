@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bundle;
+mod cbpe;
 mod common;
 mod estimate;
 mod fairness;

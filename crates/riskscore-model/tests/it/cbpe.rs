@@ -1,0 +1,184 @@
+//! CBPE against NannyML 0.13.1 (scripts/cbpe_oracle.py in .venv-nannyml; required in CI): the
+//! same chunks, estimates (1e-6), sampling errors, alert bands and realized figures; and the
+//! estimate tracks the realized figures on data whose labels follow the probabilities.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use riskscore_data::synth::rng::{sigmoid, Rng};
+use riskscore_model::cbpe::{Cbpe, Metrics};
+use riskscore_model::cost::CostMatrix;
+use serde_json::Value;
+
+const COST: CostMatrix = CostMatrix {
+    fn_cost: 10.0,
+    fp_cost: 1.0,
+    tp_cost: 0.0,
+    tn_cost: 0.0,
+};
+
+/// `n` calibrated probabilities around `shift` (log-odds), outcomes drawn from them.
+fn draw(n: usize, shift: f64, seed: u64) -> (Vec<f64>, Vec<u8>) {
+    let mut r = Rng::new(seed);
+    let p: Vec<f64> = (0..n)
+        .map(|_| sigmoid(-2.3 + shift + 1.1 * r.normal()))
+        .collect();
+    let y = p.iter().map(|&q| u8::from(r.chance(q))).collect();
+    (p, y)
+}
+
+fn csv(path: &Path, p: &[f64], y: Option<&[u8]>) {
+    let mut s = String::from("probability,defaulted\n");
+    for (i, q) in p.iter().enumerate() {
+        let _ = writeln!(s, "{q:?},{}", y.map_or(String::new(), |y| y[i].to_string()));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+fn each(m: &Metrics) -> [(&'static str, f64); 6] {
+    [
+        ("roc_auc", m.roc_auc),
+        ("true_positive", m.true_positive),
+        ("false_positive", m.false_positive),
+        ("false_negative", m.false_negative),
+        ("true_negative", m.true_negative),
+        ("cost", m.cost),
+    ]
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+#[test]
+fn cbpe_equals_nannyml() {
+    let Some(python) =
+        riskscore_testkit::oracle("RISKSCORE_NANNYML_PYTHON", "a Python with nannyml 0.13.1")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (rp, ry) = draw(3000, 0.0, 1);
+    // Analysis: a shifted population (more risk), labelled; then the same without labels.
+    let (ap, ay) = draw(4100, 0.6, 2);
+    let (reference, analysis, blind) = (
+        dir.path().join("reference.csv"),
+        dir.path().join("analysis.csv"),
+        dir.path().join("blind.csv"),
+    );
+    csv(&reference, &rp, Some(&ry));
+    csv(&analysis, &ap, Some(&ay));
+    csv(&blind, &ap, None);
+    let threshold = 0.12;
+    let cbpe = Cbpe::fit(&rp, &ry, threshold, COST, 500);
+    let labels: Vec<Option<u8>> = ay.iter().map(|&t| Some(t)).collect();
+    let ours = cbpe.estimate(&ap, Some(&labels));
+    assert_eq!(
+        ours.len(),
+        9,
+        "4,100 rows in chunks of 500: 8 full and one of 100"
+    );
+    for (file, labelled) in [(&analysis, true), (&blind, false)] {
+        let script = riskscore_testkit::script("cbpe_oracle.py");
+        let out = riskscore_testkit::run_python(
+            &python,
+            &[
+                &script,
+                &reference,
+                file,
+                Path::new("--threshold"),
+                Path::new("0.12"),
+                Path::new("--chunk-size"),
+                Path::new("500"),
+                Path::new("--cost"),
+                Path::new("10,1,0,0"),
+            ],
+        );
+        let theirs: Vec<Value> = out
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(theirs.len(), ours.len());
+        for (c, t) in ours.iter().zip(&theirs) {
+            assert_eq!(t["start"].as_u64().unwrap() as usize, c.start);
+            assert_eq!(t["n"].as_u64().unwrap() as usize, c.end - c.start);
+            let se = each(&c.sampling_error);
+            for (k, (name, value)) in each(&c.estimated).into_iter().enumerate() {
+                let o = &t[name];
+                let v = o["value"].as_f64().unwrap_or(f64::NAN);
+                assert!(
+                    close(value, v, 1e-6),
+                    "chunk {}: {name} {value} vs NannyML {v}",
+                    c.start
+                );
+                let s = o["sampling_error"].as_f64().unwrap();
+                assert!(
+                    close(se[k].1, s, 1e-9),
+                    "chunk {}: {name} error {} vs {s}",
+                    c.start,
+                    se[k].1
+                );
+                if name != "cost" {
+                    let band = cbpe.bands[k];
+                    assert!(
+                        close(band.lower, o["lower"].as_f64().unwrap(), 1e-9),
+                        "{name} lower"
+                    );
+                    assert!(
+                        close(band.upper, o["upper"].as_f64().unwrap(), 1e-9),
+                        "{name} upper"
+                    );
+                    assert_eq!(
+                        c.alerts.iter().any(|a| a == name),
+                        o["alert"].as_bool().unwrap(),
+                        "chunk {}: {name} alert",
+                        c.start
+                    );
+                }
+                if labelled {
+                    let r = each(c.realized.as_ref().unwrap())[k].1;
+                    let theirs = o["realized"].as_f64().unwrap_or(f64::NAN);
+                    assert!(
+                        close(r, theirs, 1e-9),
+                        "chunk {}: realized {name} {r} vs {theirs}",
+                        c.start
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// With labels drawn from the probabilities, each chunk's realized AUC and cost fall within a
+/// few sampling errors of the estimate; the shifted population's estimated cost is higher.
+#[test]
+fn estimates_track_realized_figures_when_the_model_is_calibrated() {
+    let (rp, ry) = draw(5000, 0.0, 3);
+    let (ap, ay) = draw(6000, 0.5, 4);
+    let cbpe = Cbpe::fit(&rp, &ry, 0.12, COST, 1000);
+    let labels: Vec<Option<u8>> = ay.iter().map(|&t| Some(t)).collect();
+    let chunks = cbpe.estimate(&ap, Some(&labels));
+    let reference = cbpe.estimate(&rp, None);
+    let mean = |c: &[riskscore_model::cbpe::Chunk]| {
+        c.iter().map(|c| c.estimated.cost).sum::<f64>() / c.len() as f64
+    };
+    let (shifted, before) = (mean(&chunks), mean(&reference));
+    assert!(
+        shifted > before + 0.03,
+        "the shift shows in the estimated cost: {shifted} vs {before}"
+    );
+    for c in &chunks {
+        let r = c.realized.unwrap();
+        for ((name, e), ((_, s), (_, v))) in each(&c.estimated)
+            .into_iter()
+            .zip(each(&c.sampling_error).into_iter().zip(each(&r)))
+        {
+            assert!(
+                (e - v).abs() <= 4.0 * s,
+                "chunk {}: {name} estimated {e}, realized {v}, error {s}",
+                c.start
+            );
+        }
+    }
+}
