@@ -9,6 +9,7 @@ mod cmd_explore;
 mod cmd_fairness;
 mod cmd_features;
 mod cmd_journal;
+mod cmd_monitor;
 mod cmd_predict;
 mod cmd_recourse;
 mod cmd_register;
@@ -55,6 +56,10 @@ enum Command {
     Fairness(cmd_fairness::Args),
     /// Check the decision journal's hash chain.
     Journal(cmd_journal::Args),
+    /// The served model's estimated (CBPE) and realized performance from its journal.
+    Monitor(cmd_monitor::MonitorArgs),
+    /// Outcomes as they mature: `outcomes import FILE.csv --journal LOC`.
+    Outcomes(cmd_monitor::OutcomesArgs),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
@@ -86,6 +91,8 @@ fn main() -> ExitCode {
         Command::Fairness(args) => cmd_fairness::run(args),
         Command::Features(args) => cmd_features::run(args),
         Command::Journal(args) => cmd_journal::run(args),
+        Command::Monitor(args) => cmd_monitor::monitor(args),
+        Command::Outcomes(args) => cmd_monitor::outcomes(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Recourse(args) => cmd_recourse::run(args),
         Command::Register(args) => cmd_register::run(args),

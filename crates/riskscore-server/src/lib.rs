@@ -8,6 +8,7 @@ pub mod drift;
 pub mod error;
 pub mod journal;
 pub mod metrics;
+pub mod monitor;
 pub mod notice;
 pub mod openapi;
 pub mod recourse;

@@ -20,10 +20,11 @@ use crate::api::AppState;
                        answered."
     ),
     tags(
-        (name = "clients", description = "Known clients: information, score, explanation, neighbours, comparison, what-if"),
+        (name = "clients", description = "Known clients: information, score, explanation, neighbours, comparison, what-if, recourse"),
         (name = "scores", description = "New applications, one or a batch"),
         (name = "model", description = "The served model"),
         (name = "drift", description = "Drift of the scored applications"),
+        (name = "monitoring", description = "Outcomes as they mature, and the model's estimated and realized performance"),
         (name = "health", description = "Liveness, readiness, metrics (open)"),
     )
 )]

@@ -158,6 +158,9 @@ pub struct Scorer {
     /// Fairness at the threshold on the training's out-of-fold decisions (None for bundles
     /// written before it was measured).
     pub fairness: Option<riskscore_model::fairness::Fairness>,
+    /// The bundle's out-of-fold probabilities and outcomes, the reference of the estimated
+    /// performance (None for a bundle without `oof.csv`).
+    pub oof: Option<(Vec<f64>, Vec<u8>)>,
     /// The action set resolved on the model (the layout's shipped set, or `--actions`).
     pub recourse: Recourse,
     /// Known clients' recourse at the notice's query, once proven.
@@ -250,6 +253,11 @@ impl Scorer {
         let model_version = model_version(&bundle);
         let reference = read_reference(model)?;
         let fairness = read_fairness(model)?;
+        let oof = if model.join("oof.csv").is_file() {
+            Some(crate::monitor::read_oof(model)?)
+        } else {
+            None
+        };
         // The explainer has read the profile already.
         let ranges = crate::application::ranges(&explainer.profile);
         let recourse = Recourse::new(
@@ -282,6 +290,7 @@ impl Scorer {
             fairness,
             ranges,
             intake_margin: INTAKE_MARGIN,
+            oof,
             recourse,
             recourse_cache: Mutex::new(HashMap::new()),
         })

@@ -10,6 +10,8 @@ mod desk;
 mod drift;
 mod health;
 mod model;
+mod monitor;
+mod outcomes;
 mod recourse;
 mod scores;
 
@@ -52,6 +54,8 @@ fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(clients::router())
         .merge(desk::router())
         .merge(recourse::router())
+        .merge(outcomes::router())
+        .merge(monitor::router())
         .merge(scores::router())
         .merge(model::router())
         .merge(drift::router())

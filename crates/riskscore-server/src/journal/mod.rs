@@ -214,6 +214,7 @@ fn redact(url: &str) -> String {
     }
 }
 
+pub mod outcomes;
 mod store;
 use store::Store;
 

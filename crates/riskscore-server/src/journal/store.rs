@@ -21,7 +21,11 @@ CREATE TABLE IF NOT EXISTS journal (
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT, notice TEXT);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
+CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
+CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
+  defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+  PRIMARY KEY (client, model_version));
+CREATE INDEX IF NOT EXISTS journal_client ON journal (client);";
 
 /// Columns added since the first journals, with their SQLite types: a journal written before
 /// them is upgraded in place (its old entries hold NULL).
@@ -39,7 +43,11 @@ ALTER TABLE journal ADD COLUMN IF NOT EXISTS review TEXT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS notice TEXT;
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq BIGINT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS journal_time ON journal (time);";
+CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
+CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
+  defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+  PRIMARY KEY (client, model_version));
+CREATE INDEX IF NOT EXISTS journal_client ON journal (client);";
 
 impl Store {
     pub(super) fn open(loc: &Location) -> Result<Self> {
@@ -286,6 +294,154 @@ impl Store {
             entries.reverse();
         }
         Ok(entries)
+    }
+
+    /// Records outcomes in one transaction, each against its client's latest decision's model
+    /// version: new ones inserted, ones already recorded with the same value left as they are;
+    /// nothing is written when a client has no decision or a recorded outcome differs.
+    pub(super) fn record_outcomes(
+        &mut self,
+        outcomes: &[super::outcomes::Outcome],
+        now: &str,
+    ) -> std::result::Result<super::outcomes::Recorded, super::outcomes::Refused> {
+        use super::outcomes::{Recorded, Refused};
+        let latest = "SELECT model_version FROM journal WHERE client = $1 \
+                      AND kind IN ('known', 'new') ORDER BY seq DESC LIMIT 1";
+        let existing = "SELECT defaulted FROM outcomes WHERE client = $1 AND model_version = $2";
+        let ins = "INSERT INTO outcomes (client, model_version, defaulted, observed_at, \
+                   recorded_at) VALUES ($1, $2, $3, $4, $5)";
+        let mut refused = Refused::default();
+        let mut done = Recorded::default();
+        let store = |e: &dyn std::fmt::Display| Refused {
+            store: Some(e.to_string()),
+            ..Refused::default()
+        };
+        match self {
+            Store::Sqlite(c) => {
+                let tx = c.transaction().map_err(|e| store(&e))?;
+                for (i, o) in outcomes.iter().enumerate() {
+                    let client = o.client.to_string();
+                    let version: Option<String> = tx
+                        .query_row(latest, [&client], |r| r.get(0))
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })
+                        .map_err(|e| store(&e))?;
+                    let Some(version) = version else {
+                        refused.unknown.push(i);
+                        continue;
+                    };
+                    let had: Option<i64> = tx
+                        .query_row(existing, [&client, &version], |r| r.get(0))
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })
+                        .map_err(|e| store(&e))?;
+                    match had {
+                        Some(v) if v == i64::from(o.defaulted) => done.unchanged += 1,
+                        Some(v) => refused.conflicts.push((i, v)),
+                        None => {
+                            tx.execute(
+                                ins,
+                                rusqlite::params![
+                                    client,
+                                    version,
+                                    i64::from(o.defaulted),
+                                    o.observed_at,
+                                    now
+                                ],
+                            )
+                            .map_err(|e| store(&e))?;
+                            done.recorded += 1;
+                        }
+                    }
+                }
+                if !refused.is_empty() {
+                    return Err(refused);
+                }
+                tx.commit().map_err(|e| store(&e))?;
+            }
+            Store::Postgres(c) => {
+                let mut tx = c.transaction().map_err(|e| store(&e))?;
+                for (i, o) in outcomes.iter().enumerate() {
+                    let client = o.client.to_string();
+                    let rows = tx.query(latest, &[&client]).map_err(|e| store(&e))?;
+                    let Some(version) = rows.first().map(|r| r.get::<_, String>(0)) else {
+                        refused.unknown.push(i);
+                        continue;
+                    };
+                    let had = tx
+                        .query(existing, &[&client, &version])
+                        .map_err(|e| store(&e))?;
+                    match had.first().map(|r| r.get::<_, i32>(0)) {
+                        Some(v) if v == i32::from(o.defaulted) => done.unchanged += 1,
+                        Some(v) => refused.conflicts.push((i, i64::from(v))),
+                        None => {
+                            tx.execute(
+                                ins,
+                                &[
+                                    &client,
+                                    &version,
+                                    &i32::from(o.defaulted),
+                                    &o.observed_at,
+                                    &now,
+                                ],
+                            )
+                            .map_err(|e| store(&e))?;
+                            done.recorded += 1;
+                        }
+                    }
+                }
+                if !refused.is_empty() {
+                    return Err(refused);
+                }
+                tx.commit().map_err(|e| store(&e))?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Every recorded outcome.
+    pub(super) fn read_outcomes(
+        &mut self,
+    ) -> std::result::Result<Vec<super::outcomes::Stored>, String> {
+        use super::outcomes::Stored;
+        let q = "SELECT client, model_version, defaulted, observed_at, recorded_at FROM outcomes \
+                 ORDER BY recorded_at, client";
+        match self {
+            Store::Sqlite(c) => {
+                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
+                let rows = st
+                    .query_map([], |r| {
+                        Ok(Stored {
+                            client: r.get(0)?,
+                            model_version: r.get(1)?,
+                            defaulted: u8::from(r.get::<_, i64>(2)? == 1),
+                            observed_at: r.get(3)?,
+                            recorded_at: r.get(4)?,
+                        })
+                    })
+                    .map_err(|e| e.to_string())?;
+                rows.collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())
+            }
+            Store::Postgres(c) => Ok(c
+                .query(q, &[])
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| Stored {
+                    client: r.get(0),
+                    model_version: r.get(1),
+                    defaulted: u8::from(r.get::<_, i32>(2) == 1),
+                    observed_at: r.get(3),
+                    recorded_at: r.get(4),
+                })
+                .collect()),
+        }
     }
 
     /// The head record.

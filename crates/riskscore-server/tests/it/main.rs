@@ -5,6 +5,7 @@
 mod api;
 mod common;
 mod journal;
+mod monitor;
 mod notice;
 mod openapi;
 mod recourse;

@@ -1,0 +1,239 @@
+//! `riskscore outcomes import` (outcomes as they mature, beside the journal) and
+//! `riskscore monitor` (estimated and realized performance from the journal).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use riskscore_model::ModelBundle;
+use riskscore_server::journal::outcomes::{self, Outcome};
+use riskscore_server::journal::{instant, read_window, Filter, Location};
+use riskscore_server::monitor::{self, Cohorts, DEFAULT_CHUNK};
+
+#[derive(Debug, clap::Args)]
+pub struct OutcomesArgs {
+    #[command(subcommand)]
+    command: OutcomesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum OutcomesCommand {
+    /// Records outcomes from a CSV file (id,defaulted,observed_at): all of them, or none when
+    /// a client has no decision or differs from its recorded outcome.
+    Import {
+        /// The CSV file: id, defaulted (0 or 1), observed_at (a date or a UTC time).
+        file: PathBuf,
+        /// A SQLite file, or postgres://user:password@host/db.
+        #[arg(
+            long,
+            env = "RISKSCORE_JOURNAL",
+            default_value = "riskscore-journal.sqlite"
+        )]
+        journal: String,
+    },
+}
+
+fn journal_of(journal: &str) -> Result<Location> {
+    let loc = Location::parse(journal);
+    if let Some(path) = riskscore_server::journal::sqlite_path(&loc) {
+        crate::table_args::must_exist(path, "--journal")?;
+    }
+    Ok(loc)
+}
+
+/// Reads the outcome file; errors name the line and the field.
+fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let col = |name: &str| {
+        header.iter().position(|h| h == name).with_context(|| {
+            format!(
+                "{}: no column {name} (id,defaulted,observed_at)",
+                file.display()
+            )
+        })
+    };
+    let (id, d, t) = (col("id")?, col("defaulted")?, col("observed_at")?);
+    let mut out = Vec::new();
+    for (n, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let c: Vec<&str> = line.split(',').map(str::trim).collect();
+        let at = |i: usize| c.get(i).copied().unwrap_or("");
+        let line_no = n + 2;
+        let client: i64 = at(id).parse().with_context(|| {
+            format!(
+                "{}:{line_no}: id `{}` is not an integer",
+                file.display(),
+                at(id)
+            )
+        })?;
+        let (defaulted, observed_at) = outcomes::check(at(d), at(t))
+            .map_err(|(f, m)| anyhow::anyhow!("{}:{line_no}: {f}: {m}", file.display()))?;
+        out.push(Outcome {
+            client,
+            defaulted,
+            observed_at,
+        });
+    }
+    if out.is_empty() {
+        bail!("{}: no outcome", file.display());
+    }
+    Ok(out)
+}
+
+pub fn outcomes(args: OutcomesArgs) -> Result<()> {
+    let OutcomesCommand::Import { file, journal } = args.command;
+    crate::table_args::must_exist(&file, "FILE")?;
+    let loc = journal_of(&journal)?;
+    let batch = read(&file)?;
+    match outcomes::record(&loc, &batch) {
+        Ok(done) => {
+            println!(
+                "{} outcomes recorded, {} already recorded with the same value",
+                done.recorded, done.unchanged
+            );
+            Ok(())
+        }
+        Err(r) => {
+            if let Some(m) = r.store {
+                bail!("journal {}: {m}", loc.display());
+            }
+            let mut why: Vec<String> = r
+                .unknown
+                .iter()
+                .take(10)
+                .map(|&i| {
+                    format!(
+                        "line {}: client {} has no decision in the journal",
+                        i + 2,
+                        batch[i].client
+                    )
+                })
+                .collect();
+            why.extend(r.conflicts.iter().take(10).map(|&(i, v)| {
+                format!(
+                    "line {}: client {} is recorded as defaulted = {v}",
+                    i + 2,
+                    batch[i].client
+                )
+            }));
+            bail!(
+                "{}: nothing recorded ({} without a decision, {} differing from the record): {}",
+                file.display(),
+                r.unknown.len(),
+                r.conflicts.len(),
+                why.join("; ")
+            )
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MonitorArgs {
+    /// The served model's bundle directory.
+    #[arg(long, env = "RISKSCORE_MODEL")]
+    model: PathBuf,
+    /// A SQLite file, or postgres://user:password@host/db.
+    #[arg(
+        long,
+        env = "RISKSCORE_JOURNAL",
+        default_value = "riskscore-journal.sqlite"
+    )]
+    journal: String,
+    /// Decisions from this time: a date, a UTC time or a span before now (30d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Decisions per estimated (CBPE) chunk.
+    #[arg(long, default_value_t = DEFAULT_CHUNK, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(10..=1_000_000))]
+    chunk_size: usize,
+    /// Realized cohorts: runs of this many decisions instead of calendar months.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(10..=100_000_000))]
+    cohort_size: Option<usize>,
+    /// Write the report (one self-contained HTML page).
+    #[arg(long, value_name = "FILE.html")]
+    out: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn monitor(args: MonitorArgs) -> Result<()> {
+    crate::table_args::must_exist(&args.model, "--model")?;
+    let loc = journal_of(&args.journal)?;
+    let bundle = ModelBundle::load(&args.model)?;
+    if !args.model.join("oof.csv").is_file() {
+        bail!(
+            "{}: no out-of-fold predictions (oof.csv), the reference of the estimates; retrain the model",
+            args.model.display()
+        );
+    }
+    let (rp, ry) = monitor::read_oof(&args.model)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(instant)
+        .transpose()
+        .map_err(|m| anyhow::anyhow!("--since: {m}"))?;
+    let entries = read_window(
+        &loc,
+        &Filter {
+            since,
+            scores_only: true,
+            ..Filter::default()
+        },
+    )?;
+    let outcomes = outcomes::read(&loc)?;
+    let version = riskscore_server::scorer::model_version(&bundle);
+    let m = monitor::monitor(
+        &entries,
+        &outcomes,
+        &bundle.manifest,
+        &version,
+        (&rp, &ry),
+        args.cohort_size.map_or(Cohorts::Month, Cohorts::Size),
+        args.chunk_size,
+    );
+    if let Some(path) = &args.out {
+        std::fs::write(path, monitor::html(&m))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+        return Ok(());
+    }
+    println!(
+        "Model {}: {} decisions, {} with an outcome; cross-validated AUC {:.4}, cost per client {:.4}",
+        m.model_version, m.decisions, m.labelled, m.baseline.cv_auc, m.baseline.cost_per_client
+    );
+    for c in &m.estimated {
+        let real = c.realized.map_or(String::new(), |r| {
+            format!("; realized AUC {:.4}, cost {:.4}", r.roc_auc, r.cost)
+        });
+        println!(
+            "  decisions {}-{}: estimated AUC {:.4} ± {:.4}, cost per client {:.4} ± {:.4}{real}{}",
+            c.start,
+            c.end - 1,
+            c.estimated.roc_auc,
+            c.sampling_error.roc_auc,
+            c.estimated.cost,
+            c.sampling_error.cost,
+            if c.alerts.is_empty() {
+                String::new()
+            } else {
+                format!("  ALERT: {}", c.alerts.join(", "))
+            }
+        );
+    }
+    if let Some(path) = &args.out {
+        println!("report: {}", path.display());
+    }
+    Ok(())
+}

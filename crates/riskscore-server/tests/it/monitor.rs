@@ -1,0 +1,211 @@
+//! Outcomes beside the journal (SQLite through the API, and the real PostgreSQL) and the
+//! monitor's estimated and realized performance.
+
+use axum::http::StatusCode;
+use riskscore_server::journal::{outcomes, verify, Decided, Location};
+use riskscore_server::Settings;
+use serde_json::{json, Value};
+
+use crate::api::{assert_error, call, get, post};
+use crate::common::{fixture, state};
+
+/// Known clients with an outcome in the data, in id order.
+fn labelled(n: usize) -> Vec<(i64, u8)> {
+    let p = &fixture().scorer.population;
+    let mut v: Vec<(i64, u8)> = p
+        .ids
+        .iter()
+        .zip(&p.target)
+        .filter_map(|(id, t)| t.map(|t| (*id, t)))
+        .collect();
+    v.sort_unstable();
+    v.truncate(n);
+    v
+}
+
+fn batch(items: &[(i64, u8)]) -> String {
+    let v: Vec<Value> = items
+        .iter()
+        .map(|(id, d)| json!({"id": id, "defaulted": d, "observed_at": "2027-06-30"}))
+        .collect();
+    json!({ "outcomes": v }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_round_trip_and_the_monitor_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let clients = labelled(240);
+    for (id, _) in &clients {
+        let (s, v) = call(&st, get(&format!("/v1/clients/{id}/score"))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // Before any outcome: estimates only.
+    let (s, m) = call(&st, get("/v1/monitor?chunk_size=100")).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["decisions"], 240);
+    assert_eq!(m["labelled"], 0);
+    assert_eq!(
+        m["estimated"].as_array().unwrap().len(),
+        3,
+        "100, 100 and the last 40"
+    );
+    assert!(m["estimated"][0]["realized"].is_null());
+    let auc = m["estimated"][0]["estimated"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.5 && auc < 1.0, "{auc}");
+    // The first 200 outcomes; again (unchanged); then a differing one and an unknown client.
+    let (s, v) = call(&st, post("/v1/outcomes", batch(&clients[..200]))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"recorded": 200, "unchanged": 0}));
+    let (s, v) = call(&st, post("/v1/outcomes", batch(&clients[..210]))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"recorded": 10, "unchanged": 200}));
+    let (id, d) = clients[0];
+    let (s, v) = call(
+        &st,
+        post("/v1/outcomes", batch(&[(clients[220].0, 0), (id, 1 - d)])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("client {id} is recorded as defaulted = {d}")),
+        "{v}"
+    );
+    let (s, v) = call(
+        &st,
+        post("/v1/outcomes", batch(&[(clients[221].0, 1), (1, 0)])),
+    )
+    .await;
+    assert_error(&v, 422, "invalid_fields");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"][0]["field"], "outcomes[1].id", "{v}");
+    // Refused batches wrote nothing: clients 220 and 221 have no outcome.
+    assert_eq!(outcomes::read(&loc).unwrap().len(), 210);
+    for (body, field) in [
+        (
+            json!({"outcomes": [{"id": 5, "defaulted": 2, "observed_at": "2027-01-01"}]}),
+            "outcomes[0].defaulted",
+        ),
+        (
+            json!({"outcomes": [{"id": 5, "defaulted": 1, "observed_at": "soon"}]}),
+            "outcomes[0].observed_at",
+        ),
+        (
+            json!({"outcomes": [{"id": "x", "defaulted": 1, "observed_at": "2027-01-01"}]}),
+            "outcomes[0].id",
+        ),
+        (
+            json!({"outcomes": [{"id": 5, "defaulted": 1, "observed_at": "2027-01-01", "why": 1}]}),
+            "outcomes[0].why",
+        ),
+        (json!({"outcomes": []}), "outcomes"),
+    ] {
+        let (s, v) = call(&st, post("/v1/outcomes", body.to_string())).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["error"]["fields"][0]["field"], field, "{v}");
+    }
+    // The chain is untouched.
+    let verdict = verify(&loc).unwrap();
+    assert!(verdict.ok, "{:?}", verdict.problems);
+    // The monitor: the first two chunks fully labelled, the last not.
+    let (s, m) = call(&st, get("/v1/monitor?chunk_size=100&cohort=100")).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["labelled"], 210);
+    let chunks = m["estimated"].as_array().unwrap();
+    assert!(chunks[0]["realized"]["roc_auc"].is_number() && chunks[1]["realized"].is_object());
+    assert!(chunks[2]["realized"].is_null());
+    let cohorts = m["cohorts"].as_array().unwrap();
+    assert_eq!(cohorts.len(), 3);
+    assert_eq!(cohorts[2]["labelled"], 10);
+    // Realized by hand for the first cohort.
+    let sc = &fixture().scorer;
+    let t = sc.explainer.manifest.threshold;
+    let first: Vec<(f64, u8)> = clients[..100]
+        .iter()
+        .map(|(id, y)| (sc.population.probability[sc.row(*id).unwrap().0], *y))
+        .collect();
+    let granted: Vec<u8> = first
+        .iter()
+        .filter(|(p, _)| *p < t)
+        .map(|(_, y)| *y)
+        .collect();
+    let rate = f64::from(granted.iter().map(|&y| u32::from(y)).sum::<u32>()) / granted.len() as f64;
+    assert!((cohorts[0]["default_rate_granted"].as_f64().unwrap() - rate).abs() < 1e-12);
+    let (s, page) = call(&st, get("/v1/monitor?format=html")).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Realized by cohort") && page.contains("<svg"));
+    assert!(!page.contains("<script"));
+    let (s, v) = call(&st, get("/v1/monitor?chunk_size=3")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+/// Outcomes on the real PostgreSQL, in a database of their own.
+#[test]
+fn outcomes_on_postgres() {
+    let Ok(url) = std::env::var("RISKSCORE_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "RISKSCORE_TEST_POSTGRES is not set but the oracles are required"
+        );
+        return;
+    };
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let _ = admin.batch_execute("DROP DATABASE IF EXISTS riskscore_outcomes");
+    admin
+        .batch_execute("CREATE DATABASE riskscore_outcomes")
+        .unwrap();
+    let base = url.rsplit_once('/').unwrap().0;
+    let loc = Location::parse(&format!("{base}/riskscore_outcomes"));
+    let journal = riskscore_server::Journal::open(&loc).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for i in 0..20 {
+            let row = [f64::from(i)];
+            journal
+                .record(
+                    Decided {
+                        time: riskscore_server::journal::now_rfc3339(),
+                        request_id: format!("o-{i}"),
+                        client: (500 + i).to_string(),
+                        kind: "known".into(),
+                        model_version: "v1".into(),
+                        probability: f64::from(i) / 20.0,
+                        decision: "granted".into(),
+                        reasons: Vec::new(),
+                        input_hash: riskscore_server::journal::input_hash(&row),
+                        review: Vec::new(),
+                        notice: Vec::new(),
+                    },
+                    &row,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    drop(rt);
+    let o = |client: i64, defaulted: u8| outcomes::Outcome {
+        client,
+        defaulted,
+        observed_at: "2027-06-30".into(),
+    };
+    let batch: Vec<_> = (0..10).map(|i| o(500 + i, u8::from(i % 3 == 0))).collect();
+    let done = outcomes::record(&loc, &batch).unwrap();
+    assert_eq!((done.recorded, done.unchanged), (10, 0));
+    let done = outcomes::record(&loc, &batch).unwrap();
+    assert_eq!((done.recorded, done.unchanged), (0, 10));
+    let refused = outcomes::record(&loc, &[o(510, 1), o(500, 0), o(9, 1)]).unwrap_err();
+    assert_eq!(refused.unknown, vec![2]);
+    assert_eq!(refused.conflicts, vec![(1, 1)]);
+    let stored = outcomes::read(&loc).unwrap();
+    assert_eq!(stored.len(), 10);
+    assert!(stored.iter().all(|s| s.model_version == "v1"));
+    assert!(verify(&loc).unwrap().ok);
+}
