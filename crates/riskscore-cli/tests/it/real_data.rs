@@ -501,6 +501,89 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         "--out",
         s(&html),
     ]);
+    // The outcomes of the scored training clients (from TARGET), then the monitor.
+    let entries =
+        riskscore_server::journal::read_entries(&riskscore_server::Location::parse(s(&journal)))
+            .unwrap();
+    let mut r = csv::Reader::from_path(data.join("application_train.csv")).unwrap();
+    let header = r.headers().unwrap().clone();
+    let (id_at, y_at) = (
+        header.iter().position(|h| h == "SK_ID_CURR").unwrap(),
+        header.iter().position(|h| h == "TARGET").unwrap(),
+    );
+    let target: std::collections::HashMap<String, String> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[id_at].to_owned(),
+                rec[y_at].trim_end_matches(".0").to_owned(),
+            )
+        })
+        .collect();
+    let mut file = String::from("id,defaulted,observed_at\n");
+    let mut seen = std::collections::HashSet::new();
+    for e in entries
+        .iter()
+        .filter(|e| matches!(e.decided.kind.as_str(), "known" | "new"))
+    {
+        if let Some(y) = target.get(&e.decided.client) {
+            if seen.insert(e.decided.client.clone()) {
+                file += &format!("{},{y},2027-06-30\n", e.decided.client);
+            }
+        }
+    }
+    assert!(!seen.is_empty());
+    let outcomes = dir.join("outcomes.csv");
+    std::fs::write(&outcomes, &file).unwrap();
+    let out = ok(&[
+        "-q",
+        "outcomes",
+        "import",
+        s(&outcomes),
+        "--journal",
+        s(&journal),
+    ]);
+    assert!(
+        out.starts_with(&format!("{} outcomes recorded", seen.len())),
+        "{out}"
+    );
+    let report = dir.join("monitor.html");
+    let m: Value = serde_json::from_str(&ok(&[
+        "-q",
+        "monitor",
+        "--model",
+        s(&model),
+        "--journal",
+        s(&journal),
+        "--chunk-size",
+        "10",
+        "--json",
+        "--out",
+        s(&report),
+    ]))
+    .unwrap();
+    assert!(m["decisions"].as_u64().unwrap() >= seen.len() as u64, "{m}");
+    assert!(m["labelled"].as_u64().unwrap() >= seen.len() as u64, "{m}");
+    assert!(m["estimated"][0]["estimated"]["cost"].is_number(), "{m}");
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("Realized by cohort"));
+    std::fs::write(&outcomes, "id,defaulted,observed_at\n100002,2,2027-06-30\n").unwrap();
+    let o = riskscore(&[
+        "-q",
+        "outcomes",
+        "import",
+        s(&outcomes),
+        "--journal",
+        s(&journal),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(":2: defaulted: `2` is not 0 or 1"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
     assert!(out.contains("chain intact"), "{out}");
     (server, model)
