@@ -237,3 +237,109 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The reference: `probability,defaulted` (the bundle's out-of-fold predictions).
+    reference: PathBuf,
+    /// The decisions: `probability,defaulted` (defaulted empty when unknown).
+    analysis: PathBuf,
+    #[arg(long)]
+    threshold: f64,
+    #[arg(long, default_value_t = DEFAULT_CHUNK)]
+    chunk_size: usize,
+    /// The cost matrix: FN,FP,TP,TN.
+    #[arg(long, default_value = "10,1,0,0")]
+    cost: String,
+}
+
+fn read_pairs(path: &std::path::Path) -> Result<(Vec<f64>, Vec<Option<u8>>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (mut p, mut y) = (Vec::new(), Vec::new());
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let (a, b) = line.split_once(',').unwrap_or((line, ""));
+        p.push(
+            a.parse::<f64>()
+                .with_context(|| format!("{}:{}: probability `{a}`", path.display(), n + 1))?,
+        );
+        y.push(match b.trim() {
+            "" => None,
+            "0" => Some(0),
+            "1" => Some(1),
+            other => bail!(
+                "{}:{}: defaulted `{other}` is not 0 or 1",
+                path.display(),
+                n + 1
+            ),
+        });
+    }
+    Ok((p, y))
+}
+
+/// Benchmark: CBPE on CSV files, the output `scripts/cbpe_oracle.py` gives (one JSON object
+/// per chunk), the time on stderr.
+pub fn bench(args: BenchArgs) -> Result<()> {
+    use riskscore_model::cbpe::Cbpe;
+    let c: Vec<f64> = args
+        .cost
+        .split(',')
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .context("--cost: four numbers FN,FP,TP,TN")?;
+    let [fn_cost, fp_cost, tp_cost, tn_cost] = c[..] else {
+        bail!("--cost: four numbers FN,FP,TP,TN");
+    };
+    let cost = riskscore_model::cost::CostMatrix {
+        fn_cost,
+        fp_cost,
+        tp_cost,
+        tn_cost,
+    };
+    let started = std::time::Instant::now();
+    let (rp, ry) = read_pairs(&args.reference)?;
+    let ry: Vec<u8> = ry
+        .into_iter()
+        .collect::<Option<_>>()
+        .context("the reference needs every outcome")?;
+    let (ap, ay) = read_pairs(&args.analysis)?;
+    let read = started.elapsed();
+    let cbpe = Cbpe::fit(&rp, &ry, args.threshold, cost, args.chunk_size);
+    let chunks = cbpe.estimate(&ap, Some(&ay));
+    let computed = started.elapsed() - read;
+    let names = riskscore_model::cbpe::NAMES;
+    let mut out = String::new();
+    for ch in &chunks {
+        let pick = |m: &riskscore_model::cbpe::Metrics, k: usize| match k {
+            0 => m.roc_auc,
+            1 => m.true_positive,
+            2 => m.false_positive,
+            3 => m.false_negative,
+            4 => m.true_negative,
+            _ => m.cost,
+        };
+        let mut o = serde_json::json!({"start": ch.start, "n": ch.end - ch.start});
+        for (k, name) in names.iter().enumerate() {
+            o[*name] = serde_json::json!({
+                "value": pick(&ch.estimated, k),
+                "sampling_error": pick(&ch.sampling_error, k),
+                "lower": (k < 5).then(|| cbpe.bands[k].lower),
+                "upper": (k < 5).then(|| cbpe.bands[k].upper),
+                "alert": ch.alerts.iter().any(|a| a == name),
+                "realized": ch.realized.map(|r| pick(&r, k)),
+            });
+        }
+        out += &o.to_string();
+        out.push('\n');
+    }
+    print!("{out}");
+    eprintln!(
+        "riskscore CBPE: {} reference rows, {} decisions in {} chunks: read {:.3} s, estimated {:.3} s",
+        rp.len(),
+        ap.len(),
+        chunks.len(),
+        read.as_secs_f64(),
+        computed.as_secs_f64()
+    );
+    Ok(())
+}

@@ -40,6 +40,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Benchmark: CBPE (estimated performance) on CSV files, as `scripts/cbpe_oracle.py` prints it.
+    #[command(hide = true)]
+    BenchCbpe(cmd_monitor::BenchArgs),
     /// Benchmark: TreeSHAP against LightGBM's pred_contrib on the same model and rows.
     BenchExplain(cmd_bench_explain::Args),
     /// Run the whole flow on built-in synthetic data (or --data DIR).
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
+        Command::BenchCbpe(args) => cmd_monitor::bench(args),
         Command::BenchExplain(args) => cmd_bench_explain::run(args),
         Command::Demo(args) => cmd_demo::run(args),
         Command::Drift(args) => cmd_drift::run(args),

@@ -182,3 +182,45 @@ fn estimates_track_realized_figures_when_the_model_is_calibrated() {
         }
     }
 }
+
+/// A concept shift (the same applicants, defaulting more among the granted) shows in the
+/// realized figures and not in the estimate: CBPE reads only the probabilities, so it cannot
+/// see a change in how outcomes follow them (the documented limitation).
+#[test]
+fn a_concept_shift_shows_in_realized_not_in_estimated_figures() {
+    let (rp, ry) = draw(5000, 0.0, 5);
+    let (ap, _) = draw(5000, 0.0, 6);
+    let mut r = Rng::new(7);
+    // Labels tripled below the threshold: the model's granted segment now defaults more.
+    let shifted: Vec<Option<u8>> = ap
+        .iter()
+        .map(|&q| {
+            Some(u8::from(r.chance(if q < 0.12 {
+                (3.0 * q).min(1.0)
+            } else {
+                q
+            })))
+        })
+        .collect();
+    let cbpe = Cbpe::fit(&rp, &ry, 0.12, COST, 1000);
+    for c in cbpe.estimate(&ap, Some(&shifted)) {
+        assert!(
+            !c.alerts.iter().any(|a| a == "cost"),
+            "the estimate sees nothing: {:?}",
+            c.alerts
+        );
+        let real = c.realized.unwrap();
+        assert!(
+            real.cost > c.estimated.cost + 4.0 * c.sampling_error.cost,
+            "chunk {}: realized cost {} vs estimated {} ± {}",
+            c.start,
+            real.cost,
+            c.estimated.cost,
+            c.sampling_error.cost
+        );
+        assert!(
+            real.cost > cbpe.bands[5].upper,
+            "the realized cost leaves the band"
+        );
+    }
+}
