@@ -173,6 +173,13 @@ try {
   } else {
     check((await page.textContent("#fairness-note")).includes(`${fair.rows} training applicants`), "the model view says what fairness was measured on");
   }
+  // Performance since deployment: the journal's decisions, estimated by chunk.
+  const mon = await (await page.request.get(`${base}/v1/monitor?chunk_size=500`)).json();
+  await page.waitForFunction(() => document.querySelector("#monitor-note").textContent.length > 0);
+  check((await page.textContent("#monitor-note")).includes(`${mon.decisions} decisions`), `the model view states the ${mon.decisions} decisions monitored`);
+  if (mon.estimated.length) {
+    check(await page.locator("#monitor table tbody tr").count() === mon.estimated.length, "the model view tabulates the estimated performance by chunk");
+  }
   await page.screenshot({ path: join(artifacts, "model.png"), fullPage: true });
   await axe("model");
 

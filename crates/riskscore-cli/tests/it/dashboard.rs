@@ -69,6 +69,7 @@ fn the_dashboard_in_a_real_browser() {
         "the scatter plot highlights the client",
         "axe on the model view",
         "the model view states the honest estimate",
+        "decisions monitored",
     ] {
         assert!(out.contains(check), "{out}");
     }

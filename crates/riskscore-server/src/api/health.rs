@@ -73,8 +73,69 @@ async fn readyz(State(s): State<AppState>) -> Response {
     responses((status = 200, description = "Text exposition format", body = String,
         content_type = "text/plain")))]
 async fn metrics(State(s): State<AppState>) -> Response {
+    let mut text = s.metrics.render();
+    // The estimated performance of the latest chunk of decisions (none on a journal error).
+    let sc = s.scorer.clone();
+    let store = s.journal.store().clone();
+    if let Ok(Some(g)) = tokio::task::spawn_blocking(move || latest_chunk(&sc, &store)).await {
+        text.push_str(&g);
+    }
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-        .body(Body::from(s.metrics.render()))
+        .body(Body::from(text))
         .unwrap_or_else(|e| ApiError::internal(&e).into_response())
+}
+
+/// Gauges of the latest chunk of decisions (the most recent `DEFAULT_CHUNK`): CBPE's estimates
+/// and their alerts.
+fn latest_chunk(sc: &crate::Scorer, store: &crate::Location) -> Option<String> {
+    use std::fmt::Write;
+    let (rp, ry) = sc.oof.as_ref()?;
+    let filter = crate::journal::Filter {
+        last: Some(crate::monitor::DEFAULT_CHUNK),
+        scores_only: true,
+        ..crate::journal::Filter::default()
+    };
+    let entries = crate::journal::read_window(store, &filter).ok()?;
+    let m = crate::monitor::monitor(
+        &entries,
+        &[],
+        &sc.explainer.manifest,
+        &sc.model_version,
+        (rp, ry),
+        crate::monitor::Cohorts::Month,
+        crate::monitor::DEFAULT_CHUNK,
+    );
+    let c = m.estimated.last()?;
+    let mut out = String::new();
+    out.push_str(
+        "# HELP riskscore_estimated Estimated performance (CBPE) of the latest decisions, by metric.\n\
+         # TYPE riskscore_estimated gauge\n",
+    );
+    let e = &c.estimated;
+    for (name, v) in riskscore_model::cbpe::NAMES.iter().zip([
+        e.roc_auc,
+        e.true_positive,
+        e.false_positive,
+        e.false_negative,
+        e.true_negative,
+        e.cost,
+    ]) {
+        let _ = writeln!(out, "riskscore_estimated{{metric=\"{name}\"}} {v}");
+    }
+    out.push_str(
+        "# HELP riskscore_estimated_alert 1 when the latest decisions' estimate leaves its band.\n\
+         # TYPE riskscore_estimated_alert gauge\n",
+    );
+    for name in riskscore_model::cbpe::NAMES {
+        let on = u8::from(c.alerts.iter().any(|a| a == name));
+        let _ = writeln!(out, "riskscore_estimated_alert{{metric=\"{name}\"}} {on}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP riskscore_estimated_decisions Decisions the latest estimate covers.\n\
+         # TYPE riskscore_estimated_decisions gauge\nriskscore_estimated_decisions {}",
+        c.end - c.start
+    );
+    Some(out)
 }

@@ -400,6 +400,43 @@ async function loadModel() {
   });
   $("importance").replaceChildren(s);
   await loadFairness();
+  await loadMonitor();
+}
+
+// Estimated (CBPE) and realized performance by chunk of decisions, with the alert band.
+async function loadMonitor() {
+  let m;
+  try { m = await api("/v1/monitor?chunk_size=500"); } catch (err) {
+    $("monitor-note").textContent = err.status === 409 ? "This model has no out-of-fold predictions to estimate against." : err.message;
+    $("monitor").replaceChildren();
+    return;
+  }
+  $("monitor-note").textContent = `${m.decisions} decisions, ${m.labelled} with an outcome. Estimated figures need no outcome ` +
+    `(NannyML's confidence-based estimation); realized ones appear as outcomes are recorded. ` +
+    `Cross-validated: AUC ${m.baseline.cv_auc.toFixed(3)}, cost per client ${m.baseline.cost_per_client.toFixed(3)}.`;
+  if (!m.estimated.length) { $("monitor").replaceChildren(); return; }
+  const band = m.bands[5], W = 560, H = 200, L = 50, n = m.estimated.length;
+  const vals = m.estimated.flatMap((c) => [c.estimated.cost, c.realized ? c.realized.cost : null]).concat([band.lower, band.upper]).filter((v) => v !== null && isFinite(v));
+  const lo = Math.min(...vals), hi = Math.max(...vals), span = hi - lo || 1;
+  const x = (i) => L + (W - L - 20) * (n > 1 ? i / (n - 1) : 0.5), y = (v) => H - 30 - (H - 50) * (v - lo) / span;
+  const s = svg(W, H, "Estimated and realized cost per client by chunk of decisions",
+    m.estimated.map((c, i) => `chunk ${i + 1}: estimated ${c.estimated.cost.toFixed(3)}` + (c.realized ? `, realized ${c.realized.cost.toFixed(3)}` : "") + (c.alerts.length ? " (alert)" : "")).join("; ") +
+    `; alert band ${band.lower.toFixed(3)} to ${band.upper.toFixed(3)}`);
+  for (const b of [band.lower, band.upper]) s.appendChild(el("svg:line", { x1: L, x2: W - 20, y1: y(b), y2: y(b), stroke: "#767676", "stroke-dasharray": "4 3" }));
+  s.appendChild(el("svg:polyline", { fill: "none", stroke: BLUE, "stroke-width": 2, points: m.estimated.map((c, i) => `${x(i)},${y(c.estimated.cost)}`).join(" ") }));
+  m.estimated.forEach((c, i) => { if (c.realized) s.appendChild(el("svg:circle", { cx: x(i), cy: y(c.realized.cost), r: 4, fill: INK })); });
+  s.appendChild(el("svg:text", { x: 4, y: 14, "font-size": 11 }, "cost per client: estimated (line), realized (dots), alert band (dashed)"));
+  const t = el("table", {});
+  t.appendChild(el("caption", {}, "By chunk of decisions"));
+  const head = el("tr", {});
+  for (const h of ["Decisions", "AUC estimated", "AUC realized", "Cost estimated", "Cost realized", "Alerts"]) head.appendChild(el("th", { scope: "col" }, h));
+  t.appendChild(el("thead", {})).appendChild(head);
+  t.appendChild(el("tbody", {}));
+  const f = (v) => (v === null || v === undefined || !isFinite(v)) ? "–" : v.toFixed(3);
+  fill(t.querySelector("tbody"), m.estimated.map((c) => [`${c.start + 1}–${c.end}`,
+    `${f(c.estimated.roc_auc)} ± ${f(c.sampling_error.roc_auc)}`, c.realized ? f(c.realized.roc_auc) : "–",
+    `${f(c.estimated.cost)} ± ${f(c.sampling_error.cost)}`, c.realized ? f(c.realized.cost) : "–", c.alerts.join(", ") || "none"]));
+  $("monitor").replaceChildren(s, t);
 }
 
 // Approval rates by group (a chart with its text alternative, and a table) and the disparity

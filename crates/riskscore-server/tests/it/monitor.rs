@@ -53,6 +53,18 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
     assert!(m["estimated"][0]["realized"].is_null());
     let auc = m["estimated"][0]["estimated"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.5 && auc < 1.0, "{auc}");
+    // Prometheus: the latest chunk's estimate (the most recent 500 decisions: all 240).
+    let (s, text) = call(&st, get("/metrics")).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = text.as_str().unwrap().to_owned();
+    assert!(text.contains("riskscore_estimated_decisions 240"), "{text}");
+    let auc_line = text
+        .lines()
+        .find(|l| l.starts_with("riskscore_estimated{metric=\"roc_auc\"}"))
+        .unwrap();
+    let gauge: f64 = auc_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(gauge > 0.5 && gauge < 1.0, "{auc_line}");
+    assert!(text.contains("riskscore_estimated_alert{metric=\"cost\"}"));
     // The first 200 outcomes; again (unchanged); then a differing one and an unknown client.
     let (s, v) = call(&st, post("/v1/outcomes", batch(&clients[..200]))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
