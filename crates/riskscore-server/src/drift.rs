@@ -160,6 +160,7 @@ mod tests {
                 input_hash: row.map(input_hash).unwrap_or_default(),
                 review: Vec::new(),
                 notice: Vec::new(),
+                champion: None,
             },
             prev_hash: String::new(),
             hash: String::new(),

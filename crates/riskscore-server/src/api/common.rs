@@ -248,6 +248,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         input_hash: input_hash(x),
         review,
         notice,
+        champion: None,
     };
     s.journal
         .record(d, x)

@@ -54,6 +54,10 @@ pub struct Decided {
     /// important first (empty when none was sent). Hashed only when present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notice: Vec<String>,
+    /// A challenger's shadow entry (kind `shadow`, not binding): the sequence number of the
+    /// champion's entry it scored beside. Hashed only when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion: Option<i64>,
 }
 
 /// A stored entry.
@@ -145,6 +149,9 @@ pub fn entry_hash(seq: i64, d: &Decided, prev: &str) -> String {
     }
     if !d.notice.is_empty() {
         body["notice"] = serde_json::json!(d.notice);
+    }
+    if let Some(seq) = d.champion {
+        body["champion"] = serde_json::json!(seq);
     }
     hex(&Sha256::digest(body.to_string().as_bytes()))
 }
@@ -605,6 +612,7 @@ mod tests {
             input_hash: "h".into(),
             review: Vec::new(),
             notice: Vec::new(),
+            champion: None,
         }
     }
 

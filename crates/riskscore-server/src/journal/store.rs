@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS journal (
   seq INTEGER PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT, notice TEXT);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT, notice TEXT,
+  champion INTEGER);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
@@ -29,16 +30,22 @@ CREATE INDEX IF NOT EXISTS journal_client ON journal (client);";
 
 /// Columns added since the first journals, with their SQLite types: a journal written before
 /// them is upgraded in place (its old entries hold NULL).
-const SQLITE_ADDED: [(&str, &str); 3] =
-    [("features", "BLOB"), ("review", "TEXT"), ("notice", "TEXT")];
+const SQLITE_ADDED: [(&str, &str); 4] = [
+    ("features", "BLOB"),
+    ("review", "TEXT"),
+    ("notice", "TEXT"),
+    ("champion", "INTEGER"),
+];
 
 const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
   seq BIGINT PRIMARY KEY, time TEXT NOT NULL, request_id TEXT NOT NULL, client TEXT NOT NULL,
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT, notice TEXT);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT, notice TEXT,
+  champion BIGINT);
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS features BYTEA;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS champion BIGINT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS review TEXT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS notice TEXT;
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -127,8 +134,8 @@ impl Store {
         };
         let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
                    probability, decision, reasons, input_hash, prev_hash, hash, features, review, \
-                   notice) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+                   notice, champion) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
         let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         match self {
@@ -153,7 +160,8 @@ impl Store {
                             e.hash,
                             e.row,
                             review_text(&d.review),
-                            review_text(&d.notice)
+                            review_text(&d.notice),
+                            d.champion
                         ])
                         .map_err(|e| e.to_string())?;
                     }
@@ -185,6 +193,7 @@ impl Store {
                             &e.row,
                             &review_text(&d.review),
                             &review_text(&d.notice),
+                            &d.champion,
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -217,7 +226,7 @@ impl Store {
         }
         let mut q = format!(
             "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
-             reasons, input_hash, prev_hash, hash, review, notice, {} FROM journal",
+             reasons, input_hash, prev_hash, hash, review, notice, {}, champion FROM journal",
             if filter.rows { "features" } else { "NULL" }
         );
         if !clauses.is_empty() {
@@ -248,6 +257,7 @@ impl Store {
                                 input_hash: r.get(9)?,
                                 review: parse_review(r.get(12)?),
                                 notice: parse_review(r.get(13)?),
+                                champion: r.get(15)?,
                             },
                             prev_hash: r.get(10)?,
                             hash: r.get(11)?,
@@ -260,7 +270,7 @@ impl Store {
             }
             Store::Postgres(c) => {
                 // PostgreSQL types the NULL placeholder as text: cast it.
-                let q = q.replace(" NULL FROM", " NULL::BYTEA FROM");
+                let q = q.replace(" NULL, champion FROM", " NULL::BYTEA, champion FROM");
                 let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
                     .iter()
                     .map(|a| a as &(dyn postgres::types::ToSql + Sync))
@@ -282,6 +292,7 @@ impl Store {
                             input_hash: r.get(9),
                             review: parse_review(r.get(12)),
                             notice: parse_review(r.get(13)),
+                            champion: r.get(15),
                         },
                         prev_hash: r.get(10),
                         hash: r.get(11),

@@ -140,6 +140,7 @@ fn postgres_journal_chains_and_detects_edits() {
                             input_hash: input_hash(&row),
                             review: Vec::new(),
                             notice: Vec::new(),
+                            champion: None,
                         },
                         &row,
                     )
@@ -245,6 +246,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         input_hash: "abc".into(),
         review: Vec::new(),
         notice: Vec::new(),
+        champion: None,
     };
     let mut prev = GENESIS.to_string();
     for i in 1..=2 {
@@ -283,6 +285,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         input_hash: input_hash(&row),
         review: Vec::new(),
         notice: Vec::new(),
+        champion: None,
         ..decided(3)
     };
     let rt = tokio::runtime::Builder::new_current_thread()

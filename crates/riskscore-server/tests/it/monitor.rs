@@ -195,6 +195,7 @@ fn outcomes_on_postgres() {
                         input_hash: riskscore_server::journal::input_hash(&row),
                         review: Vec::new(),
                         notice: Vec::new(),
+                        champion: None,
                     },
                     &row,
                 )
