@@ -157,6 +157,10 @@ pub struct MonitorArgs {
     /// Realized cohorts: runs of this many decisions instead of calendar months.
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(10..=100_000_000))]
     cohort_size: Option<usize>,
+    /// A challenger bundle that served in the shadow (`serve --challenger`): compared with
+    /// the model on the decisions it shadowed.
+    #[arg(long)]
+    challenger: Option<PathBuf>,
     /// Write the report (one self-contained HTML page).
     #[arg(long, value_name = "FILE.html")]
     out: Option<PathBuf>,
@@ -186,13 +190,12 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
         &loc,
         &Filter {
             since,
-            scores_only: true,
             ..Filter::default()
         },
     )?;
     let outcomes = outcomes::read(&loc)?;
     let version = riskscore_server::scorer::model_version(&bundle);
-    let m = monitor::monitor(
+    let mut m = monitor::monitor(
         &entries,
         &outcomes,
         &bundle.manifest,
@@ -201,6 +204,26 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
         args.cohort_size.map_or(Cohorts::Month, Cohorts::Size),
         args.chunk_size,
     );
+    if let Some(dir) = &args.challenger {
+        crate::table_args::must_exist(dir, "--challenger")?;
+        let ch = ModelBundle::load(dir)?;
+        let (cp, cy) = monitor::read_oof(dir)?;
+        let cv = riskscore_server::scorer::model_version(&ch);
+        m.challenger = Some(monitor::compare(
+            &entries,
+            &outcomes,
+            monitor::ModelRef {
+                manifest: &bundle.manifest,
+                version: &version,
+                reference: (&rp, &ry),
+            },
+            monitor::ModelRef {
+                manifest: &ch.manifest,
+                version: &cv,
+                reference: (&cp, &cy),
+            },
+        ));
+    }
     if let Some(path) = &args.out {
         std::fs::write(path, monitor::html(&m))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -231,6 +254,34 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
                 format!("  ALERT: {}", c.alerts.join(", "))
             }
         );
+    }
+    if let Some(c) = &m.challenger {
+        let iv = |v: &Option<monitor::Interval>| {
+            v.map_or("–".to_owned(), |i| {
+                format!("{:.4} [{:.4}, {:.4}]", i.value, i.low, i.high)
+            })
+        };
+        println!(
+            "Challenger {} on {} shadowed decisions ({} not shadowed, {} with an outcome): \
+             decisions agree on {:.1} %, mean |difference| {:.4}",
+            c.challenger.model_version,
+            c.pairs,
+            c.unshadowed,
+            c.labelled,
+            100.0 * c.agreement,
+            c.mean_abs_difference
+        );
+        for s in [&c.champion, &c.challenger] {
+            println!(
+                "  {}: refused {}, estimated AUC {:.4}, cost {:.4}; realized AUC {}, cost {}",
+                s.model_version,
+                s.refused,
+                s.estimated_auc,
+                s.estimated_cost,
+                iv(&s.realized_auc),
+                iv(&s.realized_cost)
+            );
+        }
     }
     if let Some(path) = &args.out {
         println!("report: {}", path.display());

@@ -54,6 +54,11 @@ pub struct Args {
     /// line); default: the layout's shipped set (none for a single table).
     #[arg(long, env = "RISKSCORE_ACTIONS", value_name = "FILE.csv")]
     actions: Option<std::path::PathBuf>,
+    /// A challenger model (a bundle directory or models:/NAME@ALIAS) scored in the shadow of
+    /// every decision, after the answer: journaled as non-binding `shadow` entries, compared in
+    /// `GET /v1/monitor` and `riskscore monitor --challenger`.
+    #[arg(long, env = "RISKSCORE_CHALLENGER")]
+    challenger: Option<String>,
 }
 
 /// The bundle directory of `--model`: the path itself, or a registered model's bundle
@@ -140,13 +145,35 @@ pub fn run(args: Args) -> Result<()> {
         let set = riskscore_explain::recourse::ActionSet::read(path)?;
         scorer = scorer.with_actions(set)?;
     }
-    let state = AppState::new(scorer, journal, settings);
+    let challenger = match &args.challenger {
+        Some(c) => {
+            let dir = model_dir(c)?;
+            let sc =
+                Scorer::load(&dir, &args.data, args.explain_threads.max(1)).with_context(|| {
+                    format!("loading the challenger {c} with {}", args.data.display())
+                })?;
+            tracing::info!(challenger = %sc.model_version, "challenger loaded: scored in the shadow of every decision");
+            Some(std::sync::Arc::new(sc))
+        }
+        None => None,
+    };
     let addr = SocketAddr::new(args.host, args.port);
     eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(riskscore_server::serve(state, addr))?;
+    runtime.block_on(async move {
+        let mut state = AppState::new(scorer, journal.clone(), settings);
+        if let Some(sc) = challenger {
+            state = state.with_challenger(riskscore_server::challenger::Challenger::start(
+                sc,
+                journal,
+                riskscore_server::challenger::QUEUE,
+                None,
+            ));
+        }
+        riskscore_server::serve(state, addr).await
+    })?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod application;
+pub mod challenger;
 pub mod dashboard;
 pub mod drift;
 pub mod error;
@@ -34,7 +35,14 @@ impl AppState {
             journal,
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::new()),
+            challenger: None,
         }
+    }
+
+    /// Scores every decision with `challenger` too, in its shadow.
+    pub fn with_challenger(mut self, challenger: Arc<challenger::Challenger>) -> Self {
+        self.challenger = Some(challenger);
+        self
     }
 }
 

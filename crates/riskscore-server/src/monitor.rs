@@ -73,6 +73,176 @@ pub struct Monitor {
     pub estimated: Vec<Chunk>,
     /// Alert bands (roc_auc, the four cells, cost), from the reference chunks.
     pub bands: Vec<Band>,
+    /// The challenger against the champion on the decisions it shadowed (None without one).
+    pub challenger: Option<Comparison>,
+}
+
+/// A figure with its 95 % bootstrap interval.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Interval {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One model's figures on the decisions both scored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Side {
+    pub model_version: String,
+    pub refused: usize,
+    /// CBPE over all the pairs, against the model's own out-of-fold reference.
+    pub estimated_auc: f64,
+    pub estimated_cost: f64,
+    /// On the pairs with an outcome (None without both outcomes among them).
+    pub realized_auc: Option<Interval>,
+    pub realized_cost: Option<Interval>,
+}
+
+/// Champion and challenger on the same decisions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Comparison {
+    /// Champion decisions with their shadow entry.
+    pub pairs: usize,
+    /// Champion decisions of the window without a shadow entry (dropped, failed or pending).
+    pub unshadowed: usize,
+    pub labelled: usize,
+    /// Share of pairs where both decide alike.
+    pub agreement: f64,
+    /// Mean and largest |challenger - champion| probability.
+    pub mean_abs_difference: f64,
+    pub max_abs_difference: f64,
+    pub champion: Side,
+    pub challenger: Side,
+}
+
+/// A model the monitor reads: its manifest, version and out-of-fold reference.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRef<'a> {
+    pub manifest: &'a riskscore_model::bundle::Manifest,
+    pub version: &'a str,
+    pub reference: (&'a [f64], &'a [u8]),
+}
+
+/// Bootstrap resamples of the realized comparison.
+const RESAMPLES: usize = 200;
+
+/// The challenger's shadow entries against their champion entries.
+pub fn compare(
+    entries: &[Entry],
+    outcomes: &[Stored],
+    champion: ModelRef<'_>,
+    challenger: ModelRef<'_>,
+) -> Comparison {
+    let by_seq: HashMap<i64, &Entry> = entries
+        .iter()
+        .filter(|e| {
+            matches!(e.decided.kind.as_str(), "known" | "new")
+                && e.decided.model_version == champion.version
+        })
+        .map(|e| (e.seq, e))
+        .collect();
+    let mut pairs: Vec<(&Entry, &Entry)> = entries
+        .iter()
+        .filter(|e| e.decided.kind == "shadow" && e.decided.model_version == challenger.version)
+        .filter_map(|s| {
+            let c = by_seq.get(&s.decided.champion?)?;
+            Some((*c, s))
+        })
+        .collect();
+    pairs.sort_by_key(|(c, _)| c.seq);
+    let label: HashMap<&str, u8> = outcomes
+        .iter()
+        .filter(|o| o.model_version == champion.version)
+        .map(|o| (o.client.as_str(), o.defaulted))
+        .collect();
+    let pc: Vec<f64> = pairs.iter().map(|(c, _)| c.decided.probability).collect();
+    let ps: Vec<f64> = pairs.iter().map(|(_, s)| s.decided.probability).collect();
+    let y: Vec<Option<u8>> = pairs
+        .iter()
+        .map(|(c, _)| label.get(c.decided.client.as_str()).copied())
+        .collect();
+    let n = pairs.len();
+    let agree = pairs
+        .iter()
+        .filter(|(c, s)| c.decided.decision == s.decided.decision)
+        .count();
+    let diffs: Vec<f64> = pc.iter().zip(&ps).map(|(a, b)| (b - a).abs()).collect();
+    let labelled: Vec<usize> = (0..n).filter(|&i| y[i].is_some()).collect();
+    let side = |m: ModelRef<'_>, p: &[f64]| -> Side {
+        let t = m.manifest.threshold;
+        let cost = m.manifest.cost;
+        let est = Cbpe::fit(m.reference.0, m.reference.1, t, cost, n.max(1))
+            .estimate(p, None)
+            .into_iter()
+            .next();
+        let realized = |rows: &[usize]| -> (f64, f64) {
+            let lp: Vec<f64> = rows.iter().map(|&i| p[i]).collect();
+            let ly: Vec<u8> = rows.iter().filter_map(|&i| y[i]).collect();
+            let both = ly.contains(&0) && ly.contains(&1);
+            let c: f64 = lp
+                .iter()
+                .zip(&ly)
+                .map(|(&q, &t1)| match (q >= t, t1 == 1) {
+                    (true, true) => cost.tp_cost,
+                    (true, false) => cost.fp_cost,
+                    (false, true) => cost.fn_cost,
+                    (false, false) => cost.tn_cost,
+                })
+                .sum::<f64>()
+                / lp.len().max(1) as f64;
+            (if both { roc_auc(&lp, &ly) } else { f64::NAN }, c)
+        };
+        let (auc, cost_pc) = realized(&labelled);
+        let mut rng = riskscore_data::synth::rng::Rng::new(20);
+        let mut aucs = Vec::new();
+        let mut costs = Vec::new();
+        if !labelled.is_empty() {
+            for _ in 0..RESAMPLES {
+                let rows: Vec<usize> = (0..labelled.len())
+                    .map(|_| labelled[rng.range(0, labelled.len() as i64 - 1) as usize])
+                    .collect();
+                let (a, c) = realized(&rows);
+                if !a.is_nan() {
+                    aucs.push(a);
+                }
+                costs.push(c);
+            }
+        }
+        let interval = |value: f64, mut v: Vec<f64>| -> Option<Interval> {
+            if value.is_nan() || v.is_empty() {
+                return None;
+            }
+            v.sort_by(f64::total_cmp);
+            let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+            Some(Interval {
+                value,
+                low: at(0.025),
+                high: at(0.975),
+            })
+        };
+        Side {
+            model_version: m.version.to_owned(),
+            refused: p.iter().filter(|&&q| q >= t).count(),
+            estimated_auc: est.as_ref().map_or(f64::NAN, |c| c.estimated.roc_auc),
+            estimated_cost: est.as_ref().map_or(f64::NAN, |c| c.estimated.cost),
+            realized_auc: interval(auc, aucs),
+            realized_cost: if labelled.is_empty() {
+                None
+            } else {
+                interval(cost_pc, costs)
+            },
+        }
+    };
+    Comparison {
+        pairs: n,
+        unshadowed: by_seq.len() - n,
+        labelled: labelled.len(),
+        agreement: agree as f64 / n.max(1) as f64,
+        mean_abs_difference: diffs.iter().sum::<f64>() / n.max(1) as f64,
+        max_abs_difference: diffs.iter().copied().fold(0.0, f64::max),
+        champion: side(champion, &pc),
+        challenger: side(challenger, &ps),
+    }
 }
 
 /// The bundle's out-of-fold probabilities and outcomes (`oof.csv`).
@@ -182,6 +352,7 @@ pub fn monitor(
         chunk_size,
         estimated,
         bands: cbpe.bands.to_vec(),
+        challenger: None,
     }
 }
 

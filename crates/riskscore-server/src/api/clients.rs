@@ -162,6 +162,7 @@ async fn client_score(
             review: Vec::new(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x,
+            posted: None,
         },
     )
     .await?;
@@ -208,6 +209,7 @@ async fn client_explanation(
             review: Vec::new(),
             notice: Vec::new(),
             x,
+            posted: None,
         },
     )
     .await?;
@@ -371,6 +373,7 @@ async fn client_notice(
             review: Vec::new(),
             notice: notice.statements(),
             x,
+            posted: None,
         },
     )
     .await?;

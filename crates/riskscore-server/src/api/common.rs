@@ -216,6 +216,8 @@ pub(crate) struct Record<'a> {
     /// A refusal's notice statements as sent (empty when none was sent).
     pub notice: Vec<String>,
     pub x: &'a [f64],
+    /// A posted application's body (the challenger scores it with its own pipeline).
+    pub posted: Option<&'a Value>,
 }
 
 /// Journals a decision; the answer waits for the commit.
@@ -228,7 +230,9 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         review,
         notice,
         x,
+        posted,
     } = r;
+    let id = client;
     let client = match &s.settings.journal_key {
         Some(key) => hmac_sha256(key, client.to_string().as_bytes()),
         None => client.to_string(),
@@ -250,8 +254,26 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         notice,
         champion: None,
     };
-    s.journal
+    let client = d.client.clone();
+    let seq = s
+        .journal
         .record(d, x)
         .await
-        .map_err(|e| ApiError::journal(&e))
+        .map_err(|e| ApiError::journal(&e))?;
+    if let Some(c) = &s.challenger {
+        let input = match (kind, posted) {
+            ("known", _) => Some(crate::challenger::Input::Known(id)),
+            ("new", Some(body)) => Some(crate::challenger::Input::New(body.clone())),
+            _ => None,
+        };
+        if let Some(input) = input {
+            c.offer(crate::challenger::Job {
+                champion: seq,
+                request_id: rid.to_owned(),
+                client,
+                input,
+            });
+        }
+    }
+    Ok(seq)
 }

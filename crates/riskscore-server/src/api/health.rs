@@ -80,6 +80,23 @@ async fn metrics(State(s): State<AppState>) -> Response {
     if let Ok(Some(g)) = tokio::task::spawn_blocking(move || latest_chunk(&sc, &store)).await {
         text.push_str(&g);
     }
+    if let Some(c) = &s.challenger {
+        let n = c.counts();
+        text.push_str(
+            "# HELP riskscore_challenger_total Champion decisions offered to the challenger, and what became of them.\n\
+             # TYPE riskscore_challenger_total counter\n",
+        );
+        for (what, v) in [
+            ("offered", n.offered),
+            ("scored", n.scored),
+            ("dropped", n.dropped),
+            ("failed", n.failed),
+        ] {
+            text.push_str(&format!(
+                "riskscore_challenger_total{{outcome=\"{what}\"}} {v}\n"
+            ));
+        }
+    }
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
         .body(Body::from(text))

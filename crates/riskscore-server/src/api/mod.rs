@@ -46,6 +46,8 @@ pub struct AppState {
     pub journal: Journal,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// The challenger scored in the shadow of every decision (`serve --challenger`).
+    pub challenger: Option<Arc<crate::challenger::Challenger>>,
 }
 
 /// The `/v1` resources (behind the API keys), the open ones, and their derived document.

@@ -14,7 +14,7 @@ use super::common::{blocking, bounded, ApiQuery, ApiResult};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::journal::{instant, outcomes, read_window, Filter};
-use crate::monitor::{monitor, Cohorts, Monitor, DEFAULT_CHUNK};
+use crate::monitor::{compare, monitor, Cohorts, ModelRef, Monitor, DEFAULT_CHUNK};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_monitor))
@@ -83,6 +83,7 @@ async fn get_monitor(
     };
     let sc = s.scorer.clone();
     let store = s.journal.store().clone();
+    let challenger = s.challenger.clone();
     let m: Monitor = blocking(move || {
         let Some((rp, ry)) = sc.oof.as_ref() else {
             return Err(ApiError::new(
@@ -93,12 +94,11 @@ async fn get_monitor(
         };
         let filter = Filter {
             since,
-            scores_only: true,
             ..Filter::default()
         };
         let entries = read_window(&store, &filter).map_err(|e| ApiError::journal(&e))?;
         let outcomes = outcomes::read(&store).map_err(|e| ApiError::journal(&e))?;
-        Ok(monitor(
+        let mut m = monitor(
             &entries,
             &outcomes,
             &sc.explainer.manifest,
@@ -106,7 +106,26 @@ async fn get_monitor(
             (rp, ry),
             cohorts,
             chunk,
-        ))
+        );
+        if let Some(ch) = &challenger {
+            if let Some((cp, cy)) = ch.scorer.oof.as_ref() {
+                m.challenger = Some(compare(
+                    &entries,
+                    &outcomes,
+                    ModelRef {
+                        manifest: &sc.explainer.manifest,
+                        version: &sc.model_version,
+                        reference: (rp, ry),
+                    },
+                    ModelRef {
+                        manifest: &ch.scorer.explainer.manifest,
+                        version: &ch.scorer.model_version,
+                        reference: (cp, cy),
+                    },
+                ));
+            }
+        }
+        Ok(m)
     })
     .await?;
     if html {

@@ -86,6 +86,8 @@ struct Scored {
     review: Vec<String>,
     /// A refusal's recourse sentences (its notice's).
     recourse: Vec<String>,
+    /// The application as posted (the challenger's input).
+    body: Value,
 }
 
 /// Checks, scores and explains one posted application (CPU work, run blocking).
@@ -120,6 +122,7 @@ fn score_one(sc: &Scorer, body: &Value) -> ApiResult<Scored> {
         explanation,
         review: sc.intake_review(body),
         recourse,
+        body: body.clone(),
     })
 }
 
@@ -144,6 +147,7 @@ async fn record_new(
             review: n.review.clone(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x: &n.x,
+            posted: Some(&n.body),
         },
     )
     .await?;

@@ -222,3 +222,93 @@ fn outcomes_on_postgres() {
     assert!(stored.iter().all(|s| s.model_version == "v1"));
     assert!(verify(&loc).unwrap().ok);
 }
+
+/// A deliberately slow challenger (200 ms per decision, a queue of 4) never delays nor changes
+/// the champion's answers; every champion decision has its shadow entry or a counted drop; the
+/// chain verifies; the monitor compares the two on the shadowed decisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_challenger_never_touches_the_champion() {
+    let kit = riskscore_testkit::home_credit();
+    let cdir = tempfile::tempdir().unwrap();
+    let mut cfg = riskscore_testkit::short_config();
+    cfg.lgbm.max_rounds = 20;
+    cfg.lgbm.num_leaves = 7;
+    cfg.estimate = riskscore_model::estimate::Method::Cv;
+    let model = cdir.path().join("challenger");
+    riskscore_model::run::train_to_bundle(&kit.frame, &kit.pipeline, &cfg, &model).unwrap();
+    let challenger =
+        std::sync::Arc::new(riskscore_server::Scorer::load(&model, &kit.data, 1).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, _) = state(dir.path(), Settings::default());
+    let sdir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(sdir.path(), Settings::default());
+    let c = riskscore_server::challenger::Challenger::start(
+        challenger.clone(),
+        st.journal.clone(),
+        4,
+        Some(std::time::Duration::from_millis(200)),
+    );
+    let st = st.with_challenger(c.clone());
+    let clients = labelled(30);
+    let started = std::time::Instant::now();
+    for (id, _) in &clients {
+        let (s1, with) = call(&st, get(&format!("/v1/clients/{id}/score"))).await;
+        let (s2, without) = call(&plain, get(&format!("/v1/clients/{id}/score"))).await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(with["score"], without["score"], "{id}");
+        assert_eq!(with["reasons"], without["reasons"], "{id}");
+    }
+    let body = crate::common::application_body(&fixture().data, clients[0].0);
+    let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // 31 answers while the challenger needs 200 ms for each decision it takes.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut counts = c.counts();
+    for _ in 0..300 {
+        counts = c.counts();
+        if counts.scored + counts.dropped + counts.failed == counts.offered {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(counts.offered, 31);
+    assert_eq!(counts.failed, 0);
+    assert!(
+        counts.dropped > 0,
+        "a queue of 4 behind a slow challenger drops: {counts:?}"
+    );
+    assert_eq!(counts.scored + counts.dropped, 31, "{counts:?}");
+    let entries = riskscore_server::journal::read_entries(&loc).unwrap();
+    let shadows: Vec<_> = entries
+        .iter()
+        .filter(|e| e.decided.kind == "shadow")
+        .collect();
+    assert_eq!(shadows.len() as u64, counts.scored);
+    for s in &shadows {
+        let champion = entries
+            .iter()
+            .find(|e| Some(e.seq) == s.decided.champion)
+            .unwrap();
+        assert!(matches!(champion.decided.kind.as_str(), "known" | "new"));
+        assert_eq!(champion.decided.client, s.decided.client);
+        assert_eq!(s.decided.model_version, challenger.model_version);
+    }
+    assert!(verify(&loc).unwrap().ok);
+    let (s, m) = call(&st, get("/v1/monitor")).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    let cmp = &m["challenger"];
+    assert_eq!(cmp["pairs"].as_u64().unwrap(), counts.scored, "{cmp}");
+    assert_eq!(cmp["unshadowed"].as_u64().unwrap(), counts.dropped, "{cmp}");
+    let agreement = cmp["agreement"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&agreement));
+    assert!(cmp["challenger"]["estimated_cost"].is_number(), "{cmp}");
+    let (_, metrics) = call(&st, get("/metrics")).await;
+    assert!(metrics.as_str().unwrap().contains(&format!(
+        "riskscore_challenger_total{{outcome=\"dropped\"}} {}",
+        counts.dropped
+    )));
+}
