@@ -70,6 +70,8 @@ enum Command {
     /// What refused applicants could change to be granted: the cheapest changes to at most K
     /// fields of the action set, searched exactly on the model's trees.
     Recourse(cmd_recourse::Args),
+    /// Move a registered model's alias (`champion`) to a version: promote the challenger.
+    Promote(cmd_register::PromoteArgs),
     /// Register a tracked run's model in the MLflow model registry and set an alias.
     Register(cmd_register::Args),
     /// Serve the scoring API (clients, scores, explanations, new applications, journal).
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Outcomes(args) => cmd_monitor::outcomes(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Recourse(args) => cmd_recourse::run(args),
+        Command::Promote(args) => cmd_register::promote(args),
         Command::Register(args) => cmd_register::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Synth(args) => cmd_synth::run(args),

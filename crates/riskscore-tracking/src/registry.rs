@@ -92,6 +92,30 @@ pub fn register(
     Ok(mv)
 }
 
+/// Points `alias` (e.g. `champion`) at an existing version of `name`: a challenger promoted.
+/// Servers started on `models:/NAME@ALIAS` load it at their next start.
+pub fn promote(rest: &Rest, name: &str, version: &str, alias: &str) -> Result<ModelVersion> {
+    let got = rest
+        .call(
+            Method::GET,
+            "model-versions/get",
+            &json!({ "name": name, "version": version }),
+        )
+        .map_err(|e| match e.code() {
+            Some("RESOURCE_DOES_NOT_EXIST") => {
+                Error::Invalid(format!("models:/{name}/{version} does not exist"))
+            }
+            _ => e,
+        })?;
+    let mv = version_of(&got)?;
+    rest.call(
+        Method::POST,
+        "registered-models/alias",
+        &json!({ "name": name, "alias": alias, "version": mv.version }),
+    )?;
+    Ok(mv)
+}
+
 /// Splits `models:/NAME@ALIAS` or `models:/NAME/VERSION`.
 pub fn parse_models_uri(uri: &str) -> Result<(String, Selector)> {
     let bad = |why: &str| Error::Uri {

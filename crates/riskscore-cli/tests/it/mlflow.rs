@@ -339,6 +339,38 @@ fn train_tracks_runs_trials_metrics_artifacts_and_registers_the_model() {
         .unwrap();
     assert_eq!(alias["model_version"]["run_id"], run.as_str());
     assert_eq!(alias["model_version"]["version"], "1");
+    // A second version as the challenger, then promoted: the champion alias moves to it.
+    let o = crate::common::command()
+        .args(["-q", "register", "--run-id", &run, "--name", &name])
+        .args(["--alias", "challenger", "--tracking-uri", &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let promote = |version: &str| {
+        crate::common::command()
+            .args(["-q", "promote", "--name", &name, "--version", version])
+            .args(["--tracking-uri", &url])
+            .output()
+            .unwrap()
+    };
+    let o = promote("2");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let champion = |rest: &riskscore_tracking::rest::Rest| {
+        rest.call(
+            Method::GET,
+            "registered-models/alias",
+            &json!({ "name": name, "alias": "champion" }),
+        )
+        .unwrap()["model_version"]["version"]
+            .clone()
+    };
+    assert_eq!(champion(&rest), "2");
+    let o = promote("9");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("version 9"), "{}", text(&o.stderr));
+    assert_eq!(champion(&rest), "2", "a failed promotion moves nothing");
+    // Back to version 1 for what follows.
+    assert!(promote("1").status.success());
 
     // Python MLflow reads the same runs and predicts what riskscore predicts.
     let ours = predicted(dir.path(), &model, &csv);
