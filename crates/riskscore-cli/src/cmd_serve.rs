@@ -59,6 +59,12 @@ pub struct Args {
     /// `GET /v1/monitor` and `riskscore monitor --challenger`.
     #[arg(long, env = "RISKSCORE_CHALLENGER")]
     challenger: Option<String>,
+    /// Every refusal enters the review queue, not only those in the review band.
+    #[arg(long, env = "RISKSCORE_REVIEW_REFUSALS")]
+    review_refusals: bool,
+    /// The share (0 to 1) of the other decisions drawn into the review queue for audit.
+    #[arg(long, env = "RISKSCORE_AUDIT_SHARE", default_value_t = 0.0)]
+    audit_share: f64,
 }
 
 /// The bundle directory of `--model`: the path itself, or a registered model's bundle
@@ -110,6 +116,14 @@ pub fn run(args: Args) -> Result<()> {
     if !(args.intake_margin >= 0.0 && args.intake_margin.is_finite()) {
         anyhow::bail!("--intake-margin must be a number of 0 or more");
     }
+    if !(0.0..=1.0).contains(&args.audit_share) {
+        anyhow::bail!("--audit-share must be a share from 0 to 1");
+    }
+    // Reviewers' names and keys: NAME=KEY,NAME=KEY.
+    let reviewers = riskscore_server::Reviewer::parse_list(
+        &std::env::var("RISKSCORE_REVIEWERS").unwrap_or_default(),
+    )
+    .map_err(|e| anyhow::anyhow!("RISKSCORE_REVIEWERS: {e}"))?;
     let settings = Settings {
         api_keys: std::env::var("RISKSCORE_API_KEYS")
             .unwrap_or_default()
@@ -130,9 +144,17 @@ pub fn run(args: Args) -> Result<()> {
                 contact: args.lender_contact.clone().unwrap_or(d.contact),
             }
         },
+        reviewers,
+        review_refusals: args.review_refusals,
+        audit_share: args.audit_share,
     };
-    if settings.api_keys.is_empty() {
+    if settings.api_keys.is_empty() && settings.reviewers.is_empty() {
         tracing::warn!("RISKSCORE_API_KEYS is not set: the API is open");
+    }
+    if settings.reviewers.is_empty() {
+        tracing::info!(
+            "no reviewers (RISKSCORE_REVIEWERS): the review queue fills but nobody can decide"
+        );
     }
     let location = Location::parse(&args.journal);
     let journal = Journal::open(&location)?;

@@ -24,14 +24,26 @@ pub const BAND_STDS: f64 = 3.0;
 /// One figure of a chunk for each metric.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Metrics {
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub roc_auc: f64,
     /// Shares of the chunk: defaulters refused, good clients refused, defaulters granted,
     /// good clients granted.
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub true_positive: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub false_positive: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub false_negative: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub true_negative: f64,
     /// The bundle's cost matrix, per client.
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub cost: f64,
 }
 
@@ -62,7 +74,11 @@ impl Metrics {
 /// A metric's alert band.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Band {
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub lower: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub upper: f64,
 }
 

@@ -107,6 +107,7 @@ impl Challenger {
                     review: Vec::new(),
                     notice: Vec::new(),
                     champion: Some(job.champion),
+                    reviewed: None,
                 };
                 match journal.record(d, &x).await {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),

@@ -161,6 +161,7 @@ mod tests {
                 review: Vec::new(),
                 notice: Vec::new(),
                 champion: None,
+                reviewed: None,
             },
             prev_hash: String::new(),
             hash: String::new(),

@@ -18,7 +18,7 @@ pub mod scorer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use api::{router, AppState, Settings};
+pub use api::{router, AppState, Reviewer, Settings};
 pub use error::{ApiError, Error, Result};
 pub use journal::{Journal, Location};
 pub use scorer::Scorer;

@@ -80,8 +80,14 @@ pub struct Monitor {
 /// A figure with its 95 % bootstrap interval.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct Interval {
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub value: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub low: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub high: f64,
 }
 
@@ -91,7 +97,11 @@ pub struct Side {
     pub model_version: String,
     pub refused: usize,
     /// CBPE over all the pairs, against the model's own out-of-fold reference.
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub estimated_auc: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub estimated_cost: f64,
     /// On the pairs with an outcome (None without both outcomes among them).
     pub realized_auc: Option<Interval>,
@@ -107,9 +117,15 @@ pub struct Comparison {
     pub unshadowed: usize,
     pub labelled: usize,
     /// Share of pairs where both decide alike.
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub agreement: f64,
     /// Mean and largest |challenger - champion| probability.
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub mean_abs_difference: f64,
+    /// `null` when undefined (no decision, or one class only).
+    #[schema(value_type = Option<f64>)]
     pub max_abs_difference: f64,
     pub champion: Side,
     pub challenger: Side,

@@ -25,6 +25,7 @@ use crate::api::AppState;
         (name = "model", description = "The served model"),
         (name = "drift", description = "Drift of the scored applications"),
         (name = "monitoring", description = "Outcomes as they mature, and the model's estimated and realized performance"),
+        (name = "reviews", description = "Human review of borderline decisions: the queue and the reviewers' final decisions"),
         (name = "health", description = "Liveness, readiness, metrics (open)"),
     )
 )]
@@ -33,7 +34,7 @@ pub(crate) struct ApiDoc;
 /// The derived document completed for this server.
 pub fn finish(doc: utoipa::openapi::OpenApi, state: &AppState) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or_else(|_| json!({}));
-    let keys = !state.settings.api_keys.is_empty();
+    let keys = !(state.settings.api_keys.is_empty() && state.settings.reviewers.is_empty());
     let secured = if keys {
         json!([{"ApiKey": []}, {"Bearer": []}])
     } else {
@@ -82,6 +83,18 @@ pub fn finish(doc: utoipa::openapi::OpenApi, state: &AppState) -> Value {
         "required": ["changes"],
         "properties": {"changes": crate::application::changes_schema(pipeline)}
     });
+    // Bodies read field by field: their fields are all they take (422 names any other).
+    for name in ["OutcomeBatch", "OutcomeItem", "ReviewDecision"] {
+        if schemas[name].is_object() {
+            schemas[name]["additionalProperties"] = json!(false);
+        }
+    }
+    // An outcome's time: a date or a UTC time, as `journal::outcomes::check` takes it.
+    if schemas["OutcomeItem"]["properties"]["observed_at"].is_object() {
+        schemas["OutcomeItem"]["properties"]["observed_at"]["pattern"] = json!(
+            "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?([Zz]|\\+00:00))?$"
+        );
+    }
     // A known client as the example id, so that generated requests reach past the 404.
     if let Some(known) = state.scorer.population.ids.first() {
         if let Some(paths) = doc["paths"].as_object_mut() {

@@ -74,4 +74,64 @@ fn the_dashboard_in_a_real_browser() {
         assert!(out.contains(check), "{out}");
     }
     assert!(e2e.join("artifacts/client.png").is_file());
+
+    // The review page: keys set, every refusal queued, one reviewer.
+    let port = free_port();
+    let mut server = crate::common::command()
+        .args(["-q", "serve", "--model", model.to_str().unwrap()])
+        .args(["--data", csv.to_str().unwrap(), "--review-refusals"])
+        .args([
+            "--journal",
+            dir.path().join("reviews.sqlite").to_str().unwrap(),
+        ])
+        .env("PORT", port.to_string())
+        .env("RISKSCORE_API_KEYS", "service-e2e")
+        .env("RISKSCORE_REVIEWERS", "carol=carol-key")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut server);
+    let ids: Vec<String> = (1000..1040).map(|i| i.to_string()).collect();
+    let o = Command::new("node")
+        .arg(e2e.join("review.mjs"))
+        .args([
+            &format!("http://127.0.0.1:{port}"),
+            "service-e2e",
+            "carol-key",
+            "carol",
+        ])
+        .arg(ids.join(","))
+        .env("RISKSCORE_CHROMIUM", &chromium)
+        .env("RISKSCORE_E2E_ARTIFACTS", e2e.join("artifacts"))
+        .output()
+        .unwrap();
+    server.kill().unwrap();
+    let _ = server.wait();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for check in [
+        "the queue lists the",
+        "axe on the review queue",
+        "an override without a reason is refused",
+        "the journal holds carol's decision",
+        "axe on the review page after a decision",
+        "the model view shows the reviewer's override rate",
+    ] {
+        assert!(out.contains(check), "{out}");
+    }
+    let verdict = crate::common::command()
+        .args(["journal", "verify", "--journal"])
+        .arg(dir.path().join("reviews.sqlite"))
+        .output()
+        .unwrap();
+    assert!(
+        verdict.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verdict.stderr)
+    );
 }

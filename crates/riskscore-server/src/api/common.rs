@@ -36,6 +36,76 @@ pub struct Settings {
     pub timeout: Duration,
     /// Who sends the adverse-action notices.
     pub lender: crate::notice::Lender,
+    /// Reviewers: a name and its own API key (the only keys that can decide a review).
+    pub reviewers: Vec<Reviewer>,
+    /// Every refusal enters the review queue too.
+    pub review_refusals: bool,
+    /// The share of the other decisions drawn into the review queue for audit (0 to 1).
+    pub audit_share: f64,
+}
+
+/// A reviewer: the name journaled with each decision, and the key that authenticates it.
+#[derive(Clone, PartialEq)]
+pub struct Reviewer {
+    pub name: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for Reviewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reviewer")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reviewer {
+    /// `NAME=KEY,NAME=KEY` (as in `RISKSCORE_REVIEWERS`); the error names the bad part.
+    pub fn parse_list(text: &str) -> std::result::Result<Vec<Reviewer>, String> {
+        let mut out: Vec<Reviewer> = Vec::new();
+        for (i, part) in text.split(',').map(str::trim).enumerate() {
+            if part.is_empty() {
+                continue;
+            }
+            let Some((name, key)) = part.split_once('=') else {
+                return Err(format!("reviewer {}: give NAME=KEY", i + 1));
+            };
+            let (name, key) = (name.trim(), key.trim());
+            if name.is_empty() || key.is_empty() {
+                return Err(format!("reviewer {}: a name and a key are required", i + 1));
+            }
+            if out.iter().any(|r| r.name == name) {
+                return Err(format!("reviewer `{name}` is given twice"));
+            }
+            if out.iter().any(|r| r.key == key) {
+                return Err(format!("reviewer `{name}`: the key is another reviewer's"));
+            }
+            out.push(Reviewer {
+                name: name.to_owned(),
+                key: key.to_owned(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Who called, as the API key says (set by the key check).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Caller {
+    /// The reviewer whose key was given.
+    pub reviewer: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 impl Default for Settings {
@@ -46,6 +116,9 @@ impl Default for Settings {
             batch_max: 100,
             timeout: Duration::from_secs(10),
             lender: crate::notice::Lender::default(),
+            reviewers: Vec::new(),
+            review_refusals: false,
+            audit_share: 0.0,
         }
     }
 }
@@ -253,11 +326,17 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         review,
         notice,
         champion: None,
+        reviewed: None,
     };
     let client = d.client.clone();
+    let queue = if matches!(kind, "known" | "new") {
+        review_queue(s, &d)
+    } else {
+        Vec::new()
+    };
     let seq = s
         .journal
-        .record(d, x)
+        .record_queued(d, x, queue)
         .await
         .map_err(|e| ApiError::journal(&e))?;
     if let Some(c) = &s.challenger {
@@ -276,4 +355,31 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         }
     }
     Ok(seq)
+}
+
+/// Why a decision enters the review queue (empty: it does not): inside the review band, sent
+/// to review at intake, a refusal when every refusal is reviewed, or drawn for audit. The audit
+/// draw is a hash of the entry's request, time and row, so it can be recomputed.
+fn review_queue(s: &AppState, d: &Decided) -> Vec<String> {
+    use crate::journal::reviews::{AUDIT, BAND, INTAKE, REFUSAL};
+    let mut why = Vec::new();
+    if s.scorer.explainer.manifest.in_review_band(d.probability) {
+        why.push(BAND.to_owned());
+    }
+    if !d.review.is_empty() {
+        why.push(INTAKE.to_owned());
+    }
+    if s.settings.review_refusals && d.decision == "refused" {
+        why.push(REFUSAL.to_owned());
+    }
+    if why.is_empty() && s.settings.audit_share > 0.0 {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(format!("{}|{}|{}", d.request_id, d.time, d.input_hash));
+        let draw = u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) as f64
+            / (u64::MAX as f64 + 1.0);
+        if draw < s.settings.audit_share {
+            why.push(AUDIT.to_owned());
+        }
+    }
+    why
 }

@@ -80,6 +80,14 @@ async fn metrics(State(s): State<AppState>) -> Response {
     if let Ok(Some(g)) = tokio::task::spawn_blocking(move || latest_chunk(&sc, &store)).await {
         text.push_str(&g);
     }
+    let store = s.journal.store().clone();
+    if let Ok(Ok(f)) = tokio::task::spawn_blocking(move || {
+        crate::journal::reviews::figures(&store, &crate::journal::now_rfc3339())
+    })
+    .await
+    {
+        text.push_str(&review_gauges(&f));
+    }
     if let Some(c) = &s.challenger {
         let n = c.counts();
         text.push_str(
@@ -155,4 +163,48 @@ fn latest_chunk(sc: &crate::Scorer, store: &crate::Location) -> Option<String> {
         c.end - c.start
     );
     Some(out)
+}
+
+/// The review queue's size and age, and each reviewer's decisions by direction.
+fn review_gauges(f: &crate::journal::reviews::Figures) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP riskscore_reviews_pending Decisions waiting in the review queue.\n\
+         # TYPE riskscore_reviews_pending gauge\nriskscore_reviews_pending {}",
+        f.pending
+    );
+    let _ = writeln!(
+        out,
+        "# HELP riskscore_reviews_oldest_pending_seconds Age of the oldest waiting review (0 when none waits).\n\
+         # TYPE riskscore_reviews_oldest_pending_seconds gauge\nriskscore_reviews_oldest_pending_seconds {}",
+        f.oldest_pending_seconds.unwrap_or(0.0)
+    );
+    out.push_str(
+        "# HELP riskscore_reviews_decided_total Reviews decided, by reviewer and direction (confirmed, refused_to_granted, granted_to_refused).\n\
+         # TYPE riskscore_reviews_decided_total counter\n",
+    );
+    for r in &f.reviewers {
+        let name = label(&r.reviewer);
+        let confirmed = r.decided - r.refused_to_granted - r.granted_to_refused;
+        for (direction, n) in [
+            ("confirmed", confirmed),
+            ("refused_to_granted", r.refused_to_granted),
+            ("granted_to_refused", r.granted_to_refused),
+        ] {
+            let _ = writeln!(
+                out,
+                "riskscore_reviews_decided_total{{reviewer=\"{name}\",direction=\"{direction}\"}} {n}"
+            );
+        }
+    }
+    out
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

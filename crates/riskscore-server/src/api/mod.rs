@@ -13,6 +13,7 @@ mod model;
 mod monitor;
 mod outcomes;
 mod recourse;
+mod reviews;
 mod scores;
 
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use clients::{ExplanationAnswer, ScoreAnswer, SimilarAnswer};
 pub(crate) use common::RequestId;
-pub use common::{Settings, MAX_BODY};
+pub use common::{Reviewer, Settings, MAX_BODY};
 pub use desk::{Comparison, WhatIfAnswer};
 pub use drift::DriftAnswer;
 pub use model::ModelAnswer;
@@ -58,6 +59,7 @@ fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(recourse::router())
         .merge(outcomes::router())
         .merge(monitor::router())
+        .merge(reviews::router())
         .merge(scores::router())
         .merge(model::router())
         .merge(drift::router())
@@ -167,12 +169,12 @@ fn plain_to_json(resp: Response) -> Response {
     out
 }
 
-/// API keys from `X-API-Key` or `Authorization: Bearer`.
-async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// API keys from `X-API-Key` or `Authorization: Bearer`: the service's keys and the
+/// reviewers' (a reviewer's key names its reviewer for the handlers). Open when no key of
+/// either kind is set; a reviewer's key is still recognised then.
+async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let keys = &state.settings.api_keys;
-    if keys.is_empty() {
-        return next.run(req).await;
-    }
+    let reviewers = &state.settings.reviewers;
     let h = req.headers();
     let given = h
         .get("x-api-key")
@@ -182,23 +184,27 @@ async fn require_key(State(state): State<AppState>, req: Request, next: Next) ->
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
         });
-    match given {
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "an API key is required (header X-API-Key or Authorization: Bearer)",
-        )
-        .into_response(),
-        Some(k)
-            if keys
-                .iter()
-                .any(|key| constant_eq(key.as_bytes(), k.as_bytes())) =>
-        {
-            next.run(req).await
-        }
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key")
-            .into_response(),
+    let reviewer = given.and_then(|k| {
+        reviewers
+            .iter()
+            .find(|r| constant_eq(r.key.as_bytes(), k.as_bytes()))
+            .map(|r| r.name.clone())
+    });
+    let service = given.is_some_and(|k| {
+        keys.iter()
+            .any(|key| constant_eq(key.as_bytes(), k.as_bytes()))
+    });
+    let open = keys.is_empty() && reviewers.is_empty();
+    if !(open || service || reviewer.is_some()) {
+        let message = if given.is_none() {
+            "an API key is required (header X-API-Key or Authorization: Bearer)"
+        } else {
+            "unknown API key"
+        };
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
     }
+    req.extensions_mut().insert(common::Caller { reviewer });
+    next.run(req).await
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {

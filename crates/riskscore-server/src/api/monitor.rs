@@ -24,11 +24,16 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub(crate) struct MonitorQuery {
     /// Decisions from this time: a date, a UTC time or a span before now (30d).
+    // A date, a UTC time, or a span before now, as the journal's filters take it.
+    #[param(
+        pattern = "^([0-9]{1,9}[mhd]|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?)?(Z|\\+00:00))?)$"
+    )]
     since: Option<String>,
     /// Decisions per estimated chunk (10-100000, default 500).
     #[param(value_type = Option<u32>, minimum = 10, maximum = 100000)]
     chunk_size: Option<String>,
-    /// Realized cohorts: `month` (default) or a number of decisions.
+    /// Realized cohorts: `month` (default) or a number of decisions (10 to 1,000,000).
+    #[param(pattern = "^(month|[1-9][0-9]{1,5}|1000000)$")]
     cohort: Option<String>,
     /// `json` (default) or `html` (the report).
     #[param(value_type = Option<String>, pattern = "^(json|html)$")]

@@ -26,6 +26,7 @@ pub const MAX_OUTCOMES: usize = 10_000;
 #[allow(dead_code)] // the body is read field by field, to name each invalid one
 pub(crate) struct OutcomeBatch {
     /// 1 to 10,000 outcomes.
+    #[schema(min_items = 1, max_items = 10000)]
     outcomes: Vec<OutcomeItem>,
 }
 
@@ -40,6 +41,18 @@ pub(crate) struct OutcomeItem {
     defaulted: u8,
     /// When it was observed: a date (2027-06-30) or a UTC time.
     observed_at: String,
+}
+
+/// A JSON integer: written as one (5), or as a number without a fraction (5.0), which JSON
+/// Schema counts as an integer too.
+fn integer(v: Option<&Value>) -> Option<i64> {
+    let n = v?.as_number()?;
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        // Within i64's range (2^63 is the first float beyond it).
+        (f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f))
+            .then_some(f as i64)
+    })
 }
 
 /// Parses the body; every invalid field named (`outcomes[i].FIELD`).
@@ -79,14 +92,11 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
                 bad.push(at(k, "not a field of an outcome".into()));
             }
         }
-        let id = obj.get("id").and_then(Value::as_i64);
+        let id = integer(obj.get("id"));
         if id.is_none() {
             bad.push(at("id", "required: an integer".into()));
         }
-        let defaulted = match obj.get("defaulted") {
-            Some(Value::Number(n)) => n.as_u64().map(|v| v.to_string()),
-            Some(Value::Bool(_)) | None | Some(_) => None,
-        };
+        let defaulted = integer(obj.get("defaulted")).map(|v| v.to_string());
         let observed = obj.get("observed_at").and_then(Value::as_str);
         let checked = match (&defaulted, observed) {
             (Some(d), Some(t)) => match outcomes::check(d, t) {
@@ -122,8 +132,8 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
 }
 
 /// Record outcomes: whether decided clients defaulted. All or nothing: a client the journal
-/// never decided (422, named) or an outcome that differs from the one already recorded for the
-/// client's model (409, named) refuses the batch; the same outcome again changes nothing.
+/// never decided (404, each named) or an outcome that differs from the one already recorded for
+/// the client's model (409, named) refuses the batch; the same outcome again changes nothing.
 /// The journal's entries and hash chain are untouched.
 #[utoipa::path(post, path = "/v1/outcomes", operation_id = "postOutcomes", tag = "monitoring",
     request_body(content = OutcomeBatch, content_type = "application/json"),
@@ -131,9 +141,10 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
         (status = 200, description = "How many were recorded, and how many were already", body = Recorded),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "Clients the journal never decided, each named (outcomes[i].id)", body = ErrorBody),
         (status = 409, description = "An outcome differs from the one recorded (named)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 422, description = "Invalid fields or clients without a decision, each named (outcomes[i].FIELD)", body = ErrorBody),
+        (status = 422, description = "Invalid fields, each named (outcomes[i].FIELD)", body = ErrorBody),
         (status = 503, description = "The journal is unavailable, or the request timed out", body = ErrorBody),
     ))]
 async fn post_outcomes(
@@ -148,18 +159,31 @@ async fn post_outcomes(
                 return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "journal_unavailable", m);
             }
             if !r.unknown.is_empty() {
-                return ApiError::invalid(
-                    r.unknown
+                // The body is valid; the clients it names are not in the journal: not found,
+                // each named as a field.
+                let fields: Vec<FieldError> = r
+                    .unknown
+                    .iter()
+                    .map(|&i| FieldError {
+                        field: format!("outcomes[{i}].id"),
+                        message: format!(
+                            "client {} has no decision in the journal",
+                            batch[i].client
+                        ),
+                    })
+                    .collect();
+                let mut e = ApiError::not_found(format!(
+                    "{} of the clients have no decision in the journal: {}",
+                    fields.len(),
+                    fields
                         .iter()
-                        .map(|&i| FieldError {
-                            field: format!("outcomes[{i}].id"),
-                            message: format!(
-                                "client {} has no decision in the journal",
-                                batch[i].client
-                            ),
-                        })
-                        .collect(),
-                );
+                        .take(5)
+                        .map(|f| f.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                e.fields = fields;
+                return e;
             }
             let named: Vec<String> = r
                 .conflicts

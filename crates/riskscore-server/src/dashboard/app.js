@@ -10,9 +10,9 @@ const BLUE = "#0072B2", VERMILLION = "#D55E00", INK = "#1a1a1a", GREY = "#6b6b6b
 function pct(p) { return (100 * p).toFixed(1) + " %"; }
 function points(d) { return (d >= 0 ? "+" : "−") + Math.abs(100 * d).toFixed(1) + " points"; }
 
-async function api(path, body) {
+async function api(path, body, reviewerKey) {
   const headers = {};
-  const key = $("api-key").value.trim();
+  const key = (reviewerKey === undefined ? $("api-key").value : reviewerKey).trim();
   if (key) headers["X-API-Key"] = key;
   const init = { headers };
   if (body !== undefined) {
@@ -401,6 +401,7 @@ async function loadModel() {
   $("importance").replaceChildren(s);
   await loadFairness();
   await loadMonitor();
+  await loadOversight();
 }
 
 // Estimated (CBPE) and realized performance by chunk of decisions, with the alert band.
@@ -484,14 +485,137 @@ async function loadFairness() {
   $("fairness").replaceChildren(...parts);
 }
 
+// The queue's size and age and the reviewers' override rates, on the model view.
+async function loadOversight() {
+  let r;
+  try { r = await api("/v1/reviews?limit=1"); } catch (err) {
+    $("oversight-note").textContent = err.message;
+    $("oversight").replaceChildren();
+    return;
+  }
+  const f = r.figures;
+  $("oversight-note").textContent = `${f.pending} decisions wait for review` +
+    (f.oldest_pending_seconds !== undefined ? `, the oldest for ${age(f.oldest_pending_seconds)}` : "") +
+    `; ${f.decided} reviewed.`;
+  if (!f.reviewers.length) { $("oversight").replaceChildren(); return; }
+  const t = el("table", {});
+  t.appendChild(el("caption", {}, "Reviews by reviewer"));
+  const head = el("tr", {});
+  for (const h of ["Reviewer", "Decided", "Refusals granted", "Grants refused", "Override rate"]) head.appendChild(el("th", { scope: "col" }, h));
+  t.appendChild(el("thead", {})).appendChild(head);
+  t.appendChild(el("tbody", {}));
+  fill(t.querySelector("tbody"), f.reviewers.map((w) => [w.reviewer, String(w.decided),
+    String(w.refused_to_granted), String(w.granted_to_refused), pct(w.override_rate)]));
+  $("oversight").replaceChildren(t);
+}
+
+function age(seconds) {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
+}
+
+const WHY = { band: "close to the threshold", intake: "values outside the training data", refusal: "refusals are reviewed", audit: "drawn for audit" };
+const DECIDED = { granted: "Granted", refused: "Refused" };
+let reviewing = null;
+
+// The review queue and the recent decisions, with the reviewer's key.
+async function loadReviews() {
+  const key = $("reviewer-key").value;
+  $("reviews-error").hidden = true;
+  let pending, decided;
+  try {
+    [pending, decided] = await Promise.all([api("/v1/reviews?status=pending&limit=200", undefined, key),
+      api("/v1/reviews?status=decided&limit=20", undefined, key)]);
+  } catch (err) {
+    showError("reviews-error", err.status === 401 ? "Give your reviewer key to see the queue." : err.message);
+    return;
+  }
+  const f = pending.figures;
+  $("reviews-summary").textContent = `${f.pending} waiting` +
+    (f.oldest_pending_seconds !== undefined ? `, the oldest for ${age(f.oldest_pending_seconds)}` : "") + `; ${f.decided} reviewed.`;
+  const tbody = $("queue").querySelector("tbody");
+  tbody.replaceChildren(...pending.items.map((r) => {
+    const tr = el("tr", {});
+    for (const c of [String(r.entry), r.client, age(Math.max(0, (Date.now() - Date.parse(r.queued_at)) / 1000)),
+      r.why.map((w) => WHY[w] || w).join(", "), pct(r.probability), DECIDED[r.decision] || r.decision]) tr.appendChild(el("td", {}, c));
+    const b = el("button", { type: "button", "aria-label": `Review entry ${r.entry}, client ${r.client}` }, "Review");
+    b.addEventListener("click", () => openReview(r));
+    tr.appendChild(el("td", {})).appendChild(b);
+    return tr;
+  }));
+  if (!pending.items.length) {
+    const tr = el("tr", {});
+    tr.appendChild(el("td", { colspan: 7 }, "Nothing waits for review."));
+    tbody.replaceChildren(tr);
+  }
+  fill($("decided").querySelector("tbody"), decided.items.map((r) => [String(r.entry), r.client,
+    DECIDED[r.decision] || r.decision, (DECIDED[r.final_decision.decision] || r.final_decision.decision) + (r.final_decision.override ? " (changed)" : ""),
+    r.final_decision.reviewer, r.final_decision.reason || "–"]));
+}
+
+// One review: the automated decision, its reasons (and, for a known client, the explanation),
+// and the form.
+async function openReview(r) {
+  reviewing = r;
+  $("review-error").hidden = true;
+  $("review-form").reset();
+  $("review-heading").textContent = `Entry ${r.entry}: client ${r.client}`;
+  facts($("review-facts"), [
+    ["Automated decision", DECIDED[r.decision] || r.decision],
+    ["Default probability", pct(r.probability)],
+    ["Why it is reviewed", r.why.map((w) => WHY[w] || w).join(", ")],
+    ["Decided at", r.queued_at],
+    ["Model version", r.model_version],
+    ...(r.intake.length ? [["Unusual values", r.intake.join("; ")]] : []),
+  ]);
+  $("review-reasons").replaceChildren(...(r.reasons_in_words.length ? r.reasons_in_words : r.reasons).map((f) => el("li", {}, f)));
+  $("review-waterfall").replaceChildren();
+  $("review-detail").hidden = false;
+  $("review-heading").focus();
+  if (r.kind === "known" && /^[0-9]+$/.test(r.client)) {
+    try {
+      const e = await api(`/v1/clients/${r.client}/explanation?top=10`, undefined, $("reviewer-key").value);
+      if (reviewing !== r) return;
+      if (e.reasons.length) $("review-reasons").replaceChildren(...e.reasons.map((x) => el("li", {}, x.sentence)));
+      $("review-waterfall").replaceChildren(waterfall(e, 10));
+    } catch (_) { /* the entry's reasons stay */ }
+  }
+}
+
+async function decideReview() {
+  const r = reviewing;
+  if (!r) return;
+  const choice = document.querySelector("#review-form input[name=decision]:checked");
+  if (!choice) { showError("review-error", "Choose Grant or Refuse."); return; }
+  const reason = $("review-reason").value.trim();
+  const body = { decision: choice.value };
+  if (reason) body.reason = reason;
+  try {
+    const done = await api(`/v1/reviews/${r.entry}`, body, $("reviewer-key").value);
+    reviewing = null;
+    await loadReviews();
+    $("reviews-summary").textContent = `Entry ${r.entry}: ${DECIDED[done.final_decision.decision]} by ${done.final_decision.reviewer}, recorded as entry ${done.final_decision.entry}. ` + $("reviews-summary").textContent;
+    $("review-error").hidden = true;
+    $("review-detail").hidden = true;
+    $("reviews-heading").setAttribute("tabindex", "-1");
+    $("reviews-heading").focus();
+  } catch (err) {
+    showError("review-error", err.message);
+    (err.message.includes("reason") ? $("review-reason") : choice).focus();
+  }
+}
+
 function route() {
-  const model = location.hash === "#model";
-  $("view-client").hidden = model;
-  $("view-model").hidden = !model;
-  $("nav-client").toggleAttribute("aria-current", !model);
-  $("nav-model").toggleAttribute("aria-current", model);
-  if (model) { $("nav-model").setAttribute("aria-current", "page"); loadModel(); }
-  else $("nav-client").setAttribute("aria-current", "page");
+  const view = location.hash === "#model" ? "model" : location.hash === "#reviews" ? "reviews" : "client";
+  for (const v of ["client", "model", "reviews"]) {
+    $("view-" + v).hidden = v !== view;
+    if (v === view) $("nav-" + v).setAttribute("aria-current", "page");
+    else $("nav-" + v).removeAttribute("aria-current");
+  }
+  if (view === "model") loadModel();
+  if (view === "reviews") loadReviews();
 }
 
 $("search").addEventListener("submit", (ev) => {
@@ -504,6 +628,8 @@ $("search").addEventListener("submit", (ev) => {
 $("whatif").addEventListener("submit", (ev) => { ev.preventDefault(); whatIf(); });
 $("compare").addEventListener("submit", (ev) => { ev.preventDefault(); compare(); });
 $("notice-print").addEventListener("click", printNotice);
+$("reviewer").addEventListener("submit", (ev) => { ev.preventDefault(); loadReviews(); });
+$("review-form").addEventListener("submit", (ev) => { ev.preventDefault(); decideReview(); });
 window.addEventListener("hashchange", route);
 route();
 const m = /^#client-([0-9]+)$/.exec(location.hash);

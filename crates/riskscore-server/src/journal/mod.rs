@@ -58,6 +58,22 @@ pub struct Decided {
     /// champion's entry it scored beside. Hashed only when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub champion: Option<i64>,
+    /// A reviewer's final decision (kind `review`): the automated entry it decides, who
+    /// decided and why. Hashed only when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<Reviewed>,
+}
+
+/// What a reviewer's entry adds: the automated entry it decides, the reviewer, the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reviewed {
+    /// The sequence number of the automated entry.
+    pub entry: i64,
+    /// The reviewer's name (from the key that decided).
+    pub reviewer: String,
+    /// The reviewer's reason (required when the decision is overridden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A stored entry.
@@ -153,6 +169,11 @@ pub fn entry_hash(seq: i64, d: &Decided, prev: &str) -> String {
     if let Some(seq) = d.champion {
         body["champion"] = serde_json::json!(seq);
     }
+    if let Some(r) = &d.reviewed {
+        body["reviewed"] = serde_json::json!({
+            "entry": r.entry, "reviewer": r.reviewer, "reason": r.reason,
+        });
+    }
     hex(&Sha256::digest(body.to_string().as_bytes()))
 }
 
@@ -222,6 +243,7 @@ fn redact(url: &str) -> String {
 }
 
 pub mod outcomes;
+pub mod reviews;
 mod store;
 use store::Store;
 
@@ -244,12 +266,40 @@ pub struct Filter {
     pub rows: bool,
 }
 
-type Reply = oneshot::Sender<std::result::Result<i64, String>>;
+type Reply = oneshot::Sender<std::result::Result<i64, Failure>>;
+
+/// Why a decision was not committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The store failed (or the writer stopped).
+    Store(String),
+    /// A reviewer's decision on an entry that is not pending in the review queue (decided
+    /// already, or never queued).
+    NotPending(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Store(m) | Failure::NotPending(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A decision on its way to the writer: the entry's fields, its stored row, why it enters the
+/// review queue (empty: it does not), and where the sequence number goes.
+#[derive(Debug)]
+struct Pending {
+    decided: Decided,
+    row: Vec<u8>,
+    queue: Vec<String>,
+    reply: Reply,
+}
 
 /// The handle the server holds: sends decisions to the writer thread.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    tx: mpsc::UnboundedSender<(Decided, Vec<u8>, Reply)>,
+    tx: mpsc::UnboundedSender<Pending>,
     store: Location,
 }
 
@@ -261,7 +311,7 @@ impl Journal {
             location: loc.display(),
             message,
         })?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Decided, Vec<u8>, Reply)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
         let name = loc.display();
         std::thread::Builder::new()
             .name("journal".into())
@@ -274,23 +324,26 @@ impl Journal {
                             Err(_) => break,
                         }
                     }
+                    let batch = pending_reviews_only(&mut store, batch);
                     let (mut s, mut p) = (seq, prev.clone());
+                    let mut queues = Vec::with_capacity(batch.len());
                     let (entries, replies): (Vec<Entry>, Vec<Reply>) = batch
                         .into_iter()
-                        .map(|(d, row, reply)| {
+                        .map(|item| {
                             s += 1;
-                            let hash = entry_hash(s, &d, &p);
+                            let hash = entry_hash(s, &item.decided, &p);
                             let e = Entry {
                                 seq: s,
-                                decided: d,
+                                decided: item.decided,
                                 prev_hash: std::mem::replace(&mut p, hash.clone()),
                                 hash,
-                                row: Some(row),
+                                row: Some(item.row),
                             };
-                            (e, reply)
+                            queues.push(item.queue);
+                            (e, item.reply)
                         })
                         .unzip();
-                    match store.append(&entries) {
+                    match store.append(&entries, &queues) {
                         Ok(()) => {
                             seq = s;
                             prev = p;
@@ -301,7 +354,7 @@ impl Journal {
                         Err(message) => {
                             tracing::error!(journal = %name, %message, "journal write failed");
                             for reply in replies {
-                                let _ = reply.send(Err(message.clone()));
+                                let _ = reply.send(Err(Failure::Store(message.clone())));
                             }
                         }
                     }
@@ -330,23 +383,100 @@ impl Journal {
     /// Commits a decision with the feature row it scored (whose hash must be the decision's
     /// `input_hash`); returns its sequence number once it is durable.
     pub async fn record(&self, d: Decided, features: &[f64]) -> Result<i64> {
+        self.record_queued(d, features, Vec::new()).await
+    }
+
+    /// [`Journal::record`], the entry entering the review queue in the same transaction when
+    /// `queue` (why) is not empty, unless the same row of the same client and model is pending
+    /// there already.
+    pub async fn record_queued(
+        &self,
+        d: Decided,
+        features: &[f64],
+        queue: Vec<String>,
+    ) -> Result<i64> {
+        self.send(d, encode_row(features), queue)
+            .await
+            .map_err(|f| Error::Journal {
+                location: self.location(),
+                message: f.to_string(),
+            })
+    }
+
+    /// Commits a reviewer's decision (`d.reviewed` set) with the automated entry's stored row,
+    /// and closes that entry's review in the same transaction; refused (`NotPending`) when the
+    /// entry is not pending in the queue, so an entry is decided once.
+    pub async fn record_review(
+        &self,
+        d: Decided,
+        row: Vec<u8>,
+    ) -> std::result::Result<i64, Failure> {
+        if d.reviewed.is_none() {
+            return Err(Failure::Store(
+                "a review entry names the entry it decides".into(),
+            ));
+        }
+        self.send(d, row, Vec::new()).await
+    }
+
+    async fn send(
+        &self,
+        decided: Decided,
+        row: Vec<u8>,
+        queue: Vec<String>,
+    ) -> std::result::Result<i64, Failure> {
         let (reply, wait) = oneshot::channel();
-        let fail = |message: String| Error::Journal {
-            location: self.location(),
-            message,
-        };
+        let stopped = || Failure::Store("the journal writer has stopped".into());
         self.tx
-            .send((d, encode_row(features), reply))
-            .map_err(|_| fail("the journal writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| fail("the journal writer has stopped".into()))?
-            .map_err(fail)
+            .send(Pending {
+                decided,
+                row,
+                queue,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
     }
 
     /// Whether the writer thread is alive.
     pub fn is_alive(&self) -> bool {
         !self.tx.is_closed()
     }
+}
+
+/// The batch without the reviewer decisions whose entry is not pending (answered
+/// `NotPending`, or `Store` when the queue cannot be read), nor a second decision of one entry
+/// in the same batch. The writer is the process's only one, so what it checks stays true until
+/// its transaction commits.
+fn pending_reviews_only(store: &mut Store, batch: Vec<Pending>) -> Vec<Pending> {
+    let mut closing = std::collections::HashSet::new();
+    let mut keep = Vec::with_capacity(batch.len());
+    for item in batch {
+        let Some(entry) = item.decided.reviewed.as_ref().map(|r| r.entry) else {
+            keep.push(item);
+            continue;
+        };
+        let refuse = match store.review_status(entry) {
+            Ok(Some(status)) if status == "pending" && closing.insert(entry) => None,
+            Ok(Some(status)) if status == "pending" => Some(Failure::NotPending(format!(
+                "entry {entry} is being decided by another review"
+            ))),
+            Ok(Some(_)) => Some(Failure::NotPending(format!(
+                "entry {entry} has been reviewed already"
+            ))),
+            Ok(None) => Some(Failure::NotPending(format!(
+                "entry {entry} is not in the review queue"
+            ))),
+            Err(message) => Some(Failure::Store(message)),
+        };
+        match refuse {
+            None => keep.push(item),
+            Some(f) => {
+                let _ = item.reply.send(Err(f));
+            }
+        }
+    }
+    keep
 }
 
 /// What `journal verify` found.
@@ -613,6 +743,7 @@ mod tests {
             review: Vec::new(),
             notice: Vec::new(),
             champion: None,
+            reviewed: None,
         }
     }
 

@@ -19,22 +19,29 @@ CREATE TABLE IF NOT EXISTS journal (
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability REAL NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BLOB, review TEXT, notice TEXT,
-  champion INTEGER);
+  champion INTEGER, reviewed INTEGER, reviewer TEXT, review_reason TEXT);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
 CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
   defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
   PRIMARY KEY (client, model_version));
-CREATE INDEX IF NOT EXISTS journal_client ON journal (client);";
+CREATE INDEX IF NOT EXISTS journal_client ON journal (client);
+CREATE TABLE IF NOT EXISTS reviews (entry INTEGER PRIMARY KEY, client TEXT NOT NULL,
+  model_version TEXT NOT NULL, input_hash TEXT NOT NULL, queued_at TEXT NOT NULL,
+  why TEXT NOT NULL, status TEXT NOT NULL, final_entry INTEGER);
+CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);";
 
 /// Columns added since the first journals, with their SQLite types: a journal written before
 /// them is upgraded in place (its old entries hold NULL).
-const SQLITE_ADDED: [(&str, &str); 4] = [
+const SQLITE_ADDED: [(&str, &str); 7] = [
     ("features", "BLOB"),
     ("review", "TEXT"),
     ("notice", "TEXT"),
     ("champion", "INTEGER"),
+    ("reviewed", "INTEGER"),
+    ("reviewer", "TEXT"),
+    ("review_reason", "TEXT"),
 ];
 
 const PG_SCHEMA: &str = "
@@ -43,8 +50,11 @@ CREATE TABLE IF NOT EXISTS journal (
   kind TEXT NOT NULL, model_version TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL,
   decision TEXT NOT NULL, reasons TEXT NOT NULL, input_hash TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL, features BYTEA, review TEXT, notice TEXT,
-  champion BIGINT);
+  champion BIGINT, reviewed BIGINT, reviewer TEXT, review_reason TEXT);
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS features BYTEA;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS reviewed BIGINT;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS reviewer TEXT;
+ALTER TABLE journal ADD COLUMN IF NOT EXISTS review_reason TEXT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS champion BIGINT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS review TEXT;
 ALTER TABLE journal ADD COLUMN IF NOT EXISTS notice TEXT;
@@ -54,7 +64,21 @@ CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
 CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
   defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
   PRIMARY KEY (client, model_version));
-CREATE INDEX IF NOT EXISTS journal_client ON journal (client);";
+CREATE INDEX IF NOT EXISTS journal_client ON journal (client);
+CREATE TABLE IF NOT EXISTS reviews (entry BIGINT PRIMARY KEY, client TEXT NOT NULL,
+  model_version TEXT NOT NULL, input_hash TEXT NOT NULL, queued_at TEXT NOT NULL,
+  why TEXT NOT NULL, status TEXT NOT NULL, final_entry BIGINT);
+CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);";
+
+/// Enters an entry in the review queue unless the same row of the same client and model is
+/// pending there already.
+const QUEUE: &str = "INSERT INTO reviews (entry, client, model_version, input_hash, queued_at, \
+    why, status) SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), \
+    CAST($5 AS TEXT), CAST($6 AS TEXT), 'pending' WHERE NOT EXISTS (SELECT 1 FROM reviews \
+    WHERE client = $2 AND model_version = $3 AND input_hash = $4 AND status = 'pending')";
+/// Closes a review with the reviewer's entry.
+const CLOSE: &str =
+    "UPDATE reviews SET status = 'decided', final_entry = $1 WHERE entry = $2 AND status = 'pending'";
 
 impl Store {
     pub(super) fn open(loc: &Location) -> Result<Self> {
@@ -128,14 +152,21 @@ impl Store {
     }
 
     /// Appends entries (already chained) and moves the head, in one transaction.
-    pub(super) fn append(&mut self, entries: &[Entry]) -> std::result::Result<(), String> {
+    /// `queues[i]` (why the entry enters the review queue, empty when it does not) goes with
+    /// `entries[i]`; a reviewer's entry closes its review. All in the same transaction.
+    pub(super) fn append(
+        &mut self,
+        entries: &[Entry],
+        queues: &[Vec<String>],
+    ) -> std::result::Result<(), String> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
         let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
                    probability, decision, reasons, input_hash, prev_hash, hash, features, review, \
-                   notice, champion) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+                   notice, champion, reviewed, reviewer, review_reason) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                   $17, $18, $19)";
         let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
         match self {
@@ -143,8 +174,9 @@ impl Store {
                 let tx = c.transaction().map_err(|e| e.to_string())?;
                 {
                     let mut st = tx.prepare_cached(ins).map_err(|e| e.to_string())?;
-                    for e in entries {
+                    for (e, why) in entries.iter().zip(queues) {
                         let d = &e.decided;
+                        let r = d.reviewed.as_ref();
                         st.execute(rusqlite::params![
                             e.seq,
                             d.time,
@@ -161,9 +193,30 @@ impl Store {
                             e.row,
                             review_text(&d.review),
                             review_text(&d.notice),
-                            d.champion
+                            d.champion,
+                            r.map(|r| r.entry),
+                            r.map(|r| r.reviewer.as_str()),
+                            r.and_then(|r| r.reason.as_deref()),
                         ])
                         .map_err(|e| e.to_string())?;
+                        if !why.is_empty() {
+                            tx.execute(
+                                QUEUE,
+                                rusqlite::params![
+                                    e.seq,
+                                    d.client,
+                                    d.model_version,
+                                    d.input_hash,
+                                    d.time,
+                                    reasons_text(why)
+                                ],
+                            )
+                            .map_err(|e| e.to_string())?;
+                        }
+                        if let Some(r) = r {
+                            tx.execute(CLOSE, rusqlite::params![e.seq, r.entry])
+                                .map_err(|e| e.to_string())?;
+                        }
                     }
                     tx.execute(head, rusqlite::params![last.seq, last.hash])
                         .map_err(|e| e.to_string())?;
@@ -173,8 +226,14 @@ impl Store {
             Store::Postgres(c) => {
                 let mut tx = c.transaction().map_err(|e| e.to_string())?;
                 let st = tx.prepare(ins).map_err(|e| e.to_string())?;
-                for e in entries {
+                for (e, why) in entries.iter().zip(queues) {
                     let d = &e.decided;
+                    let r = d.reviewed.as_ref();
+                    let (reviewed, reviewer, reason) = (
+                        r.map(|r| r.entry),
+                        r.map(|r| r.reviewer.clone()),
+                        r.and_then(|r| r.reason.clone()),
+                    );
                     tx.execute(
                         &st,
                         &[
@@ -194,9 +253,30 @@ impl Store {
                             &review_text(&d.review),
                             &review_text(&d.notice),
                             &d.champion,
+                            &reviewed,
+                            &reviewer,
+                            &reason,
                         ],
                     )
                     .map_err(|e| e.to_string())?;
+                    if !why.is_empty() {
+                        tx.execute(
+                            QUEUE,
+                            &[
+                                &e.seq,
+                                &d.client,
+                                &d.model_version,
+                                &d.input_hash,
+                                &d.time,
+                                &reasons_text(why),
+                            ],
+                        )
+                        .map_err(|e| e.to_string())?;
+                    }
+                    if let Some(entry) = reviewed {
+                        tx.execute(CLOSE, &[&e.seq, &entry])
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
                 tx.execute(head, &[&last.seq, &last.hash])
                     .map_err(|e| e.to_string())?;
@@ -226,7 +306,8 @@ impl Store {
         }
         let mut q = format!(
             "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
-             reasons, input_hash, prev_hash, hash, review, notice, {}, champion FROM journal",
+             reasons, input_hash, prev_hash, hash, review, notice, {}, champion, reviewed, reviewer, \
+             review_reason FROM journal",
             if filter.rows { "features" } else { "NULL" }
         );
         if !clauses.is_empty() {
@@ -258,6 +339,7 @@ impl Store {
                                 review: parse_review(r.get(12)?),
                                 notice: parse_review(r.get(13)?),
                                 champion: r.get(15)?,
+                                reviewed: reviewed(r.get(16)?, r.get(17)?, r.get(18)?),
                             },
                             prev_hash: r.get(10)?,
                             hash: r.get(11)?,
@@ -270,7 +352,7 @@ impl Store {
             }
             Store::Postgres(c) => {
                 // PostgreSQL types the NULL placeholder as text: cast it.
-                let q = q.replace(" NULL, champion FROM", " NULL::BYTEA, champion FROM");
+                let q = q.replace(" NULL, champion,", " NULL::BYTEA, champion,");
                 let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
                     .iter()
                     .map(|a| a as &(dyn postgres::types::ToSql + Sync))
@@ -293,6 +375,7 @@ impl Store {
                             review: parse_review(r.get(12)),
                             notice: parse_review(r.get(13)),
                             champion: r.get(15),
+                            reviewed: reviewed(r.get(16), r.get(17), r.get(18)),
                         },
                         prev_hash: r.get(10),
                         hash: r.get(11),
@@ -455,6 +538,231 @@ impl Store {
         }
     }
 
+    /// A review's status (None when the entry was never queued).
+    pub(super) fn review_status(
+        &mut self,
+        entry: i64,
+    ) -> std::result::Result<Option<String>, String> {
+        let q = "SELECT status FROM reviews WHERE entry = $1";
+        match self {
+            Store::Sqlite(c) => {
+                c.query_row(q, [entry], |r| r.get(0))
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e.to_string()),
+                    })
+            }
+            Store::Postgres(c) => Ok(c
+                .query(q, &[&entry])
+                .map_err(|e| e.to_string())?
+                .first()
+                .map(|r| r.get(0))),
+        }
+    }
+
+    /// Reviews with their automated and final entries (`entry`: that one only).
+    pub(super) fn read_reviews(
+        &mut self,
+        status: super::reviews::Status,
+        entry: Option<i64>,
+        limit: usize,
+    ) -> std::result::Result<Vec<super::reviews::Review>, String> {
+        use super::reviews::{FinalDecision, Review, Status};
+        let mut q = String::from(
+            "SELECT r.entry, r.status, r.queued_at, r.why, a.client, a.kind, a.model_version, \
+             a.probability, a.decision, a.reasons, a.review, f.seq, f.time, f.decision, \
+             f.reviewer, f.review_reason FROM reviews r JOIN journal a ON a.seq = r.entry \
+             LEFT JOIN journal f ON f.seq = r.final_entry",
+        );
+        // Only literals and integers are spliced.
+        let mut clauses = Vec::new();
+        match status {
+            Status::Pending => clauses.push("r.status = 'pending'".to_owned()),
+            Status::Decided => clauses.push("r.status = 'decided'".to_owned()),
+            Status::All => {}
+        }
+        if let Some(e) = entry {
+            clauses.push(format!("r.entry = {e}"));
+        }
+        if !clauses.is_empty() {
+            q += &format!(" WHERE {}", clauses.join(" AND "));
+        }
+        let order = if status == Status::Pending {
+            ""
+        } else {
+            " DESC"
+        };
+        q += &format!(" ORDER BY r.entry{order} LIMIT {limit}");
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            f64,
+            String,
+            String,
+            Option<String>,
+            (
+                Option<i64>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            ),
+        );
+        let rows: Vec<Row> = match self {
+            Store::Sqlite(c) => {
+                let mut st = c.prepare(&q).map_err(|e| e.to_string())?;
+                let rows = st
+                    .query_map([], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                            (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?),
+                        ))
+                    })
+                    .map_err(|e| e.to_string())?;
+                rows.collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?
+            }
+            Store::Postgres(c) => c
+                .query(&q, &[])
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                        r.get(7),
+                        r.get(8),
+                        r.get(9),
+                        r.get(10),
+                        (r.get(11), r.get(12), r.get(13), r.get(14), r.get(15)),
+                    )
+                })
+                .collect(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    entry,
+                    status,
+                    queued_at,
+                    why,
+                    client,
+                    kind,
+                    model_version,
+                    probability,
+                    decision,
+                    reasons,
+                    intake,
+                    f,
+                )| {
+                    let final_decision = match f {
+                        (Some(seq), Some(time), Some(fd), reviewer, reason) => {
+                            Some(FinalDecision {
+                                entry: seq,
+                                time,
+                                overrides: fd != decision,
+                                decision: fd,
+                                reviewer: reviewer.unwrap_or_default(),
+                                reason,
+                            })
+                        }
+                        _ => None,
+                    };
+                    Review {
+                        entry,
+                        status,
+                        queued_at,
+                        why: parse_reasons(&why),
+                        client,
+                        kind,
+                        model_version,
+                        probability,
+                        decision,
+                        reasons: parse_reasons(&reasons),
+                        reasons_in_words: Vec::new(),
+                        intake: parse_review(intake),
+                        final_decision,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// Pending reviews and the oldest one's queue time.
+    pub(super) fn pending_figures(
+        &mut self,
+    ) -> std::result::Result<(usize, Option<String>), String> {
+        let q = "SELECT COUNT(*), MIN(queued_at) FROM reviews WHERE status = 'pending'";
+        let (n, oldest): (i64, Option<String>) = match self {
+            Store::Sqlite(c) => c
+                .query_row(q, [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| e.to_string())?,
+            Store::Postgres(c) => {
+                let r = c.query_one(q, &[]).map_err(|e| e.to_string())?;
+                (r.get(0), r.get(1))
+            }
+        };
+        Ok((usize::try_from(n).unwrap_or(0), oldest))
+    }
+
+    /// Decided reviews counted by reviewer, automated decision and final decision.
+    pub(super) fn decided_figures(
+        &mut self,
+    ) -> std::result::Result<Vec<(String, String, String, usize)>, String> {
+        let q = "SELECT f.reviewer, a.decision, f.decision, COUNT(*) FROM reviews r \
+                 JOIN journal a ON a.seq = r.entry JOIN journal f ON f.seq = r.final_entry \
+                 WHERE r.status = 'decided' GROUP BY f.reviewer, a.decision, f.decision";
+        let rows: Vec<(Option<String>, String, String, i64)> = match self {
+            Store::Sqlite(c) => {
+                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .map_err(|e| e.to_string())?;
+                rows.collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?
+            }
+            Store::Postgres(c) => c
+                .query(q, &[])
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(who, a, f, n)| {
+                (
+                    who.unwrap_or_default(),
+                    a,
+                    f,
+                    usize::try_from(n).unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+
     /// The head record.
     pub(super) fn head_record(&mut self) -> std::result::Result<Head, String> {
         let hq = "SELECT seq, hash FROM journal_head WHERE one = 1";
@@ -477,6 +785,18 @@ impl Store {
                 .map(|r| (r.get(0), r.get(1)))),
         }
     }
+}
+
+fn reviewed(
+    entry: Option<i64>,
+    reviewer: Option<String>,
+    reason: Option<String>,
+) -> Option<super::Reviewed> {
+    Some(super::Reviewed {
+        entry: entry?,
+        reviewer: reviewer.unwrap_or_default(),
+        reason,
+    })
 }
 
 fn reasons_text(r: &[String]) -> String {

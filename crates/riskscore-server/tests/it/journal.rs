@@ -141,6 +141,7 @@ fn postgres_journal_chains_and_detects_edits() {
                             review: Vec::new(),
                             notice: Vec::new(),
                             champion: None,
+                            reviewed: None,
                         },
                         &row,
                     )
@@ -247,6 +248,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         review: Vec::new(),
         notice: Vec::new(),
         champion: None,
+        reviewed: None,
     };
     let mut prev = GENESIS.to_string();
     for i in 1..=2 {
@@ -286,6 +288,7 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
         review: Vec::new(),
         notice: Vec::new(),
         champion: None,
+        reviewed: None,
         ..decided(3)
     };
     let rt = tokio::runtime::Builder::new_current_thread()

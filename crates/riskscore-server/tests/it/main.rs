@@ -9,3 +9,4 @@ mod monitor;
 mod notice;
 mod openapi;
 mod recourse;
+mod reviews;

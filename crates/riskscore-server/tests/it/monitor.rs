@@ -91,8 +91,8 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
         post("/v1/outcomes", batch(&[(clients[221].0, 1), (1, 0)])),
     )
     .await;
-    assert_error(&v, 422, "invalid_fields");
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&v, 404, "not_found");
+    assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["fields"][0]["field"], "outcomes[1].id", "{v}");
     // Refused batches wrote nothing: clients 220 and 221 have no outcome.
     assert_eq!(outcomes::read(&loc).unwrap().len(), 210);
@@ -196,6 +196,7 @@ fn outcomes_on_postgres() {
                         review: Vec::new(),
                         notice: Vec::new(),
                         champion: None,
+                        reviewed: None,
                     },
                     &row,
                 )
