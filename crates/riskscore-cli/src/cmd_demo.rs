@@ -140,12 +140,22 @@ pub fn run(args: Args) -> Result<()> {
         d.tested,
         if d.dataset_drift { "yes" } else { "no" }
     );
+    let pack = args.out.join("pack");
+    let mut inputs = crate::cmd_document::inputs(&model, "credit-default (demo)")?;
+    inputs.drift = Some(serde_json::to_value(&d)?);
+    let (doc, card) = riskscore_explain::document::write(&inputs, &pack)?;
     println!(
-        "reports ready in {:.1} s: {}, {}, {}",
+        "6. the model's documentation pack -> {}, {}",
+        doc.display(),
+        card.display()
+    );
+    println!(
+        "reports ready in {:.1} s: {}, {}, {}, {}",
         started.elapsed().as_secs_f64(),
         eda.display(),
         s.report,
-        drift.display()
+        drift.display(),
+        doc.display()
     );
     if args.no_serve {
         return Ok(());
@@ -188,7 +198,7 @@ fn serve(args: &Args, data: &std::path::Path, model: &std::path::Path) -> Result
     let some_client = scorer.population.ids.first().copied().unwrap_or_default();
     let state = AppState::new(scorer, journal, Settings::default());
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    println!("6. serving on http://{addr}/ (Ctrl-C to stop)");
+    println!("7. serving on http://{addr}/ (Ctrl-C to stop)");
     println!("   dashboard:         http://{addr}/");
     println!("   API documentation: http://{addr}/docs");
     println!("   a score:           http://{addr}/v1/clients/{some_client}/score");

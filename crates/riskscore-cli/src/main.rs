@@ -3,6 +3,7 @@
 
 mod cmd_bench_explain;
 mod cmd_demo;
+mod cmd_document;
 mod cmd_drift;
 mod cmd_explain;
 mod cmd_explore;
@@ -47,6 +48,9 @@ enum Command {
     BenchExplain(cmd_bench_explain::Args),
     /// Run the whole flow on built-in synthetic data (or --data DIR).
     Demo(cmd_demo::Args),
+    /// The model's documentation pack: an HTML document for validators (purpose, data, method,
+    /// performance, fairness, limitations, monitoring, approvals) and model_card.json.
+    Document(cmd_document::Args),
     /// Data drift between a reference and a current data set (Evidently's tests, PSI).
     Drift(cmd_drift::Args),
     /// Exploratory report of raw data: missing values, anomalies, class balance, default rates,
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::BenchCbpe(args) => cmd_monitor::bench(args),
         Command::BenchExplain(args) => cmd_bench_explain::run(args),
         Command::Demo(args) => cmd_demo::run(args),
+        Command::Document(args) => cmd_document::run(args),
         Command::Drift(args) => cmd_drift::run(args),
         Command::Explain(args) => cmd_explain::run(args),
         Command::Explore(args) => cmd_explore::run(args),

@@ -4,6 +4,7 @@
 //! time in O(nodes x depth) with no tables (`linear.rs`).
 
 pub mod client;
+pub mod document;
 pub mod forest;
 pub mod global;
 mod linear;

@@ -8,6 +8,7 @@
 mod cli;
 mod common;
 mod dashboard;
+mod document;
 mod drift;
 mod mlflow;
 mod real_data;

@@ -569,6 +569,49 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     assert!(std::fs::read_to_string(&report)
         .unwrap()
         .contains("Realized by cohort"));
+    // The documentation pack of the real-sample model, with its monitoring: every figure read
+    // from the manifest, the fairness file or the monitor's answer.
+    let monitor = dir.join("monitor.json");
+    std::fs::write(&monitor, m.to_string()).unwrap();
+    let pack = dir.join("pack");
+    ok(&[
+        "-q",
+        "document",
+        "--model",
+        s(&model),
+        "--monitor",
+        s(&monitor),
+        "--out",
+        s(&pack),
+    ]);
+    let html = std::fs::read_to_string(pack.join("model-documentation.html")).unwrap();
+    let sources = [
+        (
+            "manifest.json",
+            crate::document::json_file(&model.join("manifest.json")),
+        ),
+        (
+            "fairness.json",
+            crate::document::json_file(&model.join("fairness.json")),
+        ),
+        ("monitor", m.clone()),
+    ];
+    let figures = crate::document::figures(&html);
+    assert!(
+        figures.iter().any(|f| f.1 == "monitor"),
+        "the monitoring is in the pack"
+    );
+    for (value, file, pointer) in &figures {
+        let source = &sources.iter().find(|x| x.0 == file).unwrap().1;
+        let v = source
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("{file}{pointer}"));
+        assert!(
+            crate::document::same(value, v),
+            "{file}{pointer}: {value} vs {v}"
+        );
+    }
+    assert!(html.contains("Home Credit Default Risk tables"));
     std::fs::write(&outcomes, "id,defaulted,observed_at\n100002,2,2027-06-30\n").unwrap();
     let o = riskscore(&[
         "-q",
