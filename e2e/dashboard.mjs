@@ -6,31 +6,17 @@
 // target/e2e). With REFUSED_ID, a refused client: the print button opens the applicant's
 // notice, which is checked and scanned too. Prints one line per check; exits 1 on the first
 // failure.
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { artifacts, axe as scan, check, launch } from "./lib.mjs";
 
 const [base, id, unknown = "1", refused] = process.argv.slice(2);
 if (!base || !id) {
   console.error("usage: node dashboard.mjs BASE_URL CLIENT_ID [UNKNOWN_ID]");
   process.exit(2);
 }
-const artifacts = process.env.RISKSCORE_E2E_ARTIFACTS || "target/e2e";
-mkdirSync(artifacts, { recursive: true });
-const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-
-function check(ok, what) {
-  if (!ok) throw new Error("failed: " + what);
-  console.log("ok: " + what);
-}
 const pct = (p) => (100 * p).toFixed(1) + " %";
 
-const browser = await chromium.launch({
-  executablePath: process.env.RISKSCORE_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   // axe is injected as a script: the page's policy allows this server's scripts only.
   const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 1000 } });
@@ -39,15 +25,7 @@ try {
   page.on("requestfailed", (r) => failed.push(r.url()));
   page.on("pageerror", (e) => failed.push("script error: " + e.message));
 
-  async function axe(view, on = page) {
-    await on.addScriptTag({ path: axePath });
-    const r = await on.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    }));
-    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    for (const v of r.violations) console.log(`axe ${view}: ${v.impact} ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target.join(" ") + " " + (n.failureSummary || "").split("\n").slice(1).join(" ")).join("; ")}`);
-    check(bad.length === 0, `axe on the ${view} view: no serious or critical violation (${r.passes.length} rules pass)`);
-  }
+  const axe = (view, on = page) => scan(on, `${view} view`);
 
   // 1. Search with the mouse: the page shows what the API answers.
   await page.goto(base + "/");

@@ -6,44 +6,21 @@
 // records it. Checks the journal's answer through the API, the model view's oversight figures,
 // and scans each state with axe-core (WCAG 2.1 A/AA; no serious or critical violation).
 // Screenshots in $RISKSCORE_E2E_ARTIFACTS. Exits 1 on the first failure.
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { artifacts, axe as scan, check, launch } from "./lib.mjs";
 
 const [base, serviceKey, reviewerKey, reviewer, idList] = process.argv.slice(2);
 if (!idList) {
   console.error("usage: node review.mjs BASE_URL SERVICE_KEY REVIEWER_KEY REVIEWER_NAME ID[,ID...]");
   process.exit(2);
 }
-const artifacts = process.env.RISKSCORE_E2E_ARTIFACTS || "target/e2e";
-mkdirSync(artifacts, { recursive: true });
-const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-
-function check(ok, what) {
-  if (!ok) throw new Error("failed: " + what);
-  console.log("ok: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.RISKSCORE_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 1000 } });
   const page = await context.newPage();
   const failed = [];
   page.on("pageerror", (e) => failed.push("script error: " + e.message));
-  async function axe(view) {
-    await page.addScriptTag({ path: axePath });
-    const r = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    }));
-    const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    for (const v of r.violations) console.log(`axe ${view}: ${v.impact} ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join("; ")}`);
-    check(bad.length === 0, `axe on the ${view}: no serious or critical violation (${r.passes.length} rules pass)`);
-  }
+  const axe = (view) => scan(page, view);
   const as = (key) => ({ headers: { "X-API-Key": key } });
   for (const id of idList.split(",")) {
     const r = await page.request.get(`${base}/v1/clients/${id}/score`, as(serviceKey));

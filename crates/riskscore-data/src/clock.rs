@@ -44,12 +44,41 @@ impl Utc {
             micros: d.subsec_micros(),
         }
     }
+
+    /// Seconds since 1970-01-01 of the fields (the inverse of [`Utc::at`], without the
+    /// microseconds): days from the civil date (Howard Hinnant's algorithm).
+    pub fn unix_seconds(&self) -> i64 {
+        let y = if self.month <= 2 {
+            self.year - 1
+        } else {
+            self.year
+        };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = if self.month > 2 {
+            self.month - 3
+        } else {
+            self.month + 9
+        };
+        let doy = (153 * mp + 2) / 5 + self.day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        ((days * 24 + self.hour) * 60 + self.minute) * 60 + self.second
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn fields_go_back_to_the_instant() {
+        for secs in [0, 951_782_400 + 3_723, 1_798_761_600, 4_102_444_799] {
+            let t = Utc::at(UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(t.unix_seconds(), secs as i64, "{t:?}");
+        }
+    }
 
     #[test]
     fn known_instants() {

@@ -99,3 +99,47 @@ pub fn wait_ready(port: u16, child: &mut Child) {
     }
     panic!("the server was not ready within 60 s");
 }
+
+/// Runs `e2e/SCRIPT` with Node.js (playwright-core and axe-core from `e2e/node_modules`,
+/// Debian's Chromium), screenshots under `e2e/artifacts/ARTIFACTS`: its standard output, or
+/// panics with its output when it fails. None (the check skipped) when Node.js, the packages
+/// or Chromium are missing and the oracles are not required.
+pub fn e2e(script: &str, args: &[&str], artifacts: &str) -> Option<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
+    let chromium =
+        std::env::var("RISKSCORE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let ready = node_ok
+        && dir.join("node_modules/playwright-core").is_dir()
+        && dir.join("node_modules/axe-core").is_dir()
+        && Path::new(&chromium).is_file();
+    if !ready {
+        assert!(
+            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
+            "Node.js, e2e/node_modules or {chromium} is missing but the oracles are required \
+             (scripts/setup installs them)"
+        );
+        eprintln!("skipped: Node.js, e2e/node_modules or Chromium is missing");
+        return None;
+    }
+    let o = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .env("RISKSCORE_CHROMIUM", &chromium)
+        .env(
+            "RISKSCORE_E2E_ARTIFACTS",
+            dir.join("artifacts").join(artifacts),
+        )
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{script}: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(out)
+}

@@ -285,26 +285,12 @@ fn every_figure_of_the_pack_is_read_from_its_source() {
 /// The document opened from disk in Chromium with every request outside the file refused:
 /// none is attempted, the 14 sections render, axe finds no serious violation.
 fn offline(doc: &Path) {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
-    if !e2e.join("node_modules/playwright-core").is_dir() {
+    if let Some(out) = crate::common::e2e("offline.mjs", &[doc.to_str().unwrap()], "") {
         assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "e2e/node_modules is missing (scripts/setup installs it)"
+            out.contains("no request left the file") && out.contains("14 sections"),
+            "{out}"
         );
-        return;
     }
-    let o = Command::new("node")
-        .arg(e2e.join("offline.mjs"))
-        .arg(doc)
-        .env("RISKSCORE_E2E_ARTIFACTS", e2e.join("artifacts"))
-        .output()
-        .unwrap();
-    let out = text(&o.stdout);
-    assert!(o.status.success(), "{out}{}", text(&o.stderr));
-    assert!(
-        out.contains("no request left the file") && out.contains("14 sections"),
-        "{out}"
-    );
 }
 
 #[test]

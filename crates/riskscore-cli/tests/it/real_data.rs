@@ -663,31 +663,18 @@ fn first_with_recourse(rows: &Path) -> String {
 
 /// The dashboard's browser test, once against a model trained on the real sample.
 fn dashboard(server: &Server, id: i64, refused: &str) {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e");
-    if !e2e.join("node_modules/playwright-core").is_dir() {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "e2e/node_modules is missing (scripts/setup installs it)"
-        );
-        return;
-    }
-    let o = std::process::Command::new("node")
-        .arg(e2e.join("dashboard.mjs"))
-        .args([
+    let Some(out) = crate::common::e2e(
+        "dashboard.mjs",
+        &[
             &format!("http://127.0.0.1:{}", server.port),
             &id.to_string(),
             "1",
             refused,
-        ])
-        .env("RISKSCORE_E2E_ARTIFACTS", e2e.join("artifacts/real"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        ],
+        "real",
+    ) else {
+        return;
+    };
     assert!(out.contains("axe on the client view"), "{out}");
     assert!(out.contains("axe on the notice view"), "{out}");
     assert!(

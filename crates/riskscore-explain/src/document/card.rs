@@ -174,24 +174,25 @@ pub fn model_card(i: &Inputs) -> Value {
     })
 }
 
+/// `YYYY-MM-DD HH:MM` of a Unix time (UTC).
+pub(crate) fn date_time_of(unix: u64) -> String {
+    let t = utc(unix);
+    format!("{} {:02}:{:02}", date_of(unix), t.hour, t.minute)
+}
+
 /// `YYYY-MM-DD` of a Unix time (UTC).
 fn date_of(unix: u64) -> String {
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = (unix / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let t = utc(unix);
+    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+}
+
+fn utc(unix: u64) -> riskscore_data::clock::Utc {
+    riskscore_data::clock::Utc::at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::date_of;
+    use super::{date_of, date_time_of};
 
     #[test]
     fn dates_of_unix_times() {
@@ -200,5 +201,9 @@ mod tests {
         assert_eq!(date_of(951_868_800), "2000-03-01");
         assert_eq!(date_of(951_868_799), "2000-02-29");
         assert_eq!(date_of(1_798_761_600), "2027-01-01");
+        assert_eq!(
+            date_time_of(1_798_761_600 + 3_600 + 120 + 59),
+            "2027-01-01 01:02"
+        );
     }
 }

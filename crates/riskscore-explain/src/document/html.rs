@@ -36,14 +36,15 @@ pub fn document(i: &Inputs) -> String {
 
 fn header(i: &Inputs, m: Source) -> String {
     format!(
-        "<p class=\"note\">Version <b>{}</b> (bundle <code>{}</code>), trained by riskscore {} \
-at Unix time {}; training data SHA-256 {}. Written by <code>riskscore document</code> from the \
+        "<style>table.text td{{text-align:left;vertical-align:top}}</style>\
+<p class=\"note\">Version <b>{}</b> (bundle <code>{}</code>), trained by riskscore {} \
+on {}; training data SHA-256 {}. Written by <code>riskscore document</code> from the \
 bundle's own files{}: each figure below is a <code>&lt;data&gt;</code> element naming the file and \
 the JSON pointer it was read from.</p><p>Owner: {}.</p>",
         esc(&i.version),
         esc(&i.dir.display().to_string()),
         m.fig("/riskscore_version", 0, false),
-        m.fig("/created_unix", 0, false),
+        m.when("/created_unix"),
         m.fig("/data_hash", 0, false),
         match &i.run {
             Some(_) => " and its MLflow run",
@@ -80,7 +81,7 @@ fn layout_name(i: &Inputs) -> String {
     match i.pipeline.pointer("/layout/kind").and_then(Value::as_str) {
         Some("home_credit") => "the Home Credit Default Risk tables".into(),
         _ => format!(
-            "a single table of applicants with the id column `{}`",
+            "a single table of applicants with the id column {}",
             i.pipeline
                 .pointer("/id")
                 .and_then(Value::as_str)
@@ -128,14 +129,14 @@ aggregated per applicant."
     let derived = list(&i.manifest, "/protected_features");
     let mut s = format!(
         "<p><b>Tables</b>: {tables}</p><p><b>Rows</b>: {} training applicants, {} features after \
-the pipeline; {} cross-validation folds (seed {}). <b>Dates</b>: trained at Unix time {} (the \
+the pipeline; {} cross-validation folds (seed {}). <b>Dates</b>: trained on {} (the \
 tables carry no calendar dates: their times are days relative to the application). <b>Data \
 hash</b>: {} (SHA-256 of the ids, labels and values of the training matrix).</p>",
         m.fig("/metrics/n_rows", 0, false),
         m.fig("/metrics/n_features", 0, false),
         m.fig("/metrics/folds", 0, false),
         m.fig("/metrics/seed", 0, false),
-        m.fig("/created_unix", 0, false),
+        m.when("/created_unix"),
         m.fig("/data_hash", 0, false),
     );
     let _ = write!(
@@ -217,7 +218,16 @@ fn run_section(run: &Value) -> String {
 
 /// A table of cells already in HTML (figures are `<data>` elements).
 fn raw_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table><thead><tr>");
+    table_of("<table>", headers, rows)
+}
+
+/// [`raw_table`] for text: cells aligned left.
+fn text_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    table_of("<table class=\"text\">", headers, rows)
+}
+
+fn table_of(open: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!("{open}<thead><tr>");
     for h in headers {
         let _ = write!(s, "<th scope=\"col\">{}</th>", esc(h));
     }
@@ -263,7 +273,7 @@ fn features(i: &Inputs, m: Source) -> String {
 the words of the reviewed wording file (the same words as the reasons given to applicants). \
 Ordered by total gain in the final model.</p><details><summary>All features</summary>{}</details>",
         specs.len(),
-        raw_table(&["Rank", "Feature", "Description", "Kind", "Gain"], &rows)
+        text_table(&["Rank", "Feature", "Description", "Kind", "Gain"], &rows)
     )
 }
 
@@ -449,7 +459,7 @@ after.</p>",
     if let Some((p, y)) = &i.oof {
         let bins = reliability(p, y);
         let mut chart = LineChart::new(
-            "Predicted and observed default rate (out of fold, by tenth of probability)",
+            "Predicted and observed default rate, out of fold",
             "mean predicted probability",
             "observed default rate",
         );
@@ -462,19 +472,20 @@ after.</p>",
             Series::line("observed", bins.iter().map(|b| (b.0, b.1)).collect()).dots(),
             Series::line("perfect calibration", vec![(0.0, 0.0), (max, max)]).dashed(),
         ];
-        chart.description = bins
-            .iter()
-            .map(|b| {
-                format!(
-                    "predicted {:.3}, observed {:.3} ({} clients)",
-                    b.0, b.1, b.2
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        chart.description = String::from("By tenth of the out-of-fold probabilities: ")
+            + &bins
+                .iter()
+                .map(|b| {
+                    format!(
+                        "predicted {:.3}, observed {:.3} ({} clients)",
+                        b.0, b.1, b.2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
         let _ = write!(
             s,
-            "{}<p class=\"note\">From the bundle's <code>oof.csv</code> ({} out-of-fold \
+            "{}<p class=\"note\">By tenth of the probabilities, from the bundle's <code>oof.csv</code> ({} out-of-fold \
 probabilities).</p>",
             chart.svg(),
             p.len()
@@ -719,6 +730,13 @@ ratio under 0.8 is flagged.</p>",
         src.fig("/min_group", 0, false),
     );
     let attrs = f.pointer("/attributes").and_then(Value::as_array);
+    if attrs.is_none_or(Vec::is_empty) && f.pointer("/age_rule").is_none_or(Value::is_null) {
+        s.push_str(
+            "<p>Nothing to measure: no protected attribute was named at training \
+(<code>--protected</code>) and the data's layout has no known age column. Name them to measure \
+approval and error rates by group.</p>",
+        );
+    }
     for (a, attr) in attrs.into_iter().flatten().enumerate() {
         let p = |x: &str| format!("/attributes/{a}/{x}");
         let _ = write!(
@@ -830,7 +848,7 @@ the reviewed wording file; the adverse-action notice gives the principal four, w
 applicant could change (recourse, searched exactly on the model within the reviewed action set). \
 Protected attributes never appear, since they are not inputs.</p><p>The inputs the model relies \
 on most (total gain):</p>{}",
-        raw_table(&["Feature", "In words", "Gain"], &rows)
+        text_table(&["Feature", "In words", "Gain"], &rows)
     )
 }
 
@@ -861,7 +879,7 @@ change the applicant's true risk.</li></ul>",
 
 fn monitoring(m: Source) -> String {
     format!(
-        "<table><thead><tr><th scope=\"col\">What</th><th scope=\"col\">How</th>\
+        "<table class=\"text\"><thead><tr><th scope=\"col\">What</th><th scope=\"col\">How</th>\
 <th scope=\"col\">Trigger</th><th scope=\"col\">Action</th></tr></thead><tbody>\
 <tr><td>Inputs</td><td><code>riskscore drift</code> against the bundle's reference \
 (Evidently's tests per feature)</td><td>a drifted feature among the top 15 by gain, or half \

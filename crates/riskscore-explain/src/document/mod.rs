@@ -135,6 +135,18 @@ impl<'a> Source<'a> {
         }
     }
 
+    /// A Unix time (seconds) shown as its UTC date and time.
+    pub fn when(&self, pointer: &str) -> String {
+        match self.get(pointer).and_then(Value::as_u64) {
+            Some(t) => self.data(
+                pointer,
+                &t.to_string(),
+                &format!("{} UTC", card::date_time_of(t)),
+            ),
+            None => "–".into(),
+        }
+    }
+
     fn data(&self, pointer: &str, value: &str, shown: &str) -> String {
         use riskscore_report::esc;
         format!(
