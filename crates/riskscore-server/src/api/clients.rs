@@ -277,10 +277,13 @@ async fn explain_known(
 /// a server started on a feature matrix has no applications).
 async fn recourse_known(s: &AppState, i: usize, id: i64) -> Vec<String> {
     let sc = s.scorer.clone();
-    let found =
-        blocking(move || sc.recourse_known(i, id).map_err(|e| ApiError::internal(&e))).await;
-    match found {
-        Ok(a) => crate::recourse::sentences(&a),
+    // Not an error of the request: logged at debug level, the notice goes without.
+    match blocking(move || Ok(sc.recourse_known(i, id))).await {
+        Ok(Ok(a)) => crate::recourse::sentences(&a),
+        Ok(Err(e)) => {
+            tracing::debug!(id, error = %e, "no recourse for the notice");
+            Vec::new()
+        }
         Err(e) => {
             tracing::debug!(id, error = %e.message, "no recourse for the notice");
             Vec::new()
