@@ -103,18 +103,14 @@ fn result_file(path: &Path, option: &str) -> Result<Value> {
 
 /// The run's `runs/get` answer (`run`: info and data).
 fn mlflow_run(id: &str) -> Result<Value> {
-    let uri = std::env::var("MLFLOW_TRACKING_URI")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .context("--run needs MLFLOW_TRACKING_URI (the MLflow server)")?;
-    let rest = riskscore_tracking::rest::Rest::new(&uri)?;
+    let rest = crate::tracking::server_from_env("--run")?;
     let answer = rest
         .call(
             riskscore_tracking::rest::Method::GET,
             "runs/get",
             &json!({ "run_id": id }),
         )
-        .with_context(|| format!("--run {id}: reading the run from {uri}"))?;
+        .with_context(|| format!("--run {id}: reading the run from {}", rest.base()))?;
     answer
         .get("run")
         .cloned()

@@ -74,13 +74,7 @@ fn model_dir(model: &str) -> Result<PathBuf> {
     if !model.starts_with("models:/") {
         return Ok(PathBuf::from(model));
     }
-    let uri = std::env::var("MLFLOW_TRACKING_URI")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .with_context(|| {
-            format!("--model {model} needs MLFLOW_TRACKING_URI (the MLflow server)")
-        })?;
-    let rest = riskscore_tracking::rest::Rest::new(&uri)?;
+    let rest = crate::tracking::server_from_env(&format!("--model {model}"))?;
     let mv = riskscore_tracking::registry::resolve(&rest, model)
         .with_context(|| format!("resolving {model}"))?;
     let dest = std::env::temp_dir().join(format!(

@@ -33,6 +33,17 @@ impl TrackingArgs {
     }
 }
 
+/// The MLflow server of MLFLOW_TRACKING_URI, for an option that reads from it (`option` names
+/// it in the error when the variable is not set).
+pub fn server_from_env(option: &str) -> Result<riskscore_tracking::rest::Rest> {
+    use anyhow::Context;
+    let uri = std::env::var("MLFLOW_TRACKING_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .with_context(|| format!("{option} needs MLFLOW_TRACKING_URI (the MLflow server)"))?;
+    Ok(riskscore_tracking::rest::Rest::new(&uri)?)
+}
+
 /// The git commit riskscore was built from, when known.
 pub fn git_commit() -> Option<&'static str> {
     option_env!("RISKSCORE_GIT_COMMIT").filter(|c| !c.is_empty())

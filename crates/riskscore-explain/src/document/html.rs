@@ -78,20 +78,21 @@ probability as a measure of a person's worth.</li></ul>",
 }
 
 fn layout_name(i: &Inputs) -> String {
-    match i.pipeline.pointer("/layout/kind").and_then(Value::as_str) {
-        Some("home_credit") => "the Home Credit Default Risk tables".into(),
-        _ => format!(
+    if home_credit(i) {
+        "the Home Credit Default Risk tables".into()
+    } else {
+        format!(
             "a single table of applicants with the id column {}",
             i.pipeline
                 .pointer("/id")
                 .and_then(Value::as_str)
                 .unwrap_or("?")
-        ),
+        )
     }
 }
 
 fn home_credit(i: &Inputs) -> bool {
-    layout_name(i).starts_with("the Home Credit")
+    i.pipeline.pointer("/layout/kind").and_then(Value::as_str) == Some("home_credit")
 }
 
 fn target(i: &Inputs, m: Source) -> String {

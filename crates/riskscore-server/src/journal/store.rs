@@ -1,6 +1,8 @@
 //! The journal's stores: SQLite (the embedded default; WAL, synchronous=FULL) or PostgreSQL,
 //! their schemas and upgrades, appending chained entries and reading them back.
 
+use rusqlite::OptionalExtension;
+
 use super::{Decided, Entry, Filter, Location, GENESIS};
 use crate::error::{Error, Result};
 
@@ -417,11 +419,7 @@ impl Store {
                     let client = o.client.to_string();
                     let version: Option<String> = tx
                         .query_row(latest, [&client], |r| r.get(0))
-                        .map(Some)
-                        .or_else(|e| match e {
-                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                            e => Err(e),
-                        })
+                        .optional()
                         .map_err(|e| store(&e))?;
                     let Some(version) = version else {
                         refused.unknown.push(i);
@@ -429,11 +427,7 @@ impl Store {
                     };
                     let had: Option<i64> = tx
                         .query_row(existing, [&client, &version], |r| r.get(0))
-                        .map(Some)
-                        .or_else(|e| match e {
-                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                            e => Err(e),
-                        })
+                        .optional()
                         .map_err(|e| store(&e))?;
                     match had {
                         Some(v) if v == i64::from(o.defaulted) => done.unchanged += 1,
@@ -545,14 +539,10 @@ impl Store {
     ) -> std::result::Result<Option<String>, String> {
         let q = "SELECT status FROM reviews WHERE entry = $1";
         match self {
-            Store::Sqlite(c) => {
-                c.query_row(q, [entry], |r| r.get(0))
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        e => Err(e.to_string()),
-                    })
-            }
+            Store::Sqlite(c) => c
+                .query_row(q, [entry], |r| r.get(0))
+                .optional()
+                .map_err(|e| e.to_string()),
             Store::Postgres(c) => Ok(c
                 .query(q, &[&entry])
                 .map_err(|e| e.to_string())?
