@@ -8,7 +8,9 @@ analysis set when unknown). The decision is "refused" when probability >= T (CBP
 riskscore's probabilities are already calibrated out of fold: NannyML runs with its
 NoopCalibrator. The confusion matrix is normalised by all; the business value is NannyML's
 unnormalised value divided by the chunk's size (a cost per client). One JSON object per
-analysis chunk on stdout.
+analysis chunk on stdout, after one object with the check's answer (`needs_calibration`) and,
+with `--splits`, the test indices of scikit-learn's `StratifiedShuffleSplit(10,
+test_size=0.1, random_state=42)` on the reference's outcomes, the splits the check uses.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import nannyml as nml  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from nannyml.calibration import NoopCalibrator  # noqa: E402
+from sklearn.model_selection import StratifiedShuffleSplit  # noqa: E402
 
 
 def frame(path, threshold):
@@ -45,6 +48,8 @@ def main():
     p.add_argument("--threshold", type=float, required=True)
     p.add_argument("--chunk-size", type=int, required=True)
     p.add_argument("--cost", required=True, help="FN,FP,TP,TN")
+    p.add_argument("--calibrator", choices=["isotonic", "noop"], default="isotonic")
+    p.add_argument("--splits", action="store_true")
     a = p.parse_args()
     fn, fp, tp, tn = (float(x) for x in a.cost.split(","))
     ref = frame(a.reference, a.threshold)
@@ -56,8 +61,13 @@ def main():
         metrics=["roc_auc", "confusion_matrix", "business_value"],
         chunk_size=a.chunk_size, normalize_confusion_matrix="all",
         business_value_matrix=[[tn, fp], [fn, tp]], normalize_business_value=None,
-        calibrator=NoopCalibrator(),
+        calibrator=NoopCalibrator() if a.calibrator == "noop" else None,
     ).fit(ref)
+    head = {"needs_calibration": bool(cbpe.needs_calibration)}
+    if a.splits:
+        split = StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42)
+        head["split_tests"] = [t.tolist() for _, t in split.split(ref["y_pred_proba"], ref["y_true"])]
+    print(json.dumps(head))
     res = cbpe.estimate(ana).filter(period="analysis").to_df()
     names = {"roc_auc": "roc_auc", "true_positive": "true_positive",
              "false_positive": "false_positive", "false_negative": "false_negative",

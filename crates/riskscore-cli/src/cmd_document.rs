@@ -69,7 +69,8 @@ pub fn inputs(model: &Path, name: &str) -> Result<Inputs> {
     let pipeline = read(riskscore_model::bundle::PIPELINE_FILE)?
         .with_context(|| format!("{}: no pipeline.json", model.display()))?;
     let oof = if model.join(riskscore_model::bundle::OOF_FILE).is_file() {
-        Some(riskscore_server::monitor::read_oof(model)?)
+        let r = riskscore_server::monitor::read_oof(model)?;
+        Some((r.p, r.y))
     } else {
         None
     };

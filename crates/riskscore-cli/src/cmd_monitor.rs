@@ -179,7 +179,7 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
             args.model.display()
         );
     }
-    let (rp, ry) = monitor::read_oof(&args.model)?;
+    let reference = monitor::read_oof(&args.model)?;
     let since = args
         .since
         .as_deref()
@@ -200,14 +200,14 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
         &outcomes,
         &bundle.manifest,
         &version,
-        (&rp, &ry),
+        &reference,
         args.cohort_size.map_or(Cohorts::Month, Cohorts::Size),
         args.chunk_size,
     );
     if let Some(dir) = &args.challenger {
         crate::table_args::must_exist(dir, "--challenger")?;
         let ch = ModelBundle::load(dir)?;
-        let (cp, cy) = monitor::read_oof(dir)?;
+        let ch_reference = monitor::read_oof(dir)?;
         let cv = riskscore_server::scorer::model_version(&ch);
         m.challenger = Some(monitor::compare(
             &entries,
@@ -215,12 +215,12 @@ pub fn monitor(args: MonitorArgs) -> Result<()> {
             monitor::ModelRef {
                 manifest: &bundle.manifest,
                 version: &version,
-                reference: (&rp, &ry),
+                reference: &reference,
             },
             monitor::ModelRef {
                 manifest: &ch.manifest,
                 version: &cv,
-                reference: (&cp, &cy),
+                reference: &ch_reference,
             },
         ));
     }
@@ -355,11 +355,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         .context("the reference needs every outcome")?;
     let (ap, ay) = read_pairs(&args.analysis)?;
     let read = started.elapsed();
-    let cbpe = Cbpe::fit(&rp, &ry, args.threshold, cost, args.chunk_size);
+    let reference = riskscore_model::cbpe::Reference::new(rp, ry);
+    let cbpe = Cbpe::fit(&reference, args.threshold, cost, args.chunk_size);
     let chunks = cbpe.estimate(&ap, Some(&ay));
     let computed = started.elapsed() - read;
     let names = riskscore_model::cbpe::NAMES;
-    let mut out = String::new();
+    let mut out = serde_json::json!({ "needs_calibration": cbpe.calibration.needed }).to_string();
+    out.push('\n');
     for ch in &chunks {
         let pick = |m: &riskscore_model::cbpe::Metrics, k: usize| match k {
             0 => m.roc_auc,
@@ -385,8 +387,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     }
     print!("{out}");
     eprintln!(
-        "riskscore CBPE: {} reference rows, {} decisions in {} chunks: read {:.3} s, estimated {:.3} s",
-        rp.len(),
+        "riskscore CBPE: {} reference rows (recalibrated: {}), {} decisions in {} chunks: read {:.3} s, estimated {:.3} s",
+        reference.p.len(),
+        cbpe.calibration.needed,
         ap.len(),
         chunks.len(),
         read.as_secs_f64(),

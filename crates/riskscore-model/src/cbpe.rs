@@ -9,14 +9,72 @@
 //! expected confusion matrix cells (shares of the chunk), chunks of a fixed size (the last one
 //! kept short), alert bands of the realized metric over the reference chunks' mean ± 3
 //! standard deviations clipped to the metric's range, and sampling errors from the reference.
-//! The reference is the bundle's out-of-fold predictions. riskscore's probabilities are already
-//! calibrated out of fold, so NannyML's own recalibration (an isotonic fit when its check says
-//! so) is not applied: the oracle runs NannyML with its `NoopCalibrator`.
+//! The reference is the bundle's out-of-fold predictions. NannyML's calibration check runs on
+//! it as NannyML runs it ([`crate::calibration::needs_calibration`]); when the check asks, an
+//! isotonic fit on the whole reference recalibrates the probabilities the estimates read (the
+//! decisions, the realized figures, the bands and the sampling errors keep the served ones), as
+//! NannyML's default `IsotonicCalibrator` does. riskscore's probabilities are calibrated out of
+//! fold already, so the check often finds nothing to gain; it is reported either way.
 
 use serde::Serialize;
 
+use std::sync::OnceLock;
+
+use crate::calibration::{fit_isotonic, needs_calibration, Calibration, NeedsCalibration};
 use crate::cost::CostMatrix;
 use crate::metrics::roc_auc;
+
+/// The reference of the estimates (the bundle's out-of-fold probabilities and outcomes), with
+/// NannyML's calibration check and, when it asks, the isotonic recalibration, computed once
+/// on first use.
+#[derive(Debug, Default)]
+pub struct Reference {
+    pub p: Vec<f64>,
+    pub y: Vec<u8>,
+    checked: OnceLock<(NeedsCalibration, Calibration)>,
+}
+
+impl Reference {
+    pub fn new(p: Vec<f64>, y: Vec<u8>) -> Self {
+        Reference {
+            p,
+            y,
+            checked: OnceLock::new(),
+        }
+    }
+
+    fn checked(&self) -> &(NeedsCalibration, Calibration) {
+        self.checked.get_or_init(|| {
+            let check = needs_calibration(&self.p, &self.y);
+            let cal = if check.needed {
+                fit_isotonic(&self.p, &self.y)
+            } else {
+                Calibration::None
+            };
+            (check, cal)
+        })
+    }
+
+    /// NannyML's calibration check on the reference.
+    pub fn check(&self) -> NeedsCalibration {
+        self.checked().0
+    }
+
+    /// What the estimates read: the recalibrated probabilities when the check asked.
+    pub fn recalibration(&self) -> &Calibration {
+        &self.checked().1
+    }
+}
+
+impl Clone for Reference {
+    fn clone(&self) -> Self {
+        Reference {
+            p: self.p.clone(),
+            y: self.y.clone(),
+            checked: self.checked.clone(),
+        }
+    }
+}
 
 /// NannyML's alert band: the reference chunks' mean ± this many standard deviations.
 pub const BAND_STDS: f64 = 3.0;
@@ -101,6 +159,12 @@ pub struct Chunk {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Cbpe {
     pub threshold: f64,
+    /// NannyML's calibration check on the reference: when `needed`, the estimates read the
+    /// probabilities recalibrated by an isotonic fit on the reference.
+    pub calibration: NeedsCalibration,
+    #[serde(skip)]
+    #[schema(ignore)]
+    recalibration: Calibration,
     pub cost: CostMatrix,
     pub chunk_size: usize,
     pub bands: [Band; 6],
@@ -129,12 +193,18 @@ fn round5(x: f64) -> f64 {
 /// NannyML's estimated ROC AUC of calibrated probabilities `p` (NaN when they are all 0 or
 /// all 1).
 pub fn estimated_auc(p: &[f64]) -> f64 {
+    estimated_auc_ranked(p, p)
+}
+
+/// NannyML's estimated ROC AUC: the rows ranked by the model's probabilities `model`, the
+/// expected positives summed from the calibrated ones `p`.
+fn estimated_auc_ranked(p: &[f64], model: &[f64]) -> f64 {
     let n = p.len();
     if n == 0 {
         return f64::NAN;
     }
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    order.sort_by(|&a, &b| model[b].total_cmp(&model[a]));
     let mut tps = Vec::with_capacity(n + 1);
     let mut fps = Vec::with_capacity(n + 1);
     tps.push(0.0);
@@ -155,13 +225,13 @@ pub fn estimated_auc(p: &[f64]) -> f64 {
     area
 }
 
-/// The estimated cells (shares) and cost per client of probabilities `p` decided at
-/// `threshold` (refused when p >= threshold).
-fn estimated_cells(p: &[f64], threshold: f64, cost: &CostMatrix) -> [f64; 5] {
+/// The estimated cells (shares) and cost per client of calibrated probabilities `p` whose
+/// served probabilities `model` were decided at `threshold` (refused when model >= threshold).
+fn estimated_cells(p: &[f64], model: &[f64], threshold: f64, cost: &CostMatrix) -> [f64; 5] {
     let n = p.len() as f64;
     let (mut tp, mut fp, mut fn_, mut tn) = (0.0, 0.0, 0.0, 0.0);
-    for &q in p {
-        if q >= threshold {
+    for (&q, &m) in p.iter().zip(model) {
+        if m >= threshold {
             tp += q;
             fp += 1.0 - q;
         } else {
@@ -223,8 +293,9 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 impl Cbpe {
-    /// Fits on the reference (calibrated out-of-fold probabilities and outcomes).
-    pub fn fit(p: &[f64], y: &[u8], threshold: f64, cost: CostMatrix, chunk_size: usize) -> Self {
+    /// Fits on the reference (the out-of-fold probabilities and outcomes).
+    pub fn fit(reference: &Reference, threshold: f64, cost: CostMatrix, chunk_size: usize) -> Self {
+        let (p, y) = (&reference.p[..], &reference.y[..]);
         // Bands: the realized metric over the reference chunks.
         let per_chunk: Vec<Metrics> = chunks(p.len(), chunk_size)
             .into_iter()
@@ -280,6 +351,8 @@ impl Cbpe {
         }
         Cbpe {
             threshold,
+            calibration: reference.check(),
+            recalibration: reference.recalibration().clone(),
             cost,
             chunk_size,
             bands,
@@ -289,16 +362,18 @@ impl Cbpe {
         }
     }
 
-    /// The estimate of each chunk of decisions `p` (served probabilities, in decision order),
+    /// The estimate of each chunk of decisions `p` (served probabilities, in decision order;
+    /// recalibrated for the estimates when the reference's check asked),
     /// with the realized figures of a chunk whose outcomes `y` are all known.
     pub fn estimate(&self, p: &[f64], y: Option<&[Option<u8>]>) -> Vec<Chunk> {
         chunks(p.len(), self.chunk_size)
             .into_iter()
             .map(|(s, e)| {
                 let q = &p[s..e];
-                let cells = estimated_cells(q, self.threshold, &self.cost);
+                let calibrated = self.recalibration.apply_all(q);
+                let cells = estimated_cells(&calibrated, q, self.threshold, &self.cost);
                 let estimated = Metrics::from_each([
-                    estimated_auc(q),
+                    estimated_auc_ranked(&calibrated, q),
                     cells[0],
                     cells[1],
                     cells[2],
@@ -401,7 +476,7 @@ mod tests {
             tp_cost: 0.0,
             tn_cost: 0.0,
         };
-        let e = estimated_cells(&[0.5, 0.1], 0.3, &c);
+        let e = estimated_cells(&[0.5, 0.1], &[0.5, 0.1], 0.3, &c);
         // refused at 0.5: tp 0.5, fp 0.5; granted at 0.1: fn 0.1, tn 0.9.
         assert_eq!(e, [0.25, 0.25, 0.05, 0.45, (0.5 + 10.0 * 0.1) / 2.0]);
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use riskscore_model::cbpe::{Band, Cbpe, Chunk};
+use riskscore_model::cbpe::{Band, Cbpe, Chunk, Reference};
 use riskscore_model::cost::CostMatrix;
 use riskscore_model::metrics::roc_auc;
 use serde::Serialize;
@@ -54,6 +54,9 @@ pub struct Baseline {
     pub cost_per_client: f64,
     /// Reference rows (the out-of-fold predictions).
     pub rows: usize,
+    /// NannyML's calibration check on the reference; when `needed`, the estimates read the
+    /// probabilities recalibrated by isotonic regression on the reference.
+    pub calibration: riskscore_model::calibration::NeedsCalibration,
 }
 
 /// What `riskscore monitor` and `GET /v1/monitor` give.
@@ -136,7 +139,7 @@ pub struct Comparison {
 pub struct ModelRef<'a> {
     pub manifest: &'a riskscore_model::bundle::Manifest,
     pub version: &'a str,
-    pub reference: (&'a [f64], &'a [u8]),
+    pub reference: &'a Reference,
 }
 
 /// Bootstrap resamples of the realized comparison.
@@ -187,7 +190,7 @@ pub fn compare(
     let side = |m: ModelRef<'_>, p: &[f64]| -> Side {
         let t = m.manifest.threshold;
         let cost = m.manifest.cost;
-        let est = Cbpe::fit(m.reference.0, m.reference.1, t, cost, n.max(1))
+        let est = Cbpe::fit(m.reference, t, cost, n.max(1))
             .estimate(p, None)
             .into_iter()
             .next();
@@ -262,7 +265,7 @@ pub fn compare(
 }
 
 /// The bundle's out-of-fold probabilities and outcomes (`oof.csv`).
-pub fn read_oof(model: &Path) -> Result<(Vec<f64>, Vec<u8>)> {
+pub fn read_oof(model: &Path) -> Result<Reference> {
     let path = model.join("oof.csv");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
         context: format!("reading {}", path.display()),
@@ -298,7 +301,7 @@ pub fn read_oof(model: &Path) -> Result<(Vec<f64>, Vec<u8>)> {
             _ => return Err(bad()),
         });
     }
-    Ok((p, y))
+    Ok(Reference::new(p, y))
 }
 
 /// The monitor of `model_version`'s decisions in `entries` (journal order), with `outcomes`.
@@ -307,7 +310,7 @@ pub fn monitor(
     outcomes: &[Stored],
     manifest: &riskscore_model::bundle::Manifest,
     model_version: &str,
-    reference: (&[f64], &[u8]),
+    reference: &Reference,
     cohorts: Cohorts,
     chunk_size: usize,
 ) -> Monitor {
@@ -331,7 +334,7 @@ pub fn monitor(
     let threshold = manifest.threshold;
     let cost = manifest.cost;
     let chunk_size = chunk_size.max(1);
-    let cbpe = Cbpe::fit(reference.0, reference.1, threshold, cost, chunk_size);
+    let cbpe = Cbpe::fit(reference, threshold, cost, chunk_size);
     let estimated = cbpe.estimate(&p, Some(&y));
     // Cohorts.
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -360,7 +363,8 @@ pub fn monitor(
         baseline: Baseline {
             cv_auc: m.cv_auc,
             cost_per_client: m.cost_per_client,
-            rows: reference.0.len(),
+            rows: reference.p.len(),
+            calibration: cbpe.calibration,
         },
         decisions: decided.len(),
         labelled: y.iter().filter(|l| l.is_some()).count(),
@@ -370,6 +374,26 @@ pub fn monitor(
         bands: cbpe.bands.to_vec(),
         challenger: None,
     }
+}
+
+/// NannyML's calibration check in words.
+fn calibration_sentence(c: &riskscore_model::calibration::NeedsCalibration) -> String {
+    if c.ece_before.is_nan() {
+        return "NannyML's calibration check did not run (one class, an AUC above 0.999 or too few \
+                rows): the estimates read the served probabilities."
+            .to_owned();
+    }
+    let verdict = if c.needed {
+        "it lowers the error, so the estimates read the probabilities recalibrated by isotonic \
+         regression on the reference (the decisions and the realized figures keep the served ones)"
+    } else {
+        "it does not lower the error, so the estimates read the served probabilities"
+    };
+    format!(
+        "NannyML's calibration check on the reference: expected calibration error {:.4} before \
+         and {:.4} after an isotonic fit on held-out splits; {verdict}.",
+        c.ece_before, c.ece_after
+    )
 }
 
 fn cohort(
@@ -430,7 +454,7 @@ pub fn html(m: &Monitor) -> String {
             "{}<p>Estimated figures (CBPE, NannyML's method on the served probabilities, the \
              bundle's out-of-fold predictions as reference) need no outcome; realized ones \
              appear as outcomes are recorded. Alert bands: the reference chunks' mean ± 3 \
-             standard deviations.</p>",
+             standard deviations.</p><p>{}</p>",
             kpis(&[
                 ("decisions", m.decisions.to_string()),
                 ("with an outcome", m.labelled.to_string()),
@@ -440,7 +464,8 @@ pub fn html(m: &Monitor) -> String {
                     "cross-validated cost per client",
                     format!("{:.4}", m.baseline.cost_per_client)
                 ),
-            ])
+            ]),
+            calibration_sentence(&m.baseline.calibration)
         ),
     );
     let charts: [(&str, Pick, usize); 2] = [

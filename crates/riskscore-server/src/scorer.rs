@@ -160,7 +160,7 @@ pub struct Scorer {
     pub fairness: Option<riskscore_model::fairness::Fairness>,
     /// The bundle's out-of-fold probabilities and outcomes, the reference of the estimated
     /// performance (None for a bundle without `oof.csv`).
-    pub oof: Option<(Vec<f64>, Vec<u8>)>,
+    pub oof: Option<riskscore_model::cbpe::Reference>,
     /// The action set resolved on the model (the layout's shipped set, or `--actions`).
     pub recourse: Recourse,
     /// Known clients' recourse at the notice's query, once proven.

@@ -1,12 +1,14 @@
 //! CBPE against NannyML 0.13.1 (scripts/cbpe_oracle.py in .venv-nannyml; required in CI): the
-//! same chunks, estimates (1e-6), sampling errors, alert bands and realized figures; and the
-//! estimate tracks the realized figures on data whose labels follow the probabilities.
+//! same calibration check and splits, chunks, estimates (1e-6, recalibrated or not), sampling
+//! errors, alert bands and realized figures; and the estimate tracks the realized figures on
+//! data whose labels follow the probabilities.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use riskscore_data::synth::rng::{sigmoid, Rng};
-use riskscore_model::cbpe::{Cbpe, Metrics};
+use riskscore_model::calibration::{needs_calibration, stratified_shuffle_split};
+use riskscore_model::cbpe::{Cbpe, Metrics, Reference};
 use riskscore_model::cost::CostMatrix;
 use serde_json::Value;
 
@@ -19,12 +21,16 @@ const COST: CostMatrix = CostMatrix {
 
 /// `n` calibrated probabilities around `shift` (log-odds), outcomes drawn from them.
 fn draw(n: usize, shift: f64, seed: u64) -> (Vec<f64>, Vec<u8>) {
+    miscalibrated(n, shift, 0.0, seed)
+}
+
+/// As [`draw`], the model's probabilities off by `bias` in log-odds (a class-weighted model
+/// says 1 where the truth is 0).
+fn miscalibrated(n: usize, shift: f64, bias: f64, seed: u64) -> (Vec<f64>, Vec<u8>) {
     let mut r = Rng::new(seed);
-    let p: Vec<f64> = (0..n)
-        .map(|_| sigmoid(-2.3 + shift + 1.1 * r.normal()))
-        .collect();
-    let y = p.iter().map(|&q| u8::from(r.chance(q))).collect();
-    (p, y)
+    let z: Vec<f64> = (0..n).map(|_| -2.3 + shift + 1.1 * r.normal()).collect();
+    let y = z.iter().map(|&z| u8::from(r.chance(sigmoid(z)))).collect();
+    (z.iter().map(|&z| sigmoid(z + bias)).collect(), y)
 }
 
 fn csv(path: &Path, p: &[f64], y: Option<&[u8]>) {
@@ -57,10 +63,38 @@ fn cbpe_equals_nannyml() {
     else {
         return;
     };
+    // A calibrated reference, one whose check finds the isotonic fit no better (the first
+    // such seed, by a margin of 10 %, so the order of tied probabilities cannot flip it), and
+    // one off by one in log-odds whose check must ask for the recalibration.
+    let declined = (20..80)
+        .map(|seed| draw(3000, 0.0, seed))
+        .find(|(p, y)| {
+            let c = needs_calibration(p, y);
+            c.ece_after > 1.1 * c.ece_before
+        })
+        .expect("a calibrated reference the check declines");
+    let cases = [
+        ("calibrated", draw(3000, 0.0, 1), draw(4100, 0.6, 2)),
+        ("declined", declined, draw(4100, 0.6, 3)),
+        (
+            "miscalibrated",
+            miscalibrated(3000, 0.0, 1.0, 8),
+            miscalibrated(4100, 0.6, 1.0, 9),
+        ),
+    ];
+    for (case, (rp, ry), (ap, ay)) in cases {
+        compare_with_nannyml(&python, case, (rp, ry), (ap, ay));
+    }
+}
+
+fn compare_with_nannyml(
+    python: &Path,
+    case: &str,
+    (rp, ry): (Vec<f64>, Vec<u8>),
+    (ap, ay): (Vec<f64>, Vec<u8>),
+) {
     let dir = tempfile::tempdir().unwrap();
-    let (rp, ry) = draw(3000, 0.0, 1);
     // Analysis: a shifted population (more risk), labelled; then the same without labels.
-    let (ap, ay) = draw(4100, 0.6, 2);
     let (reference, analysis, blind) = (
         dir.path().join("reference.csv"),
         dir.path().join("analysis.csv"),
@@ -70,7 +104,19 @@ fn cbpe_equals_nannyml() {
     csv(&analysis, &ap, Some(&ay));
     csv(&blind, &ap, None);
     let threshold = 0.12;
-    let cbpe = Cbpe::fit(&rp, &ry, threshold, COST, 500);
+    let check = needs_calibration(&rp, &ry);
+    eprintln!("{case}: {check:?}");
+    assert_eq!(check.needed, case != "declined", "{case}: {check:?}");
+    if case == "miscalibrated" {
+        assert!(check.needed, "{case}: {check:?}");
+        assert!(
+            check.ece_after < check.ece_before / 2.0,
+            "{case}: {check:?}"
+        );
+    }
+    let splits = stratified_shuffle_split(&ry, 10, 0.1, 42).unwrap();
+    let cbpe = Cbpe::fit(&Reference::new(rp, ry), threshold, COST, 500);
+    assert_eq!(cbpe.calibration, check);
     let labels: Vec<Option<u8>> = ay.iter().map(|&t| Some(t)).collect();
     let ours = cbpe.estimate(&ap, Some(&labels));
     assert_eq!(
@@ -81,7 +127,7 @@ fn cbpe_equals_nannyml() {
     for (file, labelled) in [(&analysis, true), (&blind, false)] {
         let script = riskscore_testkit::script("cbpe_oracle.py");
         let out = riskscore_testkit::run_python(
-            &python,
+            python,
             &[
                 &script,
                 &reference,
@@ -92,13 +138,24 @@ fn cbpe_equals_nannyml() {
                 Path::new("500"),
                 Path::new("--cost"),
                 Path::new("10,1,0,0"),
+                Path::new("--splits"),
             ],
         );
-        let theirs: Vec<Value> = out
+        let mut objects = out
             .lines()
             .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+            .map(|l| serde_json::from_str::<Value>(l).unwrap());
+        let head = objects.next().expect("the calibration check's line");
+        assert_eq!(
+            head["needs_calibration"].as_bool(),
+            Some(check.needed),
+            "{case}: NannyML's calibration check against ours {check:?}"
+        );
+        let their_tests: Vec<Vec<usize>> =
+            serde_json::from_value(head["split_tests"].clone()).expect("the split's test indices");
+        let our_tests: Vec<Vec<usize>> = splits.iter().map(|(_, t)| t.clone()).collect();
+        assert_eq!(our_tests, their_tests, "{case}: scikit-learn's splits");
+        let theirs: Vec<Value> = objects.collect();
         assert_eq!(theirs.len(), ours.len());
         for (c, t) in ours.iter().zip(&theirs) {
             assert_eq!(t["start"].as_u64().unwrap() as usize, c.start);
@@ -109,13 +166,13 @@ fn cbpe_equals_nannyml() {
                 let v = o["value"].as_f64().unwrap_or(f64::NAN);
                 assert!(
                     close(value, v, 1e-6),
-                    "chunk {}: {name} {value} vs NannyML {v}",
+                    "{case} chunk {}: {name} {value} vs NannyML {v}",
                     c.start
                 );
                 let s = o["sampling_error"].as_f64().unwrap();
                 assert!(
                     close(se[k].1, s, 1e-9),
-                    "chunk {}: {name} error {} vs {s}",
+                    "{case} chunk {}: {name} error {} vs {s}",
                     c.start,
                     se[k].1
                 );
@@ -132,7 +189,7 @@ fn cbpe_equals_nannyml() {
                     assert_eq!(
                         c.alerts.iter().any(|a| a == name),
                         o["alert"].as_bool().unwrap(),
-                        "chunk {}: {name} alert",
+                        "{case} chunk {}: {name} alert",
                         c.start
                     );
                 }
@@ -141,7 +198,7 @@ fn cbpe_equals_nannyml() {
                     let theirs = o["realized"].as_f64().unwrap_or(f64::NAN);
                     assert!(
                         close(r, theirs, 1e-9),
-                        "chunk {}: realized {name} {r} vs {theirs}",
+                        "{case} chunk {}: realized {name} {r} vs {theirs}",
                         c.start
                     );
                 }
@@ -156,7 +213,7 @@ fn cbpe_equals_nannyml() {
 fn estimates_track_realized_figures_when_the_model_is_calibrated() {
     let (rp, ry) = draw(5000, 0.0, 3);
     let (ap, ay) = draw(6000, 0.5, 4);
-    let cbpe = Cbpe::fit(&rp, &ry, 0.12, COST, 1000);
+    let cbpe = Cbpe::fit(&Reference::new(rp.clone(), ry), 0.12, COST, 1000);
     let labels: Vec<Option<u8>> = ay.iter().map(|&t| Some(t)).collect();
     let chunks = cbpe.estimate(&ap, Some(&labels));
     let reference = cbpe.estimate(&rp, None);
@@ -202,7 +259,7 @@ fn a_concept_shift_shows_in_realized_not_in_estimated_figures() {
             })))
         })
         .collect();
-    let cbpe = Cbpe::fit(&rp, &ry, 0.12, COST, 1000);
+    let cbpe = Cbpe::fit(&Reference::new(rp, ry), 0.12, COST, 1000);
     for c in cbpe.estimate(&ap, Some(&shifted)) {
         assert!(
             !c.alerts.iter().any(|a| a == "cost"),

@@ -115,7 +115,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
 /// and their alerts.
 fn latest_chunk(sc: &crate::Scorer, store: &crate::Location) -> Option<String> {
     use std::fmt::Write;
-    let (rp, ry) = sc.oof.as_ref()?;
+    let reference = sc.oof.as_ref()?;
     let filter = crate::journal::Filter {
         last: Some(crate::monitor::DEFAULT_CHUNK),
         scores_only: true,
@@ -127,7 +127,7 @@ fn latest_chunk(sc: &crate::Scorer, store: &crate::Location) -> Option<String> {
         &[],
         &sc.explainer.manifest,
         &sc.model_version,
-        (rp, ry),
+        reference,
         crate::monitor::Cohorts::Month,
         crate::monitor::DEFAULT_CHUNK,
     );

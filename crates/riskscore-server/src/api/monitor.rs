@@ -90,7 +90,7 @@ async fn get_monitor(
     let store = s.journal.store().clone();
     let challenger = s.challenger.clone();
     let m: Monitor = blocking(move || {
-        let Some((rp, ry)) = sc.oof.as_ref() else {
+        let Some(reference) = sc.oof.as_ref() else {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "no_reference",
@@ -108,24 +108,24 @@ async fn get_monitor(
             &outcomes,
             &sc.explainer.manifest,
             &sc.model_version,
-            (rp, ry),
+            reference,
             cohorts,
             chunk,
         );
         if let Some(ch) = &challenger {
-            if let Some((cp, cy)) = ch.scorer.oof.as_ref() {
+            if let Some(ch_reference) = ch.scorer.oof.as_ref() {
                 m.challenger = Some(compare(
                     &entries,
                     &outcomes,
                     ModelRef {
                         manifest: &sc.explainer.manifest,
                         version: &sc.model_version,
-                        reference: (rp, ry),
+                        reference,
                     },
                     ModelRef {
                         manifest: &ch.scorer.explainer.manifest,
                         version: &ch.scorer.model_version,
-                        reference: (cp, cy),
+                        reference: ch_reference,
                     },
                 ));
             }
