@@ -28,13 +28,24 @@ pub struct Alive {
     pub status: &'static str,
 }
 
-/// The model is loaded and the journal's writer runs.
+/// The model is loaded, the journal's writer runs and the journal can be read.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     #[schema(pattern = "^ready$")]
     pub status: &'static str,
     pub clients: usize,
     pub model_version: String,
+    pub journal: JournalState,
+}
+
+/// The decision journal as this replica reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JournalState {
+    /// The SQLite path or the PostgreSQL address (without its password).
+    pub location: String,
+    /// The last entry's sequence number, whichever replica wrote it (0 when empty).
+    #[schema(minimum = 0)]
+    pub head: i64,
 }
 
 /// Liveness.
@@ -44,27 +55,41 @@ async fn healthz() -> Json<Alive> {
     Json(Alive { status: "ok" })
 }
 
-/// Readiness (model loaded, journal writer running).
+/// Readiness (model loaded, journal writer running, journal readable).
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health",
     responses(
         (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "Not ready", body = ErrorBody),
     ))]
 async fn readyz(State(s): State<AppState>) -> Response {
-    if s.journal.is_alive() {
-        Json(Ready {
-            status: "ready",
-            clients: s.scorer.n_clients(),
-            model_version: s.scorer.model_version.clone(),
-        })
-        .into_response()
-    } else {
-        ApiError::new(
+    if !s.journal.is_alive() {
+        return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the decision journal writer has stopped",
         )
-        .into_response()
+        .into_response();
+    }
+    let loc = s.journal.store().clone();
+    let head = tokio::task::spawn_blocking(move || crate::journal::head(&loc)).await;
+    match head {
+        Ok(Ok(head)) => Json(Ready {
+            status: "ready",
+            clients: s.scorer.n_clients(),
+            model_version: s.scorer.model_version.clone(),
+            journal: JournalState {
+                location: s.journal.location(),
+                head,
+            },
+        })
+        .into_response(),
+        Ok(Err(e)) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the decision journal cannot be read: {e}"),
+        )
+        .into_response(),
+        Err(e) => ApiError::internal(&e).into_response(),
     }
 }
 

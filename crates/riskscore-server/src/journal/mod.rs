@@ -2,9 +2,11 @@
 //!
 //! Entries are hash-chained: each stores the hash of the one before, and its own hash covers
 //! its fields and that link, so an edited entry breaks its hash and a removed one breaks the
-//! chain (or the head record, for the last ones). One writer thread owns the store and commits
-//! the decisions waiting at that moment in one transaction (group commit): each request waits
-//! for its own commit, and a burst costs one sync, not one per decision.
+//! chain (or the head record, for the last ones). One writer thread per process commits the
+//! decisions waiting at that moment in one transaction (group commit): each request waits
+//! for its own commit, and a burst costs one sync, not one per decision. The transaction holds
+//! the journal's write lock while it reads the head and chains from it, so several processes
+//! (replicas behind a load balancer) can write one journal and keep one chain.
 //!
 //! Each entry also stores the feature row that was scored, bit for bit ([`encode_row`]: a
 //! 2-bit code per value for the common 0, NaN and 1, the other values' bits after; a
@@ -306,62 +308,14 @@ pub struct Journal {
 impl Journal {
     /// Opens (or creates) the store and starts the writer thread.
     pub fn open(loc: &Location) -> Result<Self> {
-        let mut store = Store::open(loc)?;
-        let (mut seq, mut prev) = store.head().map_err(|message| Error::Journal {
-            location: loc.display(),
-            message,
-        })?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
-        let name = loc.display();
+        let store = Store::open(loc)?;
+        let (tx, rx) = mpsc::unbounded_channel::<Pending>();
+        let (writer_loc, name) = (loc.clone(), loc.display());
         std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || {
-                while let Some(first) = rx.blocking_recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < GROUP {
-                        match rx.try_recv() {
-                            Ok(item) => batch.push(item),
-                            Err(_) => break,
-                        }
-                    }
-                    let batch = pending_reviews_only(&mut store, batch);
-                    let (mut s, mut p) = (seq, prev.clone());
-                    let mut queues = Vec::with_capacity(batch.len());
-                    let (entries, replies): (Vec<Entry>, Vec<Reply>) = batch
-                        .into_iter()
-                        .map(|item| {
-                            s += 1;
-                            let hash = entry_hash(s, &item.decided, &p);
-                            let e = Entry {
-                                seq: s,
-                                decided: item.decided,
-                                prev_hash: std::mem::replace(&mut p, hash.clone()),
-                                hash,
-                                row: Some(item.row),
-                            };
-                            queues.push(item.queue);
-                            (e, item.reply)
-                        })
-                        .unzip();
-                    match store.append(&entries, &queues) {
-                        Ok(()) => {
-                            seq = s;
-                            prev = p;
-                            for (reply, e) in replies.into_iter().zip(&entries) {
-                                let _ = reply.send(Ok(e.seq));
-                            }
-                        }
-                        Err(message) => {
-                            tracing::error!(journal = %name, %message, "journal write failed");
-                            for reply in replies {
-                                let _ = reply.send(Err(Failure::Store(message.clone())));
-                            }
-                        }
-                    }
-                }
-            })
+            .spawn(move || write_batches(store, &writer_loc, rx))
             .map_err(|e| Error::Journal {
-                location: loc.display(),
+                location: name,
                 message: e.to_string(),
             })?;
         Ok(Journal {
@@ -444,39 +398,62 @@ impl Journal {
     }
 }
 
-/// The batch without the reviewer decisions whose entry is not pending (answered
-/// `NotPending`, or `Store` when the queue cannot be read), nor a second decision of one entry
-/// in the same batch. The writer is the process's only one, so what it checks stays true until
-/// its transaction commits.
-fn pending_reviews_only(store: &mut Store, batch: Vec<Pending>) -> Vec<Pending> {
-    let mut closing = std::collections::HashSet::new();
-    let mut keep = Vec::with_capacity(batch.len());
-    for item in batch {
-        let Some(entry) = item.decided.reviewed.as_ref().map(|r| r.entry) else {
-            keep.push(item);
-            continue;
+/// Commit attempts of one batch before its decisions are answered with the error.
+const ATTEMPTS: u32 = 5;
+
+/// The writer thread: commits the decisions waiting at each moment in one transaction (group
+/// commit), chained from the journal's head as read inside that transaction, so that other
+/// processes writing the same journal (replicas) keep one chain. A failed commit is retried
+/// with a new connection (another writer holding SQLite's lock past the busy timeout, a
+/// PostgreSQL server restarted); each decision is answered only after its entry is committed.
+fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let name = loc.display();
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < GROUP {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let drafts: Vec<store::Draft<'_>> = batch
+            .iter()
+            .map(|p| store::Draft {
+                decided: &p.decided,
+                row: &p.row,
+                queue: &p.queue,
+            })
+            .collect();
+        let mut attempt = 1;
+        let result = loop {
+            match store.commit(&drafts) {
+                Ok(outcomes) => break Ok(outcomes),
+                Err(message) if attempt < ATTEMPTS => {
+                    tracing::warn!(journal = %name, %message, attempt, "journal commit failed; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(50 << attempt));
+                    attempt += 1;
+                    if let Ok(fresh) = Store::open(loc) {
+                        store = fresh;
+                    }
+                }
+                Err(message) => break Err(message),
+            }
         };
-        let refuse = match store.review_status(entry) {
-            Ok(Some(status)) if status == "pending" && closing.insert(entry) => None,
-            Ok(Some(status)) if status == "pending" => Some(Failure::NotPending(format!(
-                "entry {entry} is being decided by another review"
-            ))),
-            Ok(Some(_)) => Some(Failure::NotPending(format!(
-                "entry {entry} has been reviewed already"
-            ))),
-            Ok(None) => Some(Failure::NotPending(format!(
-                "entry {entry} is not in the review queue"
-            ))),
-            Err(message) => Some(Failure::Store(message)),
-        };
-        match refuse {
-            None => keep.push(item),
-            Some(f) => {
-                let _ = item.reply.send(Err(f));
+        drop(drafts);
+        match result {
+            Ok(outcomes) => {
+                for (item, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = item.reply.send(outcome.map_err(Failure::NotPending));
+                }
+            }
+            Err(message) => {
+                tracing::error!(journal = %name, %message, "journal write failed");
+                for item in batch {
+                    let _ = item.reply.send(Err(Failure::Store(message.clone())));
+                }
             }
         }
     }
-    keep
 }
 
 /// What `journal verify` found.
@@ -615,6 +592,19 @@ impl ChainCheck {
             problems: self.problems,
         }
     }
+}
+
+/// The journal's head as its store holds it now: the last entry's sequence number (0 when
+/// empty), whichever process wrote it.
+pub fn head(loc: &Location) -> Result<i64> {
+    let mut store = Store::open(loc)?;
+    store
+        .head()
+        .map(|(seq, _)| seq)
+        .map_err(|message| Error::Journal {
+            location: loc.display(),
+            message,
+        })
 }
 
 /// Reads every entry, without the feature rows (for tests and audits).

@@ -82,6 +82,14 @@ const QUEUE: &str = "INSERT INTO reviews (entry, client, model_version, input_ha
 const CLOSE: &str =
     "UPDATE reviews SET status = 'decided', final_entry = $1 WHERE entry = $2 AND status = 'pending'";
 
+/// Whether a PostgreSQL journal has its whole schema (then no DDL runs: an `ALTER TABLE`,
+/// even one that changes nothing, would lock the table against the other replicas' writes).
+const PG_COMPLETE: &str = "SELECT (SELECT COUNT(*) FROM information_schema.columns \
+    WHERE table_schema = current_schema() AND table_name = 'journal') = 19 \
+    AND to_regclass('journal_head') IS NOT NULL AND to_regclass('journal_time') IS NOT NULL \
+    AND to_regclass('outcomes') IS NOT NULL AND to_regclass('journal_client') IS NOT NULL \
+    AND to_regclass('reviews') IS NOT NULL AND to_regclass('reviews_status') IS NOT NULL";
+
 impl Store {
     pub(super) fn open(loc: &Location) -> Result<Self> {
         let fail = |e: &dyn std::fmt::Display| Error::Journal {
@@ -122,7 +130,16 @@ impl Store {
             Location::Postgres(url) => {
                 let mut c =
                     postgres::Client::connect(url, postgres::NoTls).map_err(|e| fail(&e))?;
-                c.batch_execute(PG_SCHEMA).map_err(|e| fail(&e))?;
+                let complete: bool = c.query_one(PG_COMPLETE, &[]).map_err(|e| fail(&e))?.get(0);
+                if !complete {
+                    // One process at a time creates or upgrades the schema: replicas starting
+                    // together would race on CREATE TABLE IF NOT EXISTS.
+                    let mut tx = c.transaction().map_err(|e| fail(&e))?;
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+                        .map_err(|e| fail(&e))?;
+                    tx.batch_execute(PG_SCHEMA).map_err(|e| fail(&e))?;
+                    tx.commit().map_err(|e| fail(&e))?;
+                }
                 Ok(Store::Postgres(Box::new(c)))
             }
         }
@@ -130,159 +147,66 @@ impl Store {
 
     /// The last (seq, hash) of the chain.
     pub(super) fn head(&mut self) -> std::result::Result<(i64, String), String> {
-        let q = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
         match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
-                let mut rows = st.query([]).map_err(|e| e.to_string())?;
-                match rows.next().map_err(|e| e.to_string())? {
-                    Some(r) => Ok((
-                        r.get(0).map_err(|e| e.to_string())?,
-                        r.get(1).map_err(|e| e.to_string())?,
-                    )),
-                    None => Ok((0, GENESIS.to_owned())),
-                }
-            }
-            Store::Postgres(c) => {
-                let rows = c.query(q, &[]).map_err(|e| e.to_string())?;
-                Ok(match rows.first() {
-                    Some(r) => (r.get(0), r.get(1)),
-                    None => (0, GENESIS.to_owned()),
-                })
-            }
+            Store::Sqlite(c) => sqlite_head(c),
+            Store::Postgres(c) => pg_head(&mut **c),
         }
     }
 
-    /// Appends entries (already chained) and moves the head, in one transaction.
-    /// `queues[i]` (why the entry enters the review queue, empty when it does not) goes with
-    /// `entries[i]`; a reviewer's entry closes its review. All in the same transaction.
-    pub(super) fn append(
+    /// Commits a batch after the journal's current head, in one transaction that holds the
+    /// journal's write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction-scoped
+    /// advisory lock) from reading the head to the commit, so any number of processes can
+    /// append to one journal and the chain stays one. Inside the lock, a reviewer's decision
+    /// whose entry is not pending (decided already, here or by another process, or twice in
+    /// this batch) is left out with its reason; the others are chained from the head, written
+    /// with their review-queue rows, and the head record moves. Returns each draft's sequence
+    /// number or the reason it was left out; an error rolls everything back.
+    pub(super) fn commit(
         &mut self,
-        entries: &[Entry],
-        queues: &[Vec<String>],
-    ) -> std::result::Result<(), String> {
-        let Some(last) = entries.last() else {
-            return Ok(());
-        };
-        let ins = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
-                   probability, decision, reasons, input_hash, prev_hash, hash, features, review, \
-                   notice, champion, reviewed, reviewer, review_reason) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                   $17, $18, $19)";
-        let head = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
-                    ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+        drafts: &[Draft<'_>],
+    ) -> std::result::Result<Vec<Outcome>, String> {
         match self {
             Store::Sqlite(c) => {
-                let tx = c.transaction().map_err(|e| e.to_string())?;
-                {
-                    let mut st = tx.prepare_cached(ins).map_err(|e| e.to_string())?;
-                    for (e, why) in entries.iter().zip(queues) {
-                        let d = &e.decided;
-                        let r = d.reviewed.as_ref();
-                        st.execute(rusqlite::params![
-                            e.seq,
-                            d.time,
-                            d.request_id,
-                            d.client,
-                            d.kind,
-                            d.model_version,
-                            d.probability,
-                            d.decision,
-                            reasons_text(&d.reasons),
-                            d.input_hash,
-                            e.prev_hash,
-                            e.hash,
-                            e.row,
-                            review_text(&d.review),
-                            review_text(&d.notice),
-                            d.champion,
-                            r.map(|r| r.entry),
-                            r.map(|r| r.reviewer.as_str()),
-                            r.and_then(|r| r.reason.as_deref()),
-                        ])
-                        .map_err(|e| e.to_string())?;
-                        if !why.is_empty() {
-                            tx.execute(
-                                QUEUE,
-                                rusqlite::params![
-                                    e.seq,
-                                    d.client,
-                                    d.model_version,
-                                    d.input_hash,
-                                    d.time,
-                                    reasons_text(why)
-                                ],
-                            )
-                            .map_err(|e| e.to_string())?;
-                        }
-                        if let Some(r) = r {
-                            tx.execute(CLOSE, rusqlite::params![e.seq, r.entry])
-                                .map_err(|e| e.to_string())?;
-                        }
-                    }
-                    tx.execute(head, rusqlite::params![last.seq, last.hash])
-                        .map_err(|e| e.to_string())?;
-                }
-                tx.commit().map_err(|e| e.to_string())
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| e.to_string())?;
+                let head = sqlite_head(&tx)?;
+                let status = |entry: i64| -> std::result::Result<Option<String>, String> {
+                    tx.query_row(
+                        "SELECT status FROM reviews WHERE entry = $1",
+                        [entry],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| e.to_string())
+                };
+                let (chained, outcomes) = chain(drafts, head, status)?;
+                sqlite_write(&tx, &chained)?;
+                tx.commit().map_err(|e| e.to_string())?;
+                Ok(outcomes)
             }
             Store::Postgres(c) => {
                 let mut tx = c.transaction().map_err(|e| e.to_string())?;
-                let st = tx.prepare(ins).map_err(|e| e.to_string())?;
-                for (e, why) in entries.iter().zip(queues) {
-                    let d = &e.decided;
-                    let r = d.reviewed.as_ref();
-                    let (reviewed, reviewer, reason) = (
-                        r.map(|r| r.entry),
-                        r.map(|r| r.reviewer.clone()),
-                        r.and_then(|r| r.reason.clone()),
-                    );
-                    tx.execute(
-                        &st,
-                        &[
-                            &e.seq,
-                            &d.time,
-                            &d.request_id,
-                            &d.client,
-                            &d.kind,
-                            &d.model_version,
-                            &d.probability,
-                            &d.decision,
-                            &reasons_text(&d.reasons),
-                            &d.input_hash,
-                            &e.prev_hash,
-                            &e.hash,
-                            &e.row,
-                            &review_text(&d.review),
-                            &review_text(&d.notice),
-                            &d.champion,
-                            &reviewed,
-                            &reviewer,
-                            &reason,
-                        ],
-                    )
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                     .map_err(|e| e.to_string())?;
-                    if !why.is_empty() {
-                        tx.execute(
-                            QUEUE,
-                            &[
-                                &e.seq,
-                                &d.client,
-                                &d.model_version,
-                                &d.input_hash,
-                                &d.time,
-                                &reasons_text(why),
-                            ],
-                        )
-                        .map_err(|e| e.to_string())?;
-                    }
-                    if let Some(entry) = reviewed {
-                        tx.execute(CLOSE, &[&e.seq, &entry])
-                            .map_err(|e| e.to_string())?;
+                let head = pg_head(&mut tx)?;
+                let mut statuses = std::collections::HashMap::new();
+                for d in drafts {
+                    if let Some(r) = &d.decided.reviewed {
+                        let s: Option<String> = tx
+                            .query("SELECT status FROM reviews WHERE entry = $1", &[&r.entry])
+                            .map_err(|e| e.to_string())?
+                            .first()
+                            .map(|row| row.get(0));
+                        statuses.insert(r.entry, s);
                     }
                 }
-                tx.execute(head, &[&last.seq, &last.hash])
-                    .map_err(|e| e.to_string())?;
-                tx.commit().map_err(|e| e.to_string())
+                let (chained, outcomes) = chain(drafts, head, |entry| {
+                    Ok(statuses.get(&entry).cloned().flatten())
+                })?;
+                pg_write(&mut tx, &chained)?;
+                tx.commit().map_err(|e| e.to_string())?;
+                Ok(outcomes)
             }
         }
     }
@@ -414,7 +338,9 @@ impl Store {
         };
         match self {
             Store::Sqlite(c) => {
-                let tx = c.transaction().map_err(|e| store(&e))?;
+                let tx = c
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| store(&e))?;
                 for (i, o) in outcomes.iter().enumerate() {
                     let client = o.client.to_string();
                     let version: Option<String> = tx
@@ -529,25 +455,6 @@ impl Store {
                     recorded_at: r.get(4),
                 })
                 .collect()),
-        }
-    }
-
-    /// A review's status (None when the entry was never queued).
-    pub(super) fn review_status(
-        &mut self,
-        entry: i64,
-    ) -> std::result::Result<Option<String>, String> {
-        let q = "SELECT status FROM reviews WHERE entry = $1";
-        match self {
-            Store::Sqlite(c) => c
-                .query_row(q, [entry], |r| r.get(0))
-                .optional()
-                .map_err(|e| e.to_string()),
-            Store::Postgres(c) => Ok(c
-                .query(q, &[&entry])
-                .map_err(|e| e.to_string())?
-                .first()
-                .map(|r| r.get(0))),
         }
     }
 
@@ -775,6 +682,217 @@ impl Store {
                 .map(|r| (r.get(0), r.get(1)))),
         }
     }
+}
+
+/// The PostgreSQL advisory lock key of the journal's writers (one journal per database schema).
+const WRITE_LOCK: i64 = 0x7269_736b_6a72_6e6c; // "riskjrnl"
+/// The key of the schema's creation and upgrades, so replicas starting together do not race.
+const SCHEMA_LOCK: i64 = 0x7269_736b_7363_686d; // "riskschm"
+
+/// A decision the writer commits: its fields, the feature row it scored and why it enters the
+/// review queue (empty: it does not).
+#[derive(Debug)]
+pub(super) struct Draft<'a> {
+    pub decided: &'a Decided,
+    pub row: &'a [u8],
+    pub queue: &'a [String],
+}
+
+/// What became of a draft: its sequence number, or why a reviewer's decision was left out.
+pub(super) type Outcome = std::result::Result<i64, String>;
+
+/// A draft chained after the head.
+struct Chained<'a> {
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+    draft: &'a Draft<'a>,
+}
+
+/// Chains the drafts from `head`, leaving out a reviewer's decision whose entry `status` says
+/// is not pending (or which this batch decides already).
+fn chain<'a>(
+    drafts: &'a [Draft<'a>],
+    head: (i64, String),
+    status: impl Fn(i64) -> std::result::Result<Option<String>, String>,
+) -> std::result::Result<(Vec<Chained<'a>>, Vec<Outcome>), String> {
+    let (mut seq, mut prev) = head;
+    let mut closing = std::collections::HashSet::new();
+    let mut chained = Vec::with_capacity(drafts.len());
+    let mut outcomes = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        if let Some(r) = &d.decided.reviewed {
+            let refused = match status(r.entry)?.as_deref() {
+                Some("pending") if closing.insert(r.entry) => None,
+                Some("pending") => Some(format!(
+                    "entry {} is being decided by another review",
+                    r.entry
+                )),
+                Some(_) => Some(format!("entry {} has been reviewed already", r.entry)),
+                None => Some(format!("entry {} is not in the review queue", r.entry)),
+            };
+            if let Some(why) = refused {
+                outcomes.push(Err(why));
+                continue;
+            }
+        }
+        seq += 1;
+        let hash = super::entry_hash(seq, d.decided, &prev);
+        chained.push(Chained {
+            seq,
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
+            hash,
+            draft: d,
+        });
+        outcomes.push(Ok(seq));
+    }
+    Ok((chained, outcomes))
+}
+
+const INSERT: &str = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
+    probability, decision, reasons, input_hash, prev_hash, hash, features, review, notice, \
+    champion, reviewed, reviewer, review_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+    $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+const MOVE_HEAD: &str = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
+    ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+const LAST: &str = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
+
+fn sqlite_head(c: &rusqlite::Connection) -> std::result::Result<(i64, String), String> {
+    Ok(c.query_row(LAST, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(|e| e.to_string())?
+        .unwrap_or((0, GENESIS.to_owned())))
+}
+
+fn pg_head(c: &mut impl postgres::GenericClient) -> std::result::Result<(i64, String), String> {
+    Ok(
+        match c.query(LAST, &[]).map_err(|e| e.to_string())?.first() {
+            Some(r) => (r.get(0), r.get(1)),
+            None => (0, GENESIS.to_owned()),
+        },
+    )
+}
+
+fn sqlite_write(
+    tx: &rusqlite::Transaction<'_>,
+    chained: &[Chained<'_>],
+) -> std::result::Result<(), String> {
+    let Some(last) = chained.last() else {
+        return Ok(());
+    };
+    let mut st = tx.prepare_cached(INSERT).map_err(|e| e.to_string())?;
+    for e in chained {
+        let d = e.draft.decided;
+        let r = d.reviewed.as_ref();
+        st.execute(rusqlite::params![
+            e.seq,
+            d.time,
+            d.request_id,
+            d.client,
+            d.kind,
+            d.model_version,
+            d.probability,
+            d.decision,
+            reasons_text(&d.reasons),
+            d.input_hash,
+            e.prev_hash,
+            e.hash,
+            e.draft.row,
+            review_text(&d.review),
+            review_text(&d.notice),
+            d.champion,
+            r.map(|r| r.entry),
+            r.map(|r| r.reviewer.as_str()),
+            r.and_then(|r| r.reason.as_deref()),
+        ])
+        .map_err(|e| e.to_string())?;
+        if !e.draft.queue.is_empty() {
+            tx.execute(
+                QUEUE,
+                rusqlite::params![
+                    e.seq,
+                    d.client,
+                    d.model_version,
+                    d.input_hash,
+                    d.time,
+                    reasons_text(e.draft.queue)
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        if let Some(r) = r {
+            tx.execute(CLOSE, rusqlite::params![e.seq, r.entry])
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    tx.execute(MOVE_HEAD, rusqlite::params![last.seq, last.hash])
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn pg_write(
+    tx: &mut postgres::Transaction<'_>,
+    chained: &[Chained<'_>],
+) -> std::result::Result<(), String> {
+    let Some(last) = chained.last() else {
+        return Ok(());
+    };
+    let st = tx.prepare(INSERT).map_err(|e| e.to_string())?;
+    for e in chained {
+        let d = e.draft.decided;
+        let r = d.reviewed.as_ref();
+        let (reviewed, reviewer, reason) = (
+            r.map(|r| r.entry),
+            r.map(|r| r.reviewer.clone()),
+            r.and_then(|r| r.reason.clone()),
+        );
+        tx.execute(
+            &st,
+            &[
+                &e.seq,
+                &d.time,
+                &d.request_id,
+                &d.client,
+                &d.kind,
+                &d.model_version,
+                &d.probability,
+                &d.decision,
+                &reasons_text(&d.reasons),
+                &d.input_hash,
+                &e.prev_hash,
+                &e.hash,
+                &e.draft.row,
+                &review_text(&d.review),
+                &review_text(&d.notice),
+                &d.champion,
+                &reviewed,
+                &reviewer,
+                &reason,
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        if !e.draft.queue.is_empty() {
+            tx.execute(
+                QUEUE,
+                &[
+                    &e.seq,
+                    &d.client,
+                    &d.model_version,
+                    &d.input_hash,
+                    &d.time,
+                    &reasons_text(e.draft.queue),
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        if let Some(entry) = reviewed {
+            tx.execute(CLOSE, &[&e.seq, &entry])
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    tx.execute(MOVE_HEAD, &[&last.seq, &last.hash])
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 fn reviewed(

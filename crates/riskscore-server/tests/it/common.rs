@@ -94,3 +94,20 @@ pub fn application_body(data: &Path, id: i64) -> serde_json::Value {
     }
     serde_json::Value::Object(body)
 }
+
+/// A new, empty PostgreSQL database `name` on the test server (`RISKSCORE_TEST_POSTGRES`,
+/// which `.ci/run` starts): its location, or None (the test skipped) when the variable is not
+/// set and the oracles are not required. Blocking: call it off the async runtime.
+pub fn fresh_postgres(name: &str) -> Option<Location> {
+    let url = riskscore_testkit::oracle("RISKSCORE_TEST_POSTGRES", "a PostgreSQL address")?;
+    let url = url.to_string_lossy().into_owned();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let base = url.rsplit_once('/').unwrap().0;
+    Some(Location::parse(&format!("{base}/{name}")))
+}

@@ -320,3 +320,146 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
     .unwrap();
     assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
 }
+
+/// A decision of writer `w` (a replica), its `i`-th.
+fn replica_decision(w: usize, i: usize) -> (riskscore_server::journal::Decided, Vec<f64>) {
+    let row = vec![w as f64, i as f64, f64::NAN];
+    let d = riskscore_server::journal::Decided {
+        time: riskscore_server::journal::now_rfc3339(),
+        request_id: format!("replica-{w}-{i}"),
+        client: format!("{}", 100_000 + i),
+        kind: "known".into(),
+        model_version: "test".into(),
+        probability: 0.3,
+        decision: "refused".into(),
+        reasons: vec!["EXT_SOURCE_2".into()],
+        input_hash: input_hash(&row),
+        review: Vec::new(),
+        notice: Vec::new(),
+        champion: None,
+        reviewed: None,
+    };
+    (d, row)
+}
+
+/// `writers` journals on one store (each with its own connection and writer thread, as the
+/// processes of replicas have) record `per` decisions each, all at once: every decision is
+/// committed once, with one sequence number, in one valid chain. Then both try to decide one
+/// queued entry's review: exactly one succeeds, from either replica.
+async fn replicas_keep_one_chain(loc: riskscore_server::Location, writers: usize, per: usize) {
+    let l = loc.clone();
+    let journals: Vec<riskscore_server::Journal> = tokio::task::spawn_blocking(move || {
+        (0..writers)
+            .map(|_| riskscore_server::Journal::open(&l).unwrap())
+            .collect()
+    })
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..per {
+        for (w, j) in journals.iter().enumerate() {
+            let j = j.clone();
+            tasks.push(tokio::spawn(async move {
+                let (d, row) = replica_decision(w, i);
+                let queue = if i == 0 {
+                    vec!["band".to_owned()]
+                } else {
+                    Vec::new()
+                };
+                j.record_queued(d, &row, queue).await
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(
+            t.await
+                .unwrap()
+                .expect("every replica's decision is committed"),
+        );
+    }
+    seqs.sort_unstable();
+    let total = (writers * per) as i64;
+    assert_eq!(seqs, (1..=total).collect::<Vec<i64>>());
+    let l = loc.clone();
+    let (v, entries) = tokio::task::spawn_blocking(move || {
+        let rows = Filter {
+            rows: true,
+            ..Filter::default()
+        };
+        (verify(&l).unwrap(), read_window(&l, &rows).unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert_eq!(v.entries, writers * per);
+    let mut ids: Vec<&str> = entries
+        .iter()
+        .map(|e| e.decided.request_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), writers * per, "each decision once");
+    // Writer 0's first decision entered the review queue; every replica tries to decide it.
+    let queued = entries
+        .iter()
+        .find(|e| e.decided.request_id == "replica-0-0")
+        .unwrap();
+    let mut tries = Vec::new();
+    for (w, j) in journals.iter().enumerate() {
+        let j = j.clone();
+        let mut d = queued.decided.clone();
+        d.request_id = format!("review-{w}");
+        d.decision = "granted".into();
+        d.reviewed = Some(riskscore_server::journal::Reviewed {
+            entry: queued.seq,
+            reviewer: format!("reviewer-{w}"),
+            reason: None,
+        });
+        let row = queued.row.clone().unwrap_or_default();
+        tries.push(tokio::spawn(async move { j.record_review(d, row).await }));
+    }
+    let mut decided = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            Ok(_) => decided += 1,
+            Err(riskscore_server::journal::Failure::NotPending(m)) => {
+                assert!(
+                    m.contains("reviewed already") || m.contains("another review"),
+                    "{m}"
+                )
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        decided, 1,
+        "one review decides the entry, whichever replica takes it"
+    );
+    let v = tokio::task::spawn_blocking(move || verify(&loc).unwrap())
+        .await
+        .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert_eq!(v.entries, writers * per + 1);
+}
+
+/// Two replicas on one SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_sqlite_file_keep_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = riskscore_server::Location::parse(&dir.path().join("j.sqlite").to_string_lossy());
+    replicas_keep_one_chain(loc, 2, 300).await;
+}
+
+/// Three replicas on the real PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_on_postgres_keep_one_chain() {
+    let Some(loc) =
+        tokio::task::spawn_blocking(|| crate::common::fresh_postgres("riskscore_replicas"))
+            .await
+            .unwrap()
+    else {
+        return;
+    };
+    replicas_keep_one_chain(loc, 3, 200).await;
+}

@@ -2,7 +2,7 @@
 //! monitor's estimated and realized performance.
 
 use axum::http::StatusCode;
-use riskscore_server::journal::{outcomes, verify, Decided, Location};
+use riskscore_server::journal::{outcomes, verify, Decided};
 use riskscore_server::Settings;
 use serde_json::{json, Value};
 
@@ -158,20 +158,9 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
 /// Outcomes on the real PostgreSQL, in a database of their own.
 #[test]
 fn outcomes_on_postgres() {
-    let Ok(url) = std::env::var("RISKSCORE_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "RISKSCORE_TEST_POSTGRES is not set but the oracles are required"
-        );
+    let Some(loc) = crate::common::fresh_postgres("riskscore_outcomes") else {
         return;
     };
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let _ = admin.batch_execute("DROP DATABASE IF EXISTS riskscore_outcomes");
-    admin
-        .batch_execute("CREATE DATABASE riskscore_outcomes")
-        .unwrap();
-    let base = url.rsplit_once('/').unwrap().0;
-    let loc = Location::parse(&format!("{base}/riskscore_outcomes"));
     let journal = riskscore_server::Journal::open(&loc).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -377,24 +377,13 @@ async fn reviews_on_sqlite() {
 /// The same flow on the real PostgreSQL, in a database of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviews_on_postgres() {
-    let Ok(url) = std::env::var("RISKSCORE_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("RISKSCORE_REQUIRE_ORACLES").as_deref() != Ok("1"),
-            "RISKSCORE_TEST_POSTGRES is not set but the oracles are required"
-        );
+    let Some(loc) =
+        tokio::task::spawn_blocking(|| crate::common::fresh_postgres("riskscore_reviews"))
+            .await
+            .unwrap()
+    else {
         return;
     };
-    let base = url.rsplit_once('/').unwrap().0.to_owned();
-    let loc = tokio::task::spawn_blocking(move || {
-        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let _ = admin.batch_execute("DROP DATABASE IF EXISTS riskscore_reviews");
-        admin
-            .batch_execute("CREATE DATABASE riskscore_reviews")
-            .unwrap();
-        Location::parse(&format!("{base}/riskscore_reviews"))
-    })
-    .await
-    .unwrap();
     let l = loc.clone();
     let journal = tokio::task::spawn_blocking(move || Journal::open(&l).unwrap())
         .await
