@@ -13,4 +13,5 @@ mod drift;
 mod mlflow;
 mod real_data;
 mod recourse;
+mod replicas;
 mod serve;

@@ -16,7 +16,7 @@ fn riskscore() -> Command {
 }
 
 /// A lender's table: default more likely when `ratio` is high.
-fn trained(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn trained(dir: &Path) -> (PathBuf, PathBuf) {
     let csv = loans_csv(dir, 400);
     let model = dir.join("model");
     let o = crate::common::train_loans(&csv, &model)
