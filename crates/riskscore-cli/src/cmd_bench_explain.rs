@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Result<()> {
         let mut lat = Vec::new();
         for row in x.chunks(k).take(2000) {
             let t = Instant::now();
-            let one = e.explain_parallel(row, threads)?;
+            let one = e.explain_parallel(row, threads, threads)?;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             std::hint::black_box(one);
         }

@@ -31,9 +31,14 @@ pub struct Args {
         default_value = "riskscore-journal.sqlite"
     )]
     journal: String,
-    /// Threads one explanation's trees are split over.
+    /// Threads one explanation's trees are split over when it is the only one being
+    /// computed (among others, each runs on one thread: the cores are busy already).
     #[arg(long, default_value_t = 2)]
     explain_threads: usize,
+    /// Do not compute the refused clients' reasons and recourse in the background after start
+    /// (then each is computed at its first score).
+    #[arg(long)]
+    no_warm: bool,
     /// Most applications in one batch request.
     #[arg(long, default_value_t = 100)]
     batch_max: usize,
@@ -181,6 +186,16 @@ pub fn run(args: Args) -> Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let mut state = AppState::new(scorer, journal.clone(), settings);
+        if !args.no_warm {
+            let sc = state.scorer.clone();
+            // Without it, each refusal is computed at its first score: not fatal.
+            if let Err(e) = std::thread::Builder::new()
+                .name("warm-refusals".into())
+                .spawn(move || sc.warm_refusals())
+            {
+                tracing::warn!(error = %e, "the refusals' warm-up could not start");
+            }
+        }
         if let Some(sc) = challenger {
             state = state.with_challenger(riskscore_server::challenger::Challenger::start(
                 sc,

@@ -260,15 +260,17 @@ impl ServingExplainer {
         self.manifest.calibration.apply(sigmoid(self.forest.raw(x)))
     }
 
-    /// Explains one row; `threads` > 1 splits its trees over threads.
+    /// Explains one row, its trees summed in `parts` parts (the values depend on `parts`
+    /// only), computed on one thread or one thread per part (`threads` > 1).
     pub fn explain(
         &self,
         id: i64,
         x: &[f64],
         top: usize,
+        parts: usize,
         threads: usize,
     ) -> Result<ClientExplanation> {
-        let phi = self.explainer.explain_parallel(x, threads)?;
+        let phi = self.explainer.explain_parallel(x, parts, threads)?;
         Ok(self.explanation(id, x, &phi, self.probability(x), top))
     }
 

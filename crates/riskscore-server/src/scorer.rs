@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use polars::prelude::*;
 use riskscore_data::read::ColumnSpec;
@@ -165,6 +166,30 @@ pub struct Scorer {
     pub recourse: Recourse,
     /// Known clients' recourse at the notice's query, once proven.
     recourse_cache: Mutex<HashMap<i64, Arc<crate::recourse::RecourseAnswer>>>,
+    /// Each known client's refusal (its reasons and the notice's recourse), once computed:
+    /// a pure function of the model and the client's row, so a refused client's score costs
+    /// one explanation, at most; [`Scorer::warm_refusals`] computes them all after start.
+    refusals: Vec<OnceLock<Arc<Refusal>>>,
+    /// Explanations being computed now: one alone is split over `threads`, one among others
+    /// runs on one thread (the cores are busy already; splitting costs throughput).
+    explaining: AtomicUsize,
+}
+
+/// What a known client's refusal carries besides its date: the explanation's reasons and the
+/// recourse sentences of the notice.
+#[derive(Debug)]
+pub struct Refusal {
+    pub explanation: ClientExplanation,
+    pub recourse: Vec<String>,
+}
+
+/// Decrements the count of explanations in flight when dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The intake's default margin: a value more than one range width beyond the 0.1-99.9
@@ -227,6 +252,7 @@ impl Scorer {
         let frame = riskscore_model::predict::frame_for(&bundle, data)?;
         let id_col = bundle.pipeline.id.clone();
         let (ids, x) = matrix(&frame, &id_col, &names)?;
+        let n_clients = ids.len();
         let booster_p = bundle.predict(&x)?;
         let differ = explainer.differences(&x, &booster_p);
         if differ > 0 {
@@ -293,6 +319,8 @@ impl Scorer {
             oof,
             recourse,
             recourse_cache: Mutex::new(HashMap::new()),
+            refusals: (0..n_clients).map(|_| OnceLock::new()).collect(),
+            explaining: AtomicUsize::new(0),
         })
     }
 
@@ -306,7 +334,69 @@ impl Scorer {
             &self.explainer.profile,
         )?;
         self.recourse_cache().clear();
+        self.refusals = (0..self.population.ids.len())
+            .map(|_| OnceLock::new())
+            .collect();
         Ok(self)
+    }
+
+    /// A known client's refusal, computed once (an error when it cannot be explained). The
+    /// recourse of the notice is searched with the notice's settings; none when it cannot be
+    /// (a server started on a feature matrix has no applications).
+    pub fn refusal(&self, i: usize, id: i64) -> Result<Arc<Refusal>> {
+        if let Some(r) = self.cached_refusal(i) {
+            return Ok(r);
+        }
+        let (_, x) = self
+            .row(id)
+            .ok_or_else(|| Error::Input(format!("unknown client {id}")))?;
+        let explanation = self.explain(id, x, 0)?;
+        let recourse = match self.recourse_known(i, id) {
+            Ok(a) => crate::recourse::sentences(&a),
+            Err(e) => {
+                tracing::debug!(id, error = %e, "no recourse for the notice");
+                Vec::new()
+            }
+        };
+        let r = Arc::new(Refusal {
+            explanation,
+            recourse,
+        });
+        Ok(self
+            .refusals
+            .get(i)
+            .map_or(r.clone(), |cell| cell.get_or_init(|| r).clone()))
+    }
+
+    /// A known client's refusal when it has been computed.
+    pub fn cached_refusal(&self, i: usize) -> Option<Arc<Refusal>> {
+        self.refusals.get(i)?.get().cloned()
+    }
+
+    /// Computes the refusal of every known client the model refuses, one at a time (a
+    /// background thread after start: scores of refused clients then cost no explanation).
+    /// Returns how many were computed.
+    pub fn warm_refusals(&self) -> usize {
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        for (i, (&id, &p)) in self
+            .population
+            .ids
+            .iter()
+            .zip(&self.population.probability)
+            .enumerate()
+        {
+            if self.explainer.manifest.decide(p) == Decision::Refused && self.refusal(i, id).is_ok()
+            {
+                n += 1;
+            }
+        }
+        tracing::info!(
+            refused = n,
+            seconds = started.elapsed().as_secs_f64(),
+            "reasons and recourse of the refused clients computed"
+        );
+        n
     }
 
     pub(crate) fn recourse_cache(
@@ -347,7 +437,10 @@ impl Scorer {
     }
 
     pub fn explain(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {
-        Ok(self.explainer.explain(id, x, top, self.threads)?)
+        let before = self.explaining.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&self.explaining);
+        let threads = if before == 0 { self.threads } else { 1 };
+        Ok(self.explainer.explain(id, x, top, self.threads, threads)?)
     }
 
     /// The descriptive fields of client `i`, with history counts.

@@ -239,11 +239,14 @@ fn train_and_compare(num_leaves: u32, rounds: u32, k: usize, seed: u64) -> f64 {
         .predict_contrib(&x[..200 * k], k as i32, true)
         .unwrap();
     let ours = e.explain_batch(&x[..200 * k], 2).unwrap();
-    // One client with its trees split over threads: the same values up to rounding.
-    let one = e.explain_parallel(&x[..k], 3).unwrap();
+    // One client with its trees in three parts: the same values up to rounding, and the same
+    // bits whether the parts run on three threads or one.
+    let one = e.explain_parallel(&x[..k], 3, 3).unwrap();
     for j in 0..=k {
         assert!((one[j] - ours[j]).abs() < 1e-12);
     }
+    let serial = e.explain_parallel(&x[..k], 3, 1).unwrap();
+    assert!(one.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
     let raw = booster.raw_scores(&x[..200 * k], k as i32, true).unwrap();
     let mut worst = 0.0f64;
     for r in 0..200 {

@@ -145,9 +145,16 @@ async fn client_score(
     let score = s.scorer.score_of(p);
     // A refusal carries its principal reasons and its notice, in the answer and the journal.
     let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
-        let e = explain_known(&s, id, x, 0).await?;
-        let notice = notice_of(&s, &e, recourse_known(&s, i, id).await);
-        (e.reasons, Some(notice))
+        // Computed once per client (and for all of them after start): no hop when cached.
+        let r = match s.scorer.cached_refusal(i) {
+            Some(r) => r,
+            None => {
+                let sc = s.scorer.clone();
+                blocking(move || sc.refusal(i, id).map_err(|e| ApiError::internal(&e))).await?
+            }
+        };
+        let notice = notice_of(&s, &r.explanation, r.recourse.clone());
+        (r.explanation.reasons.clone(), Some(notice))
     } else {
         (Vec::new(), None)
     };

@@ -18,6 +18,7 @@
 //! Stores: SQLite (the embedded default; WAL, synchronous=FULL) or PostgreSQL.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -303,12 +304,34 @@ struct Pending {
 pub struct Journal {
     tx: mpsc::UnboundedSender<Pending>,
     store: Location,
+    /// Held by every handle: the checkpoint thread stops when the last one is dropped.
+    _alive: Arc<()>,
 }
 
 impl Journal {
     /// Opens (or creates) the store and starts the writer thread.
     pub fn open(loc: &Location) -> Result<Self> {
         let store = Store::open(loc)?;
+        let alive = Arc::new(());
+        if let Location::Sqlite(_) = loc {
+            let mut checkpoints = Store::open(loc)?;
+            let handles = Arc::downgrade(&alive);
+            std::thread::Builder::new()
+                .name("journal-checkpoint".into())
+                .spawn(move || {
+                    // Until the last handle of the journal is dropped.
+                    while handles.strong_count() > 0 {
+                        std::thread::sleep(CHECKPOINT_EVERY);
+                        if let Err(message) = checkpoints.checkpoint() {
+                            tracing::debug!(%message, "journal checkpoint failed");
+                        }
+                    }
+                })
+                .map_err(|e| Error::Journal {
+                    location: loc.display(),
+                    message: e.to_string(),
+                })?;
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Pending>();
         let (writer_loc, name) = (loc.clone(), loc.display());
         std::thread::Builder::new()
@@ -321,6 +344,7 @@ impl Journal {
         Ok(Journal {
             tx,
             store: loc.clone(),
+            _alive: alive,
         })
     }
 
@@ -397,6 +421,9 @@ impl Journal {
         !self.tx.is_closed()
     }
 }
+
+/// How often the SQLite journal's write-ahead log is checkpointed, off the writer's commits.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Commit attempts of one batch before its decisions are answered with the error.
 const ATTEMPTS: u32 = 5;

@@ -145,6 +145,20 @@ impl Store {
         }
     }
 
+    /// Copies a SQLite journal's write-ahead log into the database as far as readers allow,
+    /// without blocking the writer (a passive checkpoint, from a connection of its own). The
+    /// writer's commits still checkpoint every 1,000 pages (SQLite's default), which resets
+    /// the log; most of its pages are copied by then, so that commit's checkpoint is short.
+    /// Nothing on PostgreSQL.
+    pub(super) fn checkpoint(&mut self) -> std::result::Result<(), String> {
+        match self {
+            Store::Sqlite(c) => c
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(|e| e.to_string()),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     /// The last (seq, hash) of the chain.
     pub(super) fn head(&mut self) -> std::result::Result<(i64, String), String> {
         match self {

@@ -693,3 +693,55 @@ async fn comparison_with_other_clients() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["fields"][0]["field"], "feature");
 }
+
+/// A refused client's score carries the same reasons and notice whether its refusal was
+/// computed at the request or by the warm-up, which covers every refused client; an
+/// explanation's parts computed on two threads equal the same parts on one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_the_same_computed_or_warmed() {
+    let f = fixture();
+    let bundle = riskscore_model::ModelBundle::load(&f.model).unwrap();
+    let batch = riskscore_model::predict::score_path(&bundle, &f.data).unwrap();
+    let refused: Vec<i64> = batch
+        .iter()
+        .filter(|s| s.decision == riskscore_model::Decision::Refused)
+        .map(|s| s.id)
+        .collect();
+    assert!(refused.len() >= 2, "the fixture refuses some clients");
+    let cold = tempfile::tempdir().unwrap();
+    let (st, _) = state(cold.path(), Settings::default());
+    let computed = refusal_answers(&st, &refused).await;
+    let warm = tempfile::tempdir().unwrap();
+    let (st, _) = state(warm.path(), Settings::default());
+    let sc = st.scorer.clone();
+    let n = tokio::task::spawn_blocking(move || sc.warm_refusals())
+        .await
+        .unwrap();
+    assert_eq!(n, refused.len(), "every refused client warmed");
+    let (i, _) = st.scorer.row(refused[0]).unwrap();
+    assert!(st.scorer.cached_refusal(i).is_some());
+    let warmed = refusal_answers(&st, &refused).await;
+    assert_eq!(computed, warmed);
+    assert!(computed
+        .iter()
+        .all(|(r, _)| !r.as_array().unwrap().is_empty()));
+    let (_, x) = st.scorer.row(refused[0]).unwrap();
+    // Two parts on one thread (a busy server) or two (an idle one): the same bits.
+    let one = st.scorer.explainer.explain(refused[0], x, 10, 2, 1).unwrap();
+    let two = st.scorer.explainer.explain(refused[0], x, 10, 2, 2).unwrap();
+    assert_eq!(
+        serde_json::to_value(&one).unwrap(),
+        serde_json::to_value(&two).unwrap()
+    );
+}
+
+/// The reasons and notice reasons of the scores of (up to five of) `refused`.
+async fn refusal_answers(st: &AppState, refused: &[i64]) -> Vec<(Value, Value)> {
+    let mut out = Vec::new();
+    for id in refused.iter().take(5) {
+        let (s, v) = call(st, get(&format!("/v1/clients/{id}/score"))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        out.push((v["reasons"].clone(), v["notice"]["reasons"].clone()));
+    }
+    out
+}
