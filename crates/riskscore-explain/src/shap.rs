@@ -270,15 +270,15 @@ impl Explainer {
             self.trees.chunks(per).map(part).collect()
         } else {
             std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .trees
-                .chunks(per)
-                .map(|chunk| s.spawn(move || part(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join())
-                .collect::<std::result::Result<_, _>>()
+                let handles: Vec<_> = self
+                    .trees
+                    .chunks(per)
+                    .map(|chunk| s.spawn(move || part(chunk)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join())
+                    .collect::<std::result::Result<_, _>>()
             })
             .map_err(|_| Error::Model("a SHAP worker failed".into()))?
         };

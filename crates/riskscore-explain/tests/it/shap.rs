@@ -246,7 +246,10 @@ fn train_and_compare(num_leaves: u32, rounds: u32, k: usize, seed: u64) -> f64 {
         assert!((one[j] - ours[j]).abs() < 1e-12);
     }
     let serial = e.explain_parallel(&x[..k], 3, 1).unwrap();
-    assert!(one.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(one
+        .iter()
+        .zip(&serial)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
     let raw = booster.raw_scores(&x[..200 * k], k as i32, true).unwrap();
     let mut worst = 0.0f64;
     for r in 0..200 {

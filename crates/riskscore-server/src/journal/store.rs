@@ -200,8 +200,10 @@ impl Store {
                 Ok(outcomes)
             }
             Store::Postgres(c) => {
+                // The lock by the simple protocol (one round trip); the head is read by the
+                // next statement, whose snapshot is taken once the lock is held.
                 let mut tx = c.transaction().map_err(|e| e.to_string())?;
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+                tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
                     .map_err(|e| e.to_string())?;
                 let head = pg_head(&mut tx)?;
                 let mut statuses = std::collections::HashMap::new();
@@ -763,10 +765,20 @@ fn chain<'a>(
     Ok((chained, outcomes))
 }
 
-const INSERT: &str = "INSERT INTO journal (seq, time, request_id, client, kind, model_version, \
-    probability, decision, reasons, input_hash, prev_hash, hash, features, review, notice, \
-    champion, reviewed, reviewer, review_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-    $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+/// The journal's insert up to `VALUES`: the SQLite writer binds one row to it, the
+/// PostgreSQL writer the batch's rows.
+macro_rules! insert_head {
+    () => {
+        "INSERT INTO journal (seq, time, request_id, client, kind, model_version, probability, \
+         decision, reasons, input_hash, prev_hash, hash, features, review, notice, champion, \
+         reviewed, reviewer, review_reason) VALUES"
+    };
+}
+const INSERT_HEAD: &str = insert_head!();
+const INSERT: &str = concat!(
+    insert_head!(),
+    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+);
 const MOVE_HEAD: &str = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 const LAST: &str = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
@@ -851,40 +863,83 @@ fn pg_write(
     let Some(last) = chained.last() else {
         return Ok(());
     };
-    let st = tx.prepare(INSERT).map_err(|e| e.to_string())?;
+    // One statement for the batch's entries (a round trip per entry would bound a replica
+    // to a few hundred decisions per commit's worth of latency).
+    /// What an entry binds besides its fields: the texts and the review's columns.
+    struct Owned {
+        reasons: String,
+        review: Option<String>,
+        notice: Option<String>,
+        reviewed: Option<i64>,
+        reviewer: Option<String>,
+        reason: Option<String>,
+    }
+    let owned: Vec<Owned> = chained
+        .iter()
+        .map(|e| {
+            let d = e.draft.decided;
+            let r = d.reviewed.as_ref();
+            Owned {
+                reasons: reasons_text(&d.reasons),
+                review: review_text(&d.review),
+                notice: review_text(&d.notice),
+                reviewed: r.map(|r| r.entry),
+                reviewer: r.map(|r| r.reviewer.clone()),
+                reason: r.and_then(|r| r.reason.clone()),
+            }
+        })
+        .collect();
+    // The head moves in the same statement: the entries' insert is a data-modifying WITH,
+    // which PostgreSQL runs to completion whether or not the rest reads it.
+    let mut sql = format!("WITH entries AS ({INSERT_HEAD}");
+    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        Vec::with_capacity(chained.len() * 19);
+    for (k, (e, o)) in chained.iter().zip(&owned).enumerate() {
+        let d = e.draft.decided;
+        let first = k * 19;
+        sql.push_str(if k == 0 { " (" } else { ", (" });
+        sql.push_str(
+            &(1..=19)
+                .map(|j| format!("${}", first + j))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        sql.push(')');
+        params.extend_from_slice(&[
+            &e.seq,
+            &d.time,
+            &d.request_id,
+            &d.client,
+            &d.kind,
+            &d.model_version,
+            &d.probability,
+            &d.decision,
+            &o.reasons,
+            &d.input_hash,
+            &e.prev_hash,
+            &e.hash,
+            &e.draft.row,
+            &o.review,
+            &o.notice,
+            &d.champion,
+            &o.reviewed,
+            &o.reviewer,
+            &o.reason,
+        ]);
+    }
+    let n = params.len();
+    sql.push_str(&format!(
+        " RETURNING seq) INSERT INTO journal_head (one, seq, hash) VALUES (1, ${}, ${}) \
+         ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        n + 1,
+        n + 2
+    ));
+    params.push(&last.seq);
+    params.push(&last.hash);
+    tx.execute(sql.as_str(), &params)
+        .map_err(|e| e.to_string())?;
     for e in chained {
         let d = e.draft.decided;
-        let r = d.reviewed.as_ref();
-        let (reviewed, reviewer, reason) = (
-            r.map(|r| r.entry),
-            r.map(|r| r.reviewer.clone()),
-            r.and_then(|r| r.reason.clone()),
-        );
-        tx.execute(
-            &st,
-            &[
-                &e.seq,
-                &d.time,
-                &d.request_id,
-                &d.client,
-                &d.kind,
-                &d.model_version,
-                &d.probability,
-                &d.decision,
-                &reasons_text(&d.reasons),
-                &d.input_hash,
-                &e.prev_hash,
-                &e.hash,
-                &e.draft.row,
-                &review_text(&d.review),
-                &review_text(&d.notice),
-                &d.champion,
-                &reviewed,
-                &reviewer,
-                &reason,
-            ],
-        )
-        .map_err(|e| e.to_string())?;
         if !e.draft.queue.is_empty() {
             tx.execute(
                 QUEUE,
@@ -899,13 +954,11 @@ fn pg_write(
             )
             .map_err(|e| e.to_string())?;
         }
-        if let Some(entry) = reviewed {
-            tx.execute(CLOSE, &[&e.seq, &entry])
+        if let Some(r) = &d.reviewed {
+            tx.execute(CLOSE, &[&e.seq, &r.entry])
                 .map_err(|e| e.to_string())?;
         }
     }
-    tx.execute(MOVE_HEAD, &[&last.seq, &last.hash])
-        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

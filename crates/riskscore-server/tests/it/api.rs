@@ -727,8 +727,16 @@ async fn refusals_are_the_same_computed_or_warmed() {
         .all(|(r, _)| !r.as_array().unwrap().is_empty()));
     let (_, x) = st.scorer.row(refused[0]).unwrap();
     // Two parts on one thread (a busy server) or two (an idle one): the same bits.
-    let one = st.scorer.explainer.explain(refused[0], x, 10, 2, 1).unwrap();
-    let two = st.scorer.explainer.explain(refused[0], x, 10, 2, 2).unwrap();
+    let one = st
+        .scorer
+        .explainer
+        .explain(refused[0], x, 10, 2, 1)
+        .unwrap();
+    let two = st
+        .scorer
+        .explainer
+        .explain(refused[0], x, 10, 2, 2)
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&one).unwrap(),
         serde_json::to_value(&two).unwrap()
