@@ -106,8 +106,10 @@ impl Store {
                     .map_err(|e| fail(&e))?;
                 c.pragma_update(None, "synchronous", "FULL")
                     .map_err(|e| fail(&e))?;
-                c.busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(|e| fail(&e))?;
+                // Another process's writer holds the lock: retry every half millisecond for
+                // 5 s (SQLite's own busy timeout backs off to 100 ms sleeps, which made one
+                // replica's commits wait that long behind the other's).
+                c.busy_handler(Some(retry_busy)).map_err(|e| fail(&e))?;
                 // An older journal: add the new columns before the schema's index.
                 for (column, kind) in SQLITE_ADDED {
                     let old: i64 = c
@@ -698,6 +700,15 @@ impl Store {
                 .map(|r| (r.get(0), r.get(1)))),
         }
     }
+}
+
+/// SQLite's busy handler: true (try again) after a half-millisecond sleep, for 5 s in all.
+fn retry_busy(attempts: i32) -> bool {
+    if attempts >= 10_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_micros(500));
+    true
 }
 
 /// The PostgreSQL advisory lock key of the journal's writers (one journal per database schema).
