@@ -127,26 +127,14 @@ fn postgres_journal_chains_and_detects_edits() {
                 let j = journal.clone();
                 tokio::spawn(async move {
                     let row = [f64::from(i), f64::NAN, -0.5];
-                    j.record(
-                        riskscore_server::journal::Decided {
-                            time: riskscore_server::journal::now_rfc3339(),
-                            request_id: format!("pg-{i}"),
-                            client: (100_000 + i).to_string(),
-                            kind: "known".into(),
-                            model_version: "test".into(),
-                            probability: f64::from(i) / 50.0,
-                            decision: "granted".into(),
-                            reasons: vec!["EXT_SOURCE_2".into()],
-                            input_hash: input_hash(&row),
-                            review: Vec::new(),
-                            notice: Vec::new(),
-                            champion: None,
-                            reviewed: None,
-                        },
+                    let d = decision(
+                        format!("pg-{i}"),
+                        (100_000 + i).to_string(),
+                        f64::from(i) / 50.0,
+                        "granted",
                         &row,
-                    )
-                    .await
-                    .unwrap()
+                    );
+                    j.record(d, &row).await.unwrap()
                 })
             })
             .collect();
@@ -324,22 +312,39 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
 /// A decision of writer `w` (a replica), its `i`-th.
 fn replica_decision(w: usize, i: usize) -> (riskscore_server::journal::Decided, Vec<f64>) {
     let row = vec![w as f64, i as f64, f64::NAN];
-    let d = riskscore_server::journal::Decided {
+    let d = decision(
+        format!("replica-{w}-{i}"),
+        format!("{}", 100_000 + i),
+        0.3,
+        "refused",
+        &row,
+    );
+    (d, row)
+}
+
+/// A known client's decision of model "test" on `row`, with one reason.
+fn decision(
+    request_id: String,
+    client: String,
+    probability: f64,
+    decision: &str,
+    row: &[f64],
+) -> riskscore_server::journal::Decided {
+    riskscore_server::journal::Decided {
         time: riskscore_server::journal::now_rfc3339(),
-        request_id: format!("replica-{w}-{i}"),
-        client: format!("{}", 100_000 + i),
+        request_id,
+        client,
         kind: "known".into(),
         model_version: "test".into(),
-        probability: 0.3,
-        decision: "refused".into(),
+        probability,
+        decision: decision.into(),
         reasons: vec!["EXT_SOURCE_2".into()],
-        input_hash: input_hash(&row),
+        input_hash: input_hash(row),
         review: Vec::new(),
         notice: Vec::new(),
         champion: None,
         reviewed: None,
-    };
-    (d, row)
+    }
 }
 
 /// `writers` journals on one store (each with its own connection and writer thread, as the
