@@ -92,7 +92,7 @@ pub fn fit_platt(p: &[f64], y: &[u8]) -> Calibration {
 /// and constant outside (`out_of_bounds="clip"`).
 pub fn fit_isotonic(p: &[f64], y: &[u8]) -> Calibration {
     let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(y[a].cmp(&y[b])));
+    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
     // Distinct p with their outcomes' sum and count.
     let mut xs: Vec<f64> = Vec::new();
     let mut sums: Vec<(f64, f64)> = Vec::new();

@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::calibration::{fit_isotonic, needs_calibration, Calibration, NeedsCalibration};
 use crate::cost::CostMatrix;
@@ -27,11 +27,11 @@ use crate::metrics::roc_auc;
 /// The reference of the estimates (the bundle's out-of-fold probabilities and outcomes), with
 /// NannyML's calibration check and, when it asks, the isotonic recalibration, computed once
 /// on first use.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Reference {
     pub p: Vec<f64>,
     pub y: Vec<u8>,
-    checked: OnceLock<(NeedsCalibration, Calibration)>,
+    checked: OnceLock<(NeedsCalibration, Arc<Calibration>)>,
 }
 
 impl Reference {
@@ -43,7 +43,7 @@ impl Reference {
         }
     }
 
-    fn checked(&self) -> &(NeedsCalibration, Calibration) {
+    fn checked(&self) -> &(NeedsCalibration, Arc<Calibration>) {
         self.checked.get_or_init(|| {
             let check = needs_calibration(&self.p, &self.y);
             let cal = if check.needed {
@@ -51,7 +51,7 @@ impl Reference {
             } else {
                 Calibration::None
             };
-            (check, cal)
+            (check, Arc::new(cal))
         })
     }
 
@@ -60,19 +60,10 @@ impl Reference {
         self.checked().0
     }
 
-    /// What the estimates read: the recalibrated probabilities when the check asked.
-    pub fn recalibration(&self) -> &Calibration {
-        &self.checked().1
-    }
-}
-
-impl Clone for Reference {
-    fn clone(&self) -> Self {
-        Reference {
-            p: self.p.clone(),
-            y: self.y.clone(),
-            checked: self.checked.clone(),
-        }
+    /// What the estimates read: the recalibrated probabilities when the check asked (shared,
+    /// not copied, by every fit on this reference).
+    pub fn recalibration(&self) -> Arc<Calibration> {
+        self.checked().1.clone()
     }
 }
 
@@ -164,7 +155,7 @@ pub struct Cbpe {
     pub calibration: NeedsCalibration,
     #[serde(skip)]
     #[schema(ignore)]
-    recalibration: Calibration,
+    recalibration: Arc<Calibration>,
     pub cost: CostMatrix,
     pub chunk_size: usize,
     pub bands: [Band; 6],
@@ -352,7 +343,7 @@ impl Cbpe {
         Cbpe {
             threshold,
             calibration: reference.check(),
-            recalibration: reference.recalibration().clone(),
+            recalibration: reference.recalibration(),
             cost,
             chunk_size,
             bands,
