@@ -2,6 +2,8 @@
 //! labelled neighbours (`/v1/clients/{id}...`; the desk's comparison and what-if are in
 //! `desk.rs`).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,7 @@ use super::common::{
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::notice::Notice;
+use crate::scorer::Refusal;
 use crate::scorer::{ClientInfo, Neighbour, Score};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -145,14 +148,7 @@ async fn client_score(
     let score = s.scorer.score_of(p);
     // A refusal carries its principal reasons and its notice, in the answer and the journal.
     let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
-        // Computed once per client (and for all of them after start): no hop when cached.
-        let r = match s.scorer.cached_refusal(i) {
-            Some(r) => r,
-            None => {
-                let sc = s.scorer.clone();
-                blocking(move || sc.refusal(i, id).map_err(|e| ApiError::internal(&e))).await?
-            }
-        };
+        let r = refusal_of(&s, i, id).await?;
         let notice = notice_of(&s, &r.explanation, r.recourse.clone());
         (r.explanation.reasons.clone(), Some(notice))
     } else {
@@ -280,22 +276,14 @@ async fn explain_known(
     .await
 }
 
-/// A known refused client's recourse sentences (none, logged, when it cannot be searched:
-/// a server started on a feature matrix has no applications).
-async fn recourse_known(s: &AppState, i: usize, id: i64) -> Vec<String> {
-    let sc = s.scorer.clone();
-    // Not an error of the request: logged at debug level, the notice goes without.
-    match blocking(move || Ok(sc.recourse_known(i, id))).await {
-        Ok(Ok(a)) => crate::recourse::sentences(&a),
-        Ok(Err(e)) => {
-            tracing::debug!(id, error = %e, "no recourse for the notice");
-            Vec::new()
-        }
-        Err(e) => {
-            tracing::debug!(id, error = %e.message, "no recourse for the notice");
-            Vec::new()
-        }
+/// A known refused client's refusal (reasons and notice recourse): computed once per client,
+/// and for all of them after start, so no hop off the async threads once it is there.
+async fn refusal_of(s: &AppState, i: usize, id: i64) -> ApiResult<Arc<Refusal>> {
+    if let Some(r) = s.scorer.cached_refusal(i) {
+        return Ok(r);
     }
+    let sc = s.scorer.clone();
+    blocking(move || sc.refusal(i, id).map_err(|e| ApiError::internal(&e))).await
 }
 
 /// The notice of a decision explained in `e` with its recourse sentences, dated today.
@@ -361,11 +349,16 @@ async fn client_notice(
         }
     };
     let (i, x) = known(&s.scorer, id)?;
-    let e = explain_known(&s, id, x, 0).await?;
-    let recourse = if e.decision == riskscore_model::bundle::Decision::Refused {
-        recourse_known(&s, i, id).await
+    let refused = s
+        .scorer
+        .score_of(s.scorer.population.probability[i])
+        .decision
+        == riskscore_model::bundle::Decision::Refused;
+    let (e, recourse) = if refused {
+        let r = refusal_of(&s, i, id).await?;
+        (r.explanation.clone(), r.recourse.clone())
     } else {
-        Vec::new()
+        (explain_known(&s, id, x, 0).await?, Vec::new())
     };
     let notice = notice_of(&s, &e, recourse);
     record(
