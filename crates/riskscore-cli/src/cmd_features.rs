@@ -21,10 +21,83 @@ pub struct Args {
     /// Single table: text columns with more distinct values are left out.
     #[arg(long, default_value_t = 100)]
     max_categories: usize,
+    /// Where the features are computed: on this machine, or on Apache Spark (Home Credit
+    /// tables; DATA and --out are then paths as the cluster sees them: local, hdfs://, s3a://).
+    #[arg(long, value_enum, default_value = "local")]
+    engine: Engine,
+    /// The Spark Connect server of `--engine spark` (scripts/start-spark starts a local one).
+    #[arg(
+        long,
+        env = "RISKSCORE_SPARK_REMOTE",
+        default_value = "sc://127.0.0.1:15002"
+    )]
+    spark_remote: String,
+    /// Where to save the fitted pipeline (default: beside --out, X.pipeline.json; needed when
+    /// --out is not a local path).
+    #[arg(long)]
+    pipeline_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    Local,
+    Spark,
+}
+
+/// Whether a path names a file system by scheme (`s3a://`, `hdfs://`, ...) rather than a local
+/// path.
+fn is_url(path: &std::path::Path) -> bool {
+    path.to_str()
+        .and_then(|p| p.split_once("://"))
+        .is_some_and(|(scheme, _)| scheme != "file" && !scheme.contains('/'))
+}
+
+/// A path as a cluster on this machine sees it: URLs as given, local paths made absolute.
+fn cluster_path(path: &std::path::Path) -> Result<String> {
+    let path = if is_url(path) || path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    path.to_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{}: not a UTF-8 path", path.display()))
+}
+
+/// `features --engine spark`: the Home Credit features computed on Spark.
+fn run_spark(args: &Args, fitted: Option<FeaturePipeline>) -> Result<(FeaturePipeline, usize)> {
+    if args.table.id.is_some() || args.table.target.is_some() {
+        bail!("--engine spark builds the Home Credit features from a folder of its tables; a single table runs on the local engine");
+    }
+    if fitted
+        .as_ref()
+        .is_some_and(|p| !matches!(p.layout, riskscore_features::Layout::HomeCredit { .. }))
+    {
+        bail!("--engine spark applies a Home Credit pipeline; the pipeline given was fitted on a single table");
+    }
+    let (data, out) = (cluster_path(&args.data)?, cluster_path(&args.out)?);
+    tracing::info!(remote = %args.spark_remote, data, out, "building Home Credit features on Spark");
+    let session = riskscore_spark::connect(&args.spark_remote)?;
+    Ok(riskscore_spark::build(
+        &session,
+        &data,
+        &out,
+        fitted.as_ref(),
+    )?)
 }
 
 pub fn run(args: Args) -> Result<()> {
-    crate::table_args::must_exist(&args.data, "data")?;
+    if args.engine == Engine::Local {
+        crate::table_args::must_exist(&args.data, "data")?;
+    }
+    let pipeline_path = match &args.pipeline_out {
+        Some(p) => p.clone(),
+        None if is_url(&args.out) => bail!(
+            "--out {} is not a local path: give --pipeline-out for the fitted pipeline",
+            args.out.display()
+        ),
+        None => pipeline_path_for(&args.out),
+    };
     if let Some(p) = &args.pipeline {
         crate::table_args::must_exist(p, "--pipeline")?;
     }
@@ -36,7 +109,9 @@ pub fn run(args: Args) -> Result<()> {
         Some(path) => Some(FeaturePipeline::load(path)?),
         None => None,
     };
-    let (pipeline, rows) = if args.data.is_dir() {
+    let (pipeline, rows) = if args.engine == Engine::Spark {
+        run_spark(&args, fitted)?
+    } else if args.data.is_dir() {
         if args.table.id.is_some() || args.table.target.is_some() {
             bail!(
                 "--id and --target are for a single table; {} is a folder",
@@ -91,7 +166,6 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(protected) = args.table.protected() {
         pipeline.protect(&protected)?;
     }
-    let pipeline_path = pipeline_path_for(&args.out);
     if args.pipeline.is_none() {
         pipeline.save(&pipeline_path)?;
     }

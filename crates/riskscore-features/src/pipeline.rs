@@ -90,6 +90,17 @@ impl FeaturePipeline {
         Ok((pipeline, rows, report))
     }
 
+    /// The Home Credit pipeline of a feature matrix built elsewhere (the Spark engine): its
+    /// vocabularies and its columns (id, target, features), protected attributes by default.
+    pub fn home_credit(vocabularies: Vocabularies, columns: &[String]) -> Self {
+        Self::new(
+            "SK_ID_CURR",
+            "TARGET",
+            Layout::HomeCredit { vocabularies },
+            columns,
+        )
+    }
+
     /// Fits the generic pipeline on one table.
     pub fn fit_generic(table: &GenericTable) -> Result<(Self, DataFrame)> {
         let (spec, df) = table.fit()?;
@@ -161,7 +172,7 @@ impl FeaturePipeline {
     }
 
     /// The id, the target, the features, then the audit columns.
-    fn column_names(&self) -> Vec<String> {
+    pub fn column_names(&self) -> Vec<String> {
         [self.id.clone(), self.target.clone()]
             .into_iter()
             .chain(self.all_features())

@@ -45,8 +45,8 @@ fn bureau_values() -> Vec<Value> {
     BUREAU_NUM
         .iter()
         .map(|(c, _)| *c)
-        .filter(|c| !c.starts_with("MONTHS_BALANCE_"))
-        .map(Value::Column)
+        .filter(|c| !BUREAU_BALANCE_INPUTS.contains(c))
+        .map(|c| value_of(Table::Bureau, c))
         .collect()
 }
 
@@ -64,18 +64,14 @@ pub(super) fn bureau(
         key: "SK_ID_BUREAU",
         spec: BUREAU_NUM,
         values: &values,
-        split: ("CREDIT_ACTIVE", ["Active", "Closed"]),
-        prefixes: ("BURO_", ["ACTIVE_", "CLOSED_"]),
+        split: BUREAU_SPLIT,
+        prefixes: BUREAU_PREFIXES,
     };
     // The balances' slots among BUREAU_NUM.
-    let balance: Vec<usize> = [
-        "MONTHS_BALANCE_MIN",
-        "MONTHS_BALANCE_MAX",
-        "MONTHS_BALANCE_SIZE",
-    ]
-    .into_iter()
-    .map(|c| position_of(BUREAU_NUM.iter().map(|(n, _)| *n), c))
-    .collect::<Result<_>>()?;
+    let balance: Vec<usize> = BUREAU_BALANCE_INPUTS
+        .into_iter()
+        .map(|c| position_of(BUREAU_NUM.iter().map(|(n, _)| *n), c))
+        .collect::<Result<_>>()?;
     let (mut folded, loans, rows) = table.fold(source, vocab, apps, report, out, true)?;
 
     // The monthly balances, folded per loan.

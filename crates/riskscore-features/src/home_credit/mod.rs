@@ -25,12 +25,14 @@ mod bureau;
 mod monthly;
 mod previous;
 mod split;
+pub mod sql;
 
 use application::application;
 use bureau::bureau;
 use monthly::{credit_card, installments, pos_cash};
 use previous::previous;
-use split::{SplitTable, Value};
+use split::{input_positions, SplitTable};
+pub use split::{value_of, Value};
 
 const KEY: &str = "SK_ID_CURR";
 
@@ -110,6 +112,30 @@ const INSTAL_NUM: Spec = &[
 ];
 
 const CC_AGGS: &[Agg] = &[Min, Max, Mean, Sum, Var];
+
+/// A split table's category and the two values that split its rows.
+type SplitBy = (&'static str, [&'static str; 2]);
+/// The prefixes of a split table's features: all rows, then each split.
+type SplitPrefixes = (&'static str, [&'static str; 2]);
+
+const BUREAU_SPLIT: SplitBy = ("CREDIT_ACTIVE", ["Active", "Closed"]);
+const BUREAU_PREFIXES: SplitPrefixes = ("BURO_", ["ACTIVE_", "CLOSED_"]);
+const PREV_SPLIT: SplitBy = ("NAME_CONTRACT_STATUS", ["Approved", "Refused"]);
+const PREV_PREFIXES: SplitPrefixes = ("PREV_", ["APPROVED_", "REFUSED_"]);
+
+/// The balances folded per bureau loan (from bureau_balance) before the loans are aggregated:
+/// the first and last month and the number of months, among [`BUREAU_NUM`]'s inputs.
+const BUREAU_BALANCE_INPUTS: [&str; 3] = [
+    "MONTHS_BALANCE_MIN",
+    "MONTHS_BALANCE_MAX",
+    "MONTHS_BALANCE_SIZE",
+];
+
+/// The POS/cash balances' features: prefix and the statistics of its one-hot columns.
+const POS_PREFIX: &str = "POS_";
+const POS_DUMMY_AGGS: &[Agg] = &[Mean];
+const INSTAL_PREFIX: &str = "INSTAL_";
+const CC_PREFIX: &str = "CC_";
 
 /// Feature columns computed together from one set of running statistics.
 const COLUMNS_AT_ONCE: usize = 16;

@@ -14,8 +14,8 @@ pub(super) fn pos_cash(
     let monthly = Monthly {
         table: Table::PosCashBalance,
         spec: POS_NUM,
-        dummy_aggs: &[Agg::Mean],
-        prefix: "POS_",
+        dummy_aggs: POS_DUMMY_AGGS,
+        prefix: POS_PREFIX,
     };
     monthly.build(source, vocab, apps, prev, report, out)
 }
@@ -118,28 +118,25 @@ pub(super) fn installments(
 ) -> Result<()> {
     let n = apps.kept;
     let table = Table::InstallmentsPayments;
-    let names = [
-        KEY,
-        "SK_ID_PREV",
-        "NUM_INSTALMENT_VERSION",
-        "DAYS_INSTALMENT",
-        "DAYS_ENTRY_PAYMENT",
-        "AMT_INSTALMENT",
-        "AMT_PAYMENT",
-    ];
-    // INSTAL_NUM after its first entry (the distinct count, kept apart).
-    let specs: Vec<&[Agg]> = INSTAL_NUM[1..].iter().map(|(_, a)| *a).collect();
+    // INSTAL_NUM's first entry is the distinct count (kept apart), the others folded values.
+    let (distinct_column, _) = INSTAL_NUM[0];
+    let spec = &INSTAL_NUM[1..];
+    let values: Vec<Value> = spec.iter().map(|(c, _)| value_of(table, c)).collect();
+    let mut names = vec![KEY, "SK_ID_PREV", distinct_column];
+    let positions = input_positions(&values, &mut names);
+    let specs: Vec<&[Agg]> = spec.iter().map(|(_, a)| *a).collect();
     let mut all = stats_in(out, n, &specs);
     let mut versions = Distinct::new(n);
     let mut lookup = Lookup::new(&apps.row);
     let mut parent = PrevCheck::new(prev);
-    // Kernel semantics: x if x > 0 else 0, so a missing payment date gives 0.
-    let positive = |x: f64| if x > 0.0 { x } else { 0.0 };
     scan(source, table, &names, |b| {
-        let (curr, loan) = (b.ids(0), b.ids(1));
-        let (version, due, paid_on) = (b.nums(2), b.nums(3), b.nums(4));
-        let (instalment, payment) = (b.nums(5), b.nums(6));
+        let (curr, loan, version) = (b.ids(0), b.ids(1), b.nums(2));
+        let columns: Vec<(&[f64], Option<&[f64]>)> = positions
+            .iter()
+            .map(|&(a, d)| (b.nums(a), d.map(|d| b.nums(d))))
+            .collect();
         let groups = monthly_groups(curr, loan, &mut lookup, &mut parent);
+        let mut row: Vec<f64> = Vec::with_capacity(values.len());
         let mut touched = 0;
         for (r, &g) in groups.iter().enumerate() {
             touch_ahead(&groups, r, &[&all], &mut touched);
@@ -148,17 +145,14 @@ pub(super) fn installments(
             }
             all.row(g);
             versions.add(g, version[r]);
-            let (amount, paid) = (instalment[r], payment[r]);
-            let values = [
-                positive(paid_on[r] - due[r]),
-                positive(due[r] - paid_on[r]),
-                paid / amount,
-                amount - paid,
-                amount,
-                paid,
-                paid_on[r],
-            ];
-            all.add_all(g, &values);
+            row.clear();
+            row.extend(
+                columns
+                    .iter()
+                    .zip(&values)
+                    .map(|((a, d), v)| v.eval(a[r], d.map_or(f64::NAN, |d| d[r]))),
+            );
+            all.add_all(g, &row);
         }
         std::hint::black_box(touched);
     })?;
@@ -173,9 +167,9 @@ pub(super) fn installments(
             f64::from(distinct[g])
         }
     }));
-    out.push_floats("INSTAL_NUM_INSTALMENT_VERSION_NUNIQUE", values)?;
-    let width = 1 + push_spec(out, &all, &INSTAL_NUM[1..], "INSTAL_", 0)?;
-    push_count(out, &all, "INSTAL_")?;
+    out.push_floats(&format!("{INSTAL_PREFIX}{distinct_column}_NUNIQUE"), values)?;
+    let width = 1 + push_spec(out, &all, spec, INSTAL_PREFIX, 0)?;
+    push_count(out, &all, INSTAL_PREFIX)?;
     log_part(
         "installments_payments",
         (0..n).filter(|&g| all.rows(g) > 0).count(),
@@ -204,7 +198,7 @@ pub(super) fn credit_card(
         table: Table::CreditCardBalance,
         spec: &spec,
         dummy_aggs: CC_AGGS,
-        prefix: "CC_",
+        prefix: CC_PREFIX,
     };
     monthly.build(source, vocab, apps, prev, report, out)
 }

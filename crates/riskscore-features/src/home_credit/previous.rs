@@ -10,21 +10,18 @@ pub(super) fn previous(
     report: &mut BuildReport,
     out: &mut dyn Out,
 ) -> Result<KeyIndex> {
-    // PREV_NUM's columns, APP_CREDIT_PERC computed from two of them.
+    // PREV_NUM's values (APP_CREDIT_PERC computed from two columns).
     let values: Vec<Value> = PREV_NUM
         .iter()
-        .map(|(c, _)| match *c {
-            "APP_CREDIT_PERC" => Value::Ratio("AMT_APPLICATION", "AMT_CREDIT"),
-            c => Value::Column(c),
-        })
+        .map(|(c, _)| value_of(Table::PreviousApplication, c))
         .collect();
     let table = SplitTable {
         table: Table::PreviousApplication,
         key: "SK_ID_PREV",
         spec: PREV_NUM,
         values: &values,
-        split: ("NAME_CONTRACT_STATUS", ["Approved", "Refused"]),
-        prefixes: ("PREV_", ["APPROVED_", "REFUSED_"]),
+        split: PREV_SPLIT,
+        prefixes: PREV_PREFIXES,
     };
     let (folded, prev, _) = table.fold(source, vocab, apps, report, out, false)?;
     let width = table.push_all(&folded, vocab, out)?;

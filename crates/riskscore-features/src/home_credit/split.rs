@@ -6,11 +6,95 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// A value folded per row: a column read by name, or the ratio of two.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Value {
+/// A value folded per row, computed from one or two columns of its table (see [`value_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// The column itself.
     Column(&'static str),
+    /// `a / b` (IEEE: a non-zero value over zero is infinite, zero over zero missing).
     Ratio(&'static str, &'static str),
+    /// `a - b`.
+    Diff(&'static str, &'static str),
+    /// `a - b` where positive, else 0 (a missing difference included), as the kernel's
+    /// `x if x > 0 else 0`.
+    PositiveDiff(&'static str, &'static str),
+}
+
+impl Value {
+    /// The columns the value reads.
+    pub fn inputs(self) -> [Option<&'static str>; 2] {
+        match self {
+            Value::Column(c) => [Some(c), None],
+            Value::Ratio(a, b) | Value::Diff(a, b) | Value::PositiveDiff(a, b) => {
+                [Some(a), Some(b)]
+            }
+        }
+    }
+
+    /// The value from its inputs' values (`b` unused by a column).
+    #[inline(always)]
+    pub fn eval(self, a: f64, b: f64) -> f64 {
+        match self {
+            Value::Column(_) => a,
+            Value::Ratio(..) => a / b,
+            Value::Diff(..) => a - b,
+            Value::PositiveDiff(..) => {
+                let d = a - b;
+                if d > 0.0 {
+                    d
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// How the input `name` of a table's spec is computed from the table's columns: the one
+/// description of the derived values, read by the local engine and by the SQL one.
+pub fn value_of(table: Table, name: &'static str) -> Value {
+    match (table, name) {
+        (Table::PreviousApplication, "APP_CREDIT_PERC") => {
+            Value::Ratio("AMT_APPLICATION", "AMT_CREDIT")
+        }
+        // Days past due and days before due (the kernel's DPD and DBD).
+        (Table::InstallmentsPayments, "DPD") => {
+            Value::PositiveDiff("DAYS_ENTRY_PAYMENT", "DAYS_INSTALMENT")
+        }
+        (Table::InstallmentsPayments, "DBD") => {
+            Value::PositiveDiff("DAYS_INSTALMENT", "DAYS_ENTRY_PAYMENT")
+        }
+        (Table::InstallmentsPayments, "PAYMENT_PERC") => {
+            Value::Ratio("AMT_PAYMENT", "AMT_INSTALMENT")
+        }
+        (Table::InstallmentsPayments, "PAYMENT_DIFF") => {
+            Value::Diff("AMT_INSTALMENT", "AMT_PAYMENT")
+        }
+        _ => Value::Column(name),
+    }
+}
+
+/// Adds the columns `values` read to `names` (each once); returns where each value's inputs
+/// stand among `names`.
+pub(super) fn input_positions(
+    values: &[Value],
+    names: &mut Vec<&'static str>,
+) -> Vec<(usize, Option<usize>)> {
+    for v in values {
+        for c in v.inputs().into_iter().flatten() {
+            if !names.contains(&c) {
+                names.push(c);
+            }
+        }
+    }
+    let at = |c: &str| names.iter().position(|n| *n == c).unwrap_or(0);
+    values
+        .iter()
+        .map(|v| {
+            let [a, b] = v.inputs();
+            (a.map_or(0, at), b.map(at))
+        })
+        .collect()
 }
 
 /// A table aggregated per applicant over all its rows and over two splits by a category.
@@ -24,9 +108,9 @@ pub(super) struct SplitTable<'a> {
     /// The folded values, in `spec`'s order.
     pub values: &'a [Value],
     /// The category that splits the rows, and its two values.
-    pub split: (&'static str, [&'static str; 2]),
+    pub split: SplitBy,
     /// Prefixes of all rows and of the two splits.
-    pub prefixes: (&'static str, [&'static str; 2]),
+    pub prefixes: SplitPrefixes,
 }
 
 /// The statistics a scan folded.
@@ -58,28 +142,10 @@ impl SplitTable<'_> {
         let table = self.table;
         let cat_names: Vec<&'static str> = table.categorical_columns().collect();
         // The columns read: the applicant, the key, each value's inputs once, the categories.
-        let mut names: Vec<&str> = vec![KEY, self.key];
-        for v in self.values {
-            let inputs = match *v {
-                Value::Column(c) => [Some(c), None],
-                Value::Ratio(a, b) => [Some(a), Some(b)],
-            };
-            for c in inputs.into_iter().flatten() {
-                if !names.contains(&c) {
-                    names.push(c);
-                }
-            }
-        }
+        let mut names: Vec<&'static str> = vec![KEY, self.key];
+        let positions = input_positions(self.values, &mut names);
         names.extend(&cat_names);
         let at = |c: &str| position_of(names.iter().copied(), c);
-        let positions: Vec<(usize, Option<usize>)> = self
-            .values
-            .iter()
-            .map(|v| match *v {
-                Value::Column(c) => Ok((at(c)?, None)),
-                Value::Ratio(a, b) => Ok((at(a)?, Some(at(b)?))),
-            })
-            .collect::<Result<_>>()?;
         let cat_at: Vec<usize> = cat_names.iter().map(|c| at(c)).collect::<Result<_>>()?;
         let (split, values) = self.split;
         let split_at = cat_names
@@ -123,11 +189,8 @@ impl SplitTable<'_> {
                 for (c, codes) in codes.iter().enumerate() {
                     cats.add(g, c, codes[r]);
                 }
-                for (i, (a, d)) in columns.iter().enumerate() {
-                    let v = match d {
-                        None => a[r],
-                        Some(d) => a[r] / d[r],
-                    };
+                for (i, ((a, d), value)) in columns.iter().zip(self.values).enumerate() {
+                    let v = value.eval(a[r], d.map_or(f64::NAN, |d| d[r]));
                     stats.add(g, s, i, v);
                 }
             }
