@@ -54,7 +54,12 @@ pub struct Args {
     exclude: Vec<String>,
 }
 
+/// A data set: a CSV or Parquet file, or a folder of Parquet part files (`features --engine
+/// spark`).
 fn read(path: &Path) -> Result<DataFrame> {
+    if riskscore_model::input::parquet_parts(path).is_some() {
+        return Ok(riskscore_model::input::read_parquet(path)?);
+    }
     Ok(riskscore_data::read::read_inferred(path)?)
 }
 

@@ -40,13 +40,13 @@ pub fn load(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFr
 }
 
 fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFrame)> {
-    if path.is_dir() {
+    if path.is_dir() && parquet_parts(path).is_none() {
         let folder = Folder::new(path).map_err(riskscore_features::Error::from)?;
         tracing::info!(dir = %path.display(), "building Home Credit features");
         let (pipeline, df, _) = FeaturePipeline::fit_home_credit(&folder)?;
         return Ok((pipeline, df));
     }
-    if !path.is_file() {
+    if !is_feature_file(path) {
         return Err(Error::Data(format!(
             "{}: no such file or folder",
             path.display()
@@ -74,8 +74,53 @@ fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, 
     Ok(FeaturePipeline::fit_generic(&table)?)
 }
 
-/// Reads a feature matrix written as Parquet.
+/// The part files of a folder that holds a Parquet data set, as Spark writes one
+/// (`part-*.parquet` beside `_SUCCESS`; `features --engine spark`), in name order; `None` for
+/// anything else (a Home Credit folder among them).
+pub fn parquet_parts(dir: &Path) -> Option<Vec<std::path::PathBuf>> {
+    if !dir.is_dir() || riskscore_data::read::find_table_file(dir, "application_train").is_some() {
+        return None;
+    }
+    let mut parts: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.ends_with(".parquet") && !n.starts_with('.') && !n.starts_with('_')
+                })
+        })
+        .collect();
+    parts.sort();
+    (!parts.is_empty()).then_some(parts)
+}
+
+/// A single file, or a folder of Parquet part files (see [`parquet_parts`]).
+pub fn is_feature_file(path: &Path) -> bool {
+    path.is_file() || parquet_parts(path).is_some()
+}
+
+/// Reads a feature matrix written as Parquet: one file, or a folder of part files read in
+/// name order (see [`parquet_parts`]).
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    if let Some(parts) = parquet_parts(path) {
+        let mut frames = parts.iter().map(|p| read_parquet_file(p));
+        let mut df = frames.next().unwrap_or_else(|| Ok(DataFrame::empty()))?;
+        for next in frames {
+            df.vstack_mut(&next?).map_err(|e| {
+                Error::Data(format!(
+                    "{}: its part files do not share their columns: {}",
+                    path.display(),
+                    riskscore_data::error::brief(&e)
+                ))
+            })?;
+        }
+        return Ok(df);
+    }
+    read_parquet_file(path)
+}
+
+fn read_parquet_file(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(Error::io(path))?;
     ParquetReader::new(file).finish().map_err(|e| {
         Error::Data(format!(

@@ -65,7 +65,7 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
 /// `riskscore features` (a file with its `X.pipeline.json`); None for raw data.
 pub fn pipeline_beside(path: &Path) -> Option<std::path::PathBuf> {
     let beside = riskscore_features::pipeline_path_for(path);
-    (path.is_file() && beside.is_file()).then_some(beside)
+    (crate::input::is_feature_file(path) && beside.is_file()).then_some(beside)
 }
 
 /// Scores the rows of a feature frame with the bundle's feature columns.

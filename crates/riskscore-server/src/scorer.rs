@@ -662,7 +662,7 @@ fn home_credit_clients(
     HashMap<&'static str, HashMap<i64, u32>>,
     Option<DataFrame>,
 )> {
-    if !data.is_dir() {
+    if !data.is_dir() || riskscore_model::input::parquet_parts(data).is_some() {
         // A prebuilt feature matrix: no raw fields to show.
         let df = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
             .map_err(polars_err("info"))?;

@@ -55,8 +55,46 @@ fn brief(message: &str) -> String {
     lines.join(" ")
 }
 
+/// The host and port of a Spark Connect address (`sc://HOST[:PORT][/;params]`, port 15002 by
+/// default).
+fn host_port(remote: &str) -> Option<(String, u16)> {
+    let rest = remote.strip_prefix("sc://")?;
+    let authority = rest.split(['/', ';']).next()?;
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => Some((host.to_owned(), port.parse().ok()?)),
+        Some(_) => None,
+        None if !authority.is_empty() => Some((authority.to_owned(), 15002)),
+        None => None,
+    }
+}
+
+/// Fails fast when nothing listens at the address: the client retries an unavailable server
+/// with a backoff of minutes, as pyspark's does.
+fn reachable(remote: &str) -> Result<()> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let unreachable = |message: String| Error::Unreachable {
+        remote: remote.into(),
+        message,
+    };
+    let (host, port) = host_port(remote)
+        .ok_or_else(|| unreachable("not a Spark Connect address (sc://HOST:PORT)".into()))?;
+    let addrs: Vec<_> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    Err(unreachable(last))
+}
+
 /// A session on a Spark Connect server (`sc://HOST:PORT`), checked to answer.
 pub fn connect(remote: &str) -> Result<SparkSession> {
+    reachable(remote)?;
     let unreachable = |e: spark_connect::SparkError| Error::Unreachable {
         remote: remote.into(),
         message: brief(&e.to_string()),
@@ -131,6 +169,24 @@ fn register_tables(session: &SparkSession, data: &str) -> Result<()> {
             .map_err(spark(format!("typing {}", table.stem())))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_connect_addresses_give_host_and_port() {
+        assert_eq!(host_port("sc://spark:15003"), Some(("spark".into(), 15003)));
+        assert_eq!(host_port("sc://spark"), Some(("spark".into(), 15002)));
+        assert_eq!(
+            host_port("sc://10.0.0.1:443/;token=abc"),
+            Some(("10.0.0.1".into(), 443))
+        );
+        assert_eq!(host_port("http://spark:15002"), None);
+        assert_eq!(host_port("sc://:15002"), None);
+        assert_eq!(host_port("sc://spark:port"), None);
+    }
 }
 
 fn is_not_found(e: &spark_connect::SparkError) -> bool {

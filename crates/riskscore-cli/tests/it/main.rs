@@ -15,3 +15,4 @@ mod real_data;
 mod recourse;
 mod replicas;
 mod serve;
+mod spark;

@@ -277,7 +277,13 @@ fn agg_sql(agg: Agg, x: &str) -> String {
         Agg::Max => format!("max({x})"),
         Agg::Mean => format!("avg({x})"),
         Agg::Sum => format!("coalesce(sum({x}), CAST(0 AS DOUBLE))"),
-        Agg::Var => format!("var_samp({x})"),
+        // Equal finite values have no variance: exactly 0, as the local engine's Welford
+        // update gives, where Spark's merge of partial moments leaves a residue (~1e-33).
+        Agg::Var => format!(
+            "CASE WHEN min({x}) = max({x}) AND count({x}) > 1 \
+             AND abs(min({x})) < CAST('Infinity' AS DOUBLE) THEN CAST(0 AS DOUBLE) \
+             ELSE var_samp({x}) END"
+        ),
         Agg::Size => "CAST(count(*) AS DOUBLE)".into(),
         Agg::Nunique => format!("CAST(count(DISTINCT {x}) AS DOUBLE)"),
     }
@@ -310,16 +316,26 @@ fn vocabulary<'v>(vocab: &'v Vocabularies, table: &str, column: &str) -> Result<
         .ok_or(Error::NoVocabulary(key))
 }
 
-/// `{prefix}{name}_{AGG}` for every input of `spec`, each value from `value`.
-fn spec_columns(spec: Spec, prefix: &str, value: impl Fn(&'static str) -> String) -> Columns {
+/// `{prefix}{name}_{AGG}` for every input of `spec`, each value from `value`; with `rows`, over
+/// the group's rows where that condition holds only (missing for a group without such a row).
+fn spec_columns(
+    spec: Spec,
+    prefix: &str,
+    value: impl Fn(&'static str) -> String,
+    rows: Option<&str>,
+) -> Columns {
     let mut out = Vec::new();
     for (name, aggs) in spec {
         let x = value(name);
         for agg in aggs.iter() {
-            out.push((
-                format!("{prefix}{name}_{}", agg.suffix()),
-                agg_sql(*agg, &x),
-            ));
+            let expr = match rows {
+                None => agg_sql(*agg, &x),
+                Some(c) => format!(
+                    "CASE WHEN count_if({c}) > 0 THEN {} END",
+                    agg_sql(*agg, &format!("CASE WHEN {c} THEN {x} END"))
+                ),
+            };
+            out.push((format!("{prefix}{name}_{}", agg.suffix()), expr));
         }
     }
     out
@@ -356,12 +372,11 @@ fn dummy_columns(
     Ok(out)
 }
 
-/// One aggregated part: its CTE (grouped by applicant over `from`, rows where `filter`).
+/// One aggregated part: its CTE (grouped by applicant over `from`).
 #[derive(Debug)]
 struct Part {
     name: String,
     from: String,
-    filter: Option<String>,
     columns: Columns,
 }
 
@@ -372,13 +387,10 @@ impl Part {
             select.push(format!("{expr} AS {}", q(name)));
         }
         format!(
-            "{} AS (SELECT {} FROM {}{} GROUP BY {KEY})",
+            "{} AS (SELECT {} FROM {} GROUP BY {KEY})",
             self.name,
             select.join(", "),
             self.from,
-            self.filter
-                .as_ref()
-                .map_or(String::new(), |f| format!(" WHERE {f}"))
         )
     }
 }
@@ -397,9 +409,10 @@ fn split_filter(vocab: &Vocabularies, table: Table, split: SplitBy, i: usize) ->
     })
 }
 
-/// The parts of a table split in two ([`BUREAU_SPLIT`], [`PREV_SPLIT`]): all rows (the spec,
-/// the one-hot means, `extra`), then each split (the spec).
-fn split_parts(
+/// The part of a table split in two ([`BUREAU_SPLIT`], [`PREV_SPLIT`]), in one pass over its
+/// rows: all rows (the spec, the one-hot means, `extra`), then each split (the spec over the
+/// split's rows).
+fn split_part(
     vocab: &Vocabularies,
     table: Table,
     from: &str,
@@ -407,27 +420,21 @@ fn split_parts(
     split: SplitBy,
     prefixes: SplitPrefixes,
     extra: Columns,
-) -> Result<Vec<Part>> {
+) -> Result<Part> {
     let value = |name: &'static str| value_sql(value_of(table, name));
     let (all_prefix, split_prefixes) = prefixes;
-    let mut columns = spec_columns(spec, all_prefix, value);
+    let mut columns = spec_columns(spec, all_prefix, value, None);
     columns.extend(dummy_columns(vocab, table, &[Agg::Mean], all_prefix)?);
     columns.extend(extra);
-    let mut parts = vec![Part {
-        name: format!("{}_all", table.stem()),
-        from: from.into(),
-        filter: None,
-        columns,
-    }];
     for (i, prefix) in split_prefixes.iter().enumerate() {
-        parts.push(Part {
-            name: format!("{}_split{i}", table.stem()),
-            from: from.into(),
-            filter: Some(split_filter(vocab, table, split, i)?),
-            columns: spec_columns(spec, prefix, value),
-        });
+        let rows = split_filter(vocab, table, split, i)?;
+        columns.extend(spec_columns(spec, prefix, value, Some(&rows)));
     }
-    Ok(parts)
+    Ok(Part {
+        name: format!("{}_agg", table.stem()),
+        from: from.into(),
+        columns,
+    })
 }
 
 /// The bureau's loans with their balances folded per loan: the [`BUREAU_BALANCE_INPUTS`] and
@@ -487,13 +494,12 @@ fn monthly_part(
     dummy_aggs: &[Agg],
     prefix: &str,
 ) -> Result<Part> {
-    let mut columns = spec_columns(spec, prefix, |name| value_sql(value_of(table, name)));
+    let mut columns = spec_columns(spec, prefix, |name| value_sql(value_of(table, name)), None);
     columns.extend(dummy_columns(vocab, table, dummy_aggs, prefix)?);
     columns.push((format!("{prefix}COUNT"), COUNT.into()));
     Ok(Part {
         name: format!("{}_agg", table.stem()),
         from: q(view_of(table)),
-        filter: None,
         columns,
     })
 }
@@ -567,7 +573,7 @@ pub fn feature_query(vocab: &Vocabularies) -> Result<FeatureQuery> {
             )
         })
         .collect();
-    let mut parts = split_parts(
+    let mut parts = vec![split_part(
         vocab,
         Table::Bureau,
         "bureau_loans",
@@ -575,10 +581,8 @@ pub fn feature_query(vocab: &Vocabularies) -> Result<FeatureQuery> {
         BUREAU_SPLIT,
         BUREAU_PREFIXES,
         status_means,
-    )?;
-    // The split parts' status means follow the all-rows' one-hot means; the local engine
-    // pushes them after its dummies, before the splits: as here.
-    parts.extend(split_parts(
+    )?];
+    parts.push(split_part(
         vocab,
         Table::PreviousApplication,
         &q(view_of(Table::PreviousApplication)),
@@ -601,14 +605,16 @@ pub fn feature_query(vocab: &Vocabularies) -> Result<FeatureQuery> {
         format!("{INSTAL_PREFIX}{distinct}_NUNIQUE"),
         agg_sql(Agg::Nunique, &q(distinct)),
     )];
-    columns.extend(spec_columns(&INSTAL_NUM[1..], INSTAL_PREFIX, |name| {
-        value_sql(value_of(table, name))
-    }));
+    columns.extend(spec_columns(
+        &INSTAL_NUM[1..],
+        INSTAL_PREFIX,
+        |name| value_sql(value_of(table, name)),
+        None,
+    ));
     columns.push((format!("{INSTAL_PREFIX}COUNT"), COUNT.into()));
     parts.push(Part {
         name: format!("{}_agg", table.stem()),
         from: q(view_of(table)),
-        filter: None,
         columns,
     });
     let cc_spec: Vec<(&'static str, &'static [Agg])> = Table::CreditCardBalance

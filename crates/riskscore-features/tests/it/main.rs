@@ -7,4 +7,5 @@ mod errors;
 mod generic;
 mod hand_checked;
 mod parity;
+mod sql;
 mod train_serve;
