@@ -36,6 +36,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why a write can answer before its job ends.
+const STREAM_CUT: &str = "the server ended the response stream before the job finished \
+    (Spark Connect cuts a stream after spark.connect.execute.reattachable.senderMaxStreamDuration, \
+    2 min by default, and this client does not reattach): start the server with \
+    --conf spark.connect.execute.reattachable.senderMaxStreamDuration=0 (scripts/start-spark does)";
+
 fn spark(context: impl Into<String>) -> impl FnOnce(spark_connect::SparkError) -> Error {
     let context = context.into();
     move |e| Error::Spark {
@@ -169,24 +175,6 @@ fn register_tables(session: &SparkSession, data: &str) -> Result<()> {
             .map_err(spark(format!("typing {}", table.stem())))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spark_connect_addresses_give_host_and_port() {
-        assert_eq!(host_port("sc://spark:15003"), Some(("spark".into(), 15003)));
-        assert_eq!(host_port("sc://spark"), Some(("spark".into(), 15002)));
-        assert_eq!(
-            host_port("sc://10.0.0.1:443/;token=abc"),
-            Some(("10.0.0.1".into(), 443))
-        );
-        assert_eq!(host_port("http://spark:15002"), None);
-        assert_eq!(host_port("sc://:15002"), None);
-        assert_eq!(host_port("sc://spark:port"), None);
-    }
 }
 
 fn is_not_found(e: &spark_connect::SparkError) -> bool {
@@ -326,13 +314,39 @@ pub fn build(
             .mode("overwrite")
             .parquet(out)
             .map_err(spark(format!("computing the features into {out}")))?;
-        let rows = session
-            .read()
-            .parquet(out)
-            .count()
-            .map_err(spark(format!("counting the rows of {out}")))?;
+        // The write's stream may end before its job does (see `STREAM_CUT`): then the output
+        // is not there yet, and the job is stopped rather than left running.
+        let rows = match session.read().parquet(out).count() {
+            Ok(rows) => rows,
+            Err(e) if is_not_found(&e) => {
+                let _ = session.interrupt_all();
+                return Err(Error::Spark {
+                    context: format!("writing {out}"),
+                    message: STREAM_CUT.into(),
+                });
+            }
+            Err(e) => return Err(spark(format!("counting the rows of {out}"))(e)),
+        };
         Ok((pipeline, usize::try_from(rows).unwrap_or(0)))
     })();
     session.remove_progress_handler(progress);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_connect_addresses_give_host_and_port() {
+        assert_eq!(host_port("sc://spark:15003"), Some(("spark".into(), 15003)));
+        assert_eq!(host_port("sc://spark"), Some(("spark".into(), 15002)));
+        assert_eq!(
+            host_port("sc://10.0.0.1:443/;token=abc"),
+            Some(("10.0.0.1".into(), 443))
+        );
+        assert_eq!(host_port("http://spark:15002"), None);
+        assert_eq!(host_port("sc://:15002"), None);
+        assert_eq!(host_port("sc://spark:port"), None);
+    }
 }

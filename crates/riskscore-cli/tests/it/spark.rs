@@ -222,17 +222,20 @@ fn spark_errors_name_the_server_the_table_and_the_column() {
         assert!(!err.contains("panicked"), "{err}");
         err
     };
+    let on = |data: &Path, remote: &str| {
+        fails(&[
+            "features",
+            s(data),
+            "--out",
+            s(&out),
+            "--engine",
+            "spark",
+            "--spark-remote",
+            remote,
+        ])
+    };
     // No server there.
-    let err = fails(&[
-        "features",
-        s(&tiny),
-        "--out",
-        s(&out),
-        "--engine",
-        "spark",
-        "--spark-remote",
-        "sc://127.0.0.1:1",
-    ]);
+    let err = on(&tiny, "sc://127.0.0.1:1");
     assert!(
         err.contains("cannot reach the Spark Connect server at sc://127.0.0.1:1"),
         "{err}"
@@ -240,16 +243,7 @@ fn spark_errors_name_the_server_the_table_and_the_column() {
     // No application table.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).expect("dir");
-    let err = fails(&[
-        "features",
-        s(&empty),
-        "--out",
-        s(&out),
-        "--engine",
-        "spark",
-        "--spark-remote",
-        &remote,
-    ]);
+    let err = on(&empty, &remote);
     assert!(err.contains("no application_train table in"), "{err}");
     // A column of the layout missing from a history table.
     let broken = dir.path().join("broken");
@@ -260,30 +254,21 @@ fn spark_errors_name_the_server_the_table_and_the_column() {
     }
     let bureau = broken.join("bureau.csv");
     let text = std::fs::read_to_string(&bureau).expect("bureau");
+    let at = text
+        .lines()
+        .next()
+        .and_then(|h| h.split(',').position(|c| c == "AMT_CREDIT_SUM_DEBT"))
+        .expect("column");
     let cut: Vec<String> = text
         .lines()
         .map(|l| {
             let mut fields: Vec<&str> = l.split(',').collect();
-            let at = text
-                .lines()
-                .next()
-                .and_then(|h| h.split(',').position(|c| c == "AMT_CREDIT_SUM_DEBT"))
-                .expect("column");
             fields.remove(at);
             fields.join(",")
         })
         .collect();
     std::fs::write(&bureau, cut.join("\n") + "\n").expect("write");
-    let err = fails(&[
-        "features",
-        s(&broken),
-        "--out",
-        s(&out),
-        "--engine",
-        "spark",
-        "--spark-remote",
-        &remote,
-    ]);
+    let err = on(&broken, &remote);
     assert!(
         err.contains("missing column(s) AMT_CREDIT_SUM_DEBT") && err.contains("bureau"),
         "{err}"

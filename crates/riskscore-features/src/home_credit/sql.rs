@@ -1,5 +1,5 @@
 //! The Home Credit feature set as one SQL query (Spark SQL), generated from the description the
-//! local engine folds: the specs ([`BUREAU_NUM`], [`PREV_NUM`], ...), the derived values
+//! local engine folds: the specs (`BUREAU_NUM`, `PREV_NUM`, ...), the derived values
 //! ([`value_of`]), the splits and prefixes, the kernel's ratios and the vocabularies. No
 //! feature is written twice: a new entry in a spec is a new column of both engines.
 //!
