@@ -2,6 +2,7 @@
 //! strategies, a business-cost threshold, calibration, hyperparameter search, and the model
 //! bundle that scoring, explanations and drift checks load.
 
+pub mod binning;
 pub mod bundle;
 pub mod calibration;
 pub mod cbpe;
