@@ -69,11 +69,8 @@ fn run_spark(args: &Args, fitted: Option<FeaturePipeline>) -> Result<(FeaturePip
     if args.table.id.is_some() || args.table.target.is_some() {
         bail!("--engine spark builds the Home Credit features from a folder of its tables; a single table runs on the local engine");
     }
-    if fitted
-        .as_ref()
-        .is_some_and(|p| !matches!(p.layout, riskscore_features::Layout::HomeCredit { .. }))
-    {
-        bail!("--engine spark applies a Home Credit pipeline; the pipeline given was fitted on a single table");
+    if let Some(p) = &fitted {
+        p.home_credit_vocabularies()?; // before reaching for the server
     }
     let (data, out) = (cluster_path(&args.data)?, cluster_path(&args.out)?);
     tracing::info!(remote = %args.spark_remote, data, out, "building Home Credit features on Spark");

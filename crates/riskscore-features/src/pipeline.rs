@@ -162,13 +162,18 @@ impl FeaturePipeline {
         source: &dyn TableSource,
         out: &mut dyn Out,
     ) -> Result<usize> {
-        let Layout::HomeCredit { vocabularies } = &self.layout else {
-            return Err(Error::Invalid(
-                "this pipeline was fitted on a single table, not on Home Credit tables".into(),
-            ));
-        };
-        let mut vocab = VocabMode::Use(vocabularies);
+        let mut vocab = VocabMode::Use(self.home_credit_vocabularies()?);
         home_credit::build(source, &mut vocab, &mut BuildReport::default(), out)
+    }
+
+    /// The category vocabularies of a Home Credit pipeline; an error for a single-table one.
+    pub fn home_credit_vocabularies(&self) -> Result<&Vocabularies> {
+        match &self.layout {
+            Layout::HomeCredit { vocabularies } => Ok(vocabularies),
+            Layout::Generic(_) => Err(Error::Invalid(
+                "this pipeline was fitted on a single table, not on Home Credit tables".into(),
+            )),
+        }
     }
 
     /// The id, the target, the features, then the audit columns.

@@ -12,6 +12,22 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vocabularies(pub BTreeMap<String, Vec<String>>);
 
+impl Vocabularies {
+    /// The key of a column's vocabulary.
+    pub fn key(table: &str, column: &str) -> String {
+        format!("{table}.{column}")
+    }
+
+    /// The stored vocabulary of `table.column`; an error when the pipeline has none.
+    pub fn get(&self, table: &str, column: &str) -> Result<&[String]> {
+        let key = Self::key(table, column);
+        self.0
+            .get(&key)
+            .map(Vec::as_slice)
+            .ok_or(Error::NoVocabulary(key))
+    }
+}
+
 /// Learns vocabularies (fit) or reads them from a fitted pipeline (transform).
 #[derive(Debug)]
 pub(crate) enum VocabMode<'a> {
@@ -23,11 +39,10 @@ impl VocabMode<'_> {
     /// The vocabulary of `column`: `seen` (sorted distinct values of the data) when fitting,
     /// the stored one otherwise.
     pub fn resolve(&mut self, table: &str, column: &str, seen: Vec<String>) -> Result<Vec<String>> {
-        let key = format!("{table}.{column}");
         match self {
-            VocabMode::Use(v) => v.0.get(&key).cloned().ok_or(Error::NoVocabulary(key)),
+            VocabMode::Use(v) => v.get(table, column).map(<[String]>::to_vec),
             VocabMode::Fit(v) => {
-                v.0.insert(key, seen.clone());
+                v.0.insert(Vocabularies::key(table, column), seen.clone());
                 Ok(seen)
             }
         }
@@ -37,10 +52,9 @@ impl VocabMode<'_> {
     /// seen joins it), when stored otherwise.
     pub fn admits(&self, table: &str, column: &str, value: &str) -> bool {
         match self {
-            VocabMode::Use(v) => {
-                v.0.get(&format!("{table}.{column}"))
-                    .is_some_and(|values| values.iter().any(|x| x == value))
-            }
+            VocabMode::Use(v) => v
+                .get(table, column)
+                .is_ok_and(|values| values.iter().any(|x| x == value)),
             VocabMode::Fit(_) => true,
         }
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use riskscore_data::Table;
 use riskscore_features::home_credit::sql;
-use riskscore_features::{FeaturePipeline, Layout, Vocabularies};
+use riskscore_features::{FeaturePipeline, Vocabularies};
 use spark_connect::SparkSession;
 
 /// What can go wrong on the Spark engine.
@@ -280,16 +280,7 @@ pub fn build(
         register_tables(session, data)?;
         check_keys(session)?;
         let vocab = match fitted {
-            Some(p) => match &p.layout {
-                Layout::HomeCredit { vocabularies } => vocabularies.clone(),
-                Layout::Generic(_) => {
-                    return Err(riskscore_features::Error::Invalid(
-                        "this pipeline was fitted on a single table, not on Home Credit tables"
-                            .into(),
-                    )
-                    .into())
-                }
-            },
+            Some(p) => p.home_credit_vocabularies()?.clone(),
             None => fit_vocabularies(session)?,
         };
         let query = sql::feature_query(&vocab)?;

@@ -3,17 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{loans_csv, train_loans};
+use crate::common::{loans_csv, tiny, tiny_copy, train_loans};
 
 fn riskscore(args: &[&str]) -> Output {
     crate::common::command()
         .args(args)
         .output()
         .expect("riskscore runs")
-}
-
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../riskscore-features/tests/fixtures/tiny")
 }
 
 fn shared_sample() -> PathBuf {
@@ -63,10 +59,7 @@ fn features_writes_matrix_and_pipeline() {
 #[test]
 fn bad_value_exits_1_with_place() {
     let dir = tempfile::tempdir().expect("tmp");
-    for entry in std::fs::read_dir(tiny()).expect("fixture") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
-    }
+    tiny_copy(dir.path());
     let bureau = dir.path().join("bureau.csv");
     let t = std::fs::read_to_string(&bureau)
         .expect("read")

@@ -19,6 +19,19 @@ pub fn command() -> Command {
     c
 }
 
+/// The tiny Home Credit fixture of the features crate.
+pub fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../riskscore-features/tests/fixtures/tiny")
+}
+
+/// A copy of the tiny fixture's files in `dir` (to break one of them).
+pub fn tiny_copy(dir: &Path) {
+    for entry in std::fs::read_dir(tiny()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+}
+
 /// `riskscore train` on a table of [`loans_csv`] (its id and target), writing `model`; the
 /// caller adds the settings.
 pub fn train_loans(csv: &Path, model: &Path) -> Command {

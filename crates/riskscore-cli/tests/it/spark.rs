@@ -8,7 +8,7 @@ use std::process::Output;
 
 use polars::prelude::*;
 
-use crate::common::command;
+use crate::common::{command, tiny, tiny_copy};
 
 /// The Spark Connect server, or None (skipped) unless the oracles are required.
 fn spark() -> Option<String> {
@@ -196,8 +196,7 @@ fn spark_applies_a_fitted_pipeline_as_the_local_engine() {
         "--out",
         s(&fitted),
     ]));
-    let tiny =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../riskscore-features/tests/fixtures/tiny");
+    let tiny = tiny();
     let applied = dir.path().join("applied");
     std::fs::create_dir(&applied).expect("dir");
     both_engines(
@@ -213,8 +212,7 @@ fn spark_errors_name_the_server_the_table_and_the_column() {
     let Some(remote) = spark() else { return };
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("f.parquet");
-    let tiny =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../riskscore-features/tests/fixtures/tiny");
+    let tiny = tiny();
     let fails = |args: &[&str]| -> String {
         let o = riskscore(args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -248,10 +246,7 @@ fn spark_errors_name_the_server_the_table_and_the_column() {
     // A column of the layout missing from a history table.
     let broken = dir.path().join("broken");
     std::fs::create_dir(&broken).expect("dir");
-    for entry in std::fs::read_dir(&tiny).expect("fixture") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), broken.join(entry.file_name())).expect("copy");
-    }
+    tiny_copy(&broken);
     let bureau = broken.join("bureau.csv");
     let text = std::fs::read_to_string(&bureau).expect("bureau");
     let at = text

@@ -31,7 +31,7 @@ use application::application;
 use bureau::bureau;
 use monthly::{credit_card, installments, pos_cash};
 use previous::previous;
-use split::{input_positions, SplitTable};
+use split::{batch_inputs, input_positions, row_values, SplitTable};
 pub use split::{value_of, Value};
 
 const KEY: &str = "SK_ID_CURR";

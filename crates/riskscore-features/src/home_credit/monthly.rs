@@ -131,10 +131,7 @@ pub(super) fn installments(
     let mut parent = PrevCheck::new(prev);
     scan(source, table, &names, |b| {
         let (curr, loan, version) = (b.ids(0), b.ids(1), b.nums(2));
-        let columns: Vec<(&[f64], Option<&[f64]>)> = positions
-            .iter()
-            .map(|&(a, d)| (b.nums(a), d.map(|d| b.nums(d))))
-            .collect();
+        let inputs = batch_inputs(b, &positions);
         let groups = monthly_groups(curr, loan, &mut lookup, &mut parent);
         let mut row: Vec<f64> = Vec::with_capacity(values.len());
         let mut touched = 0;
@@ -146,12 +143,7 @@ pub(super) fn installments(
             all.row(g);
             versions.add(g, version[r]);
             row.clear();
-            row.extend(
-                columns
-                    .iter()
-                    .zip(&values)
-                    .map(|((a, d), v)| v.eval(a[r], d.map_or(f64::NAN, |d| d[r]))),
-            );
+            row.extend(row_values(&values, &inputs, r));
             all.add_all(g, &row);
         }
         std::hint::black_box(touched);

@@ -97,6 +97,28 @@ pub(super) fn input_positions(
         .collect()
 }
 
+/// The input columns of each value in a batch (`positions` from [`input_positions`]).
+pub(super) type Inputs<'b> = Vec<(&'b [f64], Option<&'b [f64]>)>;
+
+pub(super) fn batch_inputs<'b>(b: &'b Batch, positions: &[(usize, Option<usize>)]) -> Inputs<'b> {
+    positions
+        .iter()
+        .map(|&(a, d)| (b.nums(a), d.map(|d| b.nums(d))))
+        .collect()
+}
+
+/// The values of row `r` from their inputs, in `values`' order.
+pub(super) fn row_values<'a>(
+    values: &'a [Value],
+    inputs: &'a Inputs,
+    r: usize,
+) -> impl Iterator<Item = f64> + 'a {
+    inputs
+        .iter()
+        .zip(values)
+        .map(move |((a, b), v)| v.eval(a[r], b.map_or(f64::NAN, |b| b[r])))
+}
+
 /// A table aggregated per applicant over all its rows and over two splits by a category.
 #[derive(Debug)]
 pub(super) struct SplitTable<'a> {
@@ -170,10 +192,7 @@ impl SplitTable<'_> {
                 .collect();
             cats.fit();
             let parts = split_rows(b, split_at, values, admitted);
-            let columns: Vec<(&[f64], Option<&[f64]>)> = positions
-                .iter()
-                .map(|&(a, d)| (b.nums(a), d.map(|d| b.nums(d))))
-                .collect();
+            let inputs = batch_inputs(b, &positions);
             let groups: Vec<u32> = curr.iter().map(|&id| lookup.get(id)).collect();
             let mut touched = 0;
             for (r, &g) in groups.iter().enumerate() {
@@ -189,8 +208,7 @@ impl SplitTable<'_> {
                 for (c, codes) in codes.iter().enumerate() {
                     cats.add(g, c, codes[r]);
                 }
-                for (i, ((a, d), value)) in columns.iter().zip(self.values).enumerate() {
-                    let v = value.eval(a[r], d.map_or(f64::NAN, |d| d[r]));
+                for (i, v) in row_values(self.values, &inputs, r).enumerate() {
                     stats.add(g, s, i, v);
                 }
             }

@@ -112,7 +112,7 @@ fn typed_column(name: &str, kind: Kind, text: &str) -> String {
 pub fn vocabulary_columns() -> Vec<(String, &'static str, &'static str)> {
     let mut out = Vec::new();
     for column in Table::ApplicationTrain.categorical_columns() {
-        out.push((format!("{APPLICATION}.{column}"), APPLICATION, column));
+        out.push((Vocabularies::key(APPLICATION, column), APPLICATION, column));
     }
     for table in [
         Table::Bureau,
@@ -122,7 +122,11 @@ pub fn vocabulary_columns() -> Vec<(String, &'static str, &'static str)> {
         Table::CreditCardBalance,
     ] {
         for column in table.categorical_columns() {
-            out.push((format!("{}.{column}", table.stem()), view_of(table), column));
+            out.push((
+                Vocabularies::key(table.stem(), column),
+                view_of(table),
+                column,
+            ));
         }
     }
     out
@@ -307,15 +311,6 @@ fn indicator(column: &str, value: Option<&str>) -> String {
 /// The feature columns of one aggregated part: (name, expression) in output order.
 type Columns = Vec<(String, String)>;
 
-fn vocabulary<'v>(vocab: &'v Vocabularies, table: &str, column: &str) -> Result<&'v [String]> {
-    let key = format!("{table}.{column}");
-    vocab
-        .0
-        .get(&key)
-        .map(Vec::as_slice)
-        .ok_or(Error::NoVocabulary(key))
-}
-
 /// `{prefix}{name}_{AGG}` for every input of `spec`, each value from `value`; with `rows`, over
 /// the group's rows where that condition holds only (missing for a group without such a row).
 fn spec_columns(
@@ -351,7 +346,7 @@ fn dummy_columns(
 ) -> Result<Columns> {
     let mut out = Vec::new();
     for column in table.categorical_columns() {
-        let values = vocabulary(vocab, table.stem(), column)?;
+        let values = vocab.get(table.stem(), column)?;
         if values.is_empty() {
             continue;
         }
@@ -399,7 +394,8 @@ impl Part {
 /// (a value the fitted vocabulary lacks selects no row, as in the local engine).
 fn split_filter(vocab: &Vocabularies, table: Table, split: SplitBy, i: usize) -> Result<String> {
     let (column, values) = split;
-    let known = vocabulary(vocab, table.stem(), column)?
+    let known = vocab
+        .get(table.stem(), column)?
         .iter()
         .any(|v| v == values[i]);
     Ok(if known {
@@ -441,7 +437,7 @@ fn split_part(
 /// `STATUS_{value}_MEAN` (share of the loan's months in each status); the status means'
 /// names.
 fn bureau_loans(vocab: &Vocabularies) -> Result<(String, Vec<String>)> {
-    let statuses = vocabulary(vocab, Table::BureauBalance.stem(), "STATUS")?;
+    let statuses = vocab.get(Table::BureauBalance.stem(), "STATUS")?;
     let mut status: Vec<(String, Option<&str>)> = statuses
         .iter()
         .map(|v| (format!("STATUS_{v}_MEAN"), Some(v.as_str())))
@@ -525,7 +521,7 @@ fn application_columns(vocab: &Vocabularies) -> Result<Columns> {
         match kind {
             Kind::Id | Kind::Num => own.push(((*name).to_owned(), column(name))),
             Kind::Cat => {
-                let values = vocabulary(vocab, APPLICATION, name)?;
+                let values = vocab.get(APPLICATION, name)?;
                 if BINARY_FLAGS.contains(name) {
                     // pandas factorize(sort=True): the index in the vocabulary, -1 if missing.
                     let mut case = String::from("CAST(CASE");
@@ -639,10 +635,10 @@ pub fn feature_query(vocab: &Vocabularies) -> Result<FeatureQuery> {
     }
     let mut joins = String::new();
     for part in &parts {
-        for (name, _) in &part.columns {
+        for (name, expr) in &part.columns {
             // Statistics may be NaN (infinite values): missing, as the local engine writes.
             let column = format!("{}.{}", part.name, q(name));
-            if expr_is_count(part, name) {
+            if expr == COUNT {
                 exprs.push(format!("{column} AS {}", q(name)));
             } else {
                 exprs.push(format!("nanvl({column}, NULL) AS {}", q(name)));
@@ -662,11 +658,6 @@ pub fn feature_query(vocab: &Vocabularies) -> Result<FeatureQuery> {
         with: format!("WITH {}", ctes.join(", ")),
         from: format!("FROM {APPLICATION} a{joins}"),
     })
-}
-
-/// Whether a part's column is a row count (an integer, never NaN).
-fn expr_is_count(part: &Part, name: &str) -> bool {
-    part.columns.iter().any(|(n, e)| n == name && e == COUNT)
 }
 
 #[cfg(test)]
