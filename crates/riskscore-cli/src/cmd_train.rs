@@ -116,6 +116,53 @@ pub struct TrainOptions {
     monotone_age: bool,
     #[command(flatten)]
     lgbm: LgbmArgs,
+    #[command(flatten)]
+    scorecard: ScorecardArgs,
+}
+
+/// The scorecard challenger (docs/scorecard.md).
+#[derive(Debug, clap::Args)]
+struct ScorecardArgs {
+    /// Cross-validate a challenger on the same folds and ship it in the bundle beside the
+    /// model: scorecard (optimal binning, WoE, logistic regression, points).
+    #[arg(long, value_parser = ["scorecard"])]
+    challenger: Option<String>,
+    /// Scorecard points to double the good:bad odds.
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
+    pdo: f64,
+    /// Scorecard score of good:bad odds --base-odds.
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true)]
+    base_points: f64,
+    /// Good:bad odds at --base-points.
+    #[arg(long, default_value_t = 50.0, allow_negative_numbers = true)]
+    base_odds: f64,
+    /// A characteristic needs at least this information value.
+    #[arg(long, default_value_t = 0.02)]
+    min_iv: f64,
+    /// A characteristic whose WoE correlates beyond this with a stronger one is left out.
+    #[arg(long, default_value_t = 0.7)]
+    max_correlation: f64,
+    /// At most this many characteristics.
+    #[arg(long, default_value_t = 20)]
+    max_characteristics: usize,
+}
+
+impl ScorecardArgs {
+    /// The challenger's options; the scorecard's settings are checked even without it, so a
+    /// mistyped `--pdo 0` is not silently ignored.
+    fn options(&self) -> Result<Option<riskscore_scorecard::ScorecardOptions>> {
+        let options = riskscore_scorecard::ScorecardOptions {
+            pdo: self.pdo,
+            base_points: self.base_points,
+            base_odds: self.base_odds,
+            min_iv: self.min_iv,
+            max_correlation: self.max_correlation,
+            max_characteristics: self.max_characteristics,
+            ..Default::default()
+        };
+        options.check()?;
+        Ok(self.challenger.as_ref().map(|_| options))
+    }
 }
 
 /// The default LightGBM configuration (the starting point of the search).
@@ -206,6 +253,7 @@ impl TrainOptions {
             holdout: self.holdout.unwrap_or(0.2),
             new_batch: self.new_batch,
             monotone_age: self.monotone_age,
+            challenger: self.scorecard.options()?,
         })
     }
 }

@@ -28,6 +28,10 @@ pub const CHECKSUMS_FILE: &str = "checksums.sha256";
 pub const OOF_FILE: &str = "oof.csv";
 /// Fairness at the threshold (out-of-fold) and the age rule, written at training.
 pub const FAIRNESS_FILE: &str = "fairness.json";
+/// The scorecard challenger (`train --challenger scorecard`), its points table and its SQL.
+pub const SCORECARD_FILE: &str = "scorecard.json";
+pub const SCORECARD_POINTS_FILE: &str = "scorecard_points.csv";
+pub const SCORECARD_SQL_FILE: &str = "scorecard.sql";
 /// Files a bundle cannot be used without; each must be listed in the checksums.
 pub const REQUIRED: [&str; 4] = [MODEL_FILE, MANIFEST_FILE, PIPELINE_FILE, PROFILE_FILE];
 

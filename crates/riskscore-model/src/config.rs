@@ -77,6 +77,8 @@ pub struct TrainConfig {
     /// monotone constraint (basic method) so that older never means riskier, the other age
     /// features dropped (see [`crate::run::prepare`]).
     pub monotone_age: bool,
+    /// A challenger cross-validated on the same folds (`train --challenger scorecard`).
+    pub challenger: Option<riskscore_scorecard::ScorecardOptions>,
 }
 
 impl Default for TrainConfig {
@@ -101,6 +103,7 @@ impl Default for TrainConfig {
             holdout: 0.2,
             new_batch: estimate::DEFAULT_NEW_BATCH,
             monotone_age: false,
+            challenger: None,
         }
     }
 }
@@ -108,6 +111,10 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks every setting that does not depend on the data.
     pub fn check(&self) -> Result<()> {
+        if let Some(o) = &self.challenger {
+            o.check()
+                .map_err(|e| Error::param("challenger", e.to_string()))?;
+        }
         if !(2..=20).contains(&self.folds) {
             return Err(Error::param(
                 "folds",

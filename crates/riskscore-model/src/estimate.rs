@@ -174,6 +174,7 @@ pub fn inner_config(cfg: &TrainConfig) -> TrainConfig {
     TrainConfig {
         estimate: Method::Cv,
         skip_baseline: true,
+        challenger: None,
         bootstrap: 0,
         curve_points: 0,
         ..cfg.clone()

@@ -2,10 +2,10 @@
 //! strategies, a business-cost threshold, calibration, hyperparameter search, and the model
 //! bundle that scoring, explanations and drift checks load.
 
-pub mod binning;
 pub mod bundle;
 pub mod calibration;
 pub mod cbpe;
+pub mod challenger;
 pub mod config;
 pub mod cost;
 pub mod cv;

@@ -56,6 +56,9 @@ Trained in {:.0} s.</p>",
     );
     page.section("Fairness at the decision threshold", &fairness.html());
     page.section("Baselines", &baselines(t));
+    if let Some(c) = &t.challenger {
+        page.section("Challenger: scorecard", &challenger(t, c, y));
+    }
     page.section(
         "Trials: imbalance strategies and hyperparameter search",
         &trials(t),
@@ -431,4 +434,110 @@ fn importance(t: &Trained, features: &[String]) -> String {
         bars: pairs,
     };
     chart.svg()
+}
+
+/// LightGBM against the scorecard on the same folds, the two ROC curves, then the scorecard's
+/// points table.
+fn challenger(t: &Trained, c: &crate::challenger::ChallengerFit, y: &[u8]) -> String {
+    let s = &t.summary;
+    let k = &c.summary;
+    let rate = k.default_rate;
+    let lgbm_mean = t.oof.iter().sum::<f64>() / t.oof.len().max(1) as f64;
+    let rows = vec![
+        vec![
+            "LightGBM (the model)".into(),
+            format!("{} ± {}", num(s.cv_auc, 4), num(s.cv_auc_std, 4)),
+            num(s.oof_auc, 4),
+            num(s.threshold, 4),
+            num(s.cost_per_client, 4),
+            num(crate::metrics::brier(&t.oof, y), 4),
+            format!("{} / {}", num(lgbm_mean, 4), num(rate, 4)),
+            s.n_features.to_string(),
+        ],
+        vec![
+            "scorecard (challenger)".into(),
+            format!("{} ± {}", num(k.cv_auc, 4), num(k.cv_auc_std, 4)),
+            num(k.oof_auc, 4),
+            num(k.threshold, 4),
+            num(k.cost_per_client, 4),
+            num(k.brier, 4),
+            format!("{} / {}", num(k.mean_probability, 4), num(rate, 4)),
+            format!(
+                "{} (folds: {})",
+                k.characteristics,
+                k.fold_characteristics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ],
+    ];
+    let compared = table(
+        &[
+            "model",
+            "CV ROC AUC",
+            "out-of-fold AUC",
+            "threshold",
+            "cost/client",
+            "Brier",
+            "mean p / default rate",
+            "inputs",
+        ],
+        &rows,
+        &[],
+    );
+    let mut roc = LineChart::new(
+        "ROC curves, out of fold",
+        "false positive rate",
+        "true positive rate",
+    );
+    roc.series
+        .push(Series::line("LightGBM", roc_points(&t.oof, y, 300)));
+    roc.series
+        .push(Series::line("scorecard", roc_points(&c.oof, y, 300)));
+    roc.series
+        .push(Series::line("chance", vec![(0.0, 0.0), (1.0, 1.0)]).dashed());
+    roc.x_range = Some((0.0, 1.0));
+    roc.y_range = Some((0.0, 1.0));
+    roc.description =
+        "Out-of-fold ROC curves of LightGBM and the scorecard on the same folds.".into();
+    let card = &c.scorecard;
+    let mut points = Vec::new();
+    for ch in &card.characteristics {
+        for (row, p) in ch.binning.table.iter().zip(&ch.points) {
+            if row.non_events + row.events == 0 {
+                continue;
+            }
+            points.push(vec![
+                esc(&ch.binning.name),
+                esc(&row.label),
+                num(*p, 1),
+                (row.non_events + row.events).to_string(),
+                num(row.event_rate, 4),
+                num(row.woe, 4),
+                num(ch.binning.iv, 4),
+            ]);
+        }
+    }
+    format!(
+        "{compared}<p class=\"note\">Same folds, same business cost; each model at its own cost-minimising threshold. \
+The scorecard is refitted in every fold (binning, selection and regression see only the fold's training rows). \
+Scaling: {} points at good:bad odds {}:1, {} points to double the odds (offset {}, factor {}). \
+Shipped in the bundle as <code>scorecard.json</code>, <code>scorecard_points.csv</code> and <code>scorecard.sql</code>.</p>\
+<div class=\"charts\">{}</div><h3>Points table (scorecard on all rows)</h3>{}<p class=\"note\">{} characteristics left out; \
+rows without a training client (an empty special bin) are not shown.</p>",
+        num(card.scaling.base_points, 0),
+        num(card.scaling.base_odds, 0),
+        num(card.scaling.pdo, 0),
+        num(card.scaling.offset, 2),
+        num(card.scaling.factor, 4),
+        roc.svg(),
+        table(
+            &["characteristic", "bin", "points", "clients", "default rate", "WoE", "IV"],
+            &points,
+            &[],
+        ),
+        card.rejected.len()
+    )
 }

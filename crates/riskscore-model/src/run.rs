@@ -131,6 +131,7 @@ pub fn train_to_bundle_observed(
         data_hash: bundle::data_hash(&data.ids, &data.y, &data.x),
         metrics: trained.summary.clone(),
     };
+    let mut extra = challenger_files(&trained, pipeline)?;
     bundle::save(
         out,
         &manifest,
@@ -152,7 +153,10 @@ pub fn train_to_bundle_observed(
                     REFERENCE_FILE,
                     reference_sample(&data, &trained.oof, &pipeline.id, cfg.seed)?,
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(extra.drain(..))
+            .collect(),
         },
     )?;
     let s = &trained.summary;
@@ -357,4 +361,51 @@ fn kind(fp: &profile::FeatureProfile) -> String {
         .as_ref()
         .is_some_and(|d| d.iter().all(|(v, _)| *v == 0.0 || *v == 1.0));
     if binary { "binary" } else { "numeric" }.into()
+}
+
+/// The scorecard challenger's files in the bundle: the scorecard, its points table and its SQL
+/// over a table named `features` of one row per client.
+fn challenger_files(
+    trained: &Trained,
+    pipeline: &FeaturePipeline,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let Some(c) = &trained.challenger else {
+        return Ok(Vec::new());
+    };
+    let card = &c.scorecard;
+    let target = riskscore_scorecard::sql::SqlTarget {
+        table: "features",
+        id: &pipeline.id,
+        cutoff: card.scaling.cutoff(c.summary.threshold),
+        probability: true,
+    };
+    Ok(vec![
+        (
+            bundle::SCORECARD_FILE,
+            serde_json::to_vec_pretty(&ShippedScorecard {
+                threshold: c.summary.threshold,
+                cutoff: card.scaling.cutoff(c.summary.threshold),
+                scorecard: card.clone(),
+            })
+            .map_err(|e| Error::Data(e.to_string()))?,
+        ),
+        (
+            bundle::SCORECARD_POINTS_FILE,
+            riskscore_scorecard::sql::points_csv(card).into_bytes(),
+        ),
+        (
+            bundle::SCORECARD_SQL_FILE,
+            riskscore_scorecard::sql::scorecard_query(card, &target).into_bytes(),
+        ),
+    ])
+}
+
+/// `scorecard.json`: the challenger and the threshold its cross-validation chose.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ShippedScorecard {
+    /// The probability threshold the cross-validation chose.
+    pub threshold: f64,
+    /// Refused when the score is at or below it (the threshold as a score).
+    pub cutoff: f64,
+    pub scorecard: riskscore_scorecard::Scorecard,
 }

@@ -7,6 +7,7 @@ use lightgbm3::{Booster, ImportanceType};
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::{self, Calibration, CalibrationCheck};
+use crate::challenger::{self, ChallengerFit, ChallengerSummary};
 use crate::config::{CalibrationChoice, TrainConfig};
 use crate::cost::{self, Optimum, ThresholdUncertainty};
 use crate::cv::{self, mean_std, CvResult, CvSpec, FoldFit};
@@ -104,6 +105,9 @@ pub struct TrainSummary {
     pub mean: Vec<(String, MeanStd)>,
     pub confusion: Confusion,
     pub baselines: Vec<Baseline>,
+    /// The challenger's cross-validated figures (`--challenger scorecard`).
+    #[serde(default)]
+    pub challenger: Option<ChallengerSummary>,
     pub trials: Vec<Trial>,
     pub seconds: f64,
 }
@@ -122,6 +126,8 @@ pub struct Trained {
     pub gain: Vec<f64>,
     /// The cross-validation fold of every row.
     pub folds: Vec<u8>,
+    /// The challenger, cross-validated on the same folds and fitted on all rows.
+    pub challenger: Option<ChallengerFit>,
 }
 
 impl std::fmt::Debug for Trained {
@@ -261,7 +267,19 @@ fn procedure(
     let parts = cross_fitted(cfg, chosen.strategy, &cvr.oof, &data.y, &fold_of);
     let fold_metrics = per_fold(&parts, cfg, &cvr.folds);
     let cv_estimate = estimate::from_folds(&parts, &cfg.cost, cfg.new_batch);
-    let baselines = baselines(data, &fold_of, cfg)?;
+    let mut baselines = baselines(data, &fold_of, cfg)?;
+    let challenger = match &cfg.challenger {
+        Some(options) => Some(challenger::scorecard(data, &fold_of, cfg, options)?),
+        None => None,
+    };
+    if let Some(c) = &challenger {
+        baselines.push(Baseline {
+            name: "scorecard (challenger)".into(),
+            auc: c.summary.oof_auc,
+            threshold: c.summary.threshold,
+            cost_per_client: c.summary.cost_per_client,
+        });
+    }
 
     let rounds = (chosen.mean_best_iteration.round() as u32).max(1);
     tracing::info!(
@@ -322,6 +340,7 @@ fn procedure(
         confusion: Confusion::at(&oof, &data.y, optimum.threshold),
         fold_metrics,
         baselines,
+        challenger: challenger.as_ref().map(|c| c.summary.clone()),
         trials,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -334,6 +353,7 @@ fn procedure(
         oof_raw: cvr.oof,
         gain,
         folds: fold_of,
+        challenger,
     })
 }
 

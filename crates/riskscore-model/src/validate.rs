@@ -67,6 +67,7 @@ pub fn run(data: &TrainingData, cfg: &TrainConfig, splits: usize, share: f64) ->
         let inner = TrainConfig {
             new_batch: held.len(),
             skip_baseline: true,
+            challenger: None,
             ..cfg.clone()
         };
         tracing::info!(
