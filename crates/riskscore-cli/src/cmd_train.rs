@@ -145,6 +145,10 @@ struct ScorecardArgs {
     /// At most this many characteristics.
     #[arg(long, default_value_t = 20)]
     max_characteristics: usize,
+    /// The model the bundle ships: lightgbm, or scorecard (the challenger, cross-validated on
+    /// the same folds; needs --challenger scorecard).
+    #[arg(long, default_value = "lightgbm", value_parser = ["lightgbm", "scorecard"])]
+    model: String,
 }
 
 impl ScorecardArgs {
@@ -254,6 +258,7 @@ impl TrainOptions {
             new_batch: self.new_batch,
             monotone_age: self.monotone_age,
             challenger: self.scorecard.options()?,
+            ship_challenger: self.scorecard.model == "scorecard",
         })
     }
 }

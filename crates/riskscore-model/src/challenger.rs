@@ -33,12 +33,15 @@ pub struct ChallengerSummary {
     pub seconds: f64,
 }
 
-/// The challenger fitted: its figures, the scorecard on all rows and its out-of-fold
-/// probabilities.
+/// The challenger fitted: its figures, the scorecard on all rows and the challenger's
+/// out-of-fold probabilities. With `--model scorecard` the roles swap: the scorecard ships and
+/// `summary` and `oof` are LightGBM's.
 #[derive(Debug, Clone)]
 pub struct ChallengerFit {
     pub summary: ChallengerSummary,
     pub scorecard: Scorecard,
+    /// The threshold the scorecard's own cross-validation chose, whichever model ships.
+    pub scorecard_threshold: f64,
     pub oof: Vec<f64>,
 }
 
@@ -121,6 +124,7 @@ pub fn scorecard(
         summary.characteristics
     );
     Ok(ChallengerFit {
+        scorecard_threshold: summary.threshold,
         summary,
         scorecard,
         oof,

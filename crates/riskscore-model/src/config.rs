@@ -79,6 +79,8 @@ pub struct TrainConfig {
     pub monotone_age: bool,
     /// A challenger cross-validated on the same folds (`train --challenger scorecard`).
     pub challenger: Option<riskscore_scorecard::ScorecardOptions>,
+    /// Ship the challenger instead of LightGBM (`--model scorecard`).
+    pub ship_challenger: bool,
 }
 
 impl Default for TrainConfig {
@@ -104,6 +106,7 @@ impl Default for TrainConfig {
             new_batch: estimate::DEFAULT_NEW_BATCH,
             monotone_age: false,
             challenger: None,
+            ship_challenger: false,
         }
     }
 }
@@ -111,6 +114,12 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks every setting that does not depend on the data.
     pub fn check(&self) -> Result<()> {
+        if self.ship_challenger && self.challenger.is_none() {
+            return Err(Error::param(
+                "model",
+                "--model scorecard ships the challenger: add --challenger scorecard",
+            ));
+        }
         if let Some(o) = &self.challenger {
             o.check()
                 .map_err(|e| Error::param("challenger", e.to_string()))?;

@@ -175,6 +175,7 @@ pub fn inner_config(cfg: &TrainConfig) -> TrainConfig {
         estimate: Method::Cv,
         skip_baseline: true,
         challenger: None,
+        ship_challenger: false,
         bootstrap: 0,
         curve_points: 0,
         ..cfg.clone()

@@ -57,7 +57,7 @@ Trained in {:.0} s.</p>",
     page.section("Fairness at the decision threshold", &fairness.html());
     page.section("Baselines", &baselines(t));
     if let Some(c) = &t.challenger {
-        page.section("Challenger: scorecard", &challenger(t, c, y));
+        page.section("Challenger", &challenger(t, c, y));
     }
     page.section(
         "Trials: imbalance strategies and hyperparameter search",
@@ -350,7 +350,7 @@ fn baselines(t: &Trained) -> String {
         })
         .collect();
     rows.push(vec![
-        "riskscore (LightGBM)".into(),
+        format!("riskscore ({}, the model)", model_name(s)),
         num(s.oof_auc, 4),
         num(s.threshold, 4),
         num(s.cost_per_client, 4),
@@ -442,35 +442,32 @@ fn challenger(t: &Trained, c: &crate::challenger::ChallengerFit, y: &[u8]) -> St
     let s = &t.summary;
     let k = &c.summary;
     let rate = k.default_rate;
-    let lgbm_mean = t.oof.iter().sum::<f64>() / t.oof.len().max(1) as f64;
+    let model_mean = t.oof.iter().sum::<f64>() / t.oof.len().max(1) as f64;
+    let model = model_name(s);
     let rows = vec![
         vec![
-            "LightGBM (the model)".into(),
+            format!("{model} (the model)"),
             format!("{} ± {}", num(s.cv_auc, 4), num(s.cv_auc_std, 4)),
             num(s.oof_auc, 4),
             num(s.threshold, 4),
             num(s.cost_per_client, 4),
             num(crate::metrics::brier(&t.oof, y), 4),
-            format!("{} / {}", num(lgbm_mean, 4), num(rate, 4)),
-            s.n_features.to_string(),
+            format!("{} / {}", num(model_mean, 4), num(rate, 4)),
+            if s.model == "scorecard" {
+                c.scorecard.characteristics.len().to_string()
+            } else {
+                s.n_features.to_string()
+            },
         ],
         vec![
-            "scorecard (challenger)".into(),
+            format!("{} (challenger)", k.name),
             format!("{} ± {}", num(k.cv_auc, 4), num(k.cv_auc_std, 4)),
             num(k.oof_auc, 4),
             num(k.threshold, 4),
             num(k.cost_per_client, 4),
             num(k.brier, 4),
             format!("{} / {}", num(k.mean_probability, 4), num(rate, 4)),
-            format!(
-                "{} (folds: {})",
-                k.characteristics,
-                k.fold_characteristics
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            inputs(k),
         ],
     ];
     let compared = table(
@@ -493,15 +490,17 @@ fn challenger(t: &Trained, c: &crate::challenger::ChallengerFit, y: &[u8]) -> St
         "true positive rate",
     );
     roc.series
-        .push(Series::line("LightGBM", roc_points(&t.oof, y, 300)));
+        .push(Series::line(model, roc_points(&t.oof, y, 300)));
     roc.series
-        .push(Series::line("scorecard", roc_points(&c.oof, y, 300)));
+        .push(Series::line(&k.name, roc_points(&c.oof, y, 300)));
     roc.series
         .push(Series::line("chance", vec![(0.0, 0.0), (1.0, 1.0)]).dashed());
     roc.x_range = Some((0.0, 1.0));
     roc.y_range = Some((0.0, 1.0));
-    roc.description =
-        "Out-of-fold ROC curves of LightGBM and the scorecard on the same folds.".into();
+    roc.description = format!(
+        "Out-of-fold ROC curves of {model} and {} on the same folds.",
+        k.name
+    );
     let card = &c.scorecard;
     let mut points = Vec::new();
     for ch in &card.characteristics {
@@ -540,4 +539,26 @@ rows without a training client (an empty special bin) are not shown.</p>",
         ),
         card.rejected.len()
     )
+}
+
+/// The shipped model's name for the report.
+fn model_name(s: &crate::train::TrainSummary) -> &'static str {
+    if s.model == "scorecard" {
+        "scorecard"
+    } else {
+        "LightGBM"
+    }
+}
+
+/// A challenger's inputs: characteristics per fold, or LightGBM's features.
+fn inputs(k: &crate::challenger::ChallengerSummary) -> String {
+    if k.fold_characteristics.is_empty() {
+        return k.characteristics.to_string();
+    }
+    let folds: Vec<String> = k
+        .fold_characteristics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    format!("{} (folds: {})", k.characteristics, folds.join(", "))
 }

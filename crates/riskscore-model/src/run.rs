@@ -376,15 +376,15 @@ fn challenger_files(
     let target = riskscore_scorecard::sql::SqlTarget {
         table: "features",
         id: &pipeline.id,
-        cutoff: card.scaling.cutoff(c.summary.threshold),
+        cutoff: card.scaling.cutoff(c.scorecard_threshold),
         probability: true,
     };
     Ok(vec![
         (
             bundle::SCORECARD_FILE,
             serde_json::to_vec_pretty(&ShippedScorecard {
-                threshold: c.summary.threshold,
-                cutoff: card.scaling.cutoff(c.summary.threshold),
+                threshold: c.scorecard_threshold,
+                cutoff: card.scaling.cutoff(c.scorecard_threshold),
                 scorecard: card.clone(),
             })
             .map_err(|e| Error::Data(e.to_string()))?,

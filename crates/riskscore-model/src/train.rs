@@ -105,6 +105,9 @@ pub struct TrainSummary {
     pub mean: Vec<(String, MeanStd)>,
     pub confusion: Confusion,
     pub baselines: Vec<Baseline>,
+    /// The model this summary describes: `lightgbm`, or `scorecard` (`--model scorecard`).
+    #[serde(default = "lightgbm")]
+    pub model: String,
     /// The challenger's cross-validated figures (`--challenger scorecard`).
     #[serde(default)]
     pub challenger: Option<ChallengerSummary>,
@@ -153,6 +156,10 @@ impl Observer for Unobserved {
     fn trial_done(&mut self, _: &Trial, _: &[FoldFit]) {}
 }
 
+fn lightgbm() -> String {
+    "lightgbm".into()
+}
+
 pub fn train(data: &TrainingData, cfg: &TrainConfig) -> Result<Trained> {
     train_observed(data, cfg, &mut Unobserved)
 }
@@ -171,6 +178,8 @@ pub fn train_observed(
     // The model that ships first (its trials are tracked as they end), then the estimate.
     let mut trained = procedure(data, cfg, observer)?;
     let honest = match cfg.estimate.resolve(data.rows()) {
+        // The nested and held-out estimates re-run LightGBM's procedure, not the scorecard's.
+        _ if cfg.ship_challenger => None,
         estimate::Method::Nested => Some(estimate::nested(data, cfg)?),
         estimate::Method::Holdout => Some(estimate::holdout(data, cfg)?),
         _ => None,
@@ -341,10 +350,11 @@ fn procedure(
         fold_metrics,
         baselines,
         challenger: challenger.as_ref().map(|c| c.summary.clone()),
+        model: lightgbm(),
         trials,
         seconds: started.elapsed().as_secs_f64(),
     };
-    Ok(Trained {
+    let trained = Trained {
         booster,
         lightgbm_names: names,
         calibration,
@@ -354,6 +364,116 @@ fn procedure(
         gain,
         folds: fold_of,
         challenger,
+    };
+    if cfg.ship_challenger {
+        ship_scorecard(data, cfg, trained)
+    } else {
+        Ok(trained)
+    }
+}
+
+/// `--model scorecard`: the scorecard becomes the model that ships, written as a LightGBM text
+/// model (one tree per characteristic, see `riskscore_scorecard::forest`) so that everything
+/// that reads a bundle serves, explains and monitors it unchanged; LightGBM becomes its
+/// challenger. Its figures are the scorecard's own, on the same folds and cost.
+fn ship_scorecard(data: &TrainingData, cfg: &TrainConfig, lgbm: Trained) -> Result<Trained> {
+    let Some(fit) = lgbm.challenger.clone() else {
+        return Err(Error::Data("no scorecard was fitted to ship".into()));
+    };
+    let card = &fit.scorecard;
+    let text = riskscore_scorecard::forest::lightgbm_text(card, &lgbm.lightgbm_names).ok_or_else(
+        || {
+            Error::Data(
+                "the scorecard has a characteristic LightGBM's text model cannot hold".into(),
+            )
+        },
+    )?;
+    let booster = lgbm::reload(&lgbm::from_text(&text)?)?;
+    let oof = fit.oof.clone();
+    let uncalibrated = TrainConfig {
+        calibration: CalibrationChoice::None,
+        ..cfg.clone()
+    };
+    let parts = cross_fitted(&uncalibrated, Strategy::None, &oof, &data.y, &lgbm.folds);
+    let fold_metrics = per_fold(&parts, cfg, &[]);
+    let optimum = cost::best_threshold(&oof, &data.y, &cfg.cost);
+    let brier = metrics::brier(&oof, &data.y);
+    let mut gain = vec![0.0; data.n_features()];
+    for c in &card.characteristics {
+        gain[c.column] = c.binning.iv;
+    }
+    let s = &lgbm.summary;
+    let n = data.rows() as f64;
+    let other = ChallengerSummary {
+        name: "LightGBM".into(),
+        cv_auc: s.cv_auc,
+        cv_auc_std: s.cv_auc_std,
+        oof_auc: s.oof_auc,
+        threshold: s.threshold,
+        cost_per_client: s.cost_per_client,
+        brier: metrics::brier(&lgbm.oof, &data.y),
+        mean_probability: lgbm.oof.iter().sum::<f64>() / n,
+        default_rate: data.positives() as f64 / n,
+        fold_characteristics: Vec::new(),
+        characteristics: data.n_features(),
+        seconds: s.seconds,
+    };
+    let mut baselines = s.baselines.clone();
+    for b in &mut baselines {
+        if b.name == "scorecard (challenger)" {
+            *b = Baseline {
+                name: "LightGBM (challenger)".into(),
+                auc: s.oof_auc,
+                threshold: s.threshold,
+                cost_per_client: s.cost_per_client,
+            };
+        }
+    }
+    let summary = TrainSummary {
+        strategy: Strategy::None,
+        rounds: card.characteristics.len() as u32,
+        cv_auc: fit.summary.cv_auc,
+        cv_auc_std: fit.summary.cv_auc_std,
+        oof_auc: fit.summary.oof_auc,
+        threshold: optimum.threshold,
+        cost_per_client: optimum.cost_per_client,
+        uncertainty: cost::bootstrap(
+            &oof,
+            &data.y,
+            &cfg.cost,
+            optimum.threshold,
+            cfg.bootstrap,
+            cfg.seed,
+        ),
+        estimate: Some(estimate::from_folds(&parts, &cfg.cost, cfg.new_batch)),
+        calibration: Calibration::None.name().to_string(),
+        calibration_check: CalibrationCheck {
+            brier_before: brier,
+            brier_after: brier,
+        },
+        mean: summarise(&fold_metrics),
+        confusion: Confusion::at(&oof, &data.y, optimum.threshold),
+        fold_metrics,
+        baselines,
+        model: "scorecard".into(),
+        challenger: Some(other.clone()),
+        ..s.clone()
+    };
+    Ok(Trained {
+        booster,
+        lightgbm_names: lgbm.lightgbm_names,
+        calibration: Calibration::None,
+        summary,
+        oof: oof.clone(),
+        oof_raw: oof,
+        gain,
+        folds: lgbm.folds,
+        challenger: Some(ChallengerFit {
+            summary: other,
+            scorecard: fit.scorecard,
+            scorecard_threshold: fit.scorecard_threshold,
+            oof: lgbm.oof,
+        }),
     })
 }
 

@@ -68,6 +68,7 @@ pub fn run(data: &TrainingData, cfg: &TrainConfig, splits: usize, share: f64) ->
             new_batch: held.len(),
             skip_baseline: true,
             challenger: None,
+            ship_challenger: false,
             ..cfg.clone()
         };
         tracing::info!(

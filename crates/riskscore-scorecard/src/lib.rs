@@ -4,6 +4,7 @@
 //! scorecard's export as SQL and as a points table.
 
 pub mod binning;
+pub mod forest;
 pub mod optimize;
 pub mod prebin;
 

@@ -14,5 +14,6 @@ mod mlflow;
 mod real_data;
 mod recourse;
 mod replicas;
+mod scorecard;
 mod serve;
 mod spark;

@@ -21,7 +21,7 @@ fn riskscore(args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed; its stdout.
-fn ok(args: &[&str]) -> String {
+pub fn ok(args: &[&str]) -> String {
     let o = riskscore(args);
     assert!(
         o.status.success(),
@@ -33,11 +33,11 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn s(p: &Path) -> &str {
+pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn real_sample() -> Option<PathBuf> {
+pub fn real_sample() -> Option<PathBuf> {
     let dir = riskscore_testkit::real_sample();
     if dir.join("application_train.csv").is_file() {
         return Some(dir);
@@ -127,13 +127,13 @@ fn posted(data: &Path, id: i64) -> Value {
     body
 }
 
-struct Server {
+pub struct Server {
     child: Child,
     port: u16,
 }
 
 impl Server {
-    fn start(model: &Path, data: &Path, journal: &Path) -> Server {
+    pub fn start(model: &Path, data: &Path, journal: &Path) -> Server {
         let port = free_port();
         let mut child = crate::common::command()
             .args(["-q", "serve", "--model", s(model), "--data", s(data)])
@@ -149,7 +149,7 @@ impl Server {
     }
 
     /// A request that must answer 200; its JSON body.
-    fn ok(&self, method: &str, path: &str, body: &str) -> Value {
+    pub fn ok(&self, method: &str, path: &str, body: &str) -> Value {
         let (status, text) = http(self.port, method, path, body, "real").unwrap();
         let json = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         assert_eq!(status, 200, "{method} {path}: {text}");
