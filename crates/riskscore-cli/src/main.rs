@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod cmd_bench_explain;
+mod cmd_binning;
 mod cmd_demo;
 mod cmd_document;
 mod cmd_drift;
@@ -69,6 +70,9 @@ enum Command {
     Outcomes(cmd_monitor::OutcomesArgs),
     /// Build the feature matrix of a Home Credit folder or of a single CSV/Parquet table.
     Features(cmd_features::Args),
+    /// Optimal binning of every column of a labelled CSV (optbinning's defaults): the WoE and
+    /// IV tables, the characteristics by information value.
+    Binning(cmd_binning::Args),
     /// Score raw data with a model bundle (probability, decision, review flag per client).
     Predict(cmd_predict::Args),
     /// What refused applicants could change to be granted: the cheapest changes to at most K
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         Command::Journal(args) => cmd_journal::run(args),
         Command::Monitor(args) => cmd_monitor::monitor(args),
         Command::Outcomes(args) => cmd_monitor::outcomes(args),
+        Command::Binning(args) => cmd_binning::run(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Recourse(args) => cmd_recourse::run(args),
         Command::Promote(args) => cmd_register::promote(args),

@@ -143,6 +143,15 @@ impl ModelBundle {
         })
     }
 
+    /// The scorecard this bundle ships (`--model scorecard`), None for a LightGBM bundle.
+    pub fn scorecard(&self) -> Result<Option<riskscore_scorecard::Scorecard>> {
+        if self.manifest.metrics.model != "scorecard" {
+            return Ok(None);
+        }
+        let shipped: crate::run::ShippedScorecard = read_json(&self.dir.join(SCORECARD_FILE))?;
+        Ok(Some(shipped.scorecard))
+    }
+
     pub fn profile(&self) -> Result<Profile> {
         read_json(&self.dir.join(PROFILE_FILE))
     }

@@ -19,7 +19,21 @@ pub struct Scored {
     pub probability: f64,
     pub decision: Decision,
     pub review: bool,
+    /// With a scorecard bundle: the score in points and its reasons.
+    pub points: Option<Points>,
 }
+
+/// A scorecard's score and the classic reasons: the characteristics where the client lost the
+/// most points against each one's best bin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Points {
+    pub score: f64,
+    /// (characteristic, points lost), the largest loss first, at most [`REASONS`].
+    pub reasons: Vec<(String, f64)>,
+}
+
+/// Reasons given per score (the adverse-action notices' four).
+pub const REASONS: usize = 4;
 
 /// Applies the bundle's pipeline to `path` (a Home Credit folder or a single table, as at
 /// training) and scores every row.
@@ -73,10 +87,13 @@ pub fn score_frame(bundle: &ModelBundle, frame: &DataFrame) -> Result<Vec<Scored
     let names = bundle.manifest.feature_names();
     let (ids, x) = matrix(frame, &bundle.pipeline.id, &names)?;
     let raw = crate::lgbm::predict(&bundle.booster, &x, names.len())?;
+    let card = bundle.scorecard()?;
+    let k = names.len();
     Ok(ids
         .into_iter()
         .zip(raw)
-        .map(|(id, r)| {
+        .enumerate()
+        .map(|(i, (id, r))| {
             let p = bundle.manifest.calibration.apply(r);
             Scored {
                 id,
@@ -84,25 +101,57 @@ pub fn score_frame(bundle: &ModelBundle, frame: &DataFrame) -> Result<Vec<Scored
                 probability: p,
                 decision: bundle.decide(p),
                 review: bundle.in_review_band(p),
+                points: card.as_ref().map(|c| points(c, &x[i * k..(i + 1) * k])),
             }
         })
         .collect())
 }
 
-/// Writes scores as CSV: id, probability_raw, probability, decision, review.
+fn points(card: &riskscore_scorecard::Scorecard, row: &[f64]) -> Points {
+    let scored = card.score_row(row);
+    let reasons = card
+        .reasons(&scored)
+        .into_iter()
+        .take(REASONS)
+        .map(|(i, lost)| (card.characteristics[i].binning.name.clone(), lost))
+        .collect();
+    Points {
+        score: scored.score,
+        reasons,
+    }
+}
+
+/// Writes scores as CSV: id, probability_raw, probability, decision, review; with a scorecard
+/// bundle also the score and its reasons (`CHARACTERISTIC -points; ...`).
 pub fn write_csv(scores: &[Scored], id: &str, path: &Path) -> Result<()> {
     use std::fmt::Write;
-    let mut s = format!("{id},probability_raw,probability,decision,review\n");
+    let card = scores.first().is_some_and(|s| s.points.is_some());
+    let mut s = format!("{id},probability_raw,probability,decision,review");
+    s.push_str(if card { ",score,reasons\n" } else { "\n" });
     for r in scores {
         let d = match r.decision {
             Decision::Granted => "granted",
             Decision::Refused => "refused",
         };
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{},{},{},{d},{}",
             r.id, r.probability_raw, r.probability, r.review
         );
+        if let Some(p) = &r.points {
+            let reasons: Vec<String> = p
+                .reasons
+                .iter()
+                .map(|(name, lost)| format!("{name} -{lost:.1}"))
+                .collect();
+            let _ = write!(
+                s,
+                ",{},\"{}\"",
+                p.score,
+                reasons.join("; ").replace('"', "\"\"")
+            );
+        }
+        s.push('\n');
     }
     std::fs::write(path, s).map_err(Error::io(path))
 }

@@ -175,7 +175,7 @@ impl Binning {
             groups[splits.partition_point(|&s| s <= i as f64)].push((*c).to_owned());
         }
         let (non, ev) = bin_counts(&cx, &cy, &splits);
-        let mut labels: Vec<String> = groups.iter().map(|g| format!("{g:?}")).collect();
+        let mut labels: Vec<String> = groups.iter().map(|g| g.join(" | ")).collect();
         labels.push("Special".into());
         labels.push("Missing".into());
         let counts = with_apart(non, ev, [0, 0], missing);

@@ -15,5 +15,6 @@ pub mod scorecard;
 pub mod sql;
 
 pub use scorecard::{
-    Characteristic, Column, Scaling, Scorecard, ScorecardError, ScorecardOptions, Scored, Values,
+    bin_all, Characteristic, Column, Scaling, Scorecard, ScorecardError, ScorecardOptions, Scored,
+    Values,
 };

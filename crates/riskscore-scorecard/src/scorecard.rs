@@ -377,8 +377,8 @@ fn check_outcomes(y: &[u8]) -> Result<(), ScorecardError> {
     Ok(())
 }
 
-/// Bins every column, on every core.
-fn bin_all(
+/// Bins every column with optbinning's `OptimalBinning` defaults, on every core.
+pub fn bin_all(
     columns: &[Column],
     y: &[u8],
     options: &BinningOptions,

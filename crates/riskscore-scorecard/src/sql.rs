@@ -131,6 +131,30 @@ pub fn scorecard_query(card: &Scorecard, target: &SqlTarget) -> String {
     q
 }
 
+/// Binning tables as CSV: characteristic, bin, counts, event rate, WoE, IV per row, the
+/// characteristic's IV last.
+pub fn binning_csv(binnings: &[crate::binning::Binning]) -> String {
+    let mut s =
+        String::from("characteristic,bin,non_events,events,event_rate,woe,iv,characteristic_iv\n");
+    for b in binnings {
+        for row in &b.table {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{}",
+                csv_field(&b.name),
+                csv_field(&row.label),
+                row.non_events,
+                row.events,
+                row.event_rate,
+                row.woe,
+                row.iv,
+                b.iv
+            );
+        }
+    }
+    s
+}
+
 /// The points table as CSV: characteristic, bin, points, then the rows' counts, WoE and IV.
 pub fn points_csv(card: &Scorecard) -> String {
     let mut s =

@@ -91,6 +91,15 @@ fn scorecard_challenger_ships_and_serves_on_the_real_sample() {
         s(&scores),
     ]);
     let served = read_scores(&scores);
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert!(
+        text.starts_with("SK_ID_CURR,probability_raw,probability,decision,review,score,reasons\n")
+    );
+    let refused = text.lines().find(|l| l.contains(",refused,")).unwrap();
+    assert!(
+        refused.contains(" -"),
+        "a refused client's reasons (points lost): {refused}"
+    );
     let rows = sql_rows(&features, &shipped);
     let sql = std::fs::read_to_string(card.join("scorecard.sql")).unwrap();
     let sqlite = run_sqlite(&sql, &rows);
@@ -401,5 +410,70 @@ fn scorecard_options_are_checked() {
             !model.join("manifest.json").exists(),
             "{extra:?}: no bundle"
         );
+    }
+}
+
+/// `riskscore binning` on the real application table: one table per column, the strongest
+/// characteristic first on stdout; bad options named.
+#[test]
+fn binning_tables_of_the_real_application_table() {
+    let Some(data) = real_sample() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("binning.csv");
+    let csv = data.join("application_train.csv");
+    let stdout = ok(&[
+        "binning",
+        "--data",
+        s(&csv),
+        "--target",
+        "TARGET",
+        "--exclude",
+        "SK_ID_CURR",
+        "--special",
+        "DAYS_EMPLOYED=365243",
+        "--out",
+        s(&out),
+    ]);
+    assert!(stdout.contains("120 columns of"), "{stdout}");
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let employed: Vec<&csv::StringRecord> =
+        rows.iter().filter(|r| &r[0] == "DAYS_EMPLOYED").collect();
+    let special = employed.iter().find(|r| &r[1] == "Special").unwrap();
+    assert!(
+        special[2].parse::<u64>().unwrap() > 1000,
+        "the sentinel's own bin: {special:?}"
+    );
+    // Each characteristic's IV is the sum of its rows' IVs.
+    let iv: f64 = employed.iter().map(|r| r[6].parse::<f64>().unwrap()).sum();
+    assert!((iv - employed[0][7].parse::<f64>().unwrap()).abs() < 1e-12);
+    for (args, message) in [
+        (vec!["--target", "NOPE"], "--target NOPE: no such column"),
+        (
+            vec!["--target", "AMT_CREDIT"],
+            "--target AMT_CREDIT: row 1 has",
+        ),
+        (
+            vec!["--target", "TARGET", "--special", "DAYS_EMPLOYED"],
+            "expected COLUMN=VALUE",
+        ),
+        (
+            vec!["--target", "TARGET", "--special", "NOPE=1"],
+            "--special NOPE: no such column",
+        ),
+    ] {
+        let mut c = crate::common::command();
+        c.args([
+            "-q",
+            "binning",
+            "--data",
+            s(&csv),
+            "--out",
+            s(&dir.path().join("x.csv")),
+        ]);
+        let o = c.args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
     }
 }
