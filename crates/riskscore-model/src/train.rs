@@ -264,15 +264,7 @@ fn procedure(
 
     let (calibration, check) = calibrate(cfg.calibration, chosen.strategy, &cvr.oof, &data.y);
     let oof = calibration.apply_all(&cvr.oof);
-    let optimum = cost::best_threshold(&oof, &data.y, &cfg.cost);
-    let uncertainty = cost::bootstrap(
-        &oof,
-        &data.y,
-        &cfg.cost,
-        optimum.threshold,
-        cfg.bootstrap,
-        cfg.seed,
-    );
+    let (optimum, uncertainty) = threshold(&oof, &data.y, cfg);
     let parts = cross_fitted(cfg, chosen.strategy, &cvr.oof, &data.y, &fold_of);
     let fold_metrics = per_fold(&parts, cfg, &cvr.folds);
     let cv_estimate = estimate::from_folds(&parts, &cfg.cost, cfg.new_batch);
@@ -396,7 +388,7 @@ fn ship_scorecard(data: &TrainingData, cfg: &TrainConfig, lgbm: Trained) -> Resu
     };
     let parts = cross_fitted(&uncalibrated, Strategy::None, &oof, &data.y, &lgbm.folds);
     let fold_metrics = per_fold(&parts, cfg, &[]);
-    let optimum = cost::best_threshold(&oof, &data.y, &cfg.cost);
+    let (optimum, uncertainty) = threshold(&oof, &data.y, cfg);
     let brier = metrics::brier(&oof, &data.y);
     let mut gain = vec![0.0; data.n_features()];
     for c in &card.characteristics {
@@ -437,14 +429,7 @@ fn ship_scorecard(data: &TrainingData, cfg: &TrainConfig, lgbm: Trained) -> Resu
         oof_auc: fit.summary.oof_auc,
         threshold: optimum.threshold,
         cost_per_client: optimum.cost_per_client,
-        uncertainty: cost::bootstrap(
-            &oof,
-            &data.y,
-            &cfg.cost,
-            optimum.threshold,
-            cfg.bootstrap,
-            cfg.seed,
-        ),
+        uncertainty,
         estimate: Some(estimate::from_folds(&parts, &cfg.cost, cfg.new_batch)),
         calibration: Calibration::None.name().to_string(),
         calibration_check: CalibrationCheck {
@@ -597,6 +582,20 @@ fn search(
         keep_best(best, result, trials, cfg.objective);
     }
     Ok(())
+}
+
+/// The cost-minimising threshold of out-of-fold probabilities and its bootstrap spread.
+fn threshold(oof: &[f64], y: &[u8], cfg: &TrainConfig) -> (Optimum, ThresholdUncertainty) {
+    let optimum = cost::best_threshold(oof, y, &cfg.cost);
+    let uncertainty = cost::bootstrap(
+        oof,
+        y,
+        &cfg.cost,
+        optimum.threshold,
+        cfg.bootstrap,
+        cfg.seed,
+    );
+    (optimum, uncertainty)
 }
 
 fn calibrate(

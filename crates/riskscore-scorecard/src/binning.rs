@@ -98,15 +98,7 @@ impl Binning {
                 cy.push(t as u8);
             }
         }
-        let pre = prebin_splits(&cx, &cy, x.len(), &options.prebinning);
-        let (non, ev) = bin_counts(&cx, &cy, &pre);
-        let (ends, trend) = optimise(&non, &ev, pre.is_empty(), None);
-        let splits: Vec<f64> = pre
-            .iter()
-            .zip(&ends)
-            .filter(|(_, &end)| end)
-            .map(|(&s, _)| s)
-            .collect();
+        let (splits, trend) = optimal_splits(&cx, &cy, x.len(), options, None);
         let (non, ev) = bin_counts(&cx, &cy, &splits);
         let mut labels = interval_labels(&splits);
         labels.push("Special".into());
@@ -161,15 +153,7 @@ impl Binning {
                 cy.push(u8::from(t == 1));
             }
         }
-        let pre = prebin_splits(&cx, &cy, x.len(), &options.prebinning);
-        let (non, ev) = bin_counts(&cx, &cy, &pre);
-        let (ends, trend) = optimise(&non, &ev, pre.is_empty(), Some(Trend::Ascending));
-        let splits: Vec<f64> = pre
-            .iter()
-            .zip(&ends)
-            .filter(|(_, &end)| end)
-            .map(|(&s, _)| s)
-            .collect();
+        let (splits, trend) = optimal_splits(&cx, &cy, x.len(), options, Some(Trend::Ascending));
         let mut groups = vec![Vec::new(); splits.len() + 1];
         for (i, (c, _)) in categories.iter().enumerate() {
             groups[splits.partition_point(|&s| s <= i as f64)].push((*c).to_owned());
@@ -280,19 +264,30 @@ fn check(name: &str, values: usize, outcomes: usize) -> Result<(), BinningError>
     Ok(())
 }
 
-/// The bin ends after the optimisation and the trend it followed: with at most one pre-bin
-/// (or none) there is nothing to merge and the solver is not run.
-fn optimise(
-    non: &[u64],
-    ev: &[u64],
-    no_split: bool,
+/// The optimal splits of the clean values `x` (of `n_total` rows with missing and special ones)
+/// and the trend they follow (`forced`, or chosen automatically): pre-binning, then the
+/// optimisation, which is not run with at most one pre-bin.
+fn optimal_splits(
+    x: &[f64],
+    y: &[u8],
+    n_total: usize,
+    options: &BinningOptions,
     forced: Option<Trend>,
-) -> (Vec<bool>, Option<Trend>) {
-    if no_split || non.len() <= 1 {
-        return (vec![true; non.len()], None);
+) -> (Vec<f64>, Option<Trend>) {
+    let pre = prebin_splits(x, y, n_total, &options.prebinning);
+    let (non, ev) = bin_counts(x, y, &pre);
+    if pre.is_empty() || non.len() <= 1 {
+        return (pre, None);
     }
-    let trend = forced.unwrap_or_else(|| auto_trend(non, ev));
-    (optimal_ends(non, ev, trend), Some(trend))
+    let trend = forced.unwrap_or_else(|| auto_trend(&non, &ev));
+    let ends = optimal_ends(&non, &ev, trend);
+    let splits = pre
+        .iter()
+        .zip(&ends)
+        .filter(|(_, &end)| end)
+        .map(|(&s, _)| s)
+        .collect();
+    (splits, Some(trend))
 }
 
 fn with_apart(non: Vec<u64>, ev: Vec<u64>, special: [u64; 2], missing: [u64; 2]) -> Vec<[u64; 2]> {

@@ -138,18 +138,7 @@ pub fn binning_csv(binnings: &[crate::binning::Binning]) -> String {
         String::from("characteristic,bin,non_events,events,event_rate,woe,iv,characteristic_iv\n");
     for b in binnings {
         for row in &b.table {
-            let _ = writeln!(
-                s,
-                "{},{},{},{},{},{},{},{}",
-                csv_field(&b.name),
-                csv_field(&row.label),
-                row.non_events,
-                row.events,
-                row.event_rate,
-                row.woe,
-                row.iv,
-                b.iv
-            );
+            let _ = writeln!(s, "{},{}", row_fields(&b.name, row), b.iv);
         }
     }
     s
@@ -163,19 +152,32 @@ pub fn points_csv(card: &Scorecard) -> String {
         for (row, &points) in c.binning.table.iter().zip(&c.points) {
             let _ = writeln!(
                 s,
-                "{},{},{points},{},{},{},{},{},{}",
+                "{},{},{points},{},{}",
                 csv_field(&c.binning.name),
                 csv_field(&row.label),
-                row.non_events,
-                row.events,
-                row.event_rate,
-                row.woe,
-                row.iv,
+                fields_after_bin(row),
                 c.coefficient
             );
         }
     }
     s
+}
+
+/// characteristic, bin, non-events, events, event rate, WoE, IV.
+fn row_fields(name: &str, row: &crate::binning::BinRow) -> String {
+    format!(
+        "{},{},{}",
+        csv_field(name),
+        csv_field(&row.label),
+        fields_after_bin(row)
+    )
+}
+
+fn fields_after_bin(row: &crate::binning::BinRow) -> String {
+    format!(
+        "{},{},{},{},{}",
+        row.non_events, row.events, row.event_rate, row.woe, row.iv
+    )
 }
 
 fn csv_field(s: &str) -> String {

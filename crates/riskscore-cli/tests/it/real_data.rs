@@ -148,6 +148,13 @@ impl Server {
         Server { child, port }
     }
 
+    /// `GET /v1/drift` answers with a drift report of some columns.
+    pub fn drift_has_columns(&self) {
+        let d = self.ok("GET", "/v1/drift", "");
+        let columns = d["drift"]["columns"].as_array();
+        assert!(columns.is_some_and(|c| !c.is_empty()), "{d}");
+    }
+
     /// A request that must answer 200; its JSON body.
     pub fn ok(&self, method: &str, path: &str, body: &str) -> Value {
         let (status, text) = http(self.port, method, path, body, "real").unwrap();
@@ -461,13 +468,7 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     let b = server.ok("POST", "/v1/score/batch", &batch.to_string());
     assert_eq!(b["results"].as_array().unwrap().len(), 2);
     server.ok("GET", "/v1/model", "");
-    let d = server.ok("GET", "/v1/drift", "");
-    assert!(
-        d["drift"]["columns"]
-            .as_array()
-            .is_some_and(|c| !c.is_empty()),
-        "{d}"
-    );
+    server.drift_has_columns();
     let html = dir.join("drift.html");
     ok(&[
         "-q",

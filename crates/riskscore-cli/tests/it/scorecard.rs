@@ -141,13 +141,7 @@ fn scorecard_challenger_ships_and_serves_on_the_real_sample() {
         checked += 1;
     }
     assert!(checked >= 3, "{checked} characteristics checked");
-    let d = server.ok("GET", "/v1/drift", "");
-    assert!(
-        d["drift"]["columns"]
-            .as_array()
-            .is_some_and(|c| !c.is_empty()),
-        "{d}"
-    );
+    server.drift_has_columns();
     drop(server);
     ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
 }

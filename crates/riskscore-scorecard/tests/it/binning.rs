@@ -19,40 +19,10 @@ fn oracle() -> Option<std::path::PathBuf> {
 
 /// Compares every numeric column's pre-bin splits with optbinning's; the number of splits.
 fn same_splits_as_optbinning(python: &Path, csv: &Path) -> usize {
-    let script = riskscore_testkit::script("optbinning_oracle.py");
-    let out = std::process::Command::new(python)
-        .args([
-            script.as_path(),
-            csv,
-            Path::new("TARGET"),
-            Path::new("--exclude"),
-            Path::new("SK_ID_CURR"),
-        ])
-        .output()
-        .expect("oracle runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let want: BTreeMap<String, Vec<f64>> = serde_json::from_slice(&out.stdout).expect("json");
-    let df = CsvReadOptions::default()
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(csv.to_owned()))
-        .expect("csv")
-        .finish()
-        .expect("read");
-    let target = df
-        .column("TARGET")
-        .expect("target")
-        .cast(&DataType::Float64)
-        .expect("cast");
-    let y: Vec<u8> = target
-        .f64()
-        .expect("f64")
-        .into_no_null_iter()
-        .map(|v| u8::from(v == 1.0))
-        .collect();
+    let out = run_oracle(python, csv, &[]);
+    let want: BTreeMap<String, Vec<f64>> = serde_json::from_slice(&out).expect("json");
+    let df = crate::read_csv(csv);
+    let y = outcomes(&df);
     assert!(want.len() > 10, "{} numeric columns", want.len());
     let mut splits = 0;
     for (column, theirs) in &want {
@@ -89,14 +59,8 @@ fn prebinning_equals_optbinning_on_the_real_application_table() {
 #[test]
 fn prebinning_equals_optbinning_on_a_synthetic_application_table() {
     let Some(python) = oracle() else { return };
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = riskscore_data::synth::SynthConfig {
-        scale: 0.01,
-        seed: 5,
-        out: dir.path().to_owned(),
-    };
-    riskscore_data::synth::generate(&config, &|_, _| {}).expect("synth");
-    let splits = same_splits_as_optbinning(&python, &dir.path().join("application_train.csv"));
+    let (_dir, csv) = crate::synthetic_application(5);
+    let splits = same_splits_as_optbinning(&python, &csv);
     assert!(splits > 100, "{splits} splits compared");
 }
 
@@ -126,28 +90,11 @@ fn same_binning_as_optbinning(
     csv: &Path,
     special: &[(&str, f64)],
 ) -> (usize, usize, f64, f64) {
-    let script = riskscore_testkit::script("optbinning_oracle.py");
     let special_arg: Vec<String> = special.iter().map(|(c, v)| format!("{c}={v}")).collect();
-    let out = std::process::Command::new(python)
-        .arg(&script)
-        .arg(csv)
-        .args([
-            "TARGET",
-            "--exclude",
-            "SK_ID_CURR",
-            "--optimal",
-            "--special",
-        ])
-        .arg(special_arg.join(","))
-        .output()
-        .expect("oracle runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let oracle: OptimalOracle = serde_json::from_slice(&out.stdout).expect("json");
-    let df = read(csv);
+    let special_arg = special_arg.join(",");
+    let out = run_oracle(python, csv, &["--optimal", "--special", &special_arg]);
+    let oracle: OptimalOracle = serde_json::from_slice(&out).expect("json");
+    let df = crate::read_csv(csv);
     let y = outcomes(&df);
     let start = std::time::Instant::now();
     let mut ours = BTreeMap::new();
@@ -249,13 +196,18 @@ fn same_binning_as_optbinning(
     (oracle.columns.len(), equal, oracle.seconds, seconds)
 }
 
-fn read(csv: &Path) -> DataFrame {
-    CsvReadOptions::default()
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(csv.to_owned()))
-        .expect("csv")
-        .finish()
-        .expect("read")
+/// The oracle's JSON on `csv` (target `TARGET`, the id excluded) with `extra` arguments.
+fn run_oracle(python: &Path, csv: &Path, extra: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(python)
+        .arg(riskscore_testkit::script("optbinning_oracle.py"))
+        .arg(csv)
+        .args(["TARGET", "--exclude", "SK_ID_CURR"])
+        .args(extra)
+        .output()
+        .expect("oracle runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    out.stdout
 }
 
 fn outcomes(df: &DataFrame) -> Vec<u8> {
@@ -289,15 +241,8 @@ fn optimal_binning_equals_optbinning_on_the_real_application_table() {
 #[test]
 fn optimal_binning_equals_optbinning_on_a_synthetic_application_table() {
     let Some(python) = oracle() else { return };
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = riskscore_data::synth::SynthConfig {
-        scale: 0.01,
-        seed: 7,
-        out: dir.path().to_owned(),
-    };
-    riskscore_data::synth::generate(&config, &|_, _| {}).expect("synth");
-    let (columns, equal, _, _) =
-        same_binning_as_optbinning(&python, &dir.path().join("application_train.csv"), &[]);
+    let (_dir, csv) = crate::synthetic_application(7);
+    let (columns, equal, _, _) = same_binning_as_optbinning(&python, &csv, &[]);
     assert!(
         equal * 100 >= columns * 95,
         "{equal} of {columns} columns with optbinning's splits"

@@ -23,12 +23,7 @@ struct Table {
 }
 
 fn load(csv: &Path) -> Table {
-    let df = CsvReadOptions::default()
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(csv.to_owned()))
-        .expect("csv")
-        .finish()
-        .expect("read");
+    let df = crate::read_csv(csv);
     let number = |name: &str| -> Vec<f64> {
         let c = df
             .column(name)
@@ -292,14 +287,8 @@ fn exported_sql_scores_every_real_client_as_riskscore_does() {
 
 #[test]
 fn exported_sql_scores_every_synthetic_client_as_riskscore_does() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = riskscore_data::synth::SynthConfig {
-        scale: 0.01,
-        seed: 11,
-        out: dir.path().to_owned(),
-    };
-    riskscore_data::synth::generate(&config, &|_, _| {}).expect("synth");
-    let t = load(&dir.path().join("application_train.csv"));
+    let (_dir, csv) = crate::synthetic_application(11);
+    let t = load(&csv);
     let card = fit(&t);
     sqlite_equals_riskscore(&t, &card);
     postgres_equals_riskscore(&t, &card, "scorecard_synthetic");
