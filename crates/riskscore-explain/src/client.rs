@@ -29,6 +29,9 @@ pub struct Contribution {
     pub shap: f64,
     /// Share of the probability gap to the base (see the module documentation).
     pub probability: f64,
+    /// With a scorecard bundle: the points this characteristic gives the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -59,6 +62,9 @@ pub struct ClientExplanation {
     /// The features pushing most towards default (for a refusal, the principal reasons).
     pub reasons: Vec<Reason>,
     pub wording_version: String,
+    /// With a scorecard bundle: its score, the sum of the characteristics' points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scorecard_score: Option<f64>,
 }
 
 /// A bundle with its explainer: explanations show the booster's own probability.
@@ -182,6 +188,8 @@ pub struct ServingExplainer {
     /// What a refusal's reasons never name: the inputs derived from a protected attribute,
     /// and, for an applicant aged 62 or more, the age features.
     pub withheld: Withheld,
+    /// The scorecard a scorecard bundle ships: its points and classic reasons.
+    pub scorecard: Option<riskscore_scorecard::Scorecard>,
 }
 
 /// The features a refusal's reasons may not name (see [`ServingExplainer::explanation`]).
@@ -252,6 +260,9 @@ impl ServingExplainer {
             wording,
             profile,
             withheld: Withheld::of(bundle),
+            scorecard: bundle
+                .scorecard()
+                .map_err(|e| Error::Model(e.to_string()))?,
         })
     }
 
@@ -311,6 +322,19 @@ impl ServingExplainer {
         };
         let names = &self.manifest.features;
         let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
+        // A scorecard's points per feature, and its reasons' key: the points lost against the
+        // characteristic's best bin (the classic scorecard reasons); else the SHAP value.
+        let mut points = vec![None; k];
+        let mut key = phi[..k].to_vec();
+        let scored = self.scorecard.as_ref().map(|card| {
+            let s = card.score_row(x);
+            key = vec![0.0; k];
+            for (c, &p) in card.characteristics.iter().zip(&s.points) {
+                points[c.column] = Some(p);
+                key[c.column] = c.max_points() - p;
+            }
+            s
+        });
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()));
         let contributions = order
@@ -322,14 +346,15 @@ impl ServingExplainer {
                 value: value(j),
                 shap: phi[j],
                 probability: share(phi[j]),
+                points: points[j],
             })
             .collect();
         // The principal reasons of a refusal: the features raising the probability most, never
         // a protected one, never age for an applicant aged 62 or more (Regulation B).
         let mut up: Vec<usize> = (0..k)
-            .filter(|&j| phi[j] > 0.0 && self.withheld.allows(j, x))
+            .filter(|&j| key[j] > 1e-9 && self.withheld.allows(j, x))
             .collect();
-        up.sort_by(|&a, &b| phi[b].total_cmp(&phi[a]));
+        up.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
         let reasons = up
             .iter()
             .take(REASONS)
@@ -370,6 +395,7 @@ impl ServingExplainer {
             contributions,
             reasons,
             wording_version: self.wording.version.clone(),
+            scorecard_score: scored.map(|s| s.score),
         }
     }
 }

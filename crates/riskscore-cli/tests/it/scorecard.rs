@@ -141,6 +141,31 @@ fn scorecard_challenger_ships_and_serves_on_the_real_sample() {
         checked += 1;
     }
     assert!(checked >= 3, "{checked} characteristics checked");
+    // A refused client's explanation: the score in points, each characteristic's points, and
+    // the classic reasons (characteristics where points were lost against their best bin).
+    let line = text.lines().find(|l| l.contains(",refused,")).unwrap();
+    let fields: Vec<&str> = line.splitn(7, ',').collect();
+    let e = server.ok("GET", &format!("/v1/clients/{}/explanation", fields[0]), "");
+    let score: f64 = fields[5].parse().unwrap();
+    assert_eq!(
+        e["scorecard_score"].as_f64().unwrap().to_bits(),
+        score.to_bits(),
+        "{e}"
+    );
+    for c in e["contributions"].as_array().unwrap() {
+        let characteristic = expected.iter().any(|x| x.name == c["feature"]);
+        assert_eq!(c["points"].is_f64(), characteristic, "{c}");
+    }
+    let reasons = e["reasons"].as_array().unwrap();
+    assert!(!reasons.is_empty(), "{e}");
+    for r in reasons {
+        assert!(expected.iter().any(|x| x.name == r["feature"]), "{r}");
+        assert!(
+            fields[6].contains(r["feature"].as_str().unwrap()),
+            "{r} in {}",
+            fields[6]
+        );
+    }
     server.drift_has_columns();
     drop(server);
     ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
