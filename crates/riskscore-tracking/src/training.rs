@@ -115,8 +115,27 @@ impl Session {
             p("new_batch", cfg.new_batch),
             p("max_rounds", l.max_rounds),
             p("early_stopping_rounds", l.early_stopping_rounds),
+            p(
+                "model",
+                if cfg.ship_challenger {
+                    "scorecard"
+                } else {
+                    "lightgbm"
+                },
+            ),
         ];
-        let params = [params, booster_params("start.", l)].concat();
+        let mut params = [params, booster_params("start.", l)].concat();
+        if let Some(o) = &cfg.challenger {
+            params.extend([
+                p("challenger", "scorecard"),
+                p("scorecard.pdo", o.pdo),
+                p("scorecard.base_points", o.base_points),
+                p("scorecard.base_odds", o.base_odds),
+                p("scorecard.min_iv", o.min_iv),
+                p("scorecard.max_correlation", o.max_correlation),
+                p("scorecard.max_characteristics", o.max_characteristics),
+            ]);
+        }
         tracker.log(parent, vec![], params, vec![])?;
         let banner = format!(
             "tracking: experiment {experiment:?} on {}, run {}",
