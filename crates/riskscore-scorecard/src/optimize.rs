@@ -8,8 +8,9 @@
 //! scaled by 10⁶ and truncated to integers; the constraints only link consecutive bins, so a
 //! dynamic programme over (last bin, phase) finds the same optimum exactly, over the same
 //! integers, with the same pre-processing that forbids some bin ends for an ascending or
-//! descending trend. Where several partitions tie, CP-SAT's choice and ours may differ; their
-//! information value is the same.
+//! descending trend. Where several partitions tie on that integer objective, the one with more
+//! bins is kept (CP-SAT's choice in every tie compared); their information values differ only
+//! by the truncation.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,8 +124,10 @@ pub fn optimal_ends(non: &[u64], ev: &[u64], trend: Trend) -> Vec<bool> {
         Trend::Ascending | Trend::Descending => 1,
         Trend::Peak | Trend::Valley => 2,
     };
-    // best[i][j][phase]: the largest sum over pre-bins ..=i whose last bin is j..=i.
-    let mut best = vec![vec![[None::<i64>; 2]; n]; n];
+    // best[i][j][phase]: the largest sum over pre-bins ..=i whose last bin is j..=i, and its
+    // number of bins. Among equal sums the one with more bins wins: where the integer
+    // objective ties, CP-SAT has returned the finer partition in every case we compared.
+    let mut best = vec![vec![[None::<(i64, u32)>; 2]; n]; n];
     let mut from = vec![vec![[None::<(usize, usize)>; 2]; n]; n];
     for i in 0..n {
         if forbidden[i] && i + 1 < n {
@@ -133,12 +136,12 @@ pub fn optimal_ends(non: &[u64], ev: &[u64], trend: Trend) -> Vec<bool> {
         for j in 0..=i {
             let value = data.v[i][j];
             if j == 0 {
-                best[i][0][0] = Some(value);
+                best[i][0][0] = Some((value, 1));
                 continue;
             }
             let b = data.d[i][j];
             for next in 0..phases {
-                let mut chosen: Option<(i64, usize, usize)> = None;
+                let mut chosen: Option<((i64, u32), usize, usize)> = None;
                 for k in 0..j {
                     for phase in 0..phases {
                         let Some(sum) = best[j - 1][k][phase] else {
@@ -152,14 +155,14 @@ pub fn optimal_ends(non: &[u64], ev: &[u64], trend: Trend) -> Vec<bool> {
                         }
                     }
                 }
-                if let Some((sum, k, phase)) = chosen {
-                    best[i][j][next] = Some(sum + value);
+                if let Some(((sum, bins), k, phase)) = chosen {
+                    best[i][j][next] = Some((sum + value, bins + 1));
                     from[i][j][next] = Some((k, phase));
                 }
             }
         }
     }
-    let mut last: Option<(i64, usize, usize)> = None;
+    let mut last: Option<((i64, u32), usize, usize)> = None;
     for j in 0..n {
         for phase in 0..phases {
             if let Some(sum) = best[n - 1][j][phase] {
