@@ -70,7 +70,7 @@ fn the_dashboard_in_a_real_browser() {
         "a what-if moves the probability",
         "the scatter plot highlights the client",
         "axe on the model view",
-        "the model view states the honest estimate",
+        "the model view states the estimate for new applicants: AUC on new applicants (nested, honest)",
         "decisions monitored",
     ] {
         assert!(out.contains(check), "{out}");

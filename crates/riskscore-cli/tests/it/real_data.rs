@@ -148,6 +148,11 @@ impl Server {
         Server { child, port }
     }
 
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     /// `GET /v1/drift` answers with a drift report of some columns.
     pub fn drift_has_columns(&self) {
         let d = self.ok("GET", "/v1/drift", "");

@@ -167,8 +167,39 @@ fn scorecard_challenger_ships_and_serves_on_the_real_sample() {
         );
     }
     server.drift_has_columns();
+    // The dashboard in a real browser shows the scorecard's answers, refusal notice included.
+    let refused_id = fields[0].to_owned();
+    let granted = text.lines().find(|l| l.contains(",granted,")).unwrap();
+    let granted_id = granted.split(',').next().unwrap().to_owned();
+    if let Some(out) = crate::common::e2e(
+        "dashboard.mjs",
+        &[&server.url(), &granted_id, "1", &refused_id],
+        "scorecard",
+    ) {
+        assert!(out.contains("= the API's"), "{out}");
+    }
+    // Monitoring reads the scorecard's journal: thirty more decisions, then the estimate.
+    for id in served.keys().take(30) {
+        server.ok("GET", &format!("/v1/clients/{id}/score"), "");
+    }
     drop(server);
     ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
+    let m: Value = serde_json::from_str(&ok(&[
+        "-q",
+        "monitor",
+        "--model",
+        s(&card),
+        "--journal",
+        s(&journal),
+        "--chunk-size",
+        "10",
+        "--json",
+        "--out",
+        s(&dir.path().join("monitor.html")),
+    ]))
+    .unwrap();
+    assert!(m["decisions"].as_u64().unwrap() >= 30, "{m}");
+    assert!(m["estimated"][0]["estimated"]["cost"].is_number(), "{m}");
 }
 
 /// A characteristic of `scorecard.json` as TreeSHAP should see it.
