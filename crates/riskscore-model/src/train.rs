@@ -156,6 +156,9 @@ impl Observer for Unobserved {
     fn trial_done(&mut self, _: &Trial, _: &[FoldFit]) {}
 }
 
+/// The scorecard challenger's row among the baselines (LightGBM's once the scorecard ships).
+const SCORECARD_BASELINE: &str = "scorecard (challenger)";
+
 fn lightgbm() -> String {
     "lightgbm".into()
 }
@@ -275,7 +278,7 @@ fn procedure(
     };
     if let Some(c) = &challenger {
         baselines.push(Baseline {
-            name: "scorecard (challenger)".into(),
+            name: SCORECARD_BASELINE.into(),
             auc: c.summary.oof_auc,
             threshold: c.summary.threshold,
             cost_per_client: c.summary.cost_per_client,
@@ -412,7 +415,7 @@ fn ship_scorecard(data: &TrainingData, cfg: &TrainConfig, lgbm: Trained) -> Resu
     };
     let mut baselines = s.baselines.clone();
     for b in &mut baselines {
-        if b.name == "scorecard (challenger)" {
+        if b.name == SCORECARD_BASELINE {
             *b = Baseline {
                 name: "LightGBM (challenger)".into(),
                 auc: s.oof_auc,

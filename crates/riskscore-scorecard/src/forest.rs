@@ -70,9 +70,8 @@ fn chain(c: &Characteristic, shift: f64) -> Option<Chain> {
         t.left.push(!(k as i64));
         t.right.push(k as i64 + 1);
         let bin = k.min(m);
-        let on_left = if m == 0 { count(0) } else { count(bin) };
         t.leaf_value.push(value(bin));
-        t.leaf_count.push(on_left);
+        t.leaf_count.push(count(bin));
     }
     t.left.push(!((nodes - 1) as i64));
     t.right.push(!(nodes as i64));

@@ -203,13 +203,14 @@ impl Scorecard {
         options.check()?;
         check_outcomes(y)?;
         let binnings = bin_all(columns, y, &options.binning)?;
-        let rows: Vec<Vec<usize>> = binnings
-            .iter()
-            .zip(columns)
-            .map(|(b, c)| table_rows(b, c.values))
-            .collect();
-        let woe =
-            |i: usize| -> Vec<f64> { rows[i].iter().map(|&r| binnings[i].table[r].woe).collect() };
+        // Each value's WoE, only for the characteristics that reach the correlation check.
+        let woe = |i: usize| -> Vec<f64> {
+            let table = &binnings[i].table;
+            table_rows(&binnings[i], columns[i].values)
+                .into_iter()
+                .map(|r| table[r].woe)
+                .collect()
+        };
         let mut order: Vec<usize> = (0..columns.len()).collect();
         order.sort_by(|&a, &b| binnings[b].iv.total_cmp(&binnings[a].iv).then(a.cmp(&b)));
         let (mut chosen, mut chosen_woe, mut rejected) = (Vec::new(), Vec::new(), Vec::new());

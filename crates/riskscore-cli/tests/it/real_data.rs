@@ -37,6 +37,24 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `riskscore monitor` of `model`'s `journal` in chunks of 10, its report to `report`: the JSON.
+pub fn monitor_json(model: &Path, journal: &Path, report: &Path) -> Value {
+    let out = ok(&[
+        "-q",
+        "monitor",
+        "--model",
+        s(model),
+        "--journal",
+        s(journal),
+        "--chunk-size",
+        "10",
+        "--json",
+        "--out",
+        s(report),
+    ]);
+    serde_json::from_str(&out).unwrap()
+}
+
 pub fn real_sample() -> Option<PathBuf> {
     let dir = riskscore_testkit::real_sample();
     if dir.join("application_train.csv").is_file() {
@@ -555,20 +573,7 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         "{out}"
     );
     let report = dir.join("monitor.html");
-    let m: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "monitor",
-        "--model",
-        s(&model),
-        "--journal",
-        s(&journal),
-        "--chunk-size",
-        "10",
-        "--json",
-        "--out",
-        s(&report),
-    ]))
-    .unwrap();
+    let m = monitor_json(&model, &journal, &report);
     assert!(m["decisions"].as_u64().unwrap() >= seen.len() as u64, "{m}");
     assert!(m["labelled"].as_u64().unwrap() >= seen.len() as u64, "{m}");
     assert!(m["estimated"][0]["estimated"]["cost"].is_number(), "{m}");

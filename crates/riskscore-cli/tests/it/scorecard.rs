@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::real_data::{ok, real_sample, s, Server};
+use crate::real_data::{monitor_json, ok, real_sample, s, Server};
 
 /// A short training of `features` into `out` with the scorecard challenger and `extra`.
 fn train(features: &Path, out: &Path, extra: &[&str]) {
@@ -184,20 +184,7 @@ fn scorecard_challenger_ships_and_serves_on_the_real_sample() {
     }
     drop(server);
     ok(&["-q", "journal", "verify", "--journal", s(&journal)]);
-    let m: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "monitor",
-        "--model",
-        s(&card),
-        "--journal",
-        s(&journal),
-        "--chunk-size",
-        "10",
-        "--json",
-        "--out",
-        s(&dir.path().join("monitor.html")),
-    ]))
-    .unwrap();
+    let m = monitor_json(&card, &journal, &dir.path().join("monitor.html"));
     assert!(m["decisions"].as_u64().unwrap() >= 30, "{m}");
     assert!(m["estimated"][0]["estimated"]["cost"].is_number(), "{m}");
 }
