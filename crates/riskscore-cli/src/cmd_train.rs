@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 
 use riskscore_model::estimate::Method as EstimateMethod;
 use riskscore_model::input;
+use riskscore_model::prune::Prune;
 use riskscore_model::run::train_to_bundle_observed;
 use riskscore_model::search::{Method, Objective};
 use riskscore_model::train::{Observer, Unobserved};
@@ -87,6 +88,12 @@ pub struct TrainOptions {
     /// Stop starting trials after this many seconds of search.
     #[arg(long)]
     time_budget: Option<u64>,
+    /// Successive halving of the strategy comparison and the search: asha (each configuration
+    /// judged after fold 1 and fold 3, only the best third going on) or none (every
+    /// configuration runs every fold). The chosen one always runs every fold.
+    #[arg(long, default_value = "asha")]
+    prune: String,
+
     /// Calibration of the probabilities: auto, none, platt, isotonic.
     #[arg(long, default_value = "auto")]
     calibration: String,
@@ -249,6 +256,8 @@ impl TrainOptions {
             search: Method::parse(&self.search)?,
             objective: Objective::parse(&self.objective)?,
             time_budget: self.time_budget.map(Duration::from_secs),
+            prune: Prune::parse(&self.prune)?,
+
             calibration: CalibrationChoice::parse(&self.calibration)?,
             bootstrap: self.bootstrap,
             skip_baseline: self.no_baseline,

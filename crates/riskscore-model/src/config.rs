@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::estimate::{self, Method as EstimateMethod};
 use crate::imbalance::Strategy;
 use crate::lgbm::LgbmParams;
+use crate::prune::Prune;
 use crate::search::{Method, Objective};
 
 /// How probabilities are calibrated on the out-of-fold predictions.
@@ -58,6 +59,9 @@ pub struct TrainConfig {
     pub objective: Objective,
     /// No new trial starts after this much time spent searching.
     pub time_budget: Option<Duration>,
+    /// Successive halving of the strategy comparison and the search (default asha).
+    pub prune: Prune,
+
     pub calibration: CalibrationChoice,
     /// Bootstrap resamples for the threshold's interval (default 200).
     pub bootstrap: usize,
@@ -97,6 +101,7 @@ impl Default for TrainConfig {
             search: Method::Tpe,
             objective: Objective::Cost,
             time_budget: None,
+            prune: Prune::Asha,
             calibration: CalibrationChoice::Auto,
             bootstrap: 200,
             skip_baseline: false,

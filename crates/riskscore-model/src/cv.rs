@@ -70,12 +70,36 @@ pub struct CvSpec<'a> {
     pub curve_points: usize,
 }
 
+/// A cross-validation after its first folds: what a pruner judges it on.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Folds done (the first `done` folds, in order).
+    pub done: usize,
+    /// Out-of-fold probabilities, `NaN` for the rows of folds not done yet.
+    pub oof: &'a [f64],
+    pub folds: &'a [FoldFit],
+}
+
+/// Every fold, in order.
 pub fn run(
     data: &TrainingData,
     folds: &[u8],
     k: usize,
     names: &[String],
     spec: CvSpec,
+) -> Result<CvResult> {
+    run_pruned(data, folds, k, names, spec, &mut |_| true)
+}
+
+/// The folds in order, asking `keep_going` after each one whether to go on; a pruned
+/// cross-validation's result has fewer than `k` folds (its other rows' predictions `NaN`).
+pub fn run_pruned(
+    data: &TrainingData,
+    folds: &[u8],
+    k: usize,
+    names: &[String],
+    spec: CvSpec,
+    keep_going: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<CvResult> {
     let nf = data.n_features();
     let mut oof = vec![f64::NAN; data.rows()];
@@ -127,6 +151,14 @@ pub fn run(
             fit.seconds
         );
         fits.push(fit);
+        let progress = Progress {
+            done: f + 1,
+            oof: &oof,
+            folds: &fits,
+        };
+        if f + 1 < k && !keep_going(&progress) {
+            break;
+        }
     }
     Ok(CvResult { oof, folds: fits })
 }

@@ -21,6 +21,7 @@ pub mod logistic;
 pub mod metrics;
 pub mod predict;
 pub mod profile;
+pub mod prune;
 pub mod report;
 pub mod run;
 pub mod search;

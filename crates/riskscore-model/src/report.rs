@@ -366,10 +366,9 @@ regression uses standardised features with missing values at the mean, fitted on
 
 fn trials(t: &Trained) -> String {
     let s = &t.summary;
-    let chosen = s
-        .trials
-        .iter()
-        .position(|tr| tr.params == s.params && tr.strategy == s.strategy);
+    let chosen = s.trials.iter().position(|tr| {
+        tr.params == s.params && tr.strategy == s.strategy && tr.pruned_after.is_none()
+    });
     let rows: Vec<Vec<String>> = s
         .trials
         .iter()
@@ -389,11 +388,59 @@ fn trials(t: &Trained) -> String {
                 format!("{:.2e}", p.lambda_l1),
                 format!("{:.2e}", p.lambda_l2),
                 num(tr.mean_best_iteration, 0),
+                match tr.pruned_after {
+                    Some(f) => format!("{f} of {}, pruned", s.folds),
+                    None => s.folds.to_string(),
+                },
                 num(tr.seconds, 1),
             ]
         })
         .collect();
-    table(
+    let pruned: Vec<&crate::train::Trial> = s
+        .trials
+        .iter()
+        .filter(|t| t.pruned_after.is_some())
+        .collect();
+    let fits: usize = s
+        .trials
+        .iter()
+        .map(|t| t.pruned_after.unwrap_or(s.folds))
+        .sum();
+    let note = if s.prune == crate::prune::Prune::Asha.name() {
+        let rungs = crate::prune::Rungs::new(crate::prune::Prune::Asha, s.folds);
+        let after: Vec<String> = rungs
+            .steps()
+            .iter()
+            .map(|&r| {
+                let n = pruned.iter().filter(|t| t.pruned_after == Some(r)).count();
+                format!("{n} after fold {r}")
+            })
+            .collect();
+        format!(
+            "<p class=\"note\">Successive halving (asynchronous, reduction factor {}): each \
+             configuration is judged after folds {} on the folds it has done, against every \
+             configuration judged there, and goes on only if among the best third (the best so \
+             far while fewer than three were judged). Stopped early: {} of {} ({}); {} of {} \
+             fold fits run. The chosen configuration ran every fold; the figures of a pruned \
+             one are those of its folds done.</p>",
+            crate::prune::REDUCTION,
+            rungs
+                .steps()
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" and "),
+            pruned.len(),
+            s.trials.len(),
+            after.join(", "),
+            fits,
+            s.trials.len() * s.folds
+        )
+    } else {
+        "<p class=\"note\">Every configuration ran every fold (<code>--prune none</code>).</p>"
+            .to_string()
+    };
+    note + &table(
         &[
             "#",
             "kind",
@@ -408,6 +455,7 @@ fn trials(t: &Trained) -> String {
             "L1",
             "L2",
             "rounds",
+            "folds",
             "seconds",
         ],
         &rows,

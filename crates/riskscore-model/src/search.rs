@@ -91,7 +91,32 @@ pub fn params_at(u: &[f64], base: &LgbmParams) -> LgbmParams {
     }
 }
 
-/// Proposes the next point to try, given the points tried and their losses (lower is better).
+/// How a tried point did: configurations that ran every fold rank before those stopped early
+/// (fewer folds missing first), then by loss (lower is better), as Optuna's TPE ranks complete
+/// trials before pruned ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub folds_missing: usize,
+    pub loss: f64,
+}
+
+impl Outcome {
+    /// A configuration that ran every fold.
+    pub fn complete(loss: f64) -> Self {
+        Outcome {
+            folds_missing: 0,
+            loss,
+        }
+    }
+
+    fn rank(&self, other: &Self) -> std::cmp::Ordering {
+        self.folds_missing
+            .cmp(&other.folds_missing)
+            .then(self.loss.total_cmp(&other.loss))
+    }
+}
+
+/// Proposes the next point to try, given the points tried and how they did.
 #[derive(Debug)]
 pub struct Proposer {
     method: Method,
@@ -111,12 +136,12 @@ impl Proposer {
         }
     }
 
-    pub fn next(&mut self, history: &[(Vec<f64>, f64)]) -> Vec<f64> {
+    pub fn next(&mut self, history: &[(Vec<f64>, Outcome)]) -> Vec<f64> {
         if self.method == Method::Random || history.len() < self.startup {
             return (0..SPACE.len()).map(|_| self.rng.uniform()).collect();
         }
-        let mut sorted: Vec<&(Vec<f64>, f64)> = history.iter().collect();
-        sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut sorted: Vec<&(Vec<f64>, Outcome)> = history.iter().collect();
+        sorted.sort_by(|a, b| a.1.rank(&b.1));
         let n_good = ((GAMMA * sorted.len() as f64).ceil() as usize).max(1);
         let good: Vec<&[f64]> = sorted[..n_good].iter().map(|h| h.0.as_slice()).collect();
         let bad: Vec<&[f64]> = sorted[n_good..].iter().map(|h| h.0.as_slice()).collect();
@@ -188,7 +213,7 @@ mod tests {
         for _ in 0..30 {
             let u = prop.next(&history);
             let loss = (u[0] - 0.8).abs();
-            history.push((u, loss));
+            history.push((u, Outcome::complete(loss)));
         }
         let late: f64 = (0..10)
             .map(|_| {
@@ -198,5 +223,21 @@ mod tests {
             .sum::<f64>()
             / 10.0;
         assert!(late < 0.2, "mean distance {late}");
+    }
+
+    #[test]
+    fn complete_trials_rank_before_pruned_ones() {
+        let pruned = Outcome {
+            folds_missing: 2,
+            loss: 0.1,
+        };
+        let worse_pruned = Outcome {
+            folds_missing: 4,
+            loss: 0.05,
+        };
+        let complete = Outcome::complete(0.9);
+        let mut v = [worse_pruned, pruned, complete];
+        v.sort_by(Outcome::rank);
+        assert_eq!(v, [complete, pruned, worse_pruned]);
     }
 }

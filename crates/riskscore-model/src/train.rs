@@ -19,7 +19,8 @@ use crate::imbalance::{self, Strategy};
 use crate::lgbm::{self, LgbmParams, Rows};
 use crate::logistic::Logistic;
 use crate::metrics::{self, Confusion};
-use crate::search::{self, Objective, Proposer};
+use crate::prune::{Prune, Rungs};
+use crate::search::{self, Objective, Outcome, Proposer};
 
 /// One cross-validated configuration (a strategy comparison or a search trial).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,10 @@ pub struct Trial {
     pub cost_per_client: f64,
     pub mean_best_iteration: f64,
     pub seconds: f64,
+    /// Folds done when successive halving stopped it (`None`: it ran every fold). Its figures
+    /// are then those of the folds done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_after: Option<usize>,
 }
 
 /// Metrics of one fold of the chosen configuration, with the calibration and the threshold
@@ -112,7 +117,14 @@ pub struct TrainSummary {
     #[serde(default)]
     pub challenger: Option<ChallengerSummary>,
     pub trials: Vec<Trial>,
+    /// Successive halving of the configurations: `asha` or `none` (runs before it: none).
+    #[serde(default = "prune_none")]
+    pub prune: String,
     pub seconds: f64,
+}
+
+fn prune_none() -> String {
+    Prune::None.name().into()
 }
 
 /// What a run produces: the final booster and what is needed to report on and reuse it.
@@ -221,8 +233,16 @@ fn procedure(
         "training"
     );
 
-    let mut trials: Vec<Trial> = Vec::new();
-    let mut best: Option<(f64, CvResult)> = None;
+    let mut runner = Runner {
+        data,
+        fold_of: &fold_of,
+        names: &names,
+        cfg,
+        rungs: Rungs::new(cfg.prune, cfg.folds),
+        trials: Vec::new(),
+        best: None,
+        observer,
+    };
     let strategies: Vec<Strategy> = match cfg.imbalance {
         Some(s) => vec![s],
         None => Strategy::ALL.to_vec(),
@@ -234,36 +254,17 @@ fn procedure(
             i + 1,
             strategies.len()
         );
-        let result = run_trial(
-            data,
-            &fold_of,
-            &names,
-            cfg,
-            &cfg.lgbm,
-            strategy,
-            "strategy",
-            &label,
-            &mut trials,
-            observer,
-        )?;
-        keep_best(&mut best, result, &trials, cfg.objective);
+        runner.run_trial(&cfg.lgbm, strategy, "strategy", &label)?;
     }
     // The search tunes the booster for the strategy the comparison kept.
-    let strategy = best_trial(&trials, cfg.objective).strategy;
-    search(
-        data,
-        &fold_of,
-        &names,
-        cfg,
-        strategy,
-        &mut trials,
-        &mut best,
-        observer,
-    )?;
+    let strategy = best_trial(&runner.trials, cfg.objective).strategy;
+    runner.search(strategy)?;
+    let Runner { trials, best, .. } = runner;
     let chosen = best_trial(&trials, cfg.objective).clone();
     let Some((_, cvr)) = best else {
         return Err(Error::Data("no configuration was trained".into()));
     };
+    log_pruning(&trials, cfg);
 
     let (calibration, check) = calibrate(cfg.calibration, chosen.strategy, &cvr.oof, &data.y);
     let oof = calibration.apply_all(&cvr.oof);
@@ -347,6 +348,7 @@ fn procedure(
         challenger: challenger.as_ref().map(|c| c.summary.clone()),
         model: lightgbm(),
         trials,
+        prune: cfg.prune.name().into(),
         seconds: started.elapsed().as_secs_f64(),
     };
     let trained = Trained {
@@ -465,69 +467,156 @@ fn ship_scorecard(data: &TrainingData, cfg: &TrainConfig, lgbm: Trained) -> Resu
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_trial(
-    data: &TrainingData,
-    fold_of: &[u8],
-    names: &[String],
-    cfg: &TrainConfig,
-    params: &LgbmParams,
-    strategy: Strategy,
-    kind: &str,
-    label: &str,
-    trials: &mut Vec<Trial>,
-    observer: &mut dyn Observer,
-) -> Result<CvResult> {
-    let started = Instant::now();
-    let spec = CvSpec {
-        params,
-        strategy,
-        ratio: cfg.resample_ratio,
-        seed: cfg.seed,
-        label,
-        curve_points: cfg.curve_points,
-    };
-    let result = cv::run(data, fold_of, cfg.folds, names, spec)?;
-    // Cost is compared on calibrated probabilities where the strategy distorts them, as the
-    // served model will be.
-    let (cal, _) = calibrate(cfg.calibration, strategy, &result.oof, &data.y);
-    let Optimum {
-        cost_per_client, ..
-    } = cost::best_threshold(&cal.apply_all(&result.oof), &data.y, &cfg.cost);
-    let (cv_auc, cv_auc_std) = result.fold_auc();
-    let trial = Trial {
-        number: trials.len(),
-        kind: kind.to_string(),
-        strategy,
-        params: params.clone(),
-        cv_auc,
-        cv_auc_std,
-        cost_per_client,
-        mean_best_iteration: result.mean_best_iteration(),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    tracing::info!(
-        "{label}: CV AUC {:.4} ± {:.4}, cost per client {:.4}, {:.0} s",
-        trial.cv_auc,
-        trial.cv_auc_std,
-        trial.cost_per_client,
-        trial.seconds
-    );
-    observer.trial_done(&trial, &result.folds);
-    trials.push(trial);
-    Ok(result)
+/// The configurations of one run: each cross-validated, judged at the rungs of successive
+/// halving, the best one that ran every fold kept with its out-of-fold predictions.
+struct Runner<'a> {
+    data: &'a TrainingData,
+    fold_of: &'a [u8],
+    names: &'a [String],
+    cfg: &'a TrainConfig,
+    rungs: Rungs,
+    trials: Vec<Trial>,
+    best: Option<(f64, CvResult)>,
+    observer: &'a mut dyn Observer,
 }
 
-fn loss(t: &Trial, objective: Objective) -> f64 {
-    match objective {
-        Objective::Cost => t.cost_per_client,
-        Objective::Auc => -t.cv_auc,
+impl Runner<'_> {
+    fn run_trial(
+        &mut self,
+        params: &LgbmParams,
+        strategy: Strategy,
+        kind: &str,
+        label: &str,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let cfg = self.cfg;
+        let spec = CvSpec {
+            params,
+            strategy,
+            ratio: cfg.resample_ratio,
+            seed: cfg.seed,
+            label,
+            curve_points: cfg.curve_points,
+        };
+        let (data, fold_of, rungs) = (self.data, self.fold_of, &mut self.rungs);
+        let result = cv::run_pruned(data, fold_of, cfg.folds, self.names, spec, &mut |p| {
+            let (auc, cost) = figures(cfg, strategy, p.oof, &data.y, p.folds);
+            let go_on = rungs.keep(p.done, objective_loss(cfg.objective, auc, cost));
+            if !go_on {
+                tracing::info!(
+                    "{label}: pruned after fold {}/{} (AUC {auc:.4}, cost per client {cost:.4} \
+                     on the folds done)",
+                    p.done,
+                    cfg.folds
+                );
+            }
+            go_on
+        })?;
+        let (cv_auc, cost_per_client) = figures(cfg, strategy, &result.oof, &data.y, &result.folds);
+        let done = result.folds.len();
+        let trial = Trial {
+            number: self.trials.len(),
+            kind: kind.to_string(),
+            strategy,
+            params: params.clone(),
+            cv_auc,
+            cv_auc_std: result.fold_auc().1,
+            cost_per_client,
+            mean_best_iteration: result.mean_best_iteration(),
+            seconds: started.elapsed().as_secs_f64(),
+            pruned_after: (done < cfg.folds).then_some(done),
+        };
+        if trial.pruned_after.is_none() {
+            tracing::info!(
+                "{label}: CV AUC {:.4} ± {:.4}, cost per client {:.4}, {:.0} s",
+                trial.cv_auc,
+                trial.cv_auc_std,
+                trial.cost_per_client,
+                trial.seconds
+            );
+        }
+        self.observer.trial_done(&trial, &result.folds);
+        let l = loss(&trial, cfg.objective);
+        if trial.pruned_after.is_none() && self.best.as_ref().is_none_or(|(b, _)| l < *b) {
+            self.best = Some((l, result));
+        }
+        self.trials.push(trial);
+        Ok(())
+    }
+
+    fn search(&mut self, strategy: Strategy) -> Result<()> {
+        let cfg = self.cfg;
+        let started = Instant::now();
+        let mut proposer = Proposer::new(cfg.search, cfg.trials, cfg.seed);
+        let mut history: Vec<(Vec<f64>, Outcome)> = Vec::new();
+        let kind = match cfg.search {
+            search::Method::Random => "random",
+            search::Method::Tpe => "tpe",
+        };
+        for t in 0..cfg.trials {
+            if let Some(budget) = cfg.time_budget {
+                if started.elapsed() >= budget {
+                    tracing::info!(done = t, planned = cfg.trials, "search time budget spent");
+                    break;
+                }
+            }
+            let u = proposer.next(&history);
+            let params = search::params_at(&u, &cfg.lgbm);
+            let label = format!("trial {}/{}", t + 1, cfg.trials);
+            self.run_trial(&params, strategy, kind, &label)?;
+            if let Some(last) = self.trials.last() {
+                let folds_missing = cfg.folds - last.pruned_after.unwrap_or(cfg.folds);
+                history.push((
+                    u,
+                    Outcome {
+                        folds_missing,
+                        loss: loss(last, cfg.objective),
+                    },
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
+/// A configuration's AUC (the mean of its folds') and cost per client (on its out-of-fold
+/// predictions, calibrated where the strategy distorts them, as the served model's will be,
+/// at their own best threshold), over the folds it has done.
+fn figures(
+    cfg: &TrainConfig,
+    strategy: Strategy,
+    oof: &[f64],
+    y: &[u8],
+    folds: &[FoldFit],
+) -> (f64, f64) {
+    let (p, yy): (Vec<f64>, Vec<u8>) = oof
+        .iter()
+        .zip(y)
+        .filter(|(p, _)| !p.is_nan())
+        .map(|(&p, &y)| (p, y))
+        .unzip();
+    let (cal, _) = calibrate(cfg.calibration, strategy, &p, &yy);
+    let cost = cost::best_threshold(&cal.apply_all(&p), &yy, &cfg.cost).cost_per_client;
+    let (auc, _) = mean_std(&folds.iter().map(|f| f.auc).collect::<Vec<_>>());
+    (auc, cost)
+}
+
+fn objective_loss(objective: Objective, auc: f64, cost: f64) -> f64 {
+    match objective {
+        Objective::Cost => cost,
+        Objective::Auc => -auc,
+    }
+}
+
+fn loss(t: &Trial, objective: Objective) -> f64 {
+    objective_loss(objective, t.cv_auc, t.cost_per_client)
+}
+
+/// The best configuration that ran every fold (the first always does).
 fn best_trial(trials: &[Trial], objective: Objective) -> &Trial {
-    let mut best = &trials[0];
-    for t in trials {
+    let mut complete = trials.iter().filter(|t| t.pruned_after.is_none());
+    let mut best = complete.next().unwrap_or(&trials[0]);
+    for t in complete {
         if loss(t, objective) < loss(best, objective) {
             best = t;
         }
@@ -535,56 +624,21 @@ fn best_trial(trials: &[Trial], objective: Objective) -> &Trial {
     best
 }
 
-fn keep_best(
-    best: &mut Option<(f64, CvResult)>,
-    result: CvResult,
-    trials: &[Trial],
-    objective: Objective,
-) {
-    let Some(last) = trials.last() else { return };
-    let l = loss(last, objective);
-    if best.as_ref().is_none_or(|(b, _)| l < *b) {
-        *best = Some((l, result));
+/// One line on what successive halving saved.
+fn log_pruning(trials: &[Trial], cfg: &TrainConfig) {
+    if cfg.prune == Prune::None {
+        return;
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn search(
-    data: &TrainingData,
-    fold_of: &[u8],
-    names: &[String],
-    cfg: &TrainConfig,
-    strategy: Strategy,
-    trials: &mut Vec<Trial>,
-    best: &mut Option<(f64, CvResult)>,
-    observer: &mut dyn Observer,
-) -> Result<()> {
-    let started = Instant::now();
-    let mut proposer = Proposer::new(cfg.search, cfg.trials, cfg.seed);
-    let mut history: Vec<(Vec<f64>, f64)> = Vec::new();
-    let kind = match cfg.search {
-        search::Method::Random => "random",
-        search::Method::Tpe => "tpe",
-    };
-    for t in 0..cfg.trials {
-        if let Some(budget) = cfg.time_budget {
-            if started.elapsed() >= budget {
-                tracing::info!(done = t, planned = cfg.trials, "search time budget spent");
-                break;
-            }
-        }
-        let u = proposer.next(&history);
-        let params = search::params_at(&u, &cfg.lgbm);
-        let label = format!("trial {}/{}", t + 1, cfg.trials);
-        let result = run_trial(
-            data, fold_of, names, cfg, &params, strategy, kind, &label, trials, observer,
-        )?;
-        if let Some(last) = trials.last() {
-            history.push((u, loss(last, cfg.objective)));
-        }
-        keep_best(best, result, trials, cfg.objective);
-    }
-    Ok(())
+    let pruned = trials.iter().filter(|t| t.pruned_after.is_some()).count();
+    let fits: usize = trials
+        .iter()
+        .map(|t| t.pruned_after.unwrap_or(cfg.folds))
+        .sum();
+    tracing::info!(
+        "successive halving: {pruned} of {} configurations stopped early; {fits} of {} fold fits run",
+        trials.len(),
+        trials.len() * cfg.folds
+    );
 }
 
 /// The cost-minimising threshold of out-of-fold probabilities and its bootstrap spread.

@@ -100,6 +100,7 @@ impl Session {
             p("trials", cfg.trials),
             p("search", format!("{:?}", cfg.search).to_lowercase()),
             p("objective", format!("{:?}", cfg.objective).to_lowercase()),
+            p("prune", cfg.prune.name()),
             p(
                 "time_budget_seconds",
                 cfg.time_budget
@@ -444,6 +445,10 @@ impl Observer for Session {
                 vec![
                     p("kind", &trial.kind),
                     p("strategy", trial.strategy.name()),
+                    p(
+                        "pruned_after_folds",
+                        trial.pruned_after.map_or("no".into(), |f| f.to_string()),
+                    ),
                     p("max_rounds", pr.max_rounds),
                     p("early_stopping_rounds", pr.early_stopping_rounds),
                 ],
@@ -456,6 +461,7 @@ impl Observer for Session {
                 Metric::new("cost_per_client", trial.cost_per_client, 0),
                 Metric::new("mean_best_iteration", trial.mean_best_iteration, 0),
                 Metric::new("seconds", trial.seconds, 0),
+                Metric::new("folds_done", folds.len() as f64, 0),
             ];
             for f in folds {
                 let step = f.fold as i64;

@@ -410,6 +410,11 @@ fn a_held_out_share_or_plain_cross_validation_on_request() {
             "invalid parameter holdout: 0.9 is not in [0.05, 0.5]",
         ),
         ("--new-batch", "0", "invalid parameter new-batch"),
+        (
+            "--prune",
+            "hyperband",
+            "invalid parameter prune: \"hyperband\" is not one of asha, none",
+        ),
     ] {
         let out = train_loans(&csv, &model)
             .args([flag, value])

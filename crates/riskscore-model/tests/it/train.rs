@@ -71,9 +71,11 @@ fn auto_compares_the_four_strategies_and_keeps_the_cheapest() {
     let s = &run.trained.summary;
     let names: Vec<&str> = s.trials.iter().map(|t| t.strategy.name()).collect();
     assert_eq!(names, ["none", "class_weight", "undersample", "smote"]);
+    // The cheapest of those that ran every fold (successive halving stops the others).
     let cheapest = s
         .trials
         .iter()
+        .filter(|t| t.pruned_after.is_none())
         .min_by(|a, b| a.cost_per_client.total_cmp(&b.cost_per_client))
         .unwrap();
     assert_eq!(s.strategy, cheapest.strategy);
@@ -259,7 +261,7 @@ fn the_observer_sees_every_trial_with_learning_curves_ending_at_the_fold_model()
     assert_eq!(rec.0.len(), trials.len());
     for ((seen, folds), t) in rec.0.iter().zip(trials) {
         assert_eq!(seen.number, t.number);
-        assert_eq!(folds.len(), cfg.folds);
+        assert_eq!(folds.len(), t.pruned_after.unwrap_or(cfg.folds));
         for f in folds {
             // At most 8 points plus the last round, increasing, ending at the fold's booster.
             let rounds: Vec<u32> = f.curve.iter().map(|p| p.round).collect();
@@ -295,4 +297,97 @@ fn the_observer_sees_every_trial_with_learning_curves_ending_at_the_fold_model()
         .0
         .iter()
         .all(|(_, f)| f.iter().all(|f| f.curve.is_empty())));
+}
+
+#[test]
+fn successive_halving_stops_the_worse_configurations_and_chooses_a_complete_one() {
+    use riskscore_model::prune::{Prune, REDUCTION};
+    let dir = tempfile::tempdir().unwrap();
+    let (pipeline, frame) = load(&write_table(dir.path(), 1200, 7));
+    // The AUC objective: a configuration's loss at the first rung is minus its first fold's AUC,
+    // which the observer sees, so the rule can be replayed here.
+    let cfg = TrainConfig {
+        imbalance: None,
+        trials: 8,
+        skip_baseline: true,
+        bootstrap: 0,
+        objective: riskscore_model::search::Objective::Auc,
+        ..quick_config()
+    };
+    assert_eq!(cfg.prune, Prune::Asha, "successive halving is the default");
+    let train = |cfg: &TrainConfig, name: &str| {
+        let mut rec = Recorder::default();
+        let (trained, _) = riskscore_model::run::train_to_bundle_observed(
+            &frame,
+            &pipeline,
+            cfg,
+            &dir.path().join(name),
+            &mut rec,
+        )
+        .unwrap();
+        (trained, rec)
+    };
+    let (pruned, rec) = train(&cfg, "asha");
+    let s = &pruned.summary;
+    assert_eq!(s.prune, "asha");
+    assert_eq!(s.trials.len(), 12);
+    // Three folds: one rung, after the first fold. Replay Optuna's rule on the first folds'
+    // AUCs: a configuration goes on iff among the best ⌊n/3⌋ (the best while n < 3).
+    let mut seen: Vec<f64> = Vec::new();
+    for ((t, folds), summary) in rec.0.iter().zip(&s.trials) {
+        assert_eq!(t.pruned_after, summary.pruned_after);
+        seen.push(-folds[0].auc);
+        let mut sorted = seen.clone();
+        sorted.sort_by(f64::total_cmp);
+        let goes_on = -folds[0].auc <= sorted[(sorted.len() / REDUCTION).max(1) - 1];
+        assert_eq!(t.pruned_after.is_none(), goes_on, "trial {}", t.number);
+        match t.pruned_after {
+            Some(done) => {
+                assert_eq!((done, folds.len()), (1, 1));
+                // A pruned configuration's figures are its folds done.
+                assert_eq!(t.cv_auc, folds[0].auc);
+            }
+            None => assert_eq!(folds.len(), cfg.folds),
+        }
+    }
+    let stopped = s.trials.iter().filter(|t| t.pruned_after.is_some()).count();
+    assert!(stopped >= 4, "{stopped} of 12 stopped");
+    // The chosen configuration ran every fold and is the best of those that did.
+    let complete: Vec<_> = s
+        .trials
+        .iter()
+        .filter(|t| t.pruned_after.is_none())
+        .collect();
+    let best = complete
+        .iter()
+        .max_by(|a, b| a.cv_auc.total_cmp(&b.cv_auc))
+        .unwrap();
+    assert_eq!((&s.params, s.strategy), (&best.params, best.strategy));
+    assert_eq!(s.cv_auc, best.cv_auc);
+    assert_eq!(s.fold_metrics.len(), cfg.folds);
+    // The report says what was stopped and when.
+    let report = std::fs::read_to_string(dir.path().join("asha/report.html")).unwrap();
+    assert!(report.contains("Successive halving"), "no pruning note");
+    assert!(report.contains("1 of 3, pruned"));
+    assert!(report.contains(&format!("Stopped early: {stopped} of 12")));
+
+    // Without pruning every configuration runs every fold, and a strategy both runs completed
+    // has the same figures bit for bit (same folds, same seeds).
+    let (full, _) = train(
+        &TrainConfig {
+            prune: Prune::None,
+            ..cfg.clone()
+        },
+        "none",
+    );
+    let f = &full.summary;
+    assert_eq!(f.prune, "none");
+    assert!(f.trials.iter().all(|t| t.pruned_after.is_none()));
+    for (a, b) in s.trials.iter().zip(&f.trials).take(4) {
+        if a.pruned_after.is_none() {
+            assert_eq!((a.strategy, a.cv_auc), (b.strategy, b.cv_auc));
+        }
+    }
+    let report = std::fs::read_to_string(dir.path().join("none/report.html")).unwrap();
+    assert!(report.contains("Every configuration ran every fold"));
 }
