@@ -93,7 +93,6 @@ pub struct TrainOptions {
     /// configuration runs every fold). The chosen one always runs every fold.
     #[arg(long, default_value = "asha")]
     prune: String,
-
     /// Calibration of the probabilities: auto, none, platt, isotonic.
     #[arg(long, default_value = "auto")]
     calibration: String,
@@ -257,7 +256,6 @@ impl TrainOptions {
             objective: Objective::parse(&self.objective)?,
             time_budget: self.time_budget.map(Duration::from_secs),
             prune: Prune::parse(&self.prune)?,
-
             calibration: CalibrationChoice::parse(&self.calibration)?,
             bootstrap: self.bootstrap,
             skip_baseline: self.no_baseline,

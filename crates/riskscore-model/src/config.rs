@@ -61,7 +61,6 @@ pub struct TrainConfig {
     pub time_budget: Option<Duration>,
     /// Successive halving of the strategy comparison and the search (default asha).
     pub prune: Prune,
-
     pub calibration: CalibrationChoice,
     /// Bootstrap resamples for the threshold's interval (default 200).
     pub bootstrap: usize,

@@ -396,23 +396,18 @@ fn trials(t: &Trained) -> String {
             ]
         })
         .collect();
-    let pruned: Vec<&crate::train::Trial> = s
-        .trials
-        .iter()
-        .filter(|t| t.pruned_after.is_some())
-        .collect();
-    let fits: usize = s
-        .trials
-        .iter()
-        .map(|t| t.pruned_after.unwrap_or(s.folds))
-        .sum();
+    let (pruned, fits) = crate::train::pruning_counts(&s.trials, s.folds);
     let note = if s.prune == crate::prune::Prune::Asha.name() {
         let rungs = crate::prune::Rungs::new(crate::prune::Prune::Asha, s.folds);
         let after: Vec<String> = rungs
             .steps()
             .iter()
             .map(|&r| {
-                let n = pruned.iter().filter(|t| t.pruned_after == Some(r)).count();
+                let n = s
+                    .trials
+                    .iter()
+                    .filter(|t| t.pruned_after == Some(r))
+                    .count();
                 format!("{n} after fold {r}")
             })
             .collect();
@@ -430,7 +425,7 @@ fn trials(t: &Trained) -> String {
                 .map(usize::to_string)
                 .collect::<Vec<_>>()
                 .join(" and "),
-            pruned.len(),
+            pruned,
             s.trials.len(),
             after.join(", "),
             fits,

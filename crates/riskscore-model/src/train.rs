@@ -42,6 +42,20 @@ pub struct Trial {
     pub pruned_after: Option<usize>,
 }
 
+impl Trial {
+    /// Folds this configuration ran, of `folds`.
+    pub fn folds_done(&self, folds: usize) -> usize {
+        self.pruned_after.unwrap_or(folds)
+    }
+}
+
+/// Configurations successive halving stopped early, and the fold fits all of them ran.
+pub fn pruning_counts(trials: &[Trial], folds: usize) -> (usize, usize) {
+    let pruned = trials.iter().filter(|t| t.pruned_after.is_some()).count();
+    let fits = trials.iter().map(|t| t.folds_done(folds)).sum();
+    (pruned, fits)
+}
+
 /// Metrics of one fold of the chosen configuration, with the calibration and the threshold
 /// fitted on the other folds (fitted inside, measured outside).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -565,11 +579,10 @@ impl Runner<'_> {
             let label = format!("trial {}/{}", t + 1, cfg.trials);
             self.run_trial(&params, strategy, kind, &label)?;
             if let Some(last) = self.trials.last() {
-                let folds_missing = cfg.folds - last.pruned_after.unwrap_or(cfg.folds);
                 history.push((
                     u,
                     Outcome {
-                        folds_missing,
+                        folds_missing: cfg.folds - last.folds_done(cfg.folds),
                         loss: loss(last, cfg.objective),
                     },
                 ));
@@ -629,11 +642,7 @@ fn log_pruning(trials: &[Trial], cfg: &TrainConfig) {
     if cfg.prune == Prune::None {
         return;
     }
-    let pruned = trials.iter().filter(|t| t.pruned_after.is_some()).count();
-    let fits: usize = trials
-        .iter()
-        .map(|t| t.pruned_after.unwrap_or(cfg.folds))
-        .sum();
+    let (pruned, fits) = pruning_counts(trials, cfg.folds);
     tracing::info!(
         "successive halving: {pruned} of {} configurations stopped early; {fits} of {} fold fits run",
         trials.len(),
