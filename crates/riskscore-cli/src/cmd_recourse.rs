@@ -167,7 +167,7 @@ fn one(scorer: &Scorer, id: i64, query: &Query) -> Result<RecourseAnswer> {
     let Some(app) = scorer.application_of(i) else {
         bail!("--data is a feature matrix: recourse needs the clients' applications (raw data)");
     };
-    Ok(scorer.recourse(id, &app, x, query)?)
+    Ok(scorer.recourse(id, &app, &x, query)?)
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

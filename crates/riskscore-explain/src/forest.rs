@@ -17,7 +17,7 @@ pub struct Tree {
 }
 
 /// LightGBM's kZeroThreshold.
-const ZERO: f64 = 1e-35;
+pub const ZERO: f64 = 1e-35;
 
 /// Whether value `v` goes left at a split with `decision_type` `dt` and `threshold`
 /// (LightGBM's NumericalDecision: missing values as zero, zero as missing, or NaN as missing).

@@ -821,8 +821,7 @@ impl<'a> Search<'a> {
             // The application must give the served row.
             let recomputed = local.formula.eval(&s.values_of(&local, &s.current));
             let served = x[f.feature];
-            if recomputed.to_bits() != served.to_bits() && !(recomputed.is_nan() && served.is_nan())
-            {
+            if !serves(served, recomputed) {
                 return Err(Error::Actions(format!(
                     "the application does not give the client's features: {} is {served}, recomputed {recomputed}",
                     model.forest.feature_names.get(f.feature).map_or("?", String::as_str)
@@ -1301,6 +1300,15 @@ fn min_leaf(nodes: &[Node], leaves: &[f64], ivs: &[Interval], n: usize) -> f64 {
         (false, true) => child(nd.right),
         (false, false) => f64::INFINITY,
     }
+}
+
+/// Whether a served feature value stands for `value`: the same bits, both missing, or `value`
+/// rounded to `f32` (the server keeps its clients' rows so wherever the rounding moves no value
+/// across a split of the model, so the model decides the same on either).
+pub fn serves(served: f64, value: f64) -> bool {
+    served.to_bits() == value.to_bits()
+        || (served.is_nan() && value.is_nan())
+        || served.to_bits() == f64::from(value as f32).to_bits()
 }
 
 #[cfg(test)]

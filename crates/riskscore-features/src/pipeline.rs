@@ -157,6 +157,22 @@ impl FeaturePipeline {
         sink.write(path, Some(&self.column_names()))
     }
 
+    /// As [`FeaturePipeline::transform_home_credit_to_parquet`], also giving how many rows of
+    /// each history table every applicant has (in the matrix's row order), counted on the way.
+    pub fn transform_home_credit_to_parquet_counted(
+        &self,
+        source: &dyn TableSource,
+        path: &Path,
+    ) -> Result<(usize, HistoryRows)> {
+        let mut sink = Counted {
+            sink: PageSink::new()?,
+            rows: Vec::new(),
+        };
+        self.transform_home_credit_into(source, &mut sink)?;
+        let n = sink.sink.write(path, Some(&self.column_names()))?;
+        Ok((n, sink.rows))
+    }
+
     fn transform_home_credit_into(
         &self,
         source: &dyn TableSource,
@@ -232,6 +248,37 @@ impl FeaturePipeline {
             });
         }
         Ok(pipeline)
+    }
+}
+
+/// Rows per applicant of each history table, in the matrix's row order.
+pub type HistoryRows = Vec<(riskscore_data::Table, Vec<u32>)>;
+
+/// A sink that also keeps the history tables' rows per applicant.
+struct Counted {
+    sink: PageSink,
+    rows: HistoryRows,
+}
+
+impl Out for Counted {
+    fn push(&mut self, column: Column) -> Result<()> {
+        self.sink.push(column)
+    }
+
+    fn push_floats(&mut self, name: &str, values: Vec<f64>) -> Result<()> {
+        self.sink.push_floats(name, values)
+    }
+
+    fn buffer(&mut self, len: usize) -> Vec<f64> {
+        self.sink.buffer(len)
+    }
+
+    fn recycle(&mut self, buffer: Vec<f64>) {
+        self.sink.recycle(buffer);
+    }
+
+    fn history_rows(&mut self, table: riskscore_data::Table, rows: Vec<u32>) {
+        self.rows.push((table, rows));
     }
 }
 

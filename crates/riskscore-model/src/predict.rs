@@ -46,14 +46,7 @@ pub fn score_path(bundle: &ModelBundle, path: &Path) -> Result<Vec<Scored>> {
 /// the bundle's pipeline.
 pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
     let pipeline = &bundle.pipeline;
-    if let Some(beside) = pipeline_beside(path) {
-        let theirs = riskscore_features::FeaturePipeline::load(&beside)?;
-        if &theirs != pipeline {
-            return Err(Error::Data(format!(
-                "{} was built with another feature pipeline than the model's",
-                path.display()
-            )));
-        }
+    if is_bundles_feature_file(bundle, path)? {
         // The age cap of --monotone-age, whatever wrote the file.
         return Ok(pipeline.apply_age_cap(crate::input::read_parquet(path)?)?);
     }
@@ -73,6 +66,22 @@ pub fn frame_for(bundle: &ModelBundle, path: &Path) -> Result<DataFrame> {
             pipeline.transform_generic(&table)?
         }
     })
+}
+
+/// Whether `path` is a feature matrix built with the bundle's pipeline (an error when it was
+/// built with another); false for raw data.
+pub fn is_bundles_feature_file(bundle: &ModelBundle, path: &Path) -> Result<bool> {
+    let Some(beside) = pipeline_beside(path) else {
+        return Ok(false);
+    };
+    let theirs = riskscore_features::FeaturePipeline::load(&beside)?;
+    if theirs != bundle.pipeline {
+        return Err(Error::Data(format!(
+            "{} was built with another feature pipeline than the model's",
+            path.display()
+        )));
+    }
+    Ok(true)
 }
 
 /// The fitted pipeline written beside `path` when `path` is a feature matrix built by

@@ -153,7 +153,7 @@ fn score(sc: &Scorer, input: &Input) -> Result<(f64, Vec<f64>), String> {
             let (i, x) = sc
                 .row(*id)
                 .ok_or_else(|| format!("client {id} is not in the challenger's data"))?;
-            Ok((sc.population.probability[i], x.to_vec()))
+            Ok((sc.population.probability[i], x))
         }
         Input::New(body) => {
             let (_, app) = crate::application::parse(&sc.pipeline, body)

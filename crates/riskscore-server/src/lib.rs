@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod notice;
 pub mod openapi;
 pub mod recourse;
+pub mod rows;
 pub mod scorer;
 
 use std::net::SocketAddr;

@@ -235,7 +235,7 @@ impl Scorer {
         let (_, x) = self
             .row(id)
             .ok_or_else(|| Error::Input(format!("unknown client {id}")))?;
-        let a = Arc::new(self.recourse(id, &app, x, &Query::default())?);
+        let a = Arc::new(self.recourse(id, &app, &x, &Query::default())?);
         if a.proven_optimal {
             self.recourse_cache().insert(id, a.clone());
         }

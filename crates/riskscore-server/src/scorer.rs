@@ -3,7 +3,8 @@
 //!
 //! Scores come from the parsed trees (which can be shared between threads, unlike LightGBM's
 //! booster handle); at start they are checked bit for bit against the booster on every known
-//! client, and the server refuses to start if any differs.
+//! client, and the server refuses to start if any differs. The rows are kept compactly (see
+//! [`crate::rows`]), read and scored in one pass without ever holding the matrix as doubles.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +23,7 @@ use riskscore_model::data::matrix;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::rows::{Cuts, Rows, RowsBuilder};
 
 /// Features used to find similar clients (the most important by gain).
 const SIMILAR_FEATURES: usize = 20;
@@ -111,9 +113,8 @@ pub struct ClientInfo {
 pub struct Population {
     pub ids: Vec<i64>,
     index: HashMap<i64, usize>,
-    /// Row-major feature rows in the manifest's order.
-    x: Vec<f64>,
-    k: usize,
+    /// The feature rows in the manifest's order, kept compactly (see [`Rows`]).
+    rows: Rows,
     pub probability: Vec<f64>,
     pub target: Vec<Option<u8>>,
     /// Descriptive columns (the id first), one row per client in `ids` order.
@@ -121,8 +122,9 @@ pub struct Population {
     /// Every application column of a Home Credit client, in `ids` order (for what-if); a
     /// single table's raw columns are `info`.
     raw: Option<DataFrame>,
-    /// History record counts per client (table stem -> count), Home Credit only.
-    history: HashMap<&'static str, HashMap<i64, u32>>,
+    /// History record counts per table (its stem), one per client in `ids` order; Home
+    /// Credit only.
+    history: Vec<(&'static str, Vec<u32>)>,
     similar: Similar,
 }
 
@@ -248,30 +250,48 @@ impl Scorer {
         let bundle = ModelBundle::load(model)?;
         let explainer = ServingExplainer::new(&bundle, Wording::home_credit()?)?;
         let names = bundle.manifest.feature_names();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         tracing::info!(data = %data.display(), "building the clients' features");
-        let frame = riskscore_model::predict::frame_for(&bundle, data)?;
-        let id_col = bundle.pipeline.id.clone();
-        let (ids, x) = matrix(&frame, &id_col, &names)?;
+        let cuts = Cuts::of(&explainer.forest, explainer.scorecard.as_ref(), names.len());
+        let Clients {
+            ids,
+            rows,
+            target,
+            history,
+        } = clients(&bundle, data, &names, cuts, cores)?;
         let n_clients = ids.len();
-        let booster_p = bundle.predict(&x)?;
-        let differ = explainer.differences(&x, &booster_p);
+        tracing::info!(
+            clients = n_clients,
+            exact = rows.n_exact(),
+            megabytes = rows.bytes() / 1_000_000,
+            memory = riskscore_data::usage::memory_label(),
+            "feature rows kept as f32 (the values whose rounding would cross a split exactly)"
+        );
+        let scoring = std::time::Instant::now();
+        let (booster_p, differ) = score_all(&bundle, &explainer, &rows, cores)?;
+        tracing::info!(
+            clients = n_clients,
+            seconds = scoring.elapsed().as_secs_f64(),
+            "every client scored by LightGBM and by the parsed trees"
+        );
         if differ > 0 {
             return Err(Error::Input(format!(
                 "the parsed model disagrees with LightGBM on {differ} of {} clients; refusing to serve",
                 ids.len()
             )));
         }
-        let target = targets(&frame, &bundle.pipeline.target)?;
         let (info, history, raw) = match &bundle.pipeline.layout {
-            Layout::HomeCredit { .. } => home_credit_clients(data, &ids)?,
+            Layout::HomeCredit { .. } => home_credit_clients(data, &ids, history)?,
             Layout::Generic(_) => (
                 generic_info(data, &bundle.pipeline, &ids)?,
-                HashMap::new(),
+                Vec::new(),
                 None,
             ),
         };
+        tracing::debug!("descriptive fields read");
         let k = names.len();
-        let similar = Similar::build(&bundle, &x, k, &target);
+        let similar = Similar::build(&bundle, &rows, &target);
+        tracing::debug!("neighbour index built");
         let mut index = HashMap::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             index.insert(*id, i);
@@ -284,6 +304,7 @@ impl Scorer {
         } else {
             None
         };
+        tracing::debug!("reference, fairness and out-of-fold scores read");
         // The explainer has read the profile already.
         let ranges = crate::application::ranges(&explainer.profile);
         let recourse = Recourse::new(
@@ -300,8 +321,7 @@ impl Scorer {
             population: Population {
                 ids,
                 index,
-                x,
-                k,
+                rows,
                 probability: booster_p,
                 target,
                 info,
@@ -350,7 +370,7 @@ impl Scorer {
         let (_, x) = self
             .row(id)
             .ok_or_else(|| Error::Input(format!("unknown client {id}")))?;
-        let explanation = self.explain(id, x, 0)?;
+        let explanation = self.explain(id, &x, 0)?;
         let recourse = match self.recourse_known(i, id) {
             Ok(a) => crate::recourse::sentences(&a),
             Err(e) => {
@@ -407,10 +427,15 @@ impl Scorer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn row(&self, id: i64) -> Option<(usize, &[f64])> {
-        let p = &self.population;
-        let i = *p.index.get(&id)?;
-        Some((i, &p.x[i * p.k..(i + 1) * p.k]))
+    /// The row index of client `id`.
+    pub fn index(&self, id: i64) -> Option<usize> {
+        self.population.index.get(&id).copied()
+    }
+
+    /// Client `id`'s row index and feature row.
+    pub fn row(&self, id: i64) -> Option<(usize, Vec<f64>)> {
+        let i = self.index(id)?;
+        Some((i, self.population.rows.row(i)))
     }
 
     pub fn score_of(&self, p: f64) -> Score {
@@ -458,7 +483,7 @@ impl Scorer {
         let history_records = (!p.history.is_empty()).then(|| {
             p.history
                 .iter()
-                .map(|(t, m)| ((*t).to_string(), m.get(&id).copied().unwrap_or(0)))
+                .map(|(t, rows)| ((*t).to_string(), rows.get(i).copied().unwrap_or(0)))
                 .collect()
         });
         ClientInfo {
@@ -533,13 +558,12 @@ impl Scorer {
 
     /// Feature `j` of client row `r`.
     pub fn population_value(&self, r: usize, j: usize) -> f64 {
-        self.population.x[r * self.population.k + j]
+        self.population.rows.value(r, j)
     }
 
     /// Feature `j` of every client.
     pub fn feature_values(&self, j: usize) -> Vec<f64> {
-        let p = &self.population;
-        p.x.chunks(p.k.max(1)).map(|row| row[j]).collect()
+        self.population.rows.column(j)
     }
 
     pub fn n_clients(&self) -> usize {
@@ -593,7 +617,8 @@ fn standardise(v: f64, mean: f64, std: f64) -> f64 {
 }
 
 impl Similar {
-    fn build(bundle: &ModelBundle, x: &[f64], k: usize, target: &[Option<u8>]) -> Self {
+    fn build(bundle: &ModelBundle, x: &Rows, target: &[Option<u8>]) -> Self {
+        let k = x.n_features();
         let mut by_gain: Vec<usize> = (0..k).collect();
         let feats = &bundle.manifest.features;
         by_gain.sort_by(|&a, &b| feats[b].gain.total_cmp(&feats[a].gain));
@@ -603,7 +628,7 @@ impl Similar {
         for &f in &features {
             let vals: Vec<f64> = rows
                 .iter()
-                .map(|&r| x[r * k + f])
+                .map(|&r| x.value(r, f))
                 .filter(|v| !v.is_nan())
                 .collect();
             let n = vals.len().max(1) as f64;
@@ -615,7 +640,7 @@ impl Similar {
         let mut z = Vec::with_capacity(rows.len() * features.len());
         for &r in &rows {
             for (j, &f) in features.iter().enumerate() {
-                z.push(standardise(x[r * k + f], mean[j], std[j]));
+                z.push(standardise(x.value(r, f), mean[j], std[j]));
             }
         }
         Similar {
@@ -626,6 +651,202 @@ impl Similar {
             z,
         }
     }
+}
+
+/// Columns read, cast and rounded together.
+const COLUMNS_AT_ONCE: usize = 32;
+
+/// Rows scored together at start.
+const SCORE_BLOCK: usize = 4096;
+
+/// The clients of the data: their ids, feature rows and outcomes.
+struct Clients {
+    ids: Vec<i64>,
+    rows: Rows,
+    target: Vec<Option<u8>>,
+    /// A Home Credit folder's history rows per client, counted by the pipeline.
+    history: Option<riskscore_features::pipeline::HistoryRows>,
+}
+
+/// The clients of `data` through the bundle's pipeline, never holding the feature matrix as
+/// doubles: a Parquet feature matrix is read a batch of columns at a time, and a Home Credit
+/// folder goes through the pipeline to a temporary Parquet file first (the pipeline's streaming
+/// writer holds no matrix either). A single table is small enough to go through a frame.
+fn clients(
+    bundle: &ModelBundle,
+    data: &Path,
+    names: &[String],
+    cuts: Cuts,
+    threads: usize,
+) -> Result<Clients> {
+    let parquet = data.is_file() && riskscore_data::read::is_parquet(data);
+    if parquet && riskscore_model::predict::is_bundles_feature_file(bundle, data)? {
+        return parquet_clients(bundle, data, names, cuts, threads);
+    }
+    let home_credit_folder = matches!(bundle.pipeline.layout, Layout::HomeCredit { .. })
+        && data.is_dir()
+        && riskscore_model::input::parquet_parts(data).is_none();
+    if home_credit_folder {
+        let folder = Folder::new(data)?;
+        let tmp = tempfile::Builder::new()
+            .prefix("riskscore-serve-")
+            .suffix(".parquet")
+            .tempfile()
+            .map_err(|source| Error::Io {
+                context: "creating a temporary feature file".into(),
+                source,
+            })?;
+        let (_, history) = bundle
+            .pipeline
+            .transform_home_credit_to_parquet_counted(&folder, tmp.path())?;
+        let mut clients = parquet_clients(bundle, tmp.path(), names, cuts, threads)?;
+        clients.history = Some(history);
+        return Ok(clients);
+    }
+    let frame = riskscore_model::predict::frame_for(bundle, data)?;
+    let (ids, _) = matrix(&frame, &bundle.pipeline.id, &[])?;
+    let mut rows = RowsBuilder::new(ids.len(), cuts);
+    for batch in names.chunks(COLUMNS_AT_ONCE) {
+        let columns = feature_columns(&frame, batch, names)?;
+        rows.set(&borrowed(&columns), threads)
+            .map_err(Error::Input)?;
+    }
+    Ok(Clients {
+        target: targets(&frame, &bundle.pipeline.target)?,
+        ids,
+        rows: rows.finish(),
+        history: None,
+    })
+}
+
+/// The columns `batch` of `frame` as doubles, with their feature indices in `names`.
+fn feature_columns(
+    frame: &DataFrame,
+    batch: &[String],
+    names: &[String],
+) -> Result<Vec<(usize, Vec<f64>)>> {
+    batch
+        .iter()
+        .map(|name| {
+            let j = names.iter().position(|n| n == name).unwrap_or_default();
+            Ok((j, riskscore_model::data::column_f64(frame, name)?))
+        })
+        .collect()
+}
+
+fn borrowed(columns: &[(usize, Vec<f64>)]) -> Vec<(usize, &[f64])> {
+    columns.iter().map(|(j, v)| (*j, v.as_slice())).collect()
+}
+
+/// The clients of a Parquet feature matrix (one file), read `COLUMNS_AT_ONCE` columns at a
+/// time, with the age cap of `--monotone-age` whatever wrote the file.
+fn parquet_clients(
+    bundle: &ModelBundle,
+    path: &Path,
+    names: &[String],
+    cuts: Cuts,
+    threads: usize,
+) -> Result<Clients> {
+    let context = || format!("reading {}", path.display());
+    let open = || {
+        std::fs::File::open(path).map_err(|source| Error::Io {
+            context: context(),
+            source,
+        })
+    };
+    let polars = |source| Error::Polars {
+        context: context(),
+        source,
+    };
+    let mut reader = ParquetReader::new(open()?);
+    let metadata = reader.get_metadata().map_err(polars)?.clone();
+    let schema = reader.schema().map_err(polars)?;
+    let has = |name: &str| schema.contains(name);
+    if let Some(missing) = names.iter().find(|n| !has(n)) {
+        return Err(Error::Input(format!(
+            "{}: no column {missing:?}, a feature of the model",
+            path.display()
+        )));
+    }
+    let columns = |wanted: Vec<String>| -> Result<DataFrame> {
+        let mut r = ParquetReader::new(open()?);
+        r.set_metadata(metadata.clone());
+        let df = r.with_columns(Some(wanted)).finish().map_err(polars)?;
+        Ok(bundle.pipeline.apply_age_cap(df)?)
+    };
+    let (id, target) = (&bundle.pipeline.id, &bundle.pipeline.target);
+    let mut head = vec![id.clone()];
+    if has(target) {
+        head.push(target.clone());
+    }
+    let head = columns(head)?;
+    let (ids, _) = matrix(&head, id, &[])?;
+    let target = targets(&head, target)?;
+    drop(head);
+    let mut rows = RowsBuilder::new(ids.len(), cuts);
+    for batch in names.chunks(COLUMNS_AT_ONCE) {
+        let frame = columns(batch.to_vec())?;
+        let columns = feature_columns(&frame, batch, names)?;
+        drop(frame);
+        rows.set(&borrowed(&columns), threads)
+            .map_err(Error::Input)?;
+    }
+    Ok(Clients {
+        ids,
+        rows: rows.finish(),
+        target,
+        history: None,
+    })
+}
+
+/// Every client's probability from LightGBM, and how many of them the parsed trees score
+/// differently in any bit: one pass over the rows, `SCORE_BLOCK` rows at a time, the trees'
+/// check split over `threads` threads.
+fn score_all(
+    bundle: &ModelBundle,
+    explainer: &ServingExplainer,
+    rows: &Rows,
+    threads: usize,
+) -> Result<(Vec<f64>, usize)> {
+    let (n, k) = (rows.n_rows(), rows.n_features());
+    let mut probability = Vec::with_capacity(n);
+    let mut differ = 0;
+    let mut block = vec![0.0; SCORE_BLOCK * k];
+    let (mut t_rows, mut t_booster, mut t_trees) = (0.0, 0.0, 0.0);
+    for start in (0..n).step_by(SCORE_BLOCK) {
+        let t = std::time::Instant::now();
+        let m = SCORE_BLOCK.min(n - start);
+        let x = &mut block[..m * k];
+        for (i, row) in x.chunks_mut(k.max(1)).enumerate() {
+            rows.row_into(start + i, row);
+        }
+        t_rows += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let p = bundle.predict(x)?;
+        t_booster += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let per = m.div_ceil(threads.max(1)).max(1);
+        differ += std::thread::scope(|s| {
+            let parts: Vec<_> = x
+                .chunks(per * k.max(1))
+                .zip(p.chunks(per))
+                .map(|(x, p)| s.spawn(move || explainer.differences(x, p)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|h| h.join().unwrap_or(usize::MAX / 2))
+                .sum::<usize>()
+        });
+        t_trees += t.elapsed().as_secs_f64();
+        probability.extend(p);
+    }
+    tracing::debug!(
+        rows = t_rows,
+        booster = t_booster,
+        trees = t_trees,
+        "seconds spent scoring"
+    );
+    Ok((probability, differ))
 }
 
 fn targets(frame: &DataFrame, target: &str) -> Result<Vec<Option<u8>>> {
@@ -651,22 +872,20 @@ fn polars_err(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
 }
 
 /// What the server shows of the Home Credit clients: their descriptive fields, their history
-/// counts per table and every column of their applications, all read with the layout's types
-/// (the real files write some integer columns as `-303.0` in one file and `-303` in the other).
+/// counts per table (those the folder has, as the pipeline counted them) and every column of
+/// their applications, all read with the layout's types (the real files write some integer
+/// columns as `-303.0` in one file and `-303` in the other).
 #[allow(clippy::type_complexity)]
 fn home_credit_clients(
     data: &Path,
     ids: &[i64],
-) -> Result<(
-    DataFrame,
-    HashMap<&'static str, HashMap<i64, u32>>,
-    Option<DataFrame>,
-)> {
+    history: Option<riskscore_features::pipeline::HistoryRows>,
+) -> Result<(DataFrame, Vec<(&'static str, Vec<u32>)>, Option<DataFrame>)> {
     if !data.is_dir() || riskscore_model::input::parquet_parts(data).is_some() {
         // A prebuilt feature matrix: no raw fields to show.
         let df = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
             .map_err(polars_err("info"))?;
-        return Ok((df, HashMap::new(), None));
+        return Ok((df, Vec::new(), None));
     }
     let folder = Folder::new(data)?;
     let raw = home_credit_raw(&folder, ids)?;
@@ -678,32 +897,13 @@ fn home_credit_clients(
         .select(select)
         .collect()
         .map_err(polars_err("client information"))?;
-    let mut history = HashMap::new();
-    for table in HISTORY {
-        let Some(path) = folder.path_of(table) else {
-            continue;
-        };
-        history.insert(table.stem(), counts_per_client(&path, table)?);
-    }
+    let history = history
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(table, _)| HISTORY.contains(table) && folder.path_of(*table).is_some())
+        .map(|(table, rows)| (table.stem(), rows))
+        .collect();
     Ok((info, history, Some(raw)))
-}
-
-/// How many rows of a history table each client has.
-fn counts_per_client(path: &Path, table: Table) -> Result<HashMap<i64, u32>> {
-    let key = [ColumnSpec {
-        name: "SK_ID_CURR".into(),
-        kind: Kind::Id,
-    }];
-    let ids = riskscore_data::read::read_typed(path, table.stem(), &key)?;
-    let ids = ids
-        .column("SK_ID_CURR")
-        .and_then(|c| c.i64().cloned())
-        .map_err(polars_err(table.stem()))?;
-    let mut counts: HashMap<i64, u32> = HashMap::new();
-    for id in ids.iter().flatten() {
-        *counts.entry(id).or_default() += 1;
-    }
-    Ok(counts)
 }
 
 /// Every column of the clients' applications (as in application_test), typed by the layout and

@@ -158,6 +158,10 @@ pub(crate) trait Out {
 
     /// A buffer no longer used.
     fn recycle(&mut self, _buffer: Vec<f64>) {}
+
+    /// How many rows of history `table` each applicant has, in output row order (told once
+    /// the table is folded, whether or not the source has it).
+    fn history_rows(&mut self, _table: Table, _rows: Vec<u32>) {}
 }
 
 /// Running statistics whose state comes from `out`'s buffers (see [`Out::recycle`]).

@@ -99,11 +99,13 @@ impl Monthly<'_> {
             )?;
         }
         push_count(out, &all, self.prefix)?;
+        let rows: Vec<u32> = (0..n).map(|g| all.rows(g)).collect();
         log_part(
             table.stem(),
-            (0..n).filter(|&g| all.rows(g) > 0).count(),
+            rows.iter().filter(|r| **r > 0).count(),
             width + 1,
         );
+        out.history_rows(table, rows);
         out.recycle(all.into_buffer());
         Ok(())
     }
@@ -162,11 +164,13 @@ pub(super) fn installments(
     out.push_floats(&format!("{INSTAL_PREFIX}{distinct_column}_NUNIQUE"), values)?;
     let width = 1 + push_spec(out, &all, spec, INSTAL_PREFIX, 0)?;
     push_count(out, &all, INSTAL_PREFIX)?;
+    let rows: Vec<u32> = (0..n).map(|g| all.rows(g)).collect();
     log_part(
         "installments_payments",
-        (0..n).filter(|&g| all.rows(g) > 0).count(),
+        rows.iter().filter(|r| **r > 0).count(),
         width + 1,
     );
+    out.history_rows(table, rows);
     out.recycle(all.into_buffer());
     Ok(())
 }

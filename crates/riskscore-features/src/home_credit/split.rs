@@ -244,7 +244,9 @@ impl SplitTable<'_> {
             width += push_spec(out, part, self.spec, prefix, 0)?;
         }
         let n = f.stats.all.groups();
-        let applicants = (0..n).filter(|&g| f.stats.all.rows(g) > 0).count();
+        let rows: Vec<u32> = (0..n).map(|g| f.stats.all.rows(g)).collect();
+        let applicants = rows.iter().filter(|r| **r > 0).count();
+        out.history_rows(self.table, rows);
         f.stats.recycle(out);
         log_part(self.table.stem(), applicants, width);
         Ok(())

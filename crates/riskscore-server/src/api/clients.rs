@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use riskscore_explain::client::{ClientExplanation, Reason};
 
 use super::common::{
-    blocking, bounded, known, record, ApiQuery, ApiResult, ClientId, Record, RequestId,
+    blocking, bounded, known, known_index, record, ApiQuery, ApiResult, ClientId, Record, RequestId,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -124,7 +124,7 @@ pub(crate) struct SimilarQuery {
         (status = 422, description = "The id is not an integer", body = ErrorBody),
     ))]
 async fn client(State(s): State<AppState>, ClientId(id): ClientId) -> ApiResult<Json<ClientInfo>> {
-    let (i, _) = known(&s.scorer, id)?;
+    let i = known_index(&s.scorer, id)?;
     Ok(Json(s.scorer.info(i, id)))
 }
 
@@ -164,7 +164,7 @@ async fn client_score(
             reasons: &reasons,
             review: Vec::new(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
-            x,
+            x: &x,
             posted: None,
         },
     )
@@ -200,7 +200,7 @@ async fn client_explanation(
 ) -> ApiResult<Json<ExplanationAnswer>> {
     let top = top_of(q.top.as_deref())?;
     let (_, x) = known(&s.scorer, id)?;
-    let e = explain_known(&s, id, x, top).await?;
+    let e = explain_known(&s, id, x.clone(), top).await?;
     let seq = record(
         &s,
         &rid.0,
@@ -211,7 +211,7 @@ async fn client_explanation(
             reasons: &e.reasons,
             review: Vec::new(),
             notice: Vec::new(),
-            x,
+            x: &x,
             posted: None,
         },
     )
@@ -241,8 +241,7 @@ async fn client_similar(
     ApiQuery(q): ApiQuery<SimilarQuery>,
 ) -> ApiResult<Json<SimilarAnswer>> {
     let k = bounded("k", q.k.as_deref(), 10, 1..=100)?;
-    let (i, x) = known(&s.scorer, id)?;
-    let row = x.to_vec();
+    let (i, row) = known(&s.scorer, id)?;
     let sc = s.scorer.clone();
     let near = blocking(move || Ok(sc.similar(&row, k, Some(i)))).await?;
     let defaulted = near.iter().filter(|n| n.target == 1).count();
@@ -264,10 +263,9 @@ async fn client_similar(
 async fn explain_known(
     s: &AppState,
     id: i64,
-    x: &[f64],
+    row: Vec<f64>,
     top: usize,
 ) -> ApiResult<ClientExplanation> {
-    let row = x.to_vec();
     let sc = s.scorer.clone();
     blocking(move || {
         sc.explain(id, &row, top)
@@ -358,7 +356,7 @@ async fn client_notice(
         let r = refusal_of(&s, i, id).await?;
         (r.explanation.clone(), r.recourse.clone())
     } else {
-        (explain_known(&s, id, x, 0).await?, Vec::new())
+        (explain_known(&s, id, x.clone(), 0).await?, Vec::new())
     };
     let notice = notice_of(&s, &e, recourse);
     record(
@@ -375,7 +373,7 @@ async fn client_notice(
             },
             review: Vec::new(),
             notice: notice.statements(),
-            x,
+            x: &x,
             posted: None,
         },
     )

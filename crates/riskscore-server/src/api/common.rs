@@ -249,9 +249,16 @@ pub(crate) fn bounded(
 }
 
 /// The client's row and its features, or 404.
-pub(crate) fn known(scorer: &Scorer, id: i64) -> ApiResult<(usize, &[f64])> {
+pub(crate) fn known(scorer: &Scorer, id: i64) -> ApiResult<(usize, Vec<f64>)> {
     scorer
         .row(id)
+        .ok_or_else(|| ApiError::not_found(format!("unknown client {id}")))
+}
+
+/// The client's row, or 404.
+pub(crate) fn known_index(scorer: &Scorer, id: i64) -> ApiResult<usize> {
+    scorer
+        .index(id)
         .ok_or_else(|| ApiError::not_found(format!("unknown client {id}")))
 }
 

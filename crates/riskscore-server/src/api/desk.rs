@@ -173,7 +173,7 @@ async fn compare(
         .as_deref()
         .map(|o| feature_index(&s, "other", o))
         .transpose()?;
-    let row = x.to_vec();
+    let row = x;
     let sc = s.scorer.clone();
     let answer = blocking(move || {
         let values = sc.feature_values(j);
@@ -186,7 +186,7 @@ async fn compare(
         let near: Vec<usize> = sc
             .similar(&row, SIMILAR, Some(i))
             .iter()
-            .filter_map(|n| sc.row(n.id).map(|(r, _)| r))
+            .filter_map(|n| sc.index(n.id))
             .collect();
         let mut all: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         all.sort_unstable_by(f64::total_cmp);
@@ -329,7 +329,7 @@ async fn what_if(
     if !unknown.is_empty() {
         return Err(ApiError::invalid(unknown));
     }
-    let before = x.to_vec();
+    let before = x;
     let sc = s.scorer.clone();
     let (e, moved, review) = blocking(move || {
         let review = sc.intake_review(&json!({ "application": app.clone() }));
@@ -345,12 +345,13 @@ async fn what_if(
             ),
             crate::recourse::Rescore::Transform(e) => transform_error(e),
         })?;
-        // The features that differ from the served row (bit for bit; NaN equals NaN).
+        // The features that differ from the served row (bit for bit, or its f32 rounding as
+        // the server keeps rows; NaN equals NaN).
         let moved: Vec<String> = sc
             .names
             .iter()
             .zip(row.iter().zip(&before))
-            .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+            .filter(|(_, (a, b))| !riskscore_explain::recourse::serves(**b, **a))
             .map(|(n, _)| n.clone())
             .collect();
         let e = sc

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{blocking, known, ApiQuery, ApiResult, ClientId};
+use super::common::{blocking, known, known_index, ApiQuery, ApiResult, ClientId};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::recourse::RecourseAnswer;
@@ -94,7 +94,7 @@ async fn recourse(
     ApiQuery(q): ApiQuery<RecourseQuery>,
 ) -> ApiResult<Json<RecourseAnswer>> {
     let query = query_of(q.k.as_deref(), q.cost.as_deref(), q.budget_ms.as_deref())?;
-    let (i, _) = known(&s.scorer, id)?;
+    let i = known_index(&s.scorer, id)?;
     let Some(app) = s.scorer.application_of(i) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -105,7 +105,7 @@ async fn recourse(
     let sc = s.scorer.clone();
     let answer = blocking(move || {
         let (_, x) = known(&sc, id)?;
-        sc.recourse(id, &app, x, &query)
+        sc.recourse(id, &app, &x, &query)
             .map_err(|e| ApiError::internal(&e))
     })
     .await?;

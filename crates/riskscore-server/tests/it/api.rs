@@ -135,7 +135,7 @@ async fn explanation_adds_up_and_names_reasons() {
         assert!(!r["sentence"].as_str().unwrap().is_empty());
     }
     // Additivity over every feature: base + sum(SHAP) = raw score.
-    let x = fixture().scorer.row(id).unwrap().1.to_vec();
+    let x = fixture().scorer.row(id).unwrap().1;
     let phi = fixture().scorer.explainer.explainer.explain(&x).unwrap();
     let raw = v["raw_score"].as_f64().unwrap();
     assert!((phi.iter().sum::<f64>() - raw).abs() < 1e-9);
@@ -718,7 +718,7 @@ async fn refusals_are_the_same_computed_or_warmed() {
         .await
         .unwrap();
     assert_eq!(n, refused.len(), "every refused client warmed");
-    let (i, _) = st.scorer.row(refused[0]).unwrap();
+    let i = st.scorer.index(refused[0]).unwrap();
     assert!(st.scorer.cached_refusal(i).is_some());
     let warmed = refusal_answers(&st, &refused).await;
     assert_eq!(computed, warmed);
@@ -726,6 +726,7 @@ async fn refusals_are_the_same_computed_or_warmed() {
         .iter()
         .all(|(r, _)| !r.as_array().unwrap().is_empty()));
     let (_, x) = st.scorer.row(refused[0]).unwrap();
+    let x = x.as_slice();
     // Two parts on one thread (a busy server) or two (an idle one): the same bits.
     let one = st
         .scorer

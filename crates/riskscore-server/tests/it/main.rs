@@ -10,3 +10,4 @@ mod notice;
 mod openapi;
 mod recourse;
 mod reviews;
+mod rows;

@@ -137,7 +137,7 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
     let t = sc.explainer.manifest.threshold;
     let first: Vec<(f64, u8)> = clients[..100]
         .iter()
-        .map(|(id, y)| (sc.population.probability[sc.row(*id).unwrap().0], *y))
+        .map(|(id, y)| (sc.population.probability[sc.index(*id).unwrap()], *y))
         .collect();
     let granted: Vec<u8> = first
         .iter()

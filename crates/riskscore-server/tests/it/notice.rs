@@ -24,6 +24,7 @@ fn reasons_never_name_a_protected_feature_nor_age_for_the_elderly() {
     let (mut refused, mut elderly, mut age_would_be_a_reason) = (0, 0, 0);
     for &id in &sc.population.ids {
         let (_, x) = sc.row(id).unwrap();
+        let x = x.as_slice();
         let e = sc.explain(id, x, 0).unwrap();
         if e.decision != riskscore_model::Decision::Refused {
             continue;
@@ -65,6 +66,7 @@ fn reasons_never_name_a_protected_feature_nor_age_for_the_elderly() {
 
     // Age with the largest positive SHAP value, at 65 and at 40 years.
     let (_, x) = sc.row(first_refused(sc)).unwrap();
+    let x = x.as_slice();
     let mut phi = sc.explainer.explainer.explain(x).unwrap();
     let top = phi[..names.len()].iter().cloned().fold(0.0, f64::max);
     phi[age] = top + 1.0;
@@ -88,7 +90,7 @@ fn first_refused(sc: &riskscore_server::Scorer) -> i64 {
         .iter()
         .copied()
         .find(|&id| {
-            let (i, _) = sc.row(id).unwrap();
+            let i = sc.index(id).unwrap();
             sc.score_of(p.probability[i]).decision == riskscore_model::Decision::Refused
         })
         .unwrap()
@@ -112,7 +114,7 @@ async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
             .iter()
             .copied()
             .find(|&id| {
-                let (i, _) = sc.row(id).unwrap();
+                let i = sc.index(id).unwrap();
                 sc.score_of(p.probability[i]).decision
                     == if refused {
                         riskscore_model::Decision::Refused

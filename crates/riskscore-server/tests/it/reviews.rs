@@ -37,7 +37,7 @@ fn clients() -> (Vec<i64>, Option<i64>) {
     ids.sort_unstable();
     let first: Vec<i64> = ids.iter().take(80).copied().collect();
     let band_granted = ids.iter().copied().find(|id| {
-        let q = p.probability[sc.row(*id).unwrap().0];
+        let q = p.probability[sc.index(*id).unwrap()];
         m.in_review_band(q) && q < m.threshold && !first.contains(id)
     });
     (first, band_granted)
@@ -60,7 +60,7 @@ async fn verified(loc: &Location) -> riskscore_server::journal::Verdict {
 
 fn probability(id: i64) -> f64 {
     let sc = &fixture().scorer;
-    sc.population.probability[sc.row(id).unwrap().0]
+    sc.population.probability[sc.index(id).unwrap()]
 }
 
 async fn review_flow(st: &AppState, loc: &Location) {

@@ -1,0 +1,344 @@
+//! The clients' feature rows, kept compactly: each value as an `f32` where rounding it leaves
+//! every split of the model on the same side (so the model takes exactly the same decisions on
+//! it), and the few others exactly, as `f64`, beside.
+//!
+//! A value `v` and its rounding `r` fall on the same side of every split unless a split point
+//! lies between them: a value is kept exactly when `r != v` and a split point `t` of its feature
+//! has `min(v, r) <= t <= max(v, r)` (closed, so that `<` and `<=` splits and equality with a
+//! special value are all covered). The split points are the trees' thresholds (and LightGBM's
+//! zero band where a split treats zero as missing) and a shipped scorecard's bin edges and
+//! special values; a feature the model splits on by category keeps every value that `f32`
+//! cannot hold exactly.
+
+use riskscore_explain::forest::{Forest, ZERO};
+use riskscore_scorecard::binning::Bins;
+use riskscore_scorecard::Scorecard;
+
+/// Where a feature's values must not move across.
+#[derive(Debug, Clone, PartialEq)]
+enum Cut {
+    /// Sorted split points.
+    Points(Vec<f64>),
+    /// Split by category: only values `f32` holds exactly may be rounded (that is, kept).
+    Exact,
+}
+
+/// The split points of every feature of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cuts(Vec<Cut>);
+
+impl Cuts {
+    /// The split points of `forest` (and of `scorecard`, a scorecard bundle's own bins) over its
+    /// `k` features.
+    pub fn of(forest: &Forest, scorecard: Option<&Scorecard>, k: usize) -> Cuts {
+        let mut points = vec![Vec::new(); k];
+        let mut exact = vec![false; k];
+        for tree in &forest.trees {
+            for (n, &f) in tree.split_feature.iter().enumerate() {
+                let Some(p) = points.get_mut(f) else {
+                    continue;
+                };
+                let dt = tree.decision_type[n];
+                if dt & 1 != 0 {
+                    exact[f] = true;
+                    continue;
+                }
+                p.push(tree.threshold[n]);
+                if (dt >> 2) & 3 == 1 {
+                    // Zero as missing: |v| <= kZeroThreshold takes the default side.
+                    p.extend([-ZERO, ZERO]);
+                }
+            }
+        }
+        for c in scorecard.iter().flat_map(|s| &s.characteristics) {
+            let Some(p) = points.get_mut(c.column) else {
+                continue;
+            };
+            match &c.binning.bins {
+                Bins::Numeric { splits, special } => {
+                    p.extend(splits.iter().chain(special).copied());
+                }
+                Bins::Categorical { .. } => exact[c.column] = true,
+            }
+        }
+        Cuts(
+            points
+                .into_iter()
+                .zip(exact)
+                .map(|(mut p, exact)| {
+                    if exact {
+                        return Cut::Exact;
+                    }
+                    p.retain(|t| !t.is_nan());
+                    p.sort_unstable_by(f64::total_cmp);
+                    p.dedup();
+                    Cut::Points(p)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether feature `j`'s value `v` may be kept as `v as f32`.
+    #[inline]
+    pub fn rounds(&self, j: usize, v: f64) -> bool {
+        let r = f64::from(v as f32);
+        if r.to_bits() == v.to_bits() || (v.is_nan() && r.is_nan()) {
+            return true;
+        }
+        match &self.0[j] {
+            Cut::Exact => false,
+            Cut::Points(p) => {
+                let (lo, hi) = if v < r { (v, r) } else { (r, v) };
+                let i = p.partition_point(|t| *t < lo);
+                !(i < p.len() && p[i] <= hi)
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Row-major feature rows: `f32` values, and the values kept exactly.
+#[derive(Debug, Default)]
+pub struct Rows {
+    n: usize,
+    k: usize,
+    values: Vec<f32>,
+    /// `(r * k + j, value)` of the values kept exactly, sorted.
+    exact: Vec<(u64, f64)>,
+}
+
+impl Rows {
+    pub fn n_rows(&self) -> usize {
+        self.n
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.k
+    }
+
+    /// How many values are kept exactly.
+    pub fn n_exact(&self) -> usize {
+        self.exact.len()
+    }
+
+    /// Bytes held by the rows.
+    pub fn bytes(&self) -> usize {
+        self.values.len() * 4 + self.exact.len() * 16
+    }
+
+    /// Writes row `r` into `out` (`k` values).
+    pub fn row_into(&self, r: usize, out: &mut [f64]) {
+        let k = self.k;
+        for (o, v) in out.iter_mut().zip(&self.values[r * k..(r + 1) * k]) {
+            *o = f64::from(*v);
+        }
+        let start = (r * k) as u64;
+        let from = self.exact.partition_point(|(i, _)| *i < start);
+        for &(i, v) in self.exact[from..]
+            .iter()
+            .take_while(|(i, _)| *i < start + k as u64)
+        {
+            out[(i - start) as usize] = v;
+        }
+    }
+
+    /// Row `r`.
+    pub fn row(&self, r: usize) -> Vec<f64> {
+        let mut out = vec![0.0; self.k];
+        self.row_into(r, &mut out);
+        out
+    }
+
+    /// Feature `j` of row `r`.
+    pub fn value(&self, r: usize, j: usize) -> f64 {
+        let i = (r * self.k + j) as u64;
+        match self.exact.binary_search_by_key(&i, |(i, _)| *i) {
+            Ok(at) => self.exact[at].1,
+            Err(_) => f64::from(self.values[r * self.k + j]),
+        }
+    }
+
+    /// Feature `j` of every row.
+    pub fn column(&self, j: usize) -> Vec<f64> {
+        (0..self.n).map(|r| self.value(r, j)).collect()
+    }
+}
+
+/// Fills [`Rows`] a batch of columns at a time.
+#[derive(Debug)]
+pub struct RowsBuilder {
+    rows: Rows,
+    cuts: Cuts,
+    filled: Vec<bool>,
+}
+
+impl RowsBuilder {
+    /// `n` rows of the `cuts.len()` features, every value missing until its column is set.
+    pub fn new(n: usize, cuts: Cuts) -> RowsBuilder {
+        let k = cuts.len();
+        RowsBuilder {
+            rows: Rows {
+                n,
+                k,
+                values: vec![f32::NAN; n * k],
+                exact: Vec::new(),
+            },
+            cuts,
+            filled: vec![false; k],
+        }
+    }
+
+    /// Sets the columns `batch` (feature index, its `n` values), split over `threads` threads
+    /// by rows; an error names a column of another length or an index beyond the features.
+    pub fn set(&mut self, batch: &[(usize, &[f64])], threads: usize) -> Result<(), String> {
+        let (n, k) = (self.rows.n, self.rows.k);
+        for (j, column) in batch {
+            if *j >= k || column.len() != n {
+                return Err(format!(
+                    "feature column {j} has {} values for {n} rows of {k} features",
+                    column.len()
+                ));
+            }
+            self.filled[*j] = true;
+        }
+        if n == 0 || k == 0 {
+            return Ok(());
+        }
+        let per = n.div_ceil(threads.max(1)).max(1);
+        let cuts = &self.cuts;
+        let found: Vec<Vec<(u64, f64)>> = std::thread::scope(|s| {
+            let parts: Vec<_> = self
+                .rows
+                .values
+                .chunks_mut(per * k)
+                .enumerate()
+                .map(|(part, values)| {
+                    s.spawn(move || {
+                        let mut exact = Vec::new();
+                        let first = part * per;
+                        for (dr, row) in values.chunks_mut(k).enumerate() {
+                            let r = first + dr;
+                            for &(j, column) in batch {
+                                let v = column[r];
+                                row[j] = v as f32;
+                                if !cuts.rounds(j, v) {
+                                    exact.push(((r * k + j) as u64, v));
+                                }
+                            }
+                        }
+                        exact
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for part in found {
+            self.rows.exact.extend(part);
+        }
+        Ok(())
+    }
+
+    /// The features no column was set for.
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.filled.len())
+            .filter(|j| !self.filled[*j])
+            .collect()
+    }
+
+    pub fn finish(mut self) -> Rows {
+        self.rows.exact.sort_unstable_by_key(|(i, _)| *i);
+        self.rows.exact.shrink_to_fit();
+        self.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cuts(points: Vec<Vec<f64>>) -> Cuts {
+        Cuts(points.into_iter().map(Cut::Points).collect())
+    }
+
+    #[test]
+    fn a_value_is_kept_exactly_only_when_a_split_lies_between_it_and_its_rounding() {
+        let v = 0.1_f64;
+        let r = f64::from(v as f32);
+        assert!(r > v);
+        let mid = v + (r - v) / 2.0;
+        let c = cuts(vec![vec![mid], vec![r], vec![v], vec![0.5], vec![]]);
+        assert!(!c.rounds(0, v), "a split between the two");
+        assert!(!c.rounds(1, v), "a split at the rounding");
+        assert!(!c.rounds(2, v), "a split at the value itself");
+        assert!(c.rounds(3, v), "a split far away");
+        assert!(c.rounds(4, v), "no split");
+        assert!(c.rounds(0, 0.25), "exact in f32");
+        assert!(c.rounds(0, f64::NAN));
+        let exact = Cuts(vec![Cut::Exact]);
+        assert!(exact.rounds(0, 3.0));
+        assert!(!exact.rounds(0, 0.1));
+    }
+
+    #[test]
+    fn rows_give_back_every_value_on_the_same_side_of_every_split() {
+        let (n, k) = (1000, 3);
+        let col = |j: usize| -> Vec<f64> {
+            (0..n)
+                .map(|r| {
+                    if r % 97 == 0 {
+                        f64::NAN
+                    } else {
+                        (r as f64 * 0.001_3 + j as f64).sqrt()
+                    }
+                })
+                .collect()
+        };
+        let cols: Vec<Vec<f64>> = (0..k).map(col).collect();
+        // Split points at some of the values themselves, the hardest case.
+        let points: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .step_by(7)
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .collect()
+            })
+            .collect();
+        let c = cuts(points.clone());
+        let mut b = RowsBuilder::new(n, c);
+        b.set(&[(2, &cols[2]), (0, &cols[0])], 3).unwrap();
+        assert!(b.set(&[(3, &cols[0])], 1).is_err());
+        assert!(b.set(&[(1, &cols[1][1..])], 1).is_err());
+        assert_eq!(b.missing(), vec![1]);
+        b.set(&[(1, &cols[1])], 1).unwrap();
+        let rows = b.finish();
+        assert!(rows.n_exact() > 0 && rows.n_exact() < n * k);
+        for r in 0..n {
+            let row = rows.row(r);
+            for (j, (col, splits)) in cols.iter().zip(&points).enumerate() {
+                let (v, got) = (col[r], row[j]);
+                assert_eq!(got.to_bits(), rows.value(r, j).to_bits());
+                if v.is_nan() {
+                    assert!(got.is_nan());
+                    continue;
+                }
+                for t in splits {
+                    assert_eq!(v <= *t, got <= *t, "row {r} feature {j} split {t}");
+                    assert_eq!(v < *t, got < *t, "row {r} feature {j} split {t}");
+                }
+            }
+        }
+        assert_eq!(rows.column(1)[5], rows.value(5, 1));
+    }
+}

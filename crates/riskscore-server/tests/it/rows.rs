@@ -1,0 +1,174 @@
+//! The clients' rows kept compactly at start (f32 where rounding moves no value across a split):
+//! the served probabilities are LightGBM's on the rows as doubles, bit for bit, for every client,
+//! whichever way the data comes (a Home Credit folder, its Parquet feature matrix, one table).
+
+use std::path::Path;
+
+use riskscore_model::bundle::ModelBundle;
+use riskscore_model::data::matrix;
+use riskscore_server::Scorer;
+
+/// Loads the scorer on `data` and checks it against LightGBM on the feature matrix as doubles;
+/// returns the scorer and how many served values are the f32 rounding of the double.
+fn served_as_booster(model: &Path, data: &Path) -> (Scorer, usize) {
+    let sc = Scorer::load(model, data, 1).expect("scorer");
+    let bundle = ModelBundle::load(model).expect("bundle");
+    let names = bundle.manifest.feature_names();
+    let frame = riskscore_model::predict::frame_for(&bundle, data).expect("frame");
+    let (ids, x) = matrix(&frame, &bundle.pipeline.id, &names).expect("matrix");
+    let booster = bundle.predict(&x).expect("predict");
+    assert_eq!(sc.population.ids, ids, "{}", data.display());
+    let k = names.len();
+    let mut rounded = 0;
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            sc.population.probability[i].to_bits(),
+            booster[i].to_bits(),
+            "client {id} of {}",
+            data.display()
+        );
+        let (r, row) = sc.row(*id).expect("known");
+        assert_eq!(r, i);
+        for (j, (got, v)) in row.iter().zip(&x[i * k..(i + 1) * k]).enumerate() {
+            if got.to_bits() == v.to_bits() || (got.is_nan() && v.is_nan()) {
+                continue;
+            }
+            assert_eq!(
+                *got,
+                f64::from(*v as f32),
+                "client {id}, {}: served {got}, data {v}",
+                names[j]
+            );
+            assert_eq!(sc.population_value(i, j).to_bits(), got.to_bits());
+            rounded += 1;
+        }
+    }
+    (sc, rounded)
+}
+
+/// Each client's history records per table, as the pipeline counted them while building the
+/// features, against a count of the table's `SK_ID_CURR` column.
+fn history_as_counted(sc: &Scorer, data: &Path) {
+    use riskscore_data::read::{read_typed, ColumnSpec};
+    use riskscore_data::{Folder, Kind, Table};
+    let folder = Folder::new(data).expect("folder");
+    let key = [ColumnSpec {
+        name: "SK_ID_CURR".into(),
+        kind: Kind::Id,
+    }];
+    let mut tables = 0;
+    for table in [
+        Table::Bureau,
+        Table::PreviousApplication,
+        Table::PosCashBalance,
+        Table::InstallmentsPayments,
+        Table::CreditCardBalance,
+    ] {
+        let Some(path) = folder.path_of(table) else {
+            continue;
+        };
+        tables += 1;
+        let df = read_typed(&path, table.stem(), &key).expect("ids");
+        let mut counts = std::collections::HashMap::new();
+        for id in df
+            .column("SK_ID_CURR")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .flatten()
+        {
+            *counts.entry(id).or_insert(0u32) += 1;
+        }
+        let mut with_rows = 0;
+        for (i, id) in sc.population.ids.iter().enumerate() {
+            let info = sc.info(i, *id);
+            let got = info.history_records.expect("history")[table.stem()];
+            let want = counts.get(id).copied().unwrap_or(0);
+            assert_eq!(got, want, "client {id}, {}", table.stem());
+            with_rows += usize::from(want > 0);
+        }
+        assert!(with_rows > 0, "{}", table.stem());
+    }
+    assert_eq!(tables, 5);
+}
+
+fn same_clients(a: &Scorer, b: &Scorer) {
+    assert_eq!(a.population.ids, b.population.ids);
+    for (i, id) in a.population.ids.iter().enumerate() {
+        assert_eq!(
+            a.population.probability[i].to_bits(),
+            b.population.probability[i].to_bits()
+        );
+        let (x, y) = (a.row(*id).expect("a").1, b.row(*id).expect("b").1);
+        assert!(x
+            .iter()
+            .zip(&y)
+            .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan())));
+    }
+}
+
+#[test]
+fn a_home_credit_folder_and_its_feature_matrix_serve_the_boosters_probabilities() {
+    let kit = riskscore_testkit::home_credit();
+    let (folder, rounded) = served_as_booster(&kit.model, &kit.data);
+    history_as_counted(&folder, &kit.data);
+    // Synthetic ratios and means are not f32 numbers: the rows are compact.
+    assert!(rounded > 1000, "only {rounded} values rounded");
+    let (parquet, _) = served_as_booster(&kit.model, &kit.features);
+    same_clients(&folder, &parquet);
+}
+
+#[test]
+fn a_single_table_serves_the_boosters_probabilities() {
+    let kit = riskscore_testkit::single_table();
+    let (table, _) = served_as_booster(&kit.model, &kit.data);
+    let (parquet, _) = served_as_booster(&kit.model, &kit.features);
+    same_clients(&table, &parquet);
+}
+
+#[test]
+fn the_real_sample_serves_the_boosters_probabilities() {
+    let data = riskscore_testkit::real_sample();
+    let dir = tempfile::tempdir().expect("tmp");
+    let b = riskscore_testkit::train(
+        dir,
+        data.clone(),
+        &riskscore_model::input::TableOptions::default(),
+        // The figures are not looked at: no nested estimate.
+        &riskscore_model::TrainConfig {
+            estimate: riskscore_model::estimate::Method::Cv,
+            ..riskscore_testkit::short_config()
+        },
+    );
+    let (folder, rounded) = served_as_booster(&b.model, &data);
+    history_as_counted(&folder, &data);
+    assert!(rounded > 1000, "only {rounded} values rounded");
+    let (parquet, _) = served_as_booster(&b.model, &b.features);
+    same_clients(&folder, &parquet);
+}
+
+#[test]
+fn a_feature_matrix_without_a_models_feature_is_refused_naming_it() {
+    let kit = riskscore_testkit::home_credit();
+    let bundle = ModelBundle::load(&kit.model).expect("bundle");
+    let dropped = bundle.manifest.feature_names()[3].clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("features.parquet");
+    let mut df = riskscore_model::input::read_parquet(&kit.features)
+        .expect("read")
+        .drop(&dropped)
+        .expect("drop");
+    riskscore_features::write_parquet(&mut df, &path).expect("write");
+    std::fs::copy(
+        riskscore_features::pipeline_path_for(&kit.features),
+        riskscore_features::pipeline_path_for(&path),
+    )
+    .expect("pipeline");
+    let e = Scorer::load(&kit.model, &path, 1).expect_err("a feature is missing");
+    let text = e.to_string();
+    assert!(
+        text.contains(&dropped) && text.contains("features.parquet"),
+        "{text}"
+    );
+}
