@@ -50,7 +50,7 @@ pub const INFO_FIELDS: [&str; 17] = [
 ];
 
 /// History tables counted per client.
-const HISTORY: [Table; 5] = [
+pub const HISTORY: [Table; 5] = [
     Table::Bureau,
     Table::PreviousApplication,
     Table::PosCashBalance,
@@ -706,8 +706,8 @@ fn clients(
     let frame = riskscore_model::predict::frame_for(bundle, data)?;
     let (ids, _) = matrix(&frame, &bundle.pipeline.id, &[])?;
     let mut rows = RowsBuilder::new(ids.len(), cuts);
-    for batch in names.chunks(COLUMNS_AT_ONCE) {
-        let columns = feature_columns(&frame, batch, names)?;
+    for (first, batch) in batches(names) {
+        let columns = feature_columns(&frame, first, batch)?;
         rows.set(&borrowed(&columns), threads)
             .map_err(Error::Input)?;
     }
@@ -719,18 +719,24 @@ fn clients(
     })
 }
 
-/// The columns `batch` of `frame` as doubles, with their feature indices in `names`.
+/// The features `names` in batches of `COLUMNS_AT_ONCE`, each with its first feature's index.
+fn batches(names: &[String]) -> impl Iterator<Item = (usize, &[String])> {
+    names
+        .chunks(COLUMNS_AT_ONCE)
+        .enumerate()
+        .map(|(b, batch)| (b * COLUMNS_AT_ONCE, batch))
+}
+
+/// The columns `batch` of `frame` as doubles, with their feature indices (`first` onwards).
 fn feature_columns(
     frame: &DataFrame,
+    first: usize,
     batch: &[String],
-    names: &[String],
 ) -> Result<Vec<(usize, Vec<f64>)>> {
     batch
         .iter()
-        .map(|name| {
-            let j = names.iter().position(|n| n == name).unwrap_or_default();
-            Ok((j, riskscore_model::data::column_f64(frame, name)?))
-        })
+        .enumerate()
+        .map(|(i, name)| Ok((first + i, riskscore_model::data::column_f64(frame, name)?)))
         .collect()
 }
 
@@ -784,9 +790,9 @@ fn parquet_clients(
     let target = targets(&head, target)?;
     drop(head);
     let mut rows = RowsBuilder::new(ids.len(), cuts);
-    for batch in names.chunks(COLUMNS_AT_ONCE) {
+    for (first, batch) in batches(names) {
         let frame = columns(batch.to_vec())?;
-        let columns = feature_columns(&frame, batch, names)?;
+        let columns = feature_columns(&frame, first, batch)?;
         drop(frame);
         rows.set(&borrowed(&columns), threads)
             .map_err(Error::Input)?;
@@ -834,7 +840,7 @@ fn score_all(
                 .collect();
             parts
                 .into_iter()
-                .map(|h| h.join().unwrap_or(usize::MAX / 2))
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .sum::<usize>()
         });
         t_trees += t.elapsed().as_secs_f64();

@@ -50,20 +50,14 @@ fn served_as_booster(model: &Path, data: &Path) -> (Scorer, usize) {
 /// features, against a count of the table's `SK_ID_CURR` column.
 fn history_as_counted(sc: &Scorer, data: &Path) {
     use riskscore_data::read::{read_typed, ColumnSpec};
-    use riskscore_data::{Folder, Kind, Table};
+    use riskscore_data::{Folder, Kind};
     let folder = Folder::new(data).expect("folder");
     let key = [ColumnSpec {
         name: "SK_ID_CURR".into(),
         kind: Kind::Id,
     }];
     let mut tables = 0;
-    for table in [
-        Table::Bureau,
-        Table::PreviousApplication,
-        Table::PosCashBalance,
-        Table::InstallmentsPayments,
-        Table::CreditCardBalance,
-    ] {
+    for table in riskscore_server::scorer::HISTORY {
         let Some(path) = folder.path_of(table) else {
             continue;
         };
@@ -108,15 +102,21 @@ fn same_clients(a: &Scorer, b: &Scorer) {
     }
 }
 
+/// A Home Credit folder and its Parquet feature matrix, each served as the booster scores it;
+/// the history counts as counted; the two alike.
+fn folder_and_matrix(model: &Path, data: &Path, features: &Path) {
+    let (folder, rounded) = served_as_booster(model, data);
+    history_as_counted(&folder, data);
+    // Ratios and means are not f32 numbers: the rows are compact.
+    assert!(rounded > 1000, "only {rounded} values rounded");
+    let (parquet, _) = served_as_booster(model, features);
+    same_clients(&folder, &parquet);
+}
+
 #[test]
 fn a_home_credit_folder_and_its_feature_matrix_serve_the_boosters_probabilities() {
     let kit = riskscore_testkit::home_credit();
-    let (folder, rounded) = served_as_booster(&kit.model, &kit.data);
-    history_as_counted(&folder, &kit.data);
-    // Synthetic ratios and means are not f32 numbers: the rows are compact.
-    assert!(rounded > 1000, "only {rounded} values rounded");
-    let (parquet, _) = served_as_booster(&kit.model, &kit.features);
-    same_clients(&folder, &parquet);
+    folder_and_matrix(&kit.model, &kit.data, &kit.features);
 }
 
 #[test]
@@ -141,11 +141,7 @@ fn the_real_sample_serves_the_boosters_probabilities() {
             ..riskscore_testkit::short_config()
         },
     );
-    let (folder, rounded) = served_as_booster(&b.model, &data);
-    history_as_counted(&folder, &data);
-    assert!(rounded > 1000, "only {rounded} values rounded");
-    let (parquet, _) = served_as_booster(&b.model, &b.features);
-    same_clients(&folder, &parquet);
+    folder_and_matrix(&b.model, &data, &b.features);
 }
 
 #[test]
