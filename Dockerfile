@@ -7,12 +7,14 @@
 
 FROM rust:1.95-slim-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      clang libclang-dev python3-venv build-essential \
+      clang libclang-dev protobuf-compiler libprotobuf-dev python3-venv build-essential \
     && rm -rf /var/lib/apt/lists/*
-# LightGBM 4.7 needs CMake >= 3.28 (bookworm has 3.25): the same pinned CMake as scripts/setup,
-# at the path .cargo/config.toml gives cargo.
+# The packages of `scripts/setup --build` (protobuf-compiler: the Spark Connect client's build
+# script compiles its protocol). LightGBM 4.7 needs CMake >= 3.28 (bookworm has 3.25): the same
+# pinned CMake as scripts/setup, at the path .cargo/config.toml gives cargo.
 WORKDIR /src
-RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir cmake==3.31.10
+COPY scripts/requirements-build.txt scripts/
+RUN python3 -m venv .venv && .venv/bin/pip install --no-cache-dir -r scripts/requirements-build.txt
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
 COPY crates crates

@@ -74,13 +74,29 @@ fn run_spark(args: &Args, fitted: Option<FeaturePipeline>) -> Result<(FeaturePip
     }
     let (data, out) = (cluster_path(&args.data)?, cluster_path(&args.out)?);
     tracing::info!(remote = %args.spark_remote, data, out, "building Home Credit features on Spark");
-    let session = riskscore_spark::connect(&args.spark_remote)?;
-    Ok(riskscore_spark::build(
-        &session,
-        &data,
-        &out,
-        fitted.as_ref(),
-    )?)
+    on_spark(&args.spark_remote, &data, &out, fitted.as_ref())
+}
+
+#[cfg(feature = "spark")]
+fn on_spark(
+    remote: &str,
+    data: &str,
+    out: &str,
+    fitted: Option<&FeaturePipeline>,
+) -> Result<(FeaturePipeline, usize)> {
+    let session = riskscore_spark::connect(remote)?;
+    Ok(riskscore_spark::build(&session, data, out, fitted)?)
+}
+
+/// A build without the `spark` feature (scripts/demo's) has no Spark Connect client.
+#[cfg(not(feature = "spark"))]
+fn on_spark(
+    _remote: &str,
+    _data: &str,
+    _out: &str,
+    _fitted: Option<&FeaturePipeline>,
+) -> Result<(FeaturePipeline, usize)> {
+    bail!("--engine spark: this riskscore was built without the Spark engine (cargo feature `spark`, on by default; scripts/demo builds without it)")
 }
 
 pub fn run(args: Args) -> Result<()> {
