@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::shap::Explainer;
 use crate::wording::Wording;
-use crate::{Error, Forest, Result};
+use crate::{Error, Forest, Packed, Result};
 
 /// Reasons given to a refused applicant.
 pub const REASONS: usize = 4;
@@ -182,6 +182,8 @@ impl BundleExplainer<'_> {
 pub struct ServingExplainer {
     pub manifest: Manifest,
     pub forest: Forest,
+    /// The forest's trees in one array, to score many rows at once.
+    pub packed: Packed,
     pub explainer: Explainer,
     pub wording: Wording,
     pub profile: Profile,
@@ -256,6 +258,7 @@ impl ServingExplainer {
         Ok(ServingExplainer {
             manifest: bundle.manifest.clone(),
             explainer: Explainer::new(&forest)?,
+            packed: forest.packed(),
             forest,
             wording,
             profile,
@@ -285,13 +288,14 @@ impl ServingExplainer {
         Ok(self.explanation(id, x, &phi, self.probability(x), top))
     }
 
-    /// How many rows of `x` (row-major) the parsed trees score differently, in any bit, from
-    /// `booster` (the booster's probabilities of the same rows).
-    pub fn differences(&self, x: &[f64], booster: &[f64]) -> usize {
-        let k = self.manifest.features.len();
-        x.chunks(k)
+    /// How many rows of `x` (row-major, doubles or floats) the parsed trees score differently,
+    /// in any bit, from `booster` (the booster's probabilities of the same rows).
+    pub fn differences<T: Copy + Into<f64>>(&self, x: &[T], booster: &[f64]) -> usize {
+        let mut raw = vec![0.0; booster.len()];
+        self.packed.raw_rows(x, &mut raw);
+        raw.iter()
             .zip(booster)
-            .filter(|(row, p)| self.probability(row).to_bits() != p.to_bits())
+            .filter(|(z, p)| self.manifest.calibration.apply(sigmoid(**z)).to_bits() != p.to_bits())
             .count()
     }
 }

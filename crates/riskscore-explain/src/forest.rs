@@ -3,7 +3,7 @@
 use crate::{Error, Result};
 
 /// One regression tree. Children are node indices when >= 0 and `!leaf` when negative, as in
-/// LightGBM's own arrays.
+/// LightGBM's own arrays; a node's children come after it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tree {
     pub split_feature: Vec<usize>,
@@ -169,6 +169,152 @@ impl Forest {
     pub fn expected_value(&self) -> f64 {
         self.trees.iter().map(Tree::expected_value).sum()
     }
+
+    /// The trees in one flat array, for scoring many rows at once ([`Packed::raw_rows`]).
+    pub fn packed(&self) -> Packed {
+        Packed::new(self)
+    }
+}
+
+/// One node of [`Packed`]: an internal node's split, or a leaf, which leads to itself.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// The threshold of a split, the value of a leaf.
+    value: f64,
+    /// The value compared with the threshold in place of a missing one: 0 when missing values
+    /// count as zero, -inf to send them left, NaN to send them right.
+    sub: f64,
+    feature: u32,
+    /// The child taken when the row goes right (index 0) and left (index 1), indices into the
+    /// whole array.
+    child: [u32; 2],
+    /// Whether the zero band (|v| <= 1e-35) counts as missing (LightGBM's missing type Zero).
+    band: bool,
+}
+
+/// Every tree of a forest in one array of nodes, for scoring many rows at once: the same
+/// decision rule and the same sum as [`Forest::raw`], bit for bit, about twice as fast.
+///
+/// `LANES` rows walk each tree together, as many steps as the tree is deep, each step without a
+/// branch: a leaf leads to itself, and a missing value is replaced by one that goes where
+/// LightGBM sends it. So the processor works on several rows while one waits for memory, and no
+/// step depends on a guessed branch.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    nodes: Vec<Node>,
+    /// Per tree: its root's index and its depth (the steps from the root to its deepest leaf).
+    trees: Vec<(u32, u32)>,
+    n_features: usize,
+}
+
+/// Rows walked through a tree together by [`Packed::raw_rows`].
+const LANES: usize = 8;
+
+impl Packed {
+    fn new(forest: &Forest) -> Packed {
+        let mut nodes = Vec::new();
+        let mut trees = Vec::with_capacity(forest.trees.len());
+        for t in &forest.trees {
+            let root = nodes.len() as u32;
+            let leaf_start = root + t.left.len() as u32;
+            let index = |c: i32| {
+                if c >= 0 {
+                    root + c as u32
+                } else {
+                    leaf_start + (!c) as u32
+                }
+            };
+            for n in 0..t.left.len() {
+                let dt = t.decision_type[n];
+                let missing = (dt >> 2) & 3;
+                let default = if dt & 2 != 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::NAN
+                };
+                nodes.push(Node {
+                    value: t.threshold[n],
+                    sub: if missing == 0 { 0.0 } else { default },
+                    feature: t.split_feature[n] as u32,
+                    child: [index(t.right[n]), index(t.left[n])],
+                    band: missing == 1,
+                });
+            }
+            for (l, &v) in t.leaf_value.iter().enumerate() {
+                let me = leaf_start + l as u32;
+                nodes.push(Node {
+                    value: v,
+                    sub: 0.0,
+                    feature: 0,
+                    child: [me, me],
+                    band: false,
+                });
+            }
+            trees.push((root, depth(t)));
+        }
+        Packed {
+            nodes,
+            trees,
+            n_features: forest.n_features,
+        }
+    }
+
+    /// The features of a row.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The raw score (log-odds) of each row of `x` (row-major, `n_features` per row; doubles, or
+    /// floats read as the doubles they convert to) into `out`, equal in every bit to
+    /// [`Forest::raw`] of the row.
+    pub fn raw_rows<T: Copy + Into<f64>>(&self, x: &[T], out: &mut [f64]) {
+        let k = self.n_features.max(1);
+        assert_eq!(x.len(), out.len() * self.n_features, "rows of x and out");
+        let mut rows = x.chunks_exact(k * LANES);
+        let mut outs = out.chunks_exact_mut(LANES);
+        for (x, out) in (&mut rows).zip(&mut outs) {
+            let lanes: [&[T]; LANES] = std::array::from_fn(|g| &x[g * k..(g + 1) * k]);
+            out.copy_from_slice(&self.lanes(lanes));
+        }
+        for (x, o) in rows.remainder().chunks(k).zip(outs.into_remainder()) {
+            *o = self.lanes([x; LANES])[0];
+        }
+    }
+
+    #[inline]
+    fn lanes<T: Copy + Into<f64>>(&self, x: [&[T]; LANES]) -> [f64; LANES] {
+        let nodes = &self.nodes[..];
+        // -0.0, the neutral element `Iterator::sum` starts from, so that the sums agree in
+        // every bit with Forest::raw.
+        let mut acc = [-0.0f64; LANES];
+        for &(root, depth) in &self.trees {
+            let mut at = [root; LANES];
+            for _ in 0..depth {
+                for g in 0..LANES {
+                    let node = &nodes[at[g] as usize];
+                    let v: f64 = x[g][node.feature as usize].into();
+                    let swap = v.is_nan() | (node.band & (v.abs() <= ZERO));
+                    let v = if swap { node.sub } else { v };
+                    at[g] = node.child[usize::from(v <= node.value)];
+                }
+            }
+            for g in 0..LANES {
+                acc[g] += nodes[at[g] as usize].value;
+            }
+        }
+        acc
+    }
+}
+
+/// The number of splits on the tree's longest path (children come after their parent, as
+/// LightGBM numbers them and [`Forest::parse`] checks).
+fn depth(t: &Tree) -> u32 {
+    let mut depth = vec![0u32; t.left.len()];
+    for n in (0..t.left.len()).rev() {
+        let below = |c: i32| usize::try_from(c).map_or(0, |c| depth.get(c).copied().unwrap_or(0));
+        depth[n] = 1 + below(t.left[n]).max(below(t.right[n]));
+    }
+    depth.first().copied().unwrap_or(0)
 }
 
 fn tree(index: usize, fields: &[(&str, &str)]) -> Result<Tree> {
@@ -241,7 +387,13 @@ fn tree(index: usize, fields: &[(&str, &str)]) -> Result<Tree> {
     if num_leaves > 1 && t.leaf_count.len() != num_leaves {
         return Err(err("leaf_count does not match num_leaves".into()));
     }
-    for &c in t.left.iter().chain(&t.right) {
+    for (n, &c) in t.left.iter().chain(&t.right).enumerate() {
+        if c >= 0 && c as usize <= n % internal.max(1) {
+            return Err(err(format!(
+                "node {} has child {c}, not after it",
+                n % internal
+            )));
+        }
         let ok = if c >= 0 {
             (c as usize) < internal
         } else {
@@ -250,6 +402,9 @@ fn tree(index: usize, fields: &[(&str, &str)]) -> Result<Tree> {
         if !ok {
             return Err(err(format!("child {c} out of range")));
         }
+    }
+    if t.threshold.iter().any(|v| v.is_nan()) {
+        return Err(err("a threshold is NaN".into()));
     }
     if t.decision_type.iter().any(|d| d & 1 != 0) {
         return Err(err("categorical splits are not supported".into()));

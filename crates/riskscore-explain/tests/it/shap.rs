@@ -251,6 +251,16 @@ fn train_and_compare(num_leaves: u32, rounds: u32, k: usize, seed: u64) -> f64 {
         .zip(&serial)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
     let raw = booster.raw_scores(&x[..200 * k], k as i32, true).unwrap();
+    // The packed trees score every row as the parsed forest does, to the bit.
+    let mut packed = vec![0.0; n];
+    forest.packed().raw_rows(&x, &mut packed);
+    for r in 0..n {
+        assert_eq!(
+            packed[r].to_bits(),
+            forest.raw(&x[r * k..(r + 1) * k]).to_bits(),
+            "packed, row {r}"
+        );
+    }
     let mut worst = 0.0f64;
     for r in 0..200 {
         let row = &ours[r * (k + 1)..(r + 1) * (k + 1)];
