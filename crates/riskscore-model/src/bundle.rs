@@ -161,7 +161,7 @@ impl ModelBundle {
     }
 
     /// Calibrated probabilities of default for row-major rows in the manifest's feature order.
-    pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+    pub fn predict<T: crate::lgbm::DType>(&self, x: &[T]) -> Result<Vec<f64>> {
         let raw = lgbm::predict(&self.booster, x, self.n_features())?;
         Ok(self.manifest.calibration.apply_all(&raw))
     }

@@ -146,6 +146,13 @@ fn int_column(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
 
 /// A numeric column as `f64`, nulls as NaN.
 pub fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    column_f64_into(df, name, &mut out)?;
+    Ok(out)
+}
+
+/// [`column_f64`] into `out` (cleared first, its allocation reused).
+pub fn column_f64_into(df: &DataFrame, name: &str, out: &mut Vec<f64>) -> Result<()> {
     let col = df
         .column(name)
         .map_err(|_| Error::Data(format!("no column {name:?}")))?;
@@ -161,5 +168,21 @@ pub fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let ca = cast
         .f64()
         .map_err(Error::polars(format!("column {name}")))?;
-    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    out.clear();
+    out.reserve(ca.len());
+    for array in ca.downcast_iter() {
+        let values = array.values().as_slice();
+        match array.validity().filter(|valid| valid.unset_bits() > 0) {
+            None => out.extend_from_slice(values),
+            Some(valid) => {
+                out.extend(
+                    values
+                        .iter()
+                        .zip(valid.iter())
+                        .map(|(&v, ok)| if ok { v } else { f64::NAN }),
+                )
+            }
+        }
+    }
+    Ok(())
 }

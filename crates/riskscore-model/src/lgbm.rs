@@ -1,6 +1,8 @@
 //! LightGBM through `lightgbm3`: the booster parameters riskscore tunes, and fitting with early
 //! stopping on a validation set.
 
+/// The element types LightGBM predicts from (`f32`, `f64`).
+pub use lightgbm3::DType;
 use lightgbm3::{Booster, Dataset};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -179,8 +181,9 @@ pub fn reload(booster: &Booster) -> Result<Booster> {
     Booster::from_string(&text).map_err(Error::lightgbm("reading the model text back"))
 }
 
-/// Probabilities of default for row-major rows.
-pub fn predict(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
+/// Probabilities of default for row-major rows (of doubles, or of floats, which LightGBM reads
+/// as the doubles they convert to).
+pub fn predict<T: DType>(booster: &Booster, x: &[T], n_features: usize) -> Result<Vec<f64>> {
     if x.is_empty() {
         return Ok(Vec::new());
     }

@@ -149,6 +149,26 @@ impl Rows {
         }
     }
 
+    /// Rows `start..start + m` as their floats, row-major (each converts to the row's value,
+    /// but for the values kept exactly: see [`Rows::with_exact`]).
+    pub fn floats(&self, start: usize, m: usize) -> &[f32] {
+        &self.values[start * self.k..(start + m) * self.k]
+    }
+
+    /// The rows among `start..start + m` that have a value kept exactly, counted from `start`,
+    /// ascending.
+    pub fn with_exact(&self, start: usize, m: usize) -> Vec<usize> {
+        let (from, to) = ((start * self.k) as u64, ((start + m) * self.k) as u64);
+        let i = self.exact.partition_point(|(i, _)| *i < from);
+        let mut rows: Vec<usize> = self.exact[i..]
+            .iter()
+            .take_while(|(i, _)| *i < to)
+            .map(|(i, _)| *i as usize / self.k - start)
+            .collect();
+        rows.dedup();
+        rows
+    }
+
     /// Row `r`.
     pub fn row(&self, r: usize) -> Vec<f64> {
         let mut out = vec![0.0; self.k];
@@ -170,6 +190,9 @@ impl Rows {
         (0..self.n).map(|r| self.value(r, j)).collect()
     }
 }
+
+/// Rows [`RowsBuilder::set`] fills together, column by column.
+const TILE: usize = 128;
 
 /// Fills [`Rows`] a batch of columns at a time.
 #[derive(Debug)]
@@ -223,13 +246,17 @@ impl RowsBuilder {
                     s.spawn(move || {
                         let mut exact = Vec::new();
                         let first = part * per;
-                        for (dr, row) in values.chunks_mut(k).enumerate() {
-                            let r = first + dr;
+                        // A tile of rows at a time, one column after the other: each column
+                        // is read as one stream and the tile's rows stay in cache.
+                        for (t, tile) in values.chunks_mut(TILE * k).enumerate() {
+                            let r0 = first + t * TILE;
+                            let m = tile.len() / k;
                             for &(j, column) in batch {
-                                let v = column[r];
-                                row[j] = v as f32;
-                                if !cuts.rounds(j, v) {
-                                    exact.push(((r * k + j) as u64, v));
+                                for (dr, &v) in column[r0..r0 + m].iter().enumerate() {
+                                    tile[dr * k + j] = v as f32;
+                                    if !cuts.rounds(j, v) {
+                                        exact.push((((r0 + dr) * k + j) as u64, v));
+                                    }
                                 }
                             }
                         }

@@ -624,23 +624,25 @@ impl Similar {
         by_gain.sort_by(|&a, &b| feats[b].gain.total_cmp(&feats[a].gain));
         let features: Vec<usize> = by_gain.into_iter().take(SIMILAR_FEATURES).collect();
         let rows: Vec<usize> = (0..target.len()).filter(|&r| target[r].is_some()).collect();
+        // The rows' values of these features, read once (a row's values are close together),
+        // then standardised in place.
+        let f = features.len();
+        let mut z = Vec::with_capacity(rows.len() * f);
+        for &r in &rows {
+            z.extend(features.iter().map(|&j| x.value(r, j)));
+        }
         let (mut mean, mut std) = (Vec::new(), Vec::new());
-        for &f in &features {
-            let vals: Vec<f64> = rows
-                .iter()
-                .map(|&r| x.value(r, f))
-                .filter(|v| !v.is_nan())
-                .collect();
-            let n = vals.len().max(1) as f64;
-            let m = vals.iter().sum::<f64>() / n;
-            let var = vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
+        for j in 0..f {
+            let vals = || z[j..].iter().step_by(f.max(1)).filter(|v| !v.is_nan());
+            let n = vals().count().max(1) as f64;
+            let m = vals().sum::<f64>() / n;
+            let var = vals().map(|v| (v - m) * (v - m)).sum::<f64>() / n;
             mean.push(m);
             std.push(if var > 0.0 { var.sqrt() } else { 1.0 });
         }
-        let mut z = Vec::with_capacity(rows.len() * features.len());
-        for &r in &rows {
-            for (j, &f) in features.iter().enumerate() {
-                z.push(standardise(x.value(r, f), mean[j], std[j]));
+        for row in z.chunks_mut(f.max(1)) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = standardise(*v, mean[j], std[j]);
             }
         }
         Similar {
@@ -706,10 +708,10 @@ fn clients(
     let frame = riskscore_model::predict::frame_for(bundle, data)?;
     let (ids, _) = matrix(&frame, &bundle.pipeline.id, &[])?;
     let mut rows = RowsBuilder::new(ids.len(), cuts);
+    let mut buffers = Vec::new();
     for (first, batch) in batches(names) {
-        let columns = feature_columns(&frame, first, batch)?;
-        rows.set(&borrowed(&columns), threads)
-            .map_err(Error::Input)?;
+        let columns = feature_columns(&frame, first, batch, &mut buffers)?;
+        rows.set(&columns, threads).map_err(Error::Input)?;
     }
     Ok(Clients {
         target: targets(&frame, &bundle.pipeline.target)?,
@@ -727,21 +729,24 @@ fn batches(names: &[String]) -> impl Iterator<Item = (usize, &[String])> {
         .map(|(b, batch)| (b * COLUMNS_AT_ONCE, batch))
 }
 
-/// The columns `batch` of `frame` as doubles, with their feature indices (`first` onwards).
-fn feature_columns(
+/// The columns `batch` of `frame` as doubles, with their feature indices (`first` onwards),
+/// written into `buffers` (one per column, reused from batch to batch).
+fn feature_columns<'b>(
     frame: &DataFrame,
     first: usize,
     batch: &[String],
-) -> Result<Vec<(usize, Vec<f64>)>> {
-    batch
+    buffers: &'b mut Vec<Vec<f64>>,
+) -> Result<Vec<(usize, &'b [f64])>> {
+    buffers.resize_with(buffers.len().max(batch.len()), Vec::new);
+    for (name, buffer) in batch.iter().zip(buffers.iter_mut()) {
+        riskscore_model::data::column_f64_into(frame, name, buffer)?;
+    }
+    Ok(buffers
         .iter()
+        .zip(batch)
         .enumerate()
-        .map(|(i, name)| Ok((first + i, riskscore_model::data::column_f64(frame, name)?)))
-        .collect()
-}
-
-fn borrowed(columns: &[(usize, Vec<f64>)]) -> Vec<(usize, &[f64])> {
-    columns.iter().map(|(j, v)| (*j, v.as_slice())).collect()
+        .map(|(i, (v, _))| (first + i, v.as_slice()))
+        .collect())
 }
 
 /// The clients of a Parquet feature matrix (one file), read `COLUMNS_AT_ONCE` columns at a
@@ -790,12 +795,12 @@ fn parquet_clients(
     let target = targets(&head, target)?;
     drop(head);
     let mut rows = RowsBuilder::new(ids.len(), cuts);
+    let mut buffers = Vec::new();
     for (first, batch) in batches(names) {
         let frame = columns(batch.to_vec())?;
-        let columns = feature_columns(&frame, first, batch)?;
+        let columns = feature_columns(&frame, first, batch, &mut buffers)?;
         drop(frame);
-        rows.set(&borrowed(&columns), threads)
-            .map_err(Error::Input)?;
+        rows.set(&columns, threads).map_err(Error::Input)?;
     }
     Ok(Clients {
         ids,
@@ -807,7 +812,8 @@ fn parquet_clients(
 
 /// Every client's probability from LightGBM, and how many of them the parsed trees score
 /// differently in any bit: one pass over the rows, `SCORE_BLOCK` rows at a time, the trees'
-/// check split over `threads` threads.
+/// check split over `threads` threads. Both read a block's floats as they are kept; the few
+/// rows with a value kept exactly are then scored again as doubles, by both.
 fn score_all(
     bundle: &ModelBundle,
     explainer: &ServingExplainer,
@@ -817,18 +823,12 @@ fn score_all(
     let (n, k) = (rows.n_rows(), rows.n_features());
     let mut probability = Vec::with_capacity(n);
     let mut differ = 0;
-    let mut block = vec![0.0; SCORE_BLOCK * k];
-    let (mut t_rows, mut t_booster, mut t_trees) = (0.0, 0.0, 0.0);
+    let (mut t_booster, mut t_trees) = (0.0, 0.0);
     for start in (0..n).step_by(SCORE_BLOCK) {
-        let t = std::time::Instant::now();
         let m = SCORE_BLOCK.min(n - start);
-        let x = &mut block[..m * k];
-        for (i, row) in x.chunks_mut(k.max(1)).enumerate() {
-            rows.row_into(start + i, row);
-        }
-        t_rows += t.elapsed().as_secs_f64();
+        let x = rows.floats(start, m);
         let t = std::time::Instant::now();
-        let p = bundle.predict(x)?;
+        let mut p = bundle.predict(x)?;
         t_booster += t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
         let per = m.div_ceil(threads.max(1)).max(1);
@@ -844,10 +844,15 @@ fn score_all(
                 .sum::<usize>()
         });
         t_trees += t.elapsed().as_secs_f64();
+        for i in rows.with_exact(start, m) {
+            let row = rows.row(start + i);
+            let q = bundle.predict(&row)?;
+            differ += explainer.differences(&row, &q);
+            p[i] = q[0];
+        }
         probability.extend(p);
     }
     tracing::debug!(
-        rows = t_rows,
         booster = t_booster,
         trees = t_trees,
         "seconds spent scoring"

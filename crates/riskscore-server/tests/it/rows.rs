@@ -168,3 +168,71 @@ fn a_feature_matrix_without_a_models_feature_is_refused_naming_it() {
         "{text}"
     );
 }
+
+/// A value equal to a split's threshold that float32 cannot hold is kept exactly, and its row is
+/// scored as doubles, at start as in LightGBM: rows of the Parquet matrix are set to such a
+/// threshold of the model's, one where LightGBM scores the rows' float32 values differently, and
+/// every client is still served as the booster scores the doubles.
+#[test]
+fn values_kept_exactly_are_scored_as_doubles() {
+    use polars::prelude::*;
+    let kit = riskscore_testkit::home_credit();
+    let bundle = ModelBundle::load(&kit.model).expect("bundle");
+    let names = bundle.manifest.feature_names();
+    let k = names.len();
+    let text = std::fs::read_to_string(kit.model.join("model.txt")).expect("model.txt");
+    let forest = riskscore_explain::Forest::parse(&text).expect("forest");
+    let mut df = riskscore_model::input::read_parquet(&kit.features).expect("read");
+    let (_, x) = matrix(&df, &bundle.pipeline.id, &names).expect("matrix");
+    let n = x.len() / k;
+    let set = |i: usize| i % 7 == 3;
+    // Splits whose threshold float32 rounds up: a row holding the threshold goes left, its
+    // float goes right. The first one where that changes LightGBM's probability of a row.
+    let (j, t) = forest
+        .trees
+        .iter()
+        .flat_map(|tree| tree.split_feature.iter().zip(&tree.threshold))
+        .map(|(&j, &t)| (j, t))
+        .filter(|(_, t)| f64::from(*t as f32) > *t)
+        .find(|&(j, t)| {
+            let mut exact = x.clone();
+            for i in (0..n).filter(|i| set(*i)) {
+                exact[i * k + j] = t;
+            }
+            let floats: Vec<f32> = exact.iter().map(|v| *v as f32).collect();
+            let (a, b) = (
+                bundle.predict(&exact).unwrap(),
+                bundle.predict(&floats).unwrap(),
+            );
+            a.iter().zip(&b).any(|(a, b)| a != b)
+        })
+        .expect("a threshold whose float32 changes a probability");
+    let name = &names[j];
+    let column: Vec<f64> = riskscore_model::data::column_f64(&df, name)
+        .expect("column")
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| if set(i) { t } else { v })
+        .collect();
+    df.with_column(Column::new(name.as_str().into(), column))
+        .expect("set");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("matrix.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).expect("create"))
+        .finish(&mut df)
+        .expect("write");
+    std::fs::copy(
+        riskscore_features::pipeline_path_for(&kit.features),
+        riskscore_features::pipeline_path_for(&path),
+    )
+    .expect("pipeline beside");
+    // Every client's probability is LightGBM's on the doubles (served_as_booster).
+    let (sc, _) = served_as_booster(&kit.model, &path);
+    for i in (0..n).filter(|i| set(*i)) {
+        assert_eq!(
+            sc.population_value(i, j).to_bits(),
+            t.to_bits(),
+            "row {i}, {name}: not kept exactly"
+        );
+    }
+}
