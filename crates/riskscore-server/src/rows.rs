@@ -17,10 +17,42 @@ use riskscore_scorecard::Scorecard;
 /// Where a feature's values must not move across.
 #[derive(Debug, Clone, PartialEq)]
 enum Cut {
-    /// Sorted split points.
-    Points(Vec<f64>),
+    /// Sorted split points, and a filter of their `f32` roundings (see [`Filter`]).
+    Points(Vec<f64>, Filter),
     /// Split by category: only values `f32` holds exactly may be rounded (that is, kept).
     Exact,
+}
+
+/// A bitmap of the `f32` roundings of a feature's split points, hashed: a quick "no" before the
+/// search of the split points. Rounding to `f32` never decreases, so a split point `t` between
+/// `v` and its rounding `r` rounds to `r` itself; when no split point rounds to `r` (its bit is
+/// clear), none lies between. Zero's two signs count as one.
+#[derive(Debug, Clone, PartialEq)]
+struct Filter(Box<[u64; FILTER_BITS / 64]>);
+
+const FILTER_BITS: usize = 4096;
+
+impl Filter {
+    fn of(points: &[f64]) -> Filter {
+        let mut bits = Box::new([0u64; FILTER_BITS / 64]);
+        for &t in points {
+            let h = Filter::slot(t as f32);
+            bits[h / 64] |= 1 << (h % 64);
+        }
+        Filter(bits)
+    }
+
+    #[inline]
+    fn slot(r: f32) -> usize {
+        let bits = if r == 0.0 { 0 } else { r.to_bits() };
+        (bits.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn may_hold(&self, r: f32) -> bool {
+        let h = Filter::slot(r);
+        self.0[h / 64] & (1 << (h % 64)) != 0
+    }
 }
 
 /// The split points of every feature of a model.
@@ -72,7 +104,8 @@ impl Cuts {
                     p.retain(|t| !t.is_nan());
                     p.sort_unstable_by(f64::total_cmp);
                     p.dedup();
-                    Cut::Points(p)
+                    let filter = Filter::of(&p);
+                    Cut::Points(p, filter)
                 })
                 .collect(),
         )
@@ -81,13 +114,15 @@ impl Cuts {
     /// Whether feature `j`'s value `v` may be kept as `v as f32`.
     #[inline]
     pub fn rounds(&self, j: usize, v: f64) -> bool {
-        let r = f64::from(v as f32);
+        let f = v as f32;
+        let r = f64::from(f);
         if r.to_bits() == v.to_bits() || (v.is_nan() && r.is_nan()) {
             return true;
         }
         match &self.0[j] {
             Cut::Exact => false,
-            Cut::Points(p) => {
+            Cut::Points(_, filter) if !filter.may_hold(f) => true,
+            Cut::Points(p, _) => {
                 let (lo, hi) = if v < r { (v, r) } else { (r, v) };
                 let i = p.partition_point(|t| *t < lo);
                 !(i < p.len() && p[i] <= hi)
@@ -294,7 +329,48 @@ mod tests {
     use super::*;
 
     fn cuts(points: Vec<Vec<f64>>) -> Cuts {
-        Cuts(points.into_iter().map(Cut::Points).collect())
+        Cuts(
+            points
+                .into_iter()
+                .map(|p| {
+                    let filter = Filter::of(&p);
+                    Cut::Points(p, filter)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_filter_answers_as_the_split_points_do() {
+        // Values near many split points, among them zero's two signs, the zero band, the
+        // roundings themselves and values beyond f32's range: the filtered answer is the one a
+        // scan of every split point gives.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut points: Vec<f64> = (0..300).map(|_| next() * 8.0 - 4.0).collect();
+        points.extend([0.0, -ZERO, ZERO, 1e300, -1e300, f64::from(0.1f32)]);
+        points.sort_unstable_by(f64::total_cmp);
+        let c = cuts(vec![points.clone()]);
+        let mut values: Vec<f64> = (0..200_000).map(|_| next() * 8.0 - 4.0).collect();
+        for &t in &points {
+            let r = f64::from(t as f32);
+            values.extend([t, r, t + (r - t) / 2.0, -t, t * (1.0 + 1e-12)]);
+        }
+        values.extend([-1e-50, 1e-50, -0.0, 0.0, 1e-36, -1e-36, 1e39, -1e39, 0.1]);
+        let mut kept = 0;
+        for v in values {
+            let r = f64::from(v as f32);
+            let (lo, hi) = if v < r { (v, r) } else { (r, v) };
+            let want = r.to_bits() == v.to_bits() || !points.iter().any(|t| lo <= *t && *t <= hi);
+            assert_eq!(c.rounds(0, v), want, "{v:e}");
+            kept += usize::from(!want);
+        }
+        assert!(kept > 300, "only {kept} values kept exactly");
     }
 
     #[test]
