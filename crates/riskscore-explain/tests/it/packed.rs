@@ -4,19 +4,7 @@
 
 use riskscore_explain::{Forest, Tree};
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() * n as f64) as usize % n
-    }
-}
+use crate::Lcg;
 
 /// A random tree grown leaf-wise (unbalanced, as LightGBM grows them) with `leaves` leaves over
 /// `m` features; every decision type: missing none, zero or NaN, default left or right.

@@ -3,6 +3,8 @@
 
 use riskscore_explain::{Explainer, Forest, Tree};
 
+use crate::Lcg;
+
 /// Tree over feature `f`: x_f <= t goes to a leaf of value `a` (count `ca`), else `b` (`cb`).
 fn stump(f: usize, t: f64, a: f64, ca: f64, b: f64, cb: f64) -> Tree {
     Tree {
@@ -83,17 +85,6 @@ fn brute_force(forest: &Forest, x: &[f64]) -> Vec<f64> {
         }
     }
     phi
-}
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// A random full tree of the given depth over `m` features (features repeat on paths).
