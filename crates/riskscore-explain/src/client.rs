@@ -271,7 +271,12 @@ impl ServingExplainer {
 
     /// The calibrated probability of default of one row.
     pub fn probability(&self, x: &[f64]) -> f64 {
-        self.manifest.calibration.apply(sigmoid(self.forest.raw(x)))
+        self.calibrated(self.forest.raw(x))
+    }
+
+    /// The calibrated probability of default of a raw score (log-odds).
+    fn calibrated(&self, raw: f64) -> f64 {
+        self.manifest.calibration.apply(sigmoid(raw))
     }
 
     /// Explains one row, its trees summed in `parts` parts (the values depend on `parts`
@@ -295,7 +300,7 @@ impl ServingExplainer {
         self.packed.raw_rows(x, &mut raw);
         raw.iter()
             .zip(booster)
-            .filter(|(z, p)| self.manifest.calibration.apply(sigmoid(**z)).to_bits() != p.to_bits())
+            .filter(|(z, p)| self.calibrated(**z).to_bits() != p.to_bits())
             .count()
     }
 }

@@ -259,11 +259,6 @@ impl Packed {
         }
     }
 
-    /// The features of a row.
-    pub fn n_features(&self) -> usize {
-        self.n_features
-    }
-
     /// The raw score (log-odds) of each row of `x` (row-major, `n_features` per row; doubles, or
     /// floats read as the doubles they convert to) into `out`, equal in every bit to
     /// [`Forest::raw`] of the row.
@@ -387,20 +382,19 @@ fn tree(index: usize, fields: &[(&str, &str)]) -> Result<Tree> {
     if num_leaves > 1 && t.leaf_count.len() != num_leaves {
         return Err(err("leaf_count does not match num_leaves".into()));
     }
-    for (n, &c) in t.left.iter().chain(&t.right).enumerate() {
-        if c >= 0 && c as usize <= n % internal.max(1) {
-            return Err(err(format!(
-                "node {} has child {c}, not after it",
-                n % internal
-            )));
-        }
-        let ok = if c >= 0 {
-            (c as usize) < internal
-        } else {
-            ((!c) as usize) < num_leaves
-        };
-        if !ok {
-            return Err(err(format!("child {c} out of range")));
+    for (n, (&l, &r)) in t.left.iter().zip(&t.right).enumerate() {
+        for c in [l, r] {
+            let ok = if c >= 0 {
+                (c as usize) < internal
+            } else {
+                ((!c) as usize) < num_leaves
+            };
+            if !ok {
+                return Err(err(format!("child {c} out of range")));
+            }
+            if c >= 0 && c as usize <= n {
+                return Err(err(format!("node {n} has child {c}, not after it")));
+            }
         }
     }
     if t.threshold.iter().any(|v| v.is_nan()) {

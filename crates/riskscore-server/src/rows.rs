@@ -168,12 +168,13 @@ impl Rows {
         self.values.len() * 4 + self.exact.len() * 16
     }
 
-    /// Writes row `r` into `out` (`k` values).
-    pub fn row_into(&self, r: usize, out: &mut [f64]) {
+    /// Row `r`.
+    pub fn row(&self, r: usize) -> Vec<f64> {
         let k = self.k;
-        for (o, v) in out.iter_mut().zip(&self.values[r * k..(r + 1) * k]) {
-            *o = f64::from(*v);
-        }
+        let mut out: Vec<f64> = self.values[r * k..(r + 1) * k]
+            .iter()
+            .map(|v| f64::from(*v))
+            .collect();
         let start = (r * k) as u64;
         let from = self.exact.partition_point(|(i, _)| *i < start);
         for &(i, v) in self.exact[from..]
@@ -182,6 +183,7 @@ impl Rows {
         {
             out[(i - start) as usize] = v;
         }
+        out
     }
 
     /// Rows `start..start + m` as their floats, row-major (each converts to the row's value,
@@ -202,13 +204,6 @@ impl Rows {
             .collect();
         rows.dedup();
         rows
-    }
-
-    /// Row `r`.
-    pub fn row(&self, r: usize) -> Vec<f64> {
-        let mut out = vec![0.0; self.k];
-        self.row_into(r, &mut out);
-        out
     }
 
     /// Feature `j` of row `r`.

@@ -743,9 +743,9 @@ fn feature_columns<'b>(
     }
     Ok(buffers
         .iter()
-        .zip(batch)
+        .take(batch.len())
         .enumerate()
-        .map(|(i, (v, _))| (first + i, v.as_slice()))
+        .map(|(i, v)| (first + i, v.as_slice()))
         .collect())
 }
 
