@@ -22,6 +22,10 @@ pub struct FoldFit {
     pub auc: f64,
     pub best_iteration: u32,
     pub seconds: f64,
+    /// The rounds the booster was cut at when successive halving stopped the configuration
+    /// part-way through this fold (`None`: the fold's booster ran until early stopping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<u32>,
     /// The validation fold's AUC and log-loss by boosting round (empty unless asked for).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub curve: Vec<CurvePoint>,
@@ -68,15 +72,22 @@ pub struct CvSpec<'a> {
     pub label: &'a str,
     /// Learning-curve points per fold (0 = none; every round when the booster has fewer).
     pub curve_points: usize,
+    /// Shares of the first fold's expected rounds at which it is judged part-way, in order
+    /// (empty: judged at the end of folds only). See [`crate::prune::rounds_at`].
+    pub shares: &'a [f64],
 }
 
-/// A cross-validation after its first folds: what a pruner judges it on.
+/// A cross-validation after its first folds, or part-way through its first: what a pruner
+/// judges it on.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
-    /// Folds done (the first `done` folds, in order).
-    pub done: usize,
-    /// Out-of-fold probabilities, `NaN` for the rows of folds not done yet.
+    /// The resource used, in folds: the first `step` folds, in order, or a share (below 1) of
+    /// the first fold's expected rounds.
+    pub step: f64,
+    /// Out-of-fold probabilities, `NaN` for the rows of folds not done yet (part-way through
+    /// the first fold: the cut booster's).
     pub oof: &'a [f64],
+    /// The folds' boosters (part-way: the cut one, its `cut` set).
     pub folds: &'a [FoldFit],
 }
 
@@ -91,8 +102,16 @@ pub fn run(
     run_pruned(data, folds, k, names, spec, &mut |_| true)
 }
 
-/// The folds in order, asking `keep_going` after each one whether to go on; a pruned
-/// cross-validation's result has fewer than `k` folds (its other rows' predictions `NaN`).
+/// The folds in order, asking `keep_going` at each of `spec.shares` of the first fold and
+/// after each fold whether to go on. A cross-validation stopped after a fold has fewer than `k`
+/// folds (its other rows' predictions `NaN`); one stopped part-way through the first fold has
+/// only that fold's cut booster (its `cut` set).
+///
+/// The first fold's cut boosters are trained anew for each share (`lightgbm3` cannot resume a
+/// booster), which costs at most the shares' sum more for a configuration that goes on. A
+/// booster that stopped early before its cut is the fold's booster itself (training is
+/// deterministic and the cut does not change the rounds before it), so it is kept and the
+/// fold is not trained again.
 pub fn run_pruned(
     data: &TrainingData,
     folds: &[u8],
@@ -113,34 +132,95 @@ pub fn run_pruned(
         let (sx, sy) = data.take(&stop_idx);
         let (vx, vy) = data.take(&valid_idx);
         let bal = imbalance::apply(spec.strategy, tx, ty, nf, spec.ratio, fold_seed);
-        let params =
-            spec.params
-                .to_lightgbm(spec.seed, bal.scale_pos_weight, spec.params.max_rounds);
-        let mut booster = lgbm::fit(
-            Rows {
-                x: &bal.x,
-                y: &bal.y,
-                n_features: nf,
-            },
-            Some(Rows {
-                x: &sx,
-                y: &sy,
-                n_features: nf,
-            }),
-            names,
-            &params,
-        )?;
-        let pred = lgbm::predict(&booster, &vx, nf)?;
-        for (&i, &p) in valid_idx.iter().zip(&pred) {
-            oof[i] = p;
+        let train = |rounds: u32| -> Result<(lightgbm3::Booster, Vec<f64>)> {
+            let params = spec
+                .params
+                .to_lightgbm(spec.seed, bal.scale_pos_weight, rounds);
+            let booster = lgbm::fit(
+                Rows {
+                    x: &bal.x,
+                    y: &bal.y,
+                    n_features: nf,
+                },
+                Some(Rows {
+                    x: &sx,
+                    y: &sy,
+                    n_features: nf,
+                }),
+                names,
+                &params,
+            )?;
+            let pred = lgbm::predict(&booster, &vx, nf)?;
+            Ok((booster, pred))
+        };
+        let max_rounds = spec.params.max_rounds;
+        // The first fold's booster when one cut short stopped early before its cut.
+        let mut early = false;
+        let mut judged: Option<FoldFit> = None;
+        let shares = if f == 0 { spec.shares } else { &[] };
+        for &share in shares {
+            let rounds = crate::prune::rounds_at(spec.params, share);
+            if rounds >= max_rounds {
+                break;
+            }
+            if !early {
+                let (mut booster, pred) = train(rounds)?;
+                let trees = booster.num_iterations().max(0) as u32;
+                for (&i, &p) in valid_idx.iter().zip(&pred) {
+                    oof[i] = p;
+                }
+                let fit = FoldFit {
+                    fold: f,
+                    auc: roc_auc(&pred, &vy),
+                    best_iteration: trees,
+                    seconds: started.elapsed().as_secs_f64(),
+                    cut: (trees >= rounds).then_some(rounds),
+                    curve: Vec::new(),
+                };
+                tracing::info!(
+                    "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected): AUC {:.4}, {:.1} s",
+                    spec.label,
+                    share * 100.0,
+                    fit.auc,
+                    fit.seconds
+                );
+                if fit.cut.is_none() {
+                    // Stopped early before the cut: this is the fold's own booster.
+                    let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
+                    judged = Some(FoldFit { curve, ..fit });
+                    early = true;
+                } else {
+                    judged = Some(fit);
+                }
+            }
+            let Some(fit) = &judged else { continue };
+            let progress = Progress {
+                step: share,
+                oof: &oof,
+                folds: std::slice::from_ref(fit),
+            };
+            if !keep_going(&progress) {
+                fits.push(fit.clone());
+                return Ok(CvResult { oof, folds: fits });
+            }
         }
-        let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
-        let fit = FoldFit {
-            fold: f,
-            auc: roc_auc(&pred, &vy),
-            best_iteration: booster.num_iterations().max(0) as u32,
-            seconds: started.elapsed().as_secs_f64(),
-            curve,
+        let fit = match judged.filter(|_| early) {
+            Some(fit) => fit,
+            None => {
+                let (mut booster, pred) = train(max_rounds)?;
+                for (&i, &p) in valid_idx.iter().zip(&pred) {
+                    oof[i] = p;
+                }
+                let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
+                FoldFit {
+                    fold: f,
+                    auc: roc_auc(&pred, &vy),
+                    best_iteration: booster.num_iterations().max(0) as u32,
+                    seconds: started.elapsed().as_secs_f64(),
+                    cut: None,
+                    curve,
+                }
+            }
         };
         tracing::info!(
             "{}: fold {}/{k} AUC {:.4}, {} rounds, {:.1} s",
@@ -152,7 +232,7 @@ pub fn run_pruned(
         );
         fits.push(fit);
         let progress = Progress {
-            done: f + 1,
+            step: (f + 1) as f64,
             oof: &oof,
             folds: &fits,
         };

@@ -364,6 +364,11 @@ regression uses standardised features with missing values at the mean, fitted on
     )
 }
 
+/// A share of a fold's expected rounds, as "1/9".
+fn share(r: f64) -> String {
+    format!("1/{}", (1.0 / r).round())
+}
+
 fn trials(t: &Trained) -> String {
     let s = &t.summary;
     let chosen = s.trials.iter().position(|tr| {
@@ -388,9 +393,15 @@ fn trials(t: &Trained) -> String {
                 format!("{:.2e}", p.lambda_l1),
                 format!("{:.2e}", p.lambda_l2),
                 num(tr.mean_best_iteration, 0),
-                match tr.pruned_after {
-                    Some(f) => format!("{f} of {}, pruned", s.folds),
-                    None => s.folds.to_string(),
+                match (tr.pruned_at, tr.pruned_after) {
+                    (Some(at), _) if at < 1.0 => format!(
+                        "{} of {}, pruned in fold 1 at {} rounds",
+                        share(at),
+                        s.folds,
+                        num(tr.mean_best_iteration, 0)
+                    ),
+                    (_, Some(f)) => format!("{f} of {}, pruned", s.folds),
+                    (_, None) => s.folds.to_string(),
                 },
                 num(tr.seconds, 1),
             ]
@@ -399,32 +410,38 @@ fn trials(t: &Trained) -> String {
     let (pruned, fits) = crate::train::pruning_counts(&s.trials, s.folds);
     let note = if s.prune == crate::prune::Prune::Asha.name() {
         let rungs = crate::prune::Rungs::new(crate::prune::Prune::Asha, s.folds);
+        let at = |r: f64| {
+            if r < 1.0 {
+                format!("at {} of fold 1", share(r))
+            } else {
+                format!("after fold {r}")
+            }
+        };
         let after: Vec<String> = rungs
             .steps()
             .iter()
             .map(|&r| {
-                let n = s
-                    .trials
-                    .iter()
-                    .filter(|t| t.pruned_after == Some(r))
-                    .count();
-                format!("{n} after fold {r}")
+                let n = s.trials.iter().filter(|t| t.pruned_at == Some(r)).count();
+                format!("{n} {}", at(r))
             })
             .collect();
         format!(
             "<p class=\"note\">Successive halving (asynchronous, reduction factor {}): each \
-             configuration is judged after folds {} on the folds it has done, against every \
-             configuration judged there, and goes on only if among the best third (the best so \
-             far while fewer than three were judged). Stopped early: {} of {} ({}); {} of {} \
-             fold fits run. The chosen configuration ran every fold; the figures of a pruned \
-             one are those of its folds done.</p>",
+             configuration is judged {}, on what it has done, against every configuration \
+             judged there, and goes on only if among the best third (the best so far while \
+             fewer than three were judged). Part-way through fold 1, its booster is cut at a \
+             share of the rounds it is expected to need ({} rounds x 0.01 / its learning \
+             rate, at most that). Stopped early: {} of {} ({}); {} of {} fold fits run to \
+             their end. The chosen configuration ran every fold; the figures of a pruned \
+             one are those of its folds done (or of its cut booster).</p>",
             crate::prune::REDUCTION,
             rungs
                 .steps()
                 .iter()
-                .map(usize::to_string)
+                .map(|&r| at(r))
                 .collect::<Vec<_>>()
-                .join(" and "),
+                .join(", "),
+            s.params.max_rounds,
             pruned,
             s.trials.len(),
             after.join(", "),

@@ -92,26 +92,24 @@ pub fn params_at(u: &[f64], base: &LgbmParams) -> LgbmParams {
 }
 
 /// How a tried point did: configurations that ran every fold rank before those stopped early
-/// (fewer folds missing first), then by loss (lower is better), as Optuna's TPE ranks complete
+/// (less of the folds' resource missing first), then by loss (lower is better), as Optuna's TPE ranks complete
 /// trials before pruned ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outcome {
-    pub folds_missing: usize,
+    /// Folds of resource not used (a share of the first fold counts as that share).
+    pub missing: f64,
     pub loss: f64,
 }
 
 impl Outcome {
     /// A configuration that ran every fold.
     pub fn complete(loss: f64) -> Self {
-        Outcome {
-            folds_missing: 0,
-            loss,
-        }
+        Outcome { missing: 0.0, loss }
     }
 
     fn rank(&self, other: &Self) -> std::cmp::Ordering {
-        self.folds_missing
-            .cmp(&other.folds_missing)
+        self.missing
+            .total_cmp(&other.missing)
             .then(self.loss.total_cmp(&other.loss))
     }
 }
@@ -228,11 +226,11 @@ mod tests {
     #[test]
     fn complete_trials_rank_before_pruned_ones() {
         let pruned = Outcome {
-            folds_missing: 2,
+            missing: 2.0,
             loss: 0.1,
         };
         let worse_pruned = Outcome {
-            folds_missing: 4,
+            missing: 4.0 + 8.0 / 9.0,
             loss: 0.05,
         };
         let complete = Outcome::complete(0.9);

@@ -37,15 +37,33 @@ pub struct Trial {
     pub mean_best_iteration: f64,
     pub seconds: f64,
     /// Folds done when successive halving stopped it (`None`: it ran every fold). Its figures
-    /// are then those of the folds done.
+    /// are then those of the folds done, or of its first fold's cut booster when stopped
+    /// part-way through the first fold (`pruned_at` below 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned_after: Option<usize>,
+    /// The rung it was stopped at, in folds of resource: a share of the first fold's expected
+    /// rounds (below 1) or whole folds. Absent in models trained before rungs inside a fold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<f64>,
+    /// (rung, loss) at each rung of successive halving it reached, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judged: Vec<(f64, f64)>,
 }
 
 impl Trial {
-    /// Folds this configuration ran, of `folds`.
+    /// Folds this configuration ran to their end, of `folds`.
     pub fn folds_done(&self, folds: usize) -> usize {
         self.pruned_after.unwrap_or(folds)
+    }
+
+    /// The resource it used, in folds (a share of the first fold's expected rounds when it was
+    /// stopped part-way through it).
+    pub fn resource(&self, folds: usize) -> f64 {
+        match (self.pruned_at, self.pruned_after) {
+            (Some(at), _) => at,
+            (None, Some(done)) => done as f64,
+            (None, None) => folds as f64,
+        }
     }
 }
 
@@ -504,6 +522,7 @@ impl Runner<'_> {
     ) -> Result<()> {
         let started = Instant::now();
         let cfg = self.cfg;
+        let shares = self.rungs.shares().to_vec();
         let spec = CvSpec {
             params,
             strategy,
@@ -511,23 +530,37 @@ impl Runner<'_> {
             seed: cfg.seed,
             label,
             curve_points: cfg.curve_points,
+            shares: &shares,
         };
         let (data, fold_of, rungs) = (self.data, self.fold_of, &mut self.rungs);
+        let mut pruned_at = None;
+        let mut judged = Vec::new();
         let result = cv::run_pruned(data, fold_of, cfg.folds, self.names, spec, &mut |p| {
             let (auc, cost) = figures(cfg, strategy, p.oof, &data.y, p.folds);
-            let go_on = rungs.keep(p.done, objective_loss(cfg.objective, auc, cost));
+            let loss = objective_loss(cfg.objective, auc, cost);
+            if rungs.steps().contains(&p.step) {
+                judged.push((p.step, loss));
+            }
+            let go_on = rungs.keep(p.step, loss);
             if !go_on {
+                pruned_at = Some(p.step);
+                let at = if p.step < 1.0 {
+                    format!(
+                        "part-way through fold 1/{} ({:.0} % of its expected rounds)",
+                        cfg.folds,
+                        p.step * 100.0
+                    )
+                } else {
+                    format!("after fold {}/{}", p.step, cfg.folds)
+                };
                 tracing::info!(
-                    "{label}: pruned after fold {}/{} (AUC {auc:.4}, cost per client {cost:.4} \
-                     on the folds done)",
-                    p.done,
-                    cfg.folds
+                    "{label}: pruned {at} (AUC {auc:.4}, cost per client {cost:.4} so far)"
                 );
             }
             go_on
         })?;
         let (cv_auc, cost_per_client) = figures(cfg, strategy, &result.oof, &data.y, &result.folds);
-        let done = result.folds.len();
+        let done = result.folds.iter().filter(|f| f.cut.is_none()).count();
         let trial = Trial {
             number: self.trials.len(),
             kind: kind.to_string(),
@@ -538,7 +571,9 @@ impl Runner<'_> {
             cost_per_client,
             mean_best_iteration: result.mean_best_iteration(),
             seconds: started.elapsed().as_secs_f64(),
-            pruned_after: (done < cfg.folds).then_some(done),
+            pruned_after: pruned_at.map(|_| done),
+            pruned_at,
+            judged,
         };
         if trial.pruned_after.is_none() {
             tracing::info!(
@@ -582,7 +617,7 @@ impl Runner<'_> {
                 history.push((
                     u,
                     Outcome {
-                        folds_missing: cfg.folds - last.folds_done(cfg.folds),
+                        missing: cfg.folds as f64 - last.resource(cfg.folds),
                         loss: loss(last, cfg.objective),
                     },
                 ));

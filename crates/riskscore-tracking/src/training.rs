@@ -449,6 +449,10 @@ impl Observer for Session {
                         "pruned_after_folds",
                         trial.pruned_after.map_or("no".into(), |f| f.to_string()),
                     ),
+                    p(
+                        "pruned_at_folds",
+                        trial.pruned_at.map_or("no".into(), |f| format!("{f:.4}")),
+                    ),
                     p("max_rounds", pr.max_rounds),
                     p("early_stopping_rounds", pr.early_stopping_rounds),
                 ],
@@ -461,10 +465,20 @@ impl Observer for Session {
                 Metric::new("cost_per_client", trial.cost_per_client, 0),
                 Metric::new("mean_best_iteration", trial.mean_best_iteration, 0),
                 Metric::new("seconds", trial.seconds, 0),
-                Metric::new("folds_done", folds.len() as f64, 0),
+                Metric::new(
+                    "folds_done",
+                    folds.iter().filter(|f| f.cut.is_none()).count() as f64,
+                    0,
+                ),
             ];
             for f in folds {
                 let step = f.fold as i64;
+                if let Some(rounds) = f.cut {
+                    // Stopped part-way through this fold: its booster cut at `rounds`.
+                    metrics.push(Metric::new("cut_fold_auc", f.auc, step));
+                    metrics.push(Metric::new("cut_rounds", f64::from(rounds), step));
+                    continue;
+                }
                 metrics.push(Metric::new("fold_auc", f.auc, step));
                 metrics.push(Metric::new(
                     "fold_best_iteration",

@@ -261,8 +261,9 @@ fn the_observer_sees_every_trial_with_learning_curves_ending_at_the_fold_model()
     assert_eq!(rec.0.len(), trials.len());
     for ((seen, folds), t) in rec.0.iter().zip(trials) {
         assert_eq!(seen.number, t.number);
-        assert_eq!(folds.len(), t.pruned_after.unwrap_or(cfg.folds));
-        for f in folds {
+        let complete = folds.iter().filter(|f| f.cut.is_none()).count();
+        assert_eq!(complete, t.pruned_after.unwrap_or(cfg.folds));
+        for f in folds.iter().filter(|f| f.cut.is_none()) {
             // At most 8 points plus the last round, increasing, ending at the fold's booster.
             let rounds: Vec<u32> = f.curve.iter().map(|p| p.round).collect();
             let min = (f.best_iteration as usize).min(2);
@@ -331,25 +332,67 @@ fn successive_halving_stops_the_worse_configurations_and_chooses_a_complete_one(
     let s = &pruned.summary;
     assert_eq!(s.prune, "asha");
     assert_eq!(s.trials.len(), 12);
-    // Three folds: one rung, after the first fold. Replay Optuna's rule on the first folds'
-    // AUCs: a configuration goes on iff among the best ⌊n/3⌋ (the best while n < 3).
-    let mut seen: Vec<f64> = Vec::new();
+    // Three folds: rungs at 1/9 and 1/3 of the first fold's expected rounds (boosters cut
+    // short), then after the first fold. Replay Optuna's rule on the losses each trial had at
+    // the rungs it reached: it goes on from a rung iff among the best ⌊n/3⌋ there (the best
+    // while n < 3).
+    let steps = [1.0 / 9.0, 1.0 / 3.0, 1.0];
+    let mut seen: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
+    let mut cut = 0;
     for ((t, folds), summary) in rec.0.iter().zip(&s.trials) {
         assert_eq!(t.pruned_after, summary.pruned_after);
-        seen.push(-folds[0].auc);
-        let mut sorted = seen.clone();
-        sorted.sort_by(f64::total_cmp);
-        let goes_on = -folds[0].auc <= sorted[(sorted.len() / REDUCTION).max(1) - 1];
-        assert_eq!(t.pruned_after.is_none(), goes_on, "trial {}", t.number);
-        match t.pruned_after {
-            Some(done) => {
-                assert_eq!((done, folds.len()), (1, 1));
-                // A pruned configuration's figures are its folds done.
+        assert_eq!(t.pruned_at, summary.pruned_at);
+        // Every rung in order up to where it stopped (a share whose cut would be the whole
+        // fold is skipped, none here).
+        let reached: Vec<f64> = t.judged.iter().map(|j| j.0).collect();
+        let last = t.pruned_at.unwrap_or(1.0);
+        let upto: Vec<f64> = steps.iter().copied().filter(|&s| s <= last).collect();
+        assert_eq!(reached, upto, "trial {}", t.number);
+        for (i, &(step, loss)) in t.judged.iter().enumerate() {
+            let r = steps.iter().position(|&s| s == step).unwrap();
+            seen[r].push(loss);
+            let mut sorted = seen[r].clone();
+            sorted.sort_by(f64::total_cmp);
+            let goes_on = loss <= sorted[(sorted.len() / REDUCTION).max(1) - 1];
+            let is_last = i + 1 == t.judged.len();
+            assert_eq!(
+                goes_on,
+                !(is_last && t.pruned_at.is_some()),
+                "trial {}",
+                t.number
+            );
+        }
+        match (t.pruned_at, t.pruned_after) {
+            (Some(at), Some(0)) => {
+                // Stopped part-way: its one booster was cut at the share's rounds, and its
+                // figures are that booster's.
+                cut += 1;
+                assert!(at < 1.0);
+                assert_eq!(folds.len(), 1);
+                let rounds = riskscore_model::prune::rounds_at(&t.params, at);
+                assert_eq!(folds[0].cut, Some(rounds));
+                assert_eq!(folds[0].best_iteration, rounds);
                 assert_eq!(t.cv_auc, folds[0].auc);
+                assert_eq!(t.judged.last().unwrap().1, -folds[0].auc);
             }
-            None => assert_eq!(folds.len(), cfg.folds),
+            (Some(_), Some(done)) => {
+                // Stopped with its first fold done (after it, or at a share when its booster
+                // stopped early before the cut): the figures are the fold's.
+                assert_eq!((done, folds.len()), (1, 1));
+                assert_eq!(folds[0].cut, None);
+                assert_eq!(t.cv_auc, folds[0].auc);
+                assert_eq!(t.judged.last().unwrap().1, -folds[0].auc);
+            }
+            (None, None) => {
+                assert_eq!(folds.len(), cfg.folds);
+                assert!(folds.iter().all(|f| f.cut.is_none()));
+                // Its loss after the first fold is that fold's AUC.
+                assert_eq!(t.judged.last().unwrap(), &(1.0, -folds[0].auc));
+            }
+            other => panic!("trial {}: {other:?}", t.number),
         }
     }
+    assert!(cut >= 1, "none stopped part-way through the first fold");
     let stopped = s.trials.iter().filter(|t| t.pruned_after.is_some()).count();
     assert!(stopped >= 4, "{stopped} of 12 stopped");
     // The chosen configuration ran every fold and is the best of those that did.
@@ -368,7 +411,7 @@ fn successive_halving_stops_the_worse_configurations_and_chooses_a_complete_one(
     // The report says what was stopped and when.
     let report = std::fs::read_to_string(dir.path().join("asha/report.html")).unwrap();
     assert!(report.contains("Successive halving"), "no pruning note");
-    assert!(report.contains("1 of 3, pruned"));
+    assert!(report.contains("of 3, pruned in fold 1 at"));
     assert!(report.contains(&format!("Stopped early: {stopped} of 12")));
 
     // Without pruning every configuration runs every fold, and a strategy both runs completed
