@@ -15,7 +15,7 @@ pub mod vocab;
 pub use error::{Error, Result};
 pub use generic::{GenericSpec, GenericTable};
 pub use home_credit::BuildReport;
-pub use pipeline::{pipeline_path_for, FeaturePipeline, Layout};
+pub use pipeline::{pipeline_path_for, ColumnSink, FeaturePipeline, Layout};
 pub use protect::{group_of, Encoding, Formula};
 pub use vocab::Vocabularies;
 

@@ -157,20 +157,33 @@ impl FeaturePipeline {
         sink.write(path, Some(&self.column_names()))
     }
 
-    /// As [`FeaturePipeline::transform_home_credit_to_parquet`], also giving how many rows of
-    /// each history table every applicant has (in the matrix's row order), counted on the way.
-    pub fn transform_home_credit_to_parquet_counted(
+    /// As [`FeaturePipeline::transform_home_credit`], handing each column to `sink` as soon as
+    /// it is made instead of holding the matrix: no matrix, no file. The columns come in the
+    /// order they are made, not the fitted order, and without the age cap of `--monotone-age`
+    /// ([`FeaturePipeline::age_floor`]); Float64 columns come as their values, NaN where
+    /// missing. Fails, after the last column, if a fitted column was not made. Returns the row
+    /// count and how many rows of each history table every applicant has.
+    pub fn transform_home_credit_each(
         &self,
         source: &dyn TableSource,
-        path: &Path,
+        sink: &mut dyn ColumnSink,
     ) -> Result<(usize, HistoryRows)> {
-        let mut sink = Counted {
-            sink: PageSink::new()?,
+        let mut out = Each {
+            sink,
+            seen: std::collections::HashSet::new(),
             rows: Vec::new(),
         };
-        self.transform_home_credit_into(source, &mut sink)?;
-        let n = sink.sink.write(path, Some(&self.column_names()))?;
-        Ok((n, sink.rows))
+        let n = self.transform_home_credit_into(source, &mut out)?;
+        if let Some(missing) = self
+            .column_names()
+            .into_iter()
+            .find(|c| !out.seen.contains(c))
+        {
+            return Err(Error::Invalid(format!(
+                "the tables give no column {missing}, a column of the fitted pipeline"
+            )));
+        }
+        Ok((n, out.rows))
     }
 
     fn transform_home_credit_into(
@@ -254,23 +267,52 @@ impl FeaturePipeline {
 /// Rows per applicant of each history table, in the matrix's row order.
 pub type HistoryRows = Vec<(riskscore_data::Table, Vec<u32>)>;
 
-/// A sink that also keeps the history tables' rows per applicant.
-struct Counted {
-    sink: PageSink,
+/// Where [`FeaturePipeline::transform_home_credit_each`] hands the columns it makes.
+pub trait ColumnSink {
+    /// A column that is not Float64 (codes, dummies, counts, the id).
+    fn column(&mut self, column: Column) -> Result<()>;
+
+    /// A Float64 column's values, NaN where missing.
+    fn floats(&mut self, name: &str, values: Vec<f64>) -> Result<()>;
+
+    /// An empty buffer with room for `len` values, if the sink has one to give back (the
+    /// pipeline fills it with a later column).
+    fn buffer(&mut self, _len: usize) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// A buffer the pipeline no longer uses.
+    fn recycle(&mut self, _buffer: Vec<f64>) {}
+}
+
+/// The pipeline's output handed to a [`ColumnSink`], with the names seen and the history
+/// counts kept.
+struct Each<'a> {
+    sink: &'a mut dyn ColumnSink,
+    seen: std::collections::HashSet<String>,
     rows: HistoryRows,
 }
 
-impl Out for Counted {
+impl Out for Each<'_> {
     fn push(&mut self, column: Column) -> Result<()> {
-        self.sink.push(column)
+        self.seen.insert(column.name().to_string());
+        self.sink.column(column)
     }
 
     fn push_floats(&mut self, name: &str, values: Vec<f64>) -> Result<()> {
-        self.sink.push_floats(name, values)
+        self.seen.insert(name.to_string());
+        self.sink.floats(name, values)
     }
 
     fn buffer(&mut self, len: usize) -> Vec<f64> {
-        self.sink.buffer(len)
+        match self.sink.buffer(len) {
+            Some(mut v) => {
+                v.clear();
+                v.reserve(len);
+                v
+            }
+            None => Vec::with_capacity(len),
+        }
     }
 
     fn recycle(&mut self, buffer: Vec<f64>) {

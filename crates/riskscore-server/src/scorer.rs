@@ -690,18 +690,11 @@ fn clients(
         && riskscore_model::input::parquet_parts(data).is_none();
     if home_credit_folder {
         let folder = Folder::new(data)?;
-        let tmp = tempfile::Builder::new()
-            .prefix("riskscore-serve-")
-            .suffix(".parquet")
-            .tempfile()
-            .map_err(|source| Error::Io {
-                context: "creating a temporary feature file".into(),
-                source,
-            })?;
+        let mut sink = StreamedRows::new(bundle, names, cuts, threads);
         let (_, history) = bundle
             .pipeline
-            .transform_home_credit_to_parquet_counted(&folder, tmp.path())?;
-        let mut clients = parquet_clients(bundle, tmp.path(), names, cuts, threads)?;
+            .transform_home_credit_each(&folder, &mut sink)?;
+        let mut clients = sink.finish(names)?;
         clients.history = Some(history);
         return Ok(clients);
     }
@@ -719,6 +712,178 @@ fn clients(
         rows: rows.finish(),
         history: None,
     })
+}
+
+/// The clients' rows built from the pipeline's columns as it makes them (a Home Credit
+/// folder): no feature matrix, no file. The model's features are set `COLUMNS_AT_ONCE` at a
+/// time, with the age cap of `--monotone-age`; their buffers go back to the pipeline.
+struct StreamedRows<'a> {
+    pipeline: &'a FeaturePipeline,
+    index: HashMap<&'a str, usize>,
+    /// The split points until the first column gives the row count, then the rows.
+    rows: Building,
+    pending: Vec<(usize, Vec<f64>)>,
+    free: Vec<Vec<f64>>,
+    seen: Vec<bool>,
+    ids: Option<Vec<i64>>,
+    target: Option<Vec<Option<u8>>>,
+    threads: usize,
+}
+
+impl<'a> StreamedRows<'a> {
+    fn new(bundle: &'a ModelBundle, names: &'a [String], cuts: Cuts, threads: usize) -> Self {
+        StreamedRows {
+            pipeline: &bundle.pipeline,
+            index: names
+                .iter()
+                .enumerate()
+                .map(|(j, n)| (n.as_str(), j))
+                .collect(),
+            rows: Building::Waiting(cuts),
+            pending: Vec::with_capacity(COLUMNS_AT_ONCE),
+            free: Vec::new(),
+            seen: vec![false; names.len()],
+            ids: None,
+            target: None,
+            threads,
+        }
+    }
+
+    /// A model feature's values (NaN where missing), capped if it is the age.
+    fn feature(&mut self, j: usize, name: &str, mut values: Vec<f64>) -> Result<()> {
+        // One NaN for every missing value, as a feature file read back gives.
+        for v in values.iter_mut().filter(|v| v.is_nan()) {
+            *v = f64::NAN;
+        }
+        if let (Some(floor), Some(age)) = (self.pipeline.age_floor, self.pipeline.age_column()) {
+            if name == age {
+                for v in values.iter_mut().filter(|v| !v.is_nan()) {
+                    *v = v.max(floor);
+                }
+            }
+        }
+        self.rows.start(values.len());
+        self.seen[j] = true;
+        self.pending.push((j, values));
+        if self.pending.len() == COLUMNS_AT_ONCE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if let Building::Rows(rows) = &mut self.rows {
+            let batch: Vec<(usize, &[f64])> = self
+                .pending
+                .iter()
+                .map(|(j, v)| (*j, v.as_slice()))
+                .collect();
+            rows.set(&batch, self.threads).map_err(Error::Input)?;
+        }
+        self.free.extend(self.pending.drain(..).map(|(_, v)| v));
+        Ok(())
+    }
+
+    fn finish(mut self, names: &[String]) -> Result<Clients> {
+        self.flush()?;
+        if let Some(j) = self.seen.iter().position(|s| !s) {
+            return Err(Error::Input(format!(
+                "the pipeline made no column {:?}, a feature of the model",
+                names[j]
+            )));
+        }
+        let ids = self.ids.ok_or_else(|| {
+            Error::Input(format!("the pipeline made no {} column", self.pipeline.id))
+        })?;
+        self.rows.start(ids.len());
+        let Building::Rows(rows) = self.rows else {
+            return Err(Error::Input("no feature rows were built".into()));
+        };
+        let rows = rows.finish();
+        if rows.n_rows() != ids.len() {
+            return Err(Error::Input(format!(
+                "{} feature rows for {} clients",
+                rows.n_rows(),
+                ids.len()
+            )));
+        }
+        Ok(Clients {
+            target: self.target.unwrap_or_else(|| vec![None; ids.len()]),
+            ids,
+            rows,
+            history: None,
+        })
+    }
+}
+
+/// Rows waiting for their count, then being built.
+enum Building {
+    Waiting(Cuts),
+    Rows(RowsBuilder),
+    /// Only while starting.
+    Taken,
+}
+
+impl Building {
+    /// Starts the rows with `n` rows, if not started.
+    fn start(&mut self, n: usize) {
+        if !matches!(self, Building::Waiting(_)) {
+            return;
+        }
+        if let Building::Waiting(cuts) = std::mem::replace(self, Building::Taken) {
+            *self = Building::Rows(RowsBuilder::new(n, cuts));
+        }
+    }
+}
+
+impl riskscore_features::ColumnSink for StreamedRows<'_> {
+    fn column(&mut self, column: Column) -> riskscore_features::Result<()> {
+        let name = column.name().to_string();
+        let frame = DataFrame::new_infer_height(vec![column])
+            .map_err(|e| riskscore_features::Error::Invalid(format!("column {name}: {e}")))?;
+        let result = (|| -> Result<()> {
+            if name == self.pipeline.id {
+                self.ids = Some(matrix(&frame, &name, &[])?.0);
+            } else if name == self.pipeline.target {
+                self.target = Some(targets(&frame, &name)?);
+            } else if let Some(&j) = self.index.get(name.as_str()) {
+                let mut values = self.free.pop().unwrap_or_default();
+                riskscore_model::data::column_f64_into(&frame, &name, &mut values)?;
+                self.feature(j, &name, values)?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e| riskscore_features::Error::Invalid(e.to_string()))
+    }
+
+    fn floats(&mut self, name: &str, values: Vec<f64>) -> riskscore_features::Result<()> {
+        if name == self.pipeline.id || name == self.pipeline.target {
+            // Missing where NaN, as in a feature file.
+            let column: Float64Chunked =
+                values.iter().map(|v| (!v.is_nan()).then_some(*v)).collect();
+            return self.column(column.with_name(name.into()).into_column());
+        }
+        match self.index.get(name).copied() {
+            Some(j) => self
+                .feature(j, name, values)
+                .map_err(|e| riskscore_features::Error::Invalid(e.to_string())),
+            None => {
+                self.free.push(values);
+                Ok(())
+            }
+        }
+    }
+
+    fn buffer(&mut self, len: usize) -> Option<Vec<f64>> {
+        let i = self.free.iter().position(|v| v.capacity() >= len)?;
+        Some(self.free.swap_remove(i))
+    }
+
+    fn recycle(&mut self, buffer: Vec<f64>) {
+        if self.free.len() < 2 * COLUMNS_AT_ONCE {
+            self.free.push(buffer);
+        }
+    }
 }
 
 /// The features `names` in batches of `COLUMNS_AT_ONCE`, each with its first feature's index.

@@ -89,6 +89,7 @@ fn history_as_counted(sc: &Scorer, data: &Path) {
 
 fn same_clients(a: &Scorer, b: &Scorer) {
     assert_eq!(a.population.ids, b.population.ids);
+    assert_eq!(a.population.target, b.population.target);
     for (i, id) in a.population.ids.iter().enumerate() {
         assert_eq!(
             a.population.probability[i].to_bits(),
@@ -109,6 +110,9 @@ fn folder_and_matrix(model: &Path, data: &Path, features: &Path) {
     history_as_counted(&folder, data);
     // Ratios and means are not f32 numbers: the rows are compact.
     assert!(rounded > 1000, "only {rounded} values rounded");
+    // Outcomes where known (application_train), none for the applicants to score.
+    let target = &folder.population.target;
+    assert!(target.iter().any(Option::is_none) && target.contains(&Some(1)));
     let (parquet, _) = served_as_booster(model, features);
     same_clients(&folder, &parquet);
 }
@@ -235,4 +239,38 @@ fn values_kept_exactly_are_scored_as_doubles() {
             "row {i}, {name}: not kept exactly"
         );
     }
+}
+
+/// `--monotone-age`: the age is capped in the rows made from a folder as in the booster's
+/// input (the pipeline's own transform), every client bit for bit.
+#[test]
+fn a_folder_served_under_the_age_cap_has_the_capped_ages() {
+    let kit = riskscore_testkit::home_credit();
+    let cfg = riskscore_model::TrainConfig {
+        monotone_age: true,
+        ..riskscore_testkit::short_config()
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let b = riskscore_testkit::train(dir, kit.data.clone(), &Default::default(), &cfg);
+    let (folder, _) = served_as_booster(&b.model, &kit.data);
+    let bundle = ModelBundle::load(&b.model).expect("bundle");
+    let (floor, age) = (
+        bundle.pipeline.age_floor.expect("floor"),
+        bundle.pipeline.age_column().expect("age"),
+    );
+    let j = bundle
+        .manifest
+        .feature_names()
+        .iter()
+        .position(|n| n == age)
+        .expect("age is a feature");
+    let ages: Vec<f64> = folder
+        .population
+        .ids
+        .iter()
+        .map(|id| folder.row(*id).expect("row").1[j])
+        .collect();
+    let capped = ages.iter().filter(|&&a| a == floor).count();
+    assert!(capped > 0, "no age at the cap {floor}");
+    assert!(ages.iter().all(|&a| a.is_nan() || a >= floor));
 }
