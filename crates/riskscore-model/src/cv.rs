@@ -169,13 +169,14 @@ pub fn run_pruned(
                 for (&i, &p) in valid_idx.iter().zip(&pred) {
                     oof[i] = p;
                 }
+                let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
                 let fit = FoldFit {
                     fold: f,
                     auc: roc_auc(&pred, &vy),
                     best_iteration: trees,
                     seconds: started.elapsed().as_secs_f64(),
                     cut: (trees >= rounds).then_some(rounds),
-                    curve: Vec::new(),
+                    curve,
                 };
                 tracing::info!(
                     "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected): AUC {:.4}, {:.1} s",
@@ -184,14 +185,9 @@ pub fn run_pruned(
                     fit.auc,
                     fit.seconds
                 );
-                if fit.cut.is_none() {
-                    // Stopped early before the cut: this is the fold's own booster.
-                    let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
-                    judged = Some(FoldFit { curve, ..fit });
-                    early = true;
-                } else {
-                    judged = Some(fit);
-                }
+                // Stopped early before the cut: this is the fold's own booster.
+                early = fit.cut.is_none();
+                judged = Some(fit);
             }
             let Some(fit) = &judged else { continue };
             let progress = Progress {

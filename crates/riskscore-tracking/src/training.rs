@@ -477,14 +477,14 @@ impl Observer for Session {
                     // Stopped part-way through this fold: its booster cut at `rounds`.
                     metrics.push(Metric::new("cut_fold_auc", f.auc, step));
                     metrics.push(Metric::new("cut_rounds", f64::from(rounds), step));
-                    continue;
+                } else {
+                    metrics.push(Metric::new("fold_auc", f.auc, step));
+                    metrics.push(Metric::new(
+                        "fold_best_iteration",
+                        f64::from(f.best_iteration),
+                        step,
+                    ));
                 }
-                metrics.push(Metric::new("fold_auc", f.auc, step));
-                metrics.push(Metric::new(
-                    "fold_best_iteration",
-                    f64::from(f.best_iteration),
-                    step,
-                ));
                 for c in &f.curve {
                     let round = i64::from(c.round);
                     metrics.push(Metric::new(
