@@ -154,7 +154,7 @@ pub fn run_pruned(
             Ok((booster, pred))
         };
         let max_rounds = spec.params.max_rounds;
-        // The first fold's booster when one cut short stopped early before its cut.
+        // Whether a booster cut short stopped early before its cut: it is then the fold's own.
         let mut early = false;
         let mut judged: Option<FoldFit> = None;
         let shares = if f == 0 { spec.shares } else { &[] };
