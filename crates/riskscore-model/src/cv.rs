@@ -132,11 +132,15 @@ pub fn run_pruned(
         let (sx, sy) = data.take(&stop_idx);
         let (vx, vy) = data.take(&valid_idx);
         let bal = imbalance::apply(spec.strategy, tx, ty, nf, spec.ratio, fold_seed);
-        let train = |rounds: u32| -> Result<(lightgbm3::Booster, Vec<f64>)> {
+        let max_rounds = spec.params.max_rounds;
+        // The fold's booster with its rounds cut at `rounds` (`max_rounds`: not cut), its
+        // predictions written into `oof`. Its `cut` is set when it ran to the cut below
+        // `max_rounds`; one that stopped early before is the fold's own booster.
+        let fit_fold = |rounds: u32, oof: &mut [f64]| -> Result<FoldFit> {
             let params = spec
                 .params
                 .to_lightgbm(spec.seed, bal.scale_pos_weight, rounds);
-            let booster = lgbm::fit(
+            let mut booster = lgbm::fit(
                 Rows {
                     x: &bal.x,
                     y: &bal.y,
@@ -151,11 +155,21 @@ pub fn run_pruned(
                 &params,
             )?;
             let pred = lgbm::predict(&booster, &vx, nf)?;
-            Ok((booster, pred))
+            for (&i, &p) in valid_idx.iter().zip(&pred) {
+                oof[i] = p;
+            }
+            let trees = booster.num_iterations().max(0) as u32;
+            let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
+            Ok(FoldFit {
+                fold: f,
+                auc: roc_auc(&pred, &vy),
+                best_iteration: trees,
+                seconds: started.elapsed().as_secs_f64(),
+                cut: (rounds < max_rounds && trees >= rounds).then_some(rounds),
+                curve,
+            })
         };
-        let max_rounds = spec.params.max_rounds;
-        // Whether a booster cut short stopped early before its cut: it is then the fold's own.
-        let mut early = false;
+        // The first fold judged part-way; a booster that stopped early before its cut is kept.
         let mut judged: Option<FoldFit> = None;
         let shares = if f == 0 { spec.shares } else { &[] };
         for &share in shares {
@@ -163,60 +177,31 @@ pub fn run_pruned(
             if rounds >= max_rounds {
                 break;
             }
-            if !early {
-                let (mut booster, pred) = train(rounds)?;
-                let trees = booster.num_iterations().max(0) as u32;
-                for (&i, &p) in valid_idx.iter().zip(&pred) {
-                    oof[i] = p;
-                }
-                let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
-                let fit = FoldFit {
-                    fold: f,
-                    auc: roc_auc(&pred, &vy),
-                    best_iteration: trees,
-                    seconds: started.elapsed().as_secs_f64(),
-                    cut: (trees >= rounds).then_some(rounds),
-                    curve,
-                };
+            if judged.as_ref().is_none_or(|j| j.cut.is_some()) {
+                let cut = fit_fold(rounds, &mut oof)?;
                 tracing::info!(
                     "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected): AUC {:.4}, {:.1} s",
                     spec.label,
                     share * 100.0,
-                    fit.auc,
-                    fit.seconds
+                    cut.auc,
+                    cut.seconds
                 );
-                // Stopped early before the cut: this is the fold's own booster.
-                early = fit.cut.is_none();
-                judged = Some(fit);
+                judged = Some(cut);
             }
-            let Some(fit) = &judged else { continue };
+            let Some(cut) = &judged else { continue };
             let progress = Progress {
                 step: share,
                 oof: &oof,
-                folds: std::slice::from_ref(fit),
+                folds: std::slice::from_ref(cut),
             };
             if !keep_going(&progress) {
-                fits.push(fit.clone());
+                fits.push(cut.clone());
                 return Ok(CvResult { oof, folds: fits });
             }
         }
-        let fit = match judged.filter(|_| early) {
-            Some(fit) => fit,
-            None => {
-                let (mut booster, pred) = train(max_rounds)?;
-                for (&i, &p) in valid_idx.iter().zip(&pred) {
-                    oof[i] = p;
-                }
-                let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
-                FoldFit {
-                    fold: f,
-                    auc: roc_auc(&pred, &vy),
-                    best_iteration: booster.num_iterations().max(0) as u32,
-                    seconds: started.elapsed().as_secs_f64(),
-                    cut: None,
-                    curve,
-                }
-            }
+        let fit = match judged.filter(|j| j.cut.is_none()) {
+            Some(own) => own,
+            None => fit_fold(max_rounds, &mut oof)?,
         };
         tracing::info!(
             "{}: fold {}/{k} AUC {:.4}, {} rounds, {:.1} s",
