@@ -356,9 +356,24 @@ impl FeaturePipeline {
         Ok(())
     }
 
+    /// The age column and the floor it is capped at (`--monotone-age`), if it is.
+    fn age_cap(&self) -> Option<(&'static str, f64)> {
+        Some((self.age_column()?, self.age_floor?))
+    }
+
+    /// Column `name`'s values (NaN where missing) capped as [`Self::apply_age_cap`] caps a
+    /// frame's: unchanged unless `name` is the capped age column.
+    pub fn apply_age_cap_to(&self, name: &str, values: &mut [f64]) {
+        if let Some((_, floor)) = self.age_cap().filter(|(age, _)| *age == name) {
+            for v in values.iter_mut().filter(|v| !v.is_nan()) {
+                *v = v.max(floor);
+            }
+        }
+    }
+
     /// The frame with the age column capped as the pipeline says (unchanged without a cap).
     pub fn apply_age_cap(&self, mut df: DataFrame) -> Result<DataFrame> {
-        let (Some(floor), Some(age)) = (self.age_floor, self.age_column()) else {
+        let Some((age, floor)) = self.age_cap() else {
             return Ok(df);
         };
         let Ok(column) = df.column(age) else {

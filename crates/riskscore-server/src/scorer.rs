@@ -694,7 +694,7 @@ fn clients(
         let (_, history) = bundle
             .pipeline
             .transform_home_credit_each(&folder, &mut sink)?;
-        let mut clients = sink.finish(names)?;
+        let mut clients = sink.finish()?;
         clients.history = Some(history);
         return Ok(clients);
     }
@@ -719,12 +719,13 @@ fn clients(
 /// time, with the age cap of `--monotone-age`; their buffers go back to the pipeline.
 struct StreamedRows<'a> {
     pipeline: &'a FeaturePipeline,
+    /// The model's features, in order, and where each is.
+    names: &'a [String],
     index: HashMap<&'a str, usize>,
     /// The split points until the first column gives the row count, then the rows.
     rows: Building,
     pending: Vec<(usize, Vec<f64>)>,
     free: Vec<Vec<f64>>,
-    seen: Vec<bool>,
     ids: Option<Vec<i64>>,
     target: Option<Vec<Option<u8>>>,
     threads: usize,
@@ -734,6 +735,7 @@ impl<'a> StreamedRows<'a> {
     fn new(bundle: &'a ModelBundle, names: &'a [String], cuts: Cuts, threads: usize) -> Self {
         StreamedRows {
             pipeline: &bundle.pipeline,
+            names,
             index: names
                 .iter()
                 .enumerate()
@@ -742,7 +744,6 @@ impl<'a> StreamedRows<'a> {
             rows: Building::Waiting(cuts),
             pending: Vec::with_capacity(COLUMNS_AT_ONCE),
             free: Vec::new(),
-            seen: vec![false; names.len()],
             ids: None,
             target: None,
             threads,
@@ -755,15 +756,8 @@ impl<'a> StreamedRows<'a> {
         for v in values.iter_mut().filter(|v| v.is_nan()) {
             *v = f64::NAN;
         }
-        if let (Some(floor), Some(age)) = (self.pipeline.age_floor, self.pipeline.age_column()) {
-            if name == age {
-                for v in values.iter_mut().filter(|v| !v.is_nan()) {
-                    *v = v.max(floor);
-                }
-            }
-        }
+        self.pipeline.apply_age_cap_to(name, &mut values);
         self.rows.start(values.len());
-        self.seen[j] = true;
         self.pending.push((j, values));
         if self.pending.len() == COLUMNS_AT_ONCE {
             self.flush()?;
@@ -784,14 +778,8 @@ impl<'a> StreamedRows<'a> {
         Ok(())
     }
 
-    fn finish(mut self, names: &[String]) -> Result<Clients> {
+    fn finish(mut self) -> Result<Clients> {
         self.flush()?;
-        if let Some(j) = self.seen.iter().position(|s| !s) {
-            return Err(Error::Input(format!(
-                "the pipeline made no column {:?}, a feature of the model",
-                names[j]
-            )));
-        }
         let ids = self.ids.ok_or_else(|| {
             Error::Input(format!("the pipeline made no {} column", self.pipeline.id))
         })?;
@@ -799,6 +787,12 @@ impl<'a> StreamedRows<'a> {
         let Building::Rows(rows) = self.rows else {
             return Err(Error::Input("no feature rows were built".into()));
         };
+        if let Some(&j) = rows.missing().first() {
+            return Err(Error::Input(format!(
+                "the pipeline made no column {:?}, a feature of the model",
+                self.names[j]
+            )));
+        }
         let rows = rows.finish();
         if rows.n_rows() != ids.len() {
             return Err(Error::Input(format!(
