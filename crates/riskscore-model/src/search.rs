@@ -92,8 +92,8 @@ pub fn params_at(u: &[f64], base: &LgbmParams) -> LgbmParams {
 }
 
 /// How a tried point did: configurations that ran every fold rank before those stopped early
-/// (less of the folds' resource missing first), then by loss (lower is better), as Optuna's TPE ranks complete
-/// trials before pruned ones.
+/// (less of the folds' resource missing first), then by loss (lower is better), as Optuna's
+/// TPE ranks complete trials before pruned ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outcome {
     /// Folds of resource not used (a share of the first fold counts as that share).
