@@ -172,6 +172,9 @@ pub struct Scorer {
     /// a pure function of the model and the client's row, so a refused client's score costs
     /// one explanation, at most; [`Scorer::warm_refusals`] computes them all after start.
     refusals: Vec<OnceLock<Arc<Refusal>>>,
+    /// Each known client's input hash (the journal's `input_hash` of its row), once computed:
+    /// the row is the same at every decision.
+    input_hashes: Vec<OnceLock<String>>,
     /// Explanations being computed now: one alone is split over `threads`, one among others
     /// runs on one thread (the cores are busy already; splitting costs throughput).
     explaining: AtomicUsize,
@@ -340,6 +343,7 @@ impl Scorer {
             recourse,
             recourse_cache: Mutex::new(HashMap::new()),
             refusals: (0..n_clients).map(|_| OnceLock::new()).collect(),
+            input_hashes: (0..n_clients).map(|_| OnceLock::new()).collect(),
             explaining: AtomicUsize::new(0),
         })
     }
@@ -430,6 +434,16 @@ impl Scorer {
     /// The row index of client `id`.
     pub fn index(&self, id: i64) -> Option<usize> {
         self.population.index.get(&id).copied()
+    }
+
+    /// The input hash of the known client at row index `i` (its row's
+    /// [`crate::journal::input_hash`]), computed once; None for an index out of range.
+    pub fn input_hash(&self, i: usize) -> Option<String> {
+        let cell = self.input_hashes.get(i)?;
+        Some(
+            cell.get_or_init(|| crate::journal::input_hash(&self.population.rows.row(i)))
+                .clone(),
+        )
     }
 
     /// Client `id`'s row index and feature row.

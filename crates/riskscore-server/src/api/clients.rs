@@ -165,6 +165,7 @@ async fn client_score(
             review: Vec::new(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x: &x,
+            known: Some(i),
             posted: None,
         },
     )
@@ -199,7 +200,7 @@ async fn client_explanation(
     rid: RequestId,
 ) -> ApiResult<Json<ExplanationAnswer>> {
     let top = top_of(q.top.as_deref())?;
-    let (_, x) = known(&s.scorer, id)?;
+    let (i, x) = known(&s.scorer, id)?;
     let e = explain_known(&s, id, x.clone(), top).await?;
     let seq = record(
         &s,
@@ -212,6 +213,7 @@ async fn client_explanation(
             review: Vec::new(),
             notice: Vec::new(),
             x: &x,
+            known: Some(i),
             posted: None,
         },
     )
@@ -374,6 +376,7 @@ async fn client_notice(
             review: Vec::new(),
             notice: notice.statements(),
             x: &x,
+            known: Some(i),
             posted: None,
         },
     )

@@ -296,6 +296,9 @@ pub(crate) struct Record<'a> {
     /// A refusal's notice statements as sent (empty when none was sent).
     pub notice: Vec<String>,
     pub x: &'a [f64],
+    /// The row index of the known client whose row `x` is (its input hash is computed once);
+    /// None for a posted application.
+    pub known: Option<usize>,
     /// A posted application's body (the challenger scores it with its own pipeline).
     pub posted: Option<&'a Value>,
 }
@@ -310,6 +313,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         review,
         notice,
         x,
+        known,
         posted,
     } = r;
     let id = client;
@@ -329,7 +333,9 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
             riskscore_model::bundle::Decision::Refused => "refused".into(),
         },
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
-        input_hash: input_hash(x),
+        input_hash: known
+            .and_then(|i| s.scorer.input_hash(i))
+            .unwrap_or_else(|| input_hash(x)),
         review,
         notice,
         champion: None,

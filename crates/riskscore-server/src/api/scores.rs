@@ -147,6 +147,7 @@ async fn record_new(
             review: n.review.clone(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             x: &n.x,
+            known: None,
             posted: Some(&n.body),
         },
     )

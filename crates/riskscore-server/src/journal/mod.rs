@@ -8,12 +8,16 @@
 //! the journal's write lock while it reads the head and chains from it, so several processes
 //! (replicas behind a load balancer) can write one journal and keep one chain.
 //!
-//! Each entry also stores the feature row that was scored, bit for bit ([`encode_row`]: a
+//! Each entry also keeps the feature row that was scored, bit for bit ([`encode_row`]: a
 //! 2-bit code per value for the common 0, NaN and 1, the other values' bits after; a
 //! Home Credit row of ~730 features takes about 2 KB instead of 5.8): the SHA-256 of its
-//! little-endian f64 bits is the entry's `input_hash`, so the chain covers it too. Drift
-//! analysis reads the recent rows back ([`read_window`]). Journals written before rows were
-//! stored are upgraded in place; their old entries have no row.
+//! little-endian f64 bits is the entry's `input_hash`, so the chain covers it too. A row is
+//! stored once, in `journal_rows` under its input hash, however many decisions score it (a
+//! known client's row is the same at every decision); the entry's own `features` column is
+//! then an empty blob that says "in `journal_rows`". Entries written before that kept their
+//! row in `features` and still do. Drift analysis reads the recent rows back
+//! ([`read_window`]). Journals written before rows were stored are upgraded in place; their
+//! old entries have no row.
 //!
 //! Stores: SQLite (the embedded default; WAL, synchronous=FULL) or PostgreSQL.
 
@@ -88,7 +92,8 @@ pub struct Entry {
     pub prev_hash: String,
     pub hash: String,
     /// The scored feature row as stored ([`encode_row`]), in the model's feature order (None
-    /// for entries written before rows were stored).
+    /// for entries written before rows were stored; empty when the entry's row should be in
+    /// `journal_rows` and is not).
     #[serde(skip)]
     pub row: Option<Vec<u8>>,
 }
@@ -102,11 +107,16 @@ impl Entry {
 
 /// SHA-256 of a feature row's little-endian f64 bits: the entry's `input_hash`.
 pub fn input_hash(x: &[f64]) -> String {
+    hex(&input_digest(x))
+}
+
+/// [`input_hash`] as bytes.
+pub fn input_digest(x: &[f64]) -> [u8; 32] {
     let mut h = Sha256::new();
     for v in x {
         h.update(v.to_bits().to_le_bytes());
     }
-    hex(&h.finalize())
+    h.finalize().into()
 }
 
 /// The version byte of [`encode_row`]'s format.
@@ -289,14 +299,70 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// A decision on its way to the writer: the entry's fields, its stored row, why it enters the
+/// A decision on its way to the writer: the entry's fields, its row, why it enters the
 /// review queue (empty: it does not), and where the sequence number goes.
 #[derive(Debug)]
 struct Pending {
     decided: Decided,
-    row: Vec<u8>,
+    row: Row,
     queue: Vec<String>,
     reply: Reply,
+}
+
+/// A decision's feature row: its values (encoded by the writer, and only when the row is not
+/// stored yet) or its bytes as stored.
+#[derive(Debug)]
+enum Row {
+    Values(Vec<f64>),
+    Encoded(Vec<u8>),
+}
+
+impl Row {
+    fn encoded(&self) -> Vec<u8> {
+        match self {
+            Row::Values(x) => encode_row(x),
+            Row::Encoded(b) => b.clone(),
+        }
+    }
+}
+
+/// The input hashes whose rows this process has committed to `journal_rows`: their
+/// decisions write no row again. Forgotten all at once past `STORED_AT_MOST` (each then costs
+/// one more insert that finds its row there).
+#[derive(Debug, Default)]
+struct Stored(std::collections::HashSet<[u8; 32]>);
+
+/// Input hashes remembered at most (32 bytes each, about 17 MB with the set's overhead).
+const STORED_AT_MOST: usize = 1 << 19;
+
+impl Stored {
+    /// The 32 bytes of a hex input hash (None for anything else: such a row is always
+    /// written).
+    fn key(hash: &str) -> Option<[u8; 32]> {
+        let b = hash.as_bytes();
+        if b.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            *o = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(out)
+    }
+
+    fn contains(&self, hash: &str) -> bool {
+        Self::key(hash).is_some_and(|k| self.0.contains(&k))
+    }
+
+    fn insert(&mut self, hash: &str) {
+        if let Some(k) = Self::key(hash) {
+            if self.0.len() >= STORED_AT_MOST {
+                self.0.clear();
+            }
+            self.0.insert(k);
+        }
+    }
 }
 
 /// The handle the server holds: sends decisions to the writer thread.
@@ -373,7 +439,7 @@ impl Journal {
         features: &[f64],
         queue: Vec<String>,
     ) -> Result<i64> {
-        self.send(d, encode_row(features), queue)
+        self.send(d, Row::Values(features.to_vec()), queue)
             .await
             .map_err(|f| Error::Journal {
                 location: self.location(),
@@ -394,13 +460,13 @@ impl Journal {
                 "a review entry names the entry it decides".into(),
             ));
         }
-        self.send(d, row, Vec::new()).await
+        self.send(d, Row::Encoded(row), Vec::new()).await
     }
 
     async fn send(
         &self,
         decided: Decided,
-        row: Vec<u8>,
+        row: Row,
         queue: Vec<String>,
     ) -> std::result::Result<i64, Failure> {
         let (reply, wait) = oneshot::channel();
@@ -433,8 +499,11 @@ const ATTEMPTS: u32 = 5;
 /// processes writing the same journal (replicas) keep one chain. A failed commit is retried
 /// with a new connection (another writer holding SQLite's lock past the busy timeout, a
 /// PostgreSQL server restarted); each decision is answered only after its entry is committed.
+/// A row goes to `journal_rows` with the first decision on it (as far as this process knows:
+/// another process may have stored it already, and the insert then leaves it).
 fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiver<Pending>) {
     let name = loc.display();
+    let mut stored = Stored::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < GROUP {
@@ -443,11 +512,20 @@ fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiv
                 Err(_) => break,
             }
         }
+        let mut in_batch = std::collections::HashSet::new();
+        let rows: Vec<Option<Vec<u8>>> = batch
+            .iter()
+            .map(|p| {
+                let hash = p.decided.input_hash.as_str();
+                (!stored.contains(hash) && in_batch.insert(hash)).then(|| p.row.encoded())
+            })
+            .collect();
         let drafts: Vec<store::Draft<'_>> = batch
             .iter()
-            .map(|p| store::Draft {
+            .zip(&rows)
+            .map(|(p, row)| store::Draft {
                 decided: &p.decided,
-                row: &p.row,
+                row: row.as_deref(),
                 queue: &p.queue,
             })
             .collect();
@@ -469,6 +547,11 @@ fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiv
         drop(drafts);
         match result {
             Ok(outcomes) => {
+                for (p, row) in batch.iter().zip(&rows) {
+                    if row.is_some() {
+                        stored.insert(&p.decided.input_hash);
+                    }
+                }
                 for (item, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = item.reply.send(outcome.map_err(Failure::NotPending));
                 }
@@ -496,7 +579,8 @@ const PAGE: usize = 10_000;
 
 /// Checks the whole chain: contiguous sequence numbers from 1, each entry's hash, each link,
 /// each stored feature row against its input hash, and the head record (which catches removed
-/// last entries). Reads the journal a page at a time.
+/// last entries); then each client's model version recorded for outcomes against its latest
+/// scoring decision's. Reads the journal a page at a time.
 pub fn verify(loc: &Location) -> Result<Verdict> {
     if let Location::Sqlite(p) = loc {
         if !p.is_file() {
@@ -531,7 +615,46 @@ pub fn verify(loc: &Location) -> Result<Verdict> {
             _ => break,
         }
     }
-    Ok(check.finish(head.as_ref()))
+    let recorded = store.client_versions().map_err(fail)?;
+    let latest = std::mem::take(&mut check.versions);
+    let mut verdict = check.finish(head.as_ref());
+    verdict.problems.extend(version_problems(latest, recorded));
+    verdict.ok = verdict.problems.is_empty();
+    Ok(verdict)
+}
+
+/// Where the recorded model versions of clients (`recorded`) differ from their latest
+/// scoring decisions' (`latest`), in client order.
+fn version_problems(
+    mut latest: std::collections::HashMap<String, String>,
+    recorded: Vec<(String, String)>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (client, version) in recorded {
+        match latest.remove(&client) {
+            Some(v) if v == version => {}
+            Some(v) => problems.push((
+                client.clone(),
+                format!(
+                    "client {client}: recorded for outcomes with model version {version}, \
+                     its latest decision's is {v} (edited?)"
+                ),
+            )),
+            None => problems.push((
+                client.clone(),
+                format!("client {client}: recorded for outcomes without a decision (edited?)"),
+            )),
+        }
+    }
+    problems.extend(latest.into_iter().map(|(client, v)| {
+        let p = format!(
+            "client {client}: its latest decision (model version {v}) is not recorded for \
+             outcomes (removed?)"
+        );
+        (client, p)
+    }));
+    problems.sort();
+    problems.into_iter().map(|(_, p)| p).collect()
 }
 
 /// The chain checks of `verify`, on entries in memory.
@@ -547,6 +670,8 @@ pub fn check_chain(entries: &[Entry], head: Option<&(i64, String)>) -> Verdict {
 #[derive(Debug)]
 struct ChainCheck {
     problems: Vec<String>,
+    /// Each client's latest scoring decision's model version.
+    versions: std::collections::HashMap<String, String>,
     prev: String,
     expected_seq: i64,
     entries: usize,
@@ -556,6 +681,7 @@ impl Default for ChainCheck {
     fn default() -> Self {
         ChainCheck {
             problems: Vec::new(),
+            versions: Default::default(),
             prev: GENESIS.to_owned(),
             expected_seq: 1,
             entries: 0,
@@ -584,13 +710,22 @@ impl ChainCheck {
                 e.seq
             ));
         }
-        if e.row.is_some()
+        if e.row.as_ref().is_some_and(|r| r.is_empty()) {
+            problems.push(format!(
+                "entry {}: its feature row is missing from journal_rows (removed?)",
+                e.seq
+            ));
+        } else if e.row.is_some()
             && e.features().map(|x| input_hash(&x)).as_deref() != Some(&e.decided.input_hash)
         {
             problems.push(format!(
                 "entry {}: its stored feature row does not match its input hash (edited?)",
                 e.seq
             ));
+        }
+        if matches!(e.decided.kind.as_str(), "known" | "new") {
+            self.versions
+                .insert(e.decided.client.clone(), e.decided.model_version.clone());
         }
         self.prev = e.hash.clone();
         self.expected_seq = e.seq + 1;

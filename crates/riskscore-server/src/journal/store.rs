@@ -28,11 +28,32 @@ CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
 CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
   defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
   PRIMARY KEY (client, model_version));
-CREATE INDEX IF NOT EXISTS journal_client ON journal (client);
 CREATE TABLE IF NOT EXISTS reviews (entry INTEGER PRIMARY KEY, client TEXT NOT NULL,
   model_version TEXT NOT NULL, input_hash TEXT NOT NULL, queued_at TEXT NOT NULL,
   why TEXT NOT NULL, status TEXT NOT NULL, final_entry INTEGER);
-CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);";
+CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);
+CREATE TABLE IF NOT EXISTS journal_rows (input_hash TEXT PRIMARY KEY, features BLOB NOT NULL);";
+
+/// Each client's latest scoring decision's (`known` or `new`) model version, against which an
+/// outcome is recorded. Written when a client's first decision, or a decision by another model version, is
+/// committed; a client's next decisions by the same version only read it. It replaced an index
+/// of every entry by client (one more page written per decision): a journal that had that
+/// index gets this table filled from its entries and loses the index, in one transaction.
+const CLIENTS_TABLE: &str = "journal_clients (client TEXT PRIMARY KEY, \
+    model_version TEXT NOT NULL)";
+/// [`CLIENTS_TABLE`]'s first filling, from a journal's entries (SQLite: the bare column of
+/// `MAX` is that row's).
+const CLIENTS_FILL_SQLITE: &str = "INSERT INTO journal_clients (client, model_version) \
+    SELECT client, model_version FROM (SELECT client, model_version, MAX(seq) FROM journal WHERE kind IN ('known', 'new') \
+    GROUP BY client)";
+const CLIENTS_FILL_PG: &str = "INSERT INTO journal_clients (client, model_version) \
+    SELECT DISTINCT ON (client) client, model_version FROM journal \
+    WHERE kind IN ('known', 'new') ORDER BY client, seq DESC";
+/// A client's latest scoring decision's model version.
+const CLIENT_VERSION: &str = "SELECT model_version FROM journal_clients WHERE client = $1";
+/// Records a client's latest scoring decision's model version (a new client, or a change).
+const CLIENT_MOVE: &str = "INSERT INTO journal_clients (client, model_version) \
+    VALUES ($1, $2) ON CONFLICT (client) DO UPDATE SET model_version = excluded.model_version";
 
 /// Columns added since the first journals, with their SQLite types: a journal written before
 /// them is upgraded in place (its old entries hold NULL).
@@ -66,11 +87,19 @@ CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
 CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
   defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
   PRIMARY KEY (client, model_version));
-CREATE INDEX IF NOT EXISTS journal_client ON journal (client);
 CREATE TABLE IF NOT EXISTS reviews (entry BIGINT PRIMARY KEY, client TEXT NOT NULL,
   model_version TEXT NOT NULL, input_hash TEXT NOT NULL, queued_at TEXT NOT NULL,
   why TEXT NOT NULL, status TEXT NOT NULL, final_entry BIGINT);
-CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);";
+CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, entry);
+CREATE TABLE IF NOT EXISTS journal_rows (input_hash TEXT PRIMARY KEY, features BYTEA NOT NULL);";
+
+/// Stores a row under its input hash unless it is there already.
+const STORE_ROW: &str = "INSERT INTO journal_rows (input_hash, features) VALUES ($1, $2) \
+    ON CONFLICT (input_hash) DO NOTHING";
+/// An entry's row as read: its own `features`, or, when that is the empty blob that says so,
+/// its row in `journal_rows` (the empty blob again when that row is missing).
+const ROW_READ: &str = "CASE WHEN length(features) = 0 THEN COALESCE((SELECT r.features \
+    FROM journal_rows r WHERE r.input_hash = journal.input_hash), features) ELSE features END";
 
 /// Enters an entry in the review queue unless the same row of the same client and model is
 /// pending there already.
@@ -87,8 +116,10 @@ const CLOSE: &str =
 const PG_COMPLETE: &str = "SELECT (SELECT COUNT(*) FROM information_schema.columns \
     WHERE table_schema = current_schema() AND table_name = 'journal') = 19 \
     AND to_regclass('journal_head') IS NOT NULL AND to_regclass('journal_time') IS NOT NULL \
-    AND to_regclass('outcomes') IS NOT NULL AND to_regclass('journal_client') IS NOT NULL \
-    AND to_regclass('reviews') IS NOT NULL AND to_regclass('reviews_status') IS NOT NULL";
+    AND to_regclass('outcomes') IS NOT NULL AND to_regclass('journal_clients') IS NOT NULL \
+    AND to_regclass('journal_client') IS NULL \
+    AND to_regclass('reviews') IS NOT NULL AND to_regclass('reviews_status') IS NOT NULL \
+    AND to_regclass('journal_rows') IS NOT NULL";
 
 impl Store {
     pub(super) fn open(loc: &Location) -> Result<Self> {
@@ -127,6 +158,7 @@ impl Store {
                     }
                 }
                 c.execute_batch(SQLITE_SCHEMA).map_err(|e| fail(&e))?;
+                sqlite_clients(&c).map_err(|e| fail(&e))?;
                 Ok(Store::Sqlite(c))
             }
             Location::Postgres(url) => {
@@ -140,6 +172,17 @@ impl Store {
                     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
                         .map_err(|e| fail(&e))?;
                     tx.batch_execute(PG_SCHEMA).map_err(|e| fail(&e))?;
+                    let new: bool = tx
+                        .query_one("SELECT to_regclass('journal_clients') IS NULL", &[])
+                        .map_err(|e| fail(&e))?
+                        .get(0);
+                    if new {
+                        tx.batch_execute(&format!(
+                            "CREATE TABLE {CLIENTS_TABLE}; {CLIENTS_FILL_PG}; \
+                             DROP INDEX IF EXISTS journal_client"
+                        ))
+                        .map_err(|e| fail(&e))?;
+                    }
                     tx.commit().map_err(|e| fail(&e))?;
                 }
                 Ok(Store::Postgres(Box::new(c)))
@@ -193,7 +236,7 @@ impl Store {
                         .map_err(|e| e.to_string())
                 };
                 let (chained, outcomes) = chain(drafts, head, status)?;
-                sqlite_write(&tx, &chained)?;
+                sqlite_write(&tx, drafts, &chained)?;
                 tx.commit().map_err(|e| e.to_string())?;
                 Ok(outcomes)
             }
@@ -212,7 +255,7 @@ impl Store {
                         .map(|row| row.get(0)))
                 };
                 let (chained, outcomes) = chain(drafts, head, status)?;
-                pg_write(&mut tx, &chained)?;
+                pg_write(&mut tx, drafts, &chained)?;
                 tx.commit().map_err(|e| e.to_string())?;
                 Ok(outcomes)
             }
@@ -242,7 +285,7 @@ impl Store {
             "SELECT seq, time, request_id, client, kind, model_version, probability, decision, \
              reasons, input_hash, prev_hash, hash, review, notice, {}, champion, reviewed, reviewer, \
              review_reason FROM journal",
-            if filter.rows { "features" } else { "NULL" }
+            if filter.rows { ROW_READ } else { "NULL" }
         );
         if !clauses.is_empty() {
             q += &format!(" WHERE {}", clauses.join(" AND "));
@@ -333,8 +376,7 @@ impl Store {
         now: &str,
     ) -> std::result::Result<super::outcomes::Recorded, super::outcomes::Refused> {
         use super::outcomes::{Recorded, Refused};
-        let latest = "SELECT model_version FROM journal WHERE client = $1 \
-                      AND kind IN ('known', 'new') ORDER BY seq DESC LIMIT 1";
+        let latest = CLIENT_VERSION;
         let existing = "SELECT defaulted FROM outcomes WHERE client = $1 AND model_version = $2";
         let ins = "INSERT INTO outcomes (client, model_version, defaulted, observed_at, \
                    recorded_at) VALUES ($1, $2, $3, $4, $5)";
@@ -668,6 +710,27 @@ impl Store {
             .collect())
     }
 
+    /// Every client of [`CLIENTS_TABLE`] with its recorded model version.
+    pub(super) fn client_versions(&mut self) -> std::result::Result<Vec<(String, String)>, String> {
+        let q = "SELECT client, model_version FROM journal_clients";
+        match self {
+            Store::Sqlite(c) => {
+                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
+                let rows = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(|e| e.to_string())?;
+                rows.collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())
+            }
+            Store::Postgres(c) => Ok(c
+                .query(q, &[])
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()),
+        }
+    }
+
     /// The head record.
     pub(super) fn head_record(&mut self) -> std::result::Result<Head, String> {
         let hq = "SELECT seq, hash FROM journal_head WHERE one = 1";
@@ -692,6 +755,41 @@ impl Store {
     }
 }
 
+/// Creates [`CLIENTS_TABLE`] in a SQLite journal that has none, filled from its entries, and
+/// drops the index it replaces: in one transaction, so processes opening one journal together
+/// do it once.
+fn sqlite_clients(c: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let have = || -> rusqlite::Result<bool> {
+        c.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' \
+             AND name = 'journal_clients'",
+            [],
+            |r| r.get(0),
+        )
+    };
+    // Most opens find it (no write lock taken); else again under the lock.
+    if have()? {
+        return Ok(());
+    }
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    let upgrade = || -> rusqlite::Result<()> {
+        if !have()? {
+            c.execute_batch(&format!(
+                "CREATE TABLE {CLIENTS_TABLE}; {CLIENTS_FILL_SQLITE}; \
+                 DROP INDEX IF EXISTS journal_client;"
+            ))?;
+        }
+        Ok(())
+    };
+    match upgrade() {
+        Ok(()) => c.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// SQLite's busy handler: true (try again) after a half-millisecond sleep, for 5 s in all.
 fn retry_busy(attempts: i32) -> bool {
     if attempts >= 10_000 {
@@ -706,12 +804,12 @@ const WRITE_LOCK: i64 = 0x7269_736b_6a72_6e6c; // "riskjrnl"
 /// The key of the schema's creation and upgrades, so replicas starting together do not race.
 const SCHEMA_LOCK: i64 = 0x7269_736b_7363_686d; // "riskschm"
 
-/// A decision the writer commits: its fields, the feature row it scored and why it enters the
-/// review queue (empty: it does not).
+/// A decision the writer commits: its fields, the feature row it scored when that row is to be
+/// stored (None: stored already) and why it enters the review queue (empty: it does not).
 #[derive(Debug)]
 pub(super) struct Draft<'a> {
     pub decided: &'a Decided,
-    pub row: &'a [u8],
+    pub row: Option<&'a [u8]>,
     pub queue: &'a [String],
 }
 
@@ -804,10 +902,30 @@ fn pg_head(c: &mut impl postgres::GenericClient) -> std::result::Result<(i64, St
     )
 }
 
+/// Whether an entry is a scoring decision (`known` or `new`), the decisions
+/// [`CLIENTS_TABLE`] follows.
+fn scores(d: &Decided) -> bool {
+    matches!(d.kind.as_str(), "known" | "new")
+}
+
+/// An entry's `features` when its row is in `journal_rows`.
+const IN_ROWS: &[u8] = &[];
+
+/// Writes the batch: every draft's row to be stored (a reviewer's decision left out too: its
+/// row is stored whatever the review's fate, so the writer may count it as stored), then the
+/// chained entries with their review-queue rows, then the head.
 fn sqlite_write(
     tx: &rusqlite::Transaction<'_>,
+    drafts: &[Draft<'_>],
     chained: &[Chained<'_>],
 ) -> std::result::Result<(), String> {
+    let mut rows = tx.prepare_cached(STORE_ROW).map_err(|e| e.to_string())?;
+    for d in drafts {
+        if let Some(row) = d.row {
+            rows.execute(rusqlite::params![d.decided.input_hash, row])
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let Some(last) = chained.last() else {
         return Ok(());
     };
@@ -828,7 +946,7 @@ fn sqlite_write(
             d.input_hash,
             e.prev_hash,
             e.hash,
-            e.draft.row,
+            IN_ROWS,
             review_text(&d.review),
             review_text(&d.notice),
             d.champion,
@@ -855,16 +973,39 @@ fn sqlite_write(
             tx.execute(CLOSE, rusqlite::params![e.seq, r.entry])
                 .map_err(|e| e.to_string())?;
         }
+        if scores(d) {
+            let mut version = tx
+                .prepare_cached(CLIENT_VERSION)
+                .map_err(|e| e.to_string())?;
+            let had: Option<String> = version
+                .query_row([&d.client], |r| r.get(0))
+                .optional()
+                .map_err(|e| e.to_string())?;
+            if had.as_deref() != Some(d.model_version.as_str()) {
+                tx.prepare_cached(CLIENT_MOVE)
+                    .map_err(|e| e.to_string())?
+                    .execute(rusqlite::params![d.client, d.model_version])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
     }
     tx.execute(MOVE_HEAD, rusqlite::params![last.seq, last.hash])
         .map_err(|e| e.to_string())?;
     Ok(())
 }
 
+/// [`sqlite_write`] on PostgreSQL.
 fn pg_write(
     tx: &mut postgres::Transaction<'_>,
+    drafts: &[Draft<'_>],
     chained: &[Chained<'_>],
 ) -> std::result::Result<(), String> {
+    for d in drafts {
+        if let Some(row) = d.row {
+            tx.execute(STORE_ROW, &[&d.decided.input_hash, &row])
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let Some(last) = chained.last() else {
         return Ok(());
     };
@@ -921,7 +1062,7 @@ fn pg_write(
             &d.input_hash,
             &e.prev_hash,
             &e.hash,
-            &e.draft.row,
+            &IN_ROWS,
             &o.review,
             &o.notice,
             &d.champion,
@@ -950,6 +1091,36 @@ fn pg_write(
         }
         if let Some(r) = &d.reviewed {
             tx.execute(CLOSE, &[&e.seq, &r.entry])
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    // The batch's scoring decisions against the clients' recorded versions, in one query;
+    // each client moved at most once, to its last decision's version here when that changes.
+    let scored: Vec<&Chained<'_>> = chained.iter().filter(|e| scores(e.draft.decided)).collect();
+    if !scored.is_empty() {
+        let clients: Vec<&str> = scored
+            .iter()
+            .map(|e| e.draft.decided.client.as_str())
+            .collect();
+        let mut version: std::collections::HashMap<String, String> = tx
+            .query(
+                "SELECT client, model_version FROM journal_clients WHERE client = ANY($1)",
+                &[&clients],
+            )
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut moves: std::collections::HashMap<&str, &str> = Default::default();
+        for e in &scored {
+            let d = e.draft.decided;
+            if version.get(&d.client).map(String::as_str) != Some(d.model_version.as_str()) {
+                version.insert(d.client.clone(), d.model_version.clone());
+                moves.insert(&d.client, &d.model_version);
+            }
+        }
+        for (client, model) in moves {
+            tx.execute(CLIENT_MOVE, &[&client, &model])
                 .map_err(|e| e.to_string())?;
         }
     }

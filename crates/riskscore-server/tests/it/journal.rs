@@ -98,6 +98,119 @@ async fn removing_the_last_entries_is_found() {
     );
 }
 
+/// A known client's row is stored once however many decisions score it; every entry reads
+/// its own row back; an edited or removed stored row is found by `verify` on every entry that
+/// scored it; an entry written before rows were shared (its row in its own column) still
+/// reads and verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_is_stored_once_and_checked_at_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (st, loc) = state(dir.path(), Settings::default());
+    let ids: Vec<i64> = fixture()
+        .scorer
+        .population
+        .ids
+        .iter()
+        .take(3)
+        .copied()
+        .collect();
+    // Each client three times, score and explanation.
+    for _ in 0..3 {
+        for id in &ids {
+            for what in ["score", "explanation"] {
+                let r = router(st.clone())
+                    .oneshot(
+                        Request::get(format!("/v1/clients/{id}/{what}"))
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+            }
+        }
+    }
+    let db = rusqlite::Connection::open(dir.path().join("journal.sqlite")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM journal"), 18);
+    assert_eq!(count("SELECT COUNT(*) FROM journal_rows"), 3);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM journal WHERE length(features) = 0"),
+        18
+    );
+    let with_rows = Filter {
+        rows: true,
+        ..Filter::default()
+    };
+    let scorer = &fixture().scorer;
+    for e in read_window(&loc, &with_rows).unwrap() {
+        let id: i64 = e.decided.client.parse().unwrap();
+        let (i, x) = scorer.row(id).unwrap();
+        let row = e.features().unwrap();
+        assert_eq!(
+            row.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "entry {}",
+            e.seq
+        );
+        assert_eq!(e.decided.input_hash, input_hash(&x));
+        assert_eq!(scorer.input_hash(i).unwrap(), e.decided.input_hash);
+    }
+    assert!(verify(&loc).unwrap().ok);
+
+    // The first client's stored row replaced by the second's: its six entries are found.
+    let first = read_entries(&loc).unwrap()[0].decided.input_hash.clone();
+    db.execute(
+        "UPDATE journal_rows SET features = (SELECT features FROM journal_rows \
+         WHERE input_hash <> ?1 LIMIT 1) WHERE input_hash = ?1",
+        [&first],
+    )
+    .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(v.problems.len(), 6, "{:?}", v.problems);
+    assert!(v
+        .problems
+        .iter()
+        .all(|p| p.ends_with("its stored feature row does not match its input hash (edited?)")));
+    // Removed: found as missing.
+    db.execute("DELETE FROM journal_rows WHERE input_hash = ?1", [&first])
+        .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(v.problems.len(), 6, "{:?}", v.problems);
+    assert!(v
+        .problems
+        .iter()
+        .all(|p| p.ends_with("its feature row is missing from journal_rows (removed?)")));
+    let missing = read_window(&loc, &with_rows).unwrap();
+    assert_eq!(missing.iter().filter(|e| e.features().is_none()).count(), 6);
+
+    // The second client's entries as written before rows were shared: the row in each
+    // entry's own column, none in journal_rows. They read and verify as before.
+    let second = read_entries(&loc)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.decided.input_hash)
+        .find(|h| *h != first)
+        .unwrap();
+    db.execute(
+        "UPDATE journal SET features = (SELECT features FROM journal_rows \
+         WHERE input_hash = ?1) WHERE input_hash = ?1",
+        [&second],
+    )
+    .unwrap();
+    db.execute("DELETE FROM journal_rows WHERE input_hash = ?1", [&second])
+        .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(
+        v.problems.len(),
+        6,
+        "only the first client's: {:?}",
+        v.problems
+    );
+    let read = read_window(&loc, &with_rows).unwrap();
+    assert_eq!(read.iter().filter(|e| e.features().is_some()).count(), 12);
+}
+
 /// The PostgreSQL journal against a real server: `RISKSCORE_TEST_POSTGRES` is its address
 /// (`.ci/run` starts one); required when `RISKSCORE_REQUIRE_ORACLES=1`, else skipped.
 #[test]

@@ -302,3 +302,197 @@ async fn a_slow_challenger_never_touches_the_champion() {
         counts.dropped
     )));
 }
+
+/// A client's scoring decision by `version` on a one-value row.
+fn scored(i: i64, client: &str, version: &str, kind: &str) -> (Decided, [f64; 1]) {
+    let row = [i as f64];
+    let d = Decided {
+        time: riskscore_server::journal::now_rfc3339(),
+        request_id: format!("v-{i}"),
+        client: client.into(),
+        kind: kind.into(),
+        model_version: version.into(),
+        probability: 0.2,
+        decision: "granted".into(),
+        reasons: Vec::new(),
+        input_hash: riskscore_server::journal::input_hash(&row),
+        review: Vec::new(),
+        notice: Vec::new(),
+        champion: None,
+        reviewed: None,
+    };
+    (d, row)
+}
+
+/// Outcomes go to each client's latest scoring decision's model version, through model
+/// changes back and forth, within one commit and across; explanations do not count; the
+/// versions recorded for outcomes are checked by `verify`. A journal written with the index
+/// the table replaced gets the table filled from its entries and loses the index.
+#[test]
+fn outcomes_follow_the_latest_model_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let loc = riskscore_server::Location::Sqlite(path.clone());
+    let expected = versions_through_changes(&loc);
+
+    // An edit of the recorded version, and a removal, are found.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute(
+        "UPDATE journal_clients SET model_version = 'v9' WHERE client = '1'",
+        [],
+    )
+    .unwrap();
+    db.execute("DELETE FROM journal_clients WHERE client = '3'", [])
+        .unwrap();
+    let v = verify(&loc).unwrap();
+    assert_eq!(
+        v.problems,
+        [
+            "client 1: recorded for outcomes with model version v9, its latest decision's is v1 \
+             (edited?)",
+            "client 3: its latest decision (model version v2) is not recorded for outcomes \
+             (removed?)"
+        ]
+    );
+
+    // The journal as an earlier release left it: the index by client, no table. Opening it
+    // fills the table from the entries and drops the index.
+    db.execute_batch(
+        "DROP TABLE journal_clients; CREATE INDEX journal_client ON journal (client);",
+    )
+    .unwrap();
+    drop(db);
+    assert!(verify(&loc).unwrap().ok);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let index: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'journal_client'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 0);
+    let mut versions: Vec<(String, String)> = db
+        .prepare("SELECT client, model_version FROM journal_clients")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    versions.sort();
+    assert_eq!(versions, expected);
+}
+
+/// [`outcomes_follow_the_latest_model_version`] on the real PostgreSQL: the versions, then the
+/// upgrade of a journal with the index by client.
+#[test]
+fn outcomes_follow_the_latest_model_version_on_postgres() {
+    let Some(loc) = crate::common::fresh_postgres("riskscore_versions") else {
+        return;
+    };
+    let expected = versions_through_changes(&loc);
+    let riskscore_server::Location::Postgres(url) = &loc else {
+        unreachable!()
+    };
+    let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    db.batch_execute(
+        "DROP TABLE journal_clients; CREATE INDEX journal_client ON journal (client);",
+    )
+    .unwrap();
+    assert!(verify(&loc).unwrap().ok);
+    let gone: bool = db
+        .query_one("SELECT to_regclass('journal_client') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(gone);
+    let mut versions: Vec<(String, String)> = db
+        .query("SELECT client, model_version FROM journal_clients", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    versions.sort();
+    assert_eq!(versions, expected);
+}
+
+/// Decisions of three clients through model changes on `loc`, then one outcome each: returns
+/// the (client, version) pairs the outcomes went to, checked against the latest scoring
+/// decisions'.
+fn versions_through_changes(loc: &riskscore_server::Location) -> [(String, String); 3] {
+    let journal = riskscore_server::Journal::open(loc).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Client 1: v1, v2, v1 one after the other; client 2: v1 then v2 and an explanation by
+    // v3; client 3: v2, v1 and v2 at once (sent in that order; one commit or several, as the
+    // writer takes them).
+    let steps: [&[(&str, &str, &str)]; 4] = [
+        &[("1", "v1", "known"), ("2", "v1", "known")],
+        &[("1", "v2", "known"), ("2", "v2", "new")],
+        &[("1", "v1", "known"), ("2", "v3", "explanation")],
+        &[
+            ("3", "v2", "known"),
+            ("3", "v1", "known"),
+            ("3", "v2", "known"),
+        ],
+    ];
+    let mut i = 0;
+    rt.block_on(async {
+        for step in steps {
+            let drafts: Vec<(Decided, [f64; 1])> = step
+                .iter()
+                .map(|(client, version, kind)| {
+                    i += 1;
+                    scored(i, client, version, kind)
+                })
+                .collect();
+            // Each decision is sent to the writer at its first poll: polled in order, they
+            // reach it in order, and none waits for the one before.
+            let mut pending: Vec<_> = drafts
+                .iter()
+                .map(|(d, row)| Box::pin(journal.record(d.clone(), row)))
+                .collect();
+            let mut done: Vec<Option<_>> = pending.iter().map(|_| None).collect();
+            std::future::poll_fn(|cx| {
+                for (f, out) in pending.iter_mut().zip(done.iter_mut()) {
+                    if out.is_none() {
+                        if let std::task::Poll::Ready(r) = std::future::Future::poll(f.as_mut(), cx)
+                        {
+                            *out = Some(r);
+                        }
+                    }
+                }
+                if done.iter().all(Option::is_some) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            for r in done {
+                r.unwrap().unwrap();
+            }
+        }
+    });
+    drop(rt);
+    let o = |client: i64| outcomes::Outcome {
+        client,
+        defaulted: 1,
+        observed_at: "2027-06-30".into(),
+    };
+    let done = outcomes::record(loc, &[o(1), o(2), o(3)]).unwrap();
+    assert_eq!(done.recorded, 3);
+    let mut stored: Vec<(String, String)> = outcomes::read(loc)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.client.to_string(), s.model_version))
+        .collect();
+    stored.sort();
+    let expected =
+        [("1", "v1"), ("2", "v2"), ("3", "v2")].map(|(c, v)| (c.to_string(), v.to_string()));
+    assert_eq!(stored, expected);
+    assert!(verify(loc).unwrap().ok);
+    expected
+}
