@@ -441,7 +441,7 @@ impl Scorer {
     pub fn input_hash(&self, i: usize) -> Option<String> {
         let cell = self.input_hashes.get(i)?;
         Some(
-            cell.get_or_init(|| crate::journal::input_hash(&self.population.rows.row(i)))
+            cell.get_or_init(|| crate::journal::input_hash(&self.row_at(i)))
                 .clone(),
         )
     }
@@ -449,7 +449,12 @@ impl Scorer {
     /// Client `id`'s row index and feature row.
     pub fn row(&self, id: i64) -> Option<(usize, Vec<f64>)> {
         let i = self.index(id)?;
-        Some((i, self.population.rows.row(i)))
+        Some((i, self.row_at(i)))
+    }
+
+    /// The feature row of the known client at row index `i` (which must be in range).
+    pub fn row_at(&self, i: usize) -> Vec<f64> {
+        self.population.rows.row(i)
     }
 
     pub fn score_of(&self, p: f64) -> Score {

@@ -14,7 +14,8 @@ use utoipa_axum::routes;
 use riskscore_explain::client::{ClientExplanation, Reason};
 
 use super::common::{
-    blocking, bounded, known, known_index, record, ApiQuery, ApiResult, ClientId, Record, RequestId,
+    blocking, bounded, known, known_index, record, ApiQuery, ApiResult, ClientId, Record,
+    RequestId, ScoredRow,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -143,7 +144,7 @@ async fn client_score(
     ClientId(id): ClientId,
     rid: RequestId,
 ) -> ApiResult<Json<ScoreAnswer>> {
-    let (i, x) = known(&s.scorer, id)?;
+    let i = known_index(&s.scorer, id)?;
     let p = s.scorer.population.probability[i];
     let score = s.scorer.score_of(p);
     // A refusal carries its principal reasons and its notice, in the answer and the journal.
@@ -164,8 +165,7 @@ async fn client_score(
             reasons: &reasons,
             review: Vec::new(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
-            x: &x,
-            known: Some(i),
+            row: ScoredRow::Known(i),
             posted: None,
         },
     )
@@ -212,8 +212,7 @@ async fn client_explanation(
             reasons: &e.reasons,
             review: Vec::new(),
             notice: Vec::new(),
-            x: &x,
-            known: Some(i),
+            row: ScoredRow::Known(i),
             posted: None,
         },
     )
@@ -375,8 +374,7 @@ async fn client_notice(
             },
             review: Vec::new(),
             notice: notice.statements(),
-            x: &x,
-            known: Some(i),
+            row: ScoredRow::Known(i),
             posted: None,
         },
     )

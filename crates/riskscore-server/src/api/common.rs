@@ -295,12 +295,19 @@ pub(crate) struct Record<'a> {
     pub review: Vec<String>,
     /// A refusal's notice statements as sent (empty when none was sent).
     pub notice: Vec<String>,
-    pub x: &'a [f64],
-    /// The row index of the known client whose row `x` is (its input hash is computed once);
-    /// None for a posted application.
-    pub known: Option<usize>,
+    pub row: ScoredRow<'a>,
     /// A posted application's body (the challenger scores it with its own pipeline).
     pub posted: Option<&'a Value>,
+}
+
+/// The feature row a decision scored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ScoredRow<'a> {
+    /// A known client's, by its row index: its input hash is computed once, and the row is
+    /// made only when the journal has not stored it yet.
+    Known(usize),
+    /// A posted application's.
+    Posted(&'a [f64]),
 }
 
 /// Journals a decision; the answer waits for the commit.
@@ -312,8 +319,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         reasons,
         review,
         notice,
-        x,
-        known,
+        row,
         posted,
     } = r;
     let id = client;
@@ -333,9 +339,10 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
             riskscore_model::bundle::Decision::Refused => "refused".into(),
         },
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
-        input_hash: known
-            .and_then(|i| s.scorer.input_hash(i))
-            .unwrap_or_else(|| input_hash(x)),
+        input_hash: match row {
+            ScoredRow::Known(i) => s.scorer.input_hash(i).unwrap_or_default(),
+            ScoredRow::Posted(x) => input_hash(x),
+        },
         review,
         notice,
         champion: None,
@@ -349,7 +356,14 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
     };
     let seq = s
         .journal
-        .record_queued(d, x, queue)
+        .record_queued(
+            d,
+            || match row {
+                ScoredRow::Known(i) => s.scorer.row_at(i),
+                ScoredRow::Posted(x) => x.to_vec(),
+            },
+            queue,
+        )
         .await
         .map_err(|e| ApiError::journal(&e))?;
     if let Some(c) = &s.challenger {

@@ -16,7 +16,7 @@ use riskscore_explain::client::{ClientExplanation, Reason};
 use crate::notice::Notice;
 
 use super::common::{
-    blocking, only_keys, record, transform_error, ApiBody, ApiResult, Record, RequestId,
+    blocking, only_keys, record, transform_error, ApiBody, ApiResult, Record, RequestId, ScoredRow,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
@@ -146,8 +146,7 @@ async fn record_new(
             reasons: &e.reasons,
             review: n.review.clone(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
-            x: &n.x,
-            known: None,
+            row: ScoredRow::Posted(&n.x),
             posted: Some(&n.body),
         },
     )

@@ -166,36 +166,84 @@ pub fn decode_row(bytes: &[u8]) -> Option<Vec<f64>> {
     (literal.next().is_none() && literal.remainder().is_empty()).then_some(out)
 }
 
-/// The hash of an entry: its sequence number, fields and the previous hash.
+/// The hash of an entry: its sequence number, fields and the previous hash: the SHA-256 of
+/// [`hashed_body`].
 pub fn entry_hash(seq: i64, d: &Decided, prev: &str) -> String {
-    let mut body = serde_json::json!({
-        "seq": seq, "time": d.time, "request_id": d.request_id, "client": d.client,
-        "kind": d.kind, "model_version": d.model_version, "probability": d.probability,
-        "decision": d.decision, "reasons": d.reasons, "input_hash": d.input_hash, "prev": prev,
-    });
-    if !d.review.is_empty() {
-        body["review"] = serde_json::json!(d.review);
-    }
-    if !d.notice.is_empty() {
-        body["notice"] = serde_json::json!(d.notice);
-    }
-    if let Some(seq) = d.champion {
-        body["champion"] = serde_json::json!(seq);
-    }
-    if let Some(r) = &d.reviewed {
-        body["reviewed"] = serde_json::json!({
-            "entry": r.entry, "reviewer": r.reviewer, "reason": r.reason,
-        });
-    }
-    hex(&Sha256::digest(body.to_string().as_bytes()))
+    hex(&Sha256::digest(hashed_body(seq, d, prev)))
 }
 
+/// The JSON an entry's hash covers: an object of its fields, its sequence number and the
+/// previous hash (`prev`), keys in sorted order, no spaces, as `serde_json` writes a
+/// `Value` object; `review`, `notice`, `champion` and `reviewed` only when present (so
+/// entries written before them keep their hashes). Written directly, without building the
+/// `Value` (a dozen allocations per entry on the journal's writer thread).
+pub fn hashed_body(seq: i64, d: &Decided, prev: &str) -> Vec<u8> {
+    use serde_json::to_writer;
+    let mut b = Vec::with_capacity(512);
+    // Writing JSON into a Vec cannot fail: the results are Ok.
+    let field = |b: &mut Vec<u8>, key: &str, first: bool| {
+        b.extend_from_slice(if first { b"{\"" } else { b",\"" });
+        b.extend_from_slice(key.as_bytes());
+        b.extend_from_slice(b"\":");
+    };
+    if let Some(c) = d.champion {
+        field(&mut b, "champion", true);
+        let _ = to_writer(&mut b, &c);
+    }
+    let first = b.is_empty();
+    field(&mut b, "client", first);
+    let _ = to_writer(&mut b, &d.client);
+    field(&mut b, "decision", false);
+    let _ = to_writer(&mut b, &d.decision);
+    field(&mut b, "input_hash", false);
+    let _ = to_writer(&mut b, &d.input_hash);
+    field(&mut b, "kind", false);
+    let _ = to_writer(&mut b, &d.kind);
+    field(&mut b, "model_version", false);
+    let _ = to_writer(&mut b, &d.model_version);
+    if !d.notice.is_empty() {
+        field(&mut b, "notice", false);
+        let _ = to_writer(&mut b, &d.notice);
+    }
+    field(&mut b, "prev", false);
+    let _ = to_writer(&mut b, prev);
+    field(&mut b, "probability", false);
+    let _ = to_writer(&mut b, &d.probability);
+    field(&mut b, "reasons", false);
+    let _ = to_writer(&mut b, &d.reasons);
+    field(&mut b, "request_id", false);
+    let _ = to_writer(&mut b, &d.request_id);
+    if !d.review.is_empty() {
+        field(&mut b, "review", false);
+        let _ = to_writer(&mut b, &d.review);
+    }
+    if let Some(r) = &d.reviewed {
+        field(&mut b, "reviewed", false);
+        b.extend_from_slice(b"{\"entry\":");
+        let _ = to_writer(&mut b, &r.entry);
+        b.extend_from_slice(b",\"reason\":");
+        let _ = to_writer(&mut b, &r.reason);
+        b.extend_from_slice(b",\"reviewer\":");
+        let _ = to_writer(&mut b, &r.reviewer);
+        b.push(b'}');
+    }
+    field(&mut b, "seq", false);
+    let _ = to_writer(&mut b, &seq);
+    field(&mut b, "time", false);
+    let _ = to_writer(&mut b, &d.time);
+    b.push(b'}');
+    b
+}
+
+/// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// HMAC-SHA-256 (RFC 2104), for the keyed pseudonyms of client ids.
@@ -310,25 +358,28 @@ struct Pending {
 }
 
 /// A decision's feature row: its values (encoded by the writer, and only when the row is not
-/// stored yet) or its bytes as stored.
+/// stored yet), its bytes as stored, or nothing when it was stored when the decision was sent.
 #[derive(Debug)]
 enum Row {
     Values(Vec<f64>),
     Encoded(Vec<u8>),
+    Stored,
 }
 
 impl Row {
-    fn encoded(&self) -> Vec<u8> {
+    fn encoded(&self) -> Option<Vec<u8>> {
         match self {
-            Row::Values(x) => encode_row(x),
-            Row::Encoded(b) => b.clone(),
+            Row::Values(x) => Some(encode_row(x)),
+            Row::Encoded(b) => Some(b.clone()),
+            Row::Stored => None,
         }
     }
 }
 
 /// The input hashes whose rows this process has committed to `journal_rows`: their
-/// decisions write no row again. Forgotten all at once past `STORED_AT_MOST` (each then costs
-/// one more insert that finds its row there).
+/// decisions write no row again, and a request does not even hand its row to the writer.
+/// Forgotten all at once past `STORED_AT_MOST` (each then costs one more insert that finds
+/// its row there).
 #[derive(Debug, Default)]
 struct Stored(std::collections::HashSet<[u8; 32]>);
 
@@ -369,7 +420,9 @@ impl Stored {
 #[derive(Debug, Clone)]
 pub struct Journal {
     tx: mpsc::UnboundedSender<Pending>,
-    store: Location,
+    store: Arc<Location>,
+    /// The rows stored, shared with the writer (which adds them once committed).
+    stored: Arc<std::sync::Mutex<Stored>>,
     /// Held by every handle: the checkpoint thread stops when the last one is dropped.
     _alive: Arc<()>,
 }
@@ -400,16 +453,19 @@ impl Journal {
         }
         let (tx, rx) = mpsc::unbounded_channel::<Pending>();
         let (writer_loc, name) = (loc.clone(), loc.display());
+        let stored = Arc::new(std::sync::Mutex::new(Stored::default()));
+        let writer_stored = stored.clone();
         std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_batches(store, &writer_loc, rx))
+            .spawn(move || write_batches(store, &writer_loc, rx, &writer_stored))
             .map_err(|e| Error::Journal {
                 location: name,
                 message: e.to_string(),
             })?;
         Ok(Journal {
             tx,
-            store: loc.clone(),
+            store: Arc::new(loc.clone()),
+            stored,
             _alive: alive,
         })
     }
@@ -427,24 +483,30 @@ impl Journal {
     /// Commits a decision with the feature row it scored (whose hash must be the decision's
     /// `input_hash`); returns its sequence number once it is durable.
     pub async fn record(&self, d: Decided, features: &[f64]) -> Result<i64> {
-        self.record_queued(d, features, Vec::new()).await
+        self.record_queued(d, || features.to_vec(), Vec::new())
+            .await
     }
 
-    /// [`Journal::record`], the entry entering the review queue in the same transaction when
-    /// `queue` (why) is not empty, unless the same row of the same client and model is pending
-    /// there already.
+    /// [`Journal::record`] with the row made by `features` only when it is not stored yet
+    /// (its hash must be the decision's `input_hash`), the entry entering the review queue in
+    /// the same transaction when `queue` (why) is not empty, unless the same row of the same
+    /// client and model is pending there already.
     pub async fn record_queued(
         &self,
         d: Decided,
-        features: &[f64],
+        features: impl FnOnce() -> Vec<f64>,
         queue: Vec<String>,
     ) -> Result<i64> {
-        self.send(d, Row::Values(features.to_vec()), queue)
-            .await
-            .map_err(|f| Error::Journal {
-                location: self.location(),
-                message: f.to_string(),
-            })
+        let stored = self.stored.lock().is_ok_and(|s| s.contains(&d.input_hash));
+        let row = if stored {
+            Row::Stored
+        } else {
+            Row::Values(features())
+        };
+        self.send(d, row, queue).await.map_err(|f| Error::Journal {
+            location: self.location(),
+            message: f.to_string(),
+        })
     }
 
     /// Commits a reviewer's decision (`d.reviewed` set) with the automated entry's stored row,
@@ -501,9 +563,13 @@ const ATTEMPTS: u32 = 5;
 /// PostgreSQL server restarted); each decision is answered only after its entry is committed.
 /// A row goes to `journal_rows` with the first decision on it (as far as this process knows:
 /// another process may have stored it already, and the insert then leaves it).
-fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiver<Pending>) {
+fn write_batches(
+    mut store: Store,
+    loc: &Location,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    stored: &std::sync::Mutex<Stored>,
+) {
     let name = loc.display();
-    let mut stored = Stored::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < GROUP {
@@ -513,12 +579,21 @@ fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiv
             }
         }
         let mut in_batch = std::collections::HashSet::new();
+        let new: Vec<bool> = {
+            // A poisoned lock only loses what it remembers: rows are then written again.
+            let known = stored.lock().ok();
+            batch
+                .iter()
+                .map(|p| {
+                    let hash = p.decided.input_hash.as_str();
+                    !known.as_ref().is_some_and(|k| k.contains(hash)) && in_batch.insert(hash)
+                })
+                .collect()
+        };
         let rows: Vec<Option<Vec<u8>>> = batch
             .iter()
-            .map(|p| {
-                let hash = p.decided.input_hash.as_str();
-                (!stored.contains(hash) && in_batch.insert(hash)).then(|| p.row.encoded())
-            })
+            .zip(new)
+            .map(|(p, new)| if new { p.row.encoded() } else { None })
             .collect();
         let drafts: Vec<store::Draft<'_>> = batch
             .iter()
@@ -547,9 +622,11 @@ fn write_batches(mut store: Store, loc: &Location, mut rx: mpsc::UnboundedReceiv
         drop(drafts);
         match result {
             Ok(outcomes) => {
-                for (p, row) in batch.iter().zip(&rows) {
-                    if row.is_some() {
-                        stored.insert(&p.decided.input_hash);
+                if let Ok(mut known) = stored.lock() {
+                    for (p, row) in batch.iter().zip(&rows) {
+                        if row.is_some() {
+                            known.insert(&p.decided.input_hash);
+                        }
                     }
                 }
                 for (item, outcome) in batch.into_iter().zip(outcomes) {
@@ -936,6 +1013,95 @@ mod tests {
         // Removing the last entry keeps a valid chain; the head record catches it.
         let shorter = &c[..4];
         assert!(!check_chain(shorter, Some(&head)).ok);
+    }
+
+    /// The body as the hash has always covered it: a `serde_json::Value` object written out.
+    fn value_body(seq: i64, d: &Decided, prev: &str) -> String {
+        let mut body = serde_json::json!({
+            "seq": seq, "time": d.time, "request_id": d.request_id, "client": d.client,
+            "kind": d.kind, "model_version": d.model_version, "probability": d.probability,
+            "decision": d.decision, "reasons": d.reasons, "input_hash": d.input_hash, "prev": prev,
+        });
+        if !d.review.is_empty() {
+            body["review"] = serde_json::json!(d.review);
+        }
+        if !d.notice.is_empty() {
+            body["notice"] = serde_json::json!(d.notice);
+        }
+        if let Some(seq) = d.champion {
+            body["champion"] = serde_json::json!(seq);
+        }
+        if let Some(r) = &d.reviewed {
+            body["reviewed"] = serde_json::json!({
+                "entry": r.entry, "reviewer": r.reviewer, "reason": r.reason,
+            });
+        }
+        body.to_string()
+    }
+
+    /// The body written directly is the `Value` object's, byte for byte, with and without
+    /// every optional field, escapes, odd numbers (NaN, negative zero, tiny and huge) and
+    /// empty strings, so every hash of every journal stays the same.
+    #[test]
+    fn the_hashed_body_is_the_value_objects() {
+        let odd = [
+            0.0,
+            -0.0,
+            1.0,
+            0.1 + 0.2,
+            1e-300,
+            5e-324,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            123_456_789.0,
+        ];
+        let texts = [
+            "",
+            "plain",
+            "quote \" back \\ slash",
+            "tab\tnew\nline \u{1}",
+            "é ☃ 😀",
+        ];
+        let mut n = 0;
+        for (k, p) in odd.iter().enumerate() {
+            for (j, t) in texts.iter().enumerate() {
+                for optional in 0..16u8 {
+                    let mut d = decided(k as u32);
+                    d.probability = *p;
+                    d.client = (*t).to_owned();
+                    d.request_id = format!("{t}{j}");
+                    d.reasons = texts[..j].iter().map(|s| s.to_string()).collect();
+                    if optional & 1 != 0 {
+                        d.review = vec![(*t).to_owned(), "intake".into()];
+                    }
+                    if optional & 2 != 0 {
+                        d.notice = vec!["Your income".into(), (*t).to_owned()];
+                    }
+                    if optional & 4 != 0 {
+                        d.champion = Some(-(k as i64) * 1_000_000_007);
+                    }
+                    if optional & 8 != 0 {
+                        d.reviewed = Some(Reviewed {
+                            entry: k as i64,
+                            reviewer: (*t).to_owned(),
+                            reason: (j % 2 == 0).then(|| format!("because {t}")),
+                        });
+                    }
+                    let seq = i64::MAX - k as i64;
+                    let prev = format!("{t}{GENESIS}");
+                    let direct = hashed_body(seq, &d, &prev);
+                    assert_eq!(
+                        String::from_utf8(direct).unwrap(),
+                        value_body(seq, &d, &prev),
+                        "{d:?}"
+                    );
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 800);
+        assert_eq!(hex(&[0, 1, 0xab, 0xff]), "0001abff");
     }
 
     /// RFC 4231 test case 2.

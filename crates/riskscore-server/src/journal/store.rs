@@ -887,7 +887,9 @@ const LAST: &str = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
 const STATUS: &str = "SELECT status FROM reviews WHERE entry = $1";
 
 fn sqlite_head(c: &rusqlite::Connection) -> std::result::Result<(i64, String), String> {
-    Ok(c.query_row(LAST, [], |r| Ok((r.get(0)?, r.get(1)?)))
+    Ok(c.prepare_cached(LAST)
+        .map_err(|e| e.to_string())?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(|e| e.to_string())?
         .unwrap_or((0, GENESIS.to_owned())))
@@ -989,7 +991,9 @@ fn sqlite_write(
             }
         }
     }
-    tx.execute(MOVE_HEAD, rusqlite::params![last.seq, last.hash])
+    tx.prepare_cached(MOVE_HEAD)
+        .map_err(|e| e.to_string())?
+        .execute(rusqlite::params![last.seq, last.hash])
         .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -508,12 +508,18 @@ async fn model_health_metrics_and_openapi() {
 async fn slow_requests_time_out_with_503() {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
-        timeout: std::time::Duration::from_nanos(1),
+        timeout: std::time::Duration::from_millis(50),
         ..Settings::default()
     };
     let (st, _) = state(dir.path(), settings);
+    // Another process holds the journal's write lock: the decision cannot be committed
+    // within the time allowed (a timeout of a few nanoseconds raced a request that can end
+    // within the timer's millisecond).
+    let db = rusqlite::Connection::open(dir.path().join("journal.sqlite")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
     let (id, _) = ids();
     let (s, v) = call(&st, get(&format!("/v1/clients/{id}/explanation"))).await;
+    db.execute_batch("COMMIT").unwrap();
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_error(&v, 503, "timeout");
 }

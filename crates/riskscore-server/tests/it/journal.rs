@@ -484,7 +484,7 @@ async fn replicas_keep_one_chain(loc: riskscore_server::Location, writers: usize
                 } else {
                     Vec::new()
                 };
-                j.record_queued(d, &row, queue).await
+                j.record_queued(d, || row, queue).await
             }));
         }
     }
