@@ -327,7 +327,19 @@ pub struct Filter {
     pub rows: bool,
 }
 
-type Reply = oneshot::Sender<std::result::Result<i64, Failure>>;
+type Reply = oneshot::Sender<Answer>;
+
+/// The writer's answer to a decision: its sequence number or why not, and the decision's
+/// fields and row handed back, so that they are freed by the thread that made them (freed on
+/// the writer's thread, a batch's few hundred small allocations took the allocator's lock of
+/// the request threads' memory, and made them wait on it).
+struct Answer {
+    outcome: std::result::Result<i64, Failure>,
+    _spent: Spent,
+}
+
+/// What a decision's answer hands back (dropped by the request).
+type Spent = (Decided, Row, Vec<String>);
 
 /// Why a decision was not committed.
 #[derive(Debug, Clone, PartialEq)]
@@ -349,12 +361,27 @@ impl std::fmt::Display for Failure {
 
 /// A decision on its way to the writer: the entry's fields, its row, why it enters the
 /// review queue (empty: it does not), and where the sequence number goes.
-#[derive(Debug)]
 struct Pending {
     decided: Decided,
     row: Row,
     queue: Vec<String>,
     reply: Reply,
+}
+
+impl Pending {
+    /// Answers the request, handing its fields back.
+    fn answer(self, outcome: std::result::Result<i64, Failure>) {
+        let Pending {
+            decided,
+            row,
+            queue,
+            reply,
+        } = self;
+        let _ = reply.send(Answer {
+            outcome,
+            _spent: (decided, row, queue),
+        });
+    }
 }
 
 /// A decision's feature row: its values (encoded by the writer, and only when the row is not
@@ -416,14 +443,18 @@ impl Stored {
     }
 }
 
-/// The handle the server holds: sends decisions to the writer thread.
+/// The handle the server holds: sends decisions to the writer thread. Cloned by every
+/// request (one reference count).
 #[derive(Debug, Clone)]
-pub struct Journal {
+pub struct Journal(Arc<Handle>);
+
+#[derive(Debug)]
+struct Handle {
     tx: mpsc::UnboundedSender<Pending>,
-    store: Arc<Location>,
+    store: Location,
     /// The rows stored, shared with the writer (which adds them once committed).
     stored: Arc<std::sync::Mutex<Stored>>,
-    /// Held by every handle: the checkpoint thread stops when the last one is dropped.
+    /// Dropped with the last handle: the checkpoint thread then stops.
     _alive: Arc<()>,
 }
 
@@ -462,22 +493,22 @@ impl Journal {
                 location: name,
                 message: e.to_string(),
             })?;
-        Ok(Journal {
+        Ok(Journal(Arc::new(Handle {
             tx,
-            store: Arc::new(loc.clone()),
+            store: loc.clone(),
             stored,
             _alive: alive,
-        })
+        })))
     }
 
     /// For messages: the SQLite path, or the PostgreSQL address without its password.
     pub fn location(&self) -> String {
-        self.store.display()
+        self.0.store.display()
     }
 
     /// Where the journal lives (readers open their own connection).
     pub fn store(&self) -> &Location {
-        &self.store
+        &self.0.store
     }
 
     /// Commits a decision with the feature row it scored (whose hash must be the decision's
@@ -497,7 +528,11 @@ impl Journal {
         features: impl FnOnce() -> Vec<f64>,
         queue: Vec<String>,
     ) -> Result<i64> {
-        let stored = self.stored.lock().is_ok_and(|s| s.contains(&d.input_hash));
+        let stored = self
+            .0
+            .stored
+            .lock()
+            .is_ok_and(|s| s.contains(&d.input_hash));
         let row = if stored {
             Row::Stored
         } else {
@@ -533,7 +568,8 @@ impl Journal {
     ) -> std::result::Result<i64, Failure> {
         let (reply, wait) = oneshot::channel();
         let stopped = || Failure::Store("the journal writer has stopped".into());
-        self.tx
+        self.0
+            .tx
             .send(Pending {
                 decided,
                 row,
@@ -541,12 +577,12 @@ impl Journal {
                 reply,
             })
             .map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
+        wait.await.map_err(|_| stopped())?.outcome
     }
 
     /// Whether the writer thread is alive.
     pub fn is_alive(&self) -> bool {
-        !self.tx.is_closed()
+        !self.0.tx.is_closed()
     }
 }
 
@@ -630,13 +666,13 @@ fn write_batches(
                     }
                 }
                 for (item, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = item.reply.send(outcome.map_err(Failure::NotPending));
+                    item.answer(outcome.map_err(Failure::NotPending));
                 }
             }
             Err(message) => {
                 tracing::error!(journal = %name, %message, "journal write failed");
                 for item in batch {
-                    let _ = item.reply.send(Err(Failure::Store(message.clone())));
+                    item.answer(Err(Failure::Store(message.clone())));
                 }
             }
         }
