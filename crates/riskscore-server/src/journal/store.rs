@@ -226,19 +226,31 @@ impl Store {
     ) -> std::result::Result<Vec<Outcome>, String> {
         match self {
             Store::Sqlite(c) => {
-                let tx = c
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(|e| e.to_string())?;
-                let head = sqlite_head(&tx)?;
-                let status = |entry: i64| -> std::result::Result<Option<String>, String> {
-                    tx.query_row(STATUS, [entry], |r| r.get(0))
-                        .optional()
+                // BEGIN and COMMIT as cached statements (rusqlite's transaction parses them
+                // at every commit); any error rolls back.
+                let run = |sql: &str| -> std::result::Result<(), String> {
+                    c.prepare_cached(sql)
+                        .and_then(|mut st| st.execute([]))
+                        .map(|_| ())
                         .map_err(|e| e.to_string())
                 };
-                let (chained, outcomes) = chain(drafts, head, status)?;
-                sqlite_write(&tx, drafts, &chained)?;
-                tx.commit().map_err(|e| e.to_string())?;
-                Ok(outcomes)
+                run("BEGIN IMMEDIATE")?;
+                let written = (|| {
+                    let head = sqlite_head(c)?;
+                    let status = |entry: i64| -> std::result::Result<Option<String>, String> {
+                        c.prepare_cached(STATUS)
+                            .and_then(|mut st| st.query_row([entry], |r| r.get(0)).optional())
+                            .map_err(|e| e.to_string())
+                    };
+                    let (chained, outcomes) = chain(drafts, head, status)?;
+                    sqlite_write(c, drafts, &chained)?;
+                    run("COMMIT")?;
+                    Ok(outcomes)
+                })();
+                if written.is_err() && !c.is_autocommit() {
+                    let _ = c.execute_batch("ROLLBACK");
+                }
+                written
             }
             Store::Postgres(c) => {
                 // The lock by the simple protocol (one round trip); the head is read by the
@@ -917,7 +929,7 @@ const IN_ROWS: &[u8] = &[];
 /// row is stored whatever the review's fate, so the writer may count it as stored), then the
 /// chained entries with their review-queue rows, then the head.
 fn sqlite_write(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     drafts: &[Draft<'_>],
     chained: &[Chained<'_>],
 ) -> std::result::Result<(), String> {
@@ -958,21 +970,22 @@ fn sqlite_write(
         ])
         .map_err(|e| e.to_string())?;
         if !e.draft.queue.is_empty() {
-            tx.execute(
-                QUEUE,
-                rusqlite::params![
-                    e.seq,
-                    d.client,
-                    d.model_version,
-                    d.input_hash,
-                    d.time,
-                    reasons_text(e.draft.queue)
-                ],
-            )
-            .map_err(|e| e.to_string())?;
+            tx.prepare_cached(QUEUE)
+                .and_then(|mut st| {
+                    st.execute(rusqlite::params![
+                        e.seq,
+                        d.client,
+                        d.model_version,
+                        d.input_hash,
+                        d.time,
+                        reasons_text(e.draft.queue)
+                    ])
+                })
+                .map_err(|e| e.to_string())?;
         }
         if let Some(r) = r {
-            tx.execute(CLOSE, rusqlite::params![e.seq, r.entry])
+            tx.prepare_cached(CLOSE)
+                .and_then(|mut st| st.execute(rusqlite::params![e.seq, r.entry]))
                 .map_err(|e| e.to_string())?;
         }
         if scores(d) {
