@@ -622,7 +622,9 @@ fn write_batches(
                 .iter()
                 .map(|p| {
                     let hash = p.decided.input_hash.as_str();
-                    !known.as_ref().is_some_and(|k| k.contains(hash)) && in_batch.insert(hash)
+                    !matches!(p.row, Row::Stored)
+                        && !known.as_ref().is_some_and(|k| k.contains(hash))
+                        && in_batch.insert(hash)
                 })
                 .collect()
         };
