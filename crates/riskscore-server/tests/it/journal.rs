@@ -6,6 +6,7 @@ use riskscore_server::journal::{input_hash, read_entries, read_window, verify, F
 use riskscore_server::{router, Settings};
 use tower::ServiceExt;
 
+use crate::api::{call, get};
 use crate::common::{fixture, state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,15 +119,8 @@ async fn a_row_is_stored_once_and_checked_at_every_entry() {
     for _ in 0..3 {
         for id in &ids {
             for what in ["score", "explanation"] {
-                let r = router(st.clone())
-                    .oneshot(
-                        Request::get(format!("/v1/clients/{id}/{what}"))
-                            .body(Body::empty())
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success());
+                let (s, v) = call(&st, get(&format!("/v1/clients/{id}/{what}"))).await;
+                assert!(s.is_success(), "{v}");
             }
         }
     }

@@ -169,28 +169,8 @@ fn outcomes_on_postgres() {
         .unwrap();
     rt.block_on(async {
         for i in 0..20 {
-            let row = [f64::from(i)];
-            journal
-                .record(
-                    Decided {
-                        time: riskscore_server::journal::now_rfc3339(),
-                        request_id: format!("o-{i}"),
-                        client: (500 + i).to_string(),
-                        kind: "known".into(),
-                        model_version: "v1".into(),
-                        probability: f64::from(i) / 20.0,
-                        decision: "granted".into(),
-                        reasons: Vec::new(),
-                        input_hash: riskscore_server::journal::input_hash(&row),
-                        review: Vec::new(),
-                        notice: Vec::new(),
-                        champion: None,
-                        reviewed: None,
-                    },
-                    &row,
-                )
-                .await
-                .unwrap();
+            let (d, row) = scored(i, &(500 + i).to_string(), "v1", "known");
+            journal.record(d, &row).await.unwrap();
         }
     });
     drop(rt);
