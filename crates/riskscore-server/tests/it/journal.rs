@@ -160,21 +160,21 @@ async fn a_row_is_stored_once_and_checked_at_every_entry() {
         [&first],
     )
     .unwrap();
-    let v = verify(&loc).unwrap();
-    assert_eq!(v.problems.len(), 6, "{:?}", v.problems);
-    assert!(v
-        .problems
-        .iter()
-        .all(|p| p.ends_with("its stored feature row does not match its input hash (edited?)")));
+    // Each of the first client's six entries is reported, for `why`.
+    let six_found = |why: &str| {
+        let v = verify(&loc).unwrap();
+        assert_eq!(v.problems.len(), 6, "{:?}", v.problems);
+        assert!(
+            v.problems.iter().all(|p| p.ends_with(why)),
+            "{:?}",
+            v.problems
+        );
+    };
+    six_found("its stored feature row does not match its input hash (edited?)");
     // Removed: found as missing.
     db.execute("DELETE FROM journal_rows WHERE input_hash = ?1", [&first])
         .unwrap();
-    let v = verify(&loc).unwrap();
-    assert_eq!(v.problems.len(), 6, "{:?}", v.problems);
-    assert!(v
-        .problems
-        .iter()
-        .all(|p| p.ends_with("its feature row is missing from journal_rows (removed?)")));
+    six_found("its feature row is missing from journal_rows (removed?)");
     let missing = read_window(&loc, &with_rows).unwrap();
     assert_eq!(missing.iter().filter(|e| e.features().is_none()).count(), 6);
 
