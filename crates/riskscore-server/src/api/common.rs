@@ -340,7 +340,10 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         },
         reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
         input_hash: match row {
-            ScoredRow::Known(i) => s.scorer.input_hash(i).unwrap_or_default(),
+            ScoredRow::Known(i) => s
+                .scorer
+                .input_hash(i)
+                .ok_or_else(|| ApiError::internal(&format!("no client at row {i}")))?,
             ScoredRow::Posted(x) => input_hash(x),
         },
         review,

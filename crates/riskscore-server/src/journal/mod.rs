@@ -107,16 +107,11 @@ impl Entry {
 
 /// SHA-256 of a feature row's little-endian f64 bits: the entry's `input_hash`.
 pub fn input_hash(x: &[f64]) -> String {
-    hex(&input_digest(x))
-}
-
-/// [`input_hash`] as bytes.
-pub fn input_digest(x: &[f64]) -> [u8; 32] {
     let mut h = Sha256::new();
     for v in x {
         h.update(v.to_bits().to_le_bytes());
     }
-    h.finalize().into()
+    hex(&h.finalize())
 }
 
 /// The version byte of [`encode_row`]'s format.
@@ -838,7 +833,7 @@ impl ChainCheck {
                 e.seq
             ));
         }
-        if matches!(e.decided.kind.as_str(), "known" | "new") {
+        if store::scores(&e.decided) {
             self.versions
                 .insert(e.decided.client.clone(), e.decided.model_version.clone());
         }

@@ -918,7 +918,7 @@ fn pg_head(c: &mut impl postgres::GenericClient) -> std::result::Result<(i64, St
 
 /// Whether an entry is a scoring decision (`known` or `new`), the decisions
 /// [`CLIENTS_TABLE`] follows.
-fn scores(d: &Decided) -> bool {
+pub(super) fn scores(d: &Decided) -> bool {
     matches!(d.kind.as_str(), "known" | "new")
 }
 
