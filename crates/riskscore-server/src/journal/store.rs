@@ -309,36 +309,29 @@ impl Store {
             (None, None) => q += " ORDER BY seq",
         }
         let mut entries = match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(&q).map_err(|e| e.to_string())?;
-                let rows = st
-                    .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                        Ok(Entry {
-                            seq: r.get(0)?,
-                            decided: Decided {
-                                time: r.get(1)?,
-                                request_id: r.get(2)?,
-                                client: r.get(3)?,
-                                kind: r.get(4)?,
-                                model_version: r.get(5)?,
-                                probability: r.get(6)?,
-                                decision: r.get(7)?,
-                                reasons: parse_reasons(&r.get::<_, String>(8)?),
-                                input_hash: r.get(9)?,
-                                review: parse_review(r.get(12)?),
-                                notice: parse_review(r.get(13)?),
-                                champion: r.get(15)?,
-                                reviewed: reviewed(r.get(16)?, r.get(17)?, r.get(18)?),
-                            },
-                            prev_hash: r.get(10)?,
-                            hash: r.get(11)?,
-                            row: r.get(14)?,
-                        })
-                    })
-                    .map_err(|e| e.to_string())?;
-                rows.collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?
-            }
+            Store::Sqlite(c) => sqlite_rows(c, &q, rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(Entry {
+                    seq: r.get(0)?,
+                    decided: Decided {
+                        time: r.get(1)?,
+                        request_id: r.get(2)?,
+                        client: r.get(3)?,
+                        kind: r.get(4)?,
+                        model_version: r.get(5)?,
+                        probability: r.get(6)?,
+                        decision: r.get(7)?,
+                        reasons: parse_reasons(&r.get::<_, String>(8)?),
+                        input_hash: r.get(9)?,
+                        review: parse_review(r.get(12)?),
+                        notice: parse_review(r.get(13)?),
+                        champion: r.get(15)?,
+                        reviewed: reviewed(r.get(16)?, r.get(17)?, r.get(18)?),
+                    },
+                    prev_hash: r.get(10)?,
+                    hash: r.get(11)?,
+                    row: r.get(14)?,
+                })
+            })?,
             Store::Postgres(c) => {
                 // PostgreSQL types the NULL placeholder as text: cast it.
                 let q = q.replace(" NULL, champion,", " NULL::BYTEA, champion,");
@@ -489,22 +482,15 @@ impl Store {
         let q = "SELECT client, model_version, defaulted, observed_at, recorded_at FROM outcomes \
                  ORDER BY recorded_at, client";
         match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
-                let rows = st
-                    .query_map([], |r| {
-                        Ok(Stored {
-                            client: r.get(0)?,
-                            model_version: r.get(1)?,
-                            defaulted: u8::from(r.get::<_, i64>(2)? == 1),
-                            observed_at: r.get(3)?,
-                            recorded_at: r.get(4)?,
-                        })
-                    })
-                    .map_err(|e| e.to_string())?;
-                rows.collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())
-            }
+            Store::Sqlite(c) => sqlite_rows(c, q, [], |r| {
+                Ok(Stored {
+                    client: r.get(0)?,
+                    model_version: r.get(1)?,
+                    defaulted: u8::from(r.get::<_, i64>(2)? == 1),
+                    observed_at: r.get(3)?,
+                    recorded_at: r.get(4)?,
+                })
+            }),
             Store::Postgres(c) => Ok(c
                 .query(q, &[])
                 .map_err(|e| e.to_string())?
@@ -574,29 +560,22 @@ impl Store {
             ),
         );
         let rows: Vec<Row> = match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(&q).map_err(|e| e.to_string())?;
-                let rows = st
-                    .query_map([], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                            r.get(10)?,
-                            (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?),
-                        ))
-                    })
-                    .map_err(|e| e.to_string())?;
-                rows.collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?
-            }
+            Store::Sqlite(c) => sqlite_rows(c, &q, [], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?),
+                ))
+            })?,
             Store::Postgres(c) => c
                 .query(&q, &[])
                 .map_err(|e| e.to_string())?
@@ -694,14 +673,9 @@ impl Store {
                  JOIN journal a ON a.seq = r.entry JOIN journal f ON f.seq = r.final_entry \
                  WHERE r.status = 'decided' GROUP BY f.reviewer, a.decision, f.decision";
         let rows: Vec<(Option<String>, String, String, i64)> = match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
-                let rows = st
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                    .map_err(|e| e.to_string())?;
-                rows.collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())?
-            }
+            Store::Sqlite(c) => sqlite_rows(c, q, [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?,
             Store::Postgres(c) => c
                 .query(q, &[])
                 .map_err(|e| e.to_string())?
@@ -726,14 +700,7 @@ impl Store {
     pub(super) fn client_versions(&mut self) -> std::result::Result<Vec<(String, String)>, String> {
         let q = "SELECT client, model_version FROM journal_clients";
         match self {
-            Store::Sqlite(c) => {
-                let mut st = c.prepare(q).map_err(|e| e.to_string())?;
-                let rows = st
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(|e| e.to_string())?;
-                rows.collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())
-            }
+            Store::Sqlite(c) => sqlite_rows(c, q, [], |r| Ok((r.get(0)?, r.get(1)?))),
             Store::Postgres(c) => Ok(c
                 .query(q, &[])
                 .map_err(|e| e.to_string())?
@@ -800,6 +767,19 @@ fn sqlite_clients(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             Err(e)
         }
     }
+}
+
+/// Every row `q` selects with `params`, each made by `row`, on SQLite; errors as text.
+fn sqlite_rows<T>(
+    c: &rusqlite::Connection,
+    q: &str,
+    params: impl rusqlite::Params,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> std::result::Result<Vec<T>, String> {
+    let mut st = c.prepare(q).map_err(|e| e.to_string())?;
+    let rows = st.query_map(params, row).map_err(|e| e.to_string())?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())
 }
 
 /// SQLite's busy handler: true (try again) after a half-millisecond sleep, for 5 s in all.
