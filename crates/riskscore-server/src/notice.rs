@@ -5,14 +5,16 @@
 //! the applicant from the reviewed wording file.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use riskscore_explain::client::ClientExplanation;
 use riskscore_model::bundle::Decision;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 /// Who sends the notice (`serve --lender-name --lender-contact`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lender {
     pub name: String,
     pub contact: String,
@@ -186,4 +188,75 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A field of an answer written as JSON once and shared: a known refused client's reasons and
+/// notice are the same at every score of a day, so they are written once per client and day
+/// (see [`Sent`]), not rebuilt and written again at every request.
+#[derive(Debug, Clone)]
+pub enum Written {
+    /// `null` (a granted client's notice).
+    Null,
+    /// `[]` (a granted client's reasons).
+    Empty,
+    /// JSON written before.
+    Json(Arc<RawValue>),
+}
+
+impl Written {
+    /// `value` as JSON, written now.
+    pub fn of<T: Serialize>(value: &T) -> serde_json::Result<Self> {
+        Ok(Written::Json(Arc::from(serde_json::value::to_raw_value(
+            value,
+        )?)))
+    }
+}
+
+impl Serialize for Written {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Written::Null => s.serialize_none(),
+            Written::Empty => s.collect_seq(std::iter::empty::<()>()),
+            Written::Json(raw) => raw.serialize(s),
+        }
+    }
+}
+
+/// A known client's refusal as sent on one day: the reasons and the notice as the score
+/// answer writes them, and what the journal keeps of them.
+#[derive(Debug)]
+pub struct Sent {
+    /// The notice's date (YYYY-MM-DD).
+    pub date: String,
+    /// Who sent it.
+    pub lender: Lender,
+    /// The explanation's reasons (`ScoreAnswer.reasons`).
+    pub reasons: Written,
+    /// The notice (`ScoreAnswer.notice`).
+    pub notice: Written,
+    /// The reasons' features, most important first (the journal's `reasons`).
+    pub features: Vec<String>,
+    /// The notice's statements (the journal's `notice`).
+    pub statements: Vec<String>,
+}
+
+impl Sent {
+    /// The refusal explained in `e` with its recourse sentences, as sent on `date`.
+    pub fn new(
+        e: &ClientExplanation,
+        recourse: Vec<String>,
+        lender: &Lender,
+        model_version: &str,
+        date: &str,
+    ) -> serde_json::Result<Self> {
+        let notice = Notice::new(e, recourse, lender, model_version, date);
+        Ok(Sent {
+            date: date.to_owned(),
+            lender: lender.clone(),
+            reasons: Written::of(&e.reasons)?,
+            notice: Written::of(&notice)?,
+            features: e.reasons.iter().map(|r| r.feature.clone()).collect(),
+            statements: notice.statements(),
+        })
+    }
 }

@@ -186,6 +186,39 @@ pub struct Scorer {
 pub struct Refusal {
     pub explanation: ClientExplanation,
     pub recourse: Vec<String>,
+    /// The refusal as last sent (its day's notice, written once per day).
+    sent: Mutex<Option<Arc<crate::notice::Sent>>>,
+}
+
+impl Refusal {
+    /// The refusal as sent on `date` by `lender` (written on the first score of the day, then
+    /// shared; written again for another day or another lender).
+    pub fn sent(
+        &self,
+        date: &str,
+        lender: &crate::notice::Lender,
+        model_version: &str,
+    ) -> serde_json::Result<Arc<crate::notice::Sent>> {
+        let mut last = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = last
+            .as_ref()
+            .filter(|s| s.date == date && s.lender == *lender)
+        {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(crate::notice::Sent::new(
+            &self.explanation,
+            self.recourse.clone(),
+            lender,
+            model_version,
+            date,
+        )?);
+        *last = Some(s.clone());
+        Ok(s)
+    }
 }
 
 /// Decrements the count of explanations in flight when dropped.
@@ -385,6 +418,7 @@ impl Scorer {
         let r = Arc::new(Refusal {
             explanation,
             recourse,
+            sent: Mutex::new(None),
         });
         Ok(self
             .refusals

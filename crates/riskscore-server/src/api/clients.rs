@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 use riskscore_explain::client::{ClientExplanation, Reason};
 
 use super::common::{
-    blocking, bounded, known, known_index, record, ApiQuery, ApiResult, ClientId, Record,
+    blocking, bounded, features, known, known_index, record, ApiQuery, ApiResult, ClientId, Record,
     RequestId, ScoredRow,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::notice::Notice;
+use crate::notice::{Notice, Written};
 use crate::scorer::Refusal;
 use crate::scorer::{ClientInfo, Neighbour, Score};
 
@@ -39,9 +39,11 @@ pub struct ScoreAnswer {
     pub score: Score,
     pub model_version: String,
     /// A refusal's principal reasons (empty when granted).
-    pub reasons: Vec<Reason>,
+    #[schema(value_type = Vec<Reason>)]
+    pub reasons: Written,
     /// A refusal's adverse-action notice (None when granted).
-    pub notice: Option<Notice>,
+    #[schema(value_type = Option<Notice>)]
+    pub notice: Written,
     /// The journal entry that records the decision.
     pub journal_entry: i64,
     pub request_id: String,
@@ -147,13 +149,21 @@ async fn client_score(
     let i = known_index(&s.scorer, id)?;
     let p = s.scorer.population.probability[i];
     let score = s.scorer.score_of(p);
-    // A refusal carries its principal reasons and its notice, in the answer and the journal.
-    let (reasons, notice) = if score.decision == riskscore_model::bundle::Decision::Refused {
+    // A refusal carries its principal reasons and its notice, in the answer and the journal:
+    // written once per client and day.
+    let sent = if score.decision == riskscore_model::bundle::Decision::Refused {
         let r = refusal_of(&s, i, id).await?;
-        let notice = notice_of(&s, &r.explanation, r.recourse.clone());
-        (r.explanation.reasons.clone(), Some(notice))
+        let today = crate::journal::now_rfc3339();
+        let sent = r
+            .sent(
+                today.get(..10).unwrap_or(&today),
+                &s.settings.lender,
+                &s.scorer.model_version,
+            )
+            .map_err(|e| ApiError::internal(&e))?;
+        Some(sent)
     } else {
-        (Vec::new(), None)
+        None
     };
     let seq = record(
         &s,
@@ -162,14 +172,24 @@ async fn client_score(
             client: id,
             kind: "known",
             p,
-            reasons: &reasons,
+            reasons: sent
+                .as_ref()
+                .map(|t| t.features.clone())
+                .unwrap_or_default(),
             review: Vec::new(),
-            notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
+            notice: sent
+                .as_ref()
+                .map(|t| t.statements.clone())
+                .unwrap_or_default(),
             row: ScoredRow::Known(i),
             posted: None,
         },
     )
     .await?;
+    let (reasons, notice) = match sent {
+        Some(t) => (t.reasons.clone(), t.notice.clone()),
+        None => (Written::Empty, Written::Null),
+    };
     Ok(Json(ScoreAnswer {
         id,
         score,
@@ -209,7 +229,7 @@ async fn client_explanation(
             client: id,
             kind: "explanation",
             p: e.probability,
-            reasons: &e.reasons,
+            reasons: features(&e.reasons),
             review: Vec::new(),
             notice: Vec::new(),
             row: ScoredRow::Known(i),
@@ -368,9 +388,9 @@ async fn client_notice(
             kind: "notice",
             p: e.probability,
             reasons: if notice.reasons.is_empty() {
-                &[]
+                Vec::new()
             } else {
-                &e.reasons
+                features(&e.reasons)
             },
             review: Vec::new(),
             notice: notice.statements(),

@@ -284,13 +284,19 @@ pub(crate) fn transform_error(e: crate::Error) -> ApiError {
     }
 }
 
+/// The features of reasons, most important first (what the journal keeps of them).
+pub(crate) fn features(reasons: &[Reason]) -> Vec<String> {
+    reasons.iter().map(|r| r.feature.clone()).collect()
+}
+
 /// What a journal entry records of a decision besides its time and request.
 #[derive(Debug)]
 pub(crate) struct Record<'a> {
     pub client: i64,
     pub kind: &'a str,
     pub p: f64,
-    pub reasons: &'a [Reason],
+    /// The principal reasons' features, most important first (see [`features`]).
+    pub reasons: Vec<String>,
     /// Why the intake sent it to review, if it did.
     pub review: Vec<String>,
     /// A refusal's notice statements as sent (empty when none was sent).
@@ -338,7 +344,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
             riskscore_model::bundle::Decision::Granted => "granted".into(),
             riskscore_model::bundle::Decision::Refused => "refused".into(),
         },
-        reasons: reasons.iter().map(|r| r.feature.clone()).collect(),
+        reasons,
         input_hash: match row {
             ScoredRow::Known(i) => s
                 .scorer

@@ -153,13 +153,25 @@ async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
     let entry = read_entries(&loc).unwrap().pop().unwrap();
     assert_eq!(entry.decided.notice, statements);
 
+    // The notice page and a second score send what the first score sent (written once a day).
+    let answer = v;
     let (s, v) = call(&st, get(&format!("/v1/clients/{refused}/notice"))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["decision"], "refused");
     assert_eq!(v["id"], refused);
+    assert_eq!(v, answer["notice"]);
     let entry = read_entries(&loc).unwrap().pop().unwrap();
     assert_eq!(entry.decided.kind, "notice");
     assert_eq!(entry.decided.notice, statements);
+    let (_, again) = call(&st, get(&format!("/v1/clients/{refused}/score"))).await;
+    assert_eq!(again["notice"], answer["notice"]);
+    assert_eq!(again["reasons"], answer["reasons"]);
+    assert_ne!(again["journal_entry"], answer["journal_entry"]);
+    let entry = read_entries(&loc).unwrap().pop().unwrap();
+    assert_eq!(
+        (entry.decided.kind.as_str(), &entry.decided.notice),
+        ("known", &statements)
+    );
 
     let (s, page) = call(
         &st,
@@ -186,6 +198,7 @@ async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
     assert!(v["reasons"].as_array().unwrap().is_empty());
     let (_, v) = call(&st, get(&format!("/v1/clients/{granted}/score"))).await;
     assert!(v["notice"].is_null(), "{v}");
+    assert_eq!(v["reasons"], serde_json::json!([]), "{v}");
 
     let (s, v) = call(
         &st,
@@ -213,4 +226,38 @@ async fn the_model_states_its_fairness() {
     assert_eq!(v["fairness"], written);
     assert_eq!(v["fairness"]["attributes"][0]["attribute"], "CODE_GENDER");
     assert_eq!(v["model_version"], fixture().scorer.model_version);
+}
+
+/// A refusal as sent is written once per day and lender: the same day and lender share it;
+/// another day or another lender writes it again, with its own date and lender.
+#[test]
+fn a_refusal_is_written_again_for_another_day_or_lender() {
+    let sc = &fixture().scorer;
+    let p = &sc.population;
+    let i = (0..p.ids.len())
+        .find(|&i| sc.score_of(p.probability[i]).decision == riskscore_model::Decision::Refused)
+        .unwrap();
+    let r = sc.refusal(i, p.ids[i]).unwrap();
+    let lender = Lender::default();
+    let json = |t: &riskscore_server::notice::Written| serde_json::to_value(t).unwrap();
+    let a = r.sent("2026-12-05", &lender, &sc.model_version).unwrap();
+    let b = r.sent("2026-12-05", &lender, &sc.model_version).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!(json(&a.notice)["date"], "2026-12-05");
+    assert_eq!(
+        json(&a.reasons),
+        serde_json::to_value(&r.explanation.reasons).unwrap()
+    );
+    assert_eq!(a.features[0], r.explanation.reasons[0].feature);
+    let c = r.sent("2026-12-06", &lender, &sc.model_version).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    assert_eq!(json(&c.notice)["date"], "2026-12-06");
+    assert_eq!(a.statements, c.statements);
+    let other = Lender {
+        name: "Another bank".into(),
+        contact: lender.contact.clone(),
+    };
+    let d = r.sent("2026-12-06", &other, &sc.model_version).unwrap();
+    assert_eq!(json(&d.notice)["lender"], "Another bank");
+    assert_eq!(json(&c.notice)["lender"], lender.name.as_str());
 }
