@@ -49,7 +49,13 @@ impl Metrics {
         let Ok(mut routes) = self.routes.lock() else {
             return;
         };
-        let r = routes.entry(route.to_owned()).or_default();
+        // The route's name is copied once, at its first request.
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), Route::default());
+        }
+        let Some(r) = routes.get_mut(route) else {
+            return;
+        };
         *r.by_status.entry(status).or_default() += 1;
         for (b, bound) in r.buckets.iter_mut().zip(BUCKETS) {
             if secs <= bound {

@@ -19,9 +19,8 @@ mod scores;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -81,7 +80,7 @@ pub fn router(state: AppState) -> Router {
     let page = Html(axum::body::Bytes::from(crate::openapi::docs_page(&doc)));
     let doc = axum::body::Bytes::from(doc.to_string());
     Router::new()
-        .merge(v1.route_layer(middleware::from_fn_with_state(state.clone(), require_key)))
+        .merge(v1)
         .merge(open)
         .merge(crate::dashboard::router())
         .route(
@@ -90,51 +89,123 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/docs", get(move || async move { page }))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(Guard {
+            state: state.clone(),
+        })
         .with_state(state)
 }
 
-/// Request id, time limit and metrics around every request; every failure in the JSON error
-/// shape (axum's own answers, such as 405, are plain).
-async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "other".into());
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned)
-        .unwrap_or_else(|| state.metrics.next_request_id());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = match tokio::time::timeout(state.settings.timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!(
-                "the request took longer than {} s",
-                state.settings.timeout.as_secs_f64()
-            ),
-        )
-        .into_response(),
-    };
-    let status = resp.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
-        resp = plain_to_json(resp);
+/// The layer around every route: the request id, the API key of the `/v1` resources, the body
+/// limit, the time limit and the metrics; every failure in the JSON error shape (axum's own
+/// answers, such as 405, are plain). One hand-written layer: it calls the route directly and
+/// boxes one future per request (three `from_fn` layers cloned and boxed the routes' services
+/// at every request).
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+}
+
+impl<S> tower_layer::Layer<S> for Guard {
+    type Service = Guarded<S>;
+
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            inner,
+            state: self.state.clone(),
+        }
     }
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
+}
+
+#[derive(Clone)]
+struct Guarded<S> {
+    inner: S,
+    state: AppState,
+}
+
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+>;
+
+impl<S> tower_service::Service<Request> for Guarded<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = Answer;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    state
-        .metrics
-        .observe(&route, resp.status().as_u16(), started.elapsed());
-    resp
+
+    fn call(&mut self, mut req: Request) -> Answer {
+        let started = Instant::now();
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let v1 = route
+            .as_ref()
+            .is_some_and(|r| r.as_str().starts_with("/v1/"));
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.state.metrics.next_request_id());
+        req.extensions_mut().insert(RequestId(id.clone()));
+        let metrics = self.state.metrics.clone();
+        let finish = move |mut resp: Response| {
+            let status = resp.status();
+            if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+                resp = plain_to_json(resp);
+            }
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert("x-request-id", v);
+            }
+            metrics.observe(
+                route.as_ref().map_or("other", MatchedPath::as_str),
+                resp.status().as_u16(),
+                started.elapsed(),
+            );
+            Ok(resp)
+        };
+        if v1 {
+            match caller(&self.state.settings, req.headers()) {
+                // No reviewer reads as the default caller: nothing to insert.
+                Ok(c) if c.reviewer.is_some() => {
+                    req.extensions_mut().insert(c);
+                }
+                Ok(_) => {}
+                Err(e) => return Box::pin(std::future::ready(finish(e.into_response()))),
+            }
+        }
+        let req = if matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        ) {
+            req
+        } else {
+            req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, MAX_BODY)))
+        };
+        let timeout = self.state.settings.timeout;
+        let answer = tokio::time::timeout(timeout, self.inner.call(req));
+        Box::pin(async move {
+            let resp = match answer.await {
+                Ok(Ok(r)) => r,
+                Ok(Err(never)) => match never {},
+                Err(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    format!("the request took longer than {} s", timeout.as_secs_f64()),
+                )
+                .into_response(),
+            };
+            finish(resp)
+        })
+    }
 }
 
 fn is_json(resp: &Response) -> bool {
@@ -172,10 +243,9 @@ fn plain_to_json(resp: Response) -> Response {
 /// API keys from `X-API-Key` or `Authorization: Bearer`: the service's keys and the
 /// reviewers' (a reviewer's key names its reviewer for the handlers). Open when no key of
 /// either kind is set; a reviewer's key is still recognised then.
-async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let keys = &state.settings.api_keys;
-    let reviewers = &state.settings.reviewers;
-    let h = req.headers();
+fn caller(settings: &Settings, h: &axum::http::HeaderMap) -> Result<common::Caller, ApiError> {
+    let keys = &settings.api_keys;
+    let reviewers = &settings.reviewers;
     let given = h
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
@@ -201,10 +271,13 @@ async fn require_key(State(state): State<AppState>, mut req: Request, next: Next
         } else {
             "unknown API key"
         };
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            message,
+        ));
     }
-    req.extensions_mut().insert(common::Caller { reviewer });
-    next.run(req).await
+    Ok(common::Caller { reviewer })
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
