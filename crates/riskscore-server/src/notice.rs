@@ -7,7 +7,7 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use riskscore_explain::client::ClientExplanation;
+use riskscore_explain::client::{ClientExplanation, Reason};
 use riskscore_model::bundle::Decision;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -190,6 +190,11 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The features of reasons, most important first (what the journal keeps of them).
+pub fn features(reasons: &[Reason]) -> Vec<String> {
+    reasons.iter().map(|r| r.feature.clone()).collect()
+}
+
 /// A field of an answer written as JSON once and shared: a known refused client's reasons and
 /// notice are the same at every score of a day, so they are written once per client and day
 /// (see [`Sent`]), not rebuilt and written again at every request.
@@ -255,7 +260,7 @@ impl Sent {
             lender: lender.clone(),
             reasons: Written::of(&e.reasons)?,
             notice: Written::of(&notice)?,
-            features: e.reasons.iter().map(|r| r.feature.clone()).collect(),
+            features: features(&e.reasons),
             statements: notice.statements(),
         })
     }

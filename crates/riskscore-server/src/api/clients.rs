@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 use riskscore_explain::client::{ClientExplanation, Reason};
 
 use super::common::{
-    blocking, bounded, features, known, known_index, record, ApiQuery, ApiResult, ClientId, Record,
+    blocking, bounded, known, known_index, record, ApiQuery, ApiResult, ClientId, Record,
     RequestId, ScoredRow,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::notice::{Notice, Written};
+use crate::notice::{features, Notice, Written};
 use crate::scorer::Refusal;
 use crate::scorer::{ClientInfo, Neighbour, Score};
 
@@ -153,13 +153,8 @@ async fn client_score(
     // written once per client and day.
     let sent = if score.decision == riskscore_model::bundle::Decision::Refused {
         let r = refusal_of(&s, i, id).await?;
-        let today = crate::journal::now_rfc3339();
         let sent = r
-            .sent(
-                today.get(..10).unwrap_or(&today),
-                &s.settings.lender,
-                &s.scorer.model_version,
-            )
+            .sent(&today(), &s.settings.lender, &s.scorer.model_version)
             .map_err(|e| ApiError::internal(&e))?;
         Some(sent)
     } else {
@@ -307,14 +302,19 @@ async fn refusal_of(s: &AppState, i: usize, id: i64) -> ApiResult<Arc<Refusal>> 
 
 /// The notice of a decision explained in `e` with its recourse sentences, dated today.
 pub(crate) fn notice_of(s: &AppState, e: &ClientExplanation, recourse: Vec<String>) -> Notice {
-    let today = crate::journal::now_rfc3339();
     Notice::new(
         e,
         recourse,
         &s.settings.lender,
         &s.scorer.model_version,
-        today.get(..10).unwrap_or(&today),
+        &today(),
     )
+}
+
+/// A notice's date: today in UTC, YYYY-MM-DD.
+fn today() -> String {
+    let now = crate::journal::now_rfc3339();
+    now.get(..10).map_or_else(|| now.clone(), str::to_owned)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

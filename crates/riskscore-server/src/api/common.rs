@@ -11,8 +11,6 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use riskscore_explain::client::Reason;
-
 use super::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::journal::{hmac_sha256, input_hash, now_rfc3339, Decided};
@@ -284,18 +282,14 @@ pub(crate) fn transform_error(e: crate::Error) -> ApiError {
     }
 }
 
-/// The features of reasons, most important first (what the journal keeps of them).
-pub(crate) fn features(reasons: &[Reason]) -> Vec<String> {
-    reasons.iter().map(|r| r.feature.clone()).collect()
-}
-
 /// What a journal entry records of a decision besides its time and request.
 #[derive(Debug)]
 pub(crate) struct Record<'a> {
     pub client: i64,
     pub kind: &'a str,
     pub p: f64,
-    /// The principal reasons' features, most important first (see [`features`]).
+    /// The principal reasons' features, most important first (see
+    /// [`crate::notice::features`]).
     pub reasons: Vec<String>,
     /// Why the intake sent it to review, if it did.
     pub review: Vec<String>,

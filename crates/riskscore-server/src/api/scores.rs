@@ -143,7 +143,7 @@ async fn record_new(
             client: n.id,
             kind: "new",
             p: e.probability,
-            reasons: super::common::features(&e.reasons),
+            reasons: crate::notice::features(&e.reasons),
             review: n.review.clone(),
             notice: notice.as_ref().map(Notice::statements).unwrap_or_default(),
             row: ScoredRow::Posted(&n.x),
