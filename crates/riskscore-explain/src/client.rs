@@ -295,7 +295,7 @@ impl ServingExplainer {
 
     /// How many rows of `x` (row-major, doubles or floats) the parsed trees score differently,
     /// in any bit, from `booster` (the booster's probabilities of the same rows).
-    pub fn differences<T: Copy + Into<f64>>(&self, x: &[T], booster: &[f64]) -> usize {
+    pub fn differences<T: crate::Lane>(&self, x: &[T], booster: &[f64]) -> usize {
         let mut raw = vec![0.0; booster.len()];
         self.packed.raw_rows(x, &mut raw);
         raw.iter()

@@ -192,6 +192,68 @@ struct Node {
     band: bool,
 }
 
+/// One node of [`Packed`] for rows of `f32`, 24 bytes against 32: the threshold rounded down to
+/// the largest `f32` at or below it, which sends every `f32` value the way the threshold does
+/// (for an `f32` value `v`, `v <= t` exactly when `v <= down(t)`), the zero band's bound the
+/// same way. A leaf's value is in [`Packed::leaves`].
+#[derive(Debug, Clone, Copy)]
+struct Narrow {
+    threshold: f32,
+    /// As [`Node::sub`] (0, -inf or NaN, each an `f32`).
+    sub: f32,
+    /// The zero band's bound rounded down where the band counts as missing, else -inf (no
+    /// magnitude is at or below it).
+    band: f32,
+    feature: u32,
+    child: [u32; 2],
+}
+
+/// The largest `f32` at or below `t` (NaN for NaN).
+fn down(t: f64) -> f32 {
+    let f = t as f32;
+    if f64::from(f) > t {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+impl Narrow {
+    fn of(node: &Node) -> Narrow {
+        Narrow {
+            threshold: down(node.value),
+            sub: node.sub as f32,
+            band: if node.band {
+                down(ZERO)
+            } else {
+                f32::NEG_INFINITY
+            },
+            feature: node.feature,
+            child: node.child,
+        }
+    }
+}
+
+/// The values [`Packed::raw_rows`] walks: doubles, or floats on the narrow nodes.
+pub trait Lane: Copy + Into<f64> {
+    #[doc(hidden)]
+    fn walk(packed: &Packed, x: [&[Self]; LANES]) -> [f64; LANES];
+}
+
+impl Lane for f64 {
+    #[inline]
+    fn walk(packed: &Packed, x: [&[f64]; LANES]) -> [f64; LANES] {
+        packed.lanes(x)
+    }
+}
+
+impl Lane for f32 {
+    #[inline]
+    fn walk(packed: &Packed, x: [&[f32]; LANES]) -> [f64; LANES] {
+        packed.narrow_lanes(x)
+    }
+}
+
 /// Every tree of a forest in one array of nodes, for scoring many rows at once: the same
 /// decision rule and the same sum as [`Forest::raw`], bit for bit, about twice as fast.
 ///
@@ -202,13 +264,16 @@ struct Node {
 #[derive(Debug, Clone)]
 pub struct Packed {
     nodes: Vec<Node>,
+    /// The same nodes for rows of `f32` ([`Narrow`]), and the leaves' values by node index.
+    narrow: Vec<Narrow>,
+    leaves: Vec<f64>,
     /// Per tree: its root's index and its depth (the steps from the root to its deepest leaf).
     trees: Vec<(u32, u32)>,
     n_features: usize,
 }
 
 /// Rows walked through a tree together by [`Packed::raw_rows`].
-const LANES: usize = 8;
+pub const LANES: usize = 8;
 
 impl Packed {
     fn new(forest: &Forest) -> Packed {
@@ -252,32 +317,46 @@ impl Packed {
             }
             trees.push((root, depth(t)));
         }
+        let narrow = nodes.iter().map(Narrow::of).collect();
+        let leaves = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if n.child == [i as u32; 2] {
+                    n.value
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         Packed {
             nodes,
+            narrow,
+            leaves,
             trees,
             n_features: forest.n_features,
         }
     }
 
     /// The raw score (log-odds) of each row of `x` (row-major, `n_features` per row; doubles, or
-    /// floats read as the doubles they convert to) into `out`, equal in every bit to
+    /// floats, taken as the doubles they convert to) into `out`, equal in every bit to
     /// [`Forest::raw`] of the row.
-    pub fn raw_rows<T: Copy + Into<f64>>(&self, x: &[T], out: &mut [f64]) {
+    pub fn raw_rows<T: Lane>(&self, x: &[T], out: &mut [f64]) {
         let k = self.n_features.max(1);
         assert_eq!(x.len(), out.len() * self.n_features, "rows of x and out");
         let mut rows = x.chunks_exact(k * LANES);
         let mut outs = out.chunks_exact_mut(LANES);
         for (x, out) in (&mut rows).zip(&mut outs) {
             let lanes: [&[T]; LANES] = std::array::from_fn(|g| &x[g * k..(g + 1) * k]);
-            out.copy_from_slice(&self.lanes(lanes));
+            out.copy_from_slice(&T::walk(self, lanes));
         }
         for (x, o) in rows.remainder().chunks(k).zip(outs.into_remainder()) {
-            *o = self.lanes([x; LANES])[0];
+            *o = T::walk(self, [x; LANES])[0];
         }
     }
 
     #[inline]
-    fn lanes<T: Copy + Into<f64>>(&self, x: [&[T]; LANES]) -> [f64; LANES] {
+    fn lanes(&self, x: [&[f64]; LANES]) -> [f64; LANES] {
         let nodes = &self.nodes[..];
         // -0.0, the neutral element `Iterator::sum` starts from, so that the sums agree in
         // every bit with Forest::raw.
@@ -287,7 +366,7 @@ impl Packed {
             for _ in 0..depth {
                 for g in 0..LANES {
                     let node = &nodes[at[g] as usize];
-                    let v: f64 = x[g][node.feature as usize].into();
+                    let v = x[g][node.feature as usize];
                     let swap = v.is_nan() | (node.band & (v.abs() <= ZERO));
                     let v = if swap { node.sub } else { v };
                     at[g] = node.child[usize::from(v <= node.value)];
@@ -295,6 +374,29 @@ impl Packed {
             }
             for g in 0..LANES {
                 acc[g] += nodes[at[g] as usize].value;
+            }
+        }
+        acc
+    }
+
+    /// [`Packed::lanes`] for `f32` rows, on the narrow nodes: the same decisions, the same sum.
+    #[inline]
+    fn narrow_lanes(&self, x: [&[f32]; LANES]) -> [f64; LANES] {
+        let nodes = &self.narrow[..];
+        let mut acc = [-0.0f64; LANES];
+        for &(root, depth) in &self.trees {
+            let mut at = [root; LANES];
+            for _ in 0..depth {
+                for g in 0..LANES {
+                    let node = &nodes[at[g] as usize];
+                    let v = x[g][node.feature as usize];
+                    let swap = v.is_nan() | (v.abs() <= node.band);
+                    let v = if swap { node.sub } else { v };
+                    at[g] = node.child[usize::from(v <= node.threshold)];
+                }
+            }
+            for g in 0..LANES {
+                acc[g] += self.leaves[at[g] as usize];
             }
         }
         acc

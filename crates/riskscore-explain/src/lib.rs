@@ -12,7 +12,7 @@ pub mod recourse;
 pub mod shap;
 pub mod wording;
 
-pub use forest::{Forest, Packed, Tree};
+pub use forest::{Forest, Lane, Packed, Tree};
 pub use shap::Explainer;
 
 /// What can go wrong reading a model.

@@ -1,6 +1,7 @@
 //! The packed forest scores rows `LANES` at a time: every row's raw score equals
 //! `Forest::raw`'s in every bit, on random trees of every missing-value rule and on rows that
-//! hit the rules' edges (NaN, zero, the zero band, a value equal to a threshold).
+//! hit the rules' edges (NaN, zero, the zero band, a value equal to a threshold), as doubles and
+//! as floats.
 
 use riskscore_explain::{Forest, Tree};
 
@@ -115,4 +116,80 @@ fn a_single_leaf_tree_adds_its_value() {
         .packed()
         .raw_rows(&[1.0, 2.0, f64::NAN, 0.0, 5.0, 6.0], &mut raw);
     assert_eq!(raw, [0.75; 3]);
+}
+
+/// Rows of `f32` walk nodes whose thresholds are rounded down to `f32`: every decision and every
+/// sum equal `Forest::raw` on the same rows as doubles, with thresholds between two floats, at a
+/// float, beyond the floats' range, and values at the neighbours of each.
+#[test]
+fn floats_take_the_decisions_of_their_doubles() {
+    let mut rng = Lcg(11);
+    let tenth = f64::from(0.1f32);
+    let thresholds = [
+        0.1,
+        tenth,
+        f64::from(0.1f32.next_up()),
+        (tenth + f64::from(0.1f32.next_down())) / 2.0,
+        -0.1,
+        -1e-35,
+        0.0,
+        1e-35,
+        1e300,
+        -1e300,
+        f64::from(f32::MAX),
+        f64::INFINITY,
+        3.0,
+    ];
+    let values = [
+        f32::NAN,
+        0.0,
+        -0.0,
+        1e-36,
+        -1e-36,
+        1e-35,
+        -1e-35,
+        1e-35f32.next_up(),
+        0.1,
+        0.1f32.next_up(),
+        0.1f32.next_down(),
+        -0.1,
+        (-0.1f32).next_up(),
+        f32::MAX,
+        -f32::MAX,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        3.0,
+    ];
+    for case in 0..40 {
+        let m = 1 + case % 5;
+        let trees = (0..1 + case % 6)
+            .map(|i| random_tree(&mut rng, 2 + (case * 5 + i) % 30, m, &thresholds))
+            .collect();
+        let forest = Forest {
+            trees,
+            n_features: m,
+            feature_names: vec![],
+        };
+        let packed = forest.packed();
+        for n in [1, 8, 13, 40] {
+            let x: Vec<f32> = (0..n * m)
+                .map(|_| values[rng.below(values.len())])
+                .collect();
+            let mut raw = vec![f64::NAN; n];
+            packed.raw_rows(&x, &mut raw);
+            for r in 0..n {
+                let row: Vec<f64> = x[r * m..(r + 1) * m]
+                    .iter()
+                    .map(|v| f64::from(*v))
+                    .collect();
+                let want = forest.raw(&row);
+                assert_eq!(
+                    raw[r].to_bits(),
+                    want.to_bits(),
+                    "case {case}, {n} rows, row {r} {row:?}: {} against {want}",
+                    raw[r]
+                );
+            }
+        }
+    }
 }
