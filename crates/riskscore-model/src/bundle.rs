@@ -166,6 +166,19 @@ impl ModelBundle {
         Ok(self.manifest.calibration.apply_all(&raw))
     }
 
+    /// The bundle's LightGBM model as its text, from which [`ModelBundle::booster_from`] makes
+    /// other boosters of the same model (a booster cannot be shared between threads).
+    pub fn booster_text(&self) -> Result<String> {
+        self.booster
+            .save_string()
+            .map_err(Error::lightgbm("writing the model as text"))
+    }
+
+    /// A booster of the model `text` ([`ModelBundle::booster_text`]).
+    pub fn booster_from(text: &str) -> Result<Booster> {
+        Booster::from_string(text).map_err(Error::lightgbm("reading the model's text"))
+    }
+
     pub fn decide(&self, p: f64) -> Decision {
         self.manifest.decide(p)
     }

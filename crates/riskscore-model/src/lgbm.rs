@@ -192,6 +192,17 @@ pub fn predict<T: DType>(booster: &Booster, x: &[T], n_features: usize) -> Resul
         .map_err(Error::lightgbm("predicting"))
 }
 
+/// As [`predict`], on one of LightGBM's threads (for a caller that splits the rows over its own
+/// threads, each with its own booster).
+pub fn predict_alone<T: DType>(booster: &Booster, x: &[T], n_features: usize) -> Result<Vec<f64>> {
+    if x.is_empty() {
+        return Ok(Vec::new());
+    }
+    booster
+        .predict_with_params(x, n_features as i32, true, "num_threads=1")
+        .map_err(Error::lightgbm("predicting"))
+}
+
 /// LightGBM's own SHAP values (`pred_contrib`): n_features + 1 per row, the base value last.
 pub fn contrib(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f64>> {
     booster

@@ -991,11 +991,12 @@ fn parquet_clients(
             path.display()
         )));
     }
+    let pipeline = &bundle.pipeline;
     let columns = |wanted: Vec<String>| -> Result<DataFrame> {
         let mut r = ParquetReader::new(open()?);
         r.set_metadata(metadata.clone());
         let df = r.with_columns(Some(wanted)).finish().map_err(polars)?;
-        Ok(bundle.pipeline.apply_age_cap(df)?)
+        Ok(pipeline.apply_age_cap(df)?)
     };
     let (id, target) = (&bundle.pipeline.id, &bundle.pipeline.target);
     let mut head = vec![id.clone()];
@@ -1008,12 +1009,30 @@ fn parquet_clients(
     drop(head);
     let mut rows = RowsBuilder::new(ids.len(), cuts);
     let mut buffers = Vec::new();
-    for (first, batch) in batches(names) {
-        let frame = columns(batch.to_vec())?;
-        let columns = feature_columns(&frame, first, batch, &mut buffers)?;
-        drop(frame);
-        rows.set(&columns, threads).map_err(Error::Input)?;
-    }
+    // The next batch is read (decompressed and decoded) while this one is set into the rows:
+    // either leaves a core idle part of the time.
+    std::thread::scope(|s| -> Result<()> {
+        let (send, frames) = std::sync::mpsc::sync_channel(0);
+        let reader = s.spawn(move || {
+            for (first, batch) in batches(names) {
+                let frame = columns(batch.to_vec());
+                let failed = frame.is_err();
+                if send.send((first, batch, frame)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for (first, batch, frame) in frames {
+            let frame = frame?;
+            let columns = feature_columns(&frame, first, batch, &mut buffers)?;
+            drop(frame);
+            rows.set(&columns, threads).map_err(Error::Input)?;
+        }
+        reader
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        Ok(())
+    })?;
     Ok(Clients {
         ids,
         rows: rows.finish(),
@@ -1023,51 +1042,81 @@ fn parquet_clients(
 }
 
 /// Every client's probability from LightGBM, and how many of them the parsed trees score
-/// differently in any bit: one pass over the rows, `SCORE_BLOCK` rows at a time, the trees'
-/// check split over `threads` threads. Both read a block's floats as they are kept; the few
-/// rows with a value kept exactly are then scored again as doubles, by both.
+/// differently in any bit: one pass over the rows, `SCORE_BLOCK` rows at a time, the blocks
+/// shared among `threads` threads, each with its own booster of the model and one LightGBM
+/// thread (no thread waits for another between LightGBM and the trees). Both read a block's
+/// floats as they are kept; the few rows with a value kept exactly are then scored again as
+/// doubles, by both.
 fn score_all(
     bundle: &ModelBundle,
     explainer: &ServingExplainer,
     rows: &Rows,
     threads: usize,
 ) -> Result<(Vec<f64>, usize)> {
-    let (n, k) = (rows.n_rows(), rows.n_features());
+    let n = rows.n_rows();
+    let blocks = n.div_ceil(SCORE_BLOCK);
+    let text = bundle.booster_text()?;
+    let (k, calibration) = (bundle.n_features(), &bundle.manifest.calibration);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // One worker's blocks: (first row, probabilities, rows the trees score differently), and
+    // its seconds in LightGBM and in the trees.
+    type Scored = (Vec<(usize, Vec<f64>, usize)>, f64, f64);
+    let work = || -> Result<Scored> {
+        let booster = ModelBundle::booster_from(&text)?;
+        let mut done = Vec::new();
+        let (mut t_booster, mut t_trees) = (0.0, 0.0);
+        loop {
+            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if b >= blocks {
+                return Ok((done, t_booster, t_trees));
+            }
+            let start = b * SCORE_BLOCK;
+            let m = SCORE_BLOCK.min(n - start);
+            let x = rows.floats(start, m);
+            let t = std::time::Instant::now();
+            let mut p =
+                calibration.apply_all(&riskscore_model::lgbm::predict_alone(&booster, x, k)?);
+            t_booster += t.elapsed().as_secs_f64();
+            let t = std::time::Instant::now();
+            let mut differ = explainer.differences(x, &p);
+            t_trees += t.elapsed().as_secs_f64();
+            for i in rows.with_exact(start, m) {
+                let row = rows.row(start + i);
+                let q = calibration
+                    .apply_all(&riskscore_model::lgbm::predict_alone(&booster, &row, k)?);
+                differ += explainer.differences(&row, &q);
+                p[i] = q[0];
+            }
+            done.push((start, p, differ));
+        }
+    };
+    let workers = threads.clamp(1, blocks.max(1));
+    let parts: Vec<Result<Scored>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut scored = Vec::with_capacity(blocks);
+    let (mut t_booster, mut t_trees) = (0.0, 0.0);
+    for part in parts {
+        let (done, b, t) = part?;
+        scored.extend(done);
+        t_booster += b;
+        t_trees += t;
+    }
+    scored.sort_unstable_by_key(|(start, _, _)| *start);
     let mut probability = Vec::with_capacity(n);
     let mut differ = 0;
-    let (mut t_booster, mut t_trees) = (0.0, 0.0);
-    for start in (0..n).step_by(SCORE_BLOCK) {
-        let m = SCORE_BLOCK.min(n - start);
-        let x = rows.floats(start, m);
-        let t = std::time::Instant::now();
-        let mut p = bundle.predict(x)?;
-        t_booster += t.elapsed().as_secs_f64();
-        let t = std::time::Instant::now();
-        let per = m.div_ceil(threads.max(1)).max(1);
-        differ += std::thread::scope(|s| {
-            let parts: Vec<_> = x
-                .chunks(per * k.max(1))
-                .zip(p.chunks(per))
-                .map(|(x, p)| s.spawn(move || explainer.differences(x, p)))
-                .collect();
-            parts
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .sum::<usize>()
-        });
-        t_trees += t.elapsed().as_secs_f64();
-        for i in rows.with_exact(start, m) {
-            let row = rows.row(start + i);
-            let q = bundle.predict(&row)?;
-            differ += explainer.differences(&row, &q);
-            p[i] = q[0];
-        }
+    for (_, p, d) in scored {
         probability.extend(p);
+        differ += d;
     }
     tracing::debug!(
         booster = t_booster,
         trees = t_trees,
-        "seconds spent scoring"
+        "seconds spent scoring, summed over the threads"
     );
     Ok((probability, differ))
 }
