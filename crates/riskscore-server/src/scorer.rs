@@ -827,8 +827,21 @@ impl<'a> StreamedRows<'a> {
                 .collect();
             rows.set(&batch, self.threads).map_err(Error::Input)?;
         }
-        self.free.extend(self.pending.drain(..).map(|(_, v)| v));
+        for (_, v) in std::mem::take(&mut self.pending) {
+            self.keep(v);
+        }
         Ok(())
+    }
+
+    /// Keeps `buffer` for the pipeline's next columns if it is no larger than a column, at most
+    /// `2 * COLUMNS_AT_ONCE` of them. The running statistics' buffers, the pipeline's largest
+    /// memory, go back to the system instead: kept, they would stay beside the rows until the
+    /// end.
+    fn keep(&mut self, buffer: Vec<f64>) {
+        let column = self.rows.len().unwrap_or(0);
+        if buffer.capacity() <= column && self.free.len() < 2 * COLUMNS_AT_ONCE {
+            self.free.push(buffer);
+        }
     }
 
     fn finish(mut self) -> Result<Clients> {
@@ -872,6 +885,14 @@ enum Building {
 }
 
 impl Building {
+    /// The number of rows, once started.
+    fn len(&self) -> Option<usize> {
+        match self {
+            Building::Rows(rows) => Some(rows.n_rows()),
+            _ => None,
+        }
+    }
+
     /// Starts the rows with `n` rows, if not started.
     fn start(&mut self, n: usize) {
         if !matches!(self, Building::Waiting(_)) {
@@ -915,7 +936,7 @@ impl riskscore_features::ColumnSink for StreamedRows<'_> {
                 .feature(j, name, values)
                 .map_err(|e| riskscore_features::Error::Invalid(e.to_string())),
             None => {
-                self.free.push(values);
+                self.keep(values);
                 Ok(())
             }
         }
@@ -927,9 +948,7 @@ impl riskscore_features::ColumnSink for StreamedRows<'_> {
     }
 
     fn recycle(&mut self, buffer: Vec<f64>) {
-        if self.free.len() < 2 * COLUMNS_AT_ONCE {
-            self.free.push(buffer);
-        }
+        self.keep(buffer);
     }
 }
 
