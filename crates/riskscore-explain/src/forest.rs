@@ -243,14 +243,14 @@ pub trait Lane: Copy + Into<f64> {
 impl Lane for f64 {
     #[inline]
     fn walk(packed: &Packed, x: [&[f64]; LANES]) -> [f64; LANES] {
-        packed.lanes(x)
+        packed.walk_nodes(&packed.nodes, |i| packed.nodes[i].value, x)
     }
 }
 
 impl Lane for f32 {
     #[inline]
     fn walk(packed: &Packed, x: [&[f32]; LANES]) -> [f64; LANES] {
-        packed.narrow_lanes(x)
+        packed.walk_nodes(&packed.narrow, |i| packed.leaves[i], x)
     }
 }
 
@@ -355,9 +355,15 @@ impl Packed {
         }
     }
 
+    /// The raw scores of `LANES` rows walked together through `nodes` (the wide or the narrow
+    /// ones; `leaf` gives a leaf's value by its index).
     #[inline]
-    fn lanes(&self, x: [&[f64]; LANES]) -> [f64; LANES] {
-        let nodes = &self.nodes[..];
+    fn walk_nodes<T: Copy, N: Step<T>>(
+        &self,
+        nodes: &[N],
+        leaf: impl Fn(usize) -> f64,
+        x: [&[T]; LANES],
+    ) -> [f64; LANES] {
         // -0.0, the neutral element `Iterator::sum` starts from, so that the sums agree in
         // every bit with Forest::raw.
         let mut acc = [-0.0f64; LANES];
@@ -366,40 +372,49 @@ impl Packed {
             for _ in 0..depth {
                 for g in 0..LANES {
                     let node = &nodes[at[g] as usize];
-                    let v = x[g][node.feature as usize];
-                    let swap = v.is_nan() | (node.band & (v.abs() <= ZERO));
-                    let v = if swap { node.sub } else { v };
-                    at[g] = node.child[usize::from(v <= node.value)];
+                    at[g] = node.step(x[g][node.feature()]);
                 }
             }
             for g in 0..LANES {
-                acc[g] += nodes[at[g] as usize].value;
+                acc[g] += leaf(at[g] as usize);
             }
         }
         acc
     }
+}
 
-    /// [`Packed::lanes`] for `f32` rows, on the narrow nodes: the same decisions, the same sum.
+/// One step of a row through a node, without a branch: the child its value goes to (a
+/// missing value replaced by one that goes where LightGBM sends it).
+trait Step<T> {
+    fn feature(&self) -> usize;
+    fn step(&self, v: T) -> u32;
+}
+
+impl Step<f64> for Node {
     #[inline]
-    fn narrow_lanes(&self, x: [&[f32]; LANES]) -> [f64; LANES] {
-        let nodes = &self.narrow[..];
-        let mut acc = [-0.0f64; LANES];
-        for &(root, depth) in &self.trees {
-            let mut at = [root; LANES];
-            for _ in 0..depth {
-                for g in 0..LANES {
-                    let node = &nodes[at[g] as usize];
-                    let v = x[g][node.feature as usize];
-                    let swap = v.is_nan() | (v.abs() <= node.band);
-                    let v = if swap { node.sub } else { v };
-                    at[g] = node.child[usize::from(v <= node.threshold)];
-                }
-            }
-            for g in 0..LANES {
-                acc[g] += self.leaves[at[g] as usize];
-            }
-        }
-        acc
+    fn feature(&self) -> usize {
+        self.feature as usize
+    }
+
+    #[inline]
+    fn step(&self, v: f64) -> u32 {
+        let swap = v.is_nan() | (self.band & (v.abs() <= ZERO));
+        let v = if swap { self.sub } else { v };
+        self.child[usize::from(v <= self.value)]
+    }
+}
+
+impl Step<f32> for Narrow {
+    #[inline]
+    fn feature(&self) -> usize {
+        self.feature as usize
+    }
+
+    #[inline]
+    fn step(&self, v: f32) -> u32 {
+        let swap = v.is_nan() | (v.abs() <= self.band);
+        let v = if swap { self.sub } else { v };
+        self.child[usize::from(v <= self.threshold)]
     }
 }
 

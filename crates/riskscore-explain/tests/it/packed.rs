@@ -47,6 +47,23 @@ fn random_tree(rng: &mut Lcg, leaves: usize, m: usize, thresholds: &[f64]) -> Tr
     t
 }
 
+/// `trees` random trees over `m` features, tree `i` with `leaves(i)` leaves.
+fn random_forest(
+    rng: &mut Lcg,
+    trees: usize,
+    leaves: impl Fn(usize) -> usize,
+    m: usize,
+    thresholds: &[f64],
+) -> Forest {
+    Forest {
+        trees: (0..trees)
+            .map(|i| random_tree(rng, leaves(i), m, thresholds))
+            .collect(),
+        n_features: m,
+        feature_names: vec![],
+    }
+}
+
 #[test]
 fn equals_the_forest_bit_for_bit() {
     let mut rng = Lcg(3);
@@ -67,14 +84,13 @@ fn equals_the_forest_bit_for_bit() {
     ];
     for case in 0..30 {
         let m = 1 + case % 9;
-        let trees = (0..1 + case % 7)
-            .map(|i| random_tree(&mut rng, 1 + (case * 7 + i) % 40, m, &thresholds))
-            .collect();
-        let forest = Forest {
-            trees,
-            n_features: m,
-            feature_names: vec![],
-        };
+        let forest = random_forest(
+            &mut rng,
+            1 + case % 7,
+            |i| 1 + (case * 7 + i) % 40,
+            m,
+            &thresholds,
+        );
         let packed = forest.packed();
         for n in [0, 1, 7, 8, 9, 17, 64] {
             let x: Vec<f64> = (0..n * m)
@@ -162,14 +178,13 @@ fn floats_take_the_decisions_of_their_doubles() {
     ];
     for case in 0..40 {
         let m = 1 + case % 5;
-        let trees = (0..1 + case % 6)
-            .map(|i| random_tree(&mut rng, 2 + (case * 5 + i) % 30, m, &thresholds))
-            .collect();
-        let forest = Forest {
-            trees,
-            n_features: m,
-            feature_names: vec![],
-        };
+        let forest = random_forest(
+            &mut rng,
+            1 + case % 6,
+            |i| 2 + (case * 5 + i) % 30,
+            m,
+            &thresholds,
+        );
         let packed = forest.packed();
         for n in [1, 8, 13, 40] {
             let x: Vec<f32> = (0..n * m)
