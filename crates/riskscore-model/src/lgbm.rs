@@ -184,22 +184,27 @@ pub fn reload(booster: &Booster) -> Result<Booster> {
 /// Probabilities of default for row-major rows (of doubles, or of floats, which LightGBM reads
 /// as the doubles they convert to).
 pub fn predict<T: DType>(booster: &Booster, x: &[T], n_features: usize) -> Result<Vec<f64>> {
-    if x.is_empty() {
-        return Ok(Vec::new());
-    }
-    booster
-        .predict(x, n_features as i32, true)
-        .map_err(Error::lightgbm("predicting"))
+    predict_with(booster, x, n_features, "")
 }
 
 /// As [`predict`], on one of LightGBM's threads (for a caller that splits the rows over its own
 /// threads, each with its own booster).
 pub fn predict_alone<T: DType>(booster: &Booster, x: &[T], n_features: usize) -> Result<Vec<f64>> {
+    predict_with(booster, x, n_features, "num_threads=1")
+}
+
+/// Probabilities with LightGBM's prediction `params` (none: its defaults).
+fn predict_with<T: DType>(
+    booster: &Booster,
+    x: &[T],
+    n_features: usize,
+    params: &str,
+) -> Result<Vec<f64>> {
     if x.is_empty() {
         return Ok(Vec::new());
     }
     booster
-        .predict_with_params(x, n_features as i32, true, "num_threads=1")
+        .predict_with_params(x, n_features as i32, true, params)
         .map_err(Error::lightgbm("predicting"))
 }
 

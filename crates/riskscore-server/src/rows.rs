@@ -341,7 +341,8 @@ impl RowsBuilder {
         if k > 0 {
             for segment in self.rows.values.chunks_mut(block * k) {
                 let m = segment.len() / k;
-                scratch.clear();
+                // Every value of the scratch is written below: only its length changes (the
+                // last block may be shorter), it is not cleared from block to block.
                 scratch.resize(segment.len(), 0.0);
                 // Column-major (j * m + r) to row-major (r * k + j), a tile at a time.
                 for r0 in (0..m).step_by(TILE) {

@@ -725,8 +725,8 @@ struct Clients {
 
 /// The clients of `data` through the bundle's pipeline, never holding the feature matrix as
 /// doubles: a Parquet feature matrix is read a batch of columns at a time, and a Home Credit
-/// folder goes through the pipeline to a temporary Parquet file first (the pipeline's streaming
-/// writer holds no matrix either). A single table is small enough to go through a frame.
+/// folder's columns are set into the rows as the pipeline makes them ([`StreamedRows`]; no
+/// file). A single table is small enough to go through a frame.
 fn clients(
     bundle: &ModelBundle,
     data: &Path,
