@@ -92,6 +92,14 @@ enum Command {
     Validate(Box<cmd_validate::Args>),
 }
 
+/// jemalloc for Rust's allocations (LightGBM's C++ keeps the system's): glibc's allocator raises
+/// its mmap threshold as large buffers are freed, then keeps the pipeline's freed column buffers
+/// in its arenas. `serve` from a full-size folder peaked at 2.2 GB with it, 1.9 GB with jemalloc,
+/// in the same time; the scoring API 2-4 % faster; `features` 2-4 % more CPU (system time:
+/// jemalloc gives pages back) for 3 % less memory (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
