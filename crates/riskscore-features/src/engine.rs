@@ -297,6 +297,13 @@ impl Stats {
         x
     }
 
+    /// [`Stats::touch`] of group `g`'s state, if it has one.
+    #[inline]
+    pub fn touch_group(&self, g: u32) -> u64 {
+        self.state_of(g as usize)
+            .map_or(0, |s| self.touch(s as u32))
+    }
+
     /// Counts a row of state `s` (see [`Stats::enter`]).
     #[inline]
     pub fn row(&mut self, s: u32) {

@@ -283,6 +283,13 @@ pub trait ColumnSink {
 
     /// A buffer the pipeline no longer uses.
     fn recycle(&mut self, _buffer: Vec<f64>) {}
+
+    /// Whether the pipeline should hold less at once for a little more CPU (the split tables'
+    /// statistics kept only for the applicants with rows in each split): a sink that keeps
+    /// every column it is handed (the server's rows) sets the peak with them.
+    fn lean(&self) -> bool {
+        false
+    }
 }
 
 /// The pipeline's output handed to a [`ColumnSink`], with the names seen and the history
@@ -317,6 +324,10 @@ impl Out for Each<'_> {
 
     fn recycle(&mut self, buffer: Vec<f64>) {
         self.sink.recycle(buffer);
+    }
+
+    fn lean(&self) -> bool {
+        self.sink.lean()
     }
 
     fn history_rows(&mut self, table: riskscore_data::Table, rows: Vec<u32>) {

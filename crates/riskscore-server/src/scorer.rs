@@ -950,6 +950,11 @@ impl riskscore_features::ColumnSink for StreamedRows<'_> {
     fn recycle(&mut self, buffer: Vec<f64>) {
         self.keep(buffer);
     }
+
+    /// The rows are kept: the pipeline's own peak comes on top of them.
+    fn lean(&self) -> bool {
+        true
+    }
 }
 
 /// The features `names` in batches of `COLUMNS_AT_ONCE`, each with its first feature's index.

@@ -204,12 +204,12 @@ impl SplitTable<'_> {
                 if g == NO_GROUP {
                     continue;
                 }
-                stats.row(g, s);
+                let state = stats.row(g, s);
                 for (c, codes) in codes.iter().enumerate() {
                     cats.add(g, c, codes[r]);
                 }
                 for (i, v) in row_values(self.values, &inputs, r).enumerate() {
-                    stats.add(g, s, i, v);
+                    stats.add_at(g, s, state, i, v);
                 }
             }
             std::hint::black_box(touched);
@@ -237,17 +237,24 @@ impl SplitTable<'_> {
     }
 
     /// Pushes the statistics of each split, gives the buffers back, logs the part; the
-    /// applicants with rows.
+    /// applicants with rows. The categories' counts and all rows' statistics are given back
+    /// first (their columns are pushed): the splits' columns then fill the rows beside the
+    /// splits' statistics alone.
     pub fn push_splits(&self, f: Folded, mut width: usize, out: &mut dyn Out) -> Result<()> {
         let (_, prefixes) = self.prefixes;
-        for (part, prefix) in f.stats.parts.iter().zip(prefixes) {
+        let Folded { stats, cats, .. } = f;
+        drop(cats);
+        let Splits { all, parts } = stats;
+        let rows: Vec<u32> = (0..all.groups()).map(|g| all.rows(g)).collect();
+        out.recycle(all.into_buffer());
+        for (part, prefix) in parts.iter().zip(prefixes) {
             width += push_spec(out, part, self.spec, prefix, 0)?;
         }
-        let n = f.stats.all.groups();
-        let rows: Vec<u32> = (0..n).map(|g| f.stats.all.rows(g)).collect();
+        for part in parts {
+            out.recycle(part.into_buffer());
+        }
         let applicants = rows.iter().filter(|r| **r > 0).count();
         out.history_rows(self.table, rows);
-        f.stats.recycle(out);
         log_part(self.table.stem(), applicants, width);
         Ok(())
     }

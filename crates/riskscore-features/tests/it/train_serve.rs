@@ -126,3 +126,79 @@ fn unknown_category_at_serving_gives_zeros() {
     let v = crate::common::value(&df, 100001, "NAME_HOUSING_TYPE_House / apartment");
     assert_eq!(v, Some(0.0));
 }
+
+/// Keeps every column it is handed, as the server's rows do; `lean` as asked.
+struct Kept {
+    lean: bool,
+    columns: Vec<Column>,
+}
+
+impl riskscore_features::ColumnSink for Kept {
+    fn column(&mut self, column: Column) -> riskscore_features::Result<()> {
+        self.columns.push(column);
+        Ok(())
+    }
+
+    fn floats(&mut self, name: &str, values: Vec<f64>) -> riskscore_features::Result<()> {
+        self.columns.push(Column::new(name.into(), values));
+        Ok(())
+    }
+
+    fn lean(&self) -> bool {
+        self.lean
+    }
+}
+
+/// The columns streamed to a sink, lean (the split tables' statistics kept only for the
+/// applicants with rows in each split, as the server asks) or not, equal the batch's, value for
+/// value (NaN and missing alike).
+fn streamed_equals_batch(data: &Path) {
+    let folder = Folder::new(data).expect("folder");
+    let (pipeline, _, _) = FeaturePipeline::fit_home_credit(&folder).expect("fit");
+    let batch = pipeline.transform_home_credit(&folder).expect("batch");
+    for lean in [false, true] {
+        let mut sink = Kept {
+            lean,
+            columns: Vec::new(),
+        };
+        let (rows, _) = pipeline
+            .transform_home_credit_each(&folder, &mut sink)
+            .expect("streamed");
+        assert_eq!(rows, batch.height());
+        let mut compared = 0;
+        for column in &sink.columns {
+            let Ok(expected) = batch.column(column.name()) else {
+                continue;
+            };
+            let (a, b) = (
+                column.cast(&DataType::Float64).expect("cast"),
+                expected.cast(&DataType::Float64).expect("cast"),
+            );
+            let (a, b) = (a.f64().expect("f64"), b.f64().expect("f64"));
+            for (r, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                let x = x.filter(|v| !v.is_nan());
+                let y = y.filter(|v| !v.is_nan());
+                assert!(
+                    x.map(f64::to_bits) == y.map(f64::to_bits),
+                    "lean {lean}, {} row {r}: streamed {x:?}, batch {y:?}",
+                    column.name()
+                );
+            }
+            compared += 1;
+        }
+        assert!(
+            compared >= pipeline.features.len(),
+            "lean {lean}: {compared} columns"
+        );
+    }
+}
+
+#[test]
+fn streamed_columns_equal_the_batch_lean_or_not_on_the_fixture() {
+    streamed_equals_batch(&tiny());
+}
+
+#[test]
+fn streamed_columns_equal_the_batch_lean_or_not_on_the_real_sample() {
+    streamed_equals_batch(&real_sample());
+}
