@@ -164,7 +164,7 @@ fn one(scorer: &Scorer, id: i64, query: &Query) -> Result<RecourseAnswer> {
     let Some((i, x)) = scorer.row(id) else {
         bail!("unknown client {id}: no such id in the data");
     };
-    let Some(app) = scorer.application_of(i) else {
+    let Some(app) = scorer.application_of(i)? else {
         bail!("--data is a feature matrix: recourse needs the clients' applications (raw data)");
     };
     Ok(scorer.recourse(id, &app, &x, query)?)

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod application;
+pub mod applications;
 pub mod challenger;
 pub mod dashboard;
 pub mod drift;

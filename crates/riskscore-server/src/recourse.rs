@@ -226,7 +226,7 @@ impl Scorer {
         if let Some(a) = self.recourse_cache().get(&id) {
             return Ok(a.clone());
         }
-        let Some(app) = self.application_of(i) else {
+        let Some(app) = self.application_of(i)? else {
             return Err(Error::Input(
                 "the server was started on a feature matrix: the clients' applications are not known"
                     .into(),

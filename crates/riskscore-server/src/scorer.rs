@@ -22,6 +22,7 @@ use riskscore_model::bundle::{Decision, ModelBundle};
 use riskscore_model::data::matrix;
 use serde::Serialize;
 
+use crate::applications::{Applications, Records};
 use crate::error::{Error, Result};
 use crate::rows::{Cuts, Rows, RowsBuilder};
 
@@ -119,9 +120,9 @@ pub struct Population {
     pub target: Vec<Option<u8>>,
     /// Descriptive columns (the id first), one row per client in `ids` order.
     info: DataFrame,
-    /// Every application column of a Home Credit client, in `ids` order (for what-if); a
-    /// single table's raw columns are `info`.
-    raw: Option<DataFrame>,
+    /// Every application column of the Home Credit clients (for what-if and recourse): where
+    /// their records are, or the columns themselves; a single table's raw columns are `info`.
+    raw: Option<Applications>,
     /// History record counts per table (its stem), one per client in `ids` order; Home
     /// Credit only.
     history: Vec<(&'static str, Vec<u32>)>,
@@ -304,7 +305,24 @@ impl Scorer {
             "feature rows kept as f32 (the values whose rounding would cross a split exactly)"
         );
         let scoring = std::time::Instant::now();
-        let (booster_p, differ) = score_all(&bundle, &explainer, &rows, cores)?;
+        // A Home Credit folder's application records are read beside the scoring.
+        let (scored, scanned) = std::thread::scope(|scope| {
+            let scan = matches!(bundle.pipeline.layout, Layout::HomeCredit { .. })
+                .then(|| record_folder(data))
+                .flatten()
+                .map(|folder| scope.spawn(move || Records::scan(&folder, &INFO_FIELDS)));
+            let scored = score_all(&bundle, &explainer, &rows, cores);
+            let scanned = scan.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Input(
+                        "reading the application records failed".into(),
+                    ))
+                })
+            });
+            (scored, scanned)
+        });
+        let (booster_p, differ) = scored?;
+        let scanned = scanned.transpose()?;
         tracing::info!(
             clients = n_clients,
             seconds = scoring.elapsed().as_secs_f64(),
@@ -317,7 +335,7 @@ impl Scorer {
             )));
         }
         let (info, history, raw) = match &bundle.pipeline.layout {
-            Layout::HomeCredit { .. } => home_credit_clients(data, &ids, history)?,
+            Layout::HomeCredit { .. } => home_credit_clients(data, &ids, history, scanned)?,
             Layout::Generic(_) => (
                 generic_info(data, &bundle.pipeline, &ids)?,
                 Vec::new(),
@@ -590,14 +608,29 @@ impl Scorer {
     }
 
     /// Client `i`'s application as JSON fields (every column but the target), the input of a
-    /// what-if; None when the data has no raw application (a prebuilt feature matrix).
-    pub fn application_of(&self, i: usize) -> Option<serde_json::Map<String, serde_json::Value>> {
+    /// what-if; None when the data has no raw application (a prebuilt feature matrix). An
+    /// error when its record cannot be read again (the file changed or went away).
+    pub fn application_of(
+        &self,
+        i: usize,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
         let p = &self.population;
-        let frame = p.raw.as_ref().unwrap_or(&p.info);
+        let frame = match &p.raw {
+            Some(Applications::Files(records)) => {
+                let id = p
+                    .ids
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| Error::Input(format!("no client at row {i}")))?;
+                return records.fields(i, id).map(Some);
+            }
+            Some(Applications::Frame(raw)) => raw,
+            None => &p.info,
+        };
         if frame.width() < 2 {
-            return None;
+            return Ok(None);
         }
-        Some(
+        Ok(Some(
             frame
                 .columns()
                 .iter()
@@ -606,7 +639,7 @@ impl Scorer {
                     (c.name().to_string(), v)
                 })
                 .collect(),
-        )
+        ))
     }
 
     /// Feature `j` of client row `r`.
@@ -1167,32 +1200,63 @@ fn polars_err(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
     }
 }
 
+/// The Home Credit folder `data` is, if it is one (not a prebuilt feature matrix).
+fn home_credit_folder(data: &Path) -> Result<Option<Folder>> {
+    if !data.is_dir() || riskscore_model::input::parquet_parts(data).is_some() {
+        return Ok(None);
+    }
+    Ok(Some(Folder::new(data)?))
+}
+
+/// The folder whose application records are read one client at a time (CSV files), if `data`
+/// is one.
+fn record_folder(data: &Path) -> Option<Folder> {
+    home_credit_folder(data)
+        .ok()
+        .flatten()
+        .filter(crate::applications::csv_files)
+}
+
+/// The shown fields (the id, then [`INFO_FIELDS`]) of the applications' columns.
+fn info_of(raw: &DataFrame) -> Result<DataFrame> {
+    let mut select = vec![col("SK_ID_CURR")];
+    select.extend(INFO_FIELDS.iter().map(|f| col(*f)));
+    raw.clone()
+        .lazy()
+        .select(select)
+        .collect()
+        .map_err(polars_err("client information"))
+}
+
 /// What the server shows of the Home Credit clients: their descriptive fields, their history
-/// counts per table (those the folder has, as the pipeline counted them) and every column of
-/// their applications, all read with the layout's types (the real files write some integer
+/// counts per table (those the folder has, as the pipeline counted them) and where their
+/// applications' records are (CSV files, read beside the scoring: `scanned`) or every column
+/// of them (Parquet), all read with the layout's types (the real files write some integer
 /// columns as `-303.0` in one file and `-303` in the other).
 #[allow(clippy::type_complexity)]
 fn home_credit_clients(
     data: &Path,
     ids: &[i64],
     history: Option<riskscore_features::pipeline::HistoryRows>,
-) -> Result<(DataFrame, Vec<(&'static str, Vec<u32>)>, Option<DataFrame>)> {
-    if !data.is_dir() || riskscore_model::input::parquet_parts(data).is_some() {
+    scanned: Option<crate::applications::Scanned>,
+) -> Result<(
+    DataFrame,
+    Vec<(&'static str, Vec<u32>)>,
+    Option<Applications>,
+)> {
+    let Some(folder) = home_credit_folder(data)? else {
         // A prebuilt feature matrix: no raw fields to show.
         let df = DataFrame::new_infer_height(vec![Column::new("SK_ID_CURR".into(), ids.to_vec())])
             .map_err(polars_err("info"))?;
         return Ok((df, Vec::new(), None));
-    }
-    let folder = Folder::new(data)?;
-    let raw = home_credit_raw(&folder, ids)?;
-    let mut select = vec![col("SK_ID_CURR")];
-    select.extend(INFO_FIELDS.iter().map(|f| col(*f)));
-    let info = raw
-        .clone()
-        .lazy()
-        .select(select)
-        .collect()
-        .map_err(polars_err("client information"))?;
+    };
+    let (info, raw) = if let Some(scanned) = scanned {
+        let (records, info) = scanned.align(ids)?;
+        (info, Applications::Files(records))
+    } else {
+        let raw = home_credit_raw(&folder, ids)?;
+        (info_of(&raw)?, Applications::Frame(raw))
+    };
     let history = history
         .unwrap_or_default()
         .into_iter()
@@ -1337,6 +1401,169 @@ pub fn any_to_json(v: &AnyValue) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every client's SK_ID_CURR in the folder's application files, train then test.
+    fn application_ids(folder: &Folder) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for table in [Table::ApplicationTrain, Table::ApplicationTest] {
+            let Some(path) = folder.path_of(table) else {
+                continue;
+            };
+            let mut r = csv::Reader::from_path(&path).unwrap();
+            let at = r
+                .headers()
+                .unwrap()
+                .iter()
+                .position(|h| h.ends_with("SK_ID_CURR"))
+                .unwrap();
+            ids.extend(
+                r.records()
+                    .map(|rec| rec.unwrap()[at].parse::<i64>().unwrap()),
+            );
+        }
+        ids
+    }
+
+    /// The records read again one at a time, and the shown columns, against the columns as
+    /// Polars reads them (what the server held before), for every client, in two orders.
+    fn records_match_the_frame(dir: &Path) {
+        let folder = Folder::new(dir).unwrap();
+        assert!(crate::applications::csv_files(&folder));
+        let mut ids = application_ids(&folder);
+        for round in 0..2 {
+            if round == 1 {
+                ids.reverse();
+                ids.truncate(ids.len() * 2 / 3);
+            }
+            let raw = home_credit_raw(&folder, &ids).unwrap();
+            let (records, info) = Records::index(&folder, &ids, &INFO_FIELDS).unwrap();
+            let want_info = info_of(&raw).unwrap();
+            assert!(info.equals_missing(&want_info), "{info:?}\n{want_info:?}");
+            for (i, &id) in ids.iter().enumerate() {
+                let want: serde_json::Map<String, serde_json::Value> = raw
+                    .columns()
+                    .iter()
+                    .map(|c| (c.name().to_string(), any_to_json(&c.get(i).unwrap())))
+                    .collect();
+                assert_eq!(records.fields(i, id).unwrap(), want, "client {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_real_sample_s_records_read_again_as_polars_reads_them() {
+        records_match_the_frame(&riskscore_testkit::real_sample());
+    }
+
+    /// A folder with the real sample's first records, some fields written as other writers do.
+    fn edited_folder(edit: impl Fn(usize, &mut Vec<String>)) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (stem, crlf, bom) in [
+            ("application_train", false, false),
+            ("application_test", true, true),
+        ] {
+            let from = riskscore_testkit::real_sample().join(format!("{stem}.csv"));
+            let mut r = csv::Reader::from_path(&from).unwrap();
+            let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+            let mut out = String::new();
+            if bom {
+                out.push('\u{feff}');
+            }
+            let end = if crlf { "\r\n" } else { "\n" };
+            out += &header.join(",");
+            out += end;
+            for (n, rec) in r.records().take(40).enumerate() {
+                // As CSV writes them: quoted when they hold a comma or a quote.
+                let mut fields: Vec<String> = rec
+                    .unwrap()
+                    .iter()
+                    .map(|f| {
+                        if f.contains([',', '"']) {
+                            format!("\"{}\"", f.replace('"', "\"\""))
+                        } else {
+                            f.to_owned()
+                        }
+                    })
+                    .collect();
+                let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+                match n % 5 {
+                    // Quoted values, a category with a comma and a quote inside.
+                    0 => {
+                        let c = at("NAME_TYPE_SUITE");
+                        fields[c] = "\"Family, \"\"extended\"\"\"".into();
+                        let a = at("AMT_CREDIT");
+                        fields[a] = format!("\"{}\"", fields[a]);
+                    }
+                    // Integers written as decimals, exponents.
+                    1 => {
+                        let d = at("DAYS_BIRTH");
+                        fields[d] = format!("{}.0", fields[d]);
+                        fields[at("AMT_INCOME_TOTAL")] = "1.35e5".into();
+                    }
+                    // Empty fields.
+                    2 => {
+                        fields[at("OCCUPATION_TYPE")] = String::new();
+                        fields[at("AMT_ANNUITY")] = String::new();
+                    }
+                    _ => {}
+                }
+                edit(n, &mut fields);
+                out += &fields.join(",");
+                out += end;
+            }
+            std::fs::write(dir.path().join(format!("{stem}.csv")), out).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn records_written_otherwise_read_again_as_polars_reads_them() {
+        records_match_the_frame(edited_folder(|_, _| {}).path());
+    }
+
+    #[test]
+    fn a_bad_value_stops_the_start_and_a_changed_file_is_not_read() {
+        let bad = edited_folder(|n, fields| {
+            if n == 7 {
+                fields[7] = "12o00".into();
+            }
+        });
+        let folder = Folder::new(bad.path()).unwrap();
+        let ids = application_ids(&Folder::new(edited_folder(|_, _| {}).path()).unwrap());
+        let e = Records::index(&folder, &ids, &INFO_FIELDS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("application_train.csv")
+                && e.contains("line 9")
+                && e.contains("AMT_INCOME_TOTAL")
+                && e.contains("12o00"),
+            "{e}"
+        );
+
+        let dir = edited_folder(|_, _| {});
+        let folder = Folder::new(dir.path()).unwrap();
+        let ids = application_ids(&folder);
+        let (records, _) = Records::index(&folder, &ids, &INFO_FIELDS).unwrap();
+        let e = records.fields(0, ids[0] + 1).unwrap_err().to_string();
+        assert!(e.contains("is not client"), "{e}");
+        let unknown = ids.iter().max().unwrap() + 1;
+        let (others, _) = Records::index(&folder, &[unknown], &INFO_FIELDS).unwrap();
+        let e = others.fields(0, unknown).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("no application of client {unknown}")),
+            "{e}"
+        );
+        let path = dir.path().join("application_train.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+        let e = records.fields(0, ids[0]).unwrap_err().to_string();
+        assert!(
+            e.contains("application_train.csv") && e.contains("changed since the server started"),
+            "{e}"
+        );
+    }
 
     fn part(ids: &[i64], v: &[f64], s: &[&str]) -> LazyFrame {
         DataFrame::new_infer_height(vec![

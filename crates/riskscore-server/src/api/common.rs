@@ -269,6 +269,28 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&e))?
 }
 
+/// Client `i`'s application (the input of a what-if or a recourse search): 409 when the server
+/// was started on a feature matrix, 503 when its record cannot be read again (the file changed
+/// since the start or went away).
+pub(crate) fn application(
+    s: &AppState,
+    i: usize,
+) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    match s.scorer.application_of(i) {
+        Ok(Some(app)) => Ok(app),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_application",
+            "the server was started on a feature matrix: the clients' applications are not known",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application_unavailable",
+            e.to_string(),
+        )),
+    }
+}
+
 /// An application the pipeline cannot take is the caller's (422); anything else is ours.
 pub(crate) fn transform_error(e: crate::Error) -> ApiError {
     if e.is_input() {

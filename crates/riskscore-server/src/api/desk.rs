@@ -4,7 +4,6 @@
 //! fitted pipeline; a hypothesis, not a decision: not journaled).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -15,7 +14,8 @@ use utoipa_axum::routes;
 use riskscore_explain::client::Reason;
 
 use super::common::{
-    blocking, known, only_keys, transform_error, ApiBody, ApiQuery, ApiResult, ClientId,
+    application, blocking, known, only_keys, transform_error, ApiBody, ApiQuery, ApiResult,
+    ClientId,
 };
 use super::AppState;
 use crate::error::{ApiError, ErrorBody, FieldError};
@@ -293,6 +293,7 @@ async fn compare(
         (status = 409, description = "The server has no raw applications (started on a feature matrix)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "Unknown fields, wrong types or values outside their domain, each named (changes.FIELD)", body = ErrorBody),
+        (status = 503, description = "The client's application cannot be read again (its file changed since the start), or the request timed out", body = ErrorBody),
     ))]
 async fn what_if(
     State(s): State<AppState>,
@@ -307,13 +308,7 @@ async fn what_if(
             "required: an object of application fields and their new values",
         ));
     };
-    let Some(mut app) = s.scorer.application_of(i) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_application",
-            "the server was started on a feature matrix: the clients' applications are not known",
-        ));
-    };
+    let mut app = application(&s, i)?;
     let id_column = s.scorer.pipeline.id.clone();
     let mut unknown = Vec::new();
     for (k, v) in &changes {

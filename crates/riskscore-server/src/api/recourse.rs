@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::common::{blocking, known, known_index, ApiQuery, ApiResult, ClientId};
+use super::common::{application, blocking, known, known_index, ApiQuery, ApiResult, ClientId};
 use super::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::recourse::RecourseAnswer;
@@ -86,7 +86,7 @@ pub(crate) fn query_of(
         (status = 404, description = "Unknown client", body = ErrorBody),
         (status = 409, description = "The server has no raw applications (started on a feature matrix)", body = ErrorBody),
         (status = 422, description = "The id is not an integer", body = ErrorBody),
-        (status = 503, description = "The request timed out", body = ErrorBody),
+        (status = 503, description = "The client's application cannot be read again (its file changed since the start), or the request timed out", body = ErrorBody),
     ))]
 async fn recourse(
     State(s): State<AppState>,
@@ -95,13 +95,7 @@ async fn recourse(
 ) -> ApiResult<Json<RecourseAnswer>> {
     let query = query_of(q.k.as_deref(), q.cost.as_deref(), q.budget_ms.as_deref())?;
     let i = known_index(&s.scorer, id)?;
-    let Some(app) = s.scorer.application_of(i) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_application",
-            "the server was started on a feature matrix: the clients' applications are not known",
-        ));
-    };
+    let app = application(&s, i)?;
     let sc = s.scorer.clone();
     let answer = blocking(move || {
         let (_, x) = known(&sc, id)?;

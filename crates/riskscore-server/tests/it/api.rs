@@ -339,6 +339,43 @@ async fn the_intake_checks_applications_before_a_decision() {
     assert!(v["before"].get("review_reasons").is_none(), "{v}");
 }
 
+/// A server started on a folder reads a client's application again for a what-if or a
+/// recourse search: once the file has changed it answers 503 naming the file, not another
+/// client's fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_file_changed_since_the_start_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for file in std::fs::read_dir(&fixture().data).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, data.join(file.file_name().unwrap())).unwrap();
+    }
+    let scorer = riskscore_server::Scorer::load(&fixture().model, &data, 2).unwrap();
+    let id = scorer.population.ids[0];
+    let loc = riskscore_server::Location::Sqlite(dir.path().join("journal.sqlite"));
+    let journal = riskscore_server::Journal::open(&loc).unwrap();
+    let st = AppState::new_shared(std::sync::Arc::new(scorer), journal, Settings::default());
+    let what_if = || post(&format!("/v1/clients/{id}/whatif"), r#"{"changes": {}}"#);
+    let (s, v) = call(&st, what_if()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["features_changed"], json!([]), "{v}");
+    let path = data.join("application_train.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    for req in [what_if(), get(&format!("/v1/clients/{id}/recourse"))] {
+        let (s, v) = call(&st, req).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_error(&v, 503, "application_unavailable");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("application_train.csv") && m.contains("changed since the server started"),
+            "{m}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_one_error_shape() {
     let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,7 @@ fn query(k: usize) -> Query {
 fn check_client(sc: &Scorer, booster: &riskscore_model::ModelBundle, id: i64, q: &Query) -> Status {
     let (i, x) = sc.row(id).unwrap();
     let x = x.as_slice();
-    let app = sc.application_of(i).unwrap();
+    let app = sc.application_of(i).unwrap().unwrap();
     let a = sc.recourse(id, &app, x, q).unwrap();
     assert_eq!(
         a.unverified, 0,
@@ -144,7 +144,7 @@ fn every_option_is_granted_through_the_full_pipeline_and_keeps_to_the_action_set
             ..query(3)
         };
         let a = sc
-            .recourse(id, &sc.application_of(i).unwrap(), x, &q)
+            .recourse(id, &sc.application_of(i).unwrap().unwrap(), x, &q)
             .unwrap();
         if a.searched.iter().any(|s| s.candidates > 0) {
             assert!(!a.proven_optimal, "{id}");
@@ -172,7 +172,12 @@ fn every_option_is_granted_through_the_full_pipeline_and_keeps_to_the_action_set
     let (i, x) = sc.row(granted).unwrap();
     let x = x.as_slice();
     let a = sc
-        .recourse(granted, &sc.application_of(i).unwrap(), x, &query(2))
+        .recourse(
+            granted,
+            &sc.application_of(i).unwrap().unwrap(),
+            x,
+            &query(2),
+        )
         .unwrap();
     assert_eq!(a.status, Status::Granted);
     assert!(a.options.is_empty());
@@ -203,7 +208,7 @@ fn the_optimum_equals_brute_force_on_small_models() {
             let q = Query { cost, ..query(k) };
             let (i, x) = sc.row(id).unwrap();
             let x = x.as_slice();
-            let app = sc.application_of(i).unwrap();
+            let app = sc.application_of(i).unwrap().unwrap();
             let current = |f: &str| {
                 app.get(f)
                     .and_then(serde_json::Value::as_f64)
@@ -348,7 +353,7 @@ fn a_single_table_takes_an_action_file_and_bad_ones_are_named() {
     let id = ids[0];
     let (i, x) = sc.row(id).unwrap();
     let x = x.as_slice();
-    let app = sc.application_of(i).unwrap();
+    let app = sc.application_of(i).unwrap().unwrap();
     assert_eq!(
         sc.recourse(id, &app, x, &query(2)).unwrap().status,
         Status::NoActions
