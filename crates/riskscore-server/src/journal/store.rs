@@ -133,14 +133,26 @@ impl Store {
                     std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
                 }
                 let c = rusqlite::Connection::open(path).map_err(|e| fail(&e))?;
-                c.pragma_update(None, "journal_mode", "WAL")
-                    .map_err(|e| fail(&e))?;
-                c.pragma_update(None, "synchronous", "FULL")
-                    .map_err(|e| fail(&e))?;
                 // Another process's writer holds the lock: retry every half millisecond for
                 // 5 s (SQLite's own busy timeout backs off to 100 ms sleeps, which made one
-                // replica's commits wait that long behind the other's).
+                // replica's commits wait that long behind the other's). Set before the first
+                // statement: replicas opening a new file together wait for each other's schema.
                 c.busy_handler(Some(retry_busy)).map_err(|e| fail(&e))?;
+                // The switch to write-ahead logging can be refused busy without the handler
+                // (another connection switching the same new file): tried again as it would.
+                let mut tries = 0;
+                loop {
+                    match c.pragma_update(None, "journal_mode", "WAL") {
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::DatabaseBusy && retry_busy(tries) =>
+                        {
+                            tries += 1
+                        }
+                        done => break done.map_err(|e| fail(&e))?,
+                    }
+                }
+                c.pragma_update(None, "synchronous", "FULL")
+                    .map_err(|e| fail(&e))?;
                 // An older journal: add the new columns before the schema's index.
                 for (column, kind) in SQLITE_ADDED {
                     let old: i64 = c

@@ -575,3 +575,33 @@ async fn three_replicas_on_postgres_keep_one_chain() {
     };
     replicas_keep_one_chain(loc, 3, 200).await;
 }
+
+/// Replicas started together open one new SQLite file at the same moment (`scripts/replicas`):
+/// every one opens it, none gets "database is locked" from the switch to write-ahead logging
+/// or the schema's creation.
+#[test]
+fn replicas_opening_a_new_sqlite_file_together_all_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let loc = riskscore_server::Location::parse(
+            &dir.path()
+                .join(format!("j{round}.sqlite"))
+                .to_string_lossy(),
+        );
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let (loc, start) = (loc.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    riskscore_server::Journal::open(&loc).map(|_| ())
+                })
+            })
+            .collect();
+        for o in opened {
+            if let Err(e) = o.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}
