@@ -57,7 +57,9 @@ pub fn csv_files(folder: &Folder) -> bool {
 }
 
 impl Records {
-    /// [`Records::scan`] then [`Scanned::align`].
+    /// [`Records::scan`] then [`Scanned::align`] (the tests'; the server runs the scan beside
+    /// the scoring, before the clients' order is known).
+    #[cfg(test)]
     pub fn index(folder: &Folder, ids: &[i64], shown: &[&str]) -> Result<(Self, DataFrame)> {
         Records::scan(folder, shown)?.align(ids)
     }

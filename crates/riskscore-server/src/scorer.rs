@@ -771,11 +771,11 @@ fn clients(
     if parquet && riskscore_model::predict::is_bundles_feature_file(bundle, data)? {
         return parquet_clients(bundle, data, names, cuts, threads);
     }
-    let home_credit_folder = matches!(bundle.pipeline.layout, Layout::HomeCredit { .. })
-        && data.is_dir()
-        && riskscore_model::input::parquet_parts(data).is_none();
-    if home_credit_folder {
-        let folder = Folder::new(data)?;
+    let folder = match bundle.pipeline.layout {
+        Layout::HomeCredit { .. } => home_credit_folder(data)?,
+        Layout::Generic(_) => None,
+    };
+    if let Some(folder) = folder {
         let mut sink = StreamedRows::new(bundle, names, cuts, threads);
         let (_, history) = bundle
             .pipeline
