@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use riskscore_model::estimate::Method as EstimateMethod;
 use riskscore_model::input;
 use riskscore_model::prune::Prune;
-use riskscore_model::run::train_to_bundle_observed;
+use riskscore_model::run::train_owned_to_bundle;
 use riskscore_model::search::{Method, Objective};
 use riskscore_model::train::{Observer, Unobserved};
 use riskscore_model::{CalibrationChoice, CostMatrix, LgbmParams, Strategy, TrainConfig};
@@ -306,7 +306,7 @@ pub fn run(args: Args) -> Result<()> {
                 Some(s) => s,
                 None => &mut Unobserved,
             };
-            train_to_bundle_observed(&frame, &pipeline, &cfg, &args.out, observer)
+            train_owned_to_bundle(frame, &pipeline, &cfg, &args.out, observer)
                 .with_context(|| format!("training on {}", args.data.display()))
         });
     let summary = match trained {

@@ -73,10 +73,32 @@ pub fn train_to_bundle_observed(
     out: &Path,
     observer: &mut dyn Observer,
 ) -> Result<(Trained, Summary)> {
+    train_owned_to_bundle(frame.clone(), pipeline, cfg, out, observer)
+}
+
+/// [`train_to_bundle_observed`] on a frame handed over: once the training matrix is built,
+/// the frame's feature columns are let go (the matrix holds them as doubles), so that a
+/// caller that keeps no other handle on the frame does not hold every feature twice while
+/// training (at full Home Credit size, 1.2 GB of the peak).
+pub fn train_owned_to_bundle(
+    frame: DataFrame,
+    pipeline: &FeaturePipeline,
+    cfg: &TrainConfig,
+    out: &Path,
+    observer: &mut dyn Observer,
+) -> Result<(Trained, Summary)> {
     cfg.check()?;
-    let (frame, pipeline, cfg) = prepare(frame, pipeline, cfg)?;
+    let (prepared, pipeline, cfg) = prepare(&frame, pipeline, cfg)?;
+    drop(frame);
+    let data = TrainingData::from_frame(
+        &prepared,
+        &pipeline.id,
+        &pipeline.target,
+        &pipeline.features,
+    )?;
+    let frame = without_features(&prepared, &pipeline);
+    drop(prepared);
     let (frame, pipeline, cfg) = (&frame, &pipeline, &cfg);
-    let data = TrainingData::from_frame(frame, &pipeline.id, &pipeline.target, &pipeline.features)?;
     let trained = train_observed(&data, cfg, observer)?;
     let prof = profile::profile(&data, &trained.oof)?;
     let fair = training_fairness(frame, pipeline, &data, &trained, cfg)?;
@@ -187,6 +209,19 @@ pub fn train_to_bundle_observed(
         fairness: fair,
     };
     Ok((trained, summary))
+}
+
+/// The frame without the model's features, but with the age column: what the fairness
+/// measures read (the id, the target, the protected attributes kept out of the model, age).
+fn without_features(frame: &DataFrame, pipeline: &FeaturePipeline) -> DataFrame {
+    let age = pipeline.age_column();
+    frame.drop_many(
+        pipeline
+            .features
+            .iter()
+            .filter(|f| Some(f.as_str()) != age)
+            .map(String::as_str),
+    )
 }
 
 /// Fairness of the out-of-fold decisions by protected attribute and age band, and the age

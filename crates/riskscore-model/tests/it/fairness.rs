@@ -117,3 +117,39 @@ fn monotone_age_leaves_no_elderly_applicant_scored_down_for_age() {
     let rule = fair.age_rule.unwrap();
     assert!(rule.elderly > 20 && rule.raised == 0, "{rule:?}");
 }
+
+/// `riskscore train` hands its frame over (`train_owned_to_bundle`), which lets the feature
+/// columns go once the training matrix is built: the bundle is the one trained on a frame the
+/// caller keeps, file for file, the gender groups and the age rule included.
+#[test]
+fn a_frame_handed_over_trains_the_same_bundle_fairness_included() {
+    let f = riskscore_testkit::home_credit();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("owned");
+    let (_, summary) = riskscore_model::run::train_owned_to_bundle(
+        f.frame.clone(),
+        &f.pipeline,
+        &riskscore_testkit::short_config(),
+        &out,
+        &mut riskscore_model::train::Unobserved,
+    )
+    .unwrap();
+    let fair = &summary.fairness;
+    assert!(
+        fair.attributes.iter().any(|a| a.attribute == "CODE_GENDER"),
+        "{:?}",
+        fair.attributes
+    );
+    assert!(fair.age_rule.is_some());
+    for file in [
+        "model.txt",
+        FAIRNESS_FILE,
+        "oof.csv",
+        "reference.parquet",
+        "profile.json",
+    ] {
+        let kept = std::fs::read(f.model.join(file)).unwrap();
+        let owned = std::fs::read(out.join(file)).unwrap();
+        assert!(kept == owned, "{file} differs");
+    }
+}
