@@ -119,28 +119,49 @@ fn monotone_age_leaves_no_elderly_applicant_scored_down_for_age() {
 }
 
 /// `riskscore train` hands its frame over (`train_owned_to_bundle`), which lets the feature
-/// columns go once the training matrix is built: the bundle is the one trained on a frame the
-/// caller keeps, file for file, the gender groups and the age rule included.
+/// columns go once the training matrix is built. The fairness figures it writes are the ones
+/// measured with the groups of the whole frame (every column kept) on the same out-of-fold
+/// decisions, the gender groups and the age bands included, and the bundle is the fixture's
+/// (trained through the borrowing call), file for file.
 #[test]
 fn a_frame_handed_over_trains_the_same_bundle_fairness_included() {
     let f = riskscore_testkit::home_credit();
+    let cfg = riskscore_testkit::short_config();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("owned");
-    let (_, summary) = riskscore_model::run::train_owned_to_bundle(
+    let (trained, summary) = riskscore_model::run::train_owned_to_bundle(
         f.frame.clone(),
         &f.pipeline,
-        &riskscore_testkit::short_config(),
+        &cfg,
         &out,
         &mut riskscore_model::train::Unobserved,
     )
     .unwrap();
     let fair = &summary.fairness;
-    assert!(
-        fair.attributes.iter().any(|a| a.attribute == "CODE_GENDER"),
-        "{:?}",
-        fair.attributes
-    );
+    let attributes: Vec<&str> = fair
+        .attributes
+        .iter()
+        .map(|a| a.attribute.as_str())
+        .collect();
+    assert!(attributes.contains(&"CODE_GENDER"), "{attributes:?}");
+    assert!(attributes.len() >= 2, "no age bands: {attributes:?}");
     assert!(fair.age_rule.is_some());
+    let p = &f.pipeline;
+    let data =
+        riskscore_model::TrainingData::from_frame(&f.frame, &p.id, &p.target, &p.features).unwrap();
+    let whole = fairness::measure(
+        "",
+        &data.y,
+        &trained.oof,
+        summary.threshold,
+        &fairness::groupings(&f.frame, p, true).unwrap(),
+        fairness::RESAMPLES,
+        cfg.seed,
+    );
+    assert_eq!(
+        serde_json::to_value(&whole.attributes).unwrap(),
+        serde_json::to_value(&fair.attributes).unwrap()
+    );
     for file in [
         "model.txt",
         FAIRNESS_FILE,
