@@ -374,10 +374,10 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
         reviewed: None,
     };
     let client = d.client.clone();
-    let queue = if matches!(kind, "known" | "new") {
-        review_queue(s, &d)
+    let (queue, audit) = if matches!(kind, "known" | "new") {
+        (review_queue(s, &d), s.settings.audit_share)
     } else {
-        Vec::new()
+        (Vec::new(), 0.0)
     };
     let seq = s
         .journal
@@ -388,6 +388,7 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
                 ScoredRow::Posted(x) => x.to_vec(),
             },
             queue,
+            audit,
         )
         .await
         .map_err(|e| ApiError::journal(&e))?;
@@ -410,10 +411,10 @@ pub(crate) async fn record(s: &AppState, rid: &str, r: Record<'_>) -> ApiResult<
 }
 
 /// Why a decision enters the review queue (empty: it does not): inside the review band, sent
-/// to review at intake, a refusal when every refusal is reviewed, or drawn for audit. The audit
-/// draw is a hash of the entry's request, time and row, so it can be recomputed.
+/// to review at intake, or a refusal when every refusal is reviewed. The audit draw is the
+/// journal writer's (it hashes the entry's final time).
 fn review_queue(s: &AppState, d: &Decided) -> Vec<String> {
-    use crate::journal::reviews::{AUDIT, BAND, INTAKE, REFUSAL};
+    use crate::journal::reviews::{BAND, INTAKE, REFUSAL};
     let mut why = Vec::new();
     if s.scorer.explainer.manifest.in_review_band(d.probability) {
         why.push(BAND.to_owned());
@@ -423,15 +424,6 @@ fn review_queue(s: &AppState, d: &Decided) -> Vec<String> {
     }
     if s.settings.review_refusals && d.decision == "refused" {
         why.push(REFUSAL.to_owned());
-    }
-    if why.is_empty() && s.settings.audit_share > 0.0 {
-        use sha2::{Digest, Sha256};
-        let h = Sha256::digest(format!("{}|{}|{}", d.request_id, d.time, d.input_hash));
-        let draw = u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) as f64
-            / (u64::MAX as f64 + 1.0);
-        if draw < s.settings.audit_share {
-            why.push(AUDIT.to_owned());
-        }
     }
     why
 }

@@ -355,11 +355,13 @@ impl std::fmt::Display for Failure {
 }
 
 /// A decision on its way to the writer: the entry's fields, its row, why it enters the
-/// review queue (empty: it does not), and where the sequence number goes.
+/// review queue (empty: it does not), the share drawn for audit when it does not, and where
+/// the sequence number goes.
 struct Pending {
     decided: Decided,
     row: Row,
     queue: Vec<String>,
+    audit: f64,
     reply: Reply,
 }
 
@@ -371,6 +373,7 @@ impl Pending {
             row,
             queue,
             reply,
+            ..
         } = self;
         let _ = reply.send(Answer {
             outcome,
@@ -509,19 +512,22 @@ impl Journal {
     /// Commits a decision with the feature row it scored (whose hash must be the decision's
     /// `input_hash`); returns its sequence number once it is durable.
     pub async fn record(&self, d: Decided, features: &[f64]) -> Result<i64> {
-        self.record_queued(d, || features.to_vec(), Vec::new())
+        self.record_queued(d, || features.to_vec(), Vec::new(), 0.0)
             .await
     }
 
     /// [`Journal::record`] with the row made by `features` only when it is not stored yet
     /// (its hash must be the decision's `input_hash`), the entry entering the review queue in
     /// the same transaction when `queue` (why) is not empty, unless the same row of the same
-    /// client and model is pending there already.
+    /// client and model is pending there already. When `queue` is empty, a share `audit` of
+    /// such decisions is queued for audit, drawn from the entry as committed
+    /// ([`reviews::audit_draw`]).
     pub async fn record_queued(
         &self,
         d: Decided,
         features: impl FnOnce() -> Vec<f64>,
         queue: Vec<String>,
+        audit: f64,
     ) -> Result<i64> {
         let stored = self
             .0
@@ -533,10 +539,12 @@ impl Journal {
         } else {
             Row::Values(features())
         };
-        self.send(d, row, queue).await.map_err(|f| Error::Journal {
-            location: self.location(),
-            message: f.to_string(),
-        })
+        self.send(d, row, queue, audit)
+            .await
+            .map_err(|f| Error::Journal {
+                location: self.location(),
+                message: f.to_string(),
+            })
     }
 
     /// Commits a reviewer's decision (`d.reviewed` set) with the automated entry's stored row,
@@ -552,7 +560,7 @@ impl Journal {
                 "a review entry names the entry it decides".into(),
             ));
         }
-        self.send(d, Row::Encoded(row), Vec::new()).await
+        self.send(d, Row::Encoded(row), Vec::new(), 0.0).await
     }
 
     async fn send(
@@ -560,6 +568,7 @@ impl Journal {
         decided: Decided,
         row: Row,
         queue: Vec<String>,
+        audit: f64,
     ) -> std::result::Result<i64, Failure> {
         let (reply, wait) = oneshot::channel();
         let stopped = || Failure::Store("the journal writer has stopped".into());
@@ -569,6 +578,7 @@ impl Journal {
                 decided,
                 row,
                 queue,
+                audit,
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -635,6 +645,7 @@ fn write_batches(
                 decided: &p.decided,
                 row: row.as_deref(),
                 queue: &p.queue,
+                audit: p.audit,
             })
             .collect();
         let mut attempt = 1;

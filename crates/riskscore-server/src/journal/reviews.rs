@@ -20,6 +20,15 @@ pub const REFUSAL: &str = "refusal";
 /// Why an entry is queued: drawn for audit (`serve --audit-share`).
 pub const AUDIT: &str = "audit";
 
+/// An entry's audit draw, uniform in [0, 1): a hash of its request, time and row, so it can be
+/// recomputed from the entry. Drawn by the journal's writer once the entry's time is final
+/// (see [`super::Journal::record_queued`]).
+pub fn audit_draw(request_id: &str, time: &str, input_hash: &str) -> f64 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{request_id}|{time}|{input_hash}"));
+    u64::from_le_bytes(h[..8].try_into().unwrap_or_default()) as f64 / (u64::MAX as f64 + 1.0)
+}
+
 /// Which reviews to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

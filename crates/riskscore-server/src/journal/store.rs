@@ -1,6 +1,8 @@
 //! The journal's stores: SQLite (the embedded default; WAL, synchronous=FULL) or PostgreSQL,
 //! their schemas and upgrades, appending chained entries and reading them back.
 
+use std::borrow::Cow;
+
 use rusqlite::OptionalExtension;
 
 use super::{Decided, Entry, Filter, Location, GENESIS};
@@ -24,7 +26,6 @@ CREATE TABLE IF NOT EXISTS journal (
   champion INTEGER, reviewed INTEGER, reviewer TEXT, review_reason TEXT);
 CREATE TABLE IF NOT EXISTS journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
   seq INTEGER NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS journal_time ON journal (time);
 CREATE TABLE IF NOT EXISTS outcomes (client TEXT NOT NULL, model_version TEXT NOT NULL,
   defaulted INTEGER NOT NULL, observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL,
   PRIMARY KEY (client, model_version));
@@ -169,7 +170,7 @@ impl Store {
                             .map_err(|e| fail(&e))?;
                     }
                 }
-                c.execute_batch(SQLITE_SCHEMA).map_err(|e| fail(&e))?;
+                sqlite_schema(&c).map_err(|e| fail(&e))?;
                 sqlite_clients(&c).map_err(|e| fail(&e))?;
                 Ok(Store::Sqlite(c))
             }
@@ -222,6 +223,7 @@ impl Store {
             Store::Sqlite(c) => sqlite_head(c),
             Store::Postgres(c) => pg_head(&mut **c),
         }
+        .map(|(seq, hash, _)| (seq, hash))
     }
 
     /// Commits a batch after the journal's current head, in one transaction that holds the
@@ -301,6 +303,20 @@ impl Store {
         }
         if let Some(seq) = filter.after {
             clauses.push(format!("seq > {seq}"));
+        }
+        // A time-ordered SQLite journal has no `time` index: the window's bounds become
+        // sequence numbers (the time clauses stay, and then cost nothing).
+        if let Store::Sqlite(c) = self {
+            if (filter.since.is_some() || filter.until.is_some())
+                && sqlite_time_ordered(c).map_err(|e| e.to_string())?
+            {
+                if let Some(t) = &filter.since {
+                    clauses.push(format!("seq >= {}", sqlite_seq_from(c, t)?));
+                }
+                if let Some(t) = &filter.until {
+                    clauses.push(format!("seq < {}", sqlite_seq_from(c, t)?));
+                }
+            }
         }
         if filter.scores_only {
             clauses.push("kind IN ('known', 'new')".into());
@@ -746,6 +762,88 @@ impl Store {
     }
 }
 
+/// `PRAGMA user_version` of a SQLite journal whose entries are in time order (every entry
+/// written by a writer that keeps them so, see [`chain`]): it has no `time` index, and a window
+/// of time is found by bisection on the sequence numbers. A journal created before has version
+/// 0 and keeps (or is given) the index, since its entries may be out of order by a few
+/// milliseconds.
+const TIME_ORDERED: i64 = 1;
+
+/// Creates the schema's missing tables. A new journal is created in time order
+/// ([`TIME_ORDERED`], in the transaction that creates its tables, so processes creating one
+/// file together agree); an older one gets the `time` index if it has none.
+fn sqlite_schema(c: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let exists = || -> rusqlite::Result<bool> {
+        c.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'journal'",
+            [],
+            |r| r.get(0),
+        )
+    };
+    if !exists()? {
+        c.execute_batch("BEGIN IMMEDIATE")?;
+        let created = (|| {
+            if !exists()? {
+                c.execute_batch(SQLITE_SCHEMA)?;
+                c.pragma_update(None, "user_version", TIME_ORDERED)?;
+            }
+            c.execute_batch("COMMIT")
+        })();
+        if created.is_err() && !c.is_autocommit() {
+            let _ = c.execute_batch("ROLLBACK");
+        }
+        created?;
+    }
+    c.execute_batch(SQLITE_SCHEMA)?;
+    if !sqlite_time_ordered(c)? {
+        c.execute_batch("CREATE INDEX IF NOT EXISTS journal_time ON journal (time)")?;
+    }
+    Ok(())
+}
+
+/// Whether a SQLite journal's entries are in time order with no `time` index (see
+/// [`TIME_ORDERED`]; a journal given the index by an older version is read through it).
+fn sqlite_time_ordered(c: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version) >= ?1 AND NOT EXISTS \
+         (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'journal_time')",
+        [TIME_ORDERED],
+        |r| r.get(0),
+    )
+}
+
+/// The first sequence number from which a time-ordered SQLite journal's entries are at or
+/// after `t` (one past the last entry when none is), by bisection: about twenty lookups of
+/// one entry for a million entries. Gaps in the sequence numbers (a damaged journal) are
+/// stepped over.
+fn sqlite_seq_from(c: &rusqlite::Connection, t: &str) -> std::result::Result<i64, String> {
+    let (first, last): (Option<i64>, Option<i64>) = c
+        .query_row("SELECT MIN(seq), MAX(seq) FROM journal", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(|e| e.to_string())?;
+    let (Some(mut lo), Some(last)) = (first, last) else {
+        return Ok(1);
+    };
+    // Entries before `lo` are earlier than `t`; entries from `hi` on are not.
+    let mut hi = last + 1;
+    let mut at = c
+        .prepare_cached("SELECT seq, time FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT 1")
+        .map_err(|e| e.to_string())?;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let (seq, time): (i64, String) = at
+            .query_row([mid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| e.to_string())?;
+        if time.as_str() < t {
+            lo = seq + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
 /// Creates [`CLIENTS_TABLE`] in a SQLite journal that has none, filled from its entries, and
 /// drops the index it replaces: in one transaction, so processes opening one journal together
 /// do it once.
@@ -809,33 +907,45 @@ const WRITE_LOCK: i64 = 0x7269_736b_6a72_6e6c; // "riskjrnl"
 const SCHEMA_LOCK: i64 = 0x7269_736b_7363_686d; // "riskschm"
 
 /// A decision the writer commits: its fields, the feature row it scored when that row is to be
-/// stored (None: stored already) and why it enters the review queue (empty: it does not).
+/// stored (None: stored already), why it enters the review queue (empty: it does not) and the
+/// share of such decisions drawn for audit.
 #[derive(Debug)]
 pub(super) struct Draft<'a> {
     pub decided: &'a Decided,
     pub row: Option<&'a [u8]>,
     pub queue: &'a [String],
+    pub audit: f64,
 }
 
 /// What became of a draft: its sequence number, or why a reviewer's decision was left out.
 pub(super) type Outcome = std::result::Result<i64, String>;
 
-/// A draft chained after the head.
+/// A draft chained after the head: the entry as written (its time possibly moved up to the
+/// previous entry's) and why it enters the review queue (the audit draw included).
 struct Chained<'a> {
     seq: i64,
     prev_hash: String,
     hash: String,
-    draft: &'a Draft<'a>,
+    decided: Cow<'a, Decided>,
+    queue: Cow<'a, [String]>,
 }
 
+/// The last entry: its sequence number, hash and time (0, [`GENESIS`] and none before the
+/// first).
+type Last = (i64, String, Option<String>);
+
 /// Chains the drafts from `head`, leaving out a reviewer's decision whose entry `status` says
-/// is not pending (or which this batch decides already).
+/// is not pending (or which this batch decides already). An entry's time is never earlier
+/// than the entry before it: a decision stamped before one committed ahead of it (another
+/// request, another replica) takes that entry's time, so a journal's entries are in time order
+/// and a window of time is a range of sequence numbers. The audit draw is made on the time as
+/// written.
 fn chain<'a>(
     drafts: &'a [Draft<'a>],
-    head: (i64, String),
+    head: Last,
     mut status: impl FnMut(i64) -> std::result::Result<Option<String>, String>,
 ) -> std::result::Result<(Vec<Chained<'a>>, Vec<Outcome>), String> {
-    let (mut seq, mut prev) = head;
+    let (mut seq, mut prev, mut last_time) = head;
     let mut closing = std::collections::HashSet::new();
     let mut chained = Vec::with_capacity(drafts.len());
     let mut outcomes = Vec::with_capacity(drafts.len());
@@ -856,12 +966,32 @@ fn chain<'a>(
             }
         }
         seq += 1;
-        let hash = super::entry_hash(seq, d.decided, &prev);
+        let decided = match &last_time {
+            Some(t) if d.decided.time.as_str() < t.as_str() => Cow::Owned(Decided {
+                time: t.clone(),
+                ..d.decided.clone()
+            }),
+            _ => Cow::Borrowed(d.decided),
+        };
+        let queue = if d.queue.is_empty()
+            && d.audit > 0.0
+            && super::reviews::audit_draw(&decided.request_id, &decided.time, &decided.input_hash)
+                < d.audit
+        {
+            Cow::Owned(vec![super::reviews::AUDIT.to_owned()])
+        } else {
+            Cow::Borrowed(d.queue)
+        };
+        let hash = super::entry_hash(seq, &decided, &prev);
+        if last_time.as_deref() != Some(decided.time.as_str()) {
+            last_time = Some(decided.time.clone());
+        }
         chained.push(Chained {
             seq,
             prev_hash: std::mem::replace(&mut prev, hash.clone()),
             hash,
-            draft: d,
+            decided,
+            queue,
         });
         outcomes.push(Ok(seq));
     }
@@ -886,24 +1016,24 @@ const INSERT: &str = concat!(
 );
 const MOVE_HEAD: &str = "INSERT INTO journal_head (one, seq, hash) VALUES (1, $1, $2) \
     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
-const LAST: &str = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
+const LAST: &str = "SELECT seq, hash, time FROM journal ORDER BY seq DESC LIMIT 1";
 /// A review's status (no row: the entry was never queued).
 const STATUS: &str = "SELECT status FROM reviews WHERE entry = $1";
 
-fn sqlite_head(c: &rusqlite::Connection) -> std::result::Result<(i64, String), String> {
+fn sqlite_head(c: &rusqlite::Connection) -> std::result::Result<Last, String> {
     Ok(c.prepare_cached(LAST)
         .map_err(|e| e.to_string())?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, Some(r.get(2)?))))
         .optional()
         .map_err(|e| e.to_string())?
-        .unwrap_or((0, GENESIS.to_owned())))
+        .unwrap_or((0, GENESIS.to_owned(), None)))
 }
 
-fn pg_head(c: &mut impl postgres::GenericClient) -> std::result::Result<(i64, String), String> {
+fn pg_head(c: &mut impl postgres::GenericClient) -> std::result::Result<Last, String> {
     Ok(
         match c.query(LAST, &[]).map_err(|e| e.to_string())?.first() {
-            Some(r) => (r.get(0), r.get(1)),
-            None => (0, GENESIS.to_owned()),
+            Some(r) => (r.get(0), r.get(1), Some(r.get(2))),
+            None => (0, GENESIS.to_owned(), None),
         },
     )
 }
@@ -937,7 +1067,7 @@ fn sqlite_write(
     };
     let mut st = tx.prepare_cached(INSERT).map_err(|e| e.to_string())?;
     for e in chained {
-        let d = e.draft.decided;
+        let d = &*e.decided;
         let r = d.reviewed.as_ref();
         st.execute(rusqlite::params![
             e.seq,
@@ -961,7 +1091,7 @@ fn sqlite_write(
             r.and_then(|r| r.reason.as_deref()),
         ])
         .map_err(|e| e.to_string())?;
-        if !e.draft.queue.is_empty() {
+        if !e.queue.is_empty() {
             tx.prepare_cached(QUEUE)
                 .and_then(|mut st| {
                     st.execute(rusqlite::params![
@@ -970,7 +1100,7 @@ fn sqlite_write(
                         d.model_version,
                         d.input_hash,
                         d.time,
-                        reasons_text(e.draft.queue)
+                        reasons_text(&e.queue)
                     ])
                 })
                 .map_err(|e| e.to_string())?;
@@ -1032,7 +1162,7 @@ fn pg_write(
     let owned: Vec<Owned> = chained
         .iter()
         .map(|e| {
-            let d = e.draft.decided;
+            let d = &*e.decided;
             let r = d.reviewed.as_ref();
             Owned {
                 reasons: reasons_text(&d.reasons),
@@ -1048,7 +1178,7 @@ fn pg_write(
     let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
         Vec::with_capacity(chained.len() * COLUMNS);
     for (k, (e, o)) in chained.iter().zip(&owned).enumerate() {
-        let d = e.draft.decided;
+        let d = &*e.decided;
         let first = k * COLUMNS;
         sql.push_str(if k == 0 { " (" } else { ", (" });
         sql.push_str(
@@ -1083,8 +1213,8 @@ fn pg_write(
     tx.execute(sql.as_str(), &params)
         .map_err(|e| e.to_string())?;
     for e in chained {
-        let d = e.draft.decided;
-        if !e.draft.queue.is_empty() {
+        let d = &*e.decided;
+        if !e.queue.is_empty() {
             tx.execute(
                 QUEUE,
                 &[
@@ -1093,7 +1223,7 @@ fn pg_write(
                     &d.model_version,
                     &d.input_hash,
                     &d.time,
-                    &reasons_text(e.draft.queue),
+                    &reasons_text(&e.queue),
                 ],
             )
             .map_err(|e| e.to_string())?;
@@ -1105,12 +1235,9 @@ fn pg_write(
     }
     // The batch's scoring decisions against the clients' recorded versions, in one query;
     // each client moved at most once, to its last decision's version here when that changes.
-    let scored: Vec<&Chained<'_>> = chained.iter().filter(|e| scores(e.draft.decided)).collect();
+    let scored: Vec<&Chained<'_>> = chained.iter().filter(|e| scores(&e.decided)).collect();
     if !scored.is_empty() {
-        let clients: Vec<&str> = scored
-            .iter()
-            .map(|e| e.draft.decided.client.as_str())
-            .collect();
+        let clients: Vec<&str> = scored.iter().map(|e| e.decided.client.as_str()).collect();
         let mut version: std::collections::HashMap<String, String> = tx
             .query(
                 "SELECT client, model_version FROM journal_clients WHERE client = ANY($1)",
@@ -1122,7 +1249,7 @@ fn pg_write(
             .collect();
         let mut moves: std::collections::HashMap<&str, &str> = Default::default();
         for e in &scored {
-            let d = e.draft.decided;
+            let d = &*e.decided;
             if version.get(&d.client).map(String::as_str) != Some(d.model_version.as_str()) {
                 version.insert(d.client.clone(), d.model_version.clone());
                 moves.insert(&d.client, &d.model_version);

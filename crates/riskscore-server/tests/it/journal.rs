@@ -414,6 +414,128 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
     )
     .unwrap();
     assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
+    // Its entries may be out of order (written before the writer kept them in order): it is
+    // given the `time` index, and stays at version 0.
+    let db = rusqlite::Connection::open(sqlite_file(&loc)).unwrap();
+    let (version, indexed): (i64, bool) = db
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+             (SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'journal_time')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, indexed), (0, true));
+}
+
+/// A new journal keeps its entries in time order: a decision stamped before the entry committed
+/// ahead of it takes that entry's time, in its hash too. It has no `time` index, and a window
+/// of time (found by bisection on the sequence numbers) holds exactly the entries whose times
+/// are in it. The audit draw is made on the time as written, so it can be recomputed from the
+/// entry.
+#[test]
+fn entries_are_in_time_order_and_a_window_is_found_without_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = riskscore_server::Location::Sqlite(dir.path().join("journal.sqlite"));
+    let journal = riskscore_server::Journal::open(&loc).unwrap();
+    let t = |m: u32| format!("2026-12-05T10:{m:02}:00.000Z");
+    // Stamps in the order the decisions reach the writer (each committed before the next).
+    let stamped = [3, 1, 5, 5, 2, 9, 4, 12, 12, 11];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for (i, m) in stamped.iter().enumerate() {
+        let row = vec![i as f64, 0.5];
+        let d = riskscore_server::journal::Decided {
+            time: t(*m),
+            ..decision(
+                format!("r-{i}"),
+                format!("{}", 100_000 + i),
+                0.2,
+                "granted",
+                &row,
+            )
+        };
+        rt.block_on(journal.record_queued(d, || row, Vec::new(), 0.5))
+            .unwrap();
+    }
+    let all = read_entries(&loc).unwrap();
+    let times: Vec<String> = all.iter().map(|e| e.decided.time.clone()).collect();
+    let expected: Vec<String> = [3, 3, 5, 5, 5, 9, 9, 12, 12, 12]
+        .iter()
+        .map(|m| t(*m))
+        .collect();
+    assert_eq!(times, expected);
+    let v = verify(&loc).unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    let db = rusqlite::Connection::open(sqlite_file(&loc)).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let indexed: bool = db
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'journal_time'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, indexed), (1, false));
+    // Every window, bounds on and between the entries' times, open on either side.
+    let mut bounds: Vec<Option<String>> = (0..=13).map(|m| Some(t(m))).collect();
+    bounds.push(Some("2026-12-05T10:05:00.001Z".into()));
+    bounds.push(None);
+    for since in &bounds {
+        for until in &bounds {
+            let window = read_window(
+                &loc,
+                &Filter {
+                    since: since.clone(),
+                    until: until.clone(),
+                    ..Filter::default()
+                },
+            )
+            .unwrap();
+            let want: Vec<i64> = all
+                .iter()
+                .filter(|e| since.as_ref().is_none_or(|s| e.decided.time >= *s))
+                .filter(|e| until.as_ref().is_none_or(|u| e.decided.time < *u))
+                .map(|e| e.seq)
+                .collect();
+            let got: Vec<i64> = window.iter().map(|e| e.seq).collect();
+            assert_eq!(got, want, "since {since:?} until {until:?}");
+        }
+    }
+    // The audit draw, recomputed from each entry as written (clamped times included).
+    let queued: Vec<i64> = riskscore_server::journal::reviews::list(
+        &loc,
+        riskscore_server::journal::reviews::Status::All,
+        100,
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.entry)
+    .collect();
+    let drawn: Vec<i64> = all
+        .iter()
+        .filter(|e| {
+            let d = &e.decided;
+            riskscore_server::journal::reviews::audit_draw(&d.request_id, &d.time, &d.input_hash)
+                < 0.5
+        })
+        .map(|e| e.seq)
+        .collect();
+    let mut queued_sorted = queued.clone();
+    queued_sorted.sort_unstable();
+    assert_eq!(queued_sorted, drawn);
+    assert!(!drawn.is_empty() && drawn.len() < all.len(), "{drawn:?}");
+}
+
+/// The SQLite file of a location.
+fn sqlite_file(loc: &riskscore_server::Location) -> std::path::PathBuf {
+    match loc {
+        riskscore_server::Location::Sqlite(p) => p.clone(),
+        riskscore_server::Location::Postgres(_) => unreachable!("a SQLite journal"),
+    }
 }
 
 /// A decision of writer `w` (a replica), its `i`-th.
@@ -478,7 +600,7 @@ async fn replicas_keep_one_chain(loc: riskscore_server::Location, writers: usize
                 } else {
                     Vec::new()
                 };
-                j.record_queued(d, || row, queue).await
+                j.record_queued(d, || row, queue, 0.0).await
             }));
         }
     }
@@ -512,6 +634,13 @@ async fn replicas_keep_one_chain(loc: riskscore_server::Location, writers: usize
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), writers * per, "each decision once");
+    // Interleaved by processes, the entries are still in time order.
+    assert!(
+        entries
+            .windows(2)
+            .all(|w| w[0].decided.time <= w[1].decided.time),
+        "entries out of time order"
+    );
     // Writer 0's first decision entered the review queue; every replica tries to decide it.
     let queued = entries
         .iter()
