@@ -967,10 +967,13 @@ fn chain<'a>(
         }
         seq += 1;
         let decided = match &last_time {
-            Some(t) if d.decided.time.as_str() < t.as_str() => Cow::Owned(Decided {
-                time: t.clone(),
-                ..d.decided.clone()
-            }),
+            Some(t) if d.decided.time.as_str() < t.as_str() => {
+                behind(&d.decided.time, t);
+                Cow::Owned(Decided {
+                    time: t.clone(),
+                    ..d.decided.clone()
+                })
+            }
             _ => Cow::Borrowed(d.decided),
         };
         let queue = if d.queue.is_empty()
@@ -996,6 +999,38 @@ fn chain<'a>(
         outcomes.push(Ok(seq));
     }
     Ok((chained, outcomes))
+}
+
+/// A decision stamped more than this before the entry ahead of it is a clock behind another
+/// writer's (a replica whose clock is off), not two requests finishing out of order.
+const BEHIND_AT_MOST: f64 = 1.0;
+
+/// How far (seconds) a decision stamped at `stamped` is behind the journal's last entry at
+/// `last`, when that is more than [`BEHIND_AT_MOST`].
+fn clock_behind(stamped: &str, last: &str) -> Option<f64> {
+    super::reviews::seconds_between(stamped, last).filter(|s| *s > BEHIND_AT_MOST)
+}
+
+/// Says so, at most once a minute, when a decision was stamped more than [`BEHIND_AT_MOST`]
+/// before the journal's last entry: its entries then take that entry's time until this clock
+/// catches up, so the clocks of the processes writing one journal should be synchronised.
+fn behind(stamped: &str, last: &str) {
+    static SAID: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let Some(seconds) = clock_behind(stamped, last) else {
+        return;
+    };
+    if let Ok(mut said) = SAID.lock() {
+        if said.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+            *said = Some(std::time::Instant::now());
+            tracing::warn!(
+                seconds,
+                "a decision was stamped {seconds:.3} s before the journal's last entry (another \
+                 process's clock is ahead of this one?): entries take the last entry's time, \
+                 so the journal stays in time order; synchronise the clocks of the processes \
+                 writing this journal"
+            );
+        }
+    }
 }
 
 /// The journal's insert up to `VALUES`: the SQLite writer binds one row to it, the
@@ -1292,4 +1327,27 @@ fn review_text(r: &[String]) -> Option<String> {
 
 fn parse_review(s: Option<String>) -> Vec<String> {
     s.map(|s| parse_reasons(&s)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests finishing out of order are not a clock behind; a second and more is, across a
+    /// minute or a day too.
+    #[test]
+    fn a_clock_behind_is_told_from_requests_out_of_order() {
+        let at = |s: &str| format!("2026-12-05T{s}Z");
+        assert_eq!(clock_behind(&at("10:00:00.000"), &at("10:00:00.004")), None);
+        assert_eq!(clock_behind(&at("10:00:00.000"), &at("10:00:01.000")), None);
+        assert_eq!(
+            clock_behind(&at("10:00:59.500"), &at("10:01:01.000")),
+            Some(1.5)
+        );
+        assert_eq!(
+            clock_behind("2026-12-04T23:59:59.000Z", &at("00:00:02.000")),
+            Some(3.0)
+        );
+        assert_eq!(clock_behind("not a time", &at("10:00:00.000")), None);
+    }
 }
