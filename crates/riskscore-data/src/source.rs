@@ -28,6 +28,12 @@ pub trait TableSource {
     ) -> Result<bool> {
         sink_whole(self.load(table)?, table, names, sink)
     }
+
+    /// Whether work on this source is long enough to report its progress (files: yes; tables
+    /// in memory, such as a posted application, no: their steps are logged at debug level).
+    fn reports_progress(&self) -> bool {
+        false
+    }
 }
 
 /// Hands a loaded table to a scan's sink as one batch; `false` when there is none.
@@ -108,6 +114,10 @@ impl Folder {
 }
 
 impl TableSource for Folder {
+    fn reports_progress(&self) -> bool {
+        true
+    }
+
     /// CSV files are parsed in blocks on every core and streamed; Parquet files are loaded.
     fn scan(
         &self,

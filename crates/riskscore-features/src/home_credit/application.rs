@@ -151,7 +151,7 @@ pub(super) fn application(
         out.push_floats(name, column)?;
         width += 1;
     }
-    log_part("application", kept_rows.len(), width);
+    log_part(source, "application", kept_rows.len(), width);
     Ok(Applicants {
         row,
         kept: kept_rows.len(),

@@ -160,5 +160,5 @@ pub(super) fn bureau(
         width += 1;
     }
     out.recycle(status_means.into_buffer());
-    table.push_splits(folded, width, out)
+    table.push_splits(source, folded, width, out)
 }

@@ -327,14 +327,20 @@ fn scan(
     })?)
 }
 
-fn log_part(what: &str, applicants: usize, columns: usize) {
-    tracing::info!(
-        applicants,
-        columns,
-        cpu = riskscore_data::usage::cpu_label(),
-        memory = riskscore_data::usage::memory_label(),
-        "{what} features"
-    );
+/// A table's features are made: progress on a folder, a debug line for tables in memory (a
+/// posted application: six lines at every request otherwise).
+fn log_part(source: &dyn TableSource, what: &str, applicants: usize, columns: usize) {
+    if source.reports_progress() {
+        tracing::info!(
+            applicants,
+            columns,
+            cpu = riskscore_data::usage::cpu_label(),
+            memory = riskscore_data::usage::memory_label(),
+            "{what} features"
+        );
+    } else {
+        tracing::debug!(applicants, columns, "{what} features");
+    }
 }
 
 /// Pushes `{prefix}{name}_{AGG}` for every input of `spec` (statistics of `stats`).

@@ -101,6 +101,7 @@ impl Monthly<'_> {
         push_count(out, &all, self.prefix)?;
         let rows: Vec<u32> = (0..n).map(|g| all.rows(g)).collect();
         log_part(
+            source,
             table.stem(),
             rows.iter().filter(|r| **r > 0).count(),
             width + 1,
@@ -166,6 +167,7 @@ pub(super) fn installments(
     push_count(out, &all, INSTAL_PREFIX)?;
     let rows: Vec<u32> = (0..n).map(|g| all.rows(g)).collect();
     log_part(
+        source,
         "installments_payments",
         rows.iter().filter(|r| **r > 0).count(),
         width + 1,

@@ -25,6 +25,6 @@ pub(super) fn previous(
     };
     let (folded, prev, _) = table.fold(source, vocab, apps, report, out, false)?;
     let width = table.push_all(&folded, vocab, out)?;
-    table.push_splits(folded, width, out)?;
+    table.push_splits(source, folded, width, out)?;
     Ok(prev)
 }

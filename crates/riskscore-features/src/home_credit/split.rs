@@ -240,7 +240,13 @@ impl SplitTable<'_> {
     /// applicants with rows. The categories' counts and all rows' statistics are given back
     /// first (their columns are pushed): the splits' columns then fill the rows beside the
     /// splits' statistics alone.
-    pub fn push_splits(&self, f: Folded, mut width: usize, out: &mut dyn Out) -> Result<()> {
+    pub fn push_splits(
+        &self,
+        source: &dyn TableSource,
+        f: Folded,
+        mut width: usize,
+        out: &mut dyn Out,
+    ) -> Result<()> {
         let (_, prefixes) = self.prefixes;
         let Folded { stats, cats, .. } = f;
         drop(cats);
@@ -255,7 +261,7 @@ impl SplitTable<'_> {
         }
         let applicants = rows.iter().filter(|r| **r > 0).count();
         out.history_rows(self.table, rows);
-        log_part(self.table.stem(), applicants, width);
+        log_part(source, self.table.stem(), applicants, width);
         Ok(())
     }
 }

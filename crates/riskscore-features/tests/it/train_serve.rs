@@ -100,6 +100,50 @@ fn single_application_equals_batch_on_the_real_sample() {
     check(&real_sample(), &[100002, 100003, 100011, 100031, 100083]);
 }
 
+/// What a closure logs at INFO level and above, as the server's default log would show it.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().expect("log buffer").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A folder's tables report their progress, one line per table; a posted application's
+/// (tables in memory) does not: the server would log six lines at every request.
+#[test]
+fn a_posted_application_logs_no_progress_a_folder_does() {
+    let folder = Folder::new(tiny()).expect("folder");
+    let (pipeline, _, _) = FeaturePipeline::fit_home_credit(&folder).expect("fit");
+    let source = one_applicant(&folder, 100002);
+    let single = logged(|| {
+        pipeline.transform_home_credit(&source).expect("transform");
+    });
+    assert!(!single.contains("features"), "{single}");
+    let whole = logged(|| {
+        pipeline.transform_home_credit(&folder).expect("transform");
+    });
+    for table in ["application", "bureau", "previous_application"] {
+        assert!(whole.contains(&format!(" {table} features")), "{whole}");
+    }
+}
+
 #[test]
 fn unknown_category_at_serving_gives_zeros() {
     let folder = Folder::new(tiny()).expect("folder");
