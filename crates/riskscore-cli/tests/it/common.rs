@@ -76,7 +76,36 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One HTTP/1.1 request on a new connection: (status, headers and body as text).
+/// The first of `n` consecutive ports free now, below the kernel's ephemeral range: ports
+/// there are never handed out by `bind(0)` ([`free_port`]) or taken by outgoing connections,
+/// which other tests running at the same time use. A run of ports in the ephemeral range could
+/// be taken between this choice and its use (a replica of `scripts/replicas` then failed with
+/// "Address already in use").
+pub fn free_ports(n: u16) -> u16 {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral.saturating_sub(n).max(10_001));
+    // A different start in every process and call: tests choosing at once rarely meet.
+    let mut x = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos().into());
+    for _ in 0..1000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let base = low + ((x >> 33) % u64::from(high - low)) as u16;
+        let all_free = (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports between {low} and {high}");
+}
+
+/// One HTTP/1.1 request on a new connection: (status, headers and body as text)./// One HTTP/1.1 request on a new connection: (status, headers and body as text).
 pub fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use riskscore_server::journal::{read_entries, Location};
 
-use crate::common::{free_port, http};
+use crate::common::{free_ports, http};
 
 /// `scripts/replicas` running: the script, nginx's port, the replicas' pids, the journal.
 struct Replicas {
@@ -37,7 +37,8 @@ impl Drop for Replicas {
 }
 
 fn start(n: usize, sqlite: Option<&Path>, db: &str, model: &Path, csv: &Path) -> Replicas {
-    let port = free_port();
+    // nginx on the first port, the replicas on the next n.
+    let port = free_ports(u16::try_from(n + 1).unwrap());
     let mut c = Command::new(riskscore_testkit::script("replicas"));
     c.arg(n.to_string());
     if let Some(file) = sqlite {
