@@ -105,7 +105,7 @@ pub fn free_ports(n: u16) -> u16 {
     panic!("no {n} consecutive free ports between {low} and {high}");
 }
 
-/// One HTTP/1.1 request on a new connection: (status, headers and body as text)./// One HTTP/1.1 request on a new connection: (status, headers and body as text).
+/// One HTTP/1.1 request on a new connection: (status, headers and body as text).
 pub fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;

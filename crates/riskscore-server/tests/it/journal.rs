@@ -416,7 +416,8 @@ CREATE TABLE journal_head (one INTEGER PRIMARY KEY CHECK (one = 1),
     assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), [2]);
     // Its entries may be out of order (written before the writer kept them in order): it is
     // given the `time` index, and stays at version 0.
-    let db = rusqlite::Connection::open(sqlite_file(&loc)).unwrap();
+    let db =
+        rusqlite::Connection::open(riskscore_server::journal::sqlite_path(&loc).unwrap()).unwrap();
     let (version, indexed): (i64, bool) = db
         .query_row(
             "SELECT (SELECT user_version FROM pragma_user_version), \
@@ -468,7 +469,8 @@ fn entries_are_in_time_order_and_a_window_is_found_without_an_index() {
     assert_eq!(times, expected);
     let v = verify(&loc).unwrap();
     assert!(v.ok, "{:?}", v.problems);
-    let db = rusqlite::Connection::open(sqlite_file(&loc)).unwrap();
+    let db =
+        rusqlite::Connection::open(riskscore_server::journal::sqlite_path(&loc).unwrap()).unwrap();
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
@@ -528,14 +530,6 @@ fn entries_are_in_time_order_and_a_window_is_found_without_an_index() {
     queued_sorted.sort_unstable();
     assert_eq!(queued_sorted, drawn);
     assert!(!drawn.is_empty() && drawn.len() < all.len(), "{drawn:?}");
-}
-
-/// The SQLite file of a location.
-fn sqlite_file(loc: &riskscore_server::Location) -> std::path::PathBuf {
-    match loc {
-        riskscore_server::Location::Sqlite(p) => p.clone(),
-        riskscore_server::Location::Postgres(_) => unreachable!("a SQLite journal"),
-    }
 }
 
 /// A decision of writer `w` (a replica), its `i`-th.
