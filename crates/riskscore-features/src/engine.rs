@@ -635,10 +635,10 @@ impl CatTable {
         self.offsets[c]
     }
 
-    /// The count in `slot` for group `g` (the state index of compact [`Stats`]).
+    /// The counts of group `g` (the state index of compact [`Stats`]), indexed by slot.
     #[inline]
-    pub fn at(&self, g: usize, slot: usize) -> u32 {
-        self.counts[g * self.width + slot]
+    pub fn row(&self, g: usize) -> &[u32] {
+        &self.counts[g * self.width..(g + 1) * self.width]
     }
 }
 

@@ -139,11 +139,12 @@ pub(super) fn bureau(
             folded.stats.add(g, s, slot, v);
         }
         status_means.row(g);
+        let counts = status.row(l);
         for (i, slot) in status_slots.iter().enumerate() {
             let v = if size == 0 {
                 f64::NAN
             } else {
-                f64::from(slot.map_or(0, |s| status.at(l, s))) / f64::from(size)
+                f64::from(slot.map_or(0, |s| counts[s])) / f64::from(size)
             };
             status_means.add(g, i, v);
         }

@@ -388,26 +388,41 @@ fn push_dummies(
     if values.is_empty() {
         return Ok(0); // pandas reads an all-empty column as numbers: no one-hot columns
     }
-    let mut n = 0;
     let names = values
         .iter()
         .map(|v| (crate::exprs::dummy_name(column, v), cats.slot_of(c, v)))
         .chain([(format!("{column}_nan"), Some(cats.missing_slot(c)))]);
-    for (dummy, slot) in names {
-        for agg in aggs {
-            let name = format!("{prefix}{dummy}_{}", agg.suffix());
-            let mut values = out.buffer(rows.groups());
-            values.extend((0..rows.groups()).map(|g| match rows.state_of(g) {
+    let wanted: Vec<(String, Option<usize>, Agg)> = names
+        .flat_map(|(dummy, slot)| {
+            aggs.iter()
+                .map(move |agg| (format!("{prefix}{dummy}_{}", agg.suffix()), slot, *agg))
+        })
+        .collect();
+    // A few columns at a time, every group's counts read once per block: a group's counts of
+    // one categorical column sit together (one or two cache lines), where a column at a time
+    // would read a whole line per group for each of its dummies.
+    for block in wanted.chunks(COLUMNS_AT_ONCE) {
+        let mut columns: Vec<Vec<f64>> = block.iter().map(|_| out.buffer(rows.groups())).collect();
+        for g in 0..rows.groups() {
+            match rows.state_of(g) {
                 Some(state) if rows.rows(g) > 0 => {
-                    dummy_stat(slot.map_or(0, |s| cats.at(state, s)), rows.rows(g), *agg)
+                    let (counts, n) = (cats.row(state), rows.rows(g));
+                    for ((_, slot, agg), values) in block.iter().zip(&mut columns) {
+                        values.push(dummy_stat(slot.map_or(0, |s| counts[s]), n, *agg));
+                    }
                 }
-                _ => f64::NAN,
-            }));
-            out.push_floats(&name, values)?;
-            n += 1;
+                _ => {
+                    for values in &mut columns {
+                        values.push(f64::NAN);
+                    }
+                }
+            }
+        }
+        for ((name, _, _), values) in block.iter().zip(columns) {
+            out.push_floats(name, values)?;
         }
     }
-    Ok(n)
+    Ok(wanted.len())
 }
 
 /// Remaps a batch's category column to table-wide codes.
