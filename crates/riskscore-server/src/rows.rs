@@ -334,38 +334,51 @@ impl RowsBuilder {
             .collect()
     }
 
-    /// The rows, each block turned row by row (a feature no column was set for is missing).
-    pub fn finish(mut self) -> Rows {
-        let (k, block) = (self.rows.k, self.block);
-        let mut scratch = Vec::new();
-        if k > 0 {
-            for segment in self.rows.values.chunks_mut(block * k) {
-                let m = segment.len() / k;
-                // Every value of the scratch is written below: only its length changes (the
-                // last block may be shorter), it is not cleared from block to block.
-                scratch.resize(segment.len(), 0.0);
-                // Column-major (j * m + r) to row-major (r * k + j), a tile at a time.
-                for r0 in (0..m).step_by(TILE) {
-                    for j0 in (0..k).step_by(TILE) {
-                        for j in j0..(j0 + TILE).min(k) {
-                            let from = &segment[j * m..(j + 1) * m];
-                            for r in r0..(r0 + TILE).min(m) {
-                                scratch[r * k + j] = from[r];
-                            }
-                        }
-                    }
+    /// The rows, each block turned row by row (a feature no column was set for is missing),
+    /// the blocks split over `threads` threads (each with a block of scratch).
+    pub fn finish(mut self, threads: usize) -> Rows {
+        let (n, k, block) = (self.rows.n, self.rows.k, self.block);
+        if n > 0 && k > 0 {
+            let per = n.div_ceil(block).div_ceil(threads.max(1)).max(1);
+            let filled = &self.filled;
+            std::thread::scope(|s| {
+                for part in self.rows.values.chunks_mut(per * block * k) {
+                    s.spawn(move || turn_blocks(part, k, block, filled));
                 }
-                segment.copy_from_slice(&scratch);
-                for (j, _) in self.filled.iter().enumerate().filter(|(_, f)| !**f) {
-                    for r in 0..m {
-                        segment[r * k + j] = f32::NAN;
-                    }
-                }
-            }
+            });
         }
         self.rows.exact.sort_unstable_by_key(|(i, _)| *i);
         self.rows.exact.shrink_to_fit();
         self.rows
+    }
+}
+
+/// Turns each block of `block` rows of `values` from column by column to row by row, in place
+/// (one block of scratch); the features not `filled` are made missing.
+fn turn_blocks(values: &mut [f32], k: usize, block: usize, filled: &[bool]) {
+    let mut scratch = Vec::new();
+    for segment in values.chunks_mut(block * k) {
+        let m = segment.len() / k;
+        // Every value of the scratch is written below: only its length changes (the last
+        // block may be shorter), it is not cleared from block to block.
+        scratch.resize(segment.len(), 0.0);
+        // Column-major (j * m + r) to row-major (r * k + j), a tile at a time.
+        for r0 in (0..m).step_by(TILE) {
+            for j0 in (0..k).step_by(TILE) {
+                for j in j0..(j0 + TILE).min(k) {
+                    let from = &segment[j * m..(j + 1) * m];
+                    for r in r0..(r0 + TILE).min(m) {
+                        scratch[r * k + j] = from[r];
+                    }
+                }
+            }
+        }
+        segment.copy_from_slice(&scratch);
+        for (j, _) in filled.iter().enumerate().filter(|(_, f)| !**f) {
+            for r in 0..m {
+                segment[r * k + j] = f32::NAN;
+            }
+        }
     }
 }
 
@@ -464,15 +477,16 @@ mod tests {
             })
             .collect();
         let c = cuts(points.clone());
-        // One block, blocks of 64 rows, and blocks of 7 (the last one short), over 3 threads.
-        for block in [BLOCK, 64, 7] {
+        // One block, blocks of 64 rows, and blocks of 7 (the last one short), set over 3
+        // threads, turned row by row on one thread and on three.
+        for (block, threads) in [(BLOCK, 3), (64, 1), (64, 3), (7, 1), (7, 3)] {
             let mut b = RowsBuilder::with_block(n, c.clone(), block);
             b.set(&[(2, &cols[2]), (0, &cols[0])], 3).unwrap();
             assert!(b.set(&[(3, &cols[0])], 1).is_err());
             assert!(b.set(&[(1, &cols[1][1..])], 1).is_err());
             assert_eq!(b.missing(), vec![1]);
             b.set(&[(1, &cols[1])], 1).unwrap();
-            let rows = b.finish();
+            let rows = b.finish(threads);
             assert!(rows.n_exact() > 0 && rows.n_exact() < n * k);
             for r in 0..n {
                 let row = rows.row(r);
@@ -483,7 +497,7 @@ mod tests {
                         assert!(got.is_nan());
                         continue;
                     }
-                    assert_eq!(got as f32, v as f32, "block {block}, row {r}, feature {j}");
+                    assert_eq!(got as f32, v as f32, "block {block}/{threads}, row {r}, feature {j}");
                     for t in splits {
                         assert_eq!(v <= *t, got <= *t, "row {r} feature {j} split {t}");
                         assert_eq!(v < *t, got < *t, "row {r} feature {j} split {t}");
@@ -498,7 +512,7 @@ mod tests {
     fn a_feature_never_set_is_missing() {
         let mut b = RowsBuilder::with_block(10, cuts(vec![vec![], vec![]]), 4);
         b.set(&[(1, &[2.0; 10])], 2).unwrap();
-        let rows = b.finish();
+        let rows = b.finish(2);
         for r in 0..10 {
             assert!(rows.value(r, 0).is_nan());
             assert_eq!(rows.value(r, 1), 2.0);

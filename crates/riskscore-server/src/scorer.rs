@@ -795,7 +795,7 @@ fn clients(
     Ok(Clients {
         target: targets(&frame, &bundle.pipeline.target)?,
         ids,
-        rows: rows.finish(),
+        rows: rows.finish(threads),
         history: None,
     })
 }
@@ -892,7 +892,7 @@ impl<'a> StreamedRows<'a> {
                 self.names[j]
             )));
         }
-        let rows = rows.finish();
+        let rows = rows.finish(self.threads);
         if rows.n_rows() != ids.len() {
             return Err(Error::Input(format!(
                 "{} feature rows for {} clients",
@@ -1092,7 +1092,7 @@ fn parquet_clients(
     })?;
     Ok(Clients {
         ids,
-        rows: rows.finish(),
+        rows: rows.finish(threads),
         target,
         history: None,
     })
