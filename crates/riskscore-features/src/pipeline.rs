@@ -290,6 +290,10 @@ pub trait ColumnSink {
     fn lean(&self) -> bool {
         false
     }
+
+    /// History table `table` is folded: its columns are handed over and its running statistics
+    /// given back.
+    fn table_done(&mut self, _table: riskscore_data::Table) {}
 }
 
 /// The pipeline's output handed to a [`ColumnSink`], with the names seen and the history
@@ -332,6 +336,7 @@ impl Out for Each<'_> {
 
     fn history_rows(&mut self, table: riskscore_data::Table, rows: Vec<u32>) {
         self.rows.push((table, rows));
+        self.sink.table_done(table);
     }
 }
 

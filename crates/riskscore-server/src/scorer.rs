@@ -290,28 +290,33 @@ impl Scorer {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         tracing::info!(data = %data.display(), "building the clients' features");
         let cuts = Cuts::of(&explainer.forest, explainer.scorecard.as_ref(), names.len());
-        let Clients {
-            ids,
-            rows,
-            target,
-            history,
-        } = clients(&bundle, data, &names, cuts, cores)?;
-        let n_clients = ids.len();
-        tracing::info!(
-            clients = n_clients,
-            exact = rows.n_exact(),
-            megabytes = rows.bytes() / 1_000_000,
-            memory = riskscore_data::usage::memory_label(),
-            "feature rows kept as f32 (the values whose rounding would cross a split exactly)"
-        );
-        let scoring = std::time::Instant::now();
-        // A Home Credit folder's application records are read beside the scoring.
-        let (scored, scanned) = std::thread::scope(|scope| {
+        // A Home Credit folder's application records are read beside the pipeline's last
+        // tables and the scoring (the pipeline leaves a core idle part of the time), once its
+        // peak, the split tables' statistics, is past: they would add to it.
+        let (peak_past, wait) = std::sync::mpsc::channel::<()>();
+        let (built, scanned) = std::thread::scope(|scope| {
             let scan = matches!(bundle.pipeline.layout, Layout::HomeCredit { .. })
                 .then(|| record_folder(data))
                 .flatten()
-                .map(|folder| scope.spawn(move || Records::scan(&folder, &INFO_FIELDS)));
-            let scored = score_all(&bundle, &explainer, &rows, cores);
+                .map(|folder| {
+                    scope.spawn(move || {
+                        // Told, or the pipeline is done (the sender dropped).
+                        let _ = wait.recv();
+                        Records::scan(&folder, &INFO_FIELDS)
+                    })
+                });
+            let built = clients(&bundle, data, &names, cuts, cores, peak_past).map(|clients| {
+                tracing::info!(
+                    clients = clients.ids.len(),
+                    exact = clients.rows.n_exact(),
+                    megabytes = clients.rows.bytes() / 1_000_000,
+                    memory = riskscore_data::usage::memory_label(),
+                    "feature rows kept as f32 (the values whose rounding would cross a split exactly)"
+                );
+                let scoring = std::time::Instant::now();
+                let scored = score_all(&bundle, &explainer, &clients.rows, cores);
+                (clients, scored, scoring.elapsed())
+            });
             let scanned = scan.map(|h| {
                 h.join().unwrap_or_else(|_| {
                     Err(Error::Input(
@@ -319,13 +324,24 @@ impl Scorer {
                     ))
                 })
             });
-            (scored, scanned)
+            (built, scanned)
         });
+        let (
+            Clients {
+                ids,
+                rows,
+                target,
+                history,
+            },
+            scored,
+            scoring,
+        ) = built?;
+        let n_clients = ids.len();
         let (booster_p, differ) = scored?;
         let scanned = scanned.transpose()?;
         tracing::info!(
             clients = n_clients,
-            seconds = scoring.elapsed().as_secs_f64(),
+            seconds = scoring.as_secs_f64(),
             "every client scored by LightGBM and by the parsed trees"
         );
         if differ > 0 {
@@ -766,6 +782,7 @@ fn clients(
     names: &[String],
     cuts: Cuts,
     threads: usize,
+    peak_past: std::sync::mpsc::Sender<()>,
 ) -> Result<Clients> {
     let parquet = data.is_file() && riskscore_data::read::is_parquet(data);
     if parquet && riskscore_model::predict::is_bundles_feature_file(bundle, data)? {
@@ -776,7 +793,7 @@ fn clients(
         Layout::Generic(_) => None,
     };
     if let Some(folder) = folder {
-        let mut sink = StreamedRows::new(bundle, names, cuts, threads);
+        let mut sink = StreamedRows::new(bundle, names, cuts, threads, peak_past);
         let (_, history) = bundle
             .pipeline
             .transform_home_credit_each(&folder, &mut sink)?;
@@ -815,10 +832,18 @@ struct StreamedRows<'a> {
     ids: Option<Vec<i64>>,
     target: Option<Vec<Option<u8>>>,
     threads: usize,
+    /// Told once the pipeline's split tables are folded (see [`Scorer::load`]).
+    peak_past: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl<'a> StreamedRows<'a> {
-    fn new(bundle: &'a ModelBundle, names: &'a [String], cuts: Cuts, threads: usize) -> Self {
+    fn new(
+        bundle: &'a ModelBundle,
+        names: &'a [String],
+        cuts: Cuts,
+        threads: usize,
+        peak_past: std::sync::mpsc::Sender<()>,
+    ) -> Self {
         StreamedRows {
             pipeline: &bundle.pipeline,
             names,
@@ -833,6 +858,7 @@ impl<'a> StreamedRows<'a> {
             ids: None,
             target: None,
             threads,
+            peak_past: Some(peak_past),
         }
     }
 
@@ -987,6 +1013,15 @@ impl riskscore_features::ColumnSink for StreamedRows<'_> {
     /// The rows are kept: the pipeline's own peak comes on top of them.
     fn lean(&self) -> bool {
         true
+    }
+
+    /// Previous applications are the last split table (see [`Scorer::load`]).
+    fn table_done(&mut self, table: Table) {
+        if table == Table::PreviousApplication {
+            if let Some(tell) = self.peak_past.take() {
+                let _ = tell.send(());
+            }
+        }
     }
 }
 

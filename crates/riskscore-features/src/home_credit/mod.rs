@@ -165,7 +165,8 @@ pub(crate) trait Out {
     }
 
     /// How many rows of history `table` each applicant has, in output row order (told once
-    /// the table is folded, whether or not the source has it).
+    /// the table is folded and its running statistics given back, whether or not the source
+    /// has it).
     fn history_rows(&mut self, _table: Table, _rows: Vec<u32>) {}
 }
 

@@ -106,8 +106,8 @@ impl Monthly<'_> {
             rows.iter().filter(|r| **r > 0).count(),
             width + 1,
         );
-        out.history_rows(table, rows);
         out.recycle(all.into_buffer());
+        out.history_rows(table, rows);
         Ok(())
     }
 }
@@ -172,8 +172,8 @@ pub(super) fn installments(
         rows.iter().filter(|r| **r > 0).count(),
         width + 1,
     );
-    out.history_rows(table, rows);
     out.recycle(all.into_buffer());
+    out.history_rows(table, rows);
     Ok(())
 }
 
