@@ -18,6 +18,19 @@ pub struct Logistic {
 }
 
 impl Logistic {
+    /// The rows of `rows` a fit on them uses, in the order it uses them: all of them, or
+    /// `MAX_ROWS` of them drawn with `seed`. A fit on these rows alone, in this order, is the
+    /// fit on all of `rows` (no copy of the rows it leaves out).
+    pub fn sample(rows: &[usize], seed: u64) -> Vec<usize> {
+        if rows.len() <= MAX_ROWS {
+            return rows.to_vec();
+        }
+        let mut at: Vec<usize> = (0..rows.len()).collect();
+        shuffle(&mut at, seed);
+        at.truncate(MAX_ROWS);
+        at.into_iter().map(|a| rows[a]).collect()
+    }
+
     pub fn fit(x: &[f64], y: &[u8], k: usize, seed: u64) -> Self {
         let n_all = y.len();
         let mut rows: Vec<usize> = (0..n_all).collect();
@@ -68,18 +81,18 @@ impl Logistic {
     }
 
     pub fn predict(&self, x: &[f64]) -> Vec<f64> {
-        let k = self.w.len();
-        x.chunks(k)
-            .map(|row| {
-                let mut s = self.b;
-                for (j, &v) in row.iter().enumerate() {
-                    if v.is_finite() {
-                        s += (v - self.mean[j]) * self.scale[j] * self.w[j];
-                    }
-                }
-                sigmoid(s)
-            })
-            .collect()
+        x.chunks(self.w.len()).map(|row| self.predict_row(row)).collect()
+    }
+
+    /// The probability of one row.
+    pub fn predict_row(&self, row: &[f64]) -> f64 {
+        let mut s = self.b;
+        for (j, &v) in row.iter().enumerate() {
+            if v.is_finite() {
+                s += (v - self.mean[j]) * self.scale[j] * self.w[j];
+            }
+        }
+        sigmoid(s)
     }
 }
 
@@ -134,5 +147,45 @@ mod tests {
         let p = m.predict(&x);
         assert!(roc_auc(&p, &y) > 0.7);
         assert!(p.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn a_fit_on_its_sample_alone_is_the_fit_on_every_row() {
+        // More rows than a fit uses, every other one of them kept: the fit on the rows
+        // `sample` names, taken in its order, is the fit on all the kept rows, bit for bit.
+        let n = 2 * MAX_ROWS + 300;
+        let (mut x, mut y) = (Vec::with_capacity(2 * n), Vec::with_capacity(n));
+        for i in 0..n {
+            let s = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
+            let v = if i % 17 == 0 { f64::NAN } else { ((i * 31) % 7) as f64 };
+            x.extend_from_slice(&[s, v]);
+            y.push(u8::from((i * 131) % 100 < (50.0 + 20.0 * s) as usize));
+        }
+        let kept: Vec<usize> = (0..n).step_by(2).collect();
+        let take = |rows: &[usize]| -> (Vec<f64>, Vec<u8>) {
+            let x = rows.iter().flat_map(|&i| [x[2 * i], x[2 * i + 1]]).collect();
+            (x, rows.iter().map(|&i| y[i]).collect())
+        };
+        let (ax, ay) = take(&kept);
+        let sample = Logistic::sample(&kept, 9);
+        assert_eq!(sample.len(), MAX_ROWS);
+        assert!(sample.iter().all(|i| i % 2 == 0));
+        let (sx, sy) = take(&sample);
+        let (all, alone) = (Logistic::fit(&ax, &ay, 2, 9), Logistic::fit(&sx, &sy, 2, 9));
+        let bits = |m: &Logistic| -> Vec<u64> {
+            m.w.iter()
+                .chain(&m.mean)
+                .chain(&m.scale)
+                .chain([&m.b])
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        assert_eq!(bits(&all), bits(&alone));
+        // Another seed draws other rows.
+        assert_ne!(Logistic::sample(&kept, 10), sample);
+        for r in 0..50 {
+            let row = &x[2 * r..2 * r + 2];
+            assert_eq!(all.predict_row(row).to_bits(), all.predict(row)[0].to_bits());
+        }
     }
 }
