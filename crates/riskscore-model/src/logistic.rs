@@ -32,18 +32,27 @@ impl Logistic {
     }
 
     pub fn fit(x: &[f64], y: &[u8], k: usize, seed: u64) -> Self {
-        let n_all = y.len();
-        let mut rows: Vec<usize> = (0..n_all).collect();
-        if n_all > MAX_ROWS {
+        let mut rows: Vec<usize> = (0..y.len()).collect();
+        if rows.len() > MAX_ROWS {
             shuffle(&mut rows, seed);
             rows.truncate(MAX_ROWS);
         }
-        let (mean, scale) = standardise(x, k, &rows, 1e-24);
+        Logistic::fit_rows(|i| &x[i * k..(i + 1) * k], y, &rows, k)
+    }
+
+    /// The fit on `rows`, in their order: row `i`'s `k` features are `row(i)`, its label `y[i]`
+    /// (all of `rows` are used: see [`Logistic::sample`]).
+    pub fn fit_rows<'a>(
+        row: impl Fn(usize) -> &'a [f64],
+        y: &[u8],
+        rows: &[usize],
+        k: usize,
+    ) -> Self {
+        let (mean, scale) = standardise_rows(rows.iter().map(|&i| row(i)), k, 1e-24);
         let n = rows.len();
         let mut z = vec![0.0; n * k];
         for (r, &i) in rows.iter().enumerate() {
-            for j in 0..k {
-                let v = x[i * k + j];
+            for (j, &v) in row(i).iter().enumerate().take(k) {
                 z[r * k + j] = if v.is_finite() {
                     (v - mean[j]) * scale[j]
                 } else {
@@ -61,11 +70,11 @@ impl Logistic {
             let lb = b + mom * vb;
             let (mut gw, mut gb) = (vec![0.0; k], 0.0);
             for r in 0..n {
-                let row = &z[r * k..(r + 1) * k];
-                let s: f64 = row.iter().zip(&look).map(|(a, c)| a * c).sum::<f64>() + lb;
+                let zr = &z[r * k..(r + 1) * k];
+                let s: f64 = zr.iter().zip(&look).map(|(a, c)| a * c).sum::<f64>() + lb;
                 let e = sigmoid(s) - t[r];
                 gb += e;
-                for (g, a) in gw.iter_mut().zip(row) {
+                for (g, a) in gw.iter_mut().zip(zr) {
                     *g += e * a;
                 }
             }
@@ -81,7 +90,9 @@ impl Logistic {
     }
 
     pub fn predict(&self, x: &[f64]) -> Vec<f64> {
-        x.chunks(self.w.len()).map(|row| self.predict_row(row)).collect()
+        x.chunks(self.w.len())
+            .map(|row| self.predict_row(row))
+            .collect()
     }
 
     /// The probability of one row.
@@ -104,10 +115,18 @@ pub(crate) fn standardise(
     rows: &[usize],
     min_var: f64,
 ) -> (Vec<f64>, Vec<f64>) {
+    standardise_rows(rows.iter().map(|&i| &x[i * k..(i + 1) * k]), k, min_var)
+}
+
+/// As [`standardise`], over rows given one by one (each `k` features).
+fn standardise_rows<'a>(
+    rows: impl Iterator<Item = &'a [f64]>,
+    k: usize,
+    min_var: f64,
+) -> (Vec<f64>, Vec<f64>) {
     let (mut sum, mut sq, mut cnt) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
-    for &i in rows {
-        for j in 0..k {
-            let v = x[i * k + j];
+    for row in rows {
+        for (j, &v) in row.iter().enumerate().take(k) {
             if v.is_finite() {
                 sum[j] += v;
                 sq[j] += v * v;
@@ -157,13 +176,20 @@ mod tests {
         let (mut x, mut y) = (Vec::with_capacity(2 * n), Vec::with_capacity(n));
         for i in 0..n {
             let s = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
-            let v = if i % 17 == 0 { f64::NAN } else { ((i * 31) % 7) as f64 };
+            let v = if i % 17 == 0 {
+                f64::NAN
+            } else {
+                ((i * 31) % 7) as f64
+            };
             x.extend_from_slice(&[s, v]);
             y.push(u8::from((i * 131) % 100 < (50.0 + 20.0 * s) as usize));
         }
         let kept: Vec<usize> = (0..n).step_by(2).collect();
         let take = |rows: &[usize]| -> (Vec<f64>, Vec<u8>) {
-            let x = rows.iter().flat_map(|&i| [x[2 * i], x[2 * i + 1]]).collect();
+            let x = rows
+                .iter()
+                .flat_map(|&i| [x[2 * i], x[2 * i + 1]])
+                .collect();
             (x, rows.iter().map(|&i| y[i]).collect())
         };
         let (ax, ay) = take(&kept);
@@ -171,7 +197,8 @@ mod tests {
         assert_eq!(sample.len(), MAX_ROWS);
         assert!(sample.iter().all(|i| i % 2 == 0));
         let (sx, sy) = take(&sample);
-        let (all, alone) = (Logistic::fit(&ax, &ay, 2, 9), Logistic::fit(&sx, &sy, 2, 9));
+        let all = Logistic::fit(&ax, &ay, 2, 9);
+        let alone = Logistic::fit_rows(|i| &x[2 * i..2 * i + 2], &y, &sample, 2);
         let bits = |m: &Logistic| -> Vec<u64> {
             m.w.iter()
                 .chain(&m.mean)
@@ -181,11 +208,15 @@ mod tests {
                 .collect()
         };
         assert_eq!(bits(&all), bits(&alone));
+        assert_eq!(bits(&all), bits(&Logistic::fit(&sx, &sy, 2, 9)));
         // Another seed draws other rows.
         assert_ne!(Logistic::sample(&kept, 10), sample);
         for r in 0..50 {
             let row = &x[2 * r..2 * r + 2];
-            assert_eq!(all.predict_row(row).to_bits(), all.predict(row)[0].to_bits());
+            assert_eq!(
+                all.predict_row(row).to_bits(),
+                all.predict(row)[0].to_bits()
+            );
         }
     }
 }

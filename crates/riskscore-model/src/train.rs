@@ -822,7 +822,7 @@ fn baselines(data: &TrainingData, fold_of: &[u8], cfg: &TrainConfig) -> Result<V
     }
     let k = data.n_features();
     // The folds are fitted side by side, a thread per core (a fit is one thread's work, and
-    // its result does not depend on the thread), each on the rows it uses alone.
+    // its result does not depend on the thread), each reading the rows it uses in place.
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, cfg.folds.max(1));
@@ -836,9 +836,13 @@ fn baselines(data: &TrainingData, fold_of: &[u8], cfg: &TrainConfig) -> Result<V
             }
             tracing::info!("logistic regression baseline: fold {}/{}", f + 1, cfg.folds);
             let (train_idx, valid_idx) = folds::split(fold_of, f as u8);
-            let (tx, ty) = data.take(&Logistic::sample(&train_idx, cfg.seed));
-            let model = Logistic::fit(&tx, &ty, k, cfg.seed);
-            scored.extend(valid_idx.iter().map(|&i| (i, model.predict_row(data.row(i)))));
+            let rows = Logistic::sample(&train_idx, cfg.seed);
+            let model = Logistic::fit_rows(|i| data.row(i), &data.y, &rows, k);
+            scored.extend(
+                valid_idx
+                    .iter()
+                    .map(|&i| (i, model.predict_row(data.row(i)))),
+            );
         }
     };
     let mut oof = vec![f64::NAN; data.rows()];

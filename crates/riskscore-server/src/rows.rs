@@ -497,7 +497,10 @@ mod tests {
                         assert!(got.is_nan());
                         continue;
                     }
-                    assert_eq!(got as f32, v as f32, "block {block}/{threads}, row {r}, feature {j}");
+                    assert_eq!(
+                        got as f32, v as f32,
+                        "block {block}/{threads}, row {r}, feature {j}"
+                    );
                     for t in splits {
                         assert_eq!(v <= *t, got <= *t, "row {r} feature {j} split {t}");
                         assert_eq!(v < *t, got < *t, "row {r} feature {j} split {t}");
