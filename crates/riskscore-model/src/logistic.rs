@@ -31,13 +31,15 @@ impl Logistic {
         at.into_iter().map(|a| rows[a]).collect()
     }
 
+    /// The fit on row-major `x` (`k` features) and labels `y`: on [`Logistic::sample`] of its rows.
     pub fn fit(x: &[f64], y: &[u8], k: usize, seed: u64) -> Self {
-        let mut rows: Vec<usize> = (0..y.len()).collect();
-        if rows.len() > MAX_ROWS {
-            shuffle(&mut rows, seed);
-            rows.truncate(MAX_ROWS);
-        }
-        Logistic::fit_rows(|i| &x[i * k..(i + 1) * k], y, &rows, k)
+        let all: Vec<usize> = (0..y.len()).collect();
+        Logistic::fit_rows(
+            |i| &x[i * k..(i + 1) * k],
+            y,
+            &Logistic::sample(&all, seed),
+            k,
+        )
     }
 
     /// The fit on `rows`, in their order: row `i`'s `k` features are `row(i)`, its label `y[i]`
