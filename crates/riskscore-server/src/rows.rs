@@ -285,8 +285,7 @@ impl RowsBuilder {
             return Ok(());
         }
         let block = self.block;
-        let blocks = n.div_ceil(block);
-        let per = blocks.div_ceil(threads.max(1)).max(1);
+        let per = self.blocks_per_thread(threads);
         let cuts = &self.cuts;
         let found: Vec<Vec<(u64, f64)>> = std::thread::scope(|s| {
             let parts: Vec<_> = self
@@ -327,6 +326,15 @@ impl RowsBuilder {
         Ok(())
     }
 
+    /// Blocks of rows each of `threads` threads takes (the last thread fewer).
+    fn blocks_per_thread(&self, threads: usize) -> usize {
+        self.rows
+            .n
+            .div_ceil(self.block)
+            .div_ceil(threads.max(1))
+            .max(1)
+    }
+
     /// The features no column was set for.
     pub fn missing(&self) -> Vec<usize> {
         (0..self.filled.len())
@@ -339,7 +347,7 @@ impl RowsBuilder {
     pub fn finish(mut self, threads: usize) -> Rows {
         let (n, k, block) = (self.rows.n, self.rows.k, self.block);
         if n > 0 && k > 0 {
-            let per = n.div_ceil(block).div_ceil(threads.max(1)).max(1);
+            let per = self.blocks_per_thread(threads);
             let filled = &self.filled;
             std::thread::scope(|s| {
                 for part in self.rows.values.chunks_mut(per * block * k) {
