@@ -130,7 +130,12 @@ pub fn run_pruned(
         let (fit_idx, stop_idx, valid_idx) = fold_rows(&data.y, folds, f, spec.seed);
         let (tx, ty) = data.take(&fit_idx);
         let (sx, sy) = data.take(&stop_idx);
-        let (vx, vy) = data.take(&valid_idx);
+        // The scored fold is read in place (no copy beside the training rows' own).
+        let vy: Vec<u8> = valid_idx.iter().map(|&i| data.y[i]).collect();
+        let valid = Scored {
+            data,
+            idx: &valid_idx,
+        };
         let bal = imbalance::apply(spec.strategy, tx, ty, nf, spec.ratio, fold_seed);
         let max_rounds = spec.params.max_rounds;
         // The fold's booster with its rounds cut at `rounds` (`max_rounds`: not cut), its
@@ -154,12 +159,12 @@ pub fn run_pruned(
                 names,
                 &params,
             )?;
-            let pred = lgbm::predict(&booster, &vx, nf)?;
+            let pred = valid.predict(&booster)?;
             for (&i, &p) in valid_idx.iter().zip(&pred) {
                 oof[i] = p;
             }
             let trees = booster.num_iterations().max(0) as u32;
-            let curve = learning_curve(&mut booster, &vx, &vy, nf, spec.curve_points)?;
+            let curve = learning_curve(&mut booster, &valid, &vy, spec.curve_points)?;
             Ok(FoldFit {
                 fold: f,
                 auc: roc_auc(&pred, &vy),
@@ -236,14 +241,45 @@ pub fn fold_rows(
     (fit, stop, valid_idx)
 }
 
+/// Rows of the training matrix a fold's booster scores, read in place.
+struct Scored<'a> {
+    data: &'a TrainingData,
+    idx: &'a [usize],
+}
+
+/// Rows gathered per call to LightGBM: a bounded buffer instead of a copy of the fold (a fifth
+/// of the matrix, 0.36 GB at full Home Credit size).
+const SCORED_CHUNK: usize = 4096;
+
+impl Scored<'_> {
+    /// The booster's probabilities for the rows, in their order: each row's prediction is its
+    /// own, so scoring them a chunk at a time gives the same values as scoring them at once.
+    fn predict(&self, booster: &lightgbm3::Booster) -> Result<Vec<f64>> {
+        self.predict_by(booster, SCORED_CHUNK)
+    }
+
+    fn predict_by(&self, booster: &lightgbm3::Booster, chunk_rows: usize) -> Result<Vec<f64>> {
+        let nf = self.data.n_features();
+        let mut out = Vec::with_capacity(self.idx.len());
+        let mut buf = Vec::with_capacity(chunk_rows.min(self.idx.len()) * nf);
+        for chunk in self.idx.chunks(chunk_rows) {
+            buf.clear();
+            for &i in chunk {
+                buf.extend_from_slice(self.data.row(i));
+            }
+            out.extend(lgbm::predict(booster, &buf, nf)?);
+        }
+        Ok(out)
+    }
+}
+
 /// AUC and log-loss of the booster cut at evenly spaced rounds, on the validation rows. Every
 /// point predicts with the first `round` trees, so `points` bounds the cost (about `points / 2`
 /// full predictions).
 fn learning_curve(
     booster: &mut lightgbm3::Booster,
-    x: &[f64],
+    x: &Scored,
     y: &[u8],
-    nf: usize,
     points: usize,
 ) -> Result<Vec<CurvePoint>> {
     let n = booster.num_iterations().max(0) as usize;
@@ -262,7 +298,7 @@ fn learning_curve(
             .map_err(Error::lightgbm(
                 "cutting the booster for its learning curve",
             ))?;
-        let p = lgbm::predict(booster, x, nf)?;
+        let p = x.predict(booster)?;
         curve.push(CurvePoint {
             round: r as u32,
             auc: roc_auc(&p, y),
@@ -289,4 +325,65 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
         0.0
     };
     (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_scored_in_place_a_chunk_at_a_time_are_the_rows_scored_at_once() {
+        // 500 rows of 3 features, a booster fitted on them, then 301 of the rows in a scattered
+        // order scored in chunks of 7 (the last one short) against the same rows copied out
+        // and scored in one call.
+        let n = 500;
+        let mut x = Vec::with_capacity(3 * n);
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
+            let missing = if i % 11 == 0 {
+                f64::NAN
+            } else {
+                (i % 13) as f64
+            };
+            x.extend_from_slice(&[s, missing, ((i * 31) % 7) as f64]);
+            y.push(u8::from((i * 37) % 100 < (50.0 + 20.0 * s) as usize));
+        }
+        let data = TrainingData {
+            ids: (0..n as i64).collect(),
+            y,
+            x,
+            features: vec!["a".into(), "b".into(), "c".into()],
+        };
+        let params = LgbmParams {
+            num_leaves: 7,
+            min_child_samples: 5,
+            ..LgbmParams::default()
+        }
+        .to_lightgbm(1, None, 20);
+        let all: Vec<usize> = (0..n).collect();
+        let (fx, fy) = data.take(&all);
+        let rows = Rows {
+            x: &fx,
+            y: &fy,
+            n_features: 3,
+        };
+        let booster = lgbm::fit(rows, None, &data.features, &params).unwrap();
+        let idx: Vec<usize> = (0..301).map(|i| (i * 283) % n).collect();
+        let (copied, _) = data.take(&idx);
+        let at_once = lgbm::predict(&booster, &copied, 3).unwrap();
+        let scored = Scored {
+            data: &data,
+            idx: &idx,
+        };
+        let chunked = scored.predict_by(&booster, 7).unwrap();
+        assert_eq!(chunked.len(), idx.len());
+        assert!(chunked
+            .iter()
+            .zip(&at_once)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Not one value repeated: the rows were told apart.
+        assert!(at_once.iter().any(|&p| p != at_once[0]));
+        assert_eq!(scored.predict(&booster).unwrap(), at_once);
+    }
 }
