@@ -68,6 +68,18 @@ impl Strategy {
     pub fn distorts(self) -> bool {
         self != Strategy::None
     }
+
+    /// Whether the booster is fitted on other rows than those given (undersampling drops good
+    /// clients, SMOTE adds synthetic defaulters); the others fit on the rows as they are.
+    pub fn resamples(self) -> bool {
+        matches!(self, Strategy::Undersample | Strategy::Smote)
+    }
+
+    /// LightGBM's `scale_pos_weight` under the strategy for rows labelled `y` (class weights
+    /// only).
+    pub fn scale_pos_weight(self, y: &[u8]) -> Option<f64> {
+        (self == Strategy::ClassWeight).then(|| class_weight(y))
+    }
 }
 
 /// LightGBM's `scale_pos_weight` for class weights: good clients per defaulter.
@@ -96,13 +108,8 @@ pub fn apply(
     seed: u64,
 ) -> Balanced {
     match strategy {
-        Strategy::None => Balanced {
-            x,
-            y,
-            scale_pos_weight: None,
-        },
-        Strategy::ClassWeight => Balanced {
-            scale_pos_weight: Some(class_weight(&y)),
+        Strategy::None | Strategy::ClassWeight => Balanced {
+            scale_pos_weight: strategy.scale_pos_weight(&y),
             x,
             y,
         },

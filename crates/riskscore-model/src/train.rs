@@ -324,21 +324,33 @@ fn procedure(
         strategy = chosen.strategy.name(),
         "fitting the final model on all rows"
     );
-    let bal = imbalance::apply(
-        chosen.strategy,
-        data.x.clone(),
-        data.y.clone(),
-        data.n_features(),
-        cfg.resample_ratio,
-        cfg.seed,
-    );
+    // Resampled rows are a new matrix; otherwise the booster reads the training matrix in
+    // place (no second copy of it at full size, 1.8 GB for Home Credit).
+    let resampled = chosen.strategy.resamples().then(|| {
+        imbalance::apply(
+            chosen.strategy,
+            data.x.clone(),
+            data.y.clone(),
+            data.n_features(),
+            cfg.resample_ratio,
+            cfg.seed,
+        )
+    });
+    let (x, y, scale_pos_weight) = match &resampled {
+        Some(bal) => (&bal.x[..], &bal.y[..], bal.scale_pos_weight),
+        None => (
+            &data.x[..],
+            &data.y[..],
+            chosen.strategy.scale_pos_weight(&data.y),
+        ),
+    };
     let params = chosen
         .params
-        .to_lightgbm(cfg.seed, bal.scale_pos_weight, rounds);
+        .to_lightgbm(cfg.seed, scale_pos_weight, rounds);
     let booster = lgbm::fit(
         Rows {
-            x: &bal.x,
-            y: &bal.y,
+            x,
+            y,
             n_features: data.n_features(),
         },
         None,
