@@ -382,7 +382,7 @@ mod tests {
             .iter()
             .zip(&at_once)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
-        // Not one value repeated: the rows were told apart.
+        // The rows' probabilities differ, so rows read in another order would show.
         assert!(at_once.iter().any(|&p| p != at_once[0]));
         assert_eq!(scored.predict(&booster).unwrap(), at_once);
     }
