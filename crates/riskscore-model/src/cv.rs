@@ -247,28 +247,20 @@ struct Scored<'a> {
     idx: &'a [usize],
 }
 
-/// Rows gathered per call to LightGBM: a bounded buffer instead of a copy of the fold (a fifth
-/// of the matrix, 0.36 GB at full Home Credit size).
-const SCORED_CHUNK: usize = 4096;
-
 impl Scored<'_> {
     /// The booster's probabilities for the rows, in their order: each row's prediction is its
     /// own, so scoring them a chunk at a time gives the same values as scoring them at once.
     fn predict(&self, booster: &lightgbm3::Booster) -> Result<Vec<f64>> {
-        self.predict_by(booster, SCORED_CHUNK)
+        self.predict_by(booster, crate::data::CHUNK_ROWS)
     }
 
     fn predict_by(&self, booster: &lightgbm3::Booster, chunk_rows: usize) -> Result<Vec<f64>> {
         let nf = self.data.n_features();
         let mut out = Vec::with_capacity(self.idx.len());
-        let mut buf = Vec::with_capacity(chunk_rows.min(self.idx.len()) * nf);
-        for chunk in self.idx.chunks(chunk_rows) {
-            buf.clear();
-            for &i in chunk {
-                buf.extend_from_slice(self.data.row(i));
-            }
-            out.extend(lgbm::predict(booster, &buf, nf)?);
-        }
+        crate::data::in_chunks(&self.data.x, nf, self.idx, chunk_rows, |_, rows| {
+            out.extend(lgbm::predict(booster, rows, nf)?);
+            Ok(())
+        })?;
         Ok(out)
     }
 }

@@ -89,7 +89,8 @@ impl TrainingData {
         }
     }
 
-    /// The rows `idx` as a new row-major block with their labels.
+    /// The rows `idx` as a new row-major block with their labels. To read many rows without a
+    /// copy of them all, see [`in_chunks`].
     pub fn take(&self, idx: &[usize]) -> (Vec<f64>, Vec<u8>) {
         let k = self.n_features();
         let mut x = Vec::with_capacity(idx.len() * k);
@@ -183,6 +184,30 @@ pub fn column_f64_into(df: &DataFrame, name: &str, out: &mut Vec<f64>) -> Result
                 )
             }
         }
+    }
+    Ok(())
+}
+
+/// Rows gathered per call by [`in_chunks`]: a bounded buffer (4,096 rows of 725 features is
+/// 24 MB) instead of a copy of every row read.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// Calls `f` on the rows `idx` of row-major `x` (`k` features a row), `chunk_rows` at a time:
+/// each chunk's indices and its rows gathered, in order, into one reused buffer.
+pub fn in_chunks(
+    x: &[f64],
+    k: usize,
+    idx: &[usize],
+    chunk_rows: usize,
+    mut f: impl FnMut(&[usize], &[f64]) -> Result<()>,
+) -> Result<()> {
+    let mut buf = Vec::with_capacity(chunk_rows.min(idx.len()) * k);
+    for chunk in idx.chunks(chunk_rows.max(1)) {
+        buf.clear();
+        for &i in chunk {
+            buf.extend_from_slice(&x[i * k..(i + 1) * k]);
+        }
+        f(chunk, &buf)?;
     }
     Ok(())
 }

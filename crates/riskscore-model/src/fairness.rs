@@ -184,16 +184,13 @@ pub fn age_rule(
         .collect();
     let mut raised = 0;
     if !idx.is_empty() {
-        for chunk in elderly.chunks(4096) {
-            let mut rows = Vec::with_capacity(chunk.len() * k);
-            for &r in chunk {
-                rows.extend_from_slice(&x[r * k..(r + 1) * k]);
-            }
-            let c = crate::lgbm::contrib(booster, &rows, k)?;
+        crate::data::in_chunks(x, k, &elderly, crate::data::CHUNK_ROWS, |chunk, rows| {
+            let c = crate::lgbm::contrib(booster, rows, k)?;
             raised += (0..chunk.len())
                 .filter(|&i| idx.iter().map(|&j| c[i * (k + 1) + j]).sum::<f64>() > 0.0)
                 .count();
-        }
+            Ok(())
+        })?;
     }
     Ok(AgeRule {
         age_column: age_column.to_owned(),
