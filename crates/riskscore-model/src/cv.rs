@@ -75,6 +75,10 @@ pub struct CvSpec<'a> {
     /// Shares of the first fold's expected rounds at which it is judged part-way, in order
     /// (empty: judged at the end of folds only). See [`crate::prune::rounds_at`].
     pub shares: &'a [f64],
+    /// Whether the configuration goes on at every share whatever its loss there (the first to
+    /// reach them). Its cut boosters are then read off the fold's own booster, whose first
+    /// rounds they are, instead of trained anew; the pruner is still asked at each share.
+    pub shares_go_on: bool,
 }
 
 /// A cross-validation after its first folds, or part-way through its first: what a pruner
@@ -111,7 +115,8 @@ pub fn run(
 /// booster), which costs at most the shares' sum more for a configuration that goes on. A
 /// booster that stopped early before its cut is the fold's booster itself (training is
 /// deterministic and the cut does not change the rounds before it), so it is kept and the
-/// fold is not trained again.
+/// fold is not trained again. With `spec.shares_go_on` the fold's booster is trained first and
+/// each cut read off it (see [`cut_of_own`]).
 pub fn run_pruned(
     data: &TrainingData,
     folds: &[u8],
@@ -141,7 +146,7 @@ pub fn run_pruned(
         // The fold's booster with its rounds cut at `rounds` (`max_rounds`: not cut), its
         // predictions written into `oof`. Its `cut` is set when it ran to the cut below
         // `max_rounds`; one that stopped early before is the fold's own booster.
-        let fit_fold = |rounds: u32, oof: &mut [f64]| -> Result<FoldFit> {
+        let fit_fold = |rounds: u32, oof: &mut [f64]| -> Result<(FoldFit, lightgbm3::Booster)> {
             let params = spec
                 .params
                 .to_lightgbm(spec.seed, bal.scale_pos_weight, rounds);
@@ -164,26 +169,56 @@ pub fn run_pruned(
                 oof[i] = p;
             }
             let trees = booster.num_iterations().max(0) as u32;
-            let curve = learning_curve(&mut booster, &valid, &vy, spec.curve_points)?;
-            Ok(FoldFit {
+            let curve = learning_curve(&mut booster, &valid, &vy, trees, spec.curve_points)?;
+            let fit = FoldFit {
                 fold: f,
                 auc: roc_auc(&pred, &vy),
                 best_iteration: trees,
                 seconds: started.elapsed().as_secs_f64(),
                 cut: (rounds < max_rounds && trees >= rounds).then_some(rounds),
                 curve,
-            })
+            };
+            Ok((fit, booster))
         };
         // The first fold judged part-way; a booster that stopped early before its cut is kept.
         let mut judged: Option<FoldFit> = None;
         let shares = if f == 0 { spec.shares } else { &[] };
+        // Read off the fold's own booster (`shares_go_on`): trained first, its predictions
+        // kept aside while each cut's are judged.
+        let mut own: Option<(FoldFit, lightgbm3::Booster, Vec<f64>)> = None;
+        if spec.shares_go_on
+            && shares
+                .iter()
+                .any(|&s| crate::prune::rounds_at(spec.params, s) < max_rounds)
+        {
+            let (fit, booster) = fit_fold(max_rounds, &mut oof)?;
+            let pred = valid_idx.iter().map(|&i| oof[i]).collect();
+            own = Some((fit, booster, pred));
+        }
         for &share in shares {
             let rounds = crate::prune::rounds_at(spec.params, share);
             if rounds >= max_rounds {
                 break;
             }
-            if judged.as_ref().is_none_or(|j| j.cut.is_some()) {
-                let cut = fit_fold(rounds, &mut oof)?;
+            let read_off = match &mut own {
+                Some((fit, booster, _)) if judged.as_ref().is_none_or(|j| j.cut.is_some()) => {
+                    cut_of_own(fit, booster, rounds, spec, &valid, &vy, started)?
+                }
+                _ => None,
+            };
+            if let Some(cut) = read_off {
+                for (&i, &p) in valid_idx.iter().zip(&cut.1) {
+                    oof[i] = p;
+                }
+                tracing::info!(
+                    "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected), read off its booster: AUC {:.4}",
+                    spec.label,
+                    share * 100.0,
+                    cut.0.auc,
+                );
+                judged = Some(cut.0);
+            } else if judged.as_ref().is_none_or(|j| j.cut.is_some()) {
+                let (cut, _) = fit_fold(rounds, &mut oof)?;
                 tracing::info!(
                     "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected): AUC {:.4}, {:.1} s",
                     spec.label,
@@ -204,9 +239,15 @@ pub fn run_pruned(
                 return Ok(CvResult { oof, folds: fits });
             }
         }
-        let fit = match judged.filter(|j| j.cut.is_none()) {
-            Some(own) => own,
-            None => fit_fold(max_rounds, &mut oof)?,
+        let fit = match (own, judged.filter(|j| j.cut.is_none())) {
+            (Some((fit, _, pred)), _) => {
+                for (&i, &p) in valid_idx.iter().zip(&pred) {
+                    oof[i] = p;
+                }
+                fit
+            }
+            (None, Some(own)) => own,
+            (None, None) => fit_fold(max_rounds, &mut oof)?.0,
         };
         tracing::info!(
             "{}: fold {}/{k} AUC {:.4}, {} rounds, {:.1} s",
@@ -227,6 +268,52 @@ pub fn run_pruned(
         }
     }
     Ok(CvResult { oof, folds: fits })
+}
+
+/// The cut at `rounds` of a fold whose own booster (`own`, trained to the end) is at hand, and
+/// its predictions of the scored rows, when reading it off that booster gives exactly the
+/// booster a fit cut at `rounds` would train: its first `rounds` trees when it has at least
+/// that many (training is deterministic and the cut does not change the rounds before it),
+/// itself when early stopping ended it early enough that the cut fit stops there too. `None`
+/// when it ended between (a cut fit would have run to its cut without stopping, and kept
+/// rounds the fold's booster rolled back): that cut is trained.
+fn cut_of_own(
+    own: &FoldFit,
+    booster: &mut lightgbm3::Booster,
+    rounds: u32,
+    spec: CvSpec,
+    valid: &Scored,
+    vy: &[u8],
+    started: Instant,
+) -> Result<Option<(FoldFit, Vec<f64>)>> {
+    let trees = own.best_iteration;
+    if trees < rounds {
+        if trees + spec.params.early_stopping_rounds > rounds {
+            return Ok(None);
+        }
+        // Stopped early before the cut: the cut fit is this booster.
+        let pred = valid.predict(booster)?;
+        return Ok(Some((own.clone(), pred)));
+    }
+    booster
+        .set_max_iterations(rounds as i32)
+        .map_err(Error::lightgbm("cutting the fold's booster"))?;
+    let pred = valid.predict(booster)?;
+    let curve = learning_curve(booster, valid, vy, rounds, spec.curve_points);
+    booster
+        .set_max_iterations(trees as i32)
+        .map_err(Error::lightgbm(
+            "restoring the fold's booster after its cut",
+        ))?;
+    let fit = FoldFit {
+        fold: own.fold,
+        auc: roc_auc(&pred, vy),
+        best_iteration: rounds,
+        seconds: started.elapsed().as_secs_f64(),
+        cut: (rounds < spec.params.max_rounds).then_some(rounds),
+        curve: curve?,
+    };
+    Ok(Some((fit, pred)))
 }
 
 /// The rows of fold `f` under `seed`: (fitted on, stopping early on, scored).
@@ -265,16 +352,17 @@ impl Scored<'_> {
     }
 }
 
-/// AUC and log-loss of the booster cut at evenly spaced rounds, on the validation rows. Every
-/// point predicts with the first `round` trees, so `points` bounds the cost (about `points / 2`
-/// full predictions).
+/// AUC and log-loss of the booster's first `trees` trees cut at evenly spaced rounds, on the
+/// validation rows. Every point predicts with the first `round` trees, so `points` bounds the
+/// cost (about `points / 2` full predictions).
 fn learning_curve(
     booster: &mut lightgbm3::Booster,
     x: &Scored,
     y: &[u8],
+    trees: u32,
     points: usize,
 ) -> Result<Vec<CurvePoint>> {
-    let n = booster.num_iterations().max(0) as usize;
+    let n = trees as usize;
     if points == 0 || n == 0 || y.is_empty() {
         return Ok(Vec::new());
     }
@@ -377,5 +465,135 @@ mod tests {
         // The rows' probabilities differ, so rows read in another order would show.
         assert!(at_once.iter().any(|&p| p != at_once[0]));
         assert_eq!(scored.predict(&booster).unwrap(), at_once);
+    }
+
+    /// 2,000 rows of 3 features; labels follow the first feature (`signal`) or not at all.
+    fn rows(signal: bool) -> (TrainingData, Vec<u8>) {
+        let n = 2000;
+        let (mut x, mut y) = (Vec::with_capacity(3 * n), Vec::with_capacity(n));
+        for i in 0..n {
+            let s = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
+            let (b, c) = (((i * 13) % 17) as f64, ((i * 31) % 7) as f64);
+            x.extend_from_slice(&[s, b, c]);
+            let z = if signal {
+                s + 0.2 * (b - 8.0) - 0.4 * (c - 3.0)
+            } else {
+                -1.0
+            };
+            let u = ((i as u64 * 2_654_435_761) % 1000) as f64 / 1000.0;
+            y.push(u8::from(u < 1.0 / (1.0 + (-z).exp())));
+        }
+        let data = TrainingData {
+            ids: (0..n as i64).collect(),
+            y,
+            x,
+            features: vec!["a".into(), "b".into(), "c".into()],
+        };
+        (data, (0..n).map(|i| (i % 3) as u8).collect())
+    }
+
+    /// What the pruner is shown at each step: the step, the scored rows' predictions (bits),
+    /// and the judged folds' figures but their time.
+    type Seen = Vec<(u64, Vec<u64>, Vec<(f64, u32, Option<u32>, usize)>)>;
+
+    fn run_seen(
+        data: &TrainingData,
+        folds: &[u8],
+        params: &LgbmParams,
+        go_on: bool,
+        stop_at: f64,
+    ) -> (Seen, CvResult) {
+        let names = data.features.clone();
+        let shares = crate::prune::SHARES;
+        let spec = CvSpec {
+            params,
+            strategy: Strategy::None,
+            ratio: 0.5,
+            seed: 3,
+            label: "test",
+            curve_points: 4,
+            shares: &shares,
+            shares_go_on: go_on,
+        };
+        let mut seen = Seen::new();
+        let result = run_pruned(data, folds, 3, &names, spec, &mut |p| {
+            seen.push((
+                p.step.to_bits(),
+                p.oof.iter().map(|v| v.to_bits()).collect(),
+                p.folds
+                    .iter()
+                    .map(|f| (f.auc, f.best_iteration, f.cut, f.curve.len()))
+                    .collect(),
+            ));
+            p.step != stop_at
+        })
+        .unwrap();
+        (seen, result)
+    }
+
+    /// A fold's figures but its time: AUC, trees, cut and learning curve.
+    type FoldFigures = (f64, u32, Option<u32>, Vec<(u32, f64, f64)>);
+
+    fn figures(r: &CvResult) -> (Vec<u64>, Vec<FoldFigures>) {
+        (
+            r.oof.iter().map(|v| v.to_bits()).collect(),
+            r.folds
+                .iter()
+                .map(|f| {
+                    (
+                        f.auc,
+                        f.best_iteration,
+                        f.cut,
+                        f.curve
+                            .iter()
+                            .map(|c| (c.round, c.auc, c.logloss))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn cuts_read_off_the_folds_booster_are_the_cuts_trained() {
+        // (labels follow a feature, learning rate): the fold's booster outlives both cuts
+        // (read off by truncation); it stops early long before them (it is the cut booster);
+        // it stops between a cut and the cut plus the patience (the cut is trained).
+        let cases = [(true, 0.2), (false, 0.01), (false, 0.05)];
+        for (signal, lr) in cases {
+            let (data, folds) = rows(signal);
+            let params = LgbmParams {
+                num_leaves: 7,
+                min_child_samples: 5,
+                learning_rate: lr,
+                max_rounds: 300,
+                early_stopping_rounds: 10,
+                ..LgbmParams::default()
+            };
+            let (trained, a) = run_seen(&data, &folds, &params, false, f64::NAN);
+            let (read_off, b) = run_seen(&data, &folds, &params, true, f64::NAN);
+            assert_eq!(trained, read_off, "signal {signal}, lr {lr}");
+            assert_eq!(figures(&a), figures(&b), "signal {signal}, lr {lr}");
+            // Every case judged the first fold at both shares, then after each fold.
+            assert_eq!(trained.len(), 4);
+            let cuts: Vec<u32> = crate::prune::SHARES
+                .iter()
+                .map(|&s| crate::prune::rounds_at(&params, s))
+                .collect();
+            let own = a.folds[0].best_iteration;
+            match (signal, lr) {
+                (true, _) => assert!(own > cuts[1], "{own} trees, cuts {cuts:?}"),
+                (false, 0.01) => assert!(own + 10 <= cuts[0], "{own} trees, cuts {cuts:?}"),
+                _ => assert!(
+                    own < cuts[0] && cuts[0] < own + 10,
+                    "{own} trees, cuts {cuts:?}"
+                ),
+            }
+            // Stopped at the second share, both give the cut booster's figures alone.
+            let (s1, c1) = run_seen(&data, &folds, &params, false, crate::prune::SHARES[1]);
+            let (s2, c2) = run_seen(&data, &folds, &params, true, crate::prune::SHARES[1]);
+            assert_eq!((s1, figures(&c1)), (s2, figures(&c2)));
+            assert_eq!(c1.folds.len(), 1);
+        }
     }
 }

@@ -105,6 +105,15 @@ impl Rungs {
         &self.steps[..n]
     }
 
+    /// Whether a configuration at `step` goes on whatever its loss: nothing is recorded there
+    /// yet (it is the first to reach the rung), or `step` is not a rung.
+    pub fn goes_on_whatever(&self, step: f64) -> bool {
+        self.steps
+            .iter()
+            .position(|&s| s == step)
+            .is_none_or(|r| self.losses[r].is_empty())
+    }
+
     /// Records the loss (lower is better) of a configuration that has used `step` folds of
     /// resource (a share of the first fold, or whole folds) and says whether it goes on. Off
     /// a rung it always goes on; an undefined loss is not recorded and goes on.
@@ -180,6 +189,11 @@ mod tests {
         assert!(r.keep(1.0 / 9.0, 2.0));
         assert!(!r.keep(1.0 / 9.0, 2.5));
         assert!(r.keep(1.0 / 3.0, 2.5));
+        // Only the first to reach a rung goes on whatever its loss.
+        let mut fresh = Rungs::new(Prune::Asha, 5);
+        assert!(fresh.goes_on_whatever(1.0 / 9.0) && fresh.goes_on_whatever(2.0));
+        assert!(fresh.keep(1.0 / 9.0, 0.5));
+        assert!(!fresh.goes_on_whatever(1.0 / 9.0) && fresh.goes_on_whatever(1.0 / 3.0));
         // No pruning: no rung.
         let mut none = Rungs::new(Prune::None, 5);
         assert!(none.keep(1.0, 0.9) && none.keep(1.0, 1.0));

@@ -543,6 +543,9 @@ impl Runner<'_> {
             label,
             curve_points: cfg.curve_points,
             shares: &shares,
+            // The first configuration to reach fold 1's rungs goes on from each (nothing to
+            // compare it with): its cuts are read off its fold booster, not trained.
+            shares_go_on: shares.iter().all(|&s| self.rungs.goes_on_whatever(s)),
         };
         let (data, fold_of, rungs) = (self.data, self.fold_of, &mut self.rungs);
         let mut pruned_at = None;

@@ -82,6 +82,7 @@ fn early_stopping_never_sees_the_scored_fold() {
                 label: "planted",
                 curve_points: 0,
                 shares: &[],
+                shares_go_on: false,
             };
             let result = cv::run(&data, &fold_of, 5, &names, spec).unwrap();
             let p: Vec<f64> = planted.iter().map(|&i| result.oof[i]).collect();
