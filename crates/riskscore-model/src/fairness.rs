@@ -183,7 +183,14 @@ pub fn age_rule(
         .filter(|&r| years_from_days_birth(days[r]) >= ELDERLY_AGE)
         .collect();
     let mut raised = 0;
-    if !idx.is_empty() {
+    // Only the trees that split on an age feature add to its SHAP value: their own booster
+    // gives the same values for a fraction of the work (none: every such value is 0).
+    let age_trees = if idx.is_empty() {
+        None
+    } else {
+        crate::lgbm::trees_splitting_on(booster, &idx)?
+    };
+    if let Some(booster) = &age_trees {
         crate::data::in_chunks(x, k, &elderly, crate::data::CHUNK_ROWS, |chunk, rows| {
             let c = crate::lgbm::contrib(booster, rows, k)?;
             raised += (0..chunk.len())

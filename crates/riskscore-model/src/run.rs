@@ -100,8 +100,24 @@ pub fn train_owned_to_bundle(
     drop(prepared);
     let (frame, pipeline, cfg) = (&frame, &pipeline, &cfg);
     let trained = train_observed(&data, cfg, observer)?;
+    let started = std::time::Instant::now();
     let prof = profile::profile(&data, &trained.oof)?;
+    tracing::info!(
+        "profile of the training rows, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     let fair = training_fairness(frame, pipeline, &data, &trained, cfg)?;
+    tracing::info!(
+        "fairness of the out-of-fold decisions{}, {:.1} s",
+        fair.age_rule.as_ref().map_or(String::new(), |a| format!(
+            " (the age rule scored {} applicants aged {} or more)",
+            a.elderly,
+            riskscore_features::protect::ELDERLY_AGE
+        )),
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     let html = report::render(&trained, &data.y, &cfg.cost, &data.features, &fair);
     let model_text = trained
         .booster
@@ -181,6 +197,11 @@ pub fn train_owned_to_bundle(
             .collect(),
         },
     )?;
+    tracing::info!(
+        "bundle written to {}, {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
     let s = &trained.summary;
     let summary = Summary {
         estimate: s.estimate.clone(),
