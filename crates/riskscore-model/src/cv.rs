@@ -116,7 +116,7 @@ pub fn run(
 /// booster that stopped early before its cut is the fold's booster itself (training is
 /// deterministic and the cut does not change the rounds before it), so it is kept and the
 /// fold is not trained again. With `spec.shares_go_on` the fold's booster is trained first and
-/// each cut read off it (see [`cut_of_own`]).
+/// each cut read off it (see `cut_of_own`).
 pub fn run_pruned(
     data: &TrainingData,
     folds: &[u8],
