@@ -200,23 +200,24 @@ pub fn run_pruned(
             if rounds >= max_rounds {
                 break;
             }
+            // A new cut is needed unless the last one was the fold's own booster.
             let read_off = match &mut own {
-                Some((fit, booster, _)) if judged.as_ref().is_none_or(|j| j.cut.is_some()) => {
-                    cut_of_own(fit, booster, rounds, spec, &valid, &vy, started)?
+                Some((fit, booster, pred)) if judged.as_ref().is_none_or(|j| j.cut.is_some()) => {
+                    cut_of_own(fit, booster, pred, rounds, spec, &valid, &vy, started)?
                 }
                 _ => None,
             };
-            if let Some(cut) = read_off {
-                for (&i, &p) in valid_idx.iter().zip(&cut.1) {
+            if let Some((cut, pred)) = read_off {
+                for (&i, &p) in valid_idx.iter().zip(&pred) {
                     oof[i] = p;
                 }
                 tracing::info!(
                     "{}: fold 1/{k} cut at {rounds} rounds ({:.0} % of those expected), read off its booster: AUC {:.4}",
                     spec.label,
                     share * 100.0,
-                    cut.0.auc,
+                    cut.auc,
                 );
-                judged = Some(cut.0);
+                judged = Some(cut);
             } else if judged.as_ref().is_none_or(|j| j.cut.is_some()) {
                 let (cut, _) = fit_fold(rounds, &mut oof)?;
                 tracing::info!(
@@ -270,16 +271,18 @@ pub fn run_pruned(
     Ok(CvResult { oof, folds: fits })
 }
 
-/// The cut at `rounds` of a fold whose own booster (`own`, trained to the end) is at hand, and
-/// its predictions of the scored rows, when reading it off that booster gives exactly the
-/// booster a fit cut at `rounds` would train: its first `rounds` trees when it has at least
+/// The cut at `rounds` of a fold whose own booster (`own`, trained to the end, its predictions
+/// of the scored rows `own_pred`) is at hand, and the cut's predictions of those rows, when
+/// reading it off that booster gives exactly the booster a fit cut at `rounds` would train: its first `rounds` trees when it has at least
 /// that many (training is deterministic and the cut does not change the rounds before it),
 /// itself when early stopping ended it early enough that the cut fit stops there too. `None`
 /// when it ended between (a cut fit would have run to its cut without stopping, and kept
 /// rounds the fold's booster rolled back): that cut is trained.
+#[allow(clippy::too_many_arguments)]
 fn cut_of_own(
     own: &FoldFit,
     booster: &mut lightgbm3::Booster,
+    own_pred: &[f64],
     rounds: u32,
     spec: CvSpec,
     valid: &Scored,
@@ -291,9 +294,8 @@ fn cut_of_own(
         if trees + spec.params.early_stopping_rounds > rounds {
             return Ok(None);
         }
-        // Stopped early before the cut: the cut fit is this booster.
-        let pred = valid.predict(booster)?;
-        return Ok(Some((own.clone(), pred)));
+        // Stopped early before the cut: the cut fit is this booster, its predictions at hand.
+        return Ok(Some((own.clone(), own_pred.to_vec())));
     }
     booster
         .set_max_iterations(rounds as i32)
