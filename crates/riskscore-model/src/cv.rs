@@ -185,7 +185,7 @@ pub fn run_pruned(
         let shares = if f == 0 { spec.shares } else { &[] };
         // Read off the fold's own booster (`shares_go_on`): trained first, its predictions
         // kept aside while each cut's are judged.
-        let mut own: Option<(FoldFit, lightgbm3::Booster, Vec<f64>)> = None;
+        let mut own: Option<OwnFit> = None;
         if spec.shares_go_on
             && shares
                 .iter()
@@ -193,7 +193,7 @@ pub fn run_pruned(
         {
             let (fit, booster) = fit_fold(max_rounds, &mut oof)?;
             let pred = valid_idx.iter().map(|&i| oof[i]).collect();
-            own = Some((fit, booster, pred));
+            own = Some(OwnFit { fit, booster, pred });
         }
         for &share in shares {
             let rounds = crate::prune::rounds_at(spec.params, share);
@@ -202,8 +202,8 @@ pub fn run_pruned(
             }
             // A new cut is needed unless the last one was the fold's own booster.
             let read_off = match &mut own {
-                Some((fit, booster, pred)) if judged.as_ref().is_none_or(|j| j.cut.is_some()) => {
-                    cut_of_own(fit, booster, pred, rounds, spec, &valid, &vy, started)?
+                Some(own) if judged.as_ref().is_none_or(|j| j.cut.is_some()) => {
+                    cut_of_own(own, rounds, spec, &valid, &vy, started)?
                 }
                 _ => None,
             };
@@ -241,7 +241,7 @@ pub fn run_pruned(
             }
         }
         let fit = match (own, judged.filter(|j| j.cut.is_none())) {
-            (Some((fit, _, pred)), _) => {
+            (Some(OwnFit { fit, pred, .. }), _) => {
                 for (&i, &p) in valid_idx.iter().zip(&pred) {
                     oof[i] = p;
                 }
@@ -271,24 +271,33 @@ pub fn run_pruned(
     Ok(CvResult { oof, folds: fits })
 }
 
-/// The cut at `rounds` of a fold whose own booster (`own`, trained to the end, its predictions
-/// of the scored rows `own_pred`) is at hand, and the cut's predictions of those rows, when
-/// reading it off that booster gives exactly the booster a fit cut at `rounds` would train: its first `rounds` trees when it has at least
-/// that many (training is deterministic and the cut does not change the rounds before it),
-/// itself when early stopping ended it early enough that the cut fit stops there too. `None`
-/// when it ended between (a cut fit would have run to its cut without stopping, and kept
-/// rounds the fold's booster rolled back): that cut is trained.
-#[allow(clippy::too_many_arguments)]
+/// A fold's own booster, trained to the end, with its fit and its predictions of the scored rows.
+struct OwnFit {
+    fit: FoldFit,
+    booster: lightgbm3::Booster,
+    pred: Vec<f64>,
+}
+
+/// The cut at `rounds` of a fold whose own booster (`own`) is at hand, and the cut's
+/// predictions of the scored rows, when reading it off that booster gives exactly the booster a
+/// fit cut at `rounds` would train: its first `rounds` trees when it has at least that many
+/// (training is deterministic and the cut does not change the rounds before it), itself when
+/// early stopping ended it early enough that the cut fit stops there too. `None` when it ended
+/// between (a cut fit would have run to its cut without stopping, and kept rounds the fold's
+/// booster rolled back): that cut is trained.
 fn cut_of_own(
-    own: &FoldFit,
-    booster: &mut lightgbm3::Booster,
-    own_pred: &[f64],
+    own: &mut OwnFit,
     rounds: u32,
     spec: CvSpec,
     valid: &Scored,
     vy: &[u8],
     started: Instant,
 ) -> Result<Option<(FoldFit, Vec<f64>)>> {
+    let OwnFit {
+        fit: own,
+        booster,
+        pred: own_pred,
+    } = own;
     let trees = own.best_iteration;
     if trees < rounds {
         if trees + spec.params.early_stopping_rounds > rounds {
