@@ -206,6 +206,18 @@ pub(crate) fn resample(rng: &mut Rng, weights: &mut [u32]) {
     }
 }
 
+/// [`resample`]'s draws counted by cell: `counts[c]` becomes how many of the draws fell on a
+/// row `i` with `cells[i] == c`. From the same generator state it makes the same draws, so
+/// the counts are those of `resample`'s weights summed by cell, without the weights or a pass
+/// over the rows to sum them.
+pub(crate) fn resample_cells(rng: &mut Rng, cells: &[u32], counts: &mut [u64]) {
+    let n = cells.len() as u64;
+    counts.iter_mut().for_each(|c| *c = 0);
+    for _ in 0..n {
+        counts[cells[(rng.next_u64() % n) as usize] as usize] += 1;
+    }
+}
+
 /// The 2.5 and 97.5 percentiles of resampled values (nearest rank; NaN without values).
 pub(crate) fn percentile_interval(v: &mut [f64]) -> Interval {
     if v.is_empty() {
@@ -241,6 +253,28 @@ pub fn cost_curve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cells' counts are `resample`'s weights summed by cell, resample after resample from
+    /// one generator each (so the draws, not only their totals, stay in step).
+    #[test]
+    fn draws_counted_by_cell_are_the_weights_summed_by_cell() {
+        let n = 1_013;
+        let cells: Vec<u32> = (0..n).map(|i| ((i * 7 + i / 13) % 9) as u32).collect();
+        let (mut a, mut b) = (Rng::new(5), Rng::new(5));
+        let mut weights = vec![0u32; n];
+        let mut counts = vec![0u64; 9];
+        for _ in 0..20 {
+            resample(&mut a, &mut weights);
+            resample_cells(&mut b, &cells, &mut counts);
+            let mut summed = vec![0u64; 9];
+            for (&c, &w) in cells.iter().zip(&weights) {
+                summed[c as usize] += u64::from(w);
+            }
+            assert_eq!(counts, summed);
+            assert_eq!(counts.iter().sum::<u64>(), n as u64);
+        }
+        assert_eq!(a.next_u64(), b.next_u64());
+    }
 
     #[test]
     fn hand_checked_threshold() {

@@ -618,7 +618,7 @@ pub fn groupings(
 }
 
 /// Counts of one group under one (re)sample.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Counts {
     n: f64,
     refused: f64,
@@ -627,6 +627,23 @@ struct Counts {
 }
 
 impl Counts {
+    /// The cell of a row of group `g`: four per group, [`Counts::of_cells`]'s order.
+    fn cell(g: usize, defaulted: bool, refused: bool) -> u32 {
+        (4 * g + 2 * usize::from(defaulted) + usize::from(refused)) as u32
+    }
+
+    /// A group's counts from its four cells' (good granted, good refused, defaulter granted,
+    /// defaulter refused).
+    fn of_cells(c: &[u64]) -> Counts {
+        let [gg, gr, dg, dr] = [c[0], c[1], c[2], c[3]].map(|v| v as f64);
+        Counts {
+            n: gg + gr + dg + dr,
+            refused: gr + dr,
+            defaulters: dg + dr,
+            refused_defaulters: dr,
+        }
+    }
+
     fn add(&mut self, w: f64, defaulted: bool, refused: bool) {
         self.n += w;
         if refused {
@@ -736,17 +753,10 @@ fn attribute(
     let k = names.len();
     let refused: Vec<bool> = p.iter().map(|&q| q >= threshold).collect();
 
-    let tally = |weights: Option<&[u32]>| {
-        let mut c = vec![Counts::default(); k];
-        for i in 0..y.len() {
-            let w = weights.map_or(1.0, |w| f64::from(w[i]));
-            if w > 0.0 {
-                c[row_group[i]].add(w, y[i] == 1, refused[i]);
-            }
-        }
-        c
-    };
-    let full = tally(None);
+    let mut full = vec![Counts::default(); k];
+    for i in 0..y.len() {
+        full[row_group[i]].add(1.0, y[i] == 1, refused[i]);
+    }
     let measured: Vec<bool> = full.iter().map(|c| c.n >= MIN_GROUP as f64).collect();
     let pick = |c: &[Counts]| -> Vec<Counts> {
         c.iter()
@@ -757,17 +767,21 @@ fn attribute(
     };
     let enough = measured.iter().filter(|m| **m).count() >= 2;
 
-    // Bootstrap: rows drawn with replacement; each resample's group rates and measures.
+    // Bootstrap: rows drawn with replacement; each resample's group rates and measures. The
+    // draws are counted by cell (group, defaulted, refused), all a resample's counts depend on.
+    let cells: Vec<u32> = (0..y.len())
+        .map(|i| Counts::cell(row_group[i], y[i] == 1, refused[i]))
+        .collect();
+    let mut drawn = vec![0u64; 4 * k];
     let mut rng = Rng::new(seed);
-    let mut weights = vec![0u32; y.len()];
     let mut approvals: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); k];
     let mut samples: [Vec<f64>; 4] = Default::default();
     for _ in 0..resamples {
         if y.is_empty() {
             break;
         }
-        crate::cost::resample(&mut rng, &mut weights);
-        let c = tally(Some(&weights));
+        crate::cost::resample_cells(&mut rng, &cells, &mut drawn);
+        let c: Vec<Counts> = drawn.chunks_exact(4).map(Counts::of_cells).collect();
         for (g, counts) in c.iter().enumerate() {
             if counts.n > 0.0 {
                 approvals[g].push(counts.approval());
@@ -856,6 +870,32 @@ mod tests {
             groups: groups.iter().map(|g| Some((*g).to_owned())).collect(),
             order: Vec::new(),
         }
+    }
+
+    /// Rows counted through their cells give each group's counts as rows added one by one
+    /// (every combination of defaulted and refused, in both groups, a different number each).
+    #[test]
+    fn a_groups_cells_give_its_counts() {
+        let rows = [
+            (0, false, false),
+            (0, true, true),
+            (1, true, false),
+            (1, false, true),
+            (1, true, true),
+            (0, false, true),
+            (1, false, false),
+            (0, true, false),
+        ];
+        let mut added = vec![Counts::default(); 2];
+        let mut cells = [0u64; 8];
+        for (i, &(g, defaulted, refused)) in rows.iter().enumerate() {
+            for _ in 0..=i {
+                added[g].add(1.0, defaulted, refused);
+                cells[Counts::cell(g, defaulted, refused) as usize] += 1;
+            }
+        }
+        let counted: Vec<Counts> = cells.chunks_exact(4).map(Counts::of_cells).collect();
+        assert_eq!(counted, added);
     }
 
     /// Two groups of 40 worked by hand: A refuses 10 (8 of its 10 defaulters, 2 of its 30
