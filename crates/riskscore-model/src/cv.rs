@@ -11,7 +11,7 @@ use crate::data::TrainingData;
 use crate::error::{Error, Result};
 use crate::folds::{split, stopping_split};
 use crate::imbalance::{self, Strategy};
-use crate::lgbm::{self, LgbmParams, Rows};
+use crate::lgbm::{self, Binning, LgbmParams, Rows};
 use crate::metrics::roc_auc;
 use riskscore_data::synth::rng::seed_of;
 
@@ -44,6 +44,8 @@ pub struct CvResult {
     /// Out-of-fold probabilities (as the model gives them, before calibration).
     pub oof: Vec<f64>,
     pub folds: Vec<FoldFit>,
+    /// Every fit's dataset construction, the cuts trained anew included.
+    pub binning: Binning,
 }
 
 impl CvResult {
@@ -128,6 +130,7 @@ pub fn run_pruned(
     let nf = data.n_features();
     let mut oof = vec![f64::NAN; data.rows()];
     let mut fits = Vec::with_capacity(k);
+    let binning = std::cell::Cell::new(Binning::default());
     for f in 0..k {
         let started = Instant::now();
         let fold_seed = seed_of(&[spec.seed, f as u64]);
@@ -150,7 +153,10 @@ pub fn run_pruned(
             let params = spec
                 .params
                 .to_lightgbm(spec.seed, bal.scale_pos_weight, rounds);
-            let mut booster = lgbm::fit(
+            let lgbm::Fitted {
+                mut booster,
+                binning: took,
+            } = lgbm::fit_timed(
                 Rows {
                     x: &bal.x,
                     y: &bal.y,
@@ -164,6 +170,9 @@ pub fn run_pruned(
                 names,
                 &params,
             )?;
+            let mut sum = binning.get();
+            sum.add(took);
+            binning.set(sum);
             let pred = valid.predict(&booster)?;
             for (&i, &p) in valid_idx.iter().zip(&pred) {
                 oof[i] = p;
@@ -237,7 +246,11 @@ pub fn run_pruned(
             };
             if !keep_going(&progress) {
                 fits.push(cut.clone());
-                return Ok(CvResult { oof, folds: fits });
+                return Ok(CvResult {
+                    oof,
+                    folds: fits,
+                    binning: binning.get(),
+                });
             }
         }
         let fit = match (own, judged.filter(|j| j.cut.is_none())) {
@@ -268,7 +281,11 @@ pub fn run_pruned(
             break;
         }
     }
-    Ok(CvResult { oof, folds: fits })
+    Ok(CvResult {
+        oof,
+        folds: fits,
+        binning: binning.get(),
+    })
 }
 
 /// A fold's own booster, trained to the end, with its fit and its predictions of the scored rows.

@@ -1,6 +1,8 @@
 //! LightGBM through `lightgbm3`: the booster parameters riskscore tunes, and fitting with early
 //! stopping on a validation set.
 
+use std::time::{Duration, Instant};
+
 /// The element types LightGBM predicts from (`f32`, `f64`).
 pub use lightgbm3::DType;
 use lightgbm3::{Booster, Dataset};
@@ -153,18 +155,71 @@ fn dataset(rows: Rows, reference: Option<&Dataset>, names: &[String]) -> Result<
 
 /// Fits a booster. With `valid`, stops early on the validation AUC and keeps the best round.
 pub fn fit(train: Rows, valid: Option<Rows>, names: &[String], params: &Value) -> Result<Booster> {
+    Ok(fit_timed(train, valid, names, params)?.booster)
+}
+
+/// A booster and the time LightGBM took to build its datasets before training: the training
+/// rows' bins found and every row binned, then the validation rows binned with those bins.
+pub struct Fitted {
+    pub booster: Booster,
+    pub binning: Duration,
+}
+
+impl std::fmt::Debug for Fitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fitted")
+            .field("trees", &self.booster.num_iterations())
+            .field("binning", &self.binning)
+            .finish()
+    }
+}
+
+/// LightGBM's dataset construction over several fits: how many fits built their datasets, and
+/// the seconds that took (the rest of a fit is boosting). Every fit bins its own rows:
+/// `lightgbm3` cannot take a subset of a dataset built once (issue 26's "bin once").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Binning {
+    pub fits: usize,
+    pub seconds: f64,
+}
+
+impl Binning {
+    /// Counts one fit's construction time.
+    pub fn add(&mut self, took: Duration) {
+        self.fits += 1;
+        self.seconds += took.as_secs_f64();
+    }
+
+    /// Counts another run's fits.
+    pub fn merge(&mut self, other: Binning) {
+        self.fits += other.fits;
+        self.seconds += other.seconds;
+    }
+}
+
+/// [`fit`], timing the datasets' construction apart from the boosting rounds.
+pub fn fit_timed(
+    train: Rows,
+    valid: Option<Rows>,
+    names: &[String],
+    params: &Value,
+) -> Result<Fitted> {
+    let started = Instant::now();
     let train_ds = dataset(train, None, names)?;
     let valid_ds = match valid {
         Some(v) => Some(dataset(v, Some(&train_ds), names)?),
         None => None,
     };
+    let binning = started.elapsed();
     let mut params = params.clone();
     if valid_ds.is_none() {
         if let Some(obj) = params.as_object_mut() {
             obj.remove("early_stopping_rounds");
         }
     }
-    Booster::train_with_valid(train_ds, valid_ds, &params).map_err(Error::lightgbm("training"))
+    let booster = Booster::train_with_valid(train_ds, valid_ds, &params)
+        .map_err(Error::lightgbm("training"))?;
+    Ok(Fitted { booster, binning })
 }
 
 /// A booster from LightGBM's text model.

@@ -39,9 +39,17 @@ pub fn render(
     page.raw(&format!(
         "<p class=\"note\">{} labelled applicants ({} defaulters, {:.2} %), {} features, {} stratified folds (seed {}). \
 Final model: {} rounds on all rows. Costs: missed defaulter {}, refused good client {}, refused defaulter {}, granted good client {}. \
-Trained in {:.0} s.</p>",
+Trained in {:.0} s{}.</p>",
         s.n_rows, s.n_positives, 100.0 * s.n_positives as f64 / s.n_rows as f64, s.n_features, s.folds, s.seed,
-        s.rounds, cost.fn_cost, cost.fp_cost, cost.tp_cost, cost.tn_cost, s.seconds
+        s.rounds, cost.fn_cost, cost.fp_cost, cost.tp_cost, cost.tn_cost, s.seconds,
+        if s.binning.fits > 0 {
+            format!(
+                ", of which {:.0} s LightGBM building the binned datasets of its {} fits (each fit bins its own rows)",
+                s.binning.seconds, s.binning.fits
+            )
+        } else {
+            String::new()
+        }
     ));
     page.section("Decision threshold", &threshold_section(t, y, cost));
     page.section("Discrimination", &curves(&t.oof, y));

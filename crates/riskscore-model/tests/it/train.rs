@@ -434,4 +434,13 @@ fn successive_halving_stops_the_worse_configurations_and_chooses_a_complete_one(
     }
     let report = std::fs::read_to_string(dir.path().join("none/report.html")).unwrap();
     assert!(report.contains("Every configuration ran every fold"));
+    // Every fit built its datasets and was timed: each configuration's folds and the final
+    // fit without pruning; fewer with it (its cuts included).
+    assert_eq!(f.binning.fits, f.trials.len() * cfg.folds + 1);
+    assert!(f.binning.seconds > 0.0 && f.binning.seconds < f.seconds);
+    assert!(s.binning.fits < f.binning.fits);
+    assert!(report.contains(&format!(
+        "LightGBM building the binned datasets of its {} fits",
+        f.binning.fits
+    )));
 }
