@@ -644,18 +644,6 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, w: f64, defaulted: bool, refused: bool) {
-        self.n += w;
-        if refused {
-            self.refused += w;
-        }
-        if defaulted {
-            self.defaulters += w;
-            if refused {
-                self.refused_defaulters += w;
-            }
-        }
-    }
     fn approval(&self) -> f64 {
         1.0 - self.refused / self.n
     }
@@ -753,10 +741,16 @@ fn attribute(
     let k = names.len();
     let refused: Vec<bool> = p.iter().map(|&q| q >= threshold).collect();
 
-    let mut full = vec![Counts::default(); k];
-    for i in 0..y.len() {
-        full[row_group[i]].add(1.0, y[i] == 1, refused[i]);
+    // Each row's cell (group, defaulted, refused): all the counts of the sample, or of a
+    // resample of it, depend on.
+    let cells: Vec<u32> = (0..y.len())
+        .map(|i| Counts::cell(row_group[i], y[i] == 1, refused[i]))
+        .collect();
+    let mut in_cells = vec![0u64; 4 * k];
+    for &c in &cells {
+        in_cells[c as usize] += 1;
     }
+    let full: Vec<Counts> = in_cells.chunks_exact(4).map(Counts::of_cells).collect();
     let measured: Vec<bool> = full.iter().map(|c| c.n >= MIN_GROUP as f64).collect();
     let pick = |c: &[Counts]| -> Vec<Counts> {
         c.iter()
@@ -767,11 +761,8 @@ fn attribute(
     };
     let enough = measured.iter().filter(|m| **m).count() >= 2;
 
-    // Bootstrap: rows drawn with replacement; each resample's group rates and measures. The
-    // draws are counted by cell (group, defaulted, refused), all a resample's counts depend on.
-    let cells: Vec<u32> = (0..y.len())
-        .map(|i| Counts::cell(row_group[i], y[i] == 1, refused[i]))
-        .collect();
+    // Bootstrap: rows drawn with replacement, counted by cell; each resample's group rates and
+    // measures.
     let mut drawn = vec![0u64; 4 * k];
     let mut rng = Rng::new(seed);
     let mut approvals: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); k];
@@ -872,7 +863,7 @@ mod tests {
         }
     }
 
-    /// Rows counted through their cells give each group's counts as rows added one by one
+    /// Rows counted through their cells give each group's counts, as counted row by row here
     /// (every combination of defaulted and refused, in both groups, a different number each).
     #[test]
     fn a_groups_cells_give_its_counts() {
@@ -886,16 +877,20 @@ mod tests {
             (1, false, false),
             (0, true, false),
         ];
-        let mut added = vec![Counts::default(); 2];
+        let mut by_row = vec![Counts::default(); 2];
         let mut cells = [0u64; 8];
         for (i, &(g, defaulted, refused)) in rows.iter().enumerate() {
             for _ in 0..=i {
-                added[g].add(1.0, defaulted, refused);
+                let c = &mut by_row[g];
+                c.n += 1.0;
+                c.refused += f64::from(u8::from(refused));
+                c.defaulters += f64::from(u8::from(defaulted));
+                c.refused_defaulters += f64::from(u8::from(defaulted && refused));
                 cells[Counts::cell(g, defaulted, refused) as usize] += 1;
             }
         }
         let counted: Vec<Counts> = cells.chunks_exact(4).map(Counts::of_cells).collect();
-        assert_eq!(counted, added);
+        assert_eq!(counted, by_row);
     }
 
     /// Two groups of 40 worked by hand: A refuses 10 (8 of its 10 defaulters, 2 of its 30
