@@ -1,19 +1,14 @@
-//! Explanations of LightGBM models: the text model parsed into trees, and exact TreeSHAP values
-//! (log-odds) computed with per-leaf precomputed weights, which is O(leaves x depth) per tree
-//! and row instead of the O(leaves x depth^2) of the recursive algorithm, and for one row at a
-//! time in O(nodes x depth) with no tables (`linear.rs`).
+//! Explanations of LightGBM models, in words: per client and global, recourse and the model's
+//! documents. The trees and their exact TreeSHAP values come from `riskscore-shap`, re-exported
+//! here as `forest` and `shap`.
 
 pub mod client;
 pub mod document;
-pub mod forest;
 pub mod global;
-mod linear;
 pub mod recourse;
-pub mod shap;
 pub mod wording;
 
-pub use forest::{Forest, Lane, Packed, Tree};
-pub use shap::Explainer;
+pub use riskscore_shap::{forest, shap, Explainer, Forest, Lane, Packed, Tree};
 
 /// What can go wrong reading a model.
 #[derive(Debug, thiserror::Error)]
@@ -31,3 +26,13 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<riskscore_shap::Error> for Error {
+    fn from(e: riskscore_shap::Error) -> Self {
+        match e {
+            riskscore_shap::Error::Tree { tree, message } => Error::Tree { tree, message },
+            riskscore_shap::Error::Model(m) => Error::Model(m),
+            riskscore_shap::Error::Width { got, expected } => Error::Width { got, expected },
+        }
+    }
+}

@@ -18,7 +18,7 @@ use riskscore_features::{group_of, Encoding, FeaturePipeline};
 use serde::{Deserialize, Serialize};
 
 use crate::data::column_f64;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Age bands (years at the application): label, lower bound (inclusive), upper (exclusive).
 pub const AGE_BANDS: [(&str, f64, f64); 4] = [
@@ -109,8 +109,8 @@ pub struct AttributeFigures {
 }
 
 /// Regulation B's age rule (12 CFR 1002.6(b)(2)): an applicant aged 62 or more may not be
-/// scored down for age. Counted on the model's own SHAP values (LightGBM `pred_contrib`) of
-/// the age features: an age contribution above zero raises the probability of default.
+/// scored down for age. Counted on the model's own exact SHAP values (TreeSHAP, as LightGBM's
+/// `pred_contrib`) of the age features: an age contribution above zero raises the probability of default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgeRule {
     /// The age column and the model inputs computed from it.
@@ -183,21 +183,19 @@ pub fn age_rule(
         .filter(|&r| years_from_days_birth(days[r]) >= ELDERLY_AGE)
         .collect();
     let mut raised = 0;
-    // Only the trees that split on an age feature add to its SHAP value: their own booster
-    // gives the same values for a fraction of the work (none: every such value is 0).
-    let age_trees = if idx.is_empty() {
-        None
-    } else {
-        crate::lgbm::trees_splitting_on(booster, &idx)?
-    };
-    if let Some(booster) = &age_trees {
-        crate::data::in_chunks(x, k, &elderly, crate::data::CHUNK_ROWS, |chunk, rows| {
-            let c = crate::lgbm::contrib(booster, rows, k)?;
-            raised += (0..chunk.len())
-                .filter(|&i| idx.iter().map(|&j| c[i * (k + 1) + j]).sum::<f64>() > 0.0)
-                .count();
-            Ok(())
-        })?;
+    if !idx.is_empty() && !elderly.is_empty() {
+        if let Some(shap) = age_explainer(booster, &idx)? {
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            crate::data::in_chunks(x, k, &elderly, crate::data::CHUNK_ROWS, |chunk, rows| {
+                let c = shap
+                    .explain_batch(rows, threads)
+                    .map_err(|e| Error::Internal(format!("the age rule's SHAP values: {e}")))?;
+                raised += (0..chunk.len())
+                    .filter(|&i| idx.iter().map(|&j| c[i * (k + 1) + j]).sum::<f64>() > 0.0)
+                    .count();
+                Ok(())
+            })?;
+        }
     }
     Ok(AgeRule {
         age_column: age_column.to_owned(),
@@ -206,6 +204,32 @@ pub fn age_rule(
         raised,
         monotone,
     })
+}
+
+/// The exact TreeSHAP of `booster`'s trees that split on one of `features` (column indices),
+/// `None` when no tree does. A tree adds to the SHAP values of the features it splits on only,
+/// so these trees give `features` the whole model's values for the share of the work they are
+/// (the other features' values and the base value are not the model's). Computed by
+/// `riskscore-shap` (the explanations' TreeSHAP, equal to LightGBM's `pred_contrib` to 1e-9 and
+/// several times faster: the age rule at scale 1.0 went from 30 s to a few).
+fn age_explainer(
+    booster: &lightgbm3::Booster,
+    features: &[usize],
+) -> Result<Option<riskscore_shap::Explainer>> {
+    let text = booster
+        .save_string()
+        .map_err(Error::lightgbm("writing the model text"))?;
+    let mut forest = riskscore_shap::Forest::parse(&text)
+        .map_err(|e| Error::Internal(format!("reading the model's trees: {e}")))?;
+    forest
+        .trees
+        .retain(|t| t.split_feature.iter().any(|j| features.contains(j)));
+    if forest.trees.is_empty() {
+        return Ok(None);
+    }
+    riskscore_shap::Explainer::new(&forest)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("the age rule's SHAP tables: {e}")))
 }
 
 /// The fairness figures of a set of decisions.
@@ -853,6 +877,74 @@ fn interval(value: f64, samples: &mut [f64]) -> Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The age rule counts the elderly rows whose age features' SHAP values add up above
+    /// zero, as LightGBM's own `pred_contrib` of the whole model has them, row for row.
+    #[test]
+    fn the_age_rule_counts_as_lightgbm_pred_contrib() {
+        use crate::lgbm::{contrib, fit, reload, LgbmParams, Rows};
+        // 4 features; "a" (0) and "c" (2) are the age features. Trees of 3 leaves on half of
+        // the features each: some trees split on neither.
+        let n = 400;
+        let mut x = Vec::with_capacity(4 * n);
+        let mut y = Vec::with_capacity(n);
+        let mut days = Vec::with_capacity(n);
+        for i in 0..n {
+            let a = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
+            let b = ((i * 13) % 17) as f64;
+            let c = if i % 9 == 0 {
+                f64::NAN
+            } else {
+                ((i * 31) % 7) as f64
+            };
+            x.extend_from_slice(&[a, b, c, ((i * 3) % 5) as f64]);
+            y.push(u8::from(
+                (i * 37) % 100 < (50.0 + 15.0 * a + 2.0 * (b - 8.0) - c) as usize,
+            ));
+            // Every third applicant aged 70, the others 40.
+            let years = if i % 3 == 0 { 70.0 } else { 40.0 };
+            days.push(-years * DAYS_PER_YEAR);
+        }
+        let params = LgbmParams {
+            num_leaves: 3,
+            min_child_samples: 5,
+            feature_fraction: 0.5,
+            ..LgbmParams::default()
+        }
+        .to_lightgbm(7, None, 60);
+        let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let rows = Rows {
+            x: &x,
+            y: &y,
+            n_features: 4,
+        };
+        let booster = reload(&fit(rows, None, &names, &params).unwrap()).unwrap();
+        let whole = contrib(&booster, &x, 4).unwrap();
+        for age in [vec!["a"], vec!["a", "c"], vec!["d"]] {
+            let age: Vec<String> = age.iter().map(|s| s.to_string()).collect();
+            let idx: Vec<usize> = age
+                .iter()
+                .map(|a| names.iter().position(|n| n == a).unwrap())
+                .collect();
+            let rule = age_rule(&booster, &x, &names, &days, "DAYS_BIRTH", &age, false).unwrap();
+            let elderly: Vec<usize> = (0..n).filter(|i| i % 3 == 0).collect();
+            let want = elderly
+                .iter()
+                .filter(|&&r| idx.iter().map(|&j| whole[r * 5 + j]).sum::<f64>() > 0.0)
+                .count();
+            assert_eq!(rule.elderly, elderly.len());
+            assert_eq!(rule.raised, want, "{age:?}");
+            assert_eq!(rule.age_features, age);
+            if age[0] == "a" {
+                // Age matters both ways: some elderly rows raised, some lowered.
+                assert!(
+                    0 < want && want < elderly.len(),
+                    "{want} of {}",
+                    elderly.len()
+                );
+            }
+        }
+    }
 
     fn grouping(groups: &[&str]) -> Grouping {
         Grouping {

@@ -270,51 +270,6 @@ pub fn contrib(booster: &Booster, x: &[f64], n_features: usize) -> Result<Vec<f6
         .map_err(Error::lightgbm("computing pred_contrib"))
 }
 
-/// A booster of `booster`'s trees that split on one of `features` (column indices), `None`
-/// when no tree does. LightGBM's TreeSHAP adds a tree's values only to the features it splits
-/// on, tree after tree, so the SHAP values of `features` from this booster are the whole
-/// model's bit for bit, for the share of the work their trees are (the other features' values
-/// and the base value are not).
-pub fn trees_splitting_on(booster: &Booster, features: &[usize]) -> Result<Option<Booster>> {
-    let text = booster
-        .save_string()
-        .map_err(Error::lightgbm("writing the model text"))?;
-    let malformed = || Error::Data("LightGBM's model text has no trees section".into());
-    let first = text.find("\nTree=").ok_or_else(malformed)? + 1;
-    let end = text.find("\nend of trees").ok_or_else(malformed)? + 1;
-    // The trees' byte sizes locate them for a parallel read; without them LightGBM reads the
-    // trees in turn.
-    let mut out: String = text[..first]
-        .lines()
-        .filter(|l| !l.starts_with("tree_sizes="))
-        .flat_map(|l| [l, "\n"])
-        .collect();
-    let mut kept = 0;
-    for block in text[first..end].split("Tree=").skip(1) {
-        let splits_on = block.lines().any(|l| {
-            l.strip_prefix("split_feature=").is_some_and(|v| {
-                v.split_whitespace()
-                    .any(|j| j.parse::<usize>().is_ok_and(|j| features.contains(&j)))
-            })
-        });
-        if splits_on {
-            // The block's own number, then its lines: numbered anew in order.
-            let body = block.split_once('\n').map_or("", |(_, b)| b);
-            out.push_str(&format!("Tree={kept}\n{body}"));
-            kept += 1;
-        }
-    }
-    if kept == 0 {
-        return Ok(None);
-    }
-    out.push_str(&text[end..]);
-    Booster::from_string(&out)
-        .map(Some)
-        .map_err(Error::lightgbm(
-            "reading the trees that split on the features",
-        ))
-}
-
 /// Feature names LightGBM accepts: it refuses JSON punctuation in names and rewrites spaces, and
 /// the kernel's one-hot names carry both (`NAME_TYPE_SUITE_Spouse, partner`). Other characters
 /// become `_`; a clash gets a numeric suffix. The bundle keeps both lists.
@@ -355,59 +310,6 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(safe_names(&names), ["A__b", "A__b_2", "ok_1", "_"]);
-    }
-
-    #[test]
-    fn the_trees_splitting_on_a_feature_give_its_shap_values_bit_for_bit() {
-        // 4 features, trees of 3 leaves on half of the features each: some trees split on
-        // feature 0, some do not.
-        let n = 400;
-        let mut x = Vec::with_capacity(4 * n);
-        let mut y = Vec::with_capacity(n);
-        for i in 0..n {
-            let a = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
-            let b = ((i * 13) % 17) as f64;
-            let c = if i % 9 == 0 {
-                f64::NAN
-            } else {
-                ((i * 31) % 7) as f64
-            };
-            x.extend_from_slice(&[a, b, c, ((i * 3) % 5) as f64]);
-            y.push(u8::from(
-                (i * 37) % 100 < (50.0 + 15.0 * a + 2.0 * (b - 8.0)) as usize,
-            ));
-        }
-        let params = LgbmParams {
-            num_leaves: 3,
-            min_child_samples: 5,
-            feature_fraction: 0.5,
-            ..LgbmParams::default()
-        }
-        .to_lightgbm(7, None, 60);
-        let names: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
-        let rows = Rows {
-            x: &x,
-            y: &y,
-            n_features: 4,
-        };
-        let booster = reload(&fit(rows, None, &names, &params).unwrap()).unwrap();
-        let whole = contrib(&booster, &x, 4).unwrap();
-        for features in [vec![0], vec![1, 2]] {
-            let some = trees_splitting_on(&booster, &features).unwrap().unwrap();
-            let (all, part) = (booster.num_iterations(), some.num_iterations());
-            assert!(0 < part && part < all, "{part} of {all} trees");
-            let fewer = contrib(&some, &x, 4).unwrap();
-            for r in 0..n {
-                for &j in &features {
-                    let (w, f) = (whole[r * 5 + j], fewer[r * 5 + j]);
-                    assert_eq!(w.to_bits(), f.to_bits(), "row {r}, feature {j}");
-                }
-            }
-            // The other features' values are not the whole model's.
-            assert!((0..n).any(|r| whole[r * 5 + 3] != fewer[r * 5 + 3]));
-        }
-        // No tree splits on a feature left out of every tree.
-        assert!(trees_splitting_on(&booster, &[9]).unwrap().is_none());
     }
 
     #[test]
