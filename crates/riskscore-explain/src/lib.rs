@@ -10,29 +10,19 @@ pub mod wording;
 
 pub use riskscore_shap::{forest, shap, Explainer, Forest, Lane, Packed, Tree};
 
-/// What can go wrong reading a model.
+/// What can go wrong reading a model or explaining with it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("LightGBM model, tree {tree}: {message}")]
-    Tree { tree: usize, message: String },
+    /// The trees and their SHAP values (`riskscore-shap`): a malformed tree, a row of the
+    /// wrong width.
+    #[error(transparent)]
+    Shap(#[from] riskscore_shap::Error),
     #[error("LightGBM model: {0}")]
     Model(String),
     #[error("unknown client {0}: no such id in the data")]
     UnknownClient(i64),
     #[error("action set {0}")]
     Actions(String),
-    #[error("row has {got} values, the model {expected} features")]
-    Width { got: usize, expected: usize },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<riskscore_shap::Error> for Error {
-    fn from(e: riskscore_shap::Error) -> Self {
-        match e {
-            riskscore_shap::Error::Tree { tree, message } => Error::Tree { tree, message },
-            riskscore_shap::Error::Model(m) => Error::Model(m),
-            riskscore_shap::Error::Width { got, expected } => Error::Width { got, expected },
-        }
-    }
-}

@@ -752,10 +752,11 @@ impl<'a> Search<'a> {
         started: Instant,
     ) -> Result<Self> {
         if x.len() != model.forest.n_features {
-            return Err(Error::Width {
+            return Err(riskscore_shap::Error::Width {
                 got: x.len(),
                 expected: model.forest.n_features,
-            });
+            }
+            .into());
         }
         let mut s = Search {
             model,
