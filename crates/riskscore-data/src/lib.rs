@@ -13,6 +13,7 @@ pub mod source;
 pub mod synth;
 pub mod usage;
 pub mod validate;
+pub mod widths;
 
 pub use error::{Error, Result};
 pub use schema::{Kind, Table};

@@ -53,6 +53,7 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
                 .map_err(|e| invalid(format!("not a readable Parquet file: {}", brief(&e))))
         }
         "csv" => {
+            crate::widths::check(path, csv_header(path)?.len())?;
             let read = |rows: Option<usize>| {
                 CsvReadOptions::default()
                     .with_has_header(true)
@@ -137,8 +138,18 @@ pub fn check_columns(
 }
 
 /// Reads the expected columns of a CSV or Parquet file, typed, in the order of `expected`.
-/// Columns of the file that are not expected are skipped with a warning.
+/// Columns of the file that are not expected are skipped with a warning. A CSV record with
+/// more or fewer fields than the header is refused, naming its line.
 pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
+    if !is_parquet(path) {
+        crate::widths::check(path, csv_header(path)?.len())?;
+    }
+    read_typed_again(path, table, expected)
+}
+
+/// As [`read_typed`], for a file this process has already read whole through [`read_typed`]
+/// or the feature pipeline's scanner, which checked every record's width: not checked again.
+pub fn read_typed_again(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
     if is_parquet(path) {
         return read_parquet_typed(path, table, expected);
     }

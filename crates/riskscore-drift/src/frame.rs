@@ -20,6 +20,8 @@ pub enum FrameError {
         column: String,
         message: String,
     },
+    #[error("{table}: no rows: there is nothing to compare")]
+    NoRows { table: String },
     #[error("{table}: column {column:?}: {message}")]
     Column {
         table: String,
@@ -114,7 +116,7 @@ pub fn values(s: &Series, kind: Kind, table: &str) -> Result<ColumnData, FrameEr
 }
 
 /// Tests every column of the reference but `exclude` against the current table (which must
-/// have them all), on all cores; `reference_name` and `current_name` name the tables in errors.
+/// have them all; neither may be empty), on all cores; `reference_name` and `current_name` name the tables in errors.
 pub fn drift_frames(
     reference: &DataFrame,
     current: &DataFrame,
@@ -122,6 +124,14 @@ pub fn drift_frames(
     reference_name: &str,
     current_name: &str,
 ) -> Result<DataDrift, FrameError> {
+    // An empty table would leave every column untested and the verdict "no drift".
+    for (frame, table) in [(reference, reference_name), (current, current_name)] {
+        if frame.height() == 0 {
+            return Err(FrameError::NoRows {
+                table: table.to_owned(),
+            });
+        }
+    }
     let names: Vec<String> = reference
         .get_column_names()
         .iter()
@@ -217,5 +227,26 @@ mod tests {
             Kind::Categorical,
             "Evidently's rule for integers alone"
         );
+    }
+
+    /// An empty table is refused by name: its columns would all go untested and the verdict
+    /// read "no drift".
+    #[test]
+    fn an_empty_table_is_refused() {
+        let frame = |n: i64| {
+            DataFrame::new_infer_height(vec![Column::new("x".into(), (0..n).collect::<Vec<_>>())])
+                .unwrap()
+        };
+        let err = drift_frames(&frame(50), &frame(0), &[], "ref.csv", "cur.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cur.csv: no rows: there is nothing to compare"
+        );
+        let err = drift_frames(&frame(0), &frame(50), &[], "ref.csv", "cur.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ref.csv: no rows: there is nothing to compare"
+        );
+        assert!(drift_frames(&frame(50), &frame(1), &[], "ref.csv", "cur.csv").is_ok());
     }
 }

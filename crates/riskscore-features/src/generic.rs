@@ -130,6 +130,12 @@ impl GenericTable {
             return Err(self.missing(&self.target));
         }
         let df = self.read(&specs)?;
+        if df.height() == 0 {
+            return Err(Error::Pipeline {
+                path: self.path.display().to_string(),
+                message: "no rows below the header: nothing to fit the features on".into(),
+            });
+        }
         check_target(&df, &self.target, true)?;
         check_unique_ids(&df, &self.id, &self.path)?;
         let mut spec = GenericSpec {

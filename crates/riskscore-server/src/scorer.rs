@@ -1312,7 +1312,7 @@ fn home_credit_raw(folder: &Folder, ids: &[i64]) -> Result<DataFrame> {
     let mut parts = Vec::new();
     for table in [Table::ApplicationTrain, Table::ApplicationTest] {
         if let Some(path) = folder.path_of(table) {
-            let df = riskscore_data::read::read_typed(
+            let df = riskscore_data::read::read_typed_again(
                 &path,
                 table.stem(),
                 &riskscore_data::source::specs(table),
@@ -1412,7 +1412,7 @@ fn generic_info(data: &Path, pipeline: &FeaturePipeline, ids: &[i64]) -> Result<
             kind: kind_of(n),
         })
         .collect();
-    let raw = riskscore_data::read::read_typed(data, "input", &specs)?;
+    let raw = riskscore_data::read::read_typed_again(data, "input", &specs)?;
     aligned(ids, vec![raw.lazy()], "client information", &spec.id)
 }
 

@@ -230,6 +230,36 @@ fn large_samples_match_evidentlys_distances() {
     );
 }
 
+/// A CSV record short of a field is refused with its file and line, not read as a missing value.
+#[test]
+fn a_short_csv_record_is_named_not_read_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, c) = (dir.path().join("ref.csv"), dir.path().join("cur.csv"));
+    let rows: String = (0..50)
+        .map(|i| format!("{i},{},{}\n", i % 7, i % 3))
+        .collect();
+    std::fs::write(&r, format!("id,x,y\n{rows}")).unwrap();
+    std::fs::write(&c, format!("id,x,y\n{rows}50,1\n51,2,2\n")).unwrap();
+    let run = |current: &Path| {
+        crate::common::command()
+            .args(["-q", "drift", "--reference", r.to_str().unwrap()])
+            .args(["--current", current.to_str().unwrap()])
+            .args(["--out", dir.path().join("d.html").to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = run(&c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cur.csv:52: found 2 fields, the header has 3"),
+        "{err}"
+    );
+    // The reference against itself is read.
+    let o = run(&r);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn identical_data_does_not_drift_and_a_missing_column_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -68,6 +68,37 @@ fn target_must_be_zero_or_one() {
     insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1; data row 2 has 2"#);
 }
 
+/// A record short of a field is refused, naming its line: polars alone would read the missing
+/// field as empty (and a field lost mid-line would shift the rest into the wrong columns).
+#[test]
+fn a_record_short_of_a_field_is_refused_naming_its_line() {
+    let f = csv("client,default,income,zip\n1,0,10,75001\n2,1,20\n3,0,5,13001\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let err = FeaturePipeline::fit_generic(&table).expect_err("short record");
+    let msg = err
+        .to_string()
+        .replace(&f.path().display().to_string(), "[FILE]");
+    insta::assert_snapshot!(msg, @"[FILE]:3: found 3 fields, the header has 4");
+    // The same rows whole are read.
+    let whole = csv("client,default,income,zip\n1,0,10,75001\n2,1,20,\n3,0,5,13001\n");
+    let (_, df) =
+        FeaturePipeline::fit_generic(&GenericTable::new(whole.path(), "client", "default"))
+            .expect("fit");
+    assert_eq!(df.height(), 3);
+}
+
+/// A header without rows is refused at fitting (it used to fit a pipeline of no feature).
+#[test]
+fn a_header_without_rows_is_refused() {
+    let f = csv("client,default,income\n");
+    let err = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+        .expect_err("no rows");
+    let msg = err
+        .to_string()
+        .replace(&f.path().display().to_string(), "[FILE]");
+    insta::assert_snapshot!(msg, @"[FILE]: no rows below the header: nothing to fit the features on");
+}
+
 #[test]
 fn missing_id_column_is_named() {
     let f = csv(LOANS);
