@@ -50,6 +50,11 @@ pub enum Error {
     Invalid { path: PathBuf, message: String },
     #[error("no {table} table in {dir} (looked for {table}.csv and {table}.parquet)")]
     MissingTable { dir: PathBuf, table: String },
+    #[error(
+        "no application table in {dir} (looked for application_train and application_test, \
+         .csv or .parquet)"
+    )]
+    NoApplications { dir: PathBuf },
     #[error("{context}: {}", brief(.source))]
     Polars {
         context: String,

@@ -77,11 +77,14 @@ impl Folder {
                 message: "not a folder".into(),
             });
         }
-        if find_table_file(&dir, Table::ApplicationTrain.stem()).is_none() {
-            return Err(Error::MissingTable {
-                dir,
-                table: Table::ApplicationTrain.stem().into(),
-            });
+        // New applicants alone (application_test, the history tables) are scored and served:
+        // only fitting needs application_train's labelled applicants.
+        let applications = [Table::ApplicationTrain, Table::ApplicationTest];
+        if applications
+            .iter()
+            .all(|t| find_table_file(&dir, t.stem()).is_none())
+        {
+            return Err(Error::NoApplications { dir });
         }
         Ok(Folder { dir })
     }
@@ -101,6 +104,11 @@ impl Folder {
     fn existing(&self, table: Table) -> Result<Option<PathBuf>> {
         match self.path_of(table) {
             Some(path) => Ok(Some(path)),
+            // A folder of new applicants: application_test holds them (`Folder::new`).
+            None if table == Table::ApplicationTrain => {
+                tracing::info!(dir = %self.dir.display(), "no application_train table: the applicants are application_test's");
+                Ok(None)
+            }
             None if table.is_required() => Err(Error::MissingTable {
                 dir: self.dir.clone(),
                 table: table.stem().into(),

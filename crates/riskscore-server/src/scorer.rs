@@ -735,7 +735,8 @@ impl Similar {
         }
         let (mut mean, mut std) = (Vec::new(), Vec::new());
         for j in 0..f {
-            let vals = || z[j..].iter().step_by(f.max(1)).filter(|v| !v.is_nan());
+            // No labelled row (new applicants alone): no value, mean 0 and scale 1.
+            let vals = || z.iter().skip(j).step_by(f.max(1)).filter(|v| !v.is_nan());
             let n = vals().count().max(1) as f64;
             let m = vals().sum::<f64>() / n;
             let var = vals().map(|v| (v - m) * (v - m)).sum::<f64>() / n;

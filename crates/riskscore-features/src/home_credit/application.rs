@@ -17,7 +17,7 @@ pub(super) fn application(
     for table in [Table::ApplicationTrain, Table::ApplicationTest] {
         let names: Vec<&str> = table.columns().iter().map(|(n, _)| *n).collect();
         let before = ids.len();
-        scan(source, table, &names, |batch| {
+        let present = scan(source, table, &names, |batch| {
             for (j, (name, kind)) in columns.iter().enumerate() {
                 let Some(i) = names.iter().position(|n| n == name) else {
                     values[j].extend(std::iter::repeat_n(f64::NAN, batch.rows)); // TARGET of test
@@ -40,6 +40,14 @@ pub(super) fn application(
                 }
             }
         })?;
+        if !present && table == Table::ApplicationTrain && matches!(vocab, VocabMode::Fit(_)) {
+            return Err(Error::Invalid(
+                "fitting the features needs the application_train table (the applicants with \
+                 their TARGET); a folder of application_test alone is scored with a fitted \
+                 pipeline (riskscore predict, serve, features --pipeline)"
+                    .into(),
+            ));
+        }
         unique_keys(table, KEY, &ids[before..])?;
     }
     // Every applicant is kept: the kernel drops CODE_GENDER = 'XNA' rows, but no applicant

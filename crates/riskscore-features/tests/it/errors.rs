@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use polars::prelude::DataType;
 use riskscore_data::Folder;
 use riskscore_features::FeaturePipeline;
 
@@ -86,7 +87,61 @@ fn duplicate_primary_key_is_refused() {
 fn missing_application_table() {
     let dir = tiny_copy();
     std::fs::remove_file(dir.path().join("application_train.csv")).expect("rm");
-    insta::assert_snapshot!(error_of(dir.path()), @"no application_train table in [DIR] (looked for application_train.csv and application_train.parquet)");
+    // New applicants alone are a folder to score, not to fit on.
+    insta::assert_snapshot!(error_of(dir.path()), @"fitting the features needs the application_train table (the applicants with their TARGET); a folder of application_test alone is scored with a fitted pipeline (riskscore predict, serve, features --pipeline)");
+    std::fs::remove_file(dir.path().join("application_test.csv")).expect("rm");
+    insta::assert_snapshot!(error_of(dir.path()), @"no application table in [DIR] (looked for application_train and application_test, .csv or .parquet)");
+}
+
+/// A fitted pipeline makes the features of a folder of new applicants alone (no
+/// application_train) as it makes them beside the training applicants.
+#[test]
+fn new_applicants_alone_get_the_features_they_get_beside_the_training_ones() {
+    let dir = tiny_copy();
+    let whole = Folder::new(dir.path()).expect("folder");
+    let (pipeline, all, _) = FeaturePipeline::fit_home_credit(&whole).expect("fit");
+    std::fs::remove_file(dir.path().join("application_train.csv")).expect("rm");
+    let new = pipeline
+        .transform_home_credit(&Folder::new(dir.path()).expect("folder"))
+        .expect("transform");
+    assert!(new.height() > 0 && new.height() < all.height());
+    let ids = |df: &polars::prelude::DataFrame| -> Vec<i64> {
+        let c = df
+            .column("SK_ID_CURR")
+            .expect("id")
+            .cast(&DataType::Int64)
+            .expect("i64");
+        c.i64().expect("i64").into_no_null_iter().collect()
+    };
+    let (all_ids, new_ids) = (ids(&all), ids(&new));
+    let wanted: std::collections::HashSet<i64> = new_ids.iter().copied().collect();
+    let rows: Vec<usize> = (0..all_ids.len())
+        .filter(|&r| wanted.contains(&all_ids[r]))
+        .collect();
+    let same_ids: Vec<i64> = rows.iter().map(|&r| all_ids[r]).collect();
+    assert_eq!(same_ids, new_ids, "the applicants in the same order");
+    let values = |df: &polars::prelude::DataFrame, name: &str| -> Vec<f64> {
+        let c = df
+            .column(name)
+            .expect("col")
+            .cast(&DataType::Float64)
+            .expect("f64");
+        c.f64()
+            .expect("f64")
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    };
+    for name in &pipeline.features {
+        let (a, b) = (values(&all, name), values(&new, name));
+        for (&r, &y) in rows.iter().zip(&b) {
+            let x = a[r];
+            assert!(
+                x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                "{name}: {x} != {y}"
+            );
+        }
+    }
 }
 
 #[test]

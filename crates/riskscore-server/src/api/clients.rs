@@ -66,8 +66,8 @@ pub struct SimilarAnswer {
     pub id: i64,
     pub k: usize,
     pub neighbours: Vec<Neighbour>,
-    /// Share of the neighbours that defaulted.
-    pub default_rate: f64,
+    /// Share of the neighbours that defaulted; null without a neighbour (no labelled client).
+    pub default_rate: Option<f64>,
     /// How the distance is measured.
     pub space: &'static str,
 }
@@ -264,11 +264,7 @@ async fn client_similar(
     Ok(Json(SimilarAnswer {
         id,
         k,
-        default_rate: if near.is_empty() {
-            0.0
-        } else {
-            defaulted as f64 / near.len() as f64
-        },
+        default_rate: (!near.is_empty()).then(|| defaulted as f64 / near.len() as f64),
         neighbours: near,
         space: "the 20 most important features (gain), standardised on the labelled clients; \
                 missing values at the mean",

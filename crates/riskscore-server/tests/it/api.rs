@@ -163,6 +163,60 @@ async fn similar_clients_are_labelled_nearest_first() {
     assert_eq!(v["error"]["fields"][0]["field"], "k");
 }
 
+/// A folder of new applicants alone (application_test and the history, no application_train):
+/// served with the same scores as beside the training applicants; with no labelled client,
+/// similar clients are none and their default rate null (the server used to panic at start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_applicants_alone_are_served_as_beside_the_training_ones() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new");
+    std::fs::create_dir(&data).unwrap();
+    for entry in std::fs::read_dir(&f.data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !name.starts_with("application_train") && path.is_file() {
+            std::fs::copy(&path, data.join(&name)).unwrap();
+        }
+    }
+    let scorer = tokio::task::spawn_blocking({
+        let (model, data) = (f.model.clone(), data.clone());
+        move || riskscore_server::Scorer::load(&model, &data, 2)
+    })
+    .await
+    .unwrap()
+    .expect("a folder of new applicants is served");
+    let (all, new) = (&f.scorer.population, &scorer.population);
+    assert!(new.target.iter().all(Option::is_none));
+    let unlabelled = all.target.iter().filter(|t| t.is_none()).count();
+    assert_eq!(new.ids.len(), unlabelled);
+    for (r, id) in new.ids.iter().enumerate() {
+        let i = all
+            .ids
+            .iter()
+            .position(|a| a == id)
+            .expect("a known client");
+        assert!(all.target[i].is_none(), "client {id} is a test applicant");
+        assert_eq!(
+            new.probability[r].to_bits(),
+            all.probability[i].to_bits(),
+            "client {id}"
+        );
+    }
+    let journal = riskscore_server::Journal::open(&riskscore_server::Location::Sqlite(
+        dir.path().join("journal.sqlite"),
+    ))
+    .unwrap();
+    let id = new.ids[0];
+    let st = AppState::new(scorer, journal, Settings::default());
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/similar?k=5"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["neighbours"], json!([]));
+    assert_eq!(v["default_rate"], Value::Null);
+    let (s, v) = call(&st, get(&format!("/v1/clients/{id}/score"))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posted_application_scores_as_the_batch_did() {
     let dir = tempfile::tempdir().unwrap();
