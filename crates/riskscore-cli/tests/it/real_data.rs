@@ -288,6 +288,50 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         s(&scores),
     ]);
     assert!(out.contains(" clients scored"), "{out}");
+    // The new applicants alone (application_test and the history, no application_train) are
+    // scored line for line as beside the training applicants.
+    let new = dir.join("new-applicants");
+    std::fs::create_dir(&new).unwrap();
+    for entry in std::fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.ends_with(".csv") && !name.starts_with("application_train") {
+            std::os::unix::fs::symlink(&path, new.join(&name)).unwrap();
+        }
+    }
+    let new_scores = dir.join("new-scores.csv");
+    ok(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&new),
+        "--out",
+        s(&new_scores),
+    ]);
+    let all: std::collections::HashMap<String, String> = std::fs::read_to_string(&scores)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| (l.split(',').next().unwrap().to_owned(), l.to_owned()))
+        .collect();
+    let lines: Vec<String> = std::fs::read_to_string(&new_scores)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    let tests = std::fs::read_to_string(data.join("application_test.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(lines.len(), tests);
+    for line in &lines {
+        let id = line.split(',').next().unwrap();
+        assert_eq!(Some(line), all.get(id), "client {id}");
+    }
     // Fairness of the model's decisions on the labelled rows, equal to fairlearn's.
     let rows = dir.join("fairness-rows.csv");
     let out = ok(&[
