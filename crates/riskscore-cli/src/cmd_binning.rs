@@ -130,8 +130,22 @@ fn special_codes(items: &[String]) -> Result<Vec<(String, f64)>> {
         .collect()
 }
 
-/// The target as 0/1, every row labelled.
+/// The target as 0/1, every row labelled, both classes present (a weight of evidence needs
+/// defaulters and non-defaulters).
 fn outcomes(df: &DataFrame, target: &str) -> Result<Vec<u8>> {
+    let y = labels(df, target)?;
+    let defaulters = y.iter().filter(|&&v| v == 1).count();
+    if defaulters == 0 || defaulters == y.len() {
+        bail!(
+            "--target {target}: every one of the {} rows is {}: binning needs both 0 and 1",
+            y.len(),
+            u8::from(defaulters > 0)
+        );
+    }
+    Ok(y)
+}
+
+fn labels(df: &DataFrame, target: &str) -> Result<Vec<u8>> {
     let c = df
         .column(target)
         .with_context(|| format!("--target {target}: no such column"))?;

@@ -491,6 +491,10 @@ fn binning_tables_of_the_real_application_table() {
             "--target AMT_CREDIT: row 1 has",
         ),
         (
+            vec!["--target", "FLAG_MOBIL"],
+            "--target FLAG_MOBIL: every one of the 19559 rows is 1: binning needs both 0 and 1",
+        ),
+        (
             vec!["--target", "TARGET", "--special", "DAYS_EMPLOYED"],
             "expected COLUMN=VALUE",
         ),
