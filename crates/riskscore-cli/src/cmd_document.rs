@@ -45,12 +45,19 @@ pub fn run(args: Args) -> Result<()> {
     inputs.drift = args
         .drift
         .as_deref()
-        .map(|p| result_file(p, "--drift"))
+        .map(|p| result_file(p, "--drift", DRIFT_KEYS, "riskscore drift --json FILE"))
         .transpose()?;
     inputs.monitor = args
         .monitor
         .as_deref()
-        .map(|p| result_file(p, "--monitor"))
+        .map(|p| {
+            result_file(
+                p,
+                "--monitor",
+                MONITOR_KEYS,
+                "riskscore monitor --json > FILE",
+            )
+        })
         .transpose()?;
     inputs.run = args.run.as_deref().map(mlflow_run).transpose()?;
     let (doc, card) = document::write(&inputs, &args.out)?;
@@ -90,14 +97,38 @@ pub fn inputs(model: &Path, name: &str) -> Result<Inputs> {
     })
 }
 
-/// A JSON result file; the error names the option and the file.
-fn result_file(path: &Path, option: &str) -> Result<Value> {
+/// The fields of a drift result the document reads (`riskscore drift --json`).
+const DRIFT_KEYS: &[&str] = &[
+    "reference_rows",
+    "current_rows",
+    "tested",
+    "drifted",
+    "columns",
+];
+/// The fields of a monitoring result the document reads (`riskscore monitor --json`).
+const MONITOR_KEYS: &[&str] = &["decisions", "labelled", "estimated"];
+
+/// A JSON result file with the fields `keys` (another file would print a document of empty
+/// figures); the error names the option, the file and what made it.
+fn result_file(path: &Path, option: &str, keys: &[&str], made_by: &str) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{option} {}: cannot read it", path.display()))?;
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("{option} {}: not JSON", path.display()))?;
     if !v.is_object() {
         bail!("{option} {}: a JSON object was expected", path.display());
+    }
+    let missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| v.get(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{option} {}: not the result it takes (no {}): give the file of `{made_by}`",
+            path.display(),
+            missing.join(", ")
+        );
     }
     Ok(v)
 }

@@ -321,6 +321,30 @@ fn document_errors_name_what_is_wrong() {
     let (code, err) = run(&["--model", m, "--drift", bad.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("--drift") && err.contains("not JSON"), "{err}");
+    // JSON of another kind (here a monitoring result's fields given as the drift).
+    std::fs::write(&bad, r#"{"decisions": 3, "labelled": 0, "estimated": []}"#).unwrap();
+    let (code, err) = run(&["--model", m, "--drift", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "not the result it takes (no reference_rows, current_rows, tested, drifted, columns)"
+        ) && err.contains("riskscore drift --json FILE"),
+        "{err}"
+    );
+    let taken = dir.path().join("taken");
+    let (code, err) = run(&[
+        "--model",
+        m,
+        "--monitor",
+        bad.to_str().unwrap(),
+        "--out",
+        taken.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a monitoring result's fields are taken: {err}"
+    );
     let (code, err) = run(&[
         "--model",
         m,
