@@ -53,7 +53,7 @@ fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, 
         )));
     }
     let pipeline_path = pipeline_path_for(path);
-    if pipeline_path.is_file() && opts.id.is_none() {
+    if pipeline_path.is_file() && opts.id.is_none() && !is_csv(path) {
         let pipeline = FeaturePipeline::load(&pipeline_path)?;
         let df = read_parquet(path)?;
         return Ok((pipeline, df));
@@ -78,7 +78,10 @@ fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, 
 /// (`part-*.parquet` beside `_SUCCESS`; `features --engine spark`), in name order; `None` for
 /// anything else (a Home Credit folder among them).
 pub fn parquet_parts(dir: &Path) -> Option<Vec<std::path::PathBuf>> {
-    if !dir.is_dir() || riskscore_data::read::find_table_file(dir, "application_train").is_some() {
+    let home_credit = ["application_train", "application_test"]
+        .iter()
+        .any(|t| riskscore_data::read::find_table_file(dir, t).is_some());
+    if !dir.is_dir() || home_credit {
         return None;
     }
     let mut parts: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
@@ -93,6 +96,14 @@ pub fn parquet_parts(dir: &Path) -> Option<Vec<std::path::PathBuf>> {
         .collect();
     parts.sort();
     (!parts.is_empty()).then_some(parts)
+}
+
+/// A CSV file (by its extension): raw data, never a feature matrix, even with the pipeline of
+/// a matrix built from it beside it (`features loans.csv --out loans.parquet` writes
+/// `loans.pipeline.json`).
+pub fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// A single file, or a folder of Parquet part files (see [`parquet_parts`]).
@@ -129,4 +140,30 @@ fn read_parquet_file(path: &Path) -> Result<DataFrame> {
             riskscore_data::error::brief(&e)
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spark's part files are a data set; a folder of Home Credit tables in Parquet is not,
+    /// whichever application table it holds (new applicants alone have no application_train).
+    #[test]
+    fn part_files_but_not_home_credit_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let touch = |name: &str| std::fs::write(dir.path().join(name), b"").unwrap();
+        touch("part-00001.parquet");
+        touch("part-00000.parquet");
+        touch("_SUCCESS");
+        let parts = parquet_parts(dir.path()).unwrap();
+        let names: Vec<_> = parts.iter().map(|p| p.file_name().unwrap()).collect();
+        assert_eq!(names, ["part-00000.parquet", "part-00001.parquet"]);
+        for table in ["application_test.parquet", "application_train.parquet"] {
+            let tables = tempfile::tempdir().unwrap();
+            std::fs::write(tables.path().join(table), b"").unwrap();
+            std::fs::write(tables.path().join("bureau.parquet"), b"").unwrap();
+            assert!(parquet_parts(tables.path()).is_none(), "{table}");
+        }
+        assert!(is_csv(Path::new("loans.CSV")) && !is_csv(Path::new("loans.parquet")));
+    }
 }

@@ -807,3 +807,46 @@ fn logs_to_a_file_have_no_colour_codes() {
     assert!(err.contains("INFO"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+/// `features loans.csv --out loans.parquet` writes `loans.pipeline.json`, which is also the
+/// pipeline path of `loans.csv`: the CSV is still raw data (it was read as a Parquet matrix),
+/// and scores as the matrix does.
+#[test]
+fn a_csv_beside_its_matrix_pipeline_is_raw_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = loans_csv(dir.path(), 400);
+    let matrix = dir.path().join("loans.parquet");
+    let o = riskscore(&[
+        "-q",
+        "features",
+        csv.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        matrix.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(dir.path().join("loans.pipeline.json").is_file());
+    let model = dir.path().join("model");
+    crate::common::train_loans_quickly(&csv, &model, "none");
+    let scores = |data: &Path, name: &str| {
+        let out = dir.path().join(name);
+        let o = riskscore(&[
+            "-q",
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (raw, built) = (scores(&csv, "raw.csv"), scores(&matrix, "built.csv"));
+    assert_eq!(raw.lines().count(), 401);
+    assert_eq!(raw, built);
+}
