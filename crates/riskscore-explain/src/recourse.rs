@@ -428,10 +428,13 @@ impl Recourse {
                 given
                     .or_else(|| knots.get(at).copied())
                     .filter(|v| v.is_finite())
-                    .ok_or_else(|| {
-                        err(format!(
+                    .ok_or_else(|| match knots.get(at) {
+                        Some(v) => err(format!(
+                            "{f}: its training percentile {at} is {v}, not a bound: give its {which}"
+                        )),
+                        None => err(format!(
                             "{f} is not a model input, so its training percentiles are unknown: give its {which}"
-                        ))
+                        )),
                     })
             };
             let lo = bound(a.min, BOUNDS.0, "min")?;

@@ -112,6 +112,33 @@ impl GenericTable {
         Ok((specs, integer_id))
     }
 
+    /// Columns of numbers that polars' type inference read as text because some are written
+    /// `inf`, `-inf` or `NaN` (as pandas writes the non-finite floats, e.g. a ratio over a zero
+    /// income): read as numbers, as pandas reads them, instead of as categories (or left out
+    /// for having too many). A column every value of which converts to a number is one; a
+    /// column forced with --categorical stays as it is.
+    fn numbers_read_as_text(&self, specs: &mut [ColumnSpec], df: &mut DataFrame) -> Result<()> {
+        for s in specs.iter_mut().filter(|s| {
+            s.kind == Kind::Cat && s.name != self.id && !self.categorical.contains(&s.name)
+        }) {
+            let text = df.column(&s.name).map_err(Error::polars(s.name.as_str()))?;
+            if text.null_count() == text.len() {
+                continue;
+            }
+            let numbers = text
+                .cast(&DataType::Float64)
+                .map_err(Error::polars(s.name.as_str()))?;
+            if numbers.null_count() != text.null_count() {
+                continue;
+            }
+            tracing::info!(column = %s.name, "numbers written with inf or NaN: read as numbers");
+            s.kind = Kind::Num;
+            df.with_column(numbers)
+                .map_err(Error::polars(s.name.as_str()))?;
+        }
+        Ok(())
+    }
+
     fn missing(&self, column: &str) -> Error {
         Error::Column {
             column: column.into(),
@@ -125,17 +152,18 @@ impl GenericTable {
 
     /// Learns the spec (kinds and vocabularies) and returns it with the feature matrix.
     pub fn fit(&self) -> Result<(GenericSpec, DataFrame)> {
-        let (specs, integer_id) = self.infer_specs()?;
+        let (mut specs, integer_id) = self.infer_specs()?;
         if !specs.iter().any(|s| s.name == self.target) {
             return Err(self.missing(&self.target));
         }
-        let df = self.read(&specs)?;
+        let mut df = self.read(&specs)?;
         if df.height() == 0 {
             return Err(Error::Pipeline {
                 path: self.path.display().to_string(),
                 message: "no rows below the header: nothing to fit the features on".into(),
             });
         }
+        self.numbers_read_as_text(&mut specs, &mut df)?;
         check_target(&df, &self.target, true)?;
         check_unique_ids(&df, &self.id, &self.path)?;
         let mut spec = GenericSpec {

@@ -113,7 +113,9 @@ fn scan(p: &[f64], y: &[u8], order: &[usize], weights: &[u32], cost: &CostMatrix
     let mut i = 0;
     while i < order.len() {
         let mut j = i;
-        while j < order.len() && p[order[j]] == p[order[i]] {
+        // A run of equal probabilities; at least the row itself (a NaN equals nothing, and the
+        // scan must go on).
+        while j < order.len() && (j == i || p[order[j]] == p[order[i]]) {
             let w = f64::from(weights[order[j]]);
             if y[order[j]] == 1 {
                 tp += w;
@@ -253,6 +255,17 @@ pub fn cost_curve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A probability that is not a number ends its own run: the scan ends (it looped forever).
+    #[test]
+    fn a_nan_probability_does_not_stop_the_scan() {
+        let p = [0.9, f64::NAN, 0.2, 0.2, f64::NAN, 0.7];
+        let y = [1, 0, 0, 1, 1, 0];
+        let best = best_threshold(&p, &y, &CostMatrix::default());
+        assert!(best.cost_per_client.is_finite());
+        let curve = crate::metrics::roc_points(&p, &y, 100);
+        assert!(!curve.is_empty());
+    }
 
     /// The cells' counts are `resample`'s weights summed by cell, resample after resample from
     /// one generator each (so the draws, not only their totals, stay in step).

@@ -110,7 +110,8 @@ impl Logistic {
 }
 
 /// Per-feature mean and 1/std over `rows` of row-major `x`, ignoring missing values; a feature
-/// whose variance is not above `min_var` (or that has no value) gets scale 0.
+/// whose variance is not above `min_var` (or that has no value, or whose sums overflow) gets
+/// scale 0.
 pub(crate) fn standardise(
     x: &[f64],
     k: usize,
@@ -140,9 +141,14 @@ fn standardise_rows<'a>(
     let mut scale = vec![0.0; k];
     for j in 0..k {
         if cnt[j] > 0.0 {
-            mean[j] = sum[j] / cnt[j];
-            let var = (sq[j] / cnt[j] - mean[j] * mean[j]).max(0.0);
-            scale[j] = if var > min_var { 1.0 / var.sqrt() } else { 0.0 };
+            let m = sum[j] / cnt[j];
+            let var = (sq[j] / cnt[j] - m * m).max(0.0);
+            // Values so large that their sum or their squares overflow (1e308): the feature is
+            // left out (mean 0, scale 0), where its standardised values would all be NaN.
+            if m.is_finite() && var.is_finite() {
+                mean[j] = m;
+                scale[j] = if var > min_var { 1.0 / var.sqrt() } else { 0.0 };
+            }
         }
     }
     (mean, scale)
@@ -168,6 +174,25 @@ mod tests {
         let p = m.predict(&x);
         assert!(roc_auc(&p, &y) > 0.7);
         assert!(p.iter().all(|v| v.is_finite()));
+    }
+
+    /// A feature of huge values (1e308, whose sum overflows) is left out: the others still
+    /// learn and every probability is a number (they were all NaN, and `train` hung on them).
+    #[test]
+    fn a_feature_of_huge_values_is_left_out() {
+        let n = 400;
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let s = (i as f64 / n as f64) * 4.0 - 2.0;
+            let huge = if i % 3 == 0 { 1e308 } else { s };
+            x.extend_from_slice(&[s, huge, f64::INFINITY]);
+            y.push(u8::from((i * 31) % 100 < (50.0 + 20.0 * s) as usize));
+        }
+        let m = Logistic::fit(&x, &y, 3, 1);
+        assert_eq!((m.mean[1], m.scale[1]), (0.0, 0.0));
+        let p = m.predict(&x);
+        assert!(p.iter().all(|v| v.is_finite()));
+        assert!(roc_auc(&p, &y) > 0.7);
     }
 
     #[test]

@@ -171,7 +171,8 @@ fn curve(
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
+        // At least the row itself: a NaN equals nothing.
+        while j < idx.len() && (j == i || p[idx[j]] == p[idx[i]]) {
             if y[idx[j]] == 1 {
                 tp += 1.0;
             } else {

@@ -176,6 +176,14 @@ pub fn percentiles(sorted: &[f64]) -> Vec<f64> {
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    // Between two equal values, that value; next to an infinity, the infinity (the line
+    // through it is infinite everywhere but at the other end): `inf - inf` would make NaN.
+    if sorted[lo] == sorted[hi] || sorted[lo] == f64::NEG_INFINITY {
+        return sorted[lo];
+    }
+    if sorted[hi] == f64::INFINITY {
+        return sorted[hi];
+    }
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
@@ -191,6 +199,13 @@ mod tests {
         // numpy.percentile([1, 2, 3, 4], [0.1, 99.9]) = [1.003, 3.997].
         assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.001) - 1.003).abs() < 1e-12);
         assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.999) - 3.997).abs() < 1e-12);
+        // Between two infinities, infinity (not inf - inf = NaN).
+        let inf = f64::INFINITY;
+        let p = percentiles(&[-inf, -inf, 0.5, inf, inf]);
+        assert_eq!((p[10], p[50], p[90]), (-inf, 0.5, inf));
+        // Next to one, that infinity.
+        assert_eq!((p[30], p[70]), (-inf, inf));
+        assert!(p.iter().all(|v| !v.is_nan()));
     }
 
     #[test]

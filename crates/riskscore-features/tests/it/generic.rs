@@ -87,6 +87,46 @@ fn a_record_short_of_a_field_is_refused_naming_its_line() {
     assert_eq!(df.height(), 3);
 }
 
+/// Numbers some of which are written `inf` or `NaN` (pandas' spelling of the non-finite floats)
+/// are numbers, as pandas reads them, not categories: polars' inference reads them as text.
+#[test]
+fn numbers_written_inf_or_nan_are_numbers() {
+    let f = csv("client,default,ratio,region\n1,0,0.5,north\n2,1,inf,south\n3,0,NaN,north\n4,1,-inf,\n5,0,,south\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(pipeline.features, ["ratio", "region_north", "region_south"]);
+    let ratio = |df: &polars::prelude::DataFrame| -> Vec<Option<f64>> {
+        df.column("ratio")
+            .expect("col")
+            .f64()
+            .expect("f64")
+            .iter()
+            .collect()
+    };
+    let fitted = ratio(&df);
+    assert_eq!(fitted[0], Some(0.5));
+    assert_eq!(fitted[1], Some(f64::INFINITY));
+    assert!(fitted[2].is_some_and(f64::is_nan));
+    assert_eq!(fitted[3], Some(f64::NEG_INFINITY));
+    assert_eq!(fitted[4], None);
+    // Scoring the same file reads the same numbers.
+    let again = pipeline.transform_generic(&table).expect("transform");
+    let read = ratio(&again);
+    assert!(
+        fitted
+            .iter()
+            .zip(&read)
+            .all(|(a, b)| a.map(f64::to_bits) == b.map(f64::to_bits)),
+        "{read:?}"
+    );
+    // A column of words stays a category.
+    let words = csv("client,default,grade\n1,0,inf\n2,1,high\n");
+    let (p, _) =
+        FeaturePipeline::fit_generic(&GenericTable::new(words.path(), "client", "default"))
+            .expect("fit");
+    assert_eq!(p.features, ["grade_high", "grade_inf"]);
+}
+
 /// A header without rows is refused at fitting (it used to fit a pipeline of no feature).
 #[test]
 fn a_header_without_rows_is_refused() {
