@@ -850,3 +850,53 @@ fn a_csv_beside_its_matrix_pipeline_is_raw_data() {
     assert_eq!(raw.lines().count(), 401);
     assert_eq!(raw, built);
 }
+
+/// A column of huge values (1e308, whose sums overflow) and numbers written `inf` and `NaN`, as
+/// pandas writes them: `train` finishes (it hung in the cost scan on the baseline's NaN
+/// probabilities), the written-out numbers are a numeric feature, and the scores are numbers.
+#[test]
+fn huge_and_infinite_values_train_and_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("client_id,defaulted,ratio,huge,odd\n");
+    for i in 0..400 {
+        let ratio = ((i * 37) % 100) as f64 / 10.0;
+        let y = u8::from((i * 7919) % 100 < (ratio * 3.0) as usize);
+        let huge = if i % 3 == 0 {
+            "1e308".to_owned()
+        } else {
+            ratio.to_string()
+        };
+        let odd = ["inf", "-inf", "NaN", "0.5", "1.5", "2"][i % 6];
+        s.push_str(&format!("{},{y},{ratio},{huge},{odd}\n", 1000 + i));
+    }
+    let csv = dir.path().join("loans.csv");
+    std::fs::write(&csv, s).unwrap();
+    let model = dir.path().join("model");
+    crate::common::train_loans_quickly(&csv, &model, "none");
+    let manifest = std::fs::read_to_string(model.join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let features: Vec<&str> = manifest["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(features, ["ratio", "huge", "odd"]);
+    let out = dir.path().join("scores.csv");
+    let o = riskscore(&[
+        "-q",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let scores = std::fs::read_to_string(out).unwrap();
+    for line in scores.lines().skip(1) {
+        let p: f64 = line.split(',').nth(2).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{line}");
+    }
+}
