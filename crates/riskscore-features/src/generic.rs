@@ -122,7 +122,8 @@ impl GenericTable {
             s.kind == Kind::Cat && s.name != self.id && !self.categorical.contains(&s.name)
         }) {
             let text = df.column(&s.name).map_err(Error::polars(s.name.as_str()))?;
-            if text.null_count() == text.len() {
+            // Text only: a column of booleans stays a category.
+            if text.dtype() != &DataType::String || text.null_count() == text.len() {
                 continue;
             }
             let numbers = text

@@ -119,12 +119,15 @@ fn numbers_written_inf_or_nan_are_numbers() {
             .all(|(a, b)| a.map(f64::to_bits) == b.map(f64::to_bits)),
         "{read:?}"
     );
-    // A column of words stays a category.
-    let words = csv("client,default,grade\n1,0,inf\n2,1,high\n");
+    // A column of words stays a category, and so does a column of booleans.
+    let words = csv("client,default,grade,flag\n1,0,inf,true\n2,1,high,false\n");
     let (p, _) =
         FeaturePipeline::fit_generic(&GenericTable::new(words.path(), "client", "default"))
             .expect("fit");
-    assert_eq!(p.features, ["grade_high", "grade_inf"]);
+    assert_eq!(
+        p.features,
+        ["grade_high", "grade_inf", "flag_false", "flag_true"]
+    );
 }
 
 /// A header without rows is refused at fitting (it used to fit a pipeline of no feature).
