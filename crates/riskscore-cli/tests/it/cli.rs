@@ -808,6 +808,27 @@ fn logs_to_a_file_have_no_colour_codes() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
 
+/// `riskscore predict` of `data` with `model` into `out`, which it returns.
+fn predicted(model: &Path, data: &Path, out: &Path) -> String {
+    let o = riskscore(&[
+        "-q",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "{}: {}",
+        data.display(),
+        text(&o.stderr)
+    );
+    std::fs::read_to_string(out).unwrap()
+}
+
 /// `features loans.csv --out loans.parquet` writes `loans.pipeline.json`, which is also the
 /// pipeline path of `loans.csv`: the CSV is still raw data (it was read as a Parquet matrix),
 /// and scores as the matrix does.
@@ -831,22 +852,10 @@ fn a_csv_beside_its_matrix_pipeline_is_raw_data() {
     assert!(dir.path().join("loans.pipeline.json").is_file());
     let model = dir.path().join("model");
     crate::common::train_loans_quickly(&csv, &model, "none");
-    let scores = |data: &Path, name: &str| {
-        let out = dir.path().join(name);
-        let o = riskscore(&[
-            "-q",
-            "predict",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
-        std::fs::read_to_string(out).unwrap()
-    };
-    let (raw, built) = (scores(&csv, "raw.csv"), scores(&matrix, "built.csv"));
+    let (raw, built) = (
+        predicted(&model, &csv, &dir.path().join("raw.csv")),
+        predicted(&model, &matrix, &dir.path().join("built.csv")),
+    );
     assert_eq!(raw.lines().count(), 401);
     assert_eq!(raw, built);
 }
@@ -882,19 +891,7 @@ fn huge_and_infinite_values_train_and_score() {
         .map(|f| f["name"].as_str().unwrap())
         .collect();
     assert_eq!(features, ["ratio", "huge", "odd"]);
-    let out = dir.path().join("scores.csv");
-    let o = riskscore(&[
-        "-q",
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let scores = std::fs::read_to_string(out).unwrap();
+    let scores = predicted(&model, &csv, &dir.path().join("scores.csv"));
     for line in scores.lines().skip(1) {
         let p: f64 = line.split(',').nth(2).unwrap().parse().unwrap();
         assert!((0.0..=1.0).contains(&p), "{line}");
