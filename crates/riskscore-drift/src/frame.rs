@@ -78,13 +78,28 @@ pub fn values(s: &Series, kind: Kind, table: &str) -> Result<ColumnData, FrameEr
         message: e.to_string(),
     };
     let as_f64 = || -> Result<Vec<f64>, FrameError> {
+        let not_numeric = |message: String| FrameError::NotNumeric {
+            table: table.to_owned(),
+            column: name.clone(),
+            message,
+        };
         let f = s
             .cast(&DataType::Float64)
-            .map_err(|e| FrameError::NotNumeric {
-                table: table.to_owned(),
-                column: name.clone(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| not_numeric(e.to_string()))?;
+        // Text that is not a number would become a missing value: named instead.
+        if f.null_count() > s.null_count() {
+            let strings = s.cast(&DataType::String).map_err(other)?;
+            let text = strings.str().map_err(other)?;
+            let floats = f.f64().map_err(other)?;
+            let first = text
+                .iter()
+                .zip(floats.iter())
+                .enumerate()
+                .find_map(|(i, (t, v))| t.filter(|_| v.is_none()).map(|t| (i, t.to_owned())));
+            if let Some((row, value)) = first {
+                return Err(not_numeric(format!("data row {} has {value:?}", row + 1)));
+            }
+        }
         Ok(f.f64()
             .map_err(other)?
             .iter()
@@ -227,6 +242,30 @@ mod tests {
             Kind::Categorical,
             "Evidently's rule for integers alone"
         );
+    }
+
+    /// Text that is not a number in a column the reference has as numbers is named, not read
+    /// as missing values.
+    #[test]
+    fn text_in_a_numeric_column_is_named() {
+        let r = DataFrame::new_infer_height(vec![Column::new("x".into(), vec![1.5, 2.5, 3.5])])
+            .unwrap();
+        let c = DataFrame::new_infer_height(vec![Column::new(
+            "x".into(),
+            vec![Some("2.5"), None, Some("abc")],
+        )])
+        .unwrap();
+        let err = drift_frames(&r, &c, &[], "ref.csv", "cur.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"cur.csv: column "x" is not numeric like the reference's (data row 3 has "abc")"#
+        );
+        let c = DataFrame::new_infer_height(vec![Column::new(
+            "x".into(),
+            vec![Some("2.5"), None, Some("1e3")],
+        )])
+        .unwrap();
+        assert!(drift_frames(&r, &c, &[], "ref.csv", "cur.csv").is_ok());
     }
 
     /// An empty table is refused by name: its columns would all go untested and the verdict
