@@ -30,6 +30,14 @@ pub fn is_parquet(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
+/// True when the path names a CSV file: raw data, never a feature matrix, even with the
+/// pipeline of a matrix built from it beside it (`features loans.csv --out loans.parquet`
+/// writes `loans.pipeline.json`).
+pub fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
 /// Reads any CSV or Parquet table with the types the file gives (Parquet) or that the first
 /// 10,000 rows suggest (CSV): for tables without a known layout (drift inputs, exploration).
 pub fn read_inferred(path: &Path) -> Result<DataFrame> {
@@ -141,19 +149,28 @@ pub fn check_columns(
 /// Columns of the file that are not expected are skipped with a warning. A CSV record with
 /// more or fewer fields than the header is refused, naming its line.
 pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
-    if !is_parquet(path) {
-        crate::widths::check(path, csv_header(path)?.len())?;
-    }
-    read_typed_again(path, table, expected)
+    read_typed_checking(path, table, expected, true)
 }
 
 /// As [`read_typed`], for a file this process has already read whole through [`read_typed`]
 /// or the feature pipeline's scanner, which checked every record's width: not checked again.
 pub fn read_typed_again(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
+    read_typed_checking(path, table, expected, false)
+}
+
+fn read_typed_checking(
+    path: &Path,
+    table: &str,
+    expected: &[ColumnSpec],
+    widths: bool,
+) -> Result<DataFrame> {
     if is_parquet(path) {
         return read_parquet_typed(path, table, expected);
     }
     let header = csv_header(path)?;
+    if widths {
+        crate::widths::check(path, header.len())?;
+    }
     let extra = check_columns(path, table, &header, expected)?;
     if !extra.is_empty() {
         tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");

@@ -62,6 +62,15 @@ pub fn specs(table: Table) -> Vec<ColumnSpec> {
         .collect()
 }
 
+/// Whether `dir` holds an application table (`application_train` or `application_test`, CSV
+/// or Parquet): a Home Credit folder. New applicants alone (application_test and the history
+/// tables) are scored and served; only fitting needs application_train's labelled applicants.
+pub fn holds_applications(dir: &Path) -> bool {
+    [Table::ApplicationTrain, Table::ApplicationTest]
+        .iter()
+        .any(|t| find_table_file(dir, t.stem()).is_some())
+}
+
 /// A folder holding the Kaggle files (`application_train.csv`, `bureau.parquet`, ...).
 #[derive(Debug, Clone)]
 pub struct Folder {
@@ -77,13 +86,7 @@ impl Folder {
                 message: "not a folder".into(),
             });
         }
-        // New applicants alone (application_test, the history tables) are scored and served:
-        // only fitting needs application_train's labelled applicants.
-        let applications = [Table::ApplicationTrain, Table::ApplicationTest];
-        if applications
-            .iter()
-            .all(|t| find_table_file(&dir, t.stem()).is_none())
-        {
+        if !holds_applications(&dir) {
             return Err(Error::NoApplications { dir });
         }
         Ok(Folder { dir })

@@ -53,7 +53,7 @@ fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, 
         )));
     }
     let pipeline_path = pipeline_path_for(path);
-    if pipeline_path.is_file() && opts.id.is_none() && !is_csv(path) {
+    if pipeline_path.is_file() && opts.id.is_none() && !riskscore_data::read::is_csv(path) {
         let pipeline = FeaturePipeline::load(&pipeline_path)?;
         let df = read_parquet(path)?;
         return Ok((pipeline, df));
@@ -78,10 +78,7 @@ fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, 
 /// (`part-*.parquet` beside `_SUCCESS`; `features --engine spark`), in name order; `None` for
 /// anything else (a Home Credit folder among them).
 pub fn parquet_parts(dir: &Path) -> Option<Vec<std::path::PathBuf>> {
-    let home_credit = ["application_train", "application_test"]
-        .iter()
-        .any(|t| riskscore_data::read::find_table_file(dir, t).is_some());
-    if !dir.is_dir() || home_credit {
+    if !dir.is_dir() || riskscore_data::source::holds_applications(dir) {
         return None;
     }
     let mut parts: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
@@ -96,14 +93,6 @@ pub fn parquet_parts(dir: &Path) -> Option<Vec<std::path::PathBuf>> {
         .collect();
     parts.sort();
     (!parts.is_empty()).then_some(parts)
-}
-
-/// A CSV file (by its extension): raw data, never a feature matrix, even with the pipeline of
-/// a matrix built from it beside it (`features loans.csv --out loans.parquet` writes
-/// `loans.pipeline.json`).
-pub fn is_csv(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// A single file, or a folder of Parquet part files (see [`parquet_parts`]).
@@ -164,6 +153,7 @@ mod tests {
             std::fs::write(tables.path().join("bureau.parquet"), b"").unwrap();
             assert!(parquet_parts(tables.path()).is_none(), "{table}");
         }
+        let is_csv = riskscore_data::read::is_csv;
         assert!(is_csv(Path::new("loans.CSV")) && !is_csv(Path::new("loans.parquet")));
     }
 }

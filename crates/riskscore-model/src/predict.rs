@@ -88,7 +88,7 @@ pub fn is_bundles_feature_file(bundle: &ModelBundle, path: &Path) -> Result<bool
 /// `riskscore features` (a file with its `X.pipeline.json`); None for raw data.
 pub fn pipeline_beside(path: &Path) -> Option<std::path::PathBuf> {
     let beside = riskscore_features::pipeline_path_for(path);
-    let matrix = crate::input::is_feature_file(path) && !crate::input::is_csv(path);
+    let matrix = crate::input::is_feature_file(path) && !riskscore_data::read::is_csv(path);
     (matrix && beside.is_file()).then_some(beside)
 }
 
