@@ -112,17 +112,15 @@ fn scan(p: &[f64], y: &[u8], order: &[usize], weights: &[u32], cost: &CostMatrix
     let (mut tp, mut fp) = (0.0, 0.0);
     let mut i = 0;
     while i < order.len() {
-        let mut j = i;
-        // A run of equal probabilities; at least the row itself (a NaN equals nothing, and the
-        // scan must go on).
-        while j < order.len() && (j == i || p[order[j]] == p[order[i]]) {
-            let w = f64::from(weights[order[j]]);
-            if y[order[j]] == 1 {
+        // A run of equal probabilities.
+        let j = crate::metrics::run_end(p, order, i);
+        for &k in &order[i..j] {
+            let w = f64::from(weights[k]);
+            if y[k] == 1 {
                 tp += w;
             } else {
                 fp += w;
             }
-            j += 1;
         }
         let total = cost.tp_cost * tp
             + cost.fp_cost * fp

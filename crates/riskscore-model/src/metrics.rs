@@ -10,6 +10,16 @@ pub fn order_desc(p: &[f64]) -> Vec<usize> {
     idx
 }
 
+/// The end (exclusive) of the run of rows of `order` from `i` whose scores equal row `i`'s:
+/// at least `i + 1`, since a NaN equals nothing (a scan over the runs always goes on).
+pub(crate) fn run_end(p: &[f64], order: &[usize], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < order.len() && p[order[j]] == p[order[i]] {
+        j += 1;
+    }
+    j
+}
+
 /// Area under the ROC curve, ties counted half (the Mann-Whitney statistic).
 pub fn roc_auc(p: &[f64], y: &[u8]) -> f64 {
     let mut idx: Vec<usize> = (0..p.len()).collect();
@@ -17,19 +27,16 @@ pub fn roc_auc(p: &[f64], y: &[u8]) -> f64 {
     let (mut rank_sum, mut pos) = (0.0, 0.0);
     let mut i = 0;
     while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && p[idx[j + 1]] == p[idx[i]] {
-            j += 1;
-        }
-        // Ranks i+1..=j+1 share their mean.
-        let mean_rank = (i + j + 2) as f64 / 2.0;
-        for &r in &idx[i..=j] {
+        let end = run_end(p, &idx, i);
+        // Ranks i+1..=end share their mean.
+        let mean_rank = (i + end + 1) as f64 / 2.0;
+        for &r in &idx[i..end] {
             if y[r] == 1 {
                 rank_sum += mean_rank;
                 pos += 1.0;
             }
         }
-        i = j + 1;
+        i = end;
     }
     let neg = p.len() as f64 - pos;
     if pos == 0.0 || neg == 0.0 {
@@ -170,15 +177,13 @@ fn curve(
     let (mut tp, mut fp) = (0.0, 0.0);
     let mut i = 0;
     while i < idx.len() {
-        let mut j = i;
-        // At least the row itself: a NaN equals nothing.
-        while j < idx.len() && (j == i || p[idx[j]] == p[idx[i]]) {
-            if y[idx[j]] == 1 {
+        let j = run_end(p, &idx, i);
+        for &r in &idx[i..j] {
+            if y[r] == 1 {
                 tp += 1.0;
             } else {
                 fp += 1.0;
             }
-            j += 1;
         }
         pts.push(point(tp, fp, pos, neg));
         i = j;
