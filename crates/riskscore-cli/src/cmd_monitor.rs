@@ -20,7 +20,7 @@ enum OutcomesCommand {
     /// Records outcomes from a CSV file (id,defaulted,observed_at): all of them, or none when
     /// a client has no decision or differs from its recorded outcome.
     Import {
-        /// The CSV file: id, defaulted (0 or 1), observed_at (a date or a UTC time).
+        /// The CSV file: id, defaulted (0 or 1, or true/false), observed_at (a date or a UTC time).
         file: PathBuf,
         /// A SQLite file, or postgres://user:password@host/db.
         #[arg(

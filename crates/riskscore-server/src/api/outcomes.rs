@@ -36,7 +36,7 @@ pub(crate) struct OutcomeBatch {
 pub(crate) struct OutcomeItem {
     /// The client's id (a client the journal decided).
     id: i64,
-    /// 1 defaulted, 0 repaid.
+    /// 1 defaulted, 0 repaid (a JSON boolean, or the text 0, 1, true or false, is read too).
     #[schema(minimum = 0, maximum = 1)]
     defaulted: u8,
     /// When it was observed: a date (2027-06-30) or a UTC time.
@@ -53,6 +53,14 @@ fn integer(v: Option<&Value>) -> Option<i64> {
         (f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f))
             .then_some(f as i64)
     })
+}
+
+/// What a field that is missing, or of another kind than `wanted`, is told.
+fn given(wanted: &str, v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => format!("required: {wanted}"),
+        Some(v) => format!("`{v}` is not {wanted}"),
+    }
 }
 
 /// Parses the body; every invalid field named (`outcomes[i].FIELD`).
@@ -94,9 +102,14 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
         }
         let id = integer(obj.get("id"));
         if id.is_none() {
-            bad.push(at("id", "required: an integer".into()));
+            bad.push(at("id", given("an integer client id", obj.get("id"))));
         }
-        let defaulted = integer(obj.get("defaulted")).map(|v| v.to_string());
+        // 0 or 1 as a number or a string, or a JSON boolean.
+        let defaulted = match obj.get("defaulted") {
+            Some(Value::Bool(b)) => Some(u8::from(*b).to_string()),
+            Some(Value::String(t)) => Some(t.clone()),
+            v => integer(v).map(|v| v.to_string()),
+        };
         let observed = obj.get("observed_at").and_then(Value::as_str);
         let checked = match (&defaulted, observed) {
             (Some(d), Some(t)) => match outcomes::check(d, t) {
@@ -108,10 +121,13 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
             },
             _ => {
                 if defaulted.is_none() {
-                    bad.push(at("defaulted", "required: 0 or 1".into()));
+                    bad.push(at("defaulted", given("0 or 1", obj.get("defaulted"))));
                 }
                 if observed.is_none() {
-                    bad.push(at("observed_at", "required: a date or a UTC time".into()));
+                    bad.push(at(
+                        "observed_at",
+                        given("a date or a UTC time, as a string", obj.get("observed_at")),
+                    ));
                 }
                 None
             }

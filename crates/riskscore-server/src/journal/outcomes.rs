@@ -73,8 +73,8 @@ pub fn read(loc: &Location) -> Result<Vec<Stored>> {
     })
 }
 
-/// Reads one outcome's fields (`defaulted` 0 or 1, `observed_at` a date or UTC time); the
-/// error names the field.
+/// Reads one outcome's fields (`defaulted` 0 or 1, or `false`/`true` as pandas writes a column of
+/// booleans, in any case; `observed_at` a date or UTC time); the error names the field.
 pub fn check(
     defaulted: &str,
     observed_at: &str,
@@ -82,6 +82,8 @@ pub fn check(
     let d = match defaulted.trim() {
         "0" => 0,
         "1" => 1,
+        b if b.eq_ignore_ascii_case("false") => 0,
+        b if b.eq_ignore_ascii_case("true") => 1,
         other => return Err(("defaulted", format!("`{other}` is not 0 or 1"))),
     };
     let t = observed_at.trim();

@@ -153,6 +153,39 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
     assert!(!page.contains("<script"));
     let (s, v) = call(&st, get("/v1/monitor?chunk_size=3")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // `defaulted` as a JSON boolean, or as text the way pandas writes booleans, reads as 0 or 1.
+    let (a, b) = (clients[230], clients[231]);
+    let body = json!({"outcomes": [
+        {"id": a.0, "defaulted": a.1 == 1, "observed_at": "2027-06-30"},
+        {"id": b.0, "defaulted": if b.1 == 1 { "True" } else { "False" }, "observed_at": "2027-06-30"},
+    ]});
+    let (s, v) = call(&st, post("/v1/outcomes", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"recorded": 2, "unchanged": 0}));
+    let stored = outcomes::read(&loc).unwrap();
+    for (id, d) in [a, b] {
+        let o = stored.iter().find(|o| o.client == id.to_string()).unwrap();
+        assert_eq!(o.defaulted, d, "client {id}");
+    }
+    // A value of another kind is named as such, not as missing.
+    let body = json!({"outcomes": [{"id": [5], "defaulted": [1], "observed_at": 20270630}]});
+    let (s, v) = call(&st, post("/v1/outcomes", body.to_string())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let messages: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "`[5]` is not an integer client id",
+            "`[1]` is not 0 or 1",
+            "`20270630` is not a date or a UTC time, as a string"
+        ],
+        "{v}"
+    );
 }
 
 /// Outcomes on the real PostgreSQL, in a database of their own.
