@@ -195,6 +195,19 @@ impl FeaturePipeline {
         home_credit::build(source, &mut vocab, &mut BuildReport::default(), out)
     }
 
+    /// The values a categorical column took in training, sorted: `table` is `application` (the
+    /// application tables, or the single table) or a history table's stem (`bureau`); `None`
+    /// when the column is not categorical.
+    pub fn vocabulary(&self, table: &str, column: &str) -> Option<&[String]> {
+        match &self.layout {
+            Layout::HomeCredit { vocabularies } => vocabularies.get(table, column).ok(),
+            Layout::Generic(spec) => (table == "application")
+                .then(|| spec.categorical.iter().find(|(n, _)| n == column))
+                .flatten()
+                .map(|(_, values)| values.as_slice()),
+        }
+    }
+
     /// The category vocabularies of a Home Credit pipeline; an error for a single-table one.
     pub fn home_credit_vocabularies(&self) -> Result<&Vocabularies> {
         match &self.layout {

@@ -58,7 +58,7 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
         )]);
     };
     match &pipeline.layout {
-        Layout::HomeCredit { .. } => home_credit(obj, app),
+        Layout::HomeCredit { .. } => home_credit(pipeline, obj, app),
         Layout::Generic(spec) => {
             let mut errors = Vec::new();
             for key in obj.keys().filter(|k| *k != "application") {
@@ -88,7 +88,13 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
                 }
             }
             row.remove(&spec.target);
-            let df = frame(&columns, &[&row], "application", &mut errors);
+            let df = frame(
+                &columns,
+                &[&row],
+                "application",
+                (pipeline, "application"),
+                &mut errors,
+            );
             if errors.is_empty() {
                 Ok((id, NewApplication::Generic(df)))
             } else {
@@ -99,6 +105,7 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
 }
 
 fn home_credit(
+    pipeline: &FeaturePipeline,
     obj: &Map<String, Value>,
     app: &Map<String, Value>,
 ) -> Result<(i64, NewApplication), Fields> {
@@ -151,10 +158,16 @@ fn home_credit(
     }
     let test_cols = columns_of(Table::ApplicationTest);
     unknown(&a, &test_cols, "application", &mut errors);
-    let df = frame(&test_cols, &[&a], "application", &mut errors);
+    let df = frame(
+        &test_cols,
+        &[&a],
+        "application",
+        (pipeline, "application"),
+        &mut errors,
+    );
     source = push(source, Table::ApplicationTest, df, &mut errors);
     let train_cols = columns_of(Table::ApplicationTrain);
-    let empty = frame(&train_cols, &[], "", &mut errors);
+    let empty = frame(&train_cols, &[], "", (pipeline, "application"), &mut errors);
     source = push(source, Table::ApplicationTrain, empty, &mut errors);
     for key in obj.keys().filter(|k| *k != "application") {
         let Some(table) = Table::ALL.iter().copied().find(|t| {
@@ -192,7 +205,7 @@ fn home_credit(
             records.push(r);
         }
         let refs: Vec<&Map<String, Value>> = records.iter().collect();
-        let df = frame(&cols, &refs, key, &mut errors);
+        let df = frame(&cols, &refs, key, (pipeline, key), &mut errors);
         source = push(source, table, df, &mut errors);
     }
     if errors.is_empty() {
@@ -252,6 +265,76 @@ pub fn outside_training(body: &Value, ranges: &Ranges, margin: f64) -> Vec<Strin
     out
 }
 
+/// How a column of `true`/`false` in training spells a JSON boolean (`True` as pandas writes it,
+/// `true`, ...); `None` when the column's values are not booleans.
+fn spelled(b: bool, vocabulary: Option<&[String]>) -> Option<String> {
+    let word = if b { "true" } else { "false" };
+    vocabulary?
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case(word))
+        .cloned()
+}
+
+/// The posted categorical values the model never saw in training, each as a reason for review:
+/// such a value (a misspelling, a new product) counts as none of the known values, which the
+/// model was never shown. The application's fields and each posted history record's;
+/// protected attributes, which the model does not read, are not looked at.
+pub fn unseen_categories(pipeline: &FeaturePipeline, body: &Value) -> Vec<String> {
+    let Some(obj) = body.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (section, v) in obj {
+        let records: Vec<(String, &Map<String, Value>)> = match v {
+            Value::Object(m) if section == "application" => vec![(section.clone(), m)],
+            Value::Array(rows) if section != "application" => rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((format!("{section}[{i}]"), r.as_object()?)))
+                .collect(),
+            _ => continue,
+        };
+        for (place, record) in records {
+            for (column, value) in record {
+                if section == "application" && pipeline.protected.contains(column) {
+                    continue;
+                }
+                let Some(values) = pipeline.vocabulary(section, column) else {
+                    continue;
+                };
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Bool(b) => match spelled(*b, Some(values)) {
+                        Some(s) => s,
+                        None => continue, // refused by the intake
+                    },
+                    v => match integer(v) {
+                        Some(n) => n.to_string(),
+                        None => continue,
+                    },
+                };
+                if !values.contains(&text) {
+                    const SHOWN: usize = 8;
+                    let mut known = values
+                        .iter()
+                        .take(SHOWN)
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if values.len() > SHOWN {
+                        known.push_str(&format!(" and {} more", values.len() - SHOWN));
+                    }
+                    out.push(format!(
+                        "{place}.{column}: `{text}` is not among the values the model was trained \
+                         on ({known}); it counts as none of them"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn columns_of(table: Table) -> Vec<(String, Kind)> {
     table
         .columns()
@@ -273,6 +356,7 @@ fn frame(
     cols: &[(String, Kind)],
     rows: &[&Map<String, Value>],
     place: &str,
+    (pipeline, table): (&FeaturePipeline, &str),
     errors: &mut Fields,
 ) -> DataFrame {
     let mut columns = Vec::with_capacity(cols.len());
@@ -320,6 +404,12 @@ fn frame(
                     .map(|(i, r)| match r.get(name) {
                         None | Some(Value::Null) => None,
                         Some(Value::String(s)) => Some(s.clone()),
+                        // A column of true/false in training takes JSON's booleans.
+                        Some(Value::Bool(b)) => spelled(*b, pipeline.vocabulary(table, name))
+                            .or_else(|| {
+                                errors.push(field(&at(i), "must be a string"));
+                                None
+                            }),
                         // Codes such as bureau_balance's STATUS 0..5 may come as integers.
                         Some(v) => integer(v).map(|n| n.to_string()).or_else(|| {
                             errors.push(field(&at(i), "must be a string"));
@@ -545,5 +635,73 @@ mod tests {
         assert_eq!(integer(&json!(1.5)), None);
         assert_eq!(integer(&json!(1e300)), None);
         assert_eq!(integer(&json!("7")), None);
+    }
+
+    fn one_table() -> FeaturePipeline {
+        let text = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        FeaturePipeline {
+            format_version: 1,
+            riskscore_version: "test".into(),
+            id: "id".into(),
+            target: "target".into(),
+            layout: Layout::Generic(riskscore_features::generic::GenericSpec {
+                id: "id".into(),
+                target: "target".into(),
+                integer_id: true,
+                numeric: text(&["x"]),
+                categorical: vec![
+                    ("flag".into(), text(&["False", "True"])),
+                    ("kind".into(), text(&["a", "b"])),
+                ],
+                ignored: Vec::new(),
+                required: Vec::new(),
+            }),
+            features: text(&["x", "flag_False", "flag_True", "kind_a", "kind_b"]),
+            protected: Vec::new(),
+            audit: Vec::new(),
+            age_floor: None,
+        }
+    }
+
+    fn flag_of(p: &FeaturePipeline, body: &Value) -> Option<String> {
+        let Ok((_, NewApplication::Generic(df))) = parse(p, body) else {
+            panic!("{body} is refused");
+        };
+        let c = df.column("flag").unwrap().str().unwrap().get(0);
+        c.map(str::to_owned)
+    }
+
+    /// A column read from True/False takes JSON's booleans, spelled as in training; a category
+    /// never seen in training is named for review, a known one is not.
+    #[test]
+    fn booleans_take_the_training_spelling_and_unseen_categories_go_to_review() {
+        let p = one_table();
+        let body = json!({"application": {"id": 3, "x": 1.0, "flag": true, "kind": "c"}});
+        assert_eq!(flag_of(&p, &body).as_deref(), Some("True"));
+        assert_eq!(
+            unseen_categories(&p, &body),
+            [
+                "application.kind: `c` is not among the values the model was trained on (a, b); \
+              it counts as none of them"
+            ]
+        );
+        let body = json!({"application": {"id": 3, "flag": false, "kind": "b"}});
+        assert_eq!(flag_of(&p, &body).as_deref(), Some("False"));
+        assert!(unseen_categories(&p, &body).is_empty());
+        let body = json!({"application": {"id": 3, "flag": "true"}});
+        assert_eq!(
+            unseen_categories(&p, &body),
+            [
+                "application.flag: `true` is not among the values the model was trained on \
+              (False, True); it counts as none of them"
+            ]
+        );
+        // A boolean in a column of other values is refused, named.
+        let errors = parse(&p, &json!({"application": {"id": 3, "kind": true}})).unwrap_err();
+        assert_eq!(
+            errors,
+            [field("application.kind", "must be a string")],
+            "{errors:?}"
+        );
     }
 }

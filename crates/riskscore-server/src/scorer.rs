@@ -71,7 +71,7 @@ pub struct Score {
     /// application to review, else `clear`.
     #[schema(value_type = String, pattern = "^(clear|review)$")]
     pub band: &'static str,
-    /// Why the intake sent the application to review (values outside the training data).
+    /// Why the intake sent the application to review (values outside the training data, categories it never saw).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub review_reasons: Vec<String>,
 }
@@ -543,9 +543,12 @@ impl Scorer {
         }
     }
 
-    /// Why a posted application goes to review whatever its score.
+    /// Why a posted application goes to review whatever its score: numbers far outside the
+    /// training data, categories never seen in it.
     pub fn intake_review(&self, body: &serde_json::Value) -> Vec<String> {
-        crate::application::outside_training(body, &self.ranges, self.intake_margin)
+        let mut why = crate::application::outside_training(body, &self.ranges, self.intake_margin);
+        why.extend(crate::application::unseen_categories(&self.pipeline, body));
+        why
     }
 
     pub fn explain(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {

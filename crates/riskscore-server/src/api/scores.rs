@@ -82,7 +82,7 @@ struct Scored {
     id: i64,
     x: Vec<f64>,
     explanation: ClientExplanation,
-    /// Why the intake sends it to review (values outside the training data).
+    /// Why the intake sends it to review (values outside the training data, categories it never saw).
     review: Vec<String>,
     /// A refusal's recourse sentences (its notice's).
     recourse: Vec<String>,

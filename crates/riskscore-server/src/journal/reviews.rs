@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// Why an entry is queued: inside the review band around the threshold.
 pub const BAND: &str = "band";
-/// Why an entry is queued: the intake found values outside the training data.
+/// Why an entry is queued: the intake found values outside the training data, or categories it never saw.
 pub const INTAKE: &str = "intake";
 /// Why an entry is queued: every refusal is reviewed (`serve --review-refusals`).
 pub const REFUSAL: &str = "refusal";
@@ -73,7 +73,7 @@ pub struct Review {
     pub reasons: Vec<String>,
     /// The same reasons in words (the served model's wording).
     pub reasons_in_words: Vec<String>,
-    /// Why the intake sent it to review (values outside the training data), if it did.
+    /// Why the intake sent it to review (values outside the training data, categories it never saw), if it did.
     pub intake: Vec<String>,
     /// The reviewer's decision, once given.
     #[serde(skip_serializing_if = "Option::is_none")]

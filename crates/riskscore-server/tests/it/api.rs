@@ -365,6 +365,40 @@ async fn the_intake_checks_applications_before_a_decision() {
         verify(&loc).unwrap().ok,
         "the chain covers the review reasons"
     );
+    // A category the model never saw (a misspelling, a new kind of credit): scored, sent to
+    // review with its place; the protected CODE_GENDER, which the model does not read, is not.
+    let mut body = with("NAME_CONTRACT_TYPE", json!("Cash loan"));
+    body["application"]["CODE_GENDER"] = json!("X");
+    body["bureau"] =
+        json!([{"SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Closed", "CREDIT_TYPE": "Space loan"}]);
+    body.as_object_mut().unwrap().remove("bureau_balance");
+    let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["score"]["band"], "review", "{v}");
+    let why: Vec<&str> = v["score"]["review_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(why.len(), 2, "{v}");
+    assert_eq!(
+        why[0],
+        "application.NAME_CONTRACT_TYPE: `Cash loan` is not among the values the model was \
+         trained on (Cash loans, Revolving loans); it counts as none of them"
+    );
+    assert!(
+        why[1].starts_with(
+            "bureau[0].CREDIT_TYPE: `Space loan` is not among the values the model was trained \
+             on (Another type of loan, Car loan, Consumer credit,"
+        ) && why[1].ends_with("; it counts as none of them"),
+        "{}",
+        why[1]
+    );
+    assert_eq!(
+        read_entries(&loc).unwrap().pop().unwrap().decided.review,
+        why
+    );
     // The same rules for a batch item and a what-if change.
     let batch =
         json!({"applications": [application_body(&f.data, other), with("AMT_CREDIT", json!(0))]});
