@@ -58,7 +58,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The single-application path: the same intake as the server's `POST /v1/score` (required
-/// fields and domain rules refuse it, values far outside training send it to review).
+/// fields and domain rules refuse it, values far outside training and categories it never saw
+/// send it to review).
 fn one_application(args: &Args, path: &Path) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read it as UTF-8 text", path.display()))?;
@@ -84,7 +85,8 @@ fn one_application(args: &Args, path: &Path) -> Result<()> {
         .first()
         .context("the model gave no probability")?;
     let ranges = application::ranges(&bundle.profile()?);
-    let review_reasons = application::outside_training(&body, &ranges, args.intake_margin);
+    let review_reasons =
+        application::review_reasons(&bundle.pipeline, &body, &ranges, args.intake_margin);
     let answer = serde_json::json!({
         "id": id,
         "probability": p,

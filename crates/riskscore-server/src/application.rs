@@ -239,6 +239,20 @@ pub fn ranges(profile: &riskscore_model::profile::Profile) -> Ranges {
         .collect()
 }
 
+/// Why a posted application goes to review whatever its score: its numbers far outside the
+/// training data ([`outside_training`]), its categories never seen in it
+/// ([`unseen_categories`]). The server's intake and `predict --application` share it.
+pub fn review_reasons(
+    pipeline: &FeaturePipeline,
+    body: &Value,
+    ranges: &Ranges,
+    margin: f64,
+) -> Vec<String> {
+    let mut why = outside_training(body, ranges, margin);
+    why.extend(unseen_categories(pipeline, body));
+    why
+}
+
 /// The posted numeric fields that lie outside the training data by more than `margin` times
 /// the width of its 0.1-99.9 percentile range, each as a reason for review. Home Credit's
 /// 365243 "no date" code is not a value.

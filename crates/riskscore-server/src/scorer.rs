@@ -546,9 +546,7 @@ impl Scorer {
     /// Why a posted application goes to review whatever its score: numbers far outside the
     /// training data, categories never seen in it.
     pub fn intake_review(&self, body: &serde_json::Value) -> Vec<String> {
-        let mut why = crate::application::outside_training(body, &self.ranges, self.intake_margin);
-        why.extend(crate::application::unseen_categories(&self.pipeline, body));
-        why
+        crate::application::review_reasons(&self.pipeline, body, &self.ranges, self.intake_margin)
     }
 
     pub fn explain(&self, id: i64, x: &[f64], top: usize) -> Result<ClientExplanation> {

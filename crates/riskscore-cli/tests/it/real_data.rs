@@ -483,6 +483,23 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         .as_str()
         .unwrap()
         .starts_with("AMT_INCOME_TOTAL: outside the data the model was trained on"));
+    // A real application with one category misspelt: scored, sent to review, named.
+    let mut typo = posted(data, test_id);
+    typo["application"]["NAME_INCOME_TYPE"] = json!("working");
+    let flagged = answer(predict_one(&typo));
+    assert_eq!(flagged["review"], true, "{flagged}");
+    assert_eq!(
+        flagged["review_reasons"].as_array().unwrap().len(),
+        1,
+        "{flagged}"
+    );
+    assert!(
+        flagged["review_reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("application.NAME_INCOME_TYPE: `working` is not among the values"),
+        "{flagged}"
+    );
     let out = ok(&[
         "-q",
         "explain",
@@ -530,6 +547,13 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     assert_eq!(
         one["probability"], known["score"]["probability"],
         "predict --application"
+    );
+    assert!(new["score"].get("review_reasons").is_none(), "{new}");
+    let posted_typo = server.ok("POST", "/v1/score", &typo.to_string());
+    assert_eq!(posted_typo["score"]["band"], "review", "{posted_typo}");
+    assert_eq!(
+        posted_typo["score"]["review_reasons"], flagged["review_reasons"],
+        "the server's intake is predict's"
     );
     let batch = json!({"applications": [posted(data, test_id), posted(data, train_id)]});
     let b = server.ok("POST", "/v1/score/batch", &batch.to_string());
