@@ -42,6 +42,16 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.data {
         crate::table_args::must_exist(dir, "--data")?;
     }
+    if !args.no_serve {
+        // The port is tried before minutes of work, not found in use at their end.
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+        std::net::TcpListener::bind(addr).with_context(|| {
+            format!(
+                "port {}: cannot listen on {addr} (give another with --port, or --no-serve)",
+                args.port
+            )
+        })?;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let data = match &args.data {
@@ -198,15 +208,16 @@ fn serve(args: &Args, data: &std::path::Path, model: &std::path::Path) -> Result
     let some_client = scorer.population.ids.first().copied().unwrap_or_default();
     let state = AppState::new(scorer, journal, Settings::default());
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listener = runtime.block_on(riskscore_server::bind(addr))?;
     println!("7. serving on http://{addr}/ (Ctrl-C to stop)");
     println!("   dashboard:         http://{addr}/");
     println!("   API documentation: http://{addr}/docs");
     println!("   a score:           http://{addr}/v1/clients/{some_client}/score");
     println!("   drift of the scores journaled: http://{addr}/v1/drift?format=html");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(riskscore_server::serve(state, addr))?;
+    runtime.block_on(riskscore_server::serve(state, listener))?;
     Ok(())
 }

@@ -155,6 +155,13 @@ pub fn run(args: Args) -> Result<()> {
             "no reviewers (RISKSCORE_REVIEWERS): the review queue fills but nobody can decide"
         );
     }
+    // The address is taken before the load: one in use fails at once.
+    let addr = SocketAddr::new(args.host, args.port);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listener = runtime.block_on(riskscore_server::bind(addr))?;
     let location = Location::parse(&args.journal);
     let journal = Journal::open(&location)?;
     tracing::info!(journal = %journal.location(), "decision journal open");
@@ -178,12 +185,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         None => None,
     };
-    let addr = SocketAddr::new(args.host, args.port);
     eprintln!("riskscore serving on http://{addr}/ (API docs: http://{addr}/docs)");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let mut state = AppState::new(scorer, journal.clone(), settings);
         if !args.no_warm {
@@ -204,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
                 None,
             ));
         }
-        riskscore_server::serve(state, addr).await
+        riskscore_server::serve(state, listener).await
     })?;
     Ok(())
 }

@@ -48,15 +48,20 @@ impl AppState {
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then stops accepting, finishes the requests in flight
-/// (their decisions are journaled) and returns.
-pub async fn serve(state: AppState, addr: SocketAddr) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
+/// Binds the server's address. `serve` binds before it loads the model and the data, so that an
+/// address in use fails at once, not after the load; connections made meanwhile wait for it.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Io {
             context: format!("listening on {addr}"),
             source,
-        })?;
+        })
+}
+
+/// Serves until SIGINT or SIGTERM, then stops accepting, finishes the requests in flight
+/// (their decisions are journaled) and returns.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> Result<()> {
     let local = listener.local_addr().map_err(|source| Error::Io {
         context: "local address".into(),
         source,

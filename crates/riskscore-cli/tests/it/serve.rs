@@ -108,6 +108,45 @@ fn serves_a_single_table_model_and_stops_gracefully() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("2 entries, chain intact"));
 }
 
+/// A port in use fails at once: `serve` before it reads the model and the data (it said
+/// "serving on" and then failed, after the load) and opens no journal; `demo` before minutes of
+/// work (it failed at their end), naming `--port`.
+#[test]
+fn a_port_in_use_fails_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = held.local_addr().unwrap().port();
+    let journal = dir.path().join("j.sqlite");
+    // A bundle that is not there: the address is tried first.
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let o = start(&crate::common::tiny(), &model, &journal, port)
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("listening on 127.0.0.1:{port}")) && err.contains("in use"),
+        "{err}"
+    );
+    assert!(!err.contains("serving on"), "{err}");
+    assert!(!journal.exists(), "no journal opened");
+    let out = dir.path().join("demo");
+    let o = riskscore()
+        .args(["-q", "demo", "--out", out.to_str().unwrap()])
+        .args(["--port", &port.to_string()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("port {port}: cannot listen")) && err.contains("--port"),
+        "{err}"
+    );
+    assert!(!out.exists(), "the demo wrote nothing");
+    drop(held);
+}
+
 #[test]
 fn no_answered_decision_is_lost_on_kill_9_under_load() {
     let dir = tempfile::tempdir().unwrap();
