@@ -239,8 +239,40 @@ impl GenericTable {
         if has_target {
             check_target(&df, &spec.target, false)?;
         }
+        for (column, rows, first) in unseen(spec, &df)? {
+            tracing::warn!(
+                file = %self.path.display(),
+                column,
+                rows,
+                first = %first,
+                "values never seen in training: they count as none of the known values"
+            );
+        }
         transform_frame(spec, df)
     }
+}
+
+/// The categorical columns holding values the fitted spec never saw: the column, how many rows,
+/// and the first such value. Each counts as none of the known values (its one-hot columns 0).
+pub fn unseen(spec: &GenericSpec, df: &DataFrame) -> Result<Vec<(String, usize, String)>> {
+    let mut out = Vec::new();
+    for (column, values) in &spec.categorical {
+        let Ok(c) = df.column(column) else { continue };
+        let text = c.cast(&DataType::String).map_err(Error::polars(column))?;
+        let known: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
+        let mut rows = 0;
+        let mut first = None;
+        for v in text.str().map_err(Error::polars(column))?.iter().flatten() {
+            if !known.contains(v) {
+                rows += 1;
+                first.get_or_insert_with(|| v.to_owned());
+            }
+        }
+        if let Some(first) = first {
+            out.push((column.clone(), rows, first));
+        }
+    }
+    Ok(out)
 }
 
 /// Applies a fitted spec to rows already in memory (a new application): the id, numeric

@@ -358,6 +358,30 @@ fn train_json_summary_then_predict() {
     let written = std::fs::read_to_string(&scores).unwrap();
     assert_eq!(written.lines().count(), 401);
     assert!(written.starts_with("client_id,probability_raw,probability,decision,review\n"));
+    // A region the model never saw: scored, and said.
+    let new = dir.path().join("new.csv");
+    std::fs::write(
+        &new,
+        "client_id,ratio,age,region\n5000,2.5,40,north\n5001,2.5,40,atlantis\n",
+    )
+    .unwrap();
+    let out = riskscore(&[
+        "-q",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        new.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("values never seen in training")
+            && err.contains("column=\"region\" rows=1 first=atlantis"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -332,6 +332,42 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         let id = line.split(',').next().unwrap();
         assert_eq!(Some(line), all.get(id), "client {id}");
     }
+    // New applicants with an income type the model never saw: scored, and said.
+    let typo = dir.join("typo-applicants");
+    std::fs::create_dir(&typo).unwrap();
+    let text = std::fs::read_to_string(data.join("application_test.csv")).unwrap();
+    let mut changed = 0;
+    let rows: Vec<String> = text
+        .lines()
+        .take(31)
+        .map(|l| {
+            if changed < 2 && l.contains(",Working,") {
+                changed += 1;
+                l.replacen(",Working,", ",Robot,", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(changed, 2, "two working applicants among the first 30");
+    std::fs::write(typo.join("application_test.csv"), rows.join("\n") + "\n").unwrap();
+    let o = riskscore(&[
+        "-q",
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&typo),
+        "--out",
+        s(&dir.join("typo-scores.csv")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("values never seen in training")
+            && err.contains("column=\"NAME_INCOME_TYPE\" rows=2 first=Robot"),
+        "{err}"
+    );
     // Fairness of the model's decisions on the labelled rows, equal to fairlearn's.
     let rows = dir.join("fairness-rows.csv");
     let out = ok(&[

@@ -182,6 +182,29 @@ fn transform_without_target_keeps_fitted_columns() {
     assert_eq!(crate_value(&df, "income"), Some(5000.0));
 }
 
+/// Values a fitted spec never saw are found, for the warning of `transform`: the column, how
+/// many rows, the first; a known value and a missing one are not.
+#[test]
+fn values_never_seen_in_training_are_counted() {
+    let f = csv(LOANS);
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    let riskscore_features::Layout::Generic(spec) = &pipeline.layout else {
+        panic!("a single-table pipeline");
+    };
+    let df =
+        polars::df!("region" => [Some("east"), Some("north"), Some("west"), None, Some("east")])
+            .expect("frame");
+    assert_eq!(
+        riskscore_features::generic::unseen(spec, &df).expect("unseen"),
+        [("region".to_owned(), 3, "east".to_owned())]
+    );
+    let df = polars::df!("region" => [Some("south"), None]).expect("frame");
+    assert!(riskscore_features::generic::unseen(spec, &df)
+        .expect("unseen")
+        .is_empty());
+}
+
 #[test]
 fn bad_number_in_a_fitted_numeric_column() {
     let f = csv(LOANS);
