@@ -88,7 +88,7 @@ fn any_integer() -> utoipa::openapi::schema::Object {
         .build()
 }
 
-/// `?top=`: any integer, taken into 1..=100; anything else is a query that cannot be read.
+/// `?top=`: any integer, taken into 1..=100; anything else is an invalid field (422).
 fn top_of(raw: Option<&str>) -> ApiResult<usize> {
     let Some(raw) = raw else { return Ok(10) };
     let (negative, digits) = match raw.strip_prefix('-') {
@@ -96,10 +96,9 @@ fn top_of(raw: Option<&str>) -> ApiResult<usize> {
         None => (false, raw.strip_prefix('+').unwrap_or(raw)),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("top: `{raw}` is not an integer"),
+        return Err(ApiError::invalid_field(
+            "top",
+            format!("`{raw}` is not an integer"),
         ));
     }
     Ok(if negative {
@@ -202,10 +201,10 @@ async fn client_score(
     params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), TopQuery),
     responses(
         (status = 200, description = "The explanation (journaled)", body = ExplanationAnswer),
-        (status = 400, description = "A query parameter cannot be read (not a number, or given twice)", body = ErrorBody),
+        (status = 400, description = "A query parameter given twice", body = ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 404, description = "Unknown client", body = ErrorBody),
-        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 422, description = "The id is not an integer, or `top` is not an integer", body = ErrorBody),
         (status = 503, description = "The decision journal is unavailable, or the request timed out", body = ErrorBody),
     ))]
 async fn client_explanation(
@@ -339,10 +338,10 @@ pub(crate) enum NoticeFormat {
     responses(
         (status = 200, description = "The notice (JSON, or a printable HTML page with ?format=html; journaled)",
             content((Notice = "application/json"), (String = "text/html"))),
-        (status = 400, description = "A query parameter cannot be read (an unknown format)", body = ErrorBody),
+        (status = 400, description = "A query parameter given twice", body = ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 404, description = "Unknown client", body = ErrorBody),
-        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 422, description = "The id is not an integer, or `format` is not json or html", body = ErrorBody),
         (status = 503, description = "The decision journal is unavailable, or the request timed out", body = ErrorBody),
     ))]
 async fn client_notice(
@@ -356,10 +355,9 @@ async fn client_notice(
         None | Some("json") => false,
         Some("html") => true,
         Some(other) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "invalid_query",
-                format!("format: `{other}` is not one of json, html"),
+            return Err(ApiError::invalid_field(
+                "format",
+                format!("`{other}`: json or html"),
             ))
         }
     };

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use riskscore_explain::recourse::{Cost, Query, MAX_CHANGES};
 use serde::Deserialize;
@@ -39,16 +38,13 @@ pub(crate) struct RecourseQuery {
     budget_ms: Option<String>,
 }
 
-fn bad(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
-}
-
 fn integer(name: &str, raw: &str, lo: u64, hi: u64) -> ApiResult<u64> {
     match raw.parse::<u64>() {
         Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-        _ => Err(bad(format!(
-            "{name}: `{raw}` is not an integer from {lo} to {hi}"
-        ))),
+        _ => Err(ApiError::invalid_field(
+            name,
+            format!("`{raw}` is not an integer from {lo} to {hi}"),
+        )),
     }
 }
 
@@ -63,7 +59,9 @@ pub(crate) fn query_of(
         q.k = integer("k", k, 1, MAX_CHANGES as u64)? as usize;
     }
     if let Some(c) = cost {
-        q.cost = c.parse::<Cost>().map_err(bad)?;
+        q.cost = c
+            .parse::<Cost>()
+            .map_err(|e| ApiError::invalid_field("cost", e))?;
     }
     if let Some(b) = budget_ms {
         q.budget = Duration::from_millis(integer("budget_ms", b, 1, MAX_BUDGET_MS)?);
@@ -81,11 +79,11 @@ pub(crate) fn query_of(
     params(("id" = i64, Path, description = "Client id (SK_ID_CURR or the table's id)"), RecourseQuery),
     responses(
         (status = 200, description = "The options (status found), or why there are none", body = RecourseAnswer),
-        (status = 400, description = "A query parameter cannot be read (k, cost or budget_ms)", body = ErrorBody),
+        (status = 400, description = "A query parameter given twice", body = ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 404, description = "Unknown client", body = ErrorBody),
         (status = 409, description = "The server has no raw applications (started on a feature matrix)", body = ErrorBody),
-        (status = 422, description = "The id is not an integer", body = ErrorBody),
+        (status = 422, description = "The id is not an integer, or k, cost or budget_ms is not one of their values", body = ErrorBody),
         (status = 503, description = "The client's application cannot be read again (its file changed since the start), or the request timed out", body = ErrorBody),
     ))]
 async fn recourse(

@@ -205,8 +205,9 @@ async fn a_refusal_carries_its_notice_in_the_answer_the_page_and_the_journal() {
         get(&format!("/v1/clients/{refused}/notice?format=xml")),
     )
     .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_error(&v, 400, "invalid_query");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&v, 422, "invalid_fields");
+    assert_eq!(v["error"]["fields"][0]["field"], "format", "{v}");
     let (s, v) = call(&st, get("/v1/clients/1/notice")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_error(&v, 404, "not_found");

@@ -17,8 +17,21 @@ async fn query_rejections_and_security_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let (st, _) = state(dir.path(), Settings::default());
     let (id, _) = ids();
+    // A parameter given twice cannot be read (400); a value that is not one (`top=abc`, `k=0`,
+    // `format=pdf`) is an invalid field, named (422), on every endpoint alike.
+    for (uri, field) in [
+        (format!("/v1/clients/{id}/explanation?top=abc"), "top"),
+        (format!("/v1/clients/{id}/similar?k=abc"), "k"),
+        (format!("/v1/clients/{id}/recourse?k=0"), "k"),
+        (format!("/v1/clients/{id}/notice?format=pdf"), "format"),
+        ("/v1/drift?format=pdf".to_owned(), "format"),
+    ] {
+        let (s, v) = call(&st, get(&uri)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {v}");
+        assert_error(&v, 422, "invalid_fields");
+        assert_eq!(v["error"]["fields"][0]["field"], field, "{uri}: {v}");
+    }
     for uri in [
-        format!("/v1/clients/{id}/explanation?top=abc"),
         format!("/v1/clients/{id}/explanation?top=1&top=2"),
         format!("/v1/clients/{id}/compare?feature=AMT_CREDIT&feature=AMT_ANNUITY"),
         "/v1/drift?last=1&last=2".to_owned(),

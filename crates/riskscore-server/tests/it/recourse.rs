@@ -291,20 +291,27 @@ async fn the_recourse_endpoint_answers_and_names_bad_queries() {
         last.decided.notice
     );
     // Bad queries and unknown clients.
-    for (q, want) in [
-        ("k=4", "k: `4` is not an integer from 1 to 3"),
-        ("k=two", "k: `two`"),
-        ("cost=cheapest", "cost \"cheapest\""),
-        ("budget_ms=0", "budget_ms: `0`"),
+    for (q, field, want) in [
+        ("k=4", "k", "`4` is not an integer from 1 to 3"),
+        ("k=two", "k", "`two`"),
+        ("cost=cheapest", "cost", "cost \"cheapest\""),
+        ("budget_ms=0", "budget_ms", "`0`"),
     ] {
         let (status, body) = call(&st, get(&format!("/v1/clients/{id}/recourse?{q}"))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {body}");
-        assert_error(&body, 400, "invalid_query");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {body}");
+        assert_error(&body, 422, "invalid_fields");
+        assert_eq!(body["error"]["fields"][0]["field"], field, "{q}: {body}");
         assert!(
-            body["error"]["message"].as_str().unwrap().contains(want),
+            body["error"]["fields"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(want),
             "{q}: {body}"
         );
     }
+    let (status, body) = call(&st, get(&format!("/v1/clients/{id}/recourse?k=1&k=2"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, 400, "invalid_query");
     let (status, body) = call(&st, get("/v1/clients/1/recourse")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, 404, "not_found");
