@@ -40,7 +40,25 @@ fn journal_of(journal: &str) -> Result<Location> {
     Ok(loc)
 }
 
-/// Reads the outcome file; errors name the line and the field.
+/// A field without the quotes some writers put around every value (`"100002"`).
+fn unquote(field: &str) -> &str {
+    field
+        .strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(field)
+}
+
+/// An id written as an integer, or as a number without a fraction (`100002.0`, as pandas
+/// writes a column of ids with a missing value).
+fn integer(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().or_else(|| {
+        let f = text.parse::<f64>().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15).then_some(f as i64)
+    })
+}
+
+/// Reads the outcome file (quoted fields read without their quotes); errors name the line and
+/// the field.
 fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -49,7 +67,7 @@ fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
         .next()
         .unwrap_or_default()
         .split(',')
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
+        .map(|h| unquote(h.trim().trim_start_matches('\u{feff}')).to_owned())
         .collect();
     let col = |name: &str| {
         header.iter().position(|h| h == name).with_context(|| {
@@ -65,10 +83,10 @@ fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
         if line.trim().is_empty() {
             continue;
         }
-        let c: Vec<&str> = line.split(',').map(str::trim).collect();
+        let c: Vec<&str> = line.split(',').map(|f| unquote(f.trim())).collect();
         let at = |i: usize| c.get(i).copied().unwrap_or("");
         let line_no = n + 2;
-        let client: i64 = at(id).parse().with_context(|| {
+        let client: i64 = integer(at(id)).with_context(|| {
             format!(
                 "{}:{line_no}: id `{}` is not an integer",
                 file.display(),

@@ -676,6 +676,37 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         out.starts_with(&format!("{} outcomes recorded", seen.len())),
         "{out}"
     );
+    // The same outcomes as pandas writes them with every field quoted, the ids of a column with
+    // a missing value (100002.0) and the outcome as booleans: read the same, nothing new.
+    let pandas: String = file
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                return "\"id\",\"defaulted\",\"observed_at\"\n".to_owned();
+            }
+            let f: Vec<&str> = l.split(',').collect();
+            let y = if f[1] == "1" { "True" } else { "False" };
+            format!("\"{}.0\",\"{y}\",\"{}\"\n", f[0], f[2])
+        })
+        .collect();
+    let quoted = dir.join("outcomes-pandas.csv");
+    std::fs::write(&quoted, pandas).unwrap();
+    let out = ok(&[
+        "-q",
+        "outcomes",
+        "import",
+        s(&quoted),
+        "--journal",
+        s(&journal),
+    ]);
+    assert!(
+        out.starts_with(&format!(
+            "0 outcomes recorded, {} already recorded with the same value",
+            seen.len()
+        )),
+        "{out}"
+    );
     let report = dir.join("monitor.html");
     let m = monitor_json(&model, &journal, &report);
     assert!(m["decisions"].as_u64().unwrap() >= seen.len() as u64, "{m}");
