@@ -289,27 +289,30 @@ fn spelled(b: bool, vocabulary: Option<&[String]>) -> Option<String> {
         .cloned()
 }
 
-/// The posted categorical values the model never saw in training, each as a reason for review:
-/// such a value (a misspelling, a new product) counts as none of the known values, which the
-/// model was never shown. The application's fields and each posted history record's;
-/// protected attributes, which the model does not read, are not looked at.
+/// The posted categorical values the model never saw in training, as reasons for review: such a
+/// value (a misspelling, a new product) counts as none of the known values, which the model was
+/// never shown. The application's fields, one reason each; a history table's column, one reason
+/// naming its first record and counting the others (a request of thousands of records gives a
+/// few reasons, not thousands). Protected attributes, which the model does not read, are not
+/// looked at.
 pub fn unseen_categories(pipeline: &FeaturePipeline, body: &Value) -> Vec<String> {
     let Some(obj) = body.as_object() else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (section, v) in obj {
-        let records: Vec<(String, &Map<String, Value>)> = match v {
-            Value::Object(m) if section == "application" => vec![(section.clone(), m)],
-            Value::Array(rows) if section != "application" => rows
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| Some((format!("{section}[{i}]"), r.as_object()?)))
-                .collect(),
+        let records: Vec<&Map<String, Value>> = match v {
+            Value::Object(m) if section == "application" => vec![m],
+            Value::Array(rows) if section != "application" => {
+                rows.iter().filter_map(Value::as_object).collect()
+            }
             _ => continue,
         };
-        for (place, record) in records {
-            for (column, value) in record {
+        // Per column, in the order first met: the first record's place and value, and how many
+        // records had such a value.
+        let mut found: Vec<(&str, String, String, usize)> = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            for (column, value) in *record {
                 if section == "application" && pipeline.protected.contains(column) {
                     continue;
                 }
@@ -327,23 +330,45 @@ pub fn unseen_categories(pipeline: &FeaturePipeline, body: &Value) -> Vec<String
                         None => continue,
                     },
                 };
-                if !values.contains(&text) {
-                    const SHOWN: usize = 8;
-                    let mut known = values
-                        .iter()
-                        .take(SHOWN)
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if values.len() > SHOWN {
-                        known.push_str(&format!(" and {} more", values.len() - SHOWN));
+                if values.contains(&text) {
+                    continue;
+                }
+                match found.iter_mut().find(|f| f.0 == column) {
+                    Some(f) => f.3 += 1,
+                    None => {
+                        let place = if section == "application" {
+                            section.clone()
+                        } else {
+                            format!("{section}[{i}]")
+                        };
+                        found.push((column, place, text, 1));
                     }
-                    out.push(format!(
-                        "{place}.{column}: `{text}` is not among the values the model was trained \
-                         on ({known}); it counts as none of them"
-                    ));
                 }
             }
+        }
+        for (column, place, text, count) in found {
+            let values = pipeline.vocabulary(section, column).unwrap_or_default();
+            const SHOWN: usize = 8;
+            let mut known = values
+                .iter()
+                .take(SHOWN)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if values.len() > SHOWN {
+                known.push_str(&format!(" and {} more", values.len() - SHOWN));
+            }
+            let mut why = format!(
+                "{place}.{column}: `{text}` is not among the values the model was trained on \
+                 ({known}); it counts as none of them"
+            );
+            if count > 1 {
+                why.push_str(&format!(
+                    " (so do {} more of the {section} records)",
+                    count - 1
+                ));
+            }
+            out.push(why);
         }
     }
     out

@@ -36,11 +36,27 @@ pub(crate) struct OutcomeBatch {
 pub(crate) struct OutcomeItem {
     /// The client's id (a client the journal decided).
     id: i64,
-    /// 1 defaulted, 0 repaid (a JSON boolean, or the text 0, 1, true or false, is read too).
-    #[schema(minimum = 0, maximum = 1)]
+    /// 1 defaulted, 0 repaid; or `true` and `false`.
+    #[schema(schema_with = zero_or_one)]
     defaulted: u8,
     /// When it was observed: a date (2027-06-30) or a UTC time.
     observed_at: String,
+}
+
+/// `defaulted`: 0 or 1, or a boolean.
+fn zero_or_one() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(1)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .description(Some("1 defaulted, 0 repaid; or true and false"))
+        .build()
+        .into()
 }
 
 /// A JSON integer: written as one (5), or as a number without a fraction (5.0), which JSON
@@ -104,10 +120,9 @@ pub(crate) fn parse(body: &Value) -> ApiResult<Vec<Outcome>> {
         if id.is_none() {
             bad.push(at("id", given("an integer client id", obj.get("id"))));
         }
-        // 0 or 1 as a number or a string, or a JSON boolean.
+        // 0 or 1, or a JSON boolean (a string is not: the schema says a number or a boolean).
         let defaulted = match obj.get("defaulted") {
             Some(Value::Bool(b)) => Some(u8::from(*b).to_string()),
-            Some(Value::String(t)) => Some(t.clone()),
             v => integer(v).map(|v| v.to_string()),
         };
         let observed = obj.get("observed_at").and_then(Value::as_str);

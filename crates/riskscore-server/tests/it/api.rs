@@ -366,11 +366,15 @@ async fn the_intake_checks_applications_before_a_decision() {
         "the chain covers the review reasons"
     );
     // A category the model never saw (a misspelling, a new kind of credit): scored, sent to
-    // review with its place; the protected CODE_GENDER, which the model does not read, is not.
+    // review with its place, one reason per history column however many records; the
+    // protected CODE_GENDER, which the model does not read, is not looked at.
     let mut body = with("NAME_CONTRACT_TYPE", json!("Cash loan"));
     body["application"]["CODE_GENDER"] = json!("X");
-    body["bureau"] =
-        json!([{"SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Closed", "CREDIT_TYPE": "Space loan"}]);
+    body["bureau"] = json!([
+        {"SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Closed", "CREDIT_TYPE": "Space loan"},
+        {"SK_ID_BUREAU": 2, "CREDIT_ACTIVE": "Closed", "CREDIT_TYPE": "Car loan"},
+        {"SK_ID_BUREAU": 3, "CREDIT_ACTIVE": "Closed", "CREDIT_TYPE": "Moon loan"},
+    ]);
     body.as_object_mut().unwrap().remove("bureau_balance");
     let (s, v) = call(&st, post("/v1/score", body.to_string())).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -391,7 +395,7 @@ async fn the_intake_checks_applications_before_a_decision() {
         why[1].starts_with(
             "bureau[0].CREDIT_TYPE: `Space loan` is not among the values the model was trained \
              on (Another type of loan, Car loan, Consumer credit,"
-        ) && why[1].ends_with("; it counts as none of them"),
+        ) && why[1].ends_with("; it counts as none of them (so do 1 more of the bureau records)"),
         "{}",
         why[1]
     );

@@ -153,11 +153,11 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
     assert!(!page.contains("<script"));
     let (s, v) = call(&st, get("/v1/monitor?chunk_size=3")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    // `defaulted` as a JSON boolean, or as text the way pandas writes booleans, reads as 0 or 1.
+    // `defaulted` as a JSON boolean reads as 0 or 1.
     let (a, b) = (clients[230], clients[231]);
     let body = json!({"outcomes": [
         {"id": a.0, "defaulted": a.1 == 1, "observed_at": "2027-06-30"},
-        {"id": b.0, "defaulted": if b.1 == 1 { "True" } else { "False" }, "observed_at": "2027-06-30"},
+        {"id": b.0, "defaulted": b.1 == 1, "observed_at": "2027-06-30"},
     ]});
     let (s, v) = call(&st, post("/v1/outcomes", body.to_string())).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -168,7 +168,7 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
         assert_eq!(o.defaulted, d, "client {id}");
     }
     // A value of another kind is named as such, not as missing.
-    let body = json!({"outcomes": [{"id": [5], "defaulted": [1], "observed_at": 20270630}]});
+    let body = json!({"outcomes": [{"id": [5], "defaulted": "1", "observed_at": 20270630}]});
     let (s, v) = call(&st, post("/v1/outcomes", body.to_string())).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let messages: Vec<&str> = v["error"]["fields"]
@@ -181,7 +181,7 @@ async fn outcomes_round_trip_and_the_monitor_reads_them() {
         messages,
         [
             "`[5]` is not an integer client id",
-            "`[1]` is not 0 or 1",
+            "`\"1\"` is not 0 or 1",
             "`20270630` is not a date or a UTC time, as a string"
         ],
         "{v}"
