@@ -121,6 +121,21 @@ pub fn http(port: u16, method: &str, path: &str, body: &str, rid: &str) -> Optio
     Some((status, out))
 }
 
+/// Reads a ready server's standard error to its end in a thread, so that a server writing more
+/// than a pipe holds (64 KB) never blocks on its logs mid-request; the text when it exits.
+pub fn drain_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut pipe = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(p) = pipe.as_mut() {
+            let mut bytes = Vec::new();
+            let _ = p.read_to_end(&mut bytes);
+            text = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        text
+    })
+}
+
 pub fn wait_ready(port: u16, child: &mut Child) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(60) {

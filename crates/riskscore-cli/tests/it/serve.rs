@@ -444,6 +444,7 @@ fn schemathesis_finds_no_failure_and_no_server_error() {
         .spawn()
         .unwrap();
     wait_ready(port, &mut child);
+    let logs = crate::common::drain_stderr(&mut child);
     let hooks = riskscore_testkit::repo_root().join("scripts");
     let run = Command::new(&st)
         .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
@@ -464,10 +465,13 @@ fn schemathesis_finds_no_failure_and_no_server_error() {
     let (_, metrics) = http(port, "GET", "/metrics", "", "m").unwrap();
     child.kill().unwrap();
     let _ = child.wait();
+    let logs = logs.join().unwrap_or_default();
+    let tail = logs.char_indices().rev().nth(4000).map_or(0, |(i, _)| i);
     assert!(
         run.status.success(),
-        "schemathesis failed:\n{report}{}",
-        String::from_utf8_lossy(&run.stderr)
+        "schemathesis failed:\n{report}{}\nthe server's log ends:\n{}",
+        String::from_utf8_lossy(&run.stderr),
+        &logs[tail..]
     );
     let count = |line: &str| -> u64 {
         line.rsplit(' ')
