@@ -136,6 +136,21 @@ fn int_column(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
     let col = df
         .column(name)
         .map_err(|_| Error::Data(format!("no column {name:?}")))?;
+    // Text is cast to null where it is not an integer: name the first such id, not a "missing"
+    // one.
+    if let Ok(text) = col.str() {
+        if let Some((row, v)) = text.iter().enumerate().find_map(|(i, v)| {
+            v.filter(|v| v.trim().parse::<i64>().is_err())
+                .map(|v| (i, v))
+        }) {
+            return Err(Error::Data(format!(
+                "column {name:?} holds ids that are not integers (row {}: `{v}`): training, \
+                 scoring, the API and the journal key clients by integer ids; give another column \
+                 as the id, or number the rows",
+                row + 1
+            )));
+        }
+    }
     let cast = col
         .cast(&DataType::Int64)
         .map_err(|_| Error::Data(format!("column {name:?} is not an integer id")))?;

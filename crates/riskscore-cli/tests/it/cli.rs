@@ -97,6 +97,41 @@ fn single_table_needs_id_and_target() {
     assert!(text(&o.stderr).contains("a single table needs --id and --target"));
 }
 
+/// Ids that are text (`C00001`) are named with their row: they were cast to nothing and
+/// `train` said `row 1 has no client`.
+#[test]
+fn text_ids_are_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = dir.path().join("t.csv");
+    let mut text_ids = String::from("client,x,y\n");
+    for i in 0..40 {
+        text_ids.push_str(&format!("C{i:03},{},{}\n", i % 7, i % 2));
+    }
+    std::fs::write(&csv, text_ids).expect("write");
+    let out = dir.path().join("m");
+    let mut args = vec![
+        "train",
+        "--data",
+        csv.to_str().expect("utf8"),
+        "--id",
+        "client",
+        "--target",
+        "y",
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    args.extend(QUICK);
+    let o = riskscore(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr)
+            .contains("column \"client\" holds ids that are not integers (row 1: `C000`)"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists(), "no bundle");
+}
+
 /// Fair lending: a protected attribute that is not a column is named, for both layouts; a
 /// protected column leaves the model inputs and its one-hot columns with it.
 #[test]
