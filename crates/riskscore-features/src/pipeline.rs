@@ -191,7 +191,7 @@ impl FeaturePipeline {
         source: &dyn TableSource,
         out: &mut dyn Out,
     ) -> Result<usize> {
-        let mut vocab = VocabMode::Use(self.home_credit_vocabularies()?);
+        let mut vocab = VocabMode::Use(self.home_credit_vocabularies()?, source.reports_progress());
         home_credit::build(source, &mut vocab, &mut BuildReport::default(), out)
     }
 

@@ -32,7 +32,9 @@ impl Vocabularies {
 #[derive(Debug)]
 pub(crate) enum VocabMode<'a> {
     Fit(Vocabularies),
-    Use(&'a Vocabularies),
+    /// The fitted vocabularies; `loud`: values never seen in training are a warning (files),
+    /// else a debug line (a posted application, whose intake answers with them).
+    Use(&'a Vocabularies, bool),
 }
 
 impl VocabMode<'_> {
@@ -40,7 +42,21 @@ impl VocabMode<'_> {
     /// the stored one otherwise.
     pub fn resolve(&mut self, table: &str, column: &str, seen: Vec<String>) -> Result<Vec<String>> {
         match self {
-            VocabMode::Use(v) => v.get(table, column).map(<[String]>::to_vec),
+            VocabMode::Use(v, loud) => {
+                let values = v.get(table, column)?;
+                let unseen: Vec<&String> = seen.iter().filter(|s| !values.contains(s)).collect();
+                if let Some(first) = unseen.first() {
+                    let what =
+                        "values never seen in training: they count as none of the known values";
+                    let n = unseen.len();
+                    if *loud {
+                        tracing::warn!(table, column, values = n, first = %first, "{what}");
+                    } else {
+                        tracing::debug!(table, column, values = n, first = %first, "{what}");
+                    }
+                }
+                Ok(values.to_vec())
+            }
             VocabMode::Fit(v) => {
                 v.0.insert(Vocabularies::key(table, column), seen.clone());
                 Ok(seen)
@@ -52,7 +68,7 @@ impl VocabMode<'_> {
     /// seen joins it), when stored otherwise.
     pub fn admits(&self, table: &str, column: &str, value: &str) -> bool {
         match self {
-            VocabMode::Use(v) => v
+            VocabMode::Use(v, _) => v
                 .get(table, column)
                 .is_ok_and(|values| values.iter().any(|x| x == value)),
             VocabMode::Fit(_) => true,
@@ -62,7 +78,7 @@ impl VocabMode<'_> {
     pub fn into_fitted(self) -> Option<Vocabularies> {
         match self {
             VocabMode::Fit(v) => Some(v),
-            VocabMode::Use(_) => None,
+            VocabMode::Use(..) => None,
         }
     }
 }

@@ -351,6 +351,20 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
         .collect();
     assert_eq!(changed, 2, "two working applicants among the first 30");
     std::fs::write(typo.join("application_test.csv"), rows.join("\n") + "\n").unwrap();
+    // And one bureau record of a kind of credit never seen, for the first of them.
+    let bureau = std::fs::read_to_string(data.join("bureau.csv")).unwrap();
+    let record = bureau
+        .lines()
+        .find(|l| l.contains(",Consumer credit,"))
+        .unwrap();
+    let first_test = rows[1].split(',').next().unwrap();
+    let (_, rest) = record.split_once(',').unwrap();
+    let record = format!(
+        "{first_test},{}",
+        rest.replacen(",Consumer credit,", ",Space loan,", 1)
+    );
+    let header = bureau.lines().next().unwrap();
+    std::fs::write(typo.join("bureau.csv"), format!("{header}\n{record}\n")).unwrap();
     let o = riskscore(&[
         "-q",
         "predict",
@@ -363,11 +377,16 @@ fn every_command(data: &Path, dir: &Path) -> (Server, PathBuf) {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(
-        err.contains("values never seen in training")
-            && err.contains("column=\"NAME_INCOME_TYPE\" rows=2 first=Robot"),
-        "{err}"
-    );
+    for said in [
+        "table=\"application\" column=\"NAME_INCOME_TYPE\" values=1 first=Robot",
+        "table=\"bureau\" column=\"CREDIT_TYPE\" values=1 first=Space loan",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("values never seen in training") && l.contains(said)),
+            "{said}: {err}"
+        );
+    }
     // Fairness of the model's decisions on the labelled rows, equal to fairlearn's.
     let rows = dir.join("fairness-rows.csv");
     let out = ok(&[

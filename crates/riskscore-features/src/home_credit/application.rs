@@ -102,10 +102,6 @@ pub(super) fn application(
                 let values = vocab.resolve("application", name, sorted(seen))?;
                 // The table-wide code of each vocabulary entry.
                 let of: Vec<Option<u32>> = values.iter().map(|v| dicts[j].code(v)).collect();
-                if matches!(vocab, VocabMode::Use(_)) {
-                    let loud = source.reports_progress();
-                    warn_unseen(name, &dicts[j].values, &of, &codes[j], &kept_rows, loud);
-                }
                 if BINARY_FLAGS.contains(name) {
                     // pandas factorize(sort=True): the index in the vocabulary, -1 if missing.
                     let v: Vec<i32> = kept_rows
@@ -168,41 +164,4 @@ pub(super) fn application(
         row,
         kept: kept_rows.len(),
     })
-}
-
-/// Says which values of a category column a fitted pipeline never saw (a new folder's): each
-/// counts as none of the known values (its one-hot columns 0, a binary flag missing). A warning
-/// for files (`loud`); at debug level for tables in memory, a posted application, whose intake
-/// answers with them (a warning per request would fill the logs).
-fn warn_unseen(
-    name: &str,
-    dict: &[String],
-    of: &[Option<u32>],
-    codes: &[u32],
-    rows: &[usize],
-    loud: bool,
-) {
-    let mut known = vec![false; dict.len()];
-    for c in of.iter().flatten() {
-        if let Some(k) = known.get_mut(*c as usize) {
-            *k = true;
-        }
-    }
-    let mut count = 0usize;
-    let mut first = None;
-    for &r in rows {
-        let c = codes[r];
-        if c != MISSING_CAT && !known.get(c as usize).copied().unwrap_or(true) {
-            count += 1;
-            first.get_or_insert(c as usize);
-        }
-    }
-    let Some(first) = first else { return };
-    let first = &dict[first];
-    let what = "values never seen in training: they count as none of the known values";
-    if loud {
-        tracing::warn!(table = "application", column = name, rows = count, first = %first, "{what}");
-    } else {
-        tracing::debug!(table = "application", column = name, rows = count, first = %first, "{what}");
-    }
 }
