@@ -476,17 +476,38 @@ fn field(name: &str, message: &str) -> FieldError {
     }
 }
 
-/// A field's JSON schema: its kind, its intake rule, and whether null (missing) is allowed.
-fn field_schema(kind: Kind, rule: Option<riskscore_data::intake::Rule>, nullable: bool) -> Value {
+/// A field's JSON schema: its kind, its intake rule, whether null (missing) is allowed, and a
+/// category's values in training (its `examples`; a boolean allowed when they are true and
+/// false). Another value is accepted, scored as none of them and sent to review.
+fn field_schema(
+    kind: Kind,
+    rule: Option<riskscore_data::intake::Rule>,
+    nullable: bool,
+    vocabulary: Option<&[String]>,
+) -> Value {
     use serde_json::json;
     let mut s = match kind {
         Kind::Id => json!({"type": "integer", "minimum": -EXACT, "maximum": EXACT}),
         Kind::Num => json!({"type": "number"}),
         // Codes such as bureau_balance's STATUS may come as integers.
-        Kind::Cat => json!({"anyOf": [
-            {"type": "string"},
-            {"type": "integer", "minimum": -EXACT, "maximum": EXACT}
-        ]}),
+        Kind::Cat => {
+            let mut any = vec![
+                json!({"type": "string"}),
+                json!({"type": "integer", "minimum": -EXACT, "maximum": EXACT}),
+            ];
+            if spelled(true, vocabulary).is_some() && spelled(false, vocabulary).is_some() {
+                any.push(json!({"type": "boolean"}));
+            }
+            let mut s = json!({ "anyOf": any });
+            if let Some(values) = vocabulary.filter(|v| !v.is_empty()) {
+                s["examples"] = json!(values);
+                s["description"] = json!(
+                    "the values of training are its examples; another value is scored as none \
+                     of them and sent to review"
+                );
+            }
+            s
+        }
     };
     if let (Kind::Num, Some(rule), Some(obj)) = (kind, rule, s.as_object_mut()) {
         obj.extend(domain_schema(rule.domain()));
@@ -532,12 +553,17 @@ fn domain_schema(d: riskscore_data::intake::Domain) -> Map<String, Value> {
 type Field = (String, Kind, Option<riskscore_data::intake::Rule>);
 
 /// An object of columns: each typed, the required ones present and not null, no other key.
-fn record_schema(columns: &[Field], required: &[&str]) -> Value {
+fn record_schema(
+    columns: &[Field],
+    required: &[&str],
+    (pipeline, table): (&FeaturePipeline, &str),
+) -> Value {
     let properties: Map<String, Value> = columns
         .iter()
         .map(|(name, kind, rule)| {
             let req = required.contains(&name.as_str());
-            (name.clone(), field_schema(*kind, *rule, !req))
+            let vocabulary = pipeline.vocabulary(table, name);
+            (name.clone(), field_schema(*kind, *rule, !req, vocabulary))
         })
         .collect();
     serde_json::json!({
@@ -592,7 +618,7 @@ pub fn schema(pipeline: &FeaturePipeline) -> Value {
     let (cols, required) = application_fields(pipeline);
     let required: Vec<&str> = required.iter().map(String::as_str).collect();
     let mut sections = Map::new();
-    let mut application = record_schema(&cols, &required);
+    let mut application = record_schema(&cols, &required, (pipeline, "application"));
     if let Layout::Generic(spec) = &pipeline.layout {
         // A row copied from the training table may carry its outcome: it is not read.
         application["properties"][&spec.target] =
@@ -612,7 +638,7 @@ pub fn schema(pipeline: &FeaturePipeline) -> Value {
                 .filter(|(n, _)| *n != "SK_ID_CURR")
                 .map(|(n, k)| ((*n).to_owned(), *k, None))
                 .collect();
-            let mut items = record_schema(&cols, &[]);
+            let mut items = record_schema(&cols, &[], (pipeline, table.stem()));
             items["description"] = json!(format!(
                 "A row of {}; its SK_ID_CURR, when given, is the application's",
                 table.stem()
@@ -640,12 +666,13 @@ pub fn changes_schema(pipeline: &FeaturePipeline) -> Value {
     let (cols, required) = application_fields(pipeline);
     let id = pipeline.id.as_str();
     let cols: Vec<_> = cols.into_iter().filter(|(n, _, _)| n != id).collect();
-    let mut s = record_schema(&cols, &[]);
+    let mut s = record_schema(&cols, &[], (pipeline, "application"));
     // Required fields stay not null, but need not be changed.
     if let Some(props) = s["properties"].as_object_mut() {
         for name in &required {
             if let Some((_, kind, rule)) = cols.iter().find(|(n, _, _)| n == name) {
-                props.insert(name.clone(), field_schema(*kind, *rule, false));
+                let vocabulary = pipeline.vocabulary("application", name);
+                props.insert(name.clone(), field_schema(*kind, *rule, false, vocabulary));
             }
         }
     }
@@ -735,6 +762,22 @@ mod tests {
               (False, True); it counts as none of them"
             ]
         );
+        // The schema says so: a boolean for `flag`, not for `kind`; the values of training.
+        let props = &schema(&p)["properties"]["application"]["properties"];
+        let types = |f: &str| -> Vec<Value> {
+            props[f]["anyOf"][0]["anyOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["type"].clone())
+                .collect()
+        };
+        assert_eq!(
+            types("flag"),
+            [json!("string"), json!("integer"), json!("boolean")]
+        );
+        assert_eq!(types("kind"), [json!("string"), json!("integer")]);
+        assert_eq!(props["kind"]["anyOf"][0]["examples"], json!(["a", "b"]));
         // A boolean in a column of other values is refused, named.
         let errors = parse(&p, &json!({"application": {"id": 3, "kind": true}})).unwrap_err();
         assert_eq!(
