@@ -115,6 +115,24 @@ pub fn csv_header(path: &Path) -> Result<Vec<String>> {
         }
         names.push(name);
     }
+    // One field holding the separators of another dialect: say so, not "no column id".
+    if let [only] = names.as_slice() {
+        if let Some(sep) = [';', '\t', '|'].into_iter().find(|&c| only.contains(c)) {
+            let shown = if sep == '\t' {
+                "a tab".to_owned()
+            } else {
+                format!("`{sep}`")
+            };
+            return Err(Error::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "the header is one field ({only:?}): its names look separated by {shown}; \
+                     riskscore reads comma-separated files (export with `,` between fields and \
+                     `.` as the decimal point)"
+                ),
+            });
+        }
+    }
     Ok(names)
 }
 
@@ -354,4 +372,39 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
             source,
         })?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of(text: &str) -> Result<Vec<String>> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).expect("write");
+        csv_header(&path)
+    }
+
+    /// A file exported with `;` (a European spreadsheet's CSV) or tabs is named as such, not
+    /// read as one column; a one-column file is a one-column file.
+    #[test]
+    fn a_header_of_another_dialect_is_named() {
+        for (text, shown) in [
+            ("id;target;x\n1;0;2,5\n", "`;`"),
+            ("id\ttarget\tx\n1\t0\t2.5\n", "a tab"),
+            ("id|target|x\n1|0|2.5\n", "`|`"),
+        ] {
+            let err = header_of(text).expect_err(text).to_string();
+            assert!(
+                err.contains("the header is one field")
+                    && err.contains(&format!("look separated by {shown}")),
+                "{err}"
+            );
+        }
+        assert_eq!(header_of("id\n1\n").expect("one column"), ["id"]);
+        assert_eq!(
+            header_of("\"a;b\",c\n1,2\n").expect("a name with ; among others"),
+            ["a;b", "c"]
+        );
+    }
 }
