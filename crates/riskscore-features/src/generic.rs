@@ -130,6 +130,17 @@ impl GenericTable {
                 .cast(&DataType::Float64)
                 .map_err(Error::polars(s.name.as_str()))?;
             if numbers.null_count() != text.null_count() {
+                if let Some(first) = decimal_comma(text)? {
+                    return Err(Error::Column {
+                        column: s.name.clone(),
+                        message: format!(
+                            "its values look like numbers written with a decimal comma \
+                             (`{first}`): export the table with `.` as the decimal point, or give \
+                             --categorical {} if they are categories",
+                            s.name
+                        ),
+                    });
+                }
                 continue;
             }
             tracing::info!(column = %s.name, "numbers written with inf or NaN: read as numbers");
@@ -300,6 +311,27 @@ fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
         .select(select)
         .collect()
         .map_err(Error::polars("generic features"))
+}
+
+/// The first value of a text column every value of which is a number written with one decimal
+/// comma (`2500,50`, as a spreadsheet set to a European locale writes it), if that is what the
+/// column holds (a text column of other values: `None`).
+fn decimal_comma(text: &Column) -> Result<Option<String>> {
+    let values = text.str().map_err(Error::polars(text.name().as_str()))?;
+    let mut first = None;
+    for v in values.iter().flatten() {
+        let v = v.trim();
+        let Some((int, frac)) = v.split_once(',') else {
+            return Ok(None);
+        };
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        let int = int.strip_prefix('-').unwrap_or(int);
+        if !(digits(int) && digits(frac)) {
+            return Ok(None);
+        }
+        first.get_or_insert_with(|| v.to_owned());
+    }
+    Ok(first)
 }
 
 /// One row per client: a model is trained, scored and served by id, so an id written twice

@@ -205,6 +205,31 @@ fn values_never_seen_in_training_are_counted() {
         .is_empty());
 }
 
+/// Numbers written with a decimal comma (quoted in a comma-separated file, as a spreadsheet in
+/// a European locale exports them) are named, not one-hot encoded as categories; text with
+/// commas that is not such a number stays a category.
+#[test]
+fn numbers_with_a_decimal_comma_are_named() {
+    let f = csv(
+        "client,income,region,default\n1,\"2500,50\",north,0\n2,\"-3,2\",south,1\n3,,north,0\n",
+    );
+    let err = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+        .expect_err("decimal commas");
+    assert!(
+        err.to_string()
+            .contains("numbers written with a decimal comma (`2500,50`)"),
+        "{err}"
+    );
+    let f = csv("client,city,default\n1,\"Paris, France\",0\n2,\"Lyon, France\",1\n");
+    let (pipeline, _) =
+        FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+            .expect("text with commas");
+    assert_eq!(
+        pipeline.features,
+        ["city_Lyon, France", "city_Paris, France"]
+    );
+}
+
 #[test]
 fn bad_number_in_a_fitted_numeric_column() {
     let f = csv(LOANS);
