@@ -134,8 +134,9 @@ impl GenericTable {
                     return Err(Error::Column {
                         column: s.name.clone(),
                         message: format!(
-                            "its values look like numbers written with a decimal comma \
-                             (`{first}`): export the table with `.` as the decimal point, or give \
+                            "its values look like numbers written with commas (`{first}`: a \
+                             decimal comma or thousands separators): export the table with plain \
+                             numbers (`.` as the decimal point, no separators), or give \
                              --categorical {} if they are categories",
                             s.name
                         ),
@@ -313,20 +314,21 @@ fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
         .map_err(Error::polars("generic features"))
 }
 
-/// The first value of a text column every value of which is a number written with one decimal
-/// comma (`2500,50`, as a spreadsheet set to a European locale writes it), if that is what the
-/// column holds (a text column of other values: `None`).
+/// The first value of a text column every value of which is a number written with commas
+/// (`2500,50` with a decimal comma, as a spreadsheet in a European locale writes it, or
+/// `1,200,000` with thousands separators), if that is what the column holds (a text column of
+/// other values: `None`).
 fn decimal_comma(text: &Column) -> Result<Option<String>> {
     let values = text.str().map_err(Error::polars(text.name().as_str()))?;
     let mut first = None;
     for v in values.iter().flatten() {
         let v = v.trim();
-        let Some((int, frac)) = v.split_once(',') else {
-            return Ok(None);
-        };
-        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        let int = int.strip_prefix('-').unwrap_or(int);
-        if !(digits(int) && digits(frac)) {
+        let d = v.strip_prefix('-').unwrap_or(v).as_bytes();
+        let number = d.contains(&b',')
+            && d.iter().all(|b| b.is_ascii_digit() || *b == b',')
+            && d.first().is_some_and(u8::is_ascii_digit)
+            && d.last().is_some_and(u8::is_ascii_digit);
+        if !number {
             return Ok(None);
         }
         first.get_or_insert_with(|| v.to_owned());

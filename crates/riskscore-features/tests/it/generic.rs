@@ -205,8 +205,8 @@ fn values_never_seen_in_training_are_counted() {
         .is_empty());
 }
 
-/// Numbers written with a decimal comma (quoted in a comma-separated file, as a spreadsheet in
-/// a European locale exports them) are named, not one-hot encoded as categories; text with
+/// Numbers written with a decimal comma or thousands separators (quoted in a comma-separated
+/// file, as spreadsheets export them) are named, not one-hot encoded as categories; text with
 /// commas that is not such a number stays a category.
 #[test]
 fn numbers_with_a_decimal_comma_are_named() {
@@ -217,7 +217,15 @@ fn numbers_with_a_decimal_comma_are_named() {
         .expect_err("decimal commas");
     assert!(
         err.to_string()
-            .contains("numbers written with a decimal comma (`2500,50`)"),
+            .contains("numbers written with commas (`2500,50`: a decimal comma"),
+        "{err}"
+    );
+    let f = csv("client,income,default\n1,\"1,200,000\",0\n2,\"950,000\",1\n");
+    let err = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+        .expect_err("thousands separators");
+    assert!(
+        err.to_string()
+            .contains("(`1,200,000`: a decimal comma or thousands separators)"),
         "{err}"
     );
     let f = csv("client,city,default\n1,\"Paris, France\",0\n2,\"Lyon, France\",1\n");
