@@ -289,6 +289,17 @@ fn spelled(b: bool, vocabulary: Option<&[String]>) -> Option<String> {
         .cloned()
 }
 
+/// A posted category value as the pipeline reads it: a string; a JSON boolean in the spelling
+/// of a column of true/false in training; an integer code (bureau_balance's STATUS 0..5) as its
+/// digits. `None`: not a category value (the intake refuses it).
+fn category_text(v: &Value, vocabulary: Option<&[String]>) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => spelled(*b, vocabulary),
+        v => integer(v).map(|n| n.to_string()),
+    }
+}
+
 /// The posted categorical values the model never saw in training, as reasons for review: such a
 /// value (a misspelling, a new product) counts as none of the known values, which the model was
 /// never shown. The application's fields, one reason each; a history table's column, one reason
@@ -308,9 +319,9 @@ pub fn unseen_categories(pipeline: &FeaturePipeline, body: &Value) -> Vec<String
             }
             _ => continue,
         };
-        // Per column, in the order first met: the first record's place and value, and how many
-        // records had such a value.
-        let mut found: Vec<(&str, String, String, usize)> = Vec::new();
+        // Per column, in the order first met: its values in training, the first record's place
+        // and value, and how many records had such a value.
+        let mut found: Vec<(&str, &[String], String, String, usize)> = Vec::new();
         for (i, record) in records.iter().enumerate() {
             for (column, value) in *record {
                 if section == "application" && pipeline.protected.contains(column) {
@@ -319,45 +330,28 @@ pub fn unseen_categories(pipeline: &FeaturePipeline, body: &Value) -> Vec<String
                 let Some(values) = pipeline.vocabulary(section, column) else {
                     continue;
                 };
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    Value::Bool(b) => match spelled(*b, Some(values)) {
-                        Some(s) => s,
-                        None => continue, // refused by the intake
-                    },
-                    v => match integer(v) {
-                        Some(n) => n.to_string(),
-                        None => continue,
-                    },
+                // A value the intake refuses is not looked at.
+                let Some(text) = category_text(value, Some(values)) else {
+                    continue;
                 };
                 if values.contains(&text) {
                     continue;
                 }
                 match found.iter_mut().find(|f| f.0 == column) {
-                    Some(f) => f.3 += 1,
+                    Some(f) => f.4 += 1,
                     None => {
                         let place = if section == "application" {
                             section.clone()
                         } else {
                             format!("{section}[{i}]")
                         };
-                        found.push((column, place, text, 1));
+                        found.push((column, values, place, text, 1));
                     }
                 }
             }
         }
-        for (column, place, text, count) in found {
-            let values = pipeline.vocabulary(section, column).unwrap_or_default();
-            const SHOWN: usize = 8;
-            let mut known = values
-                .iter()
-                .take(SHOWN)
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            if values.len() > SHOWN {
-                known.push_str(&format!(" and {} more", values.len() - SHOWN));
-            }
+        for (column, values, place, text, count) in found {
+            let known = crate::error::listed(values, 8);
             let mut why = format!(
                 "{place}.{column}: `{text}` is not among the values the model was trained on \
                  ({known}); it counts as none of them"
@@ -442,18 +436,12 @@ fn frame(
                     .enumerate()
                     .map(|(i, r)| match r.get(name) {
                         None | Some(Value::Null) => None,
-                        Some(Value::String(s)) => Some(s.clone()),
-                        // A column of true/false in training takes JSON's booleans.
-                        Some(Value::Bool(b)) => spelled(*b, pipeline.vocabulary(table, name))
-                            .or_else(|| {
+                        Some(v) => {
+                            category_text(v, pipeline.vocabulary(table, name)).or_else(|| {
                                 errors.push(field(&at(i), "must be a string"));
                                 None
-                            }),
-                        // Codes such as bureau_balance's STATUS 0..5 may come as integers.
-                        Some(v) => integer(v).map(|n| n.to_string()).or_else(|| {
-                            errors.push(field(&at(i), "must be a string"));
-                            None
-                        }),
+                            })
+                        }
                     })
                     .collect();
                 Column::new(name.as_str().into(), v)

@@ -89,15 +89,11 @@ impl ApiError {
     }
 
     pub fn invalid(fields: Vec<FieldError>) -> Self {
-        let names: Vec<&str> = fields.iter().take(5).map(|f| f.field.as_str()).collect();
-        let more = match fields.len().saturating_sub(5) {
-            0 => String::new(),
-            n => format!(" and {n} more"),
-        };
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid_fields",
-            message: format!("invalid fields: {}{more}", names.join(", ")),
+            message: format!("invalid fields: {}", listed(&names, 5)),
             fields,
         }
     }
@@ -145,4 +141,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(ErrorBody { error: self })).into_response()
     }
+}
+
+/// The first `shown` of `items` joined with commas, then how many more (`a, b and 3 more`).
+pub(crate) fn listed<S: AsRef<str>>(items: &[S], shown: usize) -> String {
+    let mut text = items
+        .iter()
+        .take(shown)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > shown {
+        text.push_str(&format!(" and {} more", items.len() - shown));
+    }
+    text
 }
