@@ -40,14 +40,6 @@ fn journal_of(journal: &str) -> Result<Location> {
     Ok(loc)
 }
 
-/// A field without the quotes some writers put around every value (`"100002"`).
-fn unquote(field: &str) -> &str {
-    field
-        .strip_prefix('"')
-        .and_then(|f| f.strip_suffix('"'))
-        .unwrap_or(field)
-}
-
 /// An id written as an integer, or as a number without a fraction (`100002.0`, as pandas
 /// writes a column of ids with a missing value).
 fn integer(text: &str) -> Option<i64> {
@@ -57,17 +49,19 @@ fn integer(text: &str) -> Option<i64> {
     })
 }
 
-/// Reads the outcome file (quoted fields read without their quotes); errors name the line and
-/// the field.
+/// Reads the outcome file (CSV: quoted fields, blank lines and spaces around fields as the csv
+/// crate reads them); errors name the line and the field.
 fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(|h| unquote(h.trim().trim_start_matches('\u{feff}')).to_owned())
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("reading {}", file.display()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
         .collect();
     let col = |name: &str| {
         header.iter().position(|h| h == name).with_context(|| {
@@ -79,13 +73,13 @@ fn read(file: &std::path::Path) -> Result<Vec<Outcome>> {
     };
     let (id, d, t) = (col("id")?, col("defaulted")?, col("observed_at")?);
     let mut out = Vec::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    for record in reader.records() {
+        let record = record.with_context(|| format!("reading {}", file.display()))?;
+        if record.iter().all(str::is_empty) {
+            continue; // a line of spaces
         }
-        let c: Vec<&str> = line.split(',').map(|f| unquote(f.trim())).collect();
-        let at = |i: usize| c.get(i).copied().unwrap_or("");
-        let line_no = n + 2;
+        let at = |i: usize| record.get(i).unwrap_or("");
+        let line_no = record.position().map_or(0, csv::Position::line);
         let client: i64 = integer(at(id)).with_context(|| {
             format!(
                 "{}:{line_no}: id `{}` is not an integer",
