@@ -257,7 +257,8 @@ impl GenericTable {
                 column,
                 rows,
                 first = %first,
-                "values never seen in training: they count as none of the known values"
+                "{}",
+                crate::vocab::UNSEEN
             );
         }
         transform_frame(spec, df)

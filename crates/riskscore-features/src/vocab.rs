@@ -28,6 +28,10 @@ impl Vocabularies {
     }
 }
 
+/// What is said of category values a fitted pipeline never saw (one table or a folder).
+pub(crate) const UNSEEN: &str =
+    "values never seen in training: they count as none of the known values";
+
 /// Learns vocabularies (fit) or reads them from a fitted pipeline (transform).
 #[derive(Debug)]
 pub(crate) enum VocabMode<'a> {
@@ -46,13 +50,11 @@ impl VocabMode<'_> {
                 let values = v.get(table, column)?;
                 let unseen: Vec<&String> = seen.iter().filter(|s| !values.contains(s)).collect();
                 if let Some(first) = unseen.first() {
-                    let what =
-                        "values never seen in training: they count as none of the known values";
                     let n = unseen.len();
                     if *loud {
-                        tracing::warn!(table, column, values = n, first = %first, "{what}");
+                        tracing::warn!(table, column, values = n, first = %first, "{UNSEEN}");
                     } else {
-                        tracing::debug!(table, column, values = n, first = %first, "{what}");
+                        tracing::debug!(table, column, values = n, first = %first, "{UNSEEN}");
                     }
                 }
                 Ok(values.to_vec())

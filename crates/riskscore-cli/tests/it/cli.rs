@@ -400,18 +400,7 @@ fn train_json_summary_then_predict() {
         "client_id,ratio,age,region\n5000,2.5,40,north\n5001,2.5,40,atlantis\n",
     )
     .unwrap();
-    let out = riskscore(&[
-        "-q",
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        new.to_str().unwrap(),
-        "--out",
-        scores.to_str().unwrap(),
-    ]);
-    let err = text(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let (_, err) = predicted_saying(&model, &new, &scores);
     assert!(
         err.contains("values never seen in training")
             && err.contains("column=\"region\" rows=1 first=atlantis"),
@@ -869,6 +858,11 @@ fn logs_to_a_file_have_no_colour_codes() {
 
 /// `riskscore predict` of `data` with `model` into `out`, which it returns.
 fn predicted(model: &Path, data: &Path, out: &Path) -> String {
+    predicted_saying(model, data, out).0
+}
+
+/// [`predicted`], with what the command said on stderr.
+fn predicted_saying(model: &Path, data: &Path, out: &Path) -> (String, String) {
     let o = riskscore(&[
         "-q",
         "predict",
@@ -885,7 +879,7 @@ fn predicted(model: &Path, data: &Path, out: &Path) -> String {
         data.display(),
         text(&o.stderr)
     );
-    std::fs::read_to_string(out).unwrap()
+    (std::fs::read_to_string(out).unwrap(), text(&o.stderr))
 }
 
 /// `features loans.csv --out loans.parquet` writes `loans.pipeline.json`, which is also the
