@@ -96,10 +96,11 @@ impl GenericTable {
                 } else {
                     Kind::Cat
                 }
+            } else if name == self.target {
+                target_kind(&self.path)
             } else if self.categorical.contains(&name) {
                 Kind::Cat
             } else if self.numeric.contains(&name)
-                || name == self.target
                 || dtype.is_primitive_numeric()
                 || dtype.is_null()
             {
@@ -119,7 +120,10 @@ impl GenericTable {
     /// column forced with --categorical stays as it is.
     fn numbers_read_as_text(&self, specs: &mut [ColumnSpec], df: &mut DataFrame) -> Result<()> {
         for s in specs.iter_mut().filter(|s| {
-            s.kind == Kind::Cat && s.name != self.id && !self.categorical.contains(&s.name)
+            s.kind == Kind::Cat
+                && s.name != self.id
+                && s.name != self.target
+                && !self.categorical.contains(&s.name)
         }) {
             let text = df.column(&s.name).map_err(Error::polars(s.name.as_str()))?;
             // Text only: a column of booleans stays a category.
@@ -177,6 +181,7 @@ impl GenericTable {
             });
         }
         self.numbers_read_as_text(&mut specs, &mut df)?;
+        target_numbers(&mut df, &self.target)?;
         check_target(&df, &self.target, true)?;
         check_unique_ids(&df, &self.id, &self.path)?;
         let mut spec = GenericSpec {
@@ -236,7 +241,7 @@ impl GenericTable {
         if has_target {
             specs.push(ColumnSpec {
                 name: spec.target.clone(),
-                kind: Kind::Num,
+                kind: target_kind(&self.path),
             });
         }
         specs.extend(spec.numeric.iter().map(|n| ColumnSpec {
@@ -247,8 +252,9 @@ impl GenericTable {
             name: n.clone(),
             kind: Kind::Cat,
         }));
-        let df = self.read(&specs)?;
+        let mut df = self.read(&specs)?;
         if has_target {
+            target_numbers(&mut df, &spec.target)?;
             check_target(&df, &spec.target, false)?;
         }
         for (column, rows, first) in unseen(spec, &df)? {
@@ -366,6 +372,51 @@ fn check_unique_ids(df: &DataFrame, id: &str, path: &std::path::Path) -> Result<
             twice.join(", ")
         ),
     })
+}
+
+/// How the target column is read: from a CSV as text, so that a target written `True`/`False`
+/// (pandas' booleans) is read as 1/0 as `explore` and `binning` read it, by [`target_numbers`];
+/// from Parquet as a number (booleans cast to 1/0).
+fn target_kind(path: &std::path::Path) -> Kind {
+    if is_parquet(path) {
+        Kind::Num
+    } else {
+        Kind::Cat
+    }
+}
+
+/// A target read as text becomes numbers: `True`/`False` (any case) 1/0, numbers as written,
+/// empty fields missing; any other value is refused with its data row.
+fn target_numbers(df: &mut DataFrame, target: &str) -> Result<()> {
+    let column = df.column(target).map_err(Error::polars(target))?;
+    let Ok(text) = column.str() else {
+        return Ok(());
+    };
+    let values = text
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+                return Ok(None);
+            };
+            if v.eq_ignore_ascii_case("true") {
+                Ok(Some(1.0))
+            } else if v.eq_ignore_ascii_case("false") {
+                Ok(Some(0.0))
+            } else {
+                v.parse::<f64>().map(Some).map_err(|_| Error::Column {
+                    column: target.into(),
+                    message: format!(
+                        "the target must be 0 or 1 (or True/False); data row {} has `{v}`",
+                        row + 1
+                    ),
+                })
+            }
+        })
+        .collect::<Result<Float64Chunked>>()?;
+    df.with_column(values.with_name(target.into()).into_column())
+        .map_err(Error::polars(target))?;
+    Ok(())
 }
 
 /// The target must be 0 or 1 (missing allowed only for unlabelled rows outside fitting).

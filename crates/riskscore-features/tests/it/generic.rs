@@ -68,6 +68,34 @@ fn target_must_be_zero_or_one() {
     insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1; data row 2 has 2"#);
 }
 
+/// pandas writes a boolean target `True`/`False`: read as 1/0, as `explore` and `binning` read
+/// it, the same matrix as the table written with 0/1; in a file scored later too. A word that
+/// is neither is refused with its data row.
+#[test]
+fn a_target_written_true_false_is_read_as_one_and_zero() {
+    let numbers = csv(LOANS);
+    let words = csv(&LOANS.replace(",0\n", ",False\n").replace(",1\n", ",true\n"));
+    let fit = |f: &tempfile::NamedTempFile| {
+        FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+            .expect("fit")
+    };
+    let (pipeline, from_numbers) = fit(&numbers);
+    let (_, from_words) = fit(&words);
+    assert!(from_words.equals_missing(&from_numbers), "{from_words}");
+    let scored = pipeline
+        .transform_generic(&GenericTable::new(words.path(), "client", "default"))
+        .expect("transform");
+    assert!(scored
+        .column("default")
+        .expect("target")
+        .equals_missing(from_numbers.column("default").expect("target")));
+
+    let bad = csv("client,x,default\n1,2,no\n2,3,yes\n");
+    let err = FeaturePipeline::fit_generic(&GenericTable::new(bad.path(), "client", "default"))
+        .expect_err("a word target");
+    insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1 (or True/False); data row 1 has `no`"#);
+}
+
 /// A record short of a field is refused, naming its line: polars alone would read the missing
 /// field as empty (and a field lost mid-line would shift the rest into the wrong columns).
 #[test]
