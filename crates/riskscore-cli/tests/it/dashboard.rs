@@ -38,6 +38,8 @@ impl Served {
         }
         let mut child = c.spawn().unwrap();
         wait_ready(port, &mut child);
+        // Read, so that a chatty server never blocks on a full pipe while the browser waits.
+        drop(crate::common::drain_stderr(&mut child));
         Served { child, port }
     }
 

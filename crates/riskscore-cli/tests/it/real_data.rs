@@ -163,6 +163,8 @@ impl Server {
             .spawn()
             .unwrap();
         wait_ready(port, &mut child);
+        // Read, so that a server logging a warning per request never blocks on a full pipe.
+        drop(crate::common::drain_stderr(&mut child));
         Server { child, port }
     }
 
