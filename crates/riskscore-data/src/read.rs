@@ -71,12 +71,58 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
             };
             // Types are guessed from the first 10,000 rows; a column whose later rows do not
             // fit the guess (integers, then `1.5`) is read again with types from every row.
-            read(Some(INFER_ROWS))
+            let df = read(Some(INFER_ROWS))
                 .or_else(|_| read(None))
-                .map_err(|e| invalid(format!("not a readable CSV file: {}", brief(&e))))
+                .map_err(|e| invalid(format!("not a readable CSV file: {}", brief(&e))))?;
+            for (column, first) in numbers_with_commas(&df) {
+                tracing::warn!(
+                    file = %path.display(),
+                    column,
+                    first = %first,
+                    "{COMMA_NUMBERS}"
+                );
+            }
+            Ok(df)
         }
         _ => Err(invalid("give a .csv or .parquet file".into())),
     }
+}
+
+/// What a column of numbers written with commas is read as, and what to do about it.
+pub const COMMA_NUMBERS: &str = "numbers written with commas (a decimal comma or thousands \
+     separators) are read as text, each value a category: export the table with plain numbers \
+     (`.` as the decimal point, no separators)";
+
+/// True for a number written with commas: digits and commas, at least one comma, a digit at
+/// each end, an optional minus sign (`2500,50`, `1,200,000`, `-3,5`).
+pub fn comma_number(text: &str) -> bool {
+    let d = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    d.contains(&b',')
+        && d.iter().all(|b| b.is_ascii_digit() || *b == b',')
+        && d.first().is_some_and(u8::is_ascii_digit)
+        && d.last().is_some_and(u8::is_ascii_digit)
+}
+
+/// The first value of a text column every value of which is a number written with commas
+/// ([`comma_number`], spaces around ignored): `None` for any other column.
+pub fn written_with_commas(c: &Column) -> Option<String> {
+    let text = c.str().ok()?;
+    let mut first = None;
+    for v in text.iter().flatten().map(str::trim) {
+        if !comma_number(v) {
+            return None;
+        }
+        first.get_or_insert(v);
+    }
+    first.map(str::to_owned)
+}
+
+/// The text columns of numbers written with commas, each with its first value.
+pub fn numbers_with_commas(df: &DataFrame) -> Vec<(String, String)> {
+    df.columns()
+        .iter()
+        .filter_map(|c| Some((c.name().to_string(), written_with_commas(c)?)))
+        .collect()
 }
 
 /// Reads the header line of a CSV file (a UTF-8 byte-order mark is dropped).

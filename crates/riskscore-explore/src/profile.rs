@@ -71,8 +71,8 @@ pub struct ColumnProfile {
 pub struct Anomaly {
     pub table: String,
     pub column: String,
-    /// `sentinel`, `placeholder category`, `far outliers`, `duplicate rows`, `duplicate keys`
-    /// or `orphan keys`.
+    /// `sentinel`, `placeholder category`, `numbers with commas`, `far outliers`,
+    /// `duplicate rows`, `duplicate keys` or `orphan keys`.
     pub kind: String,
     pub count: usize,
     pub share: f64,
@@ -367,6 +367,17 @@ fn profile_column(
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for v in s.iter().flatten() {
             *counts.entry(v).or_default() += 1;
+        }
+        if let Some(first) = riskscore_data::read::written_with_commas(c) {
+            anomalies.push(anomaly(
+                "numbers with commas",
+                rows - missing,
+                format!(
+                    "every value is a number written with commas (`{first}`): {}; `train` \
+                     refuses the column",
+                    riskscore_data::read::COMMA_NUMBERS
+                ),
+            ));
         }
         if let Some(&n) = counts.get("XNA") {
             anomalies.push(anomaly(

@@ -134,7 +134,7 @@ impl GenericTable {
                 .cast(&DataType::Float64)
                 .map_err(Error::polars(s.name.as_str()))?;
             if numbers.null_count() != text.null_count() {
-                if let Some(first) = decimal_comma(text)? {
+                if let Some(first) = riskscore_data::read::written_with_commas(text) {
                     return Err(Error::Column {
                         column: s.name.clone(),
                         message: format!(
@@ -319,28 +319,6 @@ fn apply(spec: &GenericSpec, df: DataFrame) -> Result<DataFrame> {
         .select(select)
         .collect()
         .map_err(Error::polars("generic features"))
-}
-
-/// The first value of a text column every value of which is a number written with commas
-/// (`2500,50` with a decimal comma, as a spreadsheet in a European locale writes it, or
-/// `1,200,000` with thousands separators), if that is what the column holds (a text column of
-/// other values: `None`).
-fn decimal_comma(text: &Column) -> Result<Option<String>> {
-    let values = text.str().map_err(Error::polars(text.name().as_str()))?;
-    let mut first = None;
-    for v in values.iter().flatten() {
-        let v = v.trim();
-        let d = v.strip_prefix('-').unwrap_or(v).as_bytes();
-        let number = d.contains(&b',')
-            && d.iter().all(|b| b.is_ascii_digit() || *b == b',')
-            && d.first().is_some_and(u8::is_ascii_digit)
-            && d.last().is_some_and(u8::is_ascii_digit);
-        if !number {
-            return Ok(None);
-        }
-        first.get_or_insert_with(|| v.to_owned());
-    }
-    Ok(first)
 }
 
 /// One row per client: a model is trained, scored and served by id, so an id written twice

@@ -839,6 +839,78 @@ fn explore_a_single_table_and_its_errors() {
     }
 }
 
+/// A lender's table exported in a European locale writes its amounts `"2500,50"`: `explore`
+/// reports the column as an anomaly (every value a number written with commas, `train`
+/// refusing it) and `explore` and `drift` warn of it on stderr, where they read it as text. A
+/// column of words with commas (`"a,b"`) is none.
+#[test]
+fn explore_and_drift_name_numbers_written_with_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("loans.csv");
+    let mut rows = String::from("client_id,defaulted,income,tags,age\n");
+    for i in 0..60 {
+        rows += &format!(
+            "{i},{},\"{},{:02}\",\"x,{}\",{}\n",
+            u8::from(i % 5 == 0),
+            1000 + i * 37,
+            i % 100,
+            i % 3,
+            20 + i
+        );
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let (c, d) = (csv.to_str().unwrap(), dir.path());
+    let (html, js) = (d.join("eda.html"), d.join("eda.json"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        c,
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        html.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let warned = |stderr: &str| {
+        stderr.contains("numbers written with commas")
+            && stderr.contains("column=\"income\"")
+            && stderr.contains("first=1000,00")
+            && !stderr.contains("column=\"tags\"")
+    };
+    assert!(warned(&text(&o.stderr)), "{}", text(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    let flagged: Vec<(&str, u64)> = e["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "numbers with commas")
+        .map(|a| (a["column"].as_str().unwrap(), a["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(flagged, [("income", 60)], "{}", e["anomalies"]);
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("numbers with commas"));
+
+    let o = riskscore(&[
+        "-q",
+        "drift",
+        "--reference",
+        c,
+        "--current",
+        c,
+        "--exclude",
+        "client_id,defaulted",
+        "--out",
+        d.join("drift.html").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(warned(&text(&o.stderr)), "{}", text(&o.stderr));
+}
+
 /// Issue 25: logs written to a pipe or a file carry no terminal colour codes.
 #[test]
 fn logs_to_a_file_have_no_colour_codes() {
