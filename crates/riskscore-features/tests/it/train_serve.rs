@@ -100,28 +100,46 @@ fn single_application_equals_batch_on_the_real_sample() {
     check(&real_sample(), &[100002, 100003, 100011, 100031, 100083]);
 }
 
-/// What a closure logs at INFO level and above, as the server's default log would show it.
-fn logged(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("log buffer").extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+thread_local! {
+    /// The log lines of this thread while [`logged`] captures them.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes a log line to this thread's capture, if [`logged`] is capturing here (else nowhere).
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(buf) = c.borrow_mut().as_mut() {
+                buf.extend_from_slice(b);
+            }
+        });
+        Ok(b.len())
     }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buf.0.lock().expect("log buffer").clone();
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a closure logs at INFO level and above on this thread, as the server's default log
+/// would show it. One global subscriber serves every test, each thread capturing its own
+/// lines: a subscriber set for the closure's thread alone (`with_default`) lost lines whenever
+/// another test's thread reached a log statement first, tracing caching then that nothing
+/// listens to it.
+fn logged(f: impl FnOnce()) -> String {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(|| ThisThread)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    f();
+    let bytes = CAPTURED.with(|c| c.borrow_mut().take().unwrap_or_default());
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
