@@ -92,7 +92,7 @@ pub fn inputs(model: &Path, name: &str) -> Result<Inputs> {
         drift: None,
         monitor: None,
         run: None,
-        wording: riskscore_explain::wording::Wording::home_credit()?,
+        wording: riskscore_explain::wording::Wording::for_pipeline(&bundle.pipeline)?,
         oof,
     })
 }

@@ -34,7 +34,8 @@ pub struct Args {
     /// Contributions listed for a client.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// A reviewed wording file (kind,key,text) instead of the built-in Home Credit one.
+    /// A reviewed wording file (kind,key,text) instead of the built-in one (Home Credit's, or a
+    /// single table's columns as named in it).
     #[arg(long)]
     wording: Option<PathBuf>,
 }
@@ -57,7 +58,7 @@ pub fn run(args: Args) -> Result<()> {
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
         )
         .with_context(|| format!("reading {}", p.display()))?,
-        None => Wording::home_credit()?,
+        None => Wording::for_pipeline(&bundle.pipeline)?,
     };
     let explainer = BundleExplainer::new(&bundle, wording)?;
     let frame = frame_for(&bundle, &args.data)

@@ -8,6 +8,9 @@ use crate::{Error, Result};
 /// The wording shipped with riskscore for the Home Credit feature set.
 pub const HOME_CREDIT: &str = include_str!("../wording/home_credit.csv");
 
+/// The version of a single table's wording: its column names as written.
+pub const SINGLE_TABLE: &str = "single-table 1 (the columns as named in the training table)";
+
 #[derive(Debug, Clone, Default)]
 pub struct Wording {
     pub version: String,
@@ -89,6 +92,31 @@ impl Wording {
     pub fn home_credit() -> Result<Self> {
         Self::parse(HOME_CREDIT)
             .map_err(|e| Error::Model(format!("the embedded Home Credit wording file: {e}")))
+    }
+
+    /// The wording of a model's features: the shipped Home Credit file for the Home Credit
+    /// layout; for a single table, its columns as the lender named them, a one-hot feature
+    /// `region_north` worded "region is north" and shown yes or no (not "region north: 1").
+    pub fn for_pipeline(pipeline: &riskscore_features::FeaturePipeline) -> Result<Self> {
+        match &pipeline.layout {
+            riskscore_features::pipeline::Layout::HomeCredit { .. } => Self::home_credit(),
+            riskscore_features::pipeline::Layout::Generic(spec) => Ok(Self::single_table(spec)),
+        }
+    }
+
+    /// A single table's wording: every column used, named as in the table.
+    pub fn single_table(spec: &riskscore_features::GenericSpec) -> Self {
+        let columns = spec
+            .numeric
+            .iter()
+            .chain(spec.categorical.iter().map(|(c, _)| c))
+            .map(|c| (c.clone(), c.clone()))
+            .collect();
+        Wording {
+            version: SINGLE_TABLE.into(),
+            columns,
+            ..Wording::default()
+        }
     }
 
     /// The words for a feature. The mean of a one-hot column over records is a share:
@@ -350,6 +378,41 @@ mod tests {
         assert_eq!(w.show("EXT_SOURCE_2", Some(0.2345)), "0.234");
         assert_eq!(w.show("CNT_CHILDREN", Some(2.0)), "2");
         assert_eq!(w.show("AMT_CREDIT", None), "not known");
+    }
+
+    /// A single table's columns as the lender named them: a one-hot feature is the column
+    /// "is" the value, shown yes or no; Home Credit's table prefixes and aggregate suffixes do
+    /// not apply (a column `balance_MEAN` is that column, not an average).
+    #[test]
+    fn a_single_tables_columns_are_worded_as_named() {
+        let spec = riskscore_features::GenericSpec {
+            id: "Loan ID".into(),
+            target: "Défaut".into(),
+            integer_id: true,
+            numeric: vec!["Monthly income (€)".into(), "balance_MEAN".into()],
+            categorical: vec![
+                (
+                    "Région".into(),
+                    vec!["Bretagne".into(), "Nord, Pas-de-Calais".into()],
+                ),
+                ("has_car".into(), vec!["no".into(), "yes".into()]),
+            ],
+            ignored: Vec::new(),
+            required: Vec::new(),
+        };
+        let w = Wording::single_table(&spec);
+        assert_eq!(w.version, SINGLE_TABLE);
+        assert_eq!(w.describe("Monthly income (€)"), "Monthly income (€)");
+        assert_eq!(w.show("Monthly income (€)", Some(2469.72)), "2470");
+        assert_eq!(w.describe("balance_MEAN"), "balance_MEAN");
+        assert_eq!(
+            w.describe("Région_Nord, Pas-de-Calais"),
+            "Région is Nord, Pas-de-Calais"
+        );
+        assert_eq!(w.unit("Région_Bretagne"), Unit::Flag);
+        assert_eq!(w.show("Région_Bretagne", Some(1.0)), "yes");
+        assert_eq!(w.show("has_car_yes", Some(0.0)), "no");
+        assert_eq!(w.describe("has_car_yes"), "has_car is yes");
     }
 
     #[test]

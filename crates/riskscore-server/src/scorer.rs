@@ -285,7 +285,7 @@ impl Scorer {
     /// single table, or a feature matrix built with the bundle's pipeline).
     pub fn load(model: &Path, data: &Path, threads: usize) -> Result<Self> {
         let bundle = ModelBundle::load(model)?;
-        let explainer = ServingExplainer::new(&bundle, Wording::home_credit()?)?;
+        let explainer = ServingExplainer::new(&bundle, Wording::for_pipeline(&bundle.pipeline)?)?;
         let names = bundle.manifest.feature_names();
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         tracing::info!(data = %data.display(), "building the clients' features");

@@ -131,6 +131,44 @@ fn a_single_table_serves_the_boosters_probabilities() {
     same_clients(&table, &parquet);
 }
 
+/// A single table's reasons name its columns as the lender wrote them: a one-hot feature reads
+/// "kind is C: yes (typical applicant: no)", not "kind c: 1 (typical applicant: 0)" (the Home
+/// Credit wording's fallback, lower-cased with the value as a number).
+#[test]
+fn a_single_tables_reasons_name_its_columns_as_written() {
+    let kit = riskscore_testkit::single_table();
+    let sc = riskscore_server::scorer::Scorer::load(&kit.model, &kit.data, 1).expect("load");
+    assert_eq!(
+        sc.explainer.wording.version,
+        riskscore_explain::wording::SINGLE_TABLE
+    );
+    let mut one_hot = 0;
+    for id in 100_000..100_000 + sc.n_clients() as i64 {
+        let (_, x) = sc.row(id).expect("a client");
+        for r in sc.explain(id, &x, 5).expect("explain").reasons {
+            if let Some(value) = r.feature.strip_prefix("kind_") {
+                one_hot += 1;
+                let shown = if r.value == Some(1.0) { "yes" } else { "no" };
+                assert!(
+                    r.sentence
+                        .starts_with(&format!("Kind is {value}: {shown} (typical applicant: ")),
+                    "{}",
+                    r.sentence
+                );
+            } else {
+                let mut c = r.feature.chars();
+                let named: String = c.next().into_iter().flat_map(char::to_uppercase).collect();
+                assert!(
+                    r.sentence.starts_with(&format!("{named}{}: ", c.as_str())),
+                    "{}",
+                    r.sentence
+                );
+            }
+        }
+    }
+    assert!(one_hot > 0, "no reason on kind among the refusals");
+}
+
 #[test]
 fn the_real_sample_serves_the_boosters_probabilities() {
     let data = riskscore_testkit::real_sample();
