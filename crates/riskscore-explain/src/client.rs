@@ -330,7 +330,7 @@ impl ServingExplainer {
             }
         };
         let names = &self.manifest.features;
-        let value = |j: usize| if x[j].is_nan() { None } else { Some(x[j]) };
+        let value = |j: usize| (!x[j].is_nan()).then(|| as_written(x[j]));
         // A scorecard's points per feature, and its reasons' key: the points lost against the
         // characteristic's best bin (the classic scorecard reasons); else the SHAP value.
         let mut points = vec![None; k];
@@ -406,6 +406,19 @@ impl ServingExplainer {
             wording_version: self.wording.version.clone(),
             scorecard_score: scored.map(|s| s.score),
         }
+    }
+}
+
+/// A feature value as shown: one that a `f32` holds exactly (as the server keeps most values,
+/// see its `rows` module) as the shortest decimal of that `f32`, which is the value written in
+/// the data whenever it had at most 6 significant digits (`2469.72`, not `2469.719970703125`);
+/// any other value as it is.
+pub fn as_written(v: f64) -> f64 {
+    let f = v as f32;
+    if f.is_finite() && f64::from(f) == v {
+        f.to_string().parse().unwrap_or(v)
+    } else {
+        v
     }
 }
 

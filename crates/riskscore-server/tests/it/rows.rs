@@ -133,11 +133,21 @@ fn a_single_table_serves_the_boosters_probabilities() {
 
 /// A single table's reasons name its columns as the lender wrote them: a one-hot feature reads
 /// "kind is C: yes (typical applicant: no)", not "kind c: 1 (typical applicant: 0)" (the Home
-/// Credit wording's fallback, lower-cased with the value as a number).
+/// Credit wording's fallback, lower-cased with the value as a number). A reason's value is the
+/// one in the file (`54321.12`), not the `f32` the server keeps (`54321.12109375`).
 #[test]
 fn a_single_tables_reasons_name_its_columns_as_written() {
     let kit = riskscore_testkit::single_table();
     let sc = riskscore_server::scorer::Scorer::load(&kit.model, &kit.data, 1).expect("load");
+    let text = std::fs::read_to_string(&kit.data).expect("the table");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let written = |id: i64, column: &str| -> Option<&str> {
+        let j = header.iter().position(|h| *h == column)?;
+        let line = lines.clone().find(|l| l.starts_with(&format!("{id},")))?;
+        line.split(',').nth(j)
+    };
+    let (mut numbers, mut exact) = (0, 0);
     assert_eq!(
         sc.explainer.wording.version,
         riskscore_explain::wording::SINGLE_TABLE
@@ -156,6 +166,18 @@ fn a_single_tables_reasons_name_its_columns_as_written() {
                     r.sentence
                 );
             } else {
+                numbers += 1;
+                let w = written(id, &r.feature).expect("the value in the file");
+                let digits = w.trim_start_matches(['0', '.']).bytes();
+                let want: Option<f64> = w.parse().ok();
+                // A float keeps 6 significant digits; more, and the value shown is the one of
+                // its float's shortest decimal.
+                if digits.filter(u8::is_ascii_digit).count() <= 6 {
+                    exact += 1;
+                    assert_eq!(r.value, want, "{}", r.sentence);
+                } else {
+                    assert_eq!(r.value.map(|v| v as f32), want.map(|v| v as f32));
+                }
                 let mut c = r.feature.chars();
                 let named: String = c.next().into_iter().flat_map(char::to_uppercase).collect();
                 assert!(
@@ -166,7 +188,10 @@ fn a_single_tables_reasons_name_its_columns_as_written() {
             }
         }
     }
-    assert!(one_hot > 0, "no reason on kind among the refusals");
+    assert!(
+        one_hot > 0 && numbers > 0,
+        "{one_hot} reasons on kind, {numbers} on numbers"
+    );
 }
 
 #[test]
