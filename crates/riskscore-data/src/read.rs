@@ -88,6 +88,60 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
     }
 }
 
+/// True for a date or a time of day as files write them: `2024-03-15`, `2024/03/15`,
+/// `15/03/2024`, `15.03.2024`, each optionally followed by a time (`T09:30`, ` 09:30:00.000`,
+/// with a zone `Z` or `+01:00`), or a time alone (`09:30:00`).
+pub fn date_like(text: &str) -> bool {
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None if text.contains(':') => return time_like(text),
+        None => (text, None),
+    };
+    let Some(sep) = date.chars().find(|c| ['-', '/', '.'].contains(c)) else {
+        return false;
+    };
+    let parts: Vec<&str> = date.split(sep).collect();
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    let shaped = parts.len() == 3
+        && ((digits(parts[0], 4..=4) && digits(parts[1], 1..=2) && digits(parts[2], 1..=2))
+            || (digits(parts[0], 1..=2) && digits(parts[1], 1..=2) && digits(parts[2], 4..=4)));
+    shaped && time.is_none_or(time_like)
+}
+
+/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff`, then optionally `Z` or an offset (`+01:00`).
+fn time_like(text: &str) -> bool {
+    let clock = text
+        .trim_end_matches('Z')
+        .split(['+', '-'])
+        .next()
+        .unwrap_or("");
+    let mut parts = clock.split(':');
+    let two =
+        |p: Option<&str>| p.is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    let (h, m) = (parts.next(), parts.next());
+    let seconds = parts.next().is_none_or(|s| {
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, "0"));
+        two(Some(whole)) && fraction.bytes().all(|b| b.is_ascii_digit())
+    });
+    two(h) && two(m) && seconds && parts.next().is_none()
+}
+
+/// The first value of a text column every value of which is a date or a time ([`date_like`]),
+/// if there is one.
+pub fn written_as_dates(c: &Column) -> Option<String> {
+    let text = c.str().ok()?;
+    let mut first = None;
+    for v in text.iter().flatten().map(str::trim) {
+        if !date_like(v) {
+            return None;
+        }
+        first.get_or_insert(v);
+    }
+    first.map(str::to_owned)
+}
+
 /// What a column of numbers written with commas is read as, and what to do about it.
 pub const COMMA_NUMBERS: &str = "numbers written with commas (a decimal comma or thousands \
      separators) are read as text, each value a category: export the table with plain numbers \
@@ -287,7 +341,19 @@ fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Resu
             continue;
         };
         let ok = match spec.kind {
-            Kind::Cat => matches!(found, DataType::String | DataType::Null),
+            // pandas writes a `category` column as a dictionary (read as a categorical), a
+            // boolean as a boolean and dates as dates: each read as its text.
+            Kind::Cat => matches!(
+                found,
+                DataType::String
+                    | DataType::Null
+                    | DataType::Boolean
+                    | DataType::Categorical(..)
+                    | DataType::Enum(..)
+                    | DataType::Date
+                    | DataType::Datetime(..)
+                    | DataType::Time
+            ),
             Kind::Id => found.is_integer() || found.is_null(),
             Kind::Num => found.is_primitive_numeric() || found.is_bool() || found.is_null(),
         };
@@ -422,6 +488,50 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dates_and_times_as_files_write_them() {
+        for d in [
+            "2024-03-15",
+            "2024/3/5",
+            "15/03/2024",
+            "15.03.2024",
+            "2024-03-15T09:30",
+            "2024-03-15 09:30:00.000000",
+            "2024-03-15T09:30:00Z",
+            "2024-03-15T09:30:00-05:00",
+            "09:30:00",
+        ] {
+            assert!(date_like(d), "{d}");
+        }
+        for not in [
+            "",
+            "2024",
+            "20240315",
+            "15-03",
+            "A-B-C",
+            "1,200",
+            "2024-03-15 noon",
+            "Tuesday",
+            "9:30",
+            "12:30:61.x",
+            "1.5.2",
+            "2024-03-15T",
+        ] {
+            assert!(!date_like(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn numbers_written_with_commas() {
+        for n in ["2500,50", "1,200,000", "-3,5"] {
+            assert!(comma_number(n), "{n}");
+        }
+        for not in ["2500", "2500.50", ",5", "5,", "a,b", "1,2a", "-", ""] {
+            assert!(!comma_number(not), "{not}");
+        }
+    }
+
     use super::*;
 
     fn header_of(text: &str) -> Result<Vec<String>> {

@@ -199,6 +199,18 @@ impl GenericTable {
         {
             match s.kind {
                 Kind::Cat => {
+                    let column = df.column(&s.name).map_err(Error::polars(s.name.as_str()))?;
+                    let dates = riskscore_data::read::written_as_dates(column);
+                    if let (Some(first), false) = (dates, self.categorical.contains(&s.name)) {
+                        let why = format!(
+                            "dates or times (`{first}`): a date is neither a number nor a \
+                             category to the model; derive a duration from it (e.g. days before \
+                             the application) to use it"
+                        );
+                        tracing::warn!(column = %s.name, reason = %why, "column left out");
+                        spec.ignored.push((s.name.clone(), why));
+                        continue;
+                    }
                     let values = distinct_strings(&df, &s.name)?;
                     if values.len() > self.max_categories && !self.categorical.contains(&s.name) {
                         let why = format!(

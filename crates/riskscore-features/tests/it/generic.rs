@@ -96,6 +96,90 @@ fn a_target_written_true_false_is_read_as_one_and_zero() {
     insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1 (or True/False); data row 1 has `no`"#);
 }
 
+/// A Parquet table as pandas writes it: a `category` column (a dictionary), booleans and dates
+/// of their own types. The categories and booleans are categories, as their text; a column of
+/// dates (or of dates as text in a CSV) is left out with its reason, not refused (`has type
+/// datetime`) nor one-hot encoded date by date.
+#[test]
+fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
+    use polars::prelude::*;
+    let n = 12;
+    let kinds: Vec<&str> = (0..n).map(|i| ["A", "B", "C"][i % 3]).collect();
+    let kind = Series::new("kind".into(), kinds)
+        .cast(&DataType::from_categories(Categories::global()))
+        .expect("categorical");
+    let days: Vec<i32> = (0..n as i32).map(|i| 19_000 + 17 * i).collect();
+    let opened = Series::new("opened".into(), days.clone())
+        .cast(&DataType::Date)
+        .expect("dates");
+    let stamps: Vec<i64> = days
+        .iter()
+        .map(|d| i64::from(*d) * 86_400_000_000)
+        .collect();
+    let seen = Series::new("seen".into(), stamps)
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .expect("datetimes");
+    let mut df = DataFrame::new_infer_height(vec![
+        Series::new("client".into(), (1..=n as i64).collect::<Vec<_>>()).into(),
+        Series::new(
+            "default".into(),
+            (0..n as i64).map(|i| i % 2).collect::<Vec<_>>(),
+        )
+        .into(),
+        Series::new(
+            "x".into(),
+            (0..n).map(|i| i as f64 / 2.0).collect::<Vec<_>>(),
+        )
+        .into(),
+        kind.into(),
+        Series::new("car".into(), (0..n).map(|i| i % 4 == 0).collect::<Vec<_>>()).into(),
+        opened.into(),
+        seen.into(),
+    ])
+    .expect("frame");
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("loans.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).expect("create"))
+        .finish(&mut df)
+        .expect("write");
+    let (pipeline, matrix) =
+        FeaturePipeline::fit_generic(&GenericTable::new(&path, "client", "default")).expect("fit");
+    assert_eq!(
+        pipeline.features,
+        ["x", "kind_A", "kind_B", "kind_C", "car_false", "car_true"]
+    );
+    let riskscore_features::Layout::Generic(spec) = &pipeline.layout else {
+        panic!("a single table's pipeline");
+    };
+    let left_out: Vec<(&str, &str)> = spec
+        .ignored
+        .iter()
+        .map(|(c, why)| (c.as_str(), why.split_once(':').map_or("", |(w, _)| w)))
+        .collect();
+    assert_eq!(
+        left_out,
+        [
+            ("opened", "dates or times (`2022-01-08`)"),
+            ("seen", "dates or times (`2022-01-08 00")
+        ]
+    );
+    let kind_c: Vec<Option<i32>> = matrix
+        .column("kind_C")
+        .expect("kind_C")
+        .i32()
+        .expect("i32")
+        .iter()
+        .collect();
+    assert_eq!(kind_c[..3], [Some(0), Some(0), Some(1)]);
+
+    // The same dates written as text in a CSV: left out for what they are.
+    let f = csv("client,default,x,opened\n1,0,1.5,2024-03-15\n2,1,2.5,2024-03-16\n3,0,0.5,\n");
+    let (pipeline, _) =
+        FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+            .expect("fit");
+    assert_eq!(pipeline.features, ["x"]);
+}
+
 /// A record short of a field is refused, naming its line: polars alone would read the missing
 /// field as empty (and a field lost mid-line would shift the rest into the wrong columns).
 #[test]
