@@ -355,7 +355,12 @@ fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Resu
                     | DataType::Time
             ),
             Kind::Id => found.is_integer() || found.is_null(),
-            Kind::Num => found.is_primitive_numeric() || found.is_bool() || found.is_null(),
+            Kind::Num => {
+                found.is_primitive_numeric()
+                    || found.is_bool()
+                    || found.is_null()
+                    || matches!(found, DataType::Duration(_))
+            }
         };
         if !ok {
             return Err(Error::BadColumnType {
@@ -368,11 +373,33 @@ fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Resu
     }
     let selection: Vec<Expr> = expected
         .iter()
-        .map(|c| col(c.name.as_str()).strict_cast(c.kind.dtype()))
+        .map(|c| {
+            let column = col(c.name.as_str());
+            match (c.kind, schema.get(c.name.as_str())) {
+                (Kind::Num, Some(DataType::Duration(unit))) => {
+                    column
+                        .strict_cast(DataType::Int64)
+                        .strict_cast(DataType::Float64)
+                        / lit(per_day(*unit))
+                }
+                _ => column.strict_cast(c.kind.dtype()),
+            }
+        })
         .collect();
     lf.select(selection)
         .collect()
         .map_err(Error::polars(context))
+}
+
+/// A duration's ticks per day: a duration (pandas' `timedelta`, a loan's term) is read as a
+/// number of days.
+fn per_day(unit: TimeUnit) -> f64 {
+    86_400.0
+        * match unit {
+            TimeUnit::Nanoseconds => 1e9,
+            TimeUnit::Microseconds => 1e6,
+            TimeUnit::Milliseconds => 1e3,
+        }
 }
 
 /// Scans a CSV file that polars refused and returns the first precise problem found.

@@ -102,6 +102,7 @@ impl GenericTable {
                 Kind::Cat
             } else if self.numeric.contains(&name)
                 || dtype.is_primitive_numeric()
+                || matches!(dtype, DataType::Duration(_))
                 || dtype.is_null()
             {
                 Kind::Num

@@ -96,8 +96,9 @@ fn a_target_written_true_false_is_read_as_one_and_zero() {
     insta::assert_snapshot!(err.to_string(), @r#"column "default": the target must be 0 or 1 (or True/False); data row 1 has `no`"#);
 }
 
-/// A Parquet table as pandas writes it: a `category` column (a dictionary), booleans and dates
-/// of their own types. The categories and booleans are categories, as their text; a column of
+/// A Parquet table as pandas writes it: a `category` column (a dictionary), booleans, dates and
+/// durations of their own types. The categories and booleans are categories, as their text; a
+/// duration is a number of days; a column of
 /// dates (or of dates as text in a CSV) is left out with its reason, not refused (`has type
 /// datetime`) nor one-hot encoded date by date.
 #[test]
@@ -119,6 +120,11 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
     let seen = Series::new("seen".into(), stamps)
         .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
         .expect("datetimes");
+    // A loan's term as pandas writes a timedelta: read as days.
+    let ticks: Vec<i64> = (0..n as i64).map(|i| i * 36 * 3_600_000).collect();
+    let term = Series::new("term".into(), ticks)
+        .cast(&DataType::Duration(TimeUnit::Milliseconds))
+        .expect("durations");
     let mut df = DataFrame::new_infer_height(vec![
         Series::new("client".into(), (1..=n as i64).collect::<Vec<_>>()).into(),
         Series::new(
@@ -131,6 +137,7 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
             (0..n).map(|i| i as f64 / 2.0).collect::<Vec<_>>(),
         )
         .into(),
+        term.into(),
         kind.into(),
         Series::new("car".into(), (0..n).map(|i| i % 4 == 0).collect::<Vec<_>>()).into(),
         opened.into(),
@@ -146,8 +153,24 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
         FeaturePipeline::fit_generic(&GenericTable::new(&path, "client", "default")).expect("fit");
     assert_eq!(
         pipeline.features,
-        ["x", "kind_A", "kind_B", "kind_C", "car_false", "car_true"]
+        [
+            "x",
+            "term",
+            "kind_A",
+            "kind_B",
+            "kind_C",
+            "car_false",
+            "car_true"
+        ]
     );
+    let term: Vec<Option<f64>> = matrix
+        .column("term")
+        .expect("term")
+        .f64()
+        .expect("f64")
+        .iter()
+        .collect();
+    assert_eq!(term[..3], [Some(0.0), Some(1.5), Some(3.0)]);
     let riskscore_features::Layout::Generic(spec) = &pipeline.layout else {
         panic!("a single table's pipeline");
     };
