@@ -271,26 +271,29 @@ pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<D
 }
 
 /// As [`read_typed`], for a file this process has already read whole through [`read_typed`]
-/// or the feature pipeline's scanner, which checked every record's width: not checked again.
+/// or the feature pipeline's scanner, which checked every record's width and warned of the
+/// columns it did not expect: neither is done again (a second read of some of its columns, such
+/// as the clients' raw fields without the target, is not a file with unexpected columns).
 pub fn read_typed_again(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
     read_typed_checking(path, table, expected, false)
 }
 
+/// [`read_typed`] on the `first` read of a file, [`read_typed_again`] on a later one.
 fn read_typed_checking(
     path: &Path,
     table: &str,
     expected: &[ColumnSpec],
-    widths: bool,
+    first: bool,
 ) -> Result<DataFrame> {
     if is_parquet(path) {
-        return read_parquet_typed(path, table, expected);
+        return read_parquet_typed(path, table, expected, first);
     }
     let header = csv_header(path)?;
-    if widths {
+    if first {
         crate::widths::check(path, header.len())?;
     }
     let extra = check_columns(path, table, &header, expected)?;
-    if !extra.is_empty() {
+    if first && !extra.is_empty() {
         tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
     }
     let schema: Schema = header
@@ -324,7 +327,12 @@ fn path_str(path: &Path) -> Result<&str> {
     })
 }
 
-fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
+fn read_parquet_typed(
+    path: &Path,
+    table: &str,
+    expected: &[ColumnSpec],
+    first: bool,
+) -> Result<DataFrame> {
     let context = path.display().to_string();
     let mut lf = LazyFrame::scan_parquet(PlRefPath::from(path_str(path)?), Default::default())
         .map_err(Error::polars(context.clone()))?;
@@ -333,7 +341,7 @@ fn read_parquet_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Resu
         .map_err(Error::polars(context.clone()))?;
     let present: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let extra = check_columns(path, table, &present, expected)?;
-    if !extra.is_empty() {
+    if first && !extra.is_empty() {
         tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
     }
     for spec in expected {
