@@ -33,7 +33,7 @@ pub enum FrameError {
 /// Evidently's `infer_column_type`, on the reference column: floats are numerical; integers
 /// categorical with at most 10 distinct values (numerical when they have missing values, which
 /// pandas reads as floats); strings categorical unless more than half are distinct (text, not
-/// tested); booleans categorical.
+/// tested); booleans and categoricals categorical.
 pub fn kind_of(s: &Series) -> Option<Kind> {
     let dt = s.dtype();
     if dt.is_float() {
@@ -55,7 +55,12 @@ pub fn kind_of(s: &Series) -> Option<Kind> {
         let distinct = s.drop_nulls().n_unique().unwrap_or(0);
         return (distinct as f64 <= count as f64 * 0.5).then_some(Kind::Categorical);
     }
-    if matches!(dt, DataType::Boolean) {
+    // pandas' `category` columns (a Parquet dictionary): categorical whatever their count, as
+    // Evidently infers them. Dates and durations are not tested (Evidently: datetime, unknown).
+    if matches!(
+        dt,
+        DataType::Boolean | DataType::Categorical(..) | DataType::Enum(..)
+    ) {
         return Some(Kind::Categorical);
     }
     None

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use polars::prelude::{Column, DataFrame, ParquetWriter};
+use polars::prelude::{
+    Categories, Column, DataFrame, DataType, NamedFrom, ParquetWriter, Series, TimeUnit,
+};
 use serde_json::Value;
 
 /// A small deterministic generator (splitmix64, numbers in [0, 1)).
@@ -70,7 +72,33 @@ fn table(rows: usize, seed: u64, shift: f64) -> DataFrame {
         constant.push(1.0);
         gone.push(if shift > 0.0 { f64::NAN } else { g.next() });
     }
+    // As pandas writes a `category` column, a date and a timedelta: the first tested as
+    // categorical, the others not tested, as Evidently does.
+    let branch = Series::new(
+        "branch".into(),
+        region
+            .iter()
+            .map(|r| if r == "north" { "city" } else { "town" })
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::from_categories(Categories::global()))
+    .unwrap();
+    let days: Vec<i32> = (0..rows as i32).map(|i| 19_000 + i % 700).collect();
+    let opened = Series::new("opened".into(), days.clone())
+        .cast(&DataType::Date)
+        .unwrap();
+    let term = Series::new(
+        "term".into(),
+        days.iter()
+            .map(|d| i64::from(*d) * 1000)
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Duration(TimeUnit::Milliseconds))
+    .unwrap();
     DataFrame::new_infer_height(vec![
+        branch.into(),
+        opened.into(),
+        term.into(),
         Column::new("SK_ID_CURR".into(), id),
         Column::new("income".into(), income),
         Column::new("score".into(), score),
@@ -151,6 +179,9 @@ fn compare(ref_rows: usize, cur_rows: usize, tests: &[&str]) -> Value {
     assert_eq!(by_name("steady")["drifted"], false, "{}", by_name("steady"));
     // Empty in the current data: reported, not tested, no error.
     assert!(by_name("gone")["score"].is_null());
+    // A pandas category is tested as categorical; a date and a duration are not tested.
+    assert_eq!(by_name("branch")["kind"], "categorical");
+    assert!(!cols.iter().any(|c| c["column"] == "opened" || c["column"] == "term"));
     let used: Vec<&str> = cols.iter().filter_map(|c| c["test"].as_str()).collect();
     for t in tests {
         assert!(used.contains(t), "{t} not used: {used:?}");
