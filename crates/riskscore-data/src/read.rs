@@ -399,6 +399,37 @@ fn read_parquet_typed(
         .map_err(Error::polars(context))
 }
 
+/// A table of pandas' own column types made plain for the analyses that know numbers and text
+/// (`explore`, `binning`): a `category` column (a Parquet dictionary) as its text, a duration
+/// as a number of days, a date or a time as its text. Other columns as they are.
+pub fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
+    let selection: Vec<Expr> = df
+        .columns()
+        .iter()
+        .map(|c| {
+            let column = col(c.name().clone());
+            match c.dtype() {
+                DataType::Duration(unit) => {
+                    column
+                        .strict_cast(DataType::Int64)
+                        .strict_cast(DataType::Float64)
+                        / lit(per_day(*unit))
+                }
+                DataType::Categorical(..)
+                | DataType::Enum(..)
+                | DataType::Date
+                | DataType::Datetime(..)
+                | DataType::Time => column.strict_cast(DataType::String),
+                _ => column,
+            }
+        })
+        .collect();
+    df.lazy()
+        .select(selection)
+        .collect()
+        .map_err(Error::polars(context.to_owned()))
+}
+
 /// A duration's ticks per day: a duration (pandas' `timedelta`, a loan's term) is read as a
 /// number of days.
 fn per_day(unit: TimeUnit) -> f64 {

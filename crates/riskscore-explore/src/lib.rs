@@ -254,5 +254,9 @@ fn read_any(path: &Path) -> Result<DataFrame> {
             path.display()
         )));
     }
-    Ok(riskscore_data::read::read_inferred(path)?)
+    let df = riskscore_data::read::read_inferred(path)?;
+    Ok(riskscore_data::read::plain_types(
+        df,
+        &path.display().to_string(),
+    )?)
 }

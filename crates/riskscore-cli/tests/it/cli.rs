@@ -911,6 +911,108 @@ fn explore_and_drift_name_numbers_written_with_commas() {
     assert!(warned(&text(&o.stderr)), "{}", text(&o.stderr));
 }
 
+/// A Parquet table as pandas writes it (a `category` column, a date, a timedelta): `explore`
+/// and `binning` read the category as text and the duration as days, not fail on them
+/// (`casting from Duration('ns') to String not supported`).
+#[test]
+fn explore_and_binning_read_pandas_own_column_types() {
+    use polars::prelude::*;
+    let n = 400;
+    let mut g = 17u64;
+    let mut draw = || {
+        g = g
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (g >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let u: Vec<f64> = (0..n).map(|_| draw()).collect();
+    let defaulted: Vec<i64> = u.iter().map(|&x| i64::from(x < 0.25)).collect();
+    let branch = Series::new(
+        "branch".into(),
+        u.iter()
+            .map(|&x| if x < 0.5 { "city" } else { "town" })
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::from_categories(Categories::global()))
+    .unwrap();
+    let opened = Series::new(
+        "opened".into(),
+        (0..n as i32).map(|i| 19_000 + i).collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Date)
+    .unwrap();
+    let term = Series::new(
+        "term".into(),
+        u.iter()
+            .map(|&x| (x * 720.0) as i64 * 86_400_000)
+            .collect::<Vec<_>>(),
+    )
+    .cast(&DataType::Duration(TimeUnit::Milliseconds))
+    .unwrap();
+    let mut df = DataFrame::new_infer_height(vec![
+        Column::new("client_id".into(), (0..n as i64).collect::<Vec<_>>()),
+        Column::new("defaulted".into(), defaulted),
+        branch.into(),
+        opened.into(),
+        term.into(),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loans.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (p, d) = (path.to_str().unwrap(), dir.path());
+    let js = d.join("eda.json");
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        p,
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        d.join("eda.html").to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    let kind = |name: &str| {
+        e["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["kind"].clone())
+    };
+    assert_eq!(
+        kind("branch"),
+        Some("categorical".into()),
+        "{}",
+        e["features"]
+    );
+    assert_eq!(kind("term"), Some("numeric".into()), "{}", e["features"]);
+    let bins = d.join("bins.csv");
+    let o = riskscore(&[
+        "-q",
+        "binning",
+        "--data",
+        p,
+        "--target",
+        "defaulted",
+        "--exclude",
+        "client_id,opened",
+        "--out",
+        bins.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let table = std::fs::read_to_string(&bins).unwrap();
+    assert!(table.lines().any(|l| l.starts_with("branch,")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("term,")), "{table}");
+}
+
 /// Issue 25: logs written to a pipe or a file carry no terminal colour codes.
 #[test]
 fn logs_to_a_file_have_no_colour_codes() {

@@ -181,7 +181,9 @@ fn compare(ref_rows: usize, cur_rows: usize, tests: &[&str]) -> Value {
     assert!(by_name("gone")["score"].is_null());
     // A pandas category is tested as categorical; a date and a duration are not tested.
     assert_eq!(by_name("branch")["kind"], "categorical");
-    assert!(!cols.iter().any(|c| c["column"] == "opened" || c["column"] == "term"));
+    assert!(!cols
+        .iter()
+        .any(|c| c["column"] == "opened" || c["column"] == "term"));
     let used: Vec<&str> = cols.iter().filter_map(|c| c["test"].as_str()).collect();
     for t in tests {
         assert!(used.contains(t), "{t} not used: {used:?}");
