@@ -267,7 +267,19 @@ pub fn check_columns(
 /// Columns of the file that are not expected are skipped with a warning. A CSV record with
 /// more or fewer fields than the header is refused, naming its line.
 pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
-    read_typed_checking(path, table, expected, true)
+    read_typed_checking(path, table, expected, true, &[])
+}
+
+/// As [`read_typed`], skipping without a warning the columns in `left_out`, which the caller
+/// knows and does not use (a single table's columns its pipeline left out, with their reason,
+/// when it was fitted).
+pub fn read_typed_leaving(
+    path: &Path,
+    table: &str,
+    expected: &[ColumnSpec],
+    left_out: &[String],
+) -> Result<DataFrame> {
+    read_typed_checking(path, table, expected, true, left_out)
 }
 
 /// As [`read_typed`], for a file this process has already read whole through [`read_typed`]
@@ -275,7 +287,7 @@ pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<D
 /// columns it did not expect: neither is done again (a second read of some of its columns, such
 /// as the clients' raw fields without the target, is not a file with unexpected columns).
 pub fn read_typed_again(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
-    read_typed_checking(path, table, expected, false)
+    read_typed_checking(path, table, expected, false, &[])
 }
 
 /// [`read_typed`] on the `first` read of a file, [`read_typed_again`] on a later one.
@@ -284,15 +296,17 @@ fn read_typed_checking(
     table: &str,
     expected: &[ColumnSpec],
     first: bool,
+    left_out: &[String],
 ) -> Result<DataFrame> {
     if is_parquet(path) {
-        return read_parquet_typed(path, table, expected, first);
+        return read_parquet_typed(path, table, expected, first, left_out);
     }
     let header = csv_header(path)?;
     if first {
         crate::widths::check(path, header.len())?;
     }
-    let extra = check_columns(path, table, &header, expected)?;
+    let mut extra = check_columns(path, table, &header, expected)?;
+    extra.retain(|c| !left_out.contains(c));
     if first && !extra.is_empty() {
         tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
     }
@@ -332,6 +346,7 @@ fn read_parquet_typed(
     table: &str,
     expected: &[ColumnSpec],
     first: bool,
+    left_out: &[String],
 ) -> Result<DataFrame> {
     let context = path.display().to_string();
     let mut lf = LazyFrame::scan_parquet(PlRefPath::from(path_str(path)?), Default::default())
@@ -340,7 +355,8 @@ fn read_parquet_typed(
         .collect_schema()
         .map_err(Error::polars(context.clone()))?;
     let present: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
-    let extra = check_columns(path, table, &present, expected)?;
+    let mut extra = check_columns(path, table, &present, expected)?;
+    extra.retain(|c| !left_out.contains(c));
     if first && !extra.is_empty() {
         tracing::warn!(file = %path.display(), columns = ?extra, "ignoring unexpected columns");
     }

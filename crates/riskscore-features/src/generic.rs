@@ -265,7 +265,10 @@ impl GenericTable {
             name: n.clone(),
             kind: Kind::Cat,
         }));
-        let mut df = self.read(&specs)?;
+        // The columns left out at fitting are known, not unexpected.
+        let left_out: Vec<String> = spec.ignored.iter().map(|(c, _)| c.clone()).collect();
+        let mut df =
+            riskscore_data::read::read_typed_leaving(&self.path, "input", &specs, &left_out)?;
         if has_target {
             target_numbers(&mut df, &spec.target)?;
             check_target(&df, &spec.target, false)?;

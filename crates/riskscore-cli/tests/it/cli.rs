@@ -1013,6 +1013,41 @@ fn explore_and_binning_read_pandas_own_column_types() {
     assert!(table.lines().any(|l| l.starts_with("term,")), "{table}");
 }
 
+/// The columns a single table's pipeline left out when it was fitted (dates, too many
+/// categories) are said once, with their reason, by `train`; scoring a file that has them does
+/// not warn of them again as unexpected.
+#[test]
+fn columns_left_out_at_fitting_are_not_unexpected_when_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = crate::common::loans_csv(dir.path(), 300);
+    let csv = dir.path().join("dated.csv");
+    let mut rows = String::new();
+    for (i, line) in std::fs::read_to_string(&plain).unwrap().lines().enumerate() {
+        let extra = if i == 0 {
+            "opened,branch_code".to_owned()
+        } else {
+            format!("2024-01-{:02},B{i:04}", 1 + i % 28)
+        };
+        rows += &format!("{line},{extra}\n");
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let model = dir.path().join("model");
+    let o = crate::common::train_loans(&csv, &model)
+        .args(["-q", "--folds", "3", "--trials", "0", "--bootstrap", "10"])
+        .args(["--no-baseline", "--no-tracking"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("column=opened reason=dates or times (`2024-01-02`)")
+            && err.contains("column=branch_code reason=300 distinct values"),
+        "{err}"
+    );
+    let (_, err) = predicted_saying(&model, &csv, &dir.path().join("scores.csv"));
+    assert!(!err.contains("unexpected"), "{err}");
+}
+
 /// Issue 25: logs written to a pipe or a file carry no terminal colour codes.
 #[test]
 fn logs_to_a_file_have_no_colour_codes() {
