@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use polars::prelude::*;
-use riskscore_data::read::{csv_header, is_parquet, read_typed, ColumnSpec};
+use riskscore_data::read::{csv_header, is_parquet, read_typed_leaving, ColumnSpec};
 use riskscore_data::Kind;
 use serde::{Deserialize, Serialize};
 
@@ -164,17 +164,21 @@ impl GenericTable {
         }
     }
 
-    fn read(&self, specs: &[ColumnSpec]) -> Result<DataFrame> {
-        Ok(read_typed(&self.path, "input", specs)?)
-    }
-
     /// Learns the spec (kinds and vocabularies) and returns it with the feature matrix.
     pub fn fit(&self) -> Result<(GenericSpec, DataFrame)> {
         let (mut specs, integer_id) = self.infer_specs()?;
         if !specs.iter().any(|s| s.name == self.target) {
             return Err(self.missing(&self.target));
         }
-        let mut df = self.read(&specs)?;
+        // A column without a name (pandas' index, written without `index=False`) is a row
+        // number, not a feature: left out with its reason (LightGBM cannot name it either).
+        let unnamed: Vec<String> = specs
+            .iter()
+            .filter(|s| s.name.trim().is_empty())
+            .map(|s| s.name.clone())
+            .collect();
+        specs.retain(|s| !unnamed.contains(&s.name));
+        let mut df = read_typed_leaving(&self.path, "input", &specs, &unnamed)?;
         if df.height() == 0 {
             return Err(Error::Pipeline {
                 path: self.path.display().to_string(),
@@ -194,6 +198,13 @@ impl GenericTable {
             ignored: Vec::new(),
             required: Vec::new(),
         };
+        for name in unnamed {
+            let why = "no name in the header (a row number, such as pandas' index written \
+                       without index=False)"
+                .to_owned();
+            tracing::warn!(column = %name, reason = %why, "column left out");
+            spec.ignored.push((name, why));
+        }
         for s in specs
             .iter()
             .filter(|s| s.name != self.id && s.name != self.target)
@@ -267,8 +278,7 @@ impl GenericTable {
         }));
         // The columns left out at fitting are known, not unexpected.
         let left_out: Vec<String> = spec.ignored.iter().map(|(c, _)| c.clone()).collect();
-        let mut df =
-            riskscore_data::read::read_typed_leaving(&self.path, "input", &specs, &left_out)?;
+        let mut df = read_typed_leaving(&self.path, "input", &specs, &left_out)?;
         if has_target {
             target_numbers(&mut df, &spec.target)?;
             check_target(&df, &spec.target, false)?;

@@ -203,6 +203,24 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
     assert_eq!(pipeline.features, ["x"]);
 }
 
+/// pandas' `to_csv` without `index=False` writes its row numbers under an empty header: that
+/// column is left out with its reason (it failed in LightGBM, which cannot name a feature ""),
+/// and a file scored later with it has it left out too.
+#[test]
+fn an_unnamed_column_is_left_out() {
+    let f = csv(",client,income,default\n0,1,10.5,0\n1,2,20.5,1\n2,3,30.5,0\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(pipeline.features, ["income"]);
+    let riskscore_features::Layout::Generic(spec) = &pipeline.layout else {
+        panic!("a single table's pipeline");
+    };
+    assert_eq!(spec.ignored.len(), 1);
+    assert!(spec.ignored[0].0.is_empty() && spec.ignored[0].1.starts_with("no name"));
+    let again = pipeline.transform_generic(&table).expect("transform");
+    assert!(again.equals_missing(&df));
+}
+
 /// A record short of a field is refused, naming its line: polars alone would read the missing
 /// field as empty (and a field lost mid-line would shift the rest into the wrong columns).
 #[test]
