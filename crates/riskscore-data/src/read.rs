@@ -66,6 +66,7 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
                 CsvReadOptions::default()
                     .with_has_header(true)
                     .with_infer_schema_length(rows)
+                    .map_parse_options(|o| o.with_null_values(Some(pandas_missing())))
                     .try_into_reader_with_file_path(Some(path.to_owned()))
                     .and_then(|r| r.finish())
             };
@@ -140,6 +141,20 @@ pub fn written_as_dates(c: &Column) -> Option<String> {
         first.get_or_insert(v);
     }
     first.map(str::to_owned)
+}
+
+/// The values pandas' `read_csv` reads as missing by default (R's `write.csv` writes `NA`,
+/// databases `NULL`, spreadsheets `#N/A`): a single table (and `explore`, `drift`, `binning`,
+/// which compare with pandas-based peers) reads them as missing too, not as a category `NA`
+/// that also turns a column of numbers into text.
+pub const PANDAS_MISSING: [&str; 18] = [
+    "-1.#IND", "1.#QNAN", "1.#IND", "-1.#QNAN", "#N/A N/A", "#N/A", "N/A", "n/a", "NA", "<NA>",
+    "#NA", "NULL", "null", "NaN", "-NaN", "nan", "-nan", "None",
+];
+
+/// [`PANDAS_MISSING`] as polars' CSV readers take it.
+pub fn pandas_missing() -> NullValues {
+    NullValues::AllColumns(PANDAS_MISSING.iter().map(|v| (*v).into()).collect())
 }
 
 /// What a column of numbers written with commas is read as, and what to do about it.
@@ -267,19 +282,24 @@ pub fn check_columns(
 /// Columns of the file that are not expected are skipped with a warning. A CSV record with
 /// more or fewer fields than the header is refused, naming its line.
 pub fn read_typed(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
-    read_typed_checking(path, table, expected, true, &[])
+    read_typed_checking(path, table, expected, true, &[], &[])
 }
 
-/// As [`read_typed`], skipping without a warning the columns in `left_out`, which the caller
-/// knows and does not use (a single table's columns its pipeline left out, with their reason,
-/// when it was fitted).
-pub fn read_typed_leaving(
+/// A single table's columns, as [`read_typed`] reads them, but for two things: the columns in
+/// `left_out`, which the caller knows and does not use (those its pipeline left out, with their
+/// reason, when it was fitted), are skipped without a warning, and pandas' missing-value markers
+/// ([`PANDAS_MISSING`]) are missing values.
+pub fn read_single_table(
     path: &Path,
-    table: &str,
     expected: &[ColumnSpec],
     left_out: &[String],
 ) -> Result<DataFrame> {
-    read_typed_checking(path, table, expected, true, left_out)
+    read_typed_checking(path, "input", expected, true, left_out, &PANDAS_MISSING)
+}
+
+/// [`read_single_table`] on a second read of a file ([`read_typed_again`]'s).
+pub fn read_single_table_again(path: &Path, expected: &[ColumnSpec]) -> Result<DataFrame> {
+    read_typed_checking(path, "input", expected, false, &[], &PANDAS_MISSING)
 }
 
 /// As [`read_typed`], for a file this process has already read whole through [`read_typed`]
@@ -287,7 +307,7 @@ pub fn read_typed_leaving(
 /// columns it did not expect: neither is done again (a second read of some of its columns, such
 /// as the clients' raw fields without the target, is not a file with unexpected columns).
 pub fn read_typed_again(path: &Path, table: &str, expected: &[ColumnSpec]) -> Result<DataFrame> {
-    read_typed_checking(path, table, expected, false, &[])
+    read_typed_checking(path, table, expected, false, &[], &[])
 }
 
 /// [`read_typed`] on the `first` read of a file, [`read_typed_again`] on a later one.
@@ -297,6 +317,7 @@ fn read_typed_checking(
     expected: &[ColumnSpec],
     first: bool,
     left_out: &[String],
+    missing: &[&str],
 ) -> Result<DataFrame> {
     if is_parquet(path) {
         return read_parquet_typed(path, table, expected, first, left_out);
@@ -321,15 +342,18 @@ fn read_typed_checking(
         })
         .collect();
     let selection: Vec<Expr> = expected.iter().map(|c| col(c.name.as_str())).collect();
+    let nulls = (!missing.is_empty())
+        .then(|| NullValues::AllColumns(missing.iter().map(|v| (*v).into()).collect()));
     let result = LazyCsvReader::new(PlRefPath::from(path_str(path)?))
         .with_has_header(true)
         .with_schema(Some(Arc::new(schema)))
         .with_raise_if_empty(true)
+        .with_null_values(nulls)
         .finish()
         .and_then(|lf| lf.select(selection).collect());
     match result {
         Ok(df) => Ok(df),
-        Err(err) => Err(diagnose_csv(path, &header, expected)?
+        Err(err) => Err(diagnose_csv(path, &header, expected, missing)?
             .unwrap_or_else(|| Error::polars(path.display().to_string())(err))),
     }
 }
@@ -462,6 +486,7 @@ pub(crate) fn diagnose_csv(
     path: &Path,
     header: &[String],
     expected: &[ColumnSpec],
+    missing: &[&str],
 ) -> Result<Option<Error>> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
@@ -485,7 +510,8 @@ pub(crate) fn diagnose_csv(
             let Some(kind) = kinds.get(i).copied().flatten() else {
                 continue;
             };
-            if let Some(expected) = bad_field(field, kind) {
+            let marker = missing.iter().any(|m| m.as_bytes() == field);
+            if let Some(expected) = bad_field(field, kind).filter(|_| !marker) {
                 return Ok(Some(Error::BadValue {
                     path: path.to_owned(),
                     line: line_of(path, record.position()),

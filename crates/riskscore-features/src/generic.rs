@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use polars::prelude::*;
-use riskscore_data::read::{csv_header, is_parquet, read_typed_leaving, ColumnSpec};
+use riskscore_data::read::{csv_header, is_parquet, read_single_table, ColumnSpec};
 use riskscore_data::Kind;
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,7 @@ impl GenericTable {
             LazyCsvReader::new(PlRefPath::from(path))
                 .with_has_header(true)
                 .with_infer_schema_length(Some(10_000))
+                .with_null_values(Some(riskscore_data::read::pandas_missing()))
                 .finish()
         }
         .map_err(Error::polars(context.clone()))?;
@@ -178,7 +179,7 @@ impl GenericTable {
             .map(|s| s.name.clone())
             .collect();
         specs.retain(|s| !unnamed.contains(&s.name));
-        let mut df = read_typed_leaving(&self.path, "input", &specs, &unnamed)?;
+        let mut df = read_single_table(&self.path, &specs, &unnamed)?;
         if df.height() == 0 {
             return Err(Error::Pipeline {
                 path: self.path.display().to_string(),
@@ -278,7 +279,7 @@ impl GenericTable {
         }));
         // The columns left out at fitting are known, not unexpected.
         let left_out: Vec<String> = spec.ignored.iter().map(|(c, _)| c.clone()).collect();
-        let mut df = read_typed_leaving(&self.path, "input", &specs, &left_out)?;
+        let mut df = read_single_table(&self.path, &specs, &left_out)?;
         if has_target {
             target_numbers(&mut df, &spec.target)?;
             check_target(&df, &spec.target, false)?;

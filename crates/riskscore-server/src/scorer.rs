@@ -1414,7 +1414,7 @@ fn generic_info(data: &Path, pipeline: &FeaturePipeline, ids: &[i64]) -> Result<
             kind: kind_of(n),
         })
         .collect();
-    let raw = riskscore_data::read::read_typed_again(data, "input", &specs)?;
+    let raw = riskscore_data::read::read_single_table_again(data, &specs)?;
     aligned(ids, vec![raw.lazy()], "client information", &spec.id)
 }
 

@@ -171,7 +171,7 @@ pub fn scan_csv(
     let failed = run_blocks(path, &layout, sink)?;
     match failed {
         None => Ok(()),
-        Some(offset) => match diagnose_csv(path, &header, &specs)? {
+        Some(offset) => match diagnose_csv(path, &header, &specs, &[])? {
             Some(e) => Err(e),
             None => Err(Error::BadLine {
                 path: path.to_owned(),

@@ -221,6 +221,41 @@ fn an_unnamed_column_is_left_out() {
     assert!(again.equals_missing(&df));
 }
 
+/// R's `write.csv` writes a missing value `NA`, a database export `NULL`: missing values, as
+/// pandas reads them, not a category "NA" (nor a column of numbers turned into text, and then
+/// left out for its many values).
+#[test]
+fn missing_values_written_na_or_null_are_missing() {
+    let f = csv(
+        "\"client\",\"income\",\"region\",\"default\"\n1,10.5,\"N\",0\n2,NA,NA,1\n3,30.5,\"S\",0\n4,NULL,\"N\",NA\n",
+    );
+    let table = GenericTable::new(f.path(), "client", "default");
+    let err = FeaturePipeline::fit_generic(&table).expect_err("a missing target");
+    assert!(
+        err.to_string().contains("data row 4 has a missing value"),
+        "{err}"
+    );
+    let labelled = csv(&std::fs::read_to_string(f.path())
+        .expect("read")
+        .replace(",NA\n", ",1\n"));
+    let table = GenericTable::new(labelled.path(), "client", "default");
+    let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(pipeline.features, ["income", "region_N", "region_S"]);
+    let income: Vec<Option<f64>> = df
+        .column("income")
+        .expect("income")
+        .f64()
+        .expect("f64")
+        .iter()
+        .collect();
+    assert_eq!(income, [Some(10.5), None, Some(30.5), None]);
+    // Scored again: the same rows.
+    assert!(pipeline
+        .transform_generic(&table)
+        .expect("transform")
+        .equals_missing(&df));
+}
+
 /// A record short of a field is refused, naming its line: polars alone would read the missing
 /// field as empty (and a field lost mid-line would shift the rest into the wrong columns).
 #[test]
@@ -259,7 +294,8 @@ fn numbers_written_inf_or_nan_are_numbers() {
     let fitted = ratio(&df);
     assert_eq!(fitted[0], Some(0.5));
     assert_eq!(fitted[1], Some(f64::INFINITY));
-    assert!(fitted[2].is_some_and(f64::is_nan));
+    // `NaN` is one of pandas' missing-value markers: missing, as the empty field.
+    assert_eq!(fitted[2], None);
     assert_eq!(fitted[3], Some(f64::NEG_INFINITY));
     assert_eq!(fitted[4], None);
     // Scoring the same file reads the same numbers.
