@@ -203,7 +203,7 @@ impl GenericTable {
             let why = "no name in the header (a row number, such as pandas' index written \
                        without index=False)"
                 .to_owned();
-            tracing::warn!(column = %name, reason = %why, "column left out");
+            tracing::warn!(column = ?name, reason = %why, "column left out");
             spec.ignored.push((name, why));
         }
         for s in specs
