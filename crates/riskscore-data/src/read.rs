@@ -132,10 +132,16 @@ fn time_like(text: &str) -> bool {
 /// The first value of a text column every value of which is a date or a time ([`date_like`]),
 /// if there is one.
 pub fn written_as_dates(c: &Column) -> Option<String> {
+    every_value(c, date_like)
+}
+
+/// The first value of a text column every value of which (spaces around ignored) passes `test`:
+/// `None` for a column of another type, without values, or with a value that fails it.
+fn every_value(c: &Column, test: fn(&str) -> bool) -> Option<String> {
     let text = c.str().ok()?;
     let mut first = None;
     for v in text.iter().flatten().map(str::trim) {
-        if !date_like(v) {
+        if !test(v) {
             return None;
         }
         first.get_or_insert(v);
@@ -175,15 +181,7 @@ pub fn comma_number(text: &str) -> bool {
 /// The first value of a text column every value of which is a number written with commas
 /// ([`comma_number`], spaces around ignored): `None` for any other column.
 pub fn written_with_commas(c: &Column) -> Option<String> {
-    let text = c.str().ok()?;
-    let mut first = None;
-    for v in text.iter().flatten().map(str::trim) {
-        if !comma_number(v) {
-            return None;
-        }
-        first.get_or_insert(v);
-    }
-    first.map(str::to_owned)
+    every_value(c, comma_number)
 }
 
 /// The text columns of numbers written with commas, each with its first value.

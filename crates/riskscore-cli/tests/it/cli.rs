@@ -839,6 +839,28 @@ fn explore_a_single_table_and_its_errors() {
     }
 }
 
+/// `riskscore -q explore DATA --id client_id --target defaulted` writing its HTML and JSON in
+/// `dir`: the command's output (it must succeed) and the JSON.
+fn explore_table(data: &Path, dir: &Path) -> (Output, serde_json::Value) {
+    let (html, js) = (dir.join("eda.html"), dir.join("eda.json"));
+    let o = riskscore(&[
+        "-q",
+        "explore",
+        data.to_str().unwrap(),
+        "--id",
+        "client_id",
+        "--target",
+        "defaulted",
+        "--out",
+        html.to_str().unwrap(),
+        "--json",
+        js.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let e = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    (o, e)
+}
+
 /// A lender's table exported in a European locale writes its amounts `"2500,50"`: `explore`
 /// reports the column as an anomaly (every value a number written with commas, `train`
 /// refusing it) and `explore` and `drift` warn of it on stderr, where they read it as text. A
@@ -860,21 +882,7 @@ fn explore_and_drift_name_numbers_written_with_commas() {
     }
     std::fs::write(&csv, rows).unwrap();
     let (c, d) = (csv.to_str().unwrap(), dir.path());
-    let (html, js) = (d.join("eda.html"), d.join("eda.json"));
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        c,
-        "--id",
-        "client_id",
-        "--target",
-        "defaulted",
-        "--out",
-        html.to_str().unwrap(),
-        "--json",
-        js.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (o, e) = explore_table(&csv, d);
     let warned = |stderr: &str| {
         stderr.contains("numbers written with commas")
             && stderr.contains("column=\"income\"")
@@ -882,7 +890,6 @@ fn explore_and_drift_name_numbers_written_with_commas() {
             && !stderr.contains("column=\"tags\"")
     };
     assert!(warned(&text(&o.stderr)), "{}", text(&o.stderr));
-    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
     let flagged: Vec<(&str, u64)> = e["anomalies"]
         .as_array()
         .unwrap()
@@ -891,7 +898,7 @@ fn explore_and_drift_name_numbers_written_with_commas() {
         .map(|a| (a["column"].as_str().unwrap(), a["count"].as_u64().unwrap()))
         .collect();
     assert_eq!(flagged, [("income", 60)], "{}", e["anomalies"]);
-    assert!(std::fs::read_to_string(&html)
+    assert!(std::fs::read_to_string(d.join("eda.html"))
         .unwrap()
         .contains("numbers with commas"));
 
@@ -918,14 +925,8 @@ fn explore_and_drift_name_numbers_written_with_commas() {
 fn explore_and_binning_read_pandas_own_column_types() {
     use polars::prelude::*;
     let n = 400;
-    let mut g = 17u64;
-    let mut draw = || {
-        g = g
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (g >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let u: Vec<f64> = (0..n).map(|_| draw()).collect();
+    // 0, 1/n, ..., (n-1)/n in a scrambled order (149 is prime to 400).
+    let u: Vec<f64> = (0..n).map(|i| ((i * 149) % n) as f64 / n as f64).collect();
     let defaulted: Vec<i64> = u.iter().map(|&x| i64::from(x < 0.25)).collect();
     let branch = Series::new(
         "branch".into(),
@@ -963,22 +964,7 @@ fn explore_and_binning_read_pandas_own_column_types() {
         .finish(&mut df)
         .unwrap();
     let (p, d) = (path.to_str().unwrap(), dir.path());
-    let js = d.join("eda.json");
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        p,
-        "--id",
-        "client_id",
-        "--target",
-        "defaulted",
-        "--out",
-        d.join("eda.html").to_str().unwrap(),
-        "--json",
-        js.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let e: serde_json::Value = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
+    let (_, e) = explore_table(&path, d);
     let kind = |name: &str| {
         e["features"]
             .as_array()
