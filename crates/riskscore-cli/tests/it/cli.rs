@@ -642,22 +642,32 @@ fn explain_a_client_and_refuse_an_unknown_one() {
     );
 }
 
-/// `riskscore explore DIR`: the JSON numbers and the HTML page.
-fn explore(data: &Path) -> (serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (html, js) = (dir.path().join("eda.html"), dir.path().join("eda.json"));
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        data.to_str().unwrap(),
+/// `riskscore -q explore DATA [table...]` writing its HTML and JSON in `dir`: the command's
+/// output (it must succeed) and the JSON.
+fn explore_in(data: &Path, dir: &Path, table: &[&str]) -> (Output, serde_json::Value) {
+    let (html, js) = (dir.join("eda.html"), dir.join("eda.json"));
+    let mut args = vec!["-q", "explore", data.to_str().unwrap()];
+    args.extend(table);
+    args.extend([
         "--out",
         html.to_str().unwrap(),
         "--json",
         js.to_str().unwrap(),
     ]);
+    let o = riskscore(&args);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let e = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
-    (e, std::fs::read_to_string(&html).unwrap())
+    (o, e)
+}
+
+/// `riskscore explore DIR`: the JSON numbers and the HTML page.
+fn explore(data: &Path) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, e) = explore_in(data, dir.path(), &[]);
+    (
+        e,
+        std::fs::read_to_string(dir.path().join("eda.html")).unwrap(),
+    )
 }
 
 /// The exploratory report of the tiny fixture, whose figures its README states: 3 training
@@ -839,26 +849,9 @@ fn explore_a_single_table_and_its_errors() {
     }
 }
 
-/// `riskscore -q explore DATA --id client_id --target defaulted` writing its HTML and JSON in
-/// `dir`: the command's output (it must succeed) and the JSON.
+/// [`explore_in`] a single table (`--id client_id --target defaulted`).
 fn explore_table(data: &Path, dir: &Path) -> (Output, serde_json::Value) {
-    let (html, js) = (dir.join("eda.html"), dir.join("eda.json"));
-    let o = riskscore(&[
-        "-q",
-        "explore",
-        data.to_str().unwrap(),
-        "--id",
-        "client_id",
-        "--target",
-        "defaulted",
-        "--out",
-        html.to_str().unwrap(),
-        "--json",
-        js.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let e = serde_json::from_slice(&std::fs::read(&js).unwrap()).unwrap();
-    (o, e)
+    explore_in(data, dir, &["--id", "client_id", "--target", "defaulted"])
 }
 
 /// A lender's table exported in a European locale writes its amounts `"2500,50"`: `explore`
