@@ -67,7 +67,8 @@ impl GenericTable {
             ))
         })?;
         let context = self.path.display().to_string();
-        let mut lf = if is_parquet(&self.path) {
+        let parquet = is_parquet(&self.path);
+        let mut lf = if parquet {
             LazyFrame::scan_parquet(PlRefPath::from(path), Default::default())
         } else {
             csv_header(&self.path)?;
@@ -79,18 +80,32 @@ impl GenericTable {
         }
         .map_err(Error::polars(context.clone()))?;
         let schema = lf.collect_schema().map_err(Error::polars(context))?;
+        // Names as the reader reads them: spaces around a CSV header's names dropped
+        // (`id, target` names `target`), as `csv_header` drops them.
+        let columns: Vec<(String, &DataType)> = schema
+            .iter()
+            .map(|(n, d)| {
+                (
+                    if parquet {
+                        n.to_string()
+                    } else {
+                        n.trim().to_owned()
+                    },
+                    d,
+                )
+            })
+            .collect();
+        let names = || columns.iter().map(|(n, _)| n.as_str());
+        let dtype_of = |wanted: &str| columns.iter().find(|(n, _)| n == wanted).map(|(_, d)| *d);
         for wanted in self.categorical.iter().chain(&self.numeric) {
-            if schema.get(wanted.as_str()).is_none() {
-                return Err(self.missing(wanted));
+            if dtype_of(wanted).is_none() {
+                return Err(self.missing(wanted, names()));
             }
         }
-        let id_dtype = schema
-            .get(self.id.as_str())
-            .ok_or_else(|| self.missing(&self.id))?;
+        let id_dtype = dtype_of(&self.id).ok_or_else(|| self.missing(&self.id, names()))?;
         let integer_id = id_dtype.is_integer();
         let mut specs = Vec::new();
-        for (name, dtype) in schema.iter() {
-            let name = name.to_string();
+        for (name, dtype) in columns.iter().map(|(n, d)| (n.clone(), *d)) {
             let kind = if name == self.id {
                 if integer_id {
                     Kind::Id
@@ -158,10 +173,18 @@ impl GenericTable {
         Ok(())
     }
 
-    fn missing(&self, column: &str) -> Error {
+    /// `column` is not among the file's `names`: said, with the name it was probably meant
+    /// for (`TARGET` for `target`, ` target` written with a space after the comma).
+    fn missing<'n>(&self, column: &str, names: impl IntoIterator<Item = &'n str>) -> Error {
+        let near = names
+            .into_iter()
+            .find(|n| n.trim().eq_ignore_ascii_case(column.trim()));
+        let hint = near.map_or(String::new(), |n| {
+            format!("; the header has {n:?} (names must match exactly)")
+        });
         Error::Column {
             column: column.into(),
-            message: format!("not found in {}", self.path.display()),
+            message: format!("not found in {}{hint}", self.path.display()),
         }
     }
 
@@ -169,7 +192,7 @@ impl GenericTable {
     pub fn fit(&self) -> Result<(GenericSpec, DataFrame)> {
         let (mut specs, integer_id) = self.infer_specs()?;
         if !specs.iter().any(|s| s.name == self.target) {
-            return Err(self.missing(&self.target));
+            return Err(self.missing(&self.target, specs.iter().map(|s| s.name.as_str())));
         }
         // A column without a name (pandas' index, written without `index=False`) is a row
         // number, not a feature: left out with its reason (LightGBM cannot name it either).

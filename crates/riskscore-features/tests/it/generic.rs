@@ -341,6 +341,26 @@ fn missing_id_column_is_named() {
             .starts_with(r#"column "customer_id": not found in "#),
         "{err}"
     );
+    // A name written in another case is pointed at; spaces after the commas are no part of
+    // the names (`client, Default` names `Default`).
+    let f = csv("client, Default,income\n1, 0,10\n2, 1,20\n3, 0,5\n");
+    let err = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
+        .expect_err("no target");
+    assert!(
+        err.to_string()
+            .ends_with(r#"; the header has "Default" (names must match exactly)"#),
+        "{err}"
+    );
+    let (_, df) = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "Default"))
+        .expect("fit");
+    let target: Vec<Option<f64>> = df
+        .column("Default")
+        .expect("target")
+        .f64()
+        .expect("f64")
+        .iter()
+        .collect();
+    assert_eq!(target, [Some(0.0), Some(1.0), Some(0.0)]);
 }
 
 /// Issue 25: two rows of one id are refused (serving by id would be ambiguous).
