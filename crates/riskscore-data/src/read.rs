@@ -61,7 +61,8 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
                 .map_err(|e| invalid(format!("not a readable Parquet file: {}", brief(&e))))
         }
         "csv" => {
-            crate::widths::check(path, csv_header(path)?.len())?;
+            let header = csv_header(path)?;
+            crate::widths::check(path, header.len())?;
             let read = |rows: Option<usize>| {
                 CsvReadOptions::default()
                     .with_has_header(true)
@@ -72,8 +73,11 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
             };
             // Types are guessed from the first 10,000 rows; a column whose later rows do not
             // fit the guess (integers, then `1.5`) is read again with types from every row.
-            let df = read(Some(INFER_ROWS))
+            let mut df = read(Some(INFER_ROWS))
                 .or_else(|_| read(None))
+                .map_err(|e| invalid(format!("not a readable CSV file: {}", brief(&e))))?;
+            // The header's names without the spaces around them, as every reader names them.
+            df.set_column_names(&header)
                 .map_err(|e| invalid(format!("not a readable CSV file: {}", brief(&e))))?;
             for (column, first) in numbers_with_commas(&df) {
                 tracing::warn!(
@@ -594,6 +598,26 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A table read for `explore`, `drift` or `binning` is named as every reader names it: no
+    /// spaces around the names, no byte-order mark; pandas' missing-value markers are missing.
+    #[test]
+    fn an_inferred_table_is_named_as_every_reader_names_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "\u{feff}id, target ,x\n1, 0,NA\n2, 1,2.5\n").expect("write");
+        let df = read_inferred(&path).expect("read");
+        let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["id", "target", "x"]);
+        let x: Vec<Option<f64>> = df
+            .column("x")
+            .expect("x")
+            .f64()
+            .expect("f64")
+            .iter()
+            .collect();
+        assert_eq!(x, [None, Some(2.5)]);
+    }
 
     #[test]
     fn dates_and_times_as_files_write_them() {
