@@ -917,7 +917,7 @@ fn explore_and_drift_name_numbers_written_with_commas() {
 #[test]
 fn explore_and_binning_read_pandas_own_column_types() {
     use polars::prelude::*;
-    let n = 400;
+    let n: usize = 400;
     // 0, 1/n, ..., (n-1)/n in a scrambled order (149 is prime to 400).
     let u: Vec<f64> = (0..n).map(|i| ((i * 149) % n) as f64 / n as f64).collect();
     let defaulted: Vec<i64> = u.iter().map(|&x| i64::from(x < 0.25)).collect();

@@ -189,8 +189,8 @@ fn a_single_tables_reasons_name_its_columns_as_written() {
         }
     }
     assert!(
-        one_hot > 0 && numbers > 0,
-        "{one_hot} reasons on kind, {numbers} on numbers"
+        one_hot > 0 && exact > 0,
+        "{one_hot} reasons on kind, {numbers} on numbers ({exact} of 6 digits at most)"
     );
 }
 
