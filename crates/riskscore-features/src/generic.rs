@@ -132,8 +132,8 @@ impl GenericTable {
 
     /// Columns of numbers that polars' type inference read as text because some are written
     /// `inf`, `-inf` or `NaN` (as pandas writes the non-finite floats, e.g. a ratio over a zero
-    /// income): read as numbers, as pandas reads them, instead of as categories (or left out
-    /// for having too many). A column every value of which converts to a number is one; a
+    /// income) or with spaces around them (`1, -0.25`): read as numbers, as pandas reads them,
+    /// instead of as categories (or left out for having too many). A column every value of which converts to a number is one; a
     /// column forced with --categorical stays as it is.
     fn numbers_read_as_text(&self, specs: &mut [ColumnSpec], df: &mut DataFrame) -> Result<()> {
         for s in specs.iter_mut().filter(|s| {
@@ -147,7 +147,16 @@ impl GenericTable {
             if text.dtype() != &DataType::String || text.null_count() == text.len() {
                 continue;
             }
-            let numbers = text
+            // Spaces around a number (`1, -0.25`) are no part of it, as pandas reads it.
+            let trimmed: StringChunked = text
+                .str()
+                .map_err(Error::polars(s.name.as_str()))?
+                .iter()
+                .map(|v| v.map(str::trim))
+                .collect();
+            let numbers = trimmed
+                .with_name(s.name.as_str().into())
+                .into_column()
                 .cast(&DataType::Float64)
                 .map_err(Error::polars(s.name.as_str()))?;
             if numbers.null_count() != text.null_count() {

@@ -341,9 +341,16 @@ fn missing_id_column_is_named() {
             .starts_with(r#"column "customer_id": not found in "#),
         "{err}"
     );
+}
+
+/// A table written with a space after each comma (`client, default, income`): the spaces are
+/// no part of the names nor of the numbers, as pandas reads the numbers; a name written in
+/// another case is pointed at.
+#[test]
+fn spaces_after_the_commas_are_no_part_of_names_or_numbers() {
     // A name written in another case is pointed at; spaces after the commas are no part of
     // the names (`client, Default` names `Default`).
-    let f = csv("client, Default,income\n1, 0,10\n2, 1,20\n3, 0,5\n");
+    let f = csv("client, Default, income\n1, 0, 10.5\n2, 1, -2\n3, 0, 5\n");
     let err = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "default"))
         .expect_err("no target");
     assert!(
@@ -361,6 +368,22 @@ fn missing_id_column_is_named() {
         .iter()
         .collect();
     assert_eq!(target, [Some(0.0), Some(1.0), Some(0.0)]);
+    // The numbers after the spaces are numbers, as pandas reads them, when fitted and scored.
+    let income = |df: &polars::prelude::DataFrame| -> Vec<Option<f64>> {
+        df.column("income")
+            .expect("income")
+            .f64()
+            .expect("f64")
+            .iter()
+            .collect()
+    };
+    assert_eq!(income(&df), [Some(10.5), Some(-2.0), Some(5.0)]);
+    let table = GenericTable::new(f.path(), "client", "Default");
+    let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(
+        income(&pipeline.transform_generic(&table).expect("transform")),
+        income(&df)
+    );
 }
 
 /// Issue 25: two rows of one id are refused (serving by id would be ambiguous).
