@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::*;
+use polars_arrow::datatypes::ArrowDataType;
 
 use crate::error::{brief, Error, Result};
 use crate::schema::Kind;
@@ -38,6 +39,69 @@ pub fn is_csv(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
+/// Whether polars can hold a column of a Parquet file's Arrow type (riskscore's build of it:
+/// the integer widths, decimals, dates, times, durations, text and its dictionaries).
+fn parquet_type_readable(dt: &ArrowDataType) -> bool {
+    use ArrowDataType as A;
+    match dt {
+        A::Null
+        | A::Boolean
+        | A::Int8
+        | A::Int16
+        | A::Int32
+        | A::Int64
+        | A::UInt8
+        | A::UInt16
+        | A::UInt32
+        | A::UInt64
+        | A::Float32
+        | A::Float64
+        | A::Utf8
+        | A::LargeUtf8
+        | A::Utf8View
+        | A::Binary
+        | A::LargeBinary
+        | A::BinaryView
+        | A::Date32
+        | A::Date64
+        | A::Timestamp(..)
+        | A::Time32(_)
+        | A::Time64(_)
+        | A::Duration(_)
+        | A::Decimal(..) => true,
+        A::Dictionary(_, values, _) => parquet_type_readable(values),
+        _ => false,
+    }
+}
+
+/// Refuses a Parquet file with a column of a type riskscore cannot read (a 16-bit float, a
+/// 128-bit integer, a list or a struct), naming the column and its type, before polars reads
+/// it (polars stops the process on some of them rather than returning an error).
+pub fn check_parquet_types(path: &Path) -> Result<()> {
+    let invalid = |message: String| Error::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let mut file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let metadata = polars_parquet::read::read_metadata(&mut file)
+        .map_err(|e| invalid(format!("not a readable Parquet file: {}", brief(&e))))?;
+    let schema = polars_parquet::read::infer_schema(&metadata)
+        .map_err(|e| invalid(format!("not a readable Parquet file: {}", brief(&e))))?;
+    for (name, field) in schema.iter() {
+        if !parquet_type_readable(&field.dtype) {
+            return Err(invalid(format!(
+                "column {name:?} has type {:?}, which riskscore does not read: write it as \
+                 numbers (64-bit floats or integers) or as text",
+                field.dtype
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads any CSV or Parquet table with the types the file gives (Parquet) or that the first
 /// 10,000 rows suggest (CSV): for tables without a known layout (drift inputs, exploration).
 pub fn read_inferred(path: &Path) -> Result<DataFrame> {
@@ -52,6 +116,7 @@ pub fn read_inferred(path: &Path) -> Result<DataFrame> {
         .to_ascii_lowercase();
     match ext.as_str() {
         "parquet" => {
+            check_parquet_types(path)?;
             let f = File::open(path).map_err(|source| Error::Io {
                 path: path.to_owned(),
                 source,
@@ -374,6 +439,7 @@ fn read_parquet_typed(
     first: bool,
     left_out: &[String],
 ) -> Result<DataFrame> {
+    check_parquet_types(path)?;
     let context = path.display().to_string();
     let mut lf = LazyFrame::scan_parquet(PlRefPath::from(path_str(path)?), Default::default())
         .map_err(Error::polars(context.clone()))?;
@@ -410,6 +476,7 @@ fn read_parquet_typed(
                     || found.is_bool()
                     || found.is_null()
                     || matches!(found, DataType::Duration(_))
+                    || found.is_decimal()
             }
         };
         if !ok {
@@ -443,7 +510,8 @@ fn read_parquet_typed(
 
 /// A table of pandas' own column types made plain for the analyses that know numbers and text
 /// (`explore`, `binning`): a `category` column (a Parquet dictionary) as its text, a duration
-/// as a number of days, a date or a time as its text. Other columns as they are.
+/// as a number of days, a decimal as a float, a date or a time as its text. Other columns as
+/// they are.
 pub fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
     let selection: Vec<Expr> = df
         .columns()
@@ -462,6 +530,7 @@ pub fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
                 | DataType::Date
                 | DataType::Datetime(..)
                 | DataType::Time => column.strict_cast(DataType::String),
+                d if d.is_decimal() => column.strict_cast(DataType::Float64),
                 _ => column,
             }
         })

@@ -69,6 +69,7 @@ impl GenericTable {
         let context = self.path.display().to_string();
         let parquet = is_parquet(&self.path);
         let mut lf = if parquet {
+            riskscore_data::read::check_parquet_types(&self.path)?;
             LazyFrame::scan_parquet(PlRefPath::from(path), Default::default())
         } else {
             csv_header(&self.path)?;
@@ -119,6 +120,7 @@ impl GenericTable {
             } else if self.numeric.contains(&name)
                 || dtype.is_primitive_numeric()
                 || matches!(dtype, DataType::Duration(_))
+                || dtype.is_decimal()
                 || dtype.is_null()
             {
                 Kind::Num

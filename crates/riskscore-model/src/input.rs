@@ -121,6 +121,8 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
 }
 
 fn read_parquet_file(path: &Path) -> Result<DataFrame> {
+    riskscore_data::read::check_parquet_types(path)
+        .map_err(|e| Error::Data(format!("not a readable Parquet feature matrix: {e}")))?;
     let file = std::fs::File::open(path).map_err(Error::io(path))?;
     ParquetReader::new(file).finish().map_err(|e| {
         Error::Data(format!(

@@ -1075,6 +1075,7 @@ fn parquet_clients(
         context: context(),
         source,
     };
+    riskscore_data::read::check_parquet_types(path)?;
     let mut reader = ParquetReader::new(open()?);
     let metadata = reader.get_metadata().map_err(polars)?.clone();
     let schema = reader.schema().map_err(polars)?;

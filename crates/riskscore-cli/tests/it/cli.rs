@@ -1027,6 +1027,83 @@ fn columns_left_out_at_fitting_are_not_unexpected_when_scoring() {
     assert!(!err.contains("unexpected"), "{err}");
 }
 
+/// Parquet as pyarrow writes a database's or a downcast frame's columns: decimals, 8- and
+/// 16-bit integers are numbers; a 16-bit float (which polars cannot hold, and stopped the
+/// process on: a panic) is refused naming the column, exit 1.
+#[test]
+fn parquet_numbers_of_every_width_and_a_type_refused_by_name() {
+    let Some(py) = riskscore_testkit::oracle("RISKSCORE_PYTHON", "a python with pyarrow") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("write.py");
+    std::fs::write(
+        &script,
+        r#"import sys, decimal
+import pyarrow as pa, pyarrow.parquet as pq
+n = 300
+ids = list(range(1000, 1000 + n))
+x = [((i * 149) % n) / n for i in range(n)]
+cols = {
+    "client_id": pa.array(ids, pa.int64()),
+    "defaulted": pa.array([int(v < 0.2) for v in x], pa.int8()),
+    "amount": pa.array([decimal.Decimal(f"{1000 * v:.2f}") for v in x], pa.decimal128(12, 2)),
+    "small": pa.array([int(100 * v) for v in x], pa.int16()),
+    "tiny": pa.array([int(9 * v) for v in x], pa.uint8()),
+}
+pq.write_table(pa.table(cols), sys.argv[1] + "/widths.parquet")
+cols["half"] = pa.array(x, pa.float16())
+pq.write_table(pa.table(cols), sys.argv[1] + "/half.parquet")
+"#,
+    )
+    .unwrap();
+    let o = std::process::Command::new(py)
+        .arg(&script)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let model = dir.path().join("model");
+    let o = train_loans(&dir.path().join("widths.parquet"), &model)
+        .args(["-q", "--folds", "3", "--trials", "0", "--bootstrap", "10"])
+        .args(["--no-baseline", "--no-tracking"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pipeline: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("pipeline.json")).unwrap()).unwrap();
+    assert_eq!(
+        pipeline["features"],
+        serde_json::json!(["amount", "small", "tiny"])
+    );
+    let half = dir.path().join("half.parquet");
+    let (h, m, e) = (
+        half.to_str().unwrap(),
+        dir.path().join("m"),
+        dir.path().join("e.html"),
+    );
+    let table = ["--id", "client_id", "--target", "defaulted"];
+    let mut train = vec![
+        "train",
+        "--data",
+        h,
+        "--no-tracking",
+        "--out",
+        m.to_str().unwrap(),
+    ];
+    train.extend(table);
+    let mut explore = vec!["explore", h, "--out", e.to_str().unwrap()];
+    explore.extend(table);
+    for o in [riskscore(&train), riskscore(&explore)] {
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(r#"column "half" has type Float16, which riskscore does not read"#),
+            "{err}"
+        );
+    }
+}
+
 /// Issue 25: logs written to a pipe or a file carry no terminal colour codes.
 #[test]
 fn logs_to_a_file_have_no_colour_codes() {
