@@ -32,10 +32,7 @@ enum Data {
 pub fn run(args: Args) -> Result<()> {
     crate::table_args::must_exist(&args.data, "--data")?;
     let special = special_codes(&args.special)?;
-    let df = riskscore_data::read::plain_types(
-        riskscore_data::read::read_inferred(&args.data)?,
-        &args.data.display().to_string(),
-    )?;
+    let df = riskscore_data::read::read_plain(&args.data)?;
     let y = outcomes(&df, &args.target)?;
     let (mut names, mut data) = (Vec::new(), Vec::new());
     for c in df.columns() {

@@ -229,7 +229,12 @@ pub const PANDAS_MISSING: [&str; 18] = [
 
 /// [`PANDAS_MISSING`] as polars' CSV readers take it.
 pub fn pandas_missing() -> NullValues {
-    NullValues::AllColumns(PANDAS_MISSING.iter().map(|v| (*v).into()).collect())
+    null_values(&PANDAS_MISSING)
+}
+
+/// Missing-value markers as polars' CSV readers take them.
+fn null_values(markers: &[&str]) -> NullValues {
+    NullValues::AllColumns(markers.iter().map(|v| (*v).into()).collect())
 }
 
 /// What a column of numbers written with commas is read as, and what to do about it.
@@ -409,8 +414,7 @@ fn read_typed_checking(
         })
         .collect();
     let selection: Vec<Expr> = expected.iter().map(|c| col(c.name.as_str())).collect();
-    let nulls = (!missing.is_empty())
-        .then(|| NullValues::AllColumns(missing.iter().map(|v| (*v).into()).collect()));
+    let nulls = (!missing.is_empty()).then(|| null_values(missing));
     let result = LazyCsvReader::new(PlRefPath::from(path_str(path)?))
         .with_has_header(true)
         .with_schema(Some(Arc::new(schema)))
@@ -459,17 +463,10 @@ fn read_parquet_typed(
         let ok = match spec.kind {
             // pandas writes a `category` column as a dictionary (read as a categorical), a
             // boolean as a boolean and dates as dates: each read as its text.
-            Kind::Cat => matches!(
-                found,
-                DataType::String
-                    | DataType::Null
-                    | DataType::Boolean
-                    | DataType::Categorical(..)
-                    | DataType::Enum(..)
-                    | DataType::Date
-                    | DataType::Datetime(..)
-                    | DataType::Time
-            ),
+            Kind::Cat => {
+                matches!(found, DataType::String | DataType::Null | DataType::Boolean)
+                    || read_as_text(found)
+            }
             Kind::Id => found.is_integer() || found.is_null(),
             Kind::Num => {
                 found.is_primitive_numeric()
@@ -493,12 +490,7 @@ fn read_parquet_typed(
         .map(|c| {
             let column = col(c.name.as_str());
             match (c.kind, schema.get(c.name.as_str())) {
-                (Kind::Num, Some(DataType::Duration(unit))) => {
-                    column
-                        .strict_cast(DataType::Int64)
-                        .strict_cast(DataType::Float64)
-                        / lit(per_day(*unit))
-                }
+                (Kind::Num, Some(DataType::Duration(unit))) => days(column, *unit),
                 _ => column.strict_cast(c.kind.dtype()),
             }
         })
@@ -508,28 +500,26 @@ fn read_parquet_typed(
         .map_err(Error::polars(context))
 }
 
+/// [`read_inferred`], its column types made plain (a `category` column as its text, a
+/// duration as days, a decimal as a float, a date or a time as its text): the table `explore`
+/// and `binning` analyse.
+pub fn read_plain(path: &Path) -> Result<DataFrame> {
+    plain_types(read_inferred(path)?, &path.display().to_string())
+}
+
 /// A table of pandas' own column types made plain for the analyses that know numbers and text
 /// (`explore`, `binning`): a `category` column (a Parquet dictionary) as its text, a duration
 /// as a number of days, a decimal as a float, a date or a time as its text. Other columns as
 /// they are.
-pub fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
+fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
     let selection: Vec<Expr> = df
         .columns()
         .iter()
         .map(|c| {
             let column = col(c.name().clone());
             match c.dtype() {
-                DataType::Duration(unit) => {
-                    column
-                        .strict_cast(DataType::Int64)
-                        .strict_cast(DataType::Float64)
-                        / lit(per_day(*unit))
-                }
-                DataType::Categorical(..)
-                | DataType::Enum(..)
-                | DataType::Date
-                | DataType::Datetime(..)
-                | DataType::Time => column.strict_cast(DataType::String),
+                DataType::Duration(unit) => days(column, *unit),
+                d if read_as_text(d) => column.strict_cast(DataType::String),
                 d if d.is_decimal() => column.strict_cast(DataType::Float64),
                 _ => column,
             }
@@ -541,15 +531,31 @@ pub fn plain_types(df: DataFrame, context: &str) -> Result<DataFrame> {
         .map_err(Error::polars(context.to_owned()))
 }
 
-/// A duration's ticks per day: a duration (pandas' `timedelta`, a loan's term) is read as a
-/// number of days.
-fn per_day(unit: TimeUnit) -> f64 {
-    86_400.0
+/// The types pandas writes to Parquet that riskscore reads as their text: a `category` column
+/// (a dictionary, read as a categorical), dates, times.
+fn read_as_text(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Categorical(..)
+            | DataType::Enum(..)
+            | DataType::Date
+            | DataType::Datetime(..)
+            | DataType::Time
+    )
+}
+
+/// A duration column (pandas' `timedelta`, a loan's term) as a number of days.
+fn days(column: Expr, unit: TimeUnit) -> Expr {
+    let per_day = 86_400.0
         * match unit {
             TimeUnit::Nanoseconds => 1e9,
             TimeUnit::Microseconds => 1e6,
             TimeUnit::Milliseconds => 1e3,
-        }
+        };
+    column
+        .strict_cast(DataType::Int64)
+        .strict_cast(DataType::Float64)
+        / lit(per_day)
 }
 
 /// Scans a CSV file that polars refused and returns the first precise problem found.
@@ -667,6 +673,7 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// A table read for `explore`, `drift` or `binning` is named as every reader names it: no
     /// spaces around the names, no byte-order mark; pandas' missing-value markers are missing.
@@ -730,8 +737,6 @@ mod tests {
             assert!(!comma_number(not), "{not}");
         }
     }
-
-    use super::*;
 
     fn header_of(text: &str) -> Result<Vec<String>> {
         let dir = tempfile::tempdir().expect("tmp");

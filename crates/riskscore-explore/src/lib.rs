@@ -254,9 +254,5 @@ fn read_any(path: &Path) -> Result<DataFrame> {
             path.display()
         )));
     }
-    let df = riskscore_data::read::read_inferred(path)?;
-    Ok(riskscore_data::read::plain_types(
-        df,
-        &path.display().to_string(),
-    )?)
+    Ok(riskscore_data::read::read_plain(path)?)
 }

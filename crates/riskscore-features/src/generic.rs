@@ -135,8 +135,8 @@ impl GenericTable {
     /// Columns of numbers that polars' type inference read as text because some are written
     /// `inf`, `-inf` or `NaN` (as pandas writes the non-finite floats, e.g. a ratio over a zero
     /// income) or with spaces around them (`1, -0.25`): read as numbers, as pandas reads them,
-    /// instead of as categories (or left out for having too many). A column every value of which converts to a number is one; a
-    /// column forced with --categorical stays as it is.
+    /// instead of as categories (or left out for having too many). A column every value of
+    /// which converts to a number is one; a column forced with --categorical stays as it is.
     fn numbers_read_as_text(&self, specs: &mut [ColumnSpec], df: &mut DataFrame) -> Result<()> {
         for s in specs.iter_mut().filter(|s| {
             s.kind == Kind::Cat

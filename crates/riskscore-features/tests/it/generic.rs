@@ -4,6 +4,26 @@ use std::io::Write;
 
 use riskscore_features::{FeaturePipeline, GenericTable};
 
+/// A column's values as floats (`None` for a missing value).
+fn floats(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<f64>> {
+    df.column(name)
+        .expect("column")
+        .f64()
+        .expect("f64")
+        .iter()
+        .collect()
+}
+
+/// A one-hot column's values.
+fn flags(df: &polars::prelude::DataFrame, name: &str) -> Vec<Option<i32>> {
+    df.column(name)
+        .expect("column")
+        .i32()
+        .expect("i32")
+        .iter()
+        .collect()
+}
+
 fn csv(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new()
         .suffix(".csv")
@@ -31,14 +51,10 @@ fn detects_numeric_and_categorical_columns() {
         ["income", "zip", "region_north", "region_south"]
     );
     assert_eq!(df.height(), 4);
-    let region_south: Vec<Option<i32>> = df
-        .column("region_south")
-        .expect("col")
-        .i32()
-        .expect("i32")
-        .iter()
-        .collect();
-    assert_eq!(region_south, [Some(0), Some(1), Some(0), Some(0)]);
+    assert_eq!(
+        flags(&df, "region_south"),
+        [Some(0), Some(1), Some(0), Some(0)]
+    );
 }
 
 #[test]
@@ -163,14 +179,10 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
             "car_true"
         ]
     );
-    let term: Vec<Option<f64>> = matrix
-        .column("term")
-        .expect("term")
-        .f64()
-        .expect("f64")
-        .iter()
-        .collect();
-    assert_eq!(term[..3], [Some(0.0), Some(1.5), Some(3.0)]);
+    assert_eq!(
+        floats(&matrix, "term")[..3],
+        [Some(0.0), Some(1.5), Some(3.0)]
+    );
     let riskscore_features::Layout::Generic(spec) = &pipeline.layout else {
         panic!("a single table's pipeline");
     };
@@ -186,14 +198,7 @@ fn a_tables_categoricals_booleans_and_dates_of_their_own_types() {
             ("seen", "dates or times (`2022-01-08 00")
         ]
     );
-    let kind_c: Vec<Option<i32>> = matrix
-        .column("kind_C")
-        .expect("kind_C")
-        .i32()
-        .expect("i32")
-        .iter()
-        .collect();
-    assert_eq!(kind_c[..3], [Some(0), Some(0), Some(1)]);
+    assert_eq!(flags(&matrix, "kind_C")[..3], [Some(0), Some(0), Some(1)]);
 
     // The same dates written as text in a CSV: left out for what they are.
     let f = csv("client,default,x,opened\n1,0,1.5,2024-03-15\n2,1,2.5,2024-03-16\n3,0,0.5,\n");
@@ -241,14 +246,7 @@ fn missing_values_written_na_or_null_are_missing() {
     let table = GenericTable::new(labelled.path(), "client", "default");
     let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
     assert_eq!(pipeline.features, ["income", "region_N", "region_S"]);
-    let income: Vec<Option<f64>> = df
-        .column("income")
-        .expect("income")
-        .f64()
-        .expect("f64")
-        .iter()
-        .collect();
-    assert_eq!(income, [Some(10.5), None, Some(30.5), None]);
+    assert_eq!(floats(&df, "income"), [Some(10.5), None, Some(30.5), None]);
     // Scored again: the same rows.
     assert!(pipeline
         .transform_generic(&table)
@@ -283,14 +281,7 @@ fn numbers_written_inf_or_nan_are_numbers() {
     let table = GenericTable::new(f.path(), "client", "default");
     let (pipeline, df) = FeaturePipeline::fit_generic(&table).expect("fit");
     assert_eq!(pipeline.features, ["ratio", "region_north", "region_south"]);
-    let ratio = |df: &polars::prelude::DataFrame| -> Vec<Option<f64>> {
-        df.column("ratio")
-            .expect("col")
-            .f64()
-            .expect("f64")
-            .iter()
-            .collect()
-    };
+    let ratio = |df: &polars::prelude::DataFrame| floats(df, "ratio");
     let fitted = ratio(&df);
     assert_eq!(fitted[0], Some(0.5));
     assert_eq!(fitted[1], Some(f64::INFINITY));
@@ -360,23 +351,9 @@ fn spaces_after_the_commas_are_no_part_of_names_or_numbers() {
     );
     let (_, df) = FeaturePipeline::fit_generic(&GenericTable::new(f.path(), "client", "Default"))
         .expect("fit");
-    let target: Vec<Option<f64>> = df
-        .column("Default")
-        .expect("target")
-        .f64()
-        .expect("f64")
-        .iter()
-        .collect();
-    assert_eq!(target, [Some(0.0), Some(1.0), Some(0.0)]);
+    assert_eq!(floats(&df, "Default"), [Some(0.0), Some(1.0), Some(0.0)]);
     // The numbers after the spaces are numbers, as pandas reads them, when fitted and scored.
-    let income = |df: &polars::prelude::DataFrame| -> Vec<Option<f64>> {
-        df.column("income")
-            .expect("income")
-            .f64()
-            .expect("f64")
-            .iter()
-            .collect()
-    };
+    let income = |df: &polars::prelude::DataFrame| floats(df, "income");
     assert_eq!(income(&df), [Some(10.5), Some(-2.0), Some(5.0)]);
     let table = GenericTable::new(f.path(), "client", "Default");
     let (pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
