@@ -8,8 +8,10 @@ use crate::{Error, Result};
 /// The wording shipped with riskscore for the Home Credit feature set.
 pub const HOME_CREDIT: &str = include_str!("../wording/home_credit.csv");
 
-/// The version of a single table's wording: its column names as written.
-pub const SINGLE_TABLE: &str = "single-table 1 (the columns as named in the training table)";
+/// The version of a single table's wording: its column names as written, but for the Home
+/// Credit columns the shipped wording names.
+pub const SINGLE_TABLE: &str = "single-table 1 (the columns as named in the training table; \
+     Home Credit's as its wording names them)";
 
 #[derive(Debug, Clone, Default)]
 pub struct Wording {
@@ -100,23 +102,30 @@ impl Wording {
     pub fn for_pipeline(pipeline: &riskscore_features::FeaturePipeline) -> Result<Self> {
         match &pipeline.layout {
             riskscore_features::pipeline::Layout::HomeCredit { .. } => Self::home_credit(),
-            riskscore_features::pipeline::Layout::Generic(spec) => Ok(Self::single_table(spec)),
+            riskscore_features::pipeline::Layout::Generic(spec) => Self::single_table(spec),
         }
     }
 
-    /// A single table's wording: every column used, named as in the table.
-    pub fn single_table(spec: &riskscore_features::GenericSpec) -> Self {
-        let columns = spec
+    /// A single table's wording: every column used, named as in the table, but for the columns
+    /// the Home Credit wording names and shows in their units (`application_train.csv` read as
+    /// one table is worded as the Home Credit layout); no table prefixes nor aggregate
+    /// suffixes, which a single table does not have.
+    pub fn single_table(spec: &riskscore_features::GenericSpec) -> Result<Self> {
+        let mut w = Self::home_credit()?;
+        w.version = SINGLE_TABLE.into();
+        w.tables.clear();
+        w.aggregates.clear();
+        w.features.clear();
+        for c in spec
             .numeric
             .iter()
             .chain(spec.categorical.iter().map(|(c, _)| c))
-            .map(|c| (c.clone(), c.clone()))
-            .collect();
-        Wording {
-            version: SINGLE_TABLE.into(),
-            columns,
-            ..Wording::default()
+        {
+            if !w.columns.iter().any(|(k, _)| k == c) {
+                w.columns.push((c.clone(), c.clone()));
+            }
         }
+        Ok(w)
     }
 
     /// The words for a feature. The mean of a one-hot column over records is a share:
@@ -400,7 +409,7 @@ mod tests {
             ignored: Vec::new(),
             required: Vec::new(),
         };
-        let w = Wording::single_table(&spec);
+        let w = Wording::single_table(&spec).unwrap();
         assert_eq!(w.version, SINGLE_TABLE);
         assert_eq!(w.describe("Monthly income (€)"), "Monthly income (€)");
         assert_eq!(w.show("Monthly income (€)", Some(2469.72)), "2470");
@@ -413,6 +422,18 @@ mod tests {
         assert_eq!(w.show("Région_Bretagne", Some(1.0)), "yes");
         assert_eq!(w.show("has_car_yes", Some(0.0)), "no");
         assert_eq!(w.describe("has_car_yes"), "has_car is yes");
+        // Home Credit's columns in a single table (application_train.csv read as one) keep the
+        // shipped wording's words and units.
+        let mut hc = spec.clone();
+        hc.numeric = vec!["EXT_SOURCE_3".into(), "DAYS_BIRTH".into()];
+        hc.categorical = vec![("NAME_INCOME_TYPE".into(), vec!["Working".into()])];
+        let w = Wording::single_table(&hc).unwrap();
+        assert_eq!(w.describe("EXT_SOURCE_3"), "external credit score 3");
+        assert_eq!(w.show("DAYS_BIRTH", Some(-13572.0)), "37 years and 1 month");
+        assert_eq!(
+            w.describe("NAME_INCOME_TYPE_Working"),
+            "income type is Working"
+        );
     }
 
     #[test]
