@@ -118,6 +118,9 @@ pub fn run(args: Args) -> Result<()> {
     if args.pipeline.is_some() && args.table.protected.is_some() {
         bail!("--protected is set when a pipeline is fitted; the pipeline given keeps its own");
     }
+    if args.pipeline.is_some() && args.table.age.is_some() {
+        bail!("--age is set when a pipeline is fitted; the pipeline given keeps its own");
+    }
     let fitted = match &args.pipeline {
         Some(path) => Some(FeaturePipeline::load(path)?),
         None => None,
@@ -130,6 +133,15 @@ pub fn run(args: Args) -> Result<()> {
                 "--id and --target are for a single table; {} is a folder",
                 args.data.display()
             );
+        }
+        let hc_age = riskscore_features::protect::HOME_CREDIT_AGE;
+        if args
+            .table
+            .age
+            .as_deref()
+            .is_some_and(|a| a.trim() != hc_age)
+        {
+            bail!("--age is for a single table; the Home Credit tables' age is {hc_age}");
         }
         let folder = Folder::new(&args.data)?;
         tracing::info!(dir = %args.data.display(), "building Home Credit features");
@@ -167,7 +179,14 @@ pub fn run(args: Args) -> Result<()> {
                 let df = p.transform_generic(&table)?;
                 (p, df)
             }
-            None => FeaturePipeline::fit_generic(&table)?,
+            None => {
+                let (mut p, df) = FeaturePipeline::fit_generic(&table)?;
+                if let Some(age) = &args.table.age {
+                    p.set_age(age.trim())?;
+                    p.check_ages(&df)?;
+                }
+                (p, df)
+            }
         };
         write_parquet(&mut df, &args.out)
             .with_context(|| format!("writing {}", args.out.display()))?;

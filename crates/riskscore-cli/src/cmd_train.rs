@@ -117,7 +117,8 @@ pub struct TrainOptions {
     new_batch: usize,
     /// Regulation B's age rule by construction: age capped at 62 years (older applicants are
     /// scored as 62), a monotone constraint so that older never means riskier, and the other
-    /// features computed from age dropped. Home Credit layout (DAYS_BIRTH) only.
+    /// features computed from age dropped. The Home Credit tables' DAYS_BIRTH, or a single
+    /// table's --age column.
     #[arg(long)]
     monotone_age: bool,
     #[command(flatten)]

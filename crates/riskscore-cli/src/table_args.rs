@@ -18,6 +18,11 @@ pub struct TableArgs {
     /// for the Home Credit tables, none for one table; `none` protects nothing.
     #[arg(long, value_delimiter = ',', value_name = "COL[,COL...]")]
     pub protected: Option<Vec<String>>,
+    /// Single table: the applicant's age column, in years (or Home Credit's DAYS_BIRTH, days
+    /// before the application): fairness is measured by age band, with Regulation B's age rule,
+    /// and `train --monotone-age` constrains it. The Home Credit tables' age is DAYS_BIRTH.
+    #[arg(long, value_name = "COL")]
+    pub age: Option<String>,
 }
 
 impl TableArgs {
@@ -29,6 +34,7 @@ impl TableArgs {
             categorical: self.categorical.clone(),
             numeric: self.numeric.clone(),
             protected: self.protected(),
+            age: self.age.clone(),
             max_categories: None,
         }
     }

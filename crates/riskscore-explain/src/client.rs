@@ -201,6 +201,8 @@ pub struct Withheld {
     pub protected: Vec<usize>,
     /// The age column's input and the inputs computed from age.
     pub age: Option<(usize, Vec<usize>)>,
+    /// The age column's unit.
+    pub age_unit: Option<riskscore_features::protect::AgeUnit>,
 }
 
 impl Withheld {
@@ -222,7 +224,11 @@ impl Withheld {
                 .collect();
             (a, features)
         });
-        Withheld { protected, age }
+        Withheld {
+            protected,
+            age,
+            age_unit: pipeline.age_unit(),
+        }
     }
 
     /// Whether feature `j` may be a reason for the applicant of row `x`.
@@ -233,7 +239,7 @@ impl Withheld {
         match &self.age {
             Some((a, features)) if features.contains(&j) => {
                 // Unknown age: the rule cannot be checked, so age is not given as a reason.
-                let years = riskscore_model::fairness::years_from_days_birth(x[*a]);
+                let years = self.age_unit.map_or(f64::NAN, |u| u.years(x[*a]));
                 years.is_finite() && years < riskscore_model::fairness::ELDERLY_AGE
             }
             _ => true,

@@ -408,6 +408,7 @@ mod tests {
             ],
             ignored: Vec::new(),
             required: Vec::new(),
+            age: None,
         };
         let w = Wording::single_table(&spec).unwrap();
         assert_eq!(w.version, SINGLE_TABLE);

@@ -30,6 +30,10 @@ pub struct GenericSpec {
     /// pipelines fitted before the intake checked them).
     #[serde(default)]
     pub required: Vec<String>,
+    /// The applicant's age (`--age`): fairness by age band, Regulation B's age rule and
+    /// `--monotone-age` read it. None when the table names no age column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<crate::protect::AgeColumn>,
 }
 
 /// A single-table input and how to read it.
@@ -232,6 +236,7 @@ impl GenericTable {
             categorical: Vec::new(),
             ignored: Vec::new(),
             required: Vec::new(),
+            age: None,
         };
         for name in unnamed {
             let why = "no name in the header (a row number, such as pandas' index written \

@@ -45,10 +45,11 @@ pub struct FeaturePipeline {
     /// given to the model.
     #[serde(default)]
     pub audit: Vec<String>,
-    /// With `train --monotone-age`: the age column's values are raised to this floor (days
-    /// before the application, negative), so every applicant aged 62 or more is seen as 62.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub age_floor: Option<f64>,
+    /// With `train --monotone-age`: the age column's value at 62 years, to which every older
+    /// applicant's is capped (a floor on days before the application, a ceiling on years; see
+    /// [`crate::protect::AgeCap`]), so every applicant aged 62 or more is seen as 62.
+    #[serde(default, alias = "age_floor", skip_serializing_if = "Option::is_none")]
+    pub age_cap: Option<f64>,
 }
 
 impl FeaturePipeline {
@@ -129,7 +130,7 @@ impl FeaturePipeline {
             features,
             protected: Vec::new(),
             audit: Vec::new(),
-            age_floor: None,
+            age_cap: None,
         };
         let protected = pipeline.default_protected();
         // The defaults are columns of the layout: this cannot fail.
@@ -160,7 +161,7 @@ impl FeaturePipeline {
     /// As [`FeaturePipeline::transform_home_credit`], handing each column to `sink` as soon as
     /// it is made instead of holding the matrix: no matrix, no file. The columns come in the
     /// order they are made, not the fitted order, and without the age cap of `--monotone-age`
-    /// ([`FeaturePipeline::age_floor`]); Float64 columns come as their values, NaN where
+    /// ([`FeaturePipeline::age_cap`]); Float64 columns come as their values, NaN where
     /// missing. Fails, after the last column, if a fitted column was not made. Returns the row
     /// count and how many rows of each history table every applicant has.
     pub fn transform_home_credit_each(

@@ -25,7 +25,116 @@ pub const DAYS_PER_YEAR: f64 = 365.25;
 
 /// Age in years from Home Credit's `DAYS_BIRTH` (days before the application, negative).
 pub fn years_from_days_birth(days: f64) -> f64 {
-    -days / DAYS_PER_YEAR
+    AgeUnit::DaysBeforeApplication.years(days)
+}
+
+/// How an age column is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgeUnit {
+    /// Days before the application, negative (Home Credit's `DAYS_BIRTH`).
+    DaysBeforeApplication,
+    /// Years.
+    Years,
+}
+
+impl AgeUnit {
+    /// The unit of a single table's age column named `column`: Home Credit's name for days
+    /// before the application (`DAYS_BIRTH`, as `application_train.csv` read as one table
+    /// writes it), years for any other name.
+    pub fn of_column(column: &str) -> Self {
+        if column == HOME_CREDIT_AGE {
+            AgeUnit::DaysBeforeApplication
+        } else {
+            AgeUnit::Years
+        }
+    }
+
+    /// The age in years of a value of the column.
+    pub fn years(self, v: f64) -> f64 {
+        match self {
+            AgeUnit::DaysBeforeApplication => -v / DAYS_PER_YEAR,
+            AgeUnit::Years => v,
+        }
+    }
+
+    /// The column's value for an age of `years`.
+    pub fn value_at(self, years: f64) -> f64 {
+        match self {
+            AgeUnit::DaysBeforeApplication => -years * DAYS_PER_YEAR,
+            AgeUnit::Years => years,
+        }
+    }
+
+    /// `v` capped at `cap` (the value at some age): an older applicant's value becomes `cap`.
+    /// Missing stays missing.
+    pub fn cap(self, v: f64, cap: f64) -> f64 {
+        if v.is_nan() {
+            return v;
+        }
+        match self {
+            AgeUnit::DaysBeforeApplication => v.max(cap),
+            AgeUnit::Years => v.min(cap),
+        }
+    }
+
+    /// LightGBM's monotone constraint on the column under which an older applicant is never
+    /// riskier: +1 on days before the application (a higher value is a younger applicant), -1
+    /// on years.
+    pub fn older_never_riskier(self) -> i8 {
+        match self {
+            AgeUnit::DaysBeforeApplication => 1,
+            AgeUnit::Years => -1,
+        }
+    }
+
+    /// The unit in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            AgeUnit::DaysBeforeApplication => "days before the application",
+            AgeUnit::Years => "years",
+        }
+    }
+
+    /// Why `v` cannot be an applicant's age in this unit (an age from 0 to 150 years), if it
+    /// cannot.
+    pub fn implausible(self, v: f64) -> Option<String> {
+        let years = self.years(v);
+        (v.is_finite() && !(0.0..=150.0).contains(&years)).then(|| match self {
+            AgeUnit::Years => format!(
+                "{v} is not an age in years (0 to 150){}",
+                if v < 0.0 {
+                    "; Home Credit's days before the application are read from DAYS_BIRTH only"
+                } else {
+                    ""
+                }
+            ),
+            AgeUnit::DaysBeforeApplication => format!(
+                "{v} is not an age in days before the application (0 to -54787.5, negative)"
+            ),
+        })
+    }
+}
+
+/// A single table's age column (`--age`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgeColumn {
+    pub column: String,
+    pub unit: AgeUnit,
+}
+
+/// How the age column is capped under `--monotone-age`: its value at 62 years, and its unit
+/// (which says whether that value is a floor or a ceiling).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgeCap {
+    pub unit: AgeUnit,
+    pub value: f64,
+}
+
+impl AgeCap {
+    pub fn apply(self, v: f64) -> f64 {
+        self.unit.cap(v, self.value)
+    }
 }
 
 /// The kernel's ratios and the application columns each one is computed from.
@@ -52,9 +161,9 @@ pub fn kernel_ratio(a_column: &str, a: f64, b: f64) -> f64 {
 /// [`FeaturePipeline::formula`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Formula {
-    /// The column itself (`DAYS_EMPLOYED`'s "not employed" code read as missing), raised to
-    /// the age floor for the age column under `--monotone-age`.
-    Column { column: String, floor: Option<f64> },
+    /// The column itself (`DAYS_EMPLOYED`'s "not employed" code read as missing), capped at
+    /// 62 years for the age column under `--monotone-age`.
+    Column { column: String, cap: Option<AgeCap> },
     /// One of the kernel's ratios, `a / b`.
     Ratio { a: String, b: String },
 }
@@ -72,12 +181,12 @@ impl Formula {
     pub fn eval(&self, values: &[f64]) -> f64 {
         let at = |i: usize| values.get(i).copied().unwrap_or(f64::NAN);
         match self {
-            Formula::Column { column, floor } => {
+            Formula::Column { column, cap } => {
                 let v = at(0);
                 if column == "DAYS_EMPLOYED" && v == crate::home_credit::DAYS_MISSING_CODE {
                     f64::NAN
-                } else if let Some(floor) = floor {
-                    v.max(*floor)
+                } else if let Some(cap) = cap {
+                    cap.apply(v)
                 } else {
                     v
                 }
@@ -259,13 +368,100 @@ impl FeaturePipeline {
         }
     }
 
-    /// The features that hold age, and the age column's unit: Home Credit's `DAYS_BIRTH`
-    /// (days before the application) and what is derived from it. None for one table.
-    pub fn age_column(&self) -> Option<&'static str> {
-        match self.layout {
+    /// The source column holding the applicant's age: Home Credit's `DAYS_BIRTH`, a single
+    /// table's `--age` column (None for a table without one).
+    pub fn age_column(&self) -> Option<&str> {
+        match &self.layout {
             Layout::HomeCredit { .. } => Some(HOME_CREDIT_AGE),
-            Layout::Generic(_) => None,
+            Layout::Generic(spec) => spec.age.as_ref().map(|a| a.column.as_str()),
         }
+    }
+
+    /// The age column's unit (days before the application for Home Credit's `DAYS_BIRTH`).
+    pub fn age_unit(&self) -> Option<AgeUnit> {
+        match &self.layout {
+            Layout::HomeCredit { .. } => Some(AgeUnit::DaysBeforeApplication),
+            Layout::Generic(spec) => spec.age.as_ref().map(|a| a.unit),
+        }
+    }
+
+    /// The applicant's age in years from a value of the age column (NaN without one).
+    pub fn age_years(&self, v: f64) -> f64 {
+        self.age_unit().map_or(f64::NAN, |u| u.years(v))
+    }
+
+    /// `--age`: names a single table's numeric column as the applicant's age (unit:
+    /// [`AgeUnit::of_column`]), for the fairness measures by age band, Regulation B's age rule
+    /// and `--monotone-age`. An error on a Home Credit pipeline (its age is `DAYS_BIRTH`) or a
+    /// column that is not one of the table's numeric columns.
+    pub fn set_age(&mut self, column: &str) -> Result<()> {
+        let Layout::Generic(spec) = &mut self.layout else {
+            if column == HOME_CREDIT_AGE {
+                return Ok(());
+            }
+            return Err(Error::Invalid(format!(
+                "--age {column}: the Home Credit tables' age is {HOME_CREDIT_AGE}; --age is for a \
+                 single table"
+            )));
+        };
+        if !spec.numeric.iter().any(|n| n == column) {
+            let why = if spec.categorical.iter().any(|(c, _)| c == column) {
+                "is a category column, not a number".to_owned()
+            } else if let Some((_, reason)) = spec.ignored.iter().find(|(c, _)| c == column) {
+                format!("was left out of the features ({reason})")
+            } else if column == spec.id || column == spec.target {
+                "is the id or the target".to_owned()
+            } else {
+                format!(
+                    "is not a column of the table; its numbers: {}",
+                    shorten(&spec.numeric)
+                )
+            };
+            return Err(Error::Column {
+                column: column.to_owned(),
+                message: format!("--age names {column:?}, which {why}"),
+            });
+        }
+        spec.age = Some(AgeColumn {
+            column: column.to_owned(),
+            unit: AgeUnit::of_column(column),
+        });
+        Ok(())
+    }
+
+    /// Fails on the first value of the age column (in `df`, a frame of this pipeline) that is
+    /// not an applicant's age in its unit, naming the row's id and the value.
+    pub fn check_ages(&self, df: &DataFrame) -> Result<()> {
+        let (Some(age), Some(unit)) = (self.age_column(), self.age_unit()) else {
+            return Ok(());
+        };
+        let Ok(column) = df.column(age) else {
+            return Ok(());
+        };
+        let values = column
+            .cast(&DataType::Float64)
+            .map_err(Error::polars(age))?;
+        let values = values.f64().map_err(Error::polars(age))?;
+        let Some((row, why)) = values
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| v.and_then(|v| unit.implausible(v)).map(|w| (i, w)))
+        else {
+            return Ok(());
+        };
+        let id = df
+            .column(&self.id)
+            .ok()
+            .and_then(|c| c.get(row).ok().map(|v| v.to_string()))
+            .unwrap_or_else(|| format!("row {}", row + 1));
+        Err(Error::Column {
+            column: age.to_owned(),
+            message: format!(
+                "the age column ({}) at {} {id}: {why}",
+                unit.words(),
+                self.id
+            ),
+        })
     }
 
     /// How a feature is computed from one application's source columns, when it is a numeric
@@ -288,12 +484,12 @@ impl FeaturePipeline {
                 if !numeric || crate::home_credit::from_history(feature) {
                     return None;
                 }
-                let floor = self
-                    .age_floor
-                    .filter(|_| self.age_column() == Some(feature));
                 Some(Formula::Column {
                     column: feature.to_owned(),
-                    floor,
+                    cap: self
+                        .age_cap()
+                        .filter(|(age, _)| *age == feature)
+                        .map(|(_, c)| c),
                 })
             }
             Layout::Generic(spec) => {
@@ -302,7 +498,10 @@ impl FeaturePipeline {
                     .any(|n| n == feature)
                     .then(|| Formula::Column {
                         column: feature.to_owned(),
-                        floor: None,
+                        cap: self
+                            .age_cap()
+                            .filter(|(age, _)| *age == feature)
+                            .map(|(_, c)| c),
                     })
             }
         }
@@ -335,12 +534,14 @@ impl FeaturePipeline {
     /// it keeps its age part from scoring older applicants down). An error when the layout has
     /// no age column or age is protected (not an input).
     pub fn cap_age(&mut self) -> Result<()> {
-        let Some(age) = self.age_column() else {
+        let (Some(age), Some(unit)) = (self.age_column(), self.age_unit()) else {
             return Err(Error::Invalid(
-                "--monotone-age needs an age column; this single-table layout has none".into(),
+                "--monotone-age needs an age column: name the table's age in years with --age"
+                    .into(),
             ));
         };
-        if self.protected.iter().any(|p| p == age) {
+        let age = age.to_owned();
+        if self.protected.contains(&age) {
             return Err(Error::Invalid(format!(
                 "--monotone-age constrains age, but {age} is protected (not a model input)"
             )));
@@ -348,32 +549,38 @@ impl FeaturePipeline {
         let dropped: Vec<String> = self
             .age_features()
             .into_iter()
-            .filter(|f| f != age)
+            .filter(|f| *f != age)
             .collect();
         self.features.retain(|f| !dropped.contains(f));
         self.audit.retain(|f| !dropped.contains(f));
-        self.age_floor = Some(-ELDERLY_AGE * DAYS_PER_YEAR);
+        self.age_cap = Some(unit.value_at(ELDERLY_AGE));
         Ok(())
     }
 
-    /// The age column and the floor it is capped at (`--monotone-age`), if it is.
-    fn age_cap(&self) -> Option<(&'static str, f64)> {
-        Some((self.age_column()?, self.age_floor?))
+    /// The age column and how it is capped (`--monotone-age`), if it is.
+    pub fn age_cap(&self) -> Option<(&str, AgeCap)> {
+        Some((
+            self.age_column()?,
+            AgeCap {
+                unit: self.age_unit()?,
+                value: self.age_cap?,
+            },
+        ))
     }
 
     /// Column `name`'s values (NaN where missing) capped as [`Self::apply_age_cap`] caps a
     /// frame's: unchanged unless `name` is the capped age column.
     pub fn apply_age_cap_to(&self, name: &str, values: &mut [f64]) {
-        if let Some((_, floor)) = self.age_cap().filter(|(age, _)| *age == name) {
-            for v in values.iter_mut().filter(|v| !v.is_nan()) {
-                *v = v.max(floor);
+        if let Some((_, cap)) = self.age_cap().filter(|(age, _)| *age == name) {
+            for v in values.iter_mut() {
+                *v = cap.apply(*v);
             }
         }
     }
 
     /// The frame with the age column capped as the pipeline says (unchanged without a cap).
     pub fn apply_age_cap(&self, mut df: DataFrame) -> Result<DataFrame> {
-        let Some((age, floor)) = self.age_cap() else {
+        let Some((age, cap)) = self.age_cap() else {
             return Ok(df);
         };
         let Ok(column) = df.column(age) else {
@@ -384,7 +591,7 @@ impl FeaturePipeline {
             .map_err(Error::polars(age))?
             .f64()
             .map_err(Error::polars(age))?
-            .apply_values(|v| v.max(floor));
+            .apply_values(|v| cap.apply(v));
         df.with_column(capped.with_name(age.into()).into_column())
             .map_err(Error::polars(age))?;
         Ok(df)

@@ -164,12 +164,12 @@ impl AgeRule {
 }
 
 /// Counts the rows `x` (row-major over `features`) aged 62 or more whose age contribution
-/// raises their probability, `days` being each row's age column (days before application).
+/// raises their probability, `years` being each row's age ([`ages`]).
 pub fn age_rule(
     booster: &lightgbm3::Booster,
     x: &[f64],
     features: &[String],
-    days: &[f64],
+    years: &[f64],
     age_column: &str,
     age_features: &[String],
     monotone: bool,
@@ -179,8 +179,8 @@ pub fn age_rule(
         .iter()
         .filter_map(|a| features.iter().position(|f| f == a))
         .collect();
-    let elderly: Vec<usize> = (0..days.len())
-        .filter(|&r| years_from_days_birth(days[r]) >= ELDERLY_AGE)
+    let elderly: Vec<usize> = (0..years.len())
+        .filter(|&r| years[r] >= ELDERLY_AGE)
         .collect();
     let mut raised = 0;
     if !idx.is_empty() && !elderly.is_empty() {
@@ -494,12 +494,12 @@ pub fn of_frame(
         RESAMPLES,
         0,
     );
-    if let (Some(age), Some(days)) = (pipeline.age_column(), ages(frame, pipeline, false)?) {
+    if let (Some(age), Some(years)) = (pipeline.age_column(), ages(frame, pipeline, false)?) {
         fair.age_rule = Some(age_rule(
             &bundle.booster,
             &x,
             &names,
-            &days,
+            &years,
             age,
             &pipeline.age_features(),
             bundle.manifest.monotone_age,
@@ -508,8 +508,9 @@ pub fn of_frame(
     Ok((fair, measured))
 }
 
-/// The age column's values (days before the application) on the frame's rows, labelled ones
-/// only when `labelled`; None when the layout knows no age or the frame lacks it.
+/// The applicants' ages in years (from the age column in its unit) on the frame's rows,
+/// labelled ones only when `labelled`; None when the layout knows no age or the frame lacks
+/// it.
 pub fn ages(
     frame: &DataFrame,
     pipeline: &FeaturePipeline,
@@ -521,9 +522,13 @@ pub fn ages(
     if frame.column(age).is_err() {
         return Ok(None);
     }
-    let days = column_f64(frame, age)?;
+    let values = column_f64(frame, age)?;
     let rows = measured_rows(frame, pipeline, labelled)?;
-    Ok(Some(rows.iter().map(|&r| days[r]).collect()))
+    Ok(Some(
+        rows.iter()
+            .map(|&r| pipeline.age_years(values[r]))
+            .collect(),
+    ))
 }
 
 /// The frame's rows measured: those with a target when `labelled` (as
@@ -626,13 +631,13 @@ pub fn groupings(
     }
     if let Some(age) = pipeline.age_column() {
         if frame.column(age).is_ok() {
-            let days = column_f64(frame, age)?;
+            let values = column_f64(frame, age)?;
             out.push(Grouping {
                 attribute: "age band".into(),
                 source: format!("age in years from {age}"),
                 groups: rows
                     .iter()
-                    .map(|&r| age_band(years_from_days_birth(days[r])).map(str::to_owned))
+                    .map(|&r| age_band(pipeline.age_years(values[r])).map(str::to_owned))
                     .collect(),
                 order: AGE_BANDS.iter().map(|(b, _, _)| (*b).to_owned()).collect(),
             });
@@ -888,7 +893,7 @@ mod tests {
         let n = 400;
         let mut x = Vec::with_capacity(4 * n);
         let mut y = Vec::with_capacity(n);
-        let mut days = Vec::with_capacity(n);
+        let mut years = Vec::with_capacity(n);
         for i in 0..n {
             let a = ((i * 7919) % 1000) as f64 / 250.0 - 2.0;
             let b = ((i * 13) % 17) as f64;
@@ -902,8 +907,7 @@ mod tests {
                 (i * 37) % 100 < (50.0 + 15.0 * a + 2.0 * (b - 8.0) - c) as usize,
             ));
             // Every third applicant aged 70, the others 40.
-            let years = if i % 3 == 0 { 70.0 } else { 40.0 };
-            days.push(-years * DAYS_PER_YEAR);
+            years.push(if i % 3 == 0 { 70.0 } else { 40.0 });
         }
         let params = LgbmParams {
             num_leaves: 3,
@@ -926,7 +930,7 @@ mod tests {
                 .iter()
                 .map(|a| names.iter().position(|n| n == a).unwrap())
                 .collect();
-            let rule = age_rule(&booster, &x, &names, &days, "DAYS_BIRTH", &age, false).unwrap();
+            let rule = age_rule(&booster, &x, &names, &years, "DAYS_BIRTH", &age, false).unwrap();
             let elderly: Vec<usize> = (0..n).filter(|i| i % 3 == 0).collect();
             let want = elderly
                 .iter()

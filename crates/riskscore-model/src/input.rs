@@ -20,12 +20,37 @@ pub struct TableOptions {
     pub max_categories: Option<usize>,
     /// Protected attributes; None keeps the layout's default (or the fitted pipeline's).
     pub protected: Option<Vec<String>>,
+    /// A single table's age column (`--age`); None keeps the fitted pipeline's.
+    pub age: Option<String>,
 }
 
 /// Loads or builds the feature matrix and the pipeline that produced it, with the protected
-/// attributes asked for.
+/// attributes and the age column asked for. Every age must be one in the age column's unit.
 pub fn load(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFrame)> {
     let (mut pipeline, df) = load_as_fitted(path, opts)?;
+    if let Some(age) = &opts.age {
+        pipeline.set_age(age.trim())?;
+    }
+    match (pipeline.age_column(), &pipeline.layout) {
+        (Some(age), riskscore_features::Layout::Generic(_)) => {
+            pipeline.check_ages(&df)?;
+            tracing::info!(
+                age,
+                unit = pipeline.age_unit().map_or("", |u| u.words()),
+                "age column: fairness by age band and Regulation B's age rule"
+            );
+        }
+        (None, riskscore_features::Layout::Generic(spec)) => {
+            if let Some(like) = spec.numeric.iter().find(|n| looks_like_age(n)) {
+                tracing::info!(
+                    column = %like,
+                    "if {like:?} is the applicant's age in years, name it with --age: fairness is \
+                     then measured by age band, with Regulation B's age rule (and --monotone-age)"
+                );
+            }
+        }
+        _ => {}
+    }
     if let Some(protected) = &opts.protected {
         pipeline.protect(protected)?;
     }
@@ -37,6 +62,12 @@ pub fn load(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFr
         );
     }
     Ok((pipeline, df))
+}
+
+/// Whether a column's name has the word "age" in it (`age`, `Age (years)`, `client_age`).
+fn looks_like_age(name: &str) -> bool {
+    name.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case("age"))
 }
 
 fn load_as_fitted(path: &Path, opts: &TableOptions) -> Result<(FeaturePipeline, DataFrame)> {

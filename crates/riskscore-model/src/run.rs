@@ -267,7 +267,7 @@ fn training_fairness(
         fairness::RESAMPLES,
         cfg.seed,
     );
-    if let (Some(age), Some(days)) = (
+    if let (Some(age), Some(years)) = (
         pipeline.age_column(),
         fairness::ages(frame, pipeline, true)?,
     ) {
@@ -275,7 +275,7 @@ fn training_fairness(
             &trained.booster,
             &data.x,
             &data.features,
-            &days,
+            &years,
             age,
             &pipeline.age_features(),
             cfg.monotone_age,
@@ -286,11 +286,11 @@ fn training_fairness(
 
 /// What training sees. With `monotone_age`: the pipeline caps the age column at 62 years and
 /// drops the other features computed from age, the frame is capped likewise, and LightGBM's
-/// constraint is set on the age column: +1 on `DAYS_BIRTH` (days before the application,
-/// negative), so a higher value (a younger applicant) may raise the prediction and an older
-/// one never does. Every applicant aged 62 or more then has the lowest age value, on the low
-/// side of every age split, whose leaves the basic method keeps at or below the other side's:
-/// their age contribution cannot be positive.
+/// constraint is set on the age column so that an older applicant never raises the
+/// prediction: +1 on `DAYS_BIRTH` (days before the application, negative: a higher value is a
+/// younger applicant), -1 on an age in years. Every applicant aged 62 or more then has the
+/// oldest age value, on the older side of every age split, whose leaves the basic method keeps
+/// at or below the other side's: their age contribution cannot be positive.
 pub fn prepare(
     frame: &DataFrame,
     pipeline: &FeaturePipeline,
@@ -303,10 +303,16 @@ pub fn prepare(
     pipeline.cap_age()?;
     let frame = pipeline.apply_age_cap(frame.clone())?;
     let age = pipeline.age_column().unwrap_or_default();
+    if pipeline.age_unit() == Some(riskscore_features::protect::AgeUnit::Years) {
+        no_missing_age(&frame, &pipeline, age)?;
+    }
+    let direction = pipeline
+        .age_unit()
+        .map_or(0, riskscore_features::protect::AgeUnit::older_never_riskier);
     cfg.lgbm.monotone = pipeline
         .features
         .iter()
-        .map(|f| i8::from(f == age))
+        .map(|f| if f == age { direction } else { 0 })
         .collect();
     tracing::info!(
         age,
@@ -314,6 +320,34 @@ pub fn prepare(
         "monotone age: older never riskier, 62 and over scored as 62"
     );
     Ok((frame, pipeline, cfg))
+}
+
+/// `--monotone-age` on an age in years needs every applicant's age. LightGBM splits the
+/// applicants without one from those with one as if a missing value were above every age, and
+/// so under the constraint (older never riskier) it scores them as the oldest: an applicant of
+/// 62 or more would then be scored down for age against them. Days before the application
+/// (`DAYS_BIRTH`) order the other way, a missing age beside the youngest, and need no check.
+fn no_missing_age(frame: &DataFrame, pipeline: &FeaturePipeline, age: &str) -> Result<()> {
+    let values = crate::data::column_f64(frame, age)?;
+    let missing: Vec<usize> = (0..values.len()).filter(|&r| values[r].is_nan()).collect();
+    let Some(&first) = missing.first() else {
+        return Ok(());
+    };
+    let id = frame
+        .column(&pipeline.id)
+        .ok()
+        .and_then(|c| c.get(first).ok())
+        .map_or_else(
+            || format!("row {}", first + 1),
+            |v| format!("{} {v}", pipeline.id),
+        );
+    Err(Error::Data(format!(
+        "--monotone-age on {age}: {} of {} applicants have no age (the first: {id}); the \
+         constraint would score them as older than every applicant with an age, and so those of \
+         62 or more down for age against them: give every applicant's age, or leave those rows out",
+        missing.len(),
+        values.len()
+    )))
 }
 
 /// What each figure of the summary was measured on.

@@ -709,11 +709,12 @@ mod tests {
                 ],
                 ignored: Vec::new(),
                 required: Vec::new(),
+                age: None,
             }),
             features: text(&["x", "flag_False", "flag_True", "kind_a", "kind_b"]),
             protected: Vec::new(),
             audit: Vec::new(),
-            age_floor: None,
+            age_cap: None,
         }
     }
 

@@ -527,3 +527,60 @@ fn a_protected_column_leaves_the_inputs_and_its_groups_read_back() {
         "{err}"
     );
 }
+
+/// `--age` on one table (years): the age features, the cap at 62 under `--monotone-age` as a
+/// ceiling in the batch transform and in a single application's formula alike, a missing age
+/// kept missing; Home Credit's `DAYS_BIRTH` named as one table's age is days before the
+/// application, capped as a floor.
+#[test]
+fn a_single_tables_age_is_capped_as_a_ceiling_in_years() {
+    use riskscore_features::protect::AgeUnit;
+    let f = csv("client,default,age,income\n1,0,30,100\n2,1,70,200\n3,0,,300\n4,1,62,400\n");
+    let table = GenericTable::new(f.path(), "client", "default");
+    let (mut pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    assert_eq!(pipeline.age_column(), None);
+    pipeline.set_age("age").expect("age");
+    assert_eq!(pipeline.age_column(), Some("age"));
+    assert_eq!(pipeline.age_unit(), Some(AgeUnit::Years));
+    assert_eq!(pipeline.age_features(), ["age"]);
+    pipeline.cap_age().expect("cap");
+    assert_eq!(pipeline.age_cap, Some(62.0));
+    let df = pipeline.transform_generic(&table).expect("transform");
+    assert_eq!(
+        floats(&df, "age"),
+        [Some(30.0), Some(62.0), None, Some(62.0)]
+    );
+    let formula = pipeline.formula("age").expect("formula");
+    for (raw, capped) in [(30.0, 30.0), (70.0, 62.0), (62.0, 62.0)] {
+        assert_eq!(formula.eval(&[raw]), capped);
+    }
+    assert!(formula.eval(&[f64::NAN]).is_nan());
+    let mut values = [70.0, f64::NAN, 18.0];
+    pipeline.apply_age_cap_to("age", &mut values);
+    assert_eq!(values[0], 62.0);
+    assert!(values[1].is_nan());
+    assert_eq!(values[2], 18.0);
+    assert_eq!(pipeline.age_years(70.0), 70.0);
+
+    let err = pipeline.set_age("income_x").unwrap_err().to_string();
+    assert!(err.contains("is not a column of the table"), "{err}");
+
+    let f = csv("id,y,DAYS_BIRTH\n1,0,-10000\n2,1,-25000\n3,0,-9000\n");
+    let table = GenericTable::new(f.path(), "id", "y");
+    let (mut pipeline, _) = FeaturePipeline::fit_generic(&table).expect("fit");
+    pipeline.set_age("DAYS_BIRTH").expect("age");
+    assert_eq!(pipeline.age_unit(), Some(AgeUnit::DaysBeforeApplication));
+    pipeline.cap_age().expect("cap");
+    let df = pipeline.transform_generic(&table).expect("transform");
+    assert_eq!(
+        floats(&df, "DAYS_BIRTH"),
+        [Some(-10000.0), Some(-62.0 * 365.25), Some(-9000.0)]
+    );
+    assert!((pipeline.age_years(-25000.0) - 68.446).abs() < 1e-3);
+    // A bundle written before one table could name its age calls the cap `age_floor`.
+    let json = serde_json::to_string(&pipeline).expect("json");
+    assert!(json.contains("\"age_cap\":"), "{json}");
+    let old: FeaturePipeline =
+        serde_json::from_str(&json.replace("\"age_cap\":", "\"age_floor\":")).expect("old");
+    assert_eq!(old.age_cap, Some(-62.0 * 365.25));
+}

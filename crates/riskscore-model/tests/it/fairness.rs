@@ -98,7 +98,7 @@ fn monotone_age_leaves_no_elderly_applicant_scored_down_for_age() {
     let run = riskscore_testkit::train(dir, f.data.clone(), &Default::default(), &cfg);
     let bundle = ModelBundle::load(&run.model).unwrap();
     assert!(bundle.manifest.monotone_age);
-    let floor = bundle.pipeline.age_floor.unwrap();
+    let floor = bundle.pipeline.age_cap.unwrap();
     assert!((floor / -365.25 - 62.0).abs() < 1e-9);
     let names = bundle.manifest.feature_names();
     assert!(names.iter().any(|n| n == "DAYS_BIRTH"));

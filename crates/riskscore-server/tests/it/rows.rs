@@ -318,7 +318,7 @@ fn a_folder_served_under_the_age_cap_has_the_capped_ages() {
     let (folder, _) = served_as_booster(&b.model, &kit.data);
     let bundle = ModelBundle::load(&b.model).expect("bundle");
     let (floor, age) = (
-        bundle.pipeline.age_floor.expect("floor"),
+        bundle.pipeline.age_cap.expect("floor"),
         bundle.pipeline.age_column().expect("age"),
     );
     let j = bundle
