@@ -40,11 +40,15 @@ pub const RESAMPLES: usize = 1000;
 /// An adverse impact ratio below this is flagged (the four-fifths rule).
 pub const FOUR_FIFTHS: f64 = 0.8;
 
-/// A figure and its 95 % bootstrap interval.
+/// A figure and its 95 % bootstrap interval. Not a number (a rate of an empty group, a ratio
+/// when no group is approved) is written as null and read back as NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub value: f64,
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub low: f64,
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub high: f64,
 }
 
@@ -55,17 +59,24 @@ pub struct GroupFigures {
     pub count: usize,
     pub defaulters: usize,
     /// Observed default rate.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub default_rate: f64,
     pub approval_rate: Interval,
     /// Share of the group's defaulters refused.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub true_positive_rate: f64,
     /// Share of the group's repaying clients refused.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub false_positive_rate: f64,
     /// Mean calibrated probability: the predicted default rate.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub mean_probability: f64,
     /// Observed minus predicted default rate.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub calibration_gap: f64,
-    /// Approval rate over the most approved group's (of those in the measures).
+    /// Approval rate over the most approved group's (of those in the measures); not a number
+    /// when no group is approved.
+    #[serde(deserialize_with = "crate::cost::nan_if_null")]
     pub adverse_impact_ratio: f64,
     /// Adverse impact ratio below 0.8.
     pub flagged: bool,
@@ -1032,6 +1043,26 @@ mod tests {
         assert!((a.equal_opportunity_difference.unwrap().value - fpr_gap).abs() < 1e-15);
         // max(TPR gap 0.2, FPR gap 0.362)
         assert!((a.equalized_odds_difference.unwrap().value - fpr_gap).abs() < 1e-15);
+    }
+
+    /// Every applicant refused (a threshold under every probability): the ratios are not
+    /// numbers, written as null, and the figures read back (`serve` refused to start on such a
+    /// bundle: "invalid type: null, expected f64").
+    #[test]
+    fn figures_that_are_not_numbers_read_back() {
+        let g: Vec<&str> = (0..80).map(|i| ["A", "B"][i % 2]).collect();
+        let y: Vec<u8> = (0..80).map(|i| u8::from(i % 5 == 0)).collect();
+        let p = vec![0.9; 80];
+        let f = measure("t", &y, &p, 0.5, &[grouping(&g)], 50, 1);
+        let a = &f.attributes[0];
+        assert!(a.groups.iter().all(|g| g.adverse_impact_ratio.is_nan()));
+        let json = serde_json::to_string(&f).expect("json");
+        assert!(json.contains("\"adverse_impact_ratio\":null"), "{json}");
+        let back: Fairness = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.attributes[0].groups.len(), 2);
+        assert!(back.attributes[0].groups[0].adverse_impact_ratio.is_nan());
+        assert_eq!(back.attributes[0].groups[0].approval_rate.value, 0.0);
+        assert_eq!(back.attributes[0].groups[1].true_positive_rate, 1.0);
     }
 
     #[test]

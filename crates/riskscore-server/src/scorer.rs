@@ -686,7 +686,7 @@ pub fn features_of(
             pipeline.transform_home_credit(&source)?
         }
         (Layout::Generic(spec), NewApplication::Generic(df)) => {
-            riskscore_features::generic::transform_frame(spec, df)?
+            pipeline.apply_age_cap(riskscore_features::generic::transform_frame(spec, df)?)?
         }
         _ => {
             return Err(Error::Input(

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::real_data::{ok, real_sample, s};
+use crate::real_data::{ok, real_sample, s, Server};
 
 fn riskscore(args: &[&str]) -> Output {
     crate::common::command()
@@ -207,6 +207,32 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         .expect("age");
     assert!(age["shap"].as_f64().expect("shap") <= 0.0, "{age}");
     assert_eq!(age["value"].as_f64(), Some(62.0), "{age}");
+
+    // Served, a posted application of 90 is scored, explained and journaled as 62.
+    let server = Server::start(&capped, &csv, &dir.path().join("j.sqlite"));
+    let post = |years: u32, id: u32| {
+        server.ok(
+            "POST",
+            "/v1/score",
+            &format!(
+                r#"{{"application": {{"loan_id": {id}, "Age (years)": {years}, "debt_ratio": 0.9, "late_payments": 2, "region": "north"}}}}"#
+            ),
+        )
+    };
+    let (ninety, sixty_two) = (post(90, 90_001), post(62, 90_002));
+    assert_eq!(
+        ninety["score"]["probability"], sixty_two["score"]["probability"],
+        "{ninety}"
+    );
+    let shown = ninety["explanation"]["contributions"]
+        .as_array()
+        .expect("contributions")
+        .iter()
+        .find(|c| c["feature"] == "Age (years)")
+        .expect("age");
+    assert_eq!(shown["value"].as_f64(), Some(62.0), "{ninety}");
+    assert!(shown["shap"].as_f64().expect("shap") <= 0.0, "{ninety}");
+    drop(server);
 
     // The same from a feature matrix built with --age.
     let matrix = dir.path().join("f.parquet");
