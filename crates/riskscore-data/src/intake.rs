@@ -52,6 +52,8 @@ pub enum Rule {
     DaysOrCode,
     /// The applicant's age in days before the application: 18 to 100 years.
     Age,
+    /// The applicant's age in years (a single table's `--age`): 18 to 100.
+    AgeYears,
     /// A count: >= 0.
     Count,
     /// A flag: 0 or 1.
@@ -127,6 +129,11 @@ impl Rule {
                 max: Some(-18.0 * YEAR),
                 ..any
             },
+            Rule::AgeYears => Domain {
+                min: Some((18.0, false)),
+                max: Some(100.0),
+                ..any
+            },
             Rule::Count => Domain {
                 min: Some((0.0, false)),
                 ..any
@@ -163,6 +170,7 @@ impl Rule {
             Rule::Age => {
                 "the applicant must be 18 to 100 years old (DAYS_BIRTH from -36525 to -6574.5)"
             }
+            Rule::AgeYears => "the applicant must be 18 to 100 years old",
             Rule::Count => "a count must be 0 or more",
             Rule::Flag => "a flag must be 0 or 1",
             Rule::Unit => "must lie between 0 and 1",

@@ -75,6 +75,16 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
             columns.extend(spec.categorical.iter().map(|(n, _)| (n.clone(), Kind::Cat)));
             let id = app.get(&spec.id).and_then(integer).unwrap_or(NEW_ID);
             required(app, &spec.required, &mut errors);
+            if let (Some(age), Some(rule)) = (&spec.age, age_rule(spec)) {
+                if let Some(x) = app.get(&age.column).and_then(Value::as_f64) {
+                    if let Some(broken) = rule.broken_by(x) {
+                        errors.push(field(
+                            &format!("application.{}", age.column),
+                            &format!("{broken} (got {x})"),
+                        ));
+                    }
+                }
+            }
             let mut row = app.clone();
             row.entry(spec.id.clone()).or_insert(Value::from(id));
             let known: Vec<&str> = columns
@@ -562,9 +572,19 @@ fn record_schema(
     })
 }
 
+/// The intake's rule for a single table's age column (`--age`), in its unit.
+fn age_rule(spec: &riskscore_features::GenericSpec) -> Option<riskscore_data::intake::Rule> {
+    use riskscore_data::intake::Rule;
+    use riskscore_features::protect::AgeUnit;
+    Some(match spec.age.as_ref()?.unit {
+        AgeUnit::Years => Rule::AgeYears,
+        AgeUnit::DaysBeforeApplication => Rule::Age,
+    })
+}
+
 /// The fields of the model's application (Home Credit: `application_test`'s columns, with the
-/// intake's required fields and domains; one table: the fitted columns), and the names that
-/// must be present.
+/// intake's required fields and domains; one table: the fitted columns, the age's domain), and
+/// the names that must be present.
 fn application_fields(pipeline: &FeaturePipeline) -> (Vec<Field>, Vec<String>) {
     match &pipeline.layout {
         Layout::HomeCredit { .. } => {
@@ -587,7 +607,13 @@ fn application_fields(pipeline: &FeaturePipeline) -> (Vec<Field>, Vec<String>) {
         Layout::Generic(spec) => {
             let id_kind = if spec.integer_id { Kind::Id } else { Kind::Cat };
             let mut cols = vec![(spec.id.clone(), id_kind, None)];
-            cols.extend(spec.numeric.iter().map(|n| (n.clone(), Kind::Num, None)));
+            let rule = |n: &str| {
+                spec.age
+                    .as_ref()
+                    .filter(|a| a.column == n)
+                    .and_then(|_| age_rule(spec))
+            };
+            cols.extend(spec.numeric.iter().map(|n| (n.clone(), Kind::Num, rule(n))));
             cols.extend(
                 spec.categorical
                     .iter()

@@ -232,6 +232,21 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         .expect("age");
     assert_eq!(shown["value"].as_f64(), Some(62.0), "{ninety}");
     assert!(shown["shap"].as_f64().expect("shap") <= 0.0, "{ninety}");
+    // An age no applicant has is refused at intake, as Home Credit's DAYS_BIRTH is.
+    let port: u16 = server
+        .url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let body = r#"{"application": {"loan_id": 90003, "Age (years)": -5, "debt_ratio": 0.2, "late_payments": 0, "region": "north"}}"#;
+    let (status, answer) =
+        crate::common::http(port, "POST", "/v1/score", body, "age").expect("answer");
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains(r#""field":"application.Age (years)","message":"the applicant must be 18 to 100 years old (got -5)""#),
+        "{answer}"
+    );
     drop(server);
 
     // The same from a feature matrix built with --age.
