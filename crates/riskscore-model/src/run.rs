@@ -290,7 +290,8 @@ fn training_fairness(
 /// prediction: +1 on `DAYS_BIRTH` (days before the application, negative: a higher value is a
 /// younger applicant), -1 on an age in years. Every applicant aged 62 or more then has the
 /// oldest age value, on the older side of every age split, whose leaves the basic method keeps
-/// at or below the other side's: their age contribution cannot be positive.
+/// at or below the other side's: their age contribution cannot be positive. The scorecard
+/// challenger's age bins follow the same direction (their default rate never rises with age).
 pub fn prepare(
     frame: &DataFrame,
     pipeline: &FeaturePipeline,
@@ -314,6 +315,16 @@ pub fn prepare(
         .iter()
         .map(|f| if f == age { direction } else { 0 })
         .collect();
+    // The scorecard's age bins likewise: their default rates never rise with age, so the
+    // oldest bin, where every applicant of 62 or more is, has the most points.
+    if let Some(card) = cfg.challenger.as_mut() {
+        let trend = if direction > 0 {
+            riskscore_scorecard::Trend::Ascending
+        } else {
+            riskscore_scorecard::Trend::Descending
+        };
+        card.binning.trends.push((age.to_owned(), trend));
+    }
     tracing::info!(
         age,
         cap_years = riskscore_features::protect::ELDERLY_AGE,

@@ -57,6 +57,10 @@ pub struct BinningOptions {
     pub prebinning: Prebinning,
     /// Numeric values binned apart from the others.
     pub special: Vec<f64>,
+    /// Numeric characteristics whose bins' event rates must follow a trend, by name, instead
+    /// of the automatic one (optbinning's `monotonic_trend`): the applicant's age under `train
+    /// --monotone-age`, so that an older applicant's bin is never riskier.
+    pub trends: Vec<(String, Trend)>,
 }
 
 /// Input errors of the binning.
@@ -98,7 +102,12 @@ impl Binning {
                 cy.push(t as u8);
             }
         }
-        let (splits, trend) = optimal_splits(&cx, &cy, x.len(), options, None);
+        let forced = options
+            .trends
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t);
+        let (splits, trend) = optimal_splits(&cx, &cy, x.len(), options, forced);
         let (non, ev) = bin_counts(&cx, &cy, &splits);
         let mut labels = interval_labels(&splits);
         labels.push("Special".into());
@@ -345,6 +354,32 @@ mod tests {
         assert_eq!(b.row_of_number(4.9), 0);
         assert_eq!(b.row_of_number(5.0), 1);
         assert_eq!(b.row_of_number(f64::NAN), 3);
+    }
+
+    /// A trend asked for by name replaces the automatic one: on event rates that rise with
+    /// the value, a descending trend leaves no bin riskier than a lower one.
+    #[test]
+    fn a_trend_asked_for_is_followed() {
+        let x: Vec<f64> = (0..2000).map(|i| f64::from(i % 80)).collect();
+        let y: Vec<u8> = (0..2000)
+            .map(|i| u8::from((i * 7919) % 100 < 5 + (i % 80)))
+            .collect();
+        let auto = Binning::numeric("AGE", &x, &y, &BinningOptions::default()).unwrap();
+        assert_eq!(auto.trend, Some(Trend::Ascending));
+        assert!(auto.table.len() > 4, "{:?}", auto.table.len());
+        let options = BinningOptions {
+            trends: vec![("AGE".into(), Trend::Descending)],
+            ..Default::default()
+        };
+        let forced = Binning::numeric("AGE", &x, &y, &options).unwrap();
+        assert_eq!(forced.trend, Some(Trend::Descending));
+        let rates: Vec<f64> = forced.table[..forced.table.len() - 2]
+            .iter()
+            .map(|r| r.event_rate)
+            .collect();
+        assert!(rates.windows(2).all(|w| w[0] >= w[1]), "{rates:?}");
+        let other = Binning::numeric("INCOME", &x, &y, &options).unwrap();
+        assert_eq!(other.trend, Some(Trend::Ascending));
     }
 
     #[test]

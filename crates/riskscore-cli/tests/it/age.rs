@@ -421,3 +421,42 @@ fn the_real_samples_application_file_as_one_table_with_its_age() {
         .collect();
     assert_eq!(bands, ["under 25", "25-39", "40-61", "62 and over"]);
 }
+
+/// The scorecard challenger under `--monotone-age`: its age bins' default rates never rise with
+/// age, so no applicant of 62 or more loses points for age (shipped as the model, the rule
+/// holds; left alone, the same table's scorecard scores them down).
+#[test]
+fn the_scorecards_age_bins_keep_the_age_rule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let csv = table(dir.path(), "loans.csv", 1500, &ages_as_drawn);
+    let card = ["--model", "scorecard", "--challenger", "scorecard"];
+    let free = train(
+        &csv,
+        &dir.path().join("free"),
+        &[&card[..], &["--age", "Age (years)"]].concat(),
+    );
+    let rule = &free["fairness"]["age_rule"];
+    assert!(rule["raised"].as_u64() > Some(0), "{rule}");
+    let capped = dir.path().join("capped");
+    let summary = train(
+        &csv,
+        &capped,
+        &[&card[..], &["--age", "Age (years)", "--monotone-age"]].concat(),
+    );
+    let rule = &summary["fairness"]["age_rule"];
+    assert!(rule["elderly"].as_u64() > Some(200), "{rule}");
+    assert_eq!(rule["raised"].as_u64(), Some(0), "{rule}");
+    // The age bins that remain (if age kept any information) give older bins more points.
+    let points = std::fs::read_to_string(capped.join("scorecard_points.csv")).expect("points");
+    let age: Vec<f64> = points
+        .lines()
+        .filter(|l| l.starts_with("Age (years),\"["))
+        .map(|l| {
+            l.rsplit_once("\",")
+                .and_then(|(_, rest)| rest.split(',').next())
+                .and_then(|p| p.parse().ok())
+                .expect("points")
+        })
+        .collect();
+    assert!(age.windows(2).all(|w| w[0] <= w[1]), "{age:?}");
+}
