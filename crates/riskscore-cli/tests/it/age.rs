@@ -52,35 +52,37 @@ fn table(dir: &Path, name: &str, rows: usize, age: &dyn Fn(usize, u64) -> String
     path
 }
 
+/// `explain --client id --json` of `model` on `data`.
+fn explain(model: &Path, data: &Path, id: &str) -> Value {
+    let args = ["-q", "explain", "--model", s(model), "--data", s(data)];
+    serde_json::from_str(&ok(&[&args[..], &["--client", id, "--json"]].concat())).expect("json")
+}
+
+/// The object of JSON array `list` whose `key` is `value`.
+fn entry<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|l| l.iter().find(|e| e[key] == value))
+        .unwrap_or_else(|| panic!("no {key} {value:?} in {list}"))
+}
+
 fn ages_as_drawn(_: usize, years: u64) -> String {
     years.to_string()
 }
 
-/// `train` on `csv` (quick settings) with `extra`; the summary printed with --json.
-fn train(csv: &Path, model: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "-q",
-        "train",
-        "--data",
-        s(csv),
-        "--id",
-        "loan_id",
-        "--target",
-        "defaulted",
-        "--out",
-        s(model),
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--bootstrap",
-        "10",
-        "--no-baseline",
-        "--no-tracking",
-        "--json",
-    ];
+/// `train` on `data` (quick settings: 3 folds, no search, 10 resamples, no baseline, no
+/// tracking) with `extra`, which must succeed; the summary printed with --json.
+fn quick_train(data: &Path, model: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["-q", "train", "--data", s(data), "--out", s(model)];
+    args.extend_from_slice(&["--folds", "3", "--trials", "0", "--bootstrap", "10"]);
+    args.extend_from_slice(&["--no-baseline", "--no-tracking", "--json"]);
     args.extend_from_slice(extra);
     serde_json::from_str(&ok(&args)).expect("json summary")
+}
+
+/// [`quick_train`] on a table of [`table`] (its id and target).
+fn train(csv: &Path, model: &Path, extra: &[&str]) -> Value {
+    let table = ["--id", "loan_id", "--target", "defaulted"];
+    quick_train(csv, model, &[&table[..], extra].concat())
 }
 
 #[test]
@@ -99,12 +101,7 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         rule["raised"].as_u64().expect("raised") > elderly / 2,
         "{rule}"
     );
-    let bands = summary["fairness"]["attributes"]
-        .as_array()
-        .expect("attributes")
-        .iter()
-        .find(|a| a["attribute"] == "age band")
-        .expect("age bands");
+    let bands = entry(&summary["fairness"]["attributes"], "attribute", "age band");
     let counts: Vec<(String, u64)> = bands["groups"]
         .as_array()
         .expect("groups")
@@ -136,18 +133,7 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         .filter_map(|l| l.split(',').next())
         .collect();
     assert!(!old.is_empty() && !oof.is_empty());
-    let explained: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "explain",
-        "--model",
-        s(&free),
-        "--data",
-        s(&csv),
-        "--client",
-        old[0],
-        "--json",
-    ]))
-    .expect("json");
+    let explained = explain(&free, &csv, old[0]);
     let top = &explained["contributions"][0];
     assert_eq!(top["feature"], "Age (years)", "{explained}");
     let reasons = explained["reasons"].as_array().expect("reasons");
@@ -187,24 +173,8 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
             .expect("json");
     assert_eq!(pipeline["age_cap"], 62.0);
     assert_eq!(pipeline["layout"]["age"]["unit"], "years");
-    let explained: Value = serde_json::from_str(&ok(&[
-        "-q",
-        "explain",
-        "--model",
-        s(&capped),
-        "--data",
-        s(&csv),
-        "--client",
-        old[0],
-        "--json",
-    ]))
-    .expect("json");
-    let age = explained["contributions"]
-        .as_array()
-        .expect("contributions")
-        .iter()
-        .find(|c| c["feature"] == "Age (years)")
-        .expect("age");
+    let explained = explain(&capped, &csv, old[0]);
+    let age = entry(&explained["contributions"], "feature", "Age (years)");
     assert!(age["shap"].as_f64().expect("shap") <= 0.0, "{age}");
     assert_eq!(age["value"].as_f64(), Some(62.0), "{age}");
 
@@ -224,12 +194,11 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         ninety["score"]["probability"], sixty_two["score"]["probability"],
         "{ninety}"
     );
-    let shown = ninety["explanation"]["contributions"]
-        .as_array()
-        .expect("contributions")
-        .iter()
-        .find(|c| c["feature"] == "Age (years)")
-        .expect("age");
+    let shown = entry(
+        &ninety["explanation"]["contributions"],
+        "feature",
+        "Age (years)",
+    );
     assert_eq!(shown["value"].as_f64(), Some(62.0), "{ninety}");
     assert!(shown["shap"].as_f64().expect("shap") <= 0.0, "{ninety}");
     // An age no applicant has is refused at intake, as Home Credit's DAYS_BIRTH is.
@@ -264,24 +233,11 @@ fn a_single_tables_age_gets_the_age_rule_and_the_monotone_constraint() {
         "--out",
         s(&matrix),
     ]);
-    let o = riskscore(&[
-        "-q",
-        "train",
-        "--data",
-        s(&matrix),
-        "--out",
-        s(&dir.path().join("from-matrix")),
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--no-baseline",
-        "--no-tracking",
-        "--monotone-age",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let summary: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let summary = quick_train(
+        &matrix,
+        &dir.path().join("from-matrix"),
+        &["--monotone-age"],
+    );
     assert_eq!(summary["fairness"]["age_rule"]["raised"].as_u64(), Some(0));
 }
 
@@ -371,34 +327,21 @@ fn the_real_samples_application_file_as_one_table_with_its_age() {
     };
     let dir = tempfile::tempdir().expect("tmp");
     let model = dir.path().join("m");
-    let o = riskscore(&[
-        "-q",
-        "train",
-        "--data",
-        s(&data.join("application_train.csv")),
-        "--id",
-        "SK_ID_CURR",
-        "--target",
-        "TARGET",
-        "--protected",
-        "CODE_GENDER",
-        "--age",
-        "DAYS_BIRTH",
-        "--monotone-age",
-        "--out",
-        s(&model),
-        "--folds",
-        "3",
-        "--trials",
-        "0",
-        "--bootstrap",
-        "10",
-        "--no-baseline",
-        "--no-tracking",
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let summary: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let summary = quick_train(
+        &data.join("application_train.csv"),
+        &model,
+        &[
+            "--id",
+            "SK_ID_CURR",
+            "--target",
+            "TARGET",
+            "--protected",
+            "CODE_GENDER",
+            "--age",
+            "DAYS_BIRTH",
+            "--monotone-age",
+        ],
+    );
     let rule = &summary["fairness"]["age_rule"];
     assert_eq!(rule["age_column"], "DAYS_BIRTH", "{rule}");
     assert!(rule["elderly"].as_u64() > Some(100), "{rule}");
@@ -408,12 +351,8 @@ fn the_real_samples_application_file_as_one_table_with_its_age() {
             .expect("json");
     assert_eq!(pipeline["layout"]["age"]["unit"], "days_before_application");
     assert!((pipeline["age_cap"].as_f64().expect("cap") + 62.0 * 365.25).abs() < 1e-9);
-    let bands: Vec<String> = summary["fairness"]["attributes"]
-        .as_array()
-        .expect("attributes")
-        .iter()
-        .find(|a| a["attribute"] == "age band")
-        .expect("age bands")["groups"]
+    let bands: Vec<String> = entry(&summary["fairness"]["attributes"], "attribute", "age band")
+        ["groups"]
         .as_array()
         .expect("groups")
         .iter()
