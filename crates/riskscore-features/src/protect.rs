@@ -110,7 +110,7 @@ impl AgeUnit {
                 }
             ),
             AgeUnit::DaysBeforeApplication => format!(
-                "{v} is not an age in days before the application (0 to -54787.5, negative)"
+                "{v} is not an age in days before the application (0 down to -54787.5, 150 years)"
             ),
         })
     }
@@ -132,6 +132,7 @@ pub struct AgeCap {
 }
 
 impl AgeCap {
+    /// An age column's value capped: an older applicant's becomes the value at 62 years.
     pub fn apply(self, v: f64) -> f64 {
         self.unit.cap(v, self.value)
     }
