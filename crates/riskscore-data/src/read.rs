@@ -502,9 +502,25 @@ fn read_parquet_typed(
 
 /// [`read_inferred`], its column types made plain (a `category` column as its text, a
 /// duration as days, a decimal as a float, a date or a time as its text): the table `explore`
-/// and `binning` analyse.
+/// and `binning` analyse. A column without a name in the header (pandas' index written without
+/// `index=False`, R's row names) is a row number: left out with a warning, as training leaves
+/// it out (its information value would be the row order's).
 pub fn read_plain(path: &Path) -> Result<DataFrame> {
-    plain_types(read_inferred(path)?, &path.display().to_string())
+    let df = read_inferred(path)?;
+    let unnamed: Vec<PlSmallStr> = df
+        .get_column_names()
+        .into_iter()
+        .filter(|n| n.trim().is_empty())
+        .cloned()
+        .collect();
+    for _ in &unnamed {
+        tracing::warn!(
+            file = %path.display(),
+            "a column without a name in the header left out (a row number, such as pandas' \
+             index written without index=False)"
+        );
+    }
+    plain_types(df.drop_many(unnamed), &path.display().to_string())
 }
 
 /// A table of pandas' own column types made plain for the analyses that know numbers and text
@@ -693,6 +709,18 @@ mod tests {
             .iter()
             .collect();
         assert_eq!(x, [None, Some(2.5)]);
+    }
+
+    /// pandas' index written without `index=False` is not analysed as a column.
+    #[test]
+    fn a_plain_table_leaves_out_a_column_without_a_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, ",id,target\n0,10,0\n1,11,1\n2,12,0\n").expect("write");
+        let df = read_plain(&path).expect("read");
+        let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["id", "target"]);
+        assert_eq!(df.height(), 3);
     }
 
     #[test]
