@@ -134,14 +134,8 @@ pub fn run(args: Args) -> Result<()> {
                 args.data.display()
             );
         }
-        let hc_age = riskscore_features::protect::HOME_CREDIT_AGE;
-        if args
-            .table
-            .age
-            .as_deref()
-            .is_some_and(|a| a.trim() != hc_age)
-        {
-            bail!("--age is for a single table; the Home Credit tables' age is {hc_age}");
+        if let Some(age) = &args.table.age {
+            riskscore_features::protect::home_credit_age(age.trim())?;
         }
         let folder = Folder::new(&args.data)?;
         tracing::info!(dir = %args.data.display(), "building Home Credit features");

@@ -116,6 +116,18 @@ impl AgeUnit {
     }
 }
 
+/// `--age` given for the Home Credit tables: their age is `DAYS_BIRTH`, any other column an
+/// error.
+pub fn home_credit_age(column: &str) -> Result<()> {
+    if column == HOME_CREDIT_AGE {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "--age {column}: the Home Credit tables' age is {HOME_CREDIT_AGE}; --age is for a \
+         single table"
+    )))
+}
+
 /// A single table's age column (`--age`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgeColumn {
@@ -397,13 +409,7 @@ impl FeaturePipeline {
     /// column that is not one of the table's numeric columns.
     pub fn set_age(&mut self, column: &str) -> Result<()> {
         let Layout::Generic(spec) = &mut self.layout else {
-            if column == HOME_CREDIT_AGE {
-                return Ok(());
-            }
-            return Err(Error::Invalid(format!(
-                "--age {column}: the Home Credit tables' age is {HOME_CREDIT_AGE}; --age is for a \
-                 single table"
-            )));
+            return home_credit_age(column);
         };
         if !spec.numeric.iter().any(|n| n == column) {
             let why = if spec.categorical.iter().any(|(c, _)| c == column) {
@@ -450,19 +456,26 @@ impl FeaturePipeline {
         else {
             return Ok(());
         };
-        let id = df
-            .column(&self.id)
-            .ok()
-            .and_then(|c| c.get(row).ok().map(|v| v.to_string()))
-            .unwrap_or_else(|| format!("row {}", row + 1));
         Err(Error::Column {
             column: age.to_owned(),
             message: format!(
-                "the age column ({}) at {} {id}: {why}",
+                "the age column ({}) at {}: {why}",
                 unit.words(),
-                self.id
+                self.row_label(df, row)
             ),
         })
+    }
+
+    /// Row `row` of `df` (a frame of this pipeline) named by its id (`loan_id 5007`), or by
+    /// its number when the frame has no id column.
+    pub fn row_label(&self, df: &DataFrame, row: usize) -> String {
+        df.column(&self.id)
+            .ok()
+            .and_then(|c| c.get(row).ok())
+            .map_or_else(
+                || format!("row {}", row + 1),
+                |v| format!("{} {v}", self.id),
+            )
     }
 
     /// How a feature is computed from one application's source columns, when it is a numeric
@@ -487,10 +500,7 @@ impl FeaturePipeline {
                 }
                 Some(Formula::Column {
                     column: feature.to_owned(),
-                    cap: self
-                        .age_cap()
-                        .filter(|(age, _)| *age == feature)
-                        .map(|(_, c)| c),
+                    cap: self.age_cap_of(feature),
                 })
             }
             Layout::Generic(spec) => {
@@ -499,10 +509,7 @@ impl FeaturePipeline {
                     .any(|n| n == feature)
                     .then(|| Formula::Column {
                         column: feature.to_owned(),
-                        cap: self
-                            .age_cap()
-                            .filter(|(age, _)| *age == feature)
-                            .map(|(_, c)| c),
+                        cap: self.age_cap_of(feature),
                     })
             }
         }
@@ -569,10 +576,17 @@ impl FeaturePipeline {
         ))
     }
 
+    /// How column `name` is capped: only the age column, under `--monotone-age`.
+    fn age_cap_of(&self, name: &str) -> Option<AgeCap> {
+        self.age_cap()
+            .filter(|(age, _)| *age == name)
+            .map(|(_, cap)| cap)
+    }
+
     /// Column `name`'s values (NaN where missing) capped as [`Self::apply_age_cap`] caps a
     /// frame's: unchanged unless `name` is the capped age column.
     pub fn apply_age_cap_to(&self, name: &str, values: &mut [f64]) {
-        if let Some((_, cap)) = self.age_cap().filter(|(age, _)| *age == name) {
+        if let Some(cap) = self.age_cap_of(name) {
             for v in values.iter_mut() {
                 *v = cap.apply(*v);
             }

@@ -142,17 +142,10 @@ fn scan(p: &[f64], y: &[u8], order: &[usize], weights: &[u32], cost: &CostMatrix
 /// resamples: written as null, read back as NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
-    #[serde(deserialize_with = "nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub low: f64,
-    #[serde(deserialize_with = "nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub high: f64,
-}
-
-/// A number that JSON wrote as null because it was not a number.
-pub(crate) fn nan_if_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Bootstrap intervals (95 %) of the optimal threshold and of the cost per client at the

@@ -44,11 +44,11 @@ pub const FOUR_FIFTHS: f64 = 0.8;
 /// when no group is approved) is written as null and read back as NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub value: f64,
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub low: f64,
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub high: f64,
 }
 
@@ -59,24 +59,24 @@ pub struct GroupFigures {
     pub count: usize,
     pub defaulters: usize,
     /// Observed default rate.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub default_rate: f64,
     pub approval_rate: Interval,
     /// Share of the group's defaulters refused.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub true_positive_rate: f64,
     /// Share of the group's repaying clients refused.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub false_positive_rate: f64,
     /// Mean calibrated probability: the predicted default rate.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub mean_probability: f64,
     /// Observed minus predicted default rate.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub calibration_gap: f64,
     /// Approval rate over the most approved group's (of those in the measures); not a number
     /// when no group is approved.
-    #[serde(deserialize_with = "crate::cost::nan_if_null")]
+    #[serde(deserialize_with = "crate::profile::nullable::f64")]
     pub adverse_impact_ratio: f64,
     /// Adverse impact ratio below 0.8.
     pub flagged: bool,

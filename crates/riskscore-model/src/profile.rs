@@ -55,7 +55,7 @@ pub struct Profile {
 }
 
 /// JSON has no NaN or infinity: serde_json writes them as null; these read null back as NaN.
-mod nullable {
+pub(crate) mod nullable {
     use serde::{Deserialize, Deserializer};
 
     pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

@@ -344,14 +344,7 @@ fn no_missing_age(frame: &DataFrame, pipeline: &FeaturePipeline, age: &str) -> R
     let Some(&first) = missing.first() else {
         return Ok(());
     };
-    let id = frame
-        .column(&pipeline.id)
-        .ok()
-        .and_then(|c| c.get(first).ok())
-        .map_or_else(
-            || format!("row {}", first + 1),
-            |v| format!("{} {v}", pipeline.id),
-        );
+    let id = pipeline.row_label(frame, first);
     Err(Error::Data(format!(
         "--monotone-age on {age}: {} of {} applicants have no age (the first: {id}); the \
          constraint would score them as older than every applicant with an age, and so those of \

@@ -77,12 +77,7 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
             required(app, &spec.required, &mut errors);
             if let (Some(age), Some(rule)) = (&spec.age, age_rule(spec)) {
                 if let Some(x) = app.get(&age.column).and_then(Value::as_f64) {
-                    if let Some(broken) = rule.broken_by(x) {
-                        errors.push(field(
-                            &format!("application.{}", age.column),
-                            &format!("{broken} (got {x})"),
-                        ));
-                    }
+                    in_domain(&age.column, x, rule, &mut errors);
                 }
             }
             let mut row = app.clone();
@@ -114,6 +109,16 @@ pub fn parse(pipeline: &FeaturePipeline, body: &Value) -> Result<(i64, NewApplic
     }
 }
 
+/// An error for the application's field `key` when its value `x` breaks the intake's `rule`.
+fn in_domain(key: &str, x: f64, rule: riskscore_data::intake::Rule, errors: &mut Fields) {
+    if let Some(broken) = rule.broken_by(x) {
+        errors.push(field(
+            &format!("application.{key}"),
+            &format!("{broken} (got {x})"),
+        ));
+    }
+}
+
 fn home_credit(
     pipeline: &FeaturePipeline,
     obj: &Map<String, Value>,
@@ -128,12 +133,7 @@ fn home_credit(
         else {
             continue;
         };
-        if let Some(broken) = rule.broken_by(x) {
-            errors.push(field(
-                &format!("application.{key}"),
-                &format!("{broken} (got {x})"),
-            ));
-        }
+        in_domain(key, x, rule, &mut errors);
     }
     let id = match app.get("SK_ID_CURR") {
         None | Some(Value::Null) => NEW_ID,
